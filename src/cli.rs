@@ -1,0 +1,183 @@
+//! Command-line interface: global options and one subcommand per job. The `///` comments
+//! here are the `--help` text operators see.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stepcard",
+    version,
+    about = "健康ポイント事業（台紙）のデータ管理: 取込み・ポイント・景品・発送・報告・消去",
+    long_about = "stepcard: an offline tool for municipal health point programs (健康ポイント事業).\n\
+                  Operators key paper point cards into CSV or Excel; stepcard imports them into one\n\
+                  local SQLite file and does the rest. Exit codes: 0 done, 1 refused (data, state or\n\
+                  operator), 2 usage error."
+)]
+pub struct Cli {
+    /// データベースファイル (the SQLite database)
+    #[arg(
+        long,
+        global = true,
+        env = "STEPCARD_DB",
+        default_value = "stepcard.db"
+    )]
+    pub db: PathBuf,
+    /// 操作者の氏名: プログラムファイルの取扱者であること (your name, as a designated handler)
+    #[arg(long, global = true, env = "STEPCARD_OPERATOR")]
+    pub operator: Option<String>,
+    /// 進行表示と要約を出さない (no progress bar, no summary on stderr)
+    #[arg(long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// データベースを作る (create the database from a program file)
+    Init {
+        /// プログラムファイル (program.toml)
+        #[arg(long)]
+        program: PathBuf,
+    },
+    /// 登録者名簿 (participants)
+    #[command(subcommand)]
+    Roster(RosterCmd),
+    /// 歩数 (keyed step sheets)
+    #[command(subcommand)]
+    Steps(StepsCmd),
+    /// 取込み単位 (every import is a batch: list, show, undo)
+    #[command(subcommand)]
+    Batches(BatchesCmd),
+    /// 取扱状況と監査ログ (handling status and audit-log verification)
+    Audit(AuditArgs),
+    /// サンプルデータで全工程を実行 (run the whole pipeline on bundled sample data)
+    Demo {
+        /// 出力フォルダ (every artifact is written here)
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RosterCmd {
+    /// 名簿を取り込む (import participants)
+    Import {
+        /// 名簿ファイル (.csv .tsv .xlsx .xlsm .xls .ods)
+        file: PathBuf,
+        #[command(flatten)]
+        opts: ImportOpts,
+        /// 登録内容の変更を受け入れる（変更前は履歴に残す）(accept changed participants; old values kept)
+        #[arg(long)]
+        update: bool,
+    },
+    /// 名簿を書き出す (export participants in the roster layout)
+    Export {
+        /// 出力ファイル (.csv or .xlsx)
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StepsCmd {
+    /// 歩数シートを取り込む (import keyed step sheets; each file is one batch)
+    Import {
+        /// 歩数ファイル (.csv .tsv .xlsx .xlsm .xls .ods)
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        opts: ImportOpts,
+        /// シートの形式 (default: detected from the header)
+        #[arg(long, value_enum)]
+        layout: Option<Layout>,
+        /// 既にある値と違う値で置き換える（旧値は履歴に残す）(replace stored values; old kept in history)
+        #[arg(long)]
+        replace: bool,
+    },
+    /// 歩数を書き出す (export stored steps in the long layout)
+    Export {
+        /// この参加者だけ (only this participant)
+        #[arg(long)]
+        participant: Option<String>,
+        /// 出力ファイル (.csv or .xlsx; omitted: CSV on stdout)
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Layout {
+    /// 参加者番号, 日付, 歩数
+    Long,
+    /// 参加者番号, 年月, 1 … 31
+    Card,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EncodingArg {
+    #[value(name = "utf-8", alias = "utf8")]
+    Utf8,
+    #[value(name = "cp932", alias = "sjis", alias = "shift_jis")]
+    Cp932,
+}
+
+/// Options every import takes.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ImportOpts {
+    /// 読むシート名 (default: the first)
+    #[arg(long, conflicts_with = "all_sheets")]
+    pub sheet: Option<String>,
+    /// 見出しのあるすべてのシートを一つの取込みとして読む (every sheet with a header, one batch)
+    #[arg(long)]
+    pub all_sheets: bool,
+    /// CSV の文字コード (default: detected)
+    #[arg(long, value_enum)]
+    pub encoding: Option<EncodingArg>,
+    /// この列を読まずに捨てる (drop this column unread; repeatable)
+    #[arg(long = "ignore-column", value_name = "NAME")]
+    pub ignore_column: Vec<String>,
+    /// 正しい行だけ取り込み、誤りの行は保管する (commit valid rows; keep rejected rows for fixing)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub partial: bool,
+    /// 検査だけして何も変えない (validate and report; change nothing)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// 誤りの一覧を書き出す (.xlsx or .csv; one row per problem)
+    #[arg(long, value_name = "FILE")]
+    pub errors: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BatchesCmd {
+    /// 取込みの一覧 (every batch)
+    List,
+    /// 取込みの詳細 (one batch, its problems; --rejected --out exports its rejected rows)
+    Show {
+        id: i64,
+        /// 保管した誤りの行を取込み形式で書き出す (export rejected rows in the import layout)
+        #[arg(long, requires = "out")]
+        rejected: bool,
+        /// 出力ファイル (.csv or .xlsx)
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// 取込みを取り消す (remove a batch's rows)
+    Undo { id: i64 },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub action: Option<AuditCmd>,
+    /// 取扱状況報告を書き出す (.xlsx)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// 監査ログの連鎖を検証する (recompute the hash chain)
+    Verify,
+}

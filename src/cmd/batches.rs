@@ -1,0 +1,266 @@
+//! `batches list|show|undo`: every import is a batch; list them, inspect one (and export
+//! its rejected rows in the import layout for fixing), or roll one back.
+
+use crate::output::{TableWriter, Value};
+use crate::Ctx;
+use anyhow::{bail, Result};
+use rusqlite::OptionalExtension;
+use std::path::Path;
+
+pub fn list(ctx: &mut Ctx) -> Result<()> {
+    let mut stmt = ctx.conn.prepare(
+        "SELECT id, kind, file_name, sheet, imported_at, operator, rows_read, inserted, duplicates, replaced, updated, rejected, status, verified \
+         FROM batches ORDER BY id",
+    )?;
+    let mut rows = stmt.query([])?;
+    println!("番号\t種類\t取込日時\t取扱者\t行\t追加\t重複\t置換\t更新\t保留\t状態\tファイル");
+    let mut n = 0;
+    while let Some(r) = rows.next()? {
+        let status: String = r.get(12)?;
+        let verified: bool = r.get(13)?;
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}{}",
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, i64>(6)?,
+            r.get::<_, i64>(7)?,
+            r.get::<_, i64>(8)?,
+            r.get::<_, i64>(9)?,
+            r.get::<_, i64>(10)?,
+            r.get::<_, i64>(11)?,
+            if status == "committed" {
+                "取込済"
+            } else {
+                "取消済"
+            },
+            r.get::<_, String>(2)?,
+            if verified {
+                "（ベリファイ済）"
+            } else {
+                ""
+            },
+        );
+        n += 1;
+    }
+    ctx.detail.count("batches", n);
+    Ok(())
+}
+
+struct BatchInfo {
+    kind: String,
+    status: String,
+    header_json: String,
+}
+
+fn batch(ctx: &Ctx, id: i64) -> Result<BatchInfo> {
+    let info = ctx
+        .conn
+        .query_row(
+            "SELECT kind, status, header_json FROM batches WHERE id=?1",
+            [id],
+            |r| {
+                Ok(BatchInfo {
+                    kind: r.get(0)?,
+                    status: r.get(1)?,
+                    header_json: r.get(2)?,
+                })
+            },
+        )
+        .optional()?;
+    match info {
+        Some(i) => Ok(i),
+        None => bail!("取込み {id} はありません。`stepcard batches list` で番号を確かめてください (no such batch)"),
+    }
+}
+
+pub fn show(ctx: &mut Ctx, id: i64, rejected: bool, out: Option<&Path>) -> Result<()> {
+    let info = batch(ctx, id)?;
+    ctx.detail.count("batch", id);
+    if rejected {
+        let Some(out) = out else {
+            return Err(crate::usage("--rejected には --out FILE が必要です"));
+        };
+        return export_rejected(ctx, id, &info, out);
+    }
+    let (file, sheet, sha, at, op, layout, rows, ins, dup, rep, upd, rej, verified): (
+        String, String, String, String, String, String, i64, i64, i64, i64, i64, i64, bool,
+    ) = ctx.conn.query_row(
+        "SELECT file_name, sheet, sha256, imported_at, operator, layout, rows_read, inserted, duplicates, replaced, updated, rejected, verified FROM batches WHERE id=?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?)),
+    )?;
+    println!("取込み {id} ({})", info.kind);
+    println!("  ファイル: {file}");
+    println!(
+        "  シート: {}",
+        sheet.trim_start_matches("*:").replace('\u{1f}', "、")
+    );
+    println!("  SHA-256: {sha}");
+    println!(
+        "  取込日時: {at}  取扱者: {op}  形式: {layout}{}",
+        if verified { "  ベリファイ済" } else { "" }
+    );
+    println!("  読んだ行 {rows}、追加 {ins}、重複 {dup}、置換 {rep}、更新 {upd}、保留 {rej}");
+    println!(
+        "  状態: {}",
+        if info.status == "committed" {
+            "取込済"
+        } else {
+            "取消済"
+        }
+    );
+    let mut stmt = ctx.conn.prepare(
+        "SELECT sheet, cell, row_no, code, raw, message FROM problems WHERE batch_id=?1 ORDER BY id",
+    )?;
+    let mut rows = stmt.query([id])?;
+    let mut n = 0;
+    while let Some(r) = rows.next()? {
+        if n == 0 {
+            println!("  誤り:");
+        }
+        let cell: String = r.get(1)?;
+        let row_no: Option<i64> = r.get(2)?;
+        println!(
+            "    {}!{} {} 「{}」 {}",
+            r.get::<_, String>(0)?,
+            if cell.is_empty() {
+                row_no.map(|n| format!("{n}行目")).unwrap_or_default()
+            } else {
+                cell
+            },
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?
+        );
+        n += 1;
+    }
+    if rej > 0 {
+        println!("  保留した行は `stepcard batches show {id} --rejected --out 修正用.xlsx` で書き出せます");
+    }
+    Ok(())
+}
+
+fn export_rejected(ctx: &mut Ctx, id: i64, info: &BatchInfo, out: &Path) -> Result<()> {
+    let headers: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&info.header_json).unwrap_or_default();
+    let mut w = TableWriter::create(out)?;
+    let mut n = 0u64;
+    let mut stmt = ctx
+        .conn
+        .prepare("SELECT sheet, raw_json FROM rejected_rows WHERE batch_id=?1 AND sheet=?2 ORDER BY row_no, id")?;
+    for (sheet, header) in &headers {
+        let header: Vec<String> = serde_json::from_value(header.clone()).unwrap_or_default();
+        let refs: Vec<&str> = header.iter().map(String::as_str).collect();
+        let mut rows = stmt.query(rusqlite::params![id, sheet])?;
+        let mut started = false;
+        while let Some(r) = rows.next()? {
+            if !started {
+                w.sheet(sheet, &refs)?;
+                started = true;
+            }
+            let cells: Vec<String> = serde_json::from_str(&r.get::<_, String>(1)?)?;
+            let vals: Vec<Value> = cells
+                .into_iter()
+                .map(|c| {
+                    if c.is_empty() {
+                        Value::Empty
+                    } else {
+                        Value::Text(c)
+                    }
+                })
+                .collect();
+            w.row(&vals)?;
+            n += 1;
+        }
+    }
+    if n == 0 {
+        bail!("取込み {id} には保留した行がありません (no rejected rows)");
+    }
+    if let Some(rec) = w.finish()? {
+        ctx.say(format!(
+            "{}: 保留した {n} 行を取込みと同じ形式で書き出しました。直して `stepcard {} import` で取り込み直してください",
+            rec.path, info.kind
+        ));
+        ctx.detail.file(rec);
+    }
+    ctx.detail.count("rejected_rows", n);
+    Ok(())
+}
+
+pub fn undo(ctx: &mut Ctx, id: i64) -> Result<()> {
+    let info = batch(ctx, id)?;
+    if info.status != "committed" {
+        bail!("取込み {id} は既に取り消されています (already undone)");
+    }
+    let now = crate::now();
+    let operator = ctx.operator.clone();
+    let tx = crate::db::begin_write(&mut ctx.conn)?;
+    let mut restored = 0usize;
+    let removed = match info.kind.as_str() {
+        "steps" => {
+            let removed = tx.execute("DELETE FROM steps WHERE batch_id=?1", [id])?;
+            // Values this batch replaced come back, unless a later batch replaced them again.
+            restored = tx.execute(
+                "INSERT INTO steps(participant_id, date, steps, batch_id, src_row) \
+                 SELECT h.participant_id, h.date, h.steps, h.batch_id, h.src_row FROM steps_history h \
+                 JOIN batches b ON b.id = h.batch_id AND b.status = 'committed' \
+                 WHERE h.replaced_by=?1 ORDER BY h.id DESC \
+                 ON CONFLICT(participant_id, date) DO NOTHING",
+                [id],
+            )?;
+            tx.execute(
+                "DELETE FROM steps_history WHERE replaced_by=?1 OR batch_id=?1",
+                [id],
+            )?;
+            removed
+        }
+        "roster" => {
+            let mut stmt = tx.prepare(
+                "SELECT p.id FROM participants p WHERE p.batch_id=?1 AND EXISTS (SELECT 1 FROM steps s WHERE s.participant_id=p.id) ORDER BY p.id",
+            )?;
+            let used: Vec<String> = stmt
+                .query_map([id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            drop(stmt);
+            if !used.is_empty() {
+                bail!(
+                    "取込み {id} で登録した参加者 {} 名には歩数が記録されているため、取り消せません。先に歩数の取込みを取り消してください: {}",
+                    used.len(),
+                    used.iter().take(20).cloned().collect::<Vec<_>>().join("、")
+                );
+            }
+            // Participants this batch updated get their earlier values back.
+            let mut stmt = tx.prepare(
+                "SELECT participant_id, old_json FROM participant_history WHERE batch_id=?1 ORDER BY id DESC",
+            )?;
+            let olds: Vec<(String, String)> = stmt
+                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            drop(stmt);
+            for (pid, json) in olds {
+                let p: crate::import::roster::Participant = serde_json::from_str(&json)?;
+                restored += tx.execute(
+                    "UPDATE participants SET name=?2, name_kana=?3, postal_code=?4, address=?5, address2=?6, birth_date=?7, age=?8, sex=?9, phone=?10, channel=?11, email=?12, updated_batch_id=NULL WHERE id=?1",
+                    rusqlite::params![pid, p.name, p.name_kana, p.postal_code, p.address, p.address2, p.birth_date, p.age, p.sex, p.phone, p.channel, p.email],
+                )?;
+            }
+            tx.execute("DELETE FROM participant_history WHERE batch_id=?1", [id])?;
+            tx.execute("DELETE FROM participants WHERE batch_id=?1", [id])?
+        }
+        other => bail!("種類「{other}」の取込みはこの版では取り消せません"),
+    };
+    tx.execute(
+        "UPDATE batches SET status='undone', undone_at=?2, undone_by=?3 WHERE id=?1",
+        rusqlite::params![id, now, operator],
+    )?;
+    tx.commit()?;
+    ctx.detail.count("batch", id);
+    ctx.detail.count("removed", removed as u64);
+    ctx.detail.count("restored", restored as u64);
+    ctx.say(format!(
+        "取込み {id} を取り消しました: {removed} 件を削除、{restored} 件を元の値に戻しました (batch undone)"
+    ));
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! The shape every import shares, whatever it imports: open the file, refuse a file
+//! already imported, take the write lock, read each chosen sheet's header and rows
+//! through the kind's row handler, then commit (clean, or `--partial`), or roll back
+//! (problems in strict mode, `--dry-run`), and tell the operator what happened.
+
+use super::header::{find_header, ColumnDef, Header};
+use super::{
+    already_imported, chosen_sheets, open_source, print_problems, progress, sheet_key,
+    write_error_report, Counts, Problem, RejectStore,
+};
+use crate::cli::ImportOpts;
+use crate::sheet::Row;
+use crate::Ctx;
+use anyhow::{bail, Result};
+use rusqlite::Connection;
+use std::path::Path;
+
+/// What a kind of import (roster, steps, orders, survey) plugs into the shared driver.
+pub trait RowHandler {
+    /// Check a found header against this kind's layout; problems make the sheet unreadable.
+    fn header(&mut self, h: &Header) -> Vec<Problem>;
+    /// Validate and store one non-blank row (inside the import's transaction).
+    fn row(
+        &mut self,
+        conn: &Connection,
+        h: &Header,
+        row: &Row,
+        out: &mut Vec<Problem>,
+    ) -> Result<()>;
+    /// Work after the last row, still inside the transaction.
+    fn finish(&mut self, _conn: &Connection, _out: &mut Vec<Problem>) -> Result<()> {
+        Ok(())
+    }
+    fn counts(&self) -> Counts;
+    /// The layout recorded on the batch.
+    fn layout(&self) -> String;
+    /// Rows taken out after the fact, rebuilt in the sheet's layout (sheet, row, cells).
+    fn extra_rejects(&mut self) -> Vec<(String, u32, Vec<String>)> {
+        Vec::new()
+    }
+}
+
+pub struct Spec<'a> {
+    pub kind: &'static str,
+    pub columns: &'a [ColumnDef],
+    pub card_days: bool,
+    /// What the batch row records as verified (double-entry verification).
+    pub verified: bool,
+}
+
+/// Import one file as one batch. Returns the batch id when something was committed.
+pub fn run(
+    ctx: &mut Ctx,
+    path: &Path,
+    opts: &ImportOpts,
+    spec: &Spec<'_>,
+    make: &mut dyn FnMut(i64) -> Result<Box<dyn RowHandler>>,
+) -> Result<Option<i64>> {
+    let src = open_source(path, opts)?;
+    let mut src = src;
+    let sheets = chosen_sheets(&src, opts)?;
+    let key = sheet_key(&sheets, opts.all_sheets);
+    let file_name = src.file_name.clone();
+    ctx.detail.files_read_push(&file_name, &src.sha256);
+    if let Some((batch, rejected)) = already_imported(&ctx.conn, spec.kind, &src.sha256, &key)? {
+        ctx.say(format!(
+            "{file_name}: このファイル（同じ内容・同じシート）は取込み {batch} で取り込み済みです。何も変えていません \
+             (already imported as batch {batch}; nothing changed){}",
+            if rejected > 0 {
+                format!(
+                    "。保管中の誤り {rejected} 行は `stepcard batches show {batch} --rejected --out FILE` で書き出せます"
+                )
+            } else {
+                String::new()
+            }
+        ));
+        ctx.detail.count("already_imported_batch", batch);
+        return Ok(None);
+    }
+
+    let now = crate::now();
+    let operator = ctx.operator.clone();
+    let quiet = ctx.quiet;
+    let tx = crate::db::begin_write(&mut ctx.conn)?;
+    tx.execute(
+        "INSERT INTO batches(kind, file_name, sheet, sha256, layout, header_json, imported_at, operator, verified) \
+         VALUES (?1,?2,?3,?4,'','{}',?5,?6,?7)",
+        rusqlite::params![spec.kind, file_name, key, src.sha256, now, operator, spec.verified],
+    )?;
+    let batch = tx.last_insert_rowid();
+    let mut handler = make(batch)?;
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut fatal = false;
+    let mut headers = serde_json::Map::new();
+    let mut rejected_rows = 0u64;
+    let mut sheets_read = 0;
+    {
+        let mut store = RejectStore::new(&tx, batch)?;
+        let pb = progress(quiet, &file_name);
+        for sheet in &sheets {
+            let mut rows = src.book.rows(sheet)?;
+            let mut row = Row::new();
+            let header = match find_header(
+                rows.as_mut(),
+                &mut row,
+                sheet,
+                spec.columns,
+                spec.card_days,
+                &opts.ignore_column,
+            )? {
+                Ok(h) => h,
+                Err(ps) => {
+                    if opts.all_sheets && ps.iter().all(|p| p.code == "header.not_found") {
+                        say(quiet, format!("{file_name}: シート「{sheet}」には見出しがないので読みません (no header; skipped)"));
+                        continue;
+                    }
+                    problems.extend(ps);
+                    fatal = true;
+                    continue;
+                }
+            };
+            let hp = handler.header(&header);
+            if !hp.is_empty() {
+                problems.extend(hp);
+                fatal = true;
+                continue;
+            }
+            sheets_read += 1;
+            headers.insert(sheet.clone(), serde_json::to_value(&header.raw)?);
+            let width = header.width();
+            while rows.next_row(&mut row)? {
+                if row.is_blank() {
+                    continue;
+                }
+                let before = problems.len();
+                handler.row(&tx, &header, &row, &mut problems)?;
+                // Cells with data under no heading would be dropped silently: refuse them.
+                for c in width..row.len() {
+                    if !row.raw_text(c).trim().is_empty() {
+                        problems.push(Problem {
+                            sheet: sheet.clone(),
+                            row: Some(row.number()),
+                            col: Some(c),
+                            column: String::new(),
+                            raw: row.raw_text(c).into_owned(),
+                            code: "cell.outside_header",
+                            message:
+                                "見出しのない列に値があります。見出しを付けるか、値を消してください"
+                                    .into(),
+                        });
+                        break;
+                    }
+                }
+                if problems.len() > before {
+                    rejected_rows += 1;
+                    if opts.partial {
+                        store.row(sheet, &row, width)?;
+                    }
+                }
+                if let Some(pb) = &pb {
+                    let n = handler.counts().rows;
+                    if n % 4096 == 0 {
+                        pb.set_position(n);
+                    }
+                }
+            }
+        }
+        if let Some(pb) = pb {
+            pb.finish_and_clear();
+        }
+        handler.finish(&tx, &mut problems)?;
+        if opts.partial && !fatal {
+            for (sheet, r, cells) in handler.extra_rejects() {
+                store.row_cells(&sheet, r, &cells)?;
+                rejected_rows += 1;
+            }
+            store.problems(&problems)?;
+        }
+    }
+    if sheets_read == 0 && !fatal {
+        problems.push(Problem {
+            sheet: sheets.join("、"),
+            row: None,
+            col: None,
+            column: String::new(),
+            raw: String::new(),
+            code: "header.not_found",
+            message: "見出しのあるシートがありません (no sheet with a header)".into(),
+        });
+        fatal = true;
+    }
+    let counts = handler.counts();
+    let d = &mut ctx.detail;
+    d.count("batch", batch);
+    d.count("rows", counts.rows);
+    d.count("inserted", counts.inserted);
+    d.count("duplicates", counts.duplicates);
+    d.count("replaced", counts.replaced);
+    d.count("updated", counts.updated);
+    d.count("problems", problems.len() as u64);
+    d.count("rejected_rows", rejected_rows);
+
+    if let Some(out) = &opts.errors {
+        let input = (path, &src.opts);
+        let rec = write_error_report(out, &file_name, &problems, Some(input))?;
+        say(
+            ctx.quiet,
+            format!("誤りの一覧: {} ({} 件)", out.display(), problems.len()),
+        );
+        ctx.detail.file(rec);
+    }
+    print_problems(ctx.quiet, &file_name, &problems);
+
+    if fatal {
+        drop(tx);
+        bail!(
+            "{file_name}: 見出しを読めないため、何も取り込んでいません。見出し行を直して取り込み直してください \
+             (header problems; nothing imported)"
+        );
+    }
+    if !problems.is_empty() && !opts.partial {
+        drop(tx);
+        bail!(
+            "{file_name}: {} 件の誤り（{rejected_rows} 行）があるため、何も取り込んでいません。\
+             直して取り込み直すか、--partial で正しい行だけ取り込んでください{} \
+             ({} problem(s); nothing imported)",
+            problems.len(),
+            if opts.errors.is_none() {
+                "。--errors 誤り.xlsx で一覧を書き出せます"
+            } else {
+                ""
+            },
+            problems.len()
+        );
+    }
+    let summary = format!(
+        "{} 行を読み、{} 件を追加、{} 件は同じ値が既にあるため飛ばし、{} 件を置換、{} 件を更新、{} 行を保留",
+        counts.rows, counts.inserted, counts.duplicates, counts.replaced, counts.updated, rejected_rows
+    );
+    if opts.dry_run {
+        drop(tx);
+        ctx.say(format!(
+            "{file_name}: 検査のみ（--dry-run）: 取り込めば {summary}。何も変えていません (dry run; nothing changed)"
+        ));
+        ctx.detail.count("dry_run", true);
+        return Ok(None);
+    }
+    tx.execute(
+        "UPDATE batches SET layout=?2, header_json=?3, rows_read=?4, inserted=?5, duplicates=?6, replaced=?7, updated=?8, rejected=?9 WHERE id=?1",
+        rusqlite::params![
+            batch,
+            handler.layout(),
+            serde_json::to_string(&headers)?,
+            counts.rows as i64,
+            counts.inserted as i64,
+            counts.duplicates as i64,
+            counts.replaced as i64,
+            counts.updated as i64,
+            rejected_rows as i64
+        ],
+    )?;
+    drop(handler);
+    tx.commit()?;
+    ctx.say(format!("{file_name}: 取込み {batch}: {summary}。"));
+    if rejected_rows > 0 {
+        ctx.say(format!(
+            "  保留した行は `stepcard batches show {batch} --rejected --out 修正用.xlsx` で書き出し、直して取り込み直してください"
+        ));
+    }
+    Ok(Some(batch))
+}
+
+fn say(quiet: bool, msg: String) {
+    if !quiet {
+        eprintln!("{msg}");
+    }
+}

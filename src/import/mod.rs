@@ -1,0 +1,405 @@
+//! What every import shares: opening the file and choosing sheets, the problem record
+//! (code, place, message), the error report (`--errors`), the batch row, and the rule
+//! that a file already imported (same content by SHA-256, same sheet) changes nothing.
+
+pub mod batch;
+pub mod header;
+pub mod roster;
+pub mod steps;
+
+use crate::cli::{EncodingArg, ImportOpts};
+use crate::output::{FileRecord, TableWriter, Value};
+use crate::sheet::{cell_name, Book, Encoding, ReadOptions, Row};
+use anyhow::{Context, Result};
+use rusqlite::{Connection, OptionalExtension};
+use std::path::Path;
+
+/// One problem with one cell (or row, or the header), with a stable code.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub sheet: String,
+    pub row: Option<u32>,
+    pub col: Option<usize>,
+    /// The column as headed in the file.
+    pub column: String,
+    /// The cell's value as keyed.
+    pub raw: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Problem {
+    /// `Sheet1!C12`, `Sheet1!12` (a whole row) or `Sheet1` (the sheet).
+    pub fn place(&self) -> String {
+        match (self.row, self.col) {
+            (Some(r), Some(c)) => format!("{}!{}", self.sheet, cell_name(r, c)),
+            (Some(r), None) => format!("{}!{}行目", self.sheet, r),
+            _ => self.sheet.clone(),
+        }
+    }
+    pub fn cell(&self) -> String {
+        match (self.row, self.col) {
+            (Some(r), Some(c)) => cell_name(r, c),
+            _ => String::new(),
+        }
+    }
+}
+
+/// An opened input file.
+pub struct Source {
+    pub file_name: String,
+    pub sha256: String,
+    pub book: Book,
+    pub opts: ReadOptions,
+}
+
+pub fn read_options(opts: &ImportOpts) -> ReadOptions {
+    ReadOptions {
+        encoding: opts.encoding.map(|e| match e {
+            EncodingArg::Utf8 => Encoding::Utf8,
+            EncodingArg::Cp932 => Encoding::Cp932,
+        }),
+        ..ReadOptions::default()
+    }
+}
+
+pub fn open_source(path: &Path, opts: &ImportOpts) -> Result<Source> {
+    let file_name = path.display().to_string();
+    let (sha256, _) = crate::output::sha256_file(path).with_context(|| {
+        format!("{file_name}: ファイルを開けません。場所と名前を確かめてください (cannot open the file)")
+    })?;
+    let ropts = read_options(opts);
+    let book = Book::open(path, &ropts)?;
+    Ok(Source {
+        file_name,
+        sha256,
+        book,
+        opts: ropts,
+    })
+}
+
+/// The sheets an import reads: `--sheet NAME`, every sheet (`--all-sheets`), or the first.
+pub fn chosen_sheets(src: &Source, opts: &ImportOpts) -> Result<Vec<String>> {
+    let names = src.book.sheet_names();
+    if let Some(want) = &opts.sheet {
+        if names.iter().any(|n| n == want) {
+            return Ok(vec![want.clone()]);
+        }
+        return Err(crate::usage(format!(
+            "{}: シート「{want}」がありません。あるシート: {} (no such sheet)",
+            src.file_name,
+            names.join("、")
+        )));
+    }
+    if names.is_empty() {
+        anyhow::bail!(
+            "{}: シートがありません (the workbook has no sheet)",
+            src.file_name
+        );
+    }
+    if opts.all_sheets {
+        Ok(names)
+    } else {
+        Ok(vec![names[0].clone()])
+    }
+}
+
+/// The key under which a file's sheets count as imported.
+pub fn sheet_key(sheets: &[String], all: bool) -> String {
+    if all {
+        format!("*:{}", sheets.join("\u{1f}"))
+    } else {
+        sheets.join("\u{1f}")
+    }
+}
+
+/// The batch that already imported this content and sheet, if any.
+pub fn already_imported(
+    conn: &Connection,
+    kind: &str,
+    sha256: &str,
+    sheet_key: &str,
+) -> Result<Option<(i64, i64)>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, rejected FROM batches WHERE kind=?1 AND sha256=?2 AND sheet=?3 AND status='committed' ORDER BY id LIMIT 1",
+            rusqlite::params![kind, sha256, sheet_key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+/// Store a batch's problems and rejected rows (for `--partial`).
+pub struct RejectStore<'c> {
+    problem: rusqlite::Statement<'c>,
+    row: rusqlite::Statement<'c>,
+    batch: i64,
+}
+
+impl<'c> RejectStore<'c> {
+    pub fn new(conn: &'c Connection, batch: i64) -> Result<Self> {
+        Ok(RejectStore {
+            problem: conn.prepare(
+                "INSERT INTO problems(batch_id, sheet, row_no, cell, column_name, raw, code, message) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+            )?,
+            row: conn.prepare(
+                "INSERT INTO rejected_rows(batch_id, sheet, row_no, raw_json) VALUES (?1,?2,?3,?4)",
+            )?,
+            batch,
+        })
+    }
+
+    pub fn problems(&mut self, problems: &[Problem]) -> Result<()> {
+        for p in problems {
+            self.problem.execute(rusqlite::params![
+                self.batch,
+                p.sheet,
+                p.row,
+                p.cell(),
+                p.column,
+                p.raw,
+                p.code,
+                p.message
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// Keep a rejected row as keyed, so nothing keyed is lost.
+    pub fn row(&mut self, sheet: &str, row: &Row, width: usize) -> Result<()> {
+        let cells: Vec<String> = (0..width.max(row.len()))
+            .map(|c| row.raw_text(c).into_owned())
+            .collect();
+        self.row_cells(sheet, row.number(), &cells)
+    }
+
+    pub fn row_cells(&mut self, sheet: &str, row_no: u32, cells: &[String]) -> Result<()> {
+        self.row.execute(rusqlite::params![
+            self.batch,
+            sheet,
+            row_no,
+            serde_json::to_string(cells)?
+        ])?;
+        Ok(())
+    }
+}
+
+/// Print problems for the operator: the first few on stderr, all in `--errors FILE`.
+pub fn print_problems(quiet: bool, file_name: &str, problems: &[Problem]) {
+    if quiet {
+        return;
+    }
+    const SHOWN: usize = 20;
+    for p in problems.iter().take(SHOWN) {
+        let raw = if p.raw.is_empty() {
+            String::new()
+        } else {
+            format!("「{}」", p.raw)
+        };
+        eprintln!(
+            "  {} at {}: {}{} {}",
+            p.code,
+            place_in(file_name, p),
+            p.column,
+            raw,
+            p.message
+        );
+    }
+    if problems.len() > SHOWN {
+        eprintln!(
+            "  … ほか {} 件 (and {} more): --errors FILE で全件を書き出せます",
+            problems.len() - SHOWN,
+            problems.len() - SHOWN
+        );
+    }
+}
+
+fn place_in(file_name: &str, p: &Problem) -> String {
+    let base = Path::new(file_name)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{base}:{}", p.place())
+}
+
+pub const ERROR_HEADERS: [&str; 8] = [
+    "ファイル",
+    "シート",
+    "セル",
+    "行",
+    "列",
+    "値",
+    "コード",
+    "内容",
+];
+
+/// Write the full error report, one row per problem. In `.xlsx` a second sheet copies
+/// the input sheet with the problem cells highlighted.
+pub fn write_error_report(
+    out: &Path,
+    file_name: &str,
+    problems: &[Problem],
+    input: Option<(&Path, &ReadOptions)>,
+) -> Result<FileRecord> {
+    let fmt = crate::output::TableFormat::from_path(out)?;
+    if fmt == crate::output::TableFormat::Xlsx {
+        return write_error_xlsx(out, file_name, problems, input);
+    }
+    let mut w = TableWriter::create(out)?;
+    w.sheet("誤り", &ERROR_HEADERS)?;
+    for p in problems {
+        w.row(&problem_row(file_name, p))?;
+    }
+    Ok(w.finish()?.expect("file writer returns a record"))
+}
+
+fn problem_row(file_name: &str, p: &Problem) -> Vec<Value> {
+    vec![
+        file_name.into(),
+        p.sheet.as_str().into(),
+        p.cell().into(),
+        p.row.map(i64::from).into(),
+        p.column.as_str().into(),
+        p.raw.as_str().into(),
+        p.code.into(),
+        p.message.as_str().into(),
+    ]
+}
+
+fn write_error_xlsx(
+    out: &Path,
+    file_name: &str,
+    problems: &[Problem],
+    input: Option<(&Path, &ReadOptions)>,
+) -> Result<FileRecord> {
+    use rust_xlsxwriter::{Color, Format, Note, Workbook};
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let ws = wb.add_worksheet();
+    ws.set_name("誤り")?;
+    for (c, h) in ERROR_HEADERS.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    for (i, p) in problems.iter().enumerate() {
+        let r = i as u32 + 1;
+        for (c, v) in problem_row(file_name, p).iter().enumerate() {
+            match v {
+                Value::Text(s) => {
+                    ws.write_string(r, c as u16, s)?;
+                }
+                Value::Int(n) => {
+                    ws.write_number(r, c as u16, *n as f64)?;
+                }
+                _ => {}
+            }
+        }
+    }
+    for (c, w) in [28.0, 12.0, 8.0, 6.0, 12.0, 14.0, 26.0, 90.0]
+        .iter()
+        .enumerate()
+    {
+        ws.set_column_width(c as u16, *w)?;
+    }
+    ws.set_freeze_panes(1, 0)?;
+    ws.autofilter(0, 0, problems.len() as u32, 7)?;
+
+    // A copy of each input sheet with problems, the problem cells highlighted, so the
+    // operator can hold it against the paper card.
+    const MAX_COPY_ROWS: u32 = 200_000;
+    if let Some((path, ropts)) = input {
+        let mut book = Book::open(path, ropts)?;
+        let mut sheets: Vec<&str> = problems.iter().map(|p| p.sheet.as_str()).collect();
+        sheets.dedup();
+        sheets.sort();
+        sheets.dedup();
+        let red = Format::new()
+            .set_background_color(Color::RGB(0xFFC7CE))
+            .set_font_color(Color::RGB(0x9C0006));
+        for (i, sheet) in sheets.iter().enumerate() {
+            let mut marks: std::collections::HashMap<(u32, usize), Vec<&Problem>> =
+                std::collections::HashMap::new();
+            let mut row_marks: std::collections::HashSet<u32> = Default::default();
+            for p in problems.iter().filter(|p| p.sheet == *sheet) {
+                match (p.row, p.col) {
+                    (Some(r), Some(c)) => marks.entry((r, c)).or_default().push(p),
+                    (Some(r), None) => {
+                        row_marks.insert(r);
+                    }
+                    _ => {}
+                }
+            }
+            let ws = wb.add_worksheet();
+            let name: String = format!("入力{}_{}", i + 1, sheet)
+                .chars()
+                .take(31)
+                .collect();
+            let name: String = name
+                .chars()
+                .map(|c| if "[]:*?/\\".contains(c) { '_' } else { c })
+                .collect();
+            ws.set_name(&name)?;
+            let mut src = book.rows(sheet)?;
+            let mut row = Row::new();
+            while src.next_row(&mut row)? {
+                let r = row.number();
+                if r > MAX_COPY_ROWS {
+                    break;
+                }
+                for c in 0..row.len() {
+                    let text = row.raw_text(c);
+                    let (er, ec) = (r - 1, c as u16);
+                    match marks.get(&(r, c)) {
+                        Some(ps) => {
+                            ws.write_string_with_format(er, ec, text.as_ref(), &red)?;
+                            let msg: Vec<String> = ps
+                                .iter()
+                                .map(|p| format!("{}: {}", p.code, p.message))
+                                .collect();
+                            ws.insert_note(
+                                er,
+                                ec,
+                                &Note::new(msg.join("\n")).set_author("stepcard"),
+                            )?;
+                        }
+                        None if row_marks.contains(&r) => {
+                            ws.write_string_with_format(er, ec, text.as_ref(), &red)?;
+                        }
+                        None => {
+                            if !text.is_empty() {
+                                ws.write_string(er, ec, text.as_ref())?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let bytes = wb.save_to_buffer()?;
+    crate::output::write_bytes(out, &bytes)
+}
+
+/// Counts an import reports.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    pub rows: u64,
+    pub inserted: u64,
+    pub duplicates: u64,
+    pub replaced: u64,
+    pub updated: u64,
+    pub rejected_rows: u64,
+}
+
+/// A progress spinner on stderr, only on a terminal and never with `--quiet`.
+pub fn progress(quiet: bool, what: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} 行 ({per_sec})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    pb.set_message(what.to_string());
+    Some(pb)
+}

@@ -1,0 +1,770 @@
+//! Step sheets (long and card layouts) into the `steps` table: every cell validated with
+//! its place and code, duplicates skipped, conflicts refused unless `--replace` (the old
+//! value kept in history), and the whole file one transaction.
+//!
+//! The hot path (long CSV) does no per-row allocation for ASCII cells: cells are borrowed
+//! from the reader's reused row, the date is written into a reused buffer, and rows go
+//! through one prepared statement.
+
+use super::header::{ColumnDef, Header};
+use super::{Counts, Problem};
+use crate::cli::Layout;
+use crate::program::Program;
+use crate::sheet::date::{
+    days_in_month, from_excel_serial, parse_date, parse_year_month, DateError,
+};
+use crate::sheet::normalize::{float_to_int, normalize, parse_int, IntParse};
+use crate::sheet::{CellRef, Row};
+use anyhow::Result;
+use chrono::{Datelike, NaiveDate};
+use rusqlite::{Connection, OptionalExtension};
+
+use std::collections::HashSet;
+
+pub const PARTICIPANT: ColumnDef = ColumnDef {
+    key: "participant_id",
+    names: &[
+        "参加者番号",
+        "会員番号",
+        "参加者ID",
+        "participant_id",
+        "participant",
+    ],
+    required: true,
+};
+
+pub const LONG_COLUMNS: &[ColumnDef] = &[
+    PARTICIPANT,
+    ColumnDef {
+        key: "date",
+        names: &["日付", "年月日", "歩行日", "date"],
+        required: true,
+    },
+    ColumnDef {
+        key: "steps",
+        names: &["歩数", "steps"],
+        required: true,
+    },
+];
+
+pub const CARD_COLUMNS: &[ColumnDef] = &[
+    PARTICIPANT,
+    ColumnDef {
+        key: "year_month",
+        names: &["年月", "対象年月", "year_month", "month"],
+        required: true,
+    },
+];
+
+/// Every column a step sheet may have, for finding the header before the layout is known.
+pub const ANY_COLUMNS: &[ColumnDef] = &[
+    PARTICIPANT,
+    ColumnDef {
+        key: "date",
+        names: &["日付", "年月日", "歩行日", "date"],
+        required: false,
+    },
+    ColumnDef {
+        key: "steps",
+        names: &["歩数", "steps"],
+        required: false,
+    },
+    ColumnDef {
+        key: "year_month",
+        names: &["年月", "対象年月", "year_month", "month"],
+        required: false,
+    },
+];
+
+/// The layout a header shows, unless `--layout` says.
+pub fn detect_layout(h: &Header, forced: Option<Layout>) -> Layout {
+    forced.unwrap_or(
+        if h.has("year_month") || (h.has_days() && !h.has("steps")) {
+            Layout::Card
+        } else {
+            Layout::Long
+        },
+    )
+}
+
+/// Checks a participant number's form; `Err(message)` when it cannot be one.
+pub fn check_participant_id(id: &str) -> std::result::Result<(), &'static str> {
+    if id.is_empty() {
+        return Err("参加者番号が空です。台紙に印字された番号を入力してください");
+    }
+    if id.len() > 40
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(
+            "参加者番号として読めません（英数字とハイフンのみ）。台紙の番号を確かめてください",
+        );
+    }
+    Ok(())
+}
+
+/// One value to store, or the problem with it.
+pub enum Checked {
+    Ok(i64),
+    Skip,
+    Bad(&'static str, String),
+}
+
+/// A keyed step count from any cell.
+pub fn check_steps(cell: CellRef<'_>, max: i64, empty_is_skip: bool) -> Checked {
+    let parsed = match cell {
+        CellRef::Empty => {
+            return if empty_is_skip {
+                Checked::Skip
+            } else {
+                Checked::Bad(
+                    "steps.missing",
+                    "歩数が空です。台紙の値を入力してください".into(),
+                )
+            }
+        }
+        CellRef::Number(f) => float_to_int(f),
+        CellRef::Text(s) => {
+            let n = normalize(s);
+            if n.is_empty() {
+                return if empty_is_skip {
+                    Checked::Skip
+                } else {
+                    Checked::Bad(
+                        "steps.missing",
+                        "歩数が空です。台紙の値を入力してください".into(),
+                    )
+                };
+            }
+            parse_int(&n)
+        }
+        CellRef::Date(_) | CellRef::Bool(_) | CellRef::Error(_) => IntParse::NotANumber,
+    };
+    match parsed {
+        IntParse::Int(v) if v < 0 => Checked::Bad(
+            "steps.negative",
+            "歩数がマイナスです。台紙の値を確かめてください".into(),
+        ),
+        IntParse::Int(v) if v > max => Checked::Bad(
+            "steps.implausible",
+            format!("1日 {max} 歩を超える値はありえないため受け付けません。台紙の値（桁の打ち間違い）を確かめてください"),
+        ),
+        IntParse::Int(v) => Checked::Ok(v),
+        IntParse::Fraction => Checked::Bad(
+            "steps.not_a_number",
+            "歩数に小数があります。整数で入力してください".into(),
+        ),
+        IntParse::NotANumber => Checked::Bad(
+            "steps.not_a_number",
+            "歩数が数字として読めません。数字だけを入力してください".into(),
+        ),
+    }
+}
+
+/// A date from any cell: a date cell, an Excel serial number, or text in any keyed form.
+pub fn cell_date(cell: CellRef<'_>) -> std::result::Result<NaiveDate, DateError> {
+    match cell {
+        CellRef::Date(d) => Ok(d),
+        CellRef::Number(f) => from_excel_serial(f, false).ok_or(DateError::Invalid),
+        CellRef::Text(s) => fast_iso(s).unwrap_or_else(|| parse_date(s)),
+        CellRef::Empty | CellRef::Bool(_) | CellRef::Error(_) => Err(DateError::Invalid),
+    }
+}
+
+/// `YYYY-MM-DD` exactly, the form generated files use: parsed without normalization.
+fn fast_iso(s: &str) -> Option<std::result::Result<NaiveDate, DateError>> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&m) || d == 0 || d > 31 {
+        return Some(Err(DateError::Invalid));
+    }
+    Some(NaiveDate::from_ymd_opt(y as i32, m, d).ok_or(DateError::Nonexistent))
+}
+
+/// A year-month from any cell (a month cell Excel turned into a date is that month).
+pub fn cell_year_month(cell: CellRef<'_>) -> std::result::Result<(i32, u32), DateError> {
+    match cell {
+        CellRef::Date(d) => Ok((d.year(), d.month())),
+        CellRef::Number(f) => from_excel_serial(f, false)
+            .map(|d| (d.year(), d.month()))
+            .ok_or(DateError::Invalid),
+        CellRef::Text(s) => parse_year_month(s),
+        CellRef::Empty | CellRef::Bool(_) | CellRef::Error(_) => Err(DateError::Invalid),
+    }
+}
+
+fn write_date(buf: &mut String, d: NaiveDate) {
+    buf.clear();
+    let (y, m, dd) = (d.year(), d.month(), d.day());
+    let mut digits = [0u8; 10];
+    let y = y.clamp(0, 9999) as u32;
+    digits[0] = b'0' + (y / 1000) as u8;
+    digits[1] = b'0' + (y / 100 % 10) as u8;
+    digits[2] = b'0' + (y / 10 % 10) as u8;
+    digits[3] = b'0' + (y % 10) as u8;
+    digits[4] = b'-';
+    digits[5] = b'0' + (m / 10) as u8;
+    digits[6] = b'0' + (m % 10) as u8;
+    digits[7] = b'-';
+    digits[8] = b'0' + (dd / 10) as u8;
+    digits[9] = b'0' + (dd % 10) as u8;
+    buf.push_str(std::str::from_utf8(&digits).unwrap_or("0000-00-00"));
+}
+
+/// State of one steps import (one batch).
+pub struct StepsImporter {
+    participants: HashSet<String>,
+    program: Program,
+    batch: i64,
+    replace: bool,
+    forced: Option<Layout>,
+    layout: Option<Layout>,
+    date_buf: String,
+    pub counts: Counts,
+    /// Rows taken back out after the fact (the first of two differing keyings of one
+    /// day), rebuilt in the sheet's layout so they are kept with the rejected rows.
+    pub extra_rejects: Vec<(String, u32, Vec<String>)>,
+    now: String,
+}
+
+const INSERT: &str =
+    "INSERT INTO steps(participant_id, date, steps, batch_id, src_row) VALUES (?1,?2,?3,?4,?5) \
+                      ON CONFLICT(participant_id, date) DO NOTHING";
+
+impl StepsImporter {
+    pub fn new(
+        program: Program,
+        participants: HashSet<String>,
+        batch: i64,
+        replace: bool,
+        forced: Option<Layout>,
+    ) -> Self {
+        StepsImporter {
+            participants,
+            program,
+            batch,
+            replace,
+            forced,
+            layout: None,
+            date_buf: String::with_capacity(10),
+            counts: Counts::default(),
+            extra_rejects: Vec::new(),
+            now: crate::now(),
+        }
+    }
+
+    /// The header problems for the layout this sheet is in (or was forced to).
+    pub fn check_header(&mut self, h: &Header) -> Vec<Problem> {
+        let layout = detect_layout(h, self.forced);
+        if let Some(prev) = self.layout {
+            if prev != layout {
+                return vec![header_problem(
+                    h,
+                    None,
+                    "header.layout_mixed",
+                    "一つの取込みに縦型（日付・歩数）と台紙型（年月・1〜31）のシートが混ざっています。別々に取り込んでください"
+                        .into(),
+                )];
+            }
+        }
+        self.layout = Some(layout);
+        let mut out = Vec::new();
+        let (required, foreign): (&[&str], &[&str]) = match layout {
+            Layout::Long => (&["date", "steps"], &["year_month"]),
+            Layout::Card => (&["year_month"], &["date", "steps"]),
+        };
+        for key in required {
+            if !h.has(key) {
+                let name = ANY_COLUMNS
+                    .iter()
+                    .find(|d| d.key == *key)
+                    .map(|d| d.names[0])
+                    .unwrap_or(key);
+                out.push(header_problem(
+                    h,
+                    None,
+                    "header.missing_column",
+                    format!("必須の列「{name}」がありません。見出し行（{} 行目）に追加してください (missing column)", h.row),
+                ));
+            }
+        }
+        for key in foreign {
+            if let Some(c) = h.col(key) {
+                out.push(header_problem(
+                    h,
+                    Some(c),
+                    "header.unknown_column",
+                    format!(
+                        "列「{}」はこの形式（{}）にはない列です",
+                        h.heading(c),
+                        layout_ja(layout)
+                    ),
+                ));
+            }
+        }
+        match layout {
+            Layout::Card if !h.has_days() => out.push(header_problem(
+                h,
+                None,
+                "header.missing_column",
+                "台紙型には日付の列（1〜31 または 1日〜31日）が必要です".into(),
+            )),
+            Layout::Long => {
+                if let Some(c) = h.days.iter().flatten().next() {
+                    out.push(header_problem(
+                        h,
+                        Some(*c),
+                        "header.unknown_column",
+                        format!(
+                            "列「{}」は縦型（参加者番号・日付・歩数）にはない列です",
+                            h.heading(*c)
+                        ),
+                    ));
+                }
+            }
+            Layout::Card => {}
+        }
+        out
+    }
+
+    /// Validate and store one non-blank row; problems are appended to `out`.
+    pub fn row(
+        &mut self,
+        conn: &Connection,
+        h: &Header,
+        row: &Row,
+        out: &mut Vec<Problem>,
+    ) -> Result<()> {
+        self.counts.rows += 1;
+        let layout = self.layout.unwrap_or(Layout::Long);
+        let Some(pid) = self.participant(h, row, out) else {
+            return Ok(());
+        };
+        match layout {
+            Layout::Long => {
+                let (Some(dc), Some(sc)) = (h.col("date"), h.col("steps")) else {
+                    return Ok(());
+                };
+                let date = match cell_date(row.get(dc)) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        out.push(date_problem(h, row, dc, e));
+                        return Ok(());
+                    }
+                };
+                let steps =
+                    match check_steps(row.get(sc), self.program.program.max_daily_steps, false) {
+                        Checked::Ok(v) => v,
+                        Checked::Skip => return Ok(()),
+                        Checked::Bad(code, msg) => {
+                            out.push(problem(h, row, sc, code, msg));
+                            return Ok(());
+                        }
+                    };
+                if !self.program.in_period(date) {
+                    out.push(self.period_problem(h, row, dc, date));
+                    return Ok(());
+                }
+                self.store(conn, h, row, sc, &pid, date, steps, out)?;
+            }
+            Layout::Card => {
+                let Some(mc) = h.col("year_month") else {
+                    return Ok(());
+                };
+                let (y, m) = match cell_year_month(row.get(mc)) {
+                    Ok(ym) => ym,
+                    Err(_) => {
+                        out.push(problem(
+                            h,
+                            row,
+                            mc,
+                            "date.invalid",
+                            "年月として読めません（例: 2025-05、2025年5月、R7.5）。台紙の年月を確かめてください"
+                                .into(),
+                        ));
+                        return Ok(());
+                    }
+                };
+                let last = days_in_month(y, m);
+                for d in 1..=31u32 {
+                    let Some(c) = h.days[d as usize] else {
+                        continue;
+                    };
+                    let cell = row.get(c);
+                    let steps = match check_steps(cell, self.program.program.max_daily_steps, true)
+                    {
+                        Checked::Skip => continue,
+                        Checked::Ok(v) => v,
+                        Checked::Bad(code, msg) => {
+                            out.push(problem(h, row, c, code, msg));
+                            continue;
+                        }
+                    };
+                    if d > last {
+                        out.push(problem(
+                            h,
+                            row,
+                            c,
+                            "date.nonexistent",
+                            format!("{y}年{m}月{d}日は存在しない日です。台紙の欄の位置（月・日）を確かめてください"),
+                        ));
+                        continue;
+                    }
+                    let Some(date) = NaiveDate::from_ymd_opt(y, m, d) else {
+                        continue;
+                    };
+                    if !self.program.in_period(date) {
+                        out.push(self.period_problem(h, row, c, date));
+                        continue;
+                    }
+                    self.store(conn, h, row, c, &pid, date, steps, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn participant<'r>(
+        &self,
+        h: &Header,
+        row: &'r Row,
+        out: &mut Vec<Problem>,
+    ) -> Option<std::borrow::Cow<'r, str>> {
+        let c = h.col("participant_id")?;
+        let raw = row.raw_text(c);
+        let id: std::borrow::Cow<'r, str> = match raw {
+            std::borrow::Cow::Borrowed(s) => normalize(s),
+            std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(normalize(&s).into_owned()),
+        };
+        if let Err(msg) = check_participant_id(&id) {
+            out.push(problem(h, row, c, "participant.id_invalid", msg.into()));
+            return None;
+        }
+        if !self.participants.contains(id.as_ref()) {
+            out.push(problem(
+                h,
+                row,
+                c,
+                "participant.unknown",
+                format!("参加者番号 {id} は名簿にありません。番号を確かめるか、先に名簿を取り込んでください"),
+            ));
+            return None;
+        }
+        Some(id)
+    }
+
+    fn period_problem(&self, h: &Header, row: &Row, col: usize, date: NaiveDate) -> Problem {
+        let p = &self.program.program;
+        problem(
+            h,
+            row,
+            col,
+            "date.out_of_period",
+            format!(
+                "{date} は事業期間（{} 〜 {}）の外です。台紙の日付を確かめてください",
+                p.start, p.end
+            ),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn store(
+        &mut self,
+        conn: &Connection,
+        h: &Header,
+        row: &Row,
+        col: usize,
+        pid: &str,
+        date: NaiveDate,
+        steps: i64,
+        out: &mut Vec<Problem>,
+    ) -> Result<()> {
+        write_date(&mut self.date_buf, date);
+        let src_row = i64::from(row.number());
+        let n = conn.prepare_cached(INSERT)?.execute(rusqlite::params![
+            pid,
+            self.date_buf,
+            steps,
+            self.batch,
+            src_row
+        ])?;
+        if n == 1 {
+            self.counts.inserted += 1;
+            return Ok(());
+        }
+        let (old, old_batch, old_row): (i64, i64, i64) = conn
+            .prepare_cached(
+                "SELECT steps, batch_id, src_row FROM steps WHERE participant_id=?1 AND date=?2",
+            )?
+            .query_row(rusqlite::params![pid, self.date_buf], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?
+            .unwrap_or((steps, -1, 0));
+        if old == steps {
+            self.counts.duplicates += 1;
+            return Ok(());
+        }
+        if old_batch == self.batch {
+            // Keyed twice in this file with different values: neither can be trusted,
+            // so the first is taken back out as well.
+            conn.prepare_cached(
+                "DELETE FROM steps WHERE participant_id=?1 AND date=?2 AND batch_id=?3",
+            )?
+            .execute(rusqlite::params![pid, self.date_buf, self.batch])?;
+            self.counts.inserted = self.counts.inserted.saturating_sub(1);
+            let mut first = vec![String::new(); h.width()];
+            let mut set = |key: Option<usize>, v: String| {
+                if let Some(slot) = key.and_then(|c| first.get_mut(c)) {
+                    *slot = v;
+                }
+            };
+            set(h.col("participant_id"), pid.to_string());
+            set(h.col("date"), self.date_buf.clone());
+            set(
+                h.col("year_month"),
+                format!("{}-{:02}", date.year(), date.month()),
+            );
+            set(Some(col), old.to_string());
+            self.extra_rejects
+                .push((h.sheet.clone(), old_row as u32, first));
+            out.push(Problem {
+                row: Some(old_row as u32),
+                raw: old.to_string(),
+                ..problem(
+                    h,
+                    row,
+                    col,
+                    "steps.duplicate_conflict",
+                    format!(
+                        "{pid} の {date} がこのファイルの {} 行目にもあり、値が違います（{old} と {steps}）。\
+                         台紙を確かめて一方を消してください（どちらも取り込んでいません）",
+                        row.number()
+                    ),
+                )
+            });
+            out.push(problem(
+                h,
+                row,
+                col,
+                "steps.duplicate_conflict",
+                format!(
+                    "{pid} の {date} がこのファイルの {old_row} 行目にもあり、値が違います（{old} と {steps}）。\
+                     台紙を確かめて一方を消してください（どちらも取り込んでいません）"
+                ),
+            ));
+            return Ok(());
+        }
+        if self.replace {
+            conn.prepare_cached(
+                "INSERT INTO steps_history(participant_id, date, steps, batch_id, src_row, replaced_by, replaced_at) \
+                 SELECT participant_id, date, steps, batch_id, src_row, ?3, ?4 FROM steps WHERE participant_id=?1 AND date=?2",
+            )?
+            .execute(rusqlite::params![
+                pid,
+                self.date_buf,
+                self.batch,
+                self.now
+            ])?;
+            conn.prepare_cached(
+                "UPDATE steps SET steps=?3, batch_id=?4, src_row=?5 WHERE participant_id=?1 AND date=?2",
+            )?
+            .execute(rusqlite::params![pid, self.date_buf, steps, self.batch, src_row])?;
+            self.counts.replaced += 1;
+            return Ok(());
+        }
+        out.push(problem(
+            h,
+            row,
+            col,
+            "steps.conflict",
+            format!(
+                "{pid} の {date} に {steps} と入力されましたが、取込み {old_batch} の {old} が既にあります。\
+                 新しい値にするなら --replace を付けてください（旧値は履歴に残ります）\
+                 ({steps} keyed, {old} already stored from batch {old_batch}; use --replace to keep the new value)"
+            ),
+        ));
+        Ok(())
+    }
+}
+
+fn layout_ja(l: Layout) -> &'static str {
+    match l {
+        Layout::Long => "縦型: 参加者番号・日付・歩数",
+        Layout::Card => "台紙型: 参加者番号・年月・1〜31",
+    }
+}
+
+impl super::batch::RowHandler for StepsImporter {
+    fn header(&mut self, h: &Header) -> Vec<Problem> {
+        self.check_header(h)
+    }
+    fn row(
+        &mut self,
+        conn: &Connection,
+        h: &Header,
+        row: &Row,
+        out: &mut Vec<Problem>,
+    ) -> Result<()> {
+        StepsImporter::row(self, conn, h, row, out)
+    }
+    fn counts(&self) -> Counts {
+        self.counts
+    }
+    fn layout(&self) -> String {
+        match self.layout {
+            Some(Layout::Card) => "card".into(),
+            _ => "long".into(),
+        }
+    }
+    fn extra_rejects(&mut self) -> Vec<(String, u32, Vec<String>)> {
+        std::mem::take(&mut self.extra_rejects)
+    }
+}
+
+/// A problem with the header row itself (or one of its cells).
+pub fn header_problem(
+    h: &Header,
+    col: Option<usize>,
+    code: &'static str,
+    message: String,
+) -> Problem {
+    Problem {
+        sheet: h.sheet.clone(),
+        row: Some(h.row),
+        col,
+        column: col.map(|c| h.heading(c).to_string()).unwrap_or_default(),
+        raw: col.map(|c| h.heading(c).to_string()).unwrap_or_default(),
+        code,
+        message,
+    }
+}
+
+pub fn problem(h: &Header, row: &Row, col: usize, code: &'static str, message: String) -> Problem {
+    Problem {
+        sheet: h.sheet.clone(),
+        row: Some(row.number()),
+        col: Some(col),
+        column: h.heading(col).to_string(),
+        raw: row.raw_text(col).into_owned(),
+        code,
+        message,
+    }
+}
+
+pub fn date_problem(h: &Header, row: &Row, col: usize, e: DateError) -> Problem {
+    match e {
+        DateError::Nonexistent => problem(
+            h,
+            row,
+            col,
+            "date.nonexistent",
+            "存在しない日付です（例: 6月31日）。台紙の日付を確かめてください".into(),
+        ),
+        DateError::Invalid => problem(
+            h,
+            row,
+            col,
+            "date.invalid",
+            "日付として読めません（例: 2025-05-14、2025/5/14、R7.5.14、令和7年5月14日）".into(),
+        ),
+    }
+}
+
+/// The stored participant numbers, for checking rows against the roster.
+pub fn participant_ids(conn: &Connection) -> Result<HashSet<String>> {
+    let mut stmt = conn.prepare("SELECT id FROM participants")?;
+    let ids = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<HashSet<String>>>()?;
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_iso_agrees_with_the_full_parser() {
+        for s in [
+            "2025-05-14",
+            "2025-06-31",
+            "2025-13-01",
+            "2025-00-10",
+            "2024-02-29",
+            "2025-02-29",
+        ] {
+            let fast = fast_iso(s).unwrap();
+            assert_eq!(fast.is_ok(), parse_date(s).is_ok(), "{s}");
+            if let Ok(d) = fast {
+                assert_eq!(
+                    Ok(d),
+                    parse_date(s)
+                        .map_err(|_| ())
+                        .map_err(|_| DateError::Invalid)
+                );
+            }
+        }
+        assert!(fast_iso("2025/05/14").is_none());
+        assert!(fast_iso("２０２５-05-14").is_none());
+    }
+
+    #[test]
+    fn date_is_written_iso() {
+        let mut b = String::new();
+        write_date(&mut b, NaiveDate::from_ymd_opt(2025, 5, 4).unwrap());
+        assert_eq!(b, "2025-05-04");
+    }
+
+    #[test]
+    fn steps_checks() {
+        assert!(matches!(
+            check_steps(CellRef::Text("８，０００"), 60000, false),
+            Checked::Ok(8000)
+        ));
+        assert!(matches!(
+            check_steps(CellRef::Number(8000.0), 60000, false),
+            Checked::Ok(8000)
+        ));
+        assert!(matches!(
+            check_steps(CellRef::Number(7999.5), 60000, false),
+            Checked::Bad("steps.not_a_number", _)
+        ));
+        assert!(matches!(
+            check_steps(CellRef::Text("-5"), 60000, false),
+            Checked::Bad("steps.negative", _)
+        ));
+        assert!(matches!(
+            check_steps(CellRef::Text("80000"), 60000, false),
+            Checked::Bad("steps.implausible", _)
+        ));
+        assert!(matches!(
+            check_steps(CellRef::Text("abc"), 60000, false),
+            Checked::Bad("steps.not_a_number", _)
+        ));
+        assert!(matches!(
+            check_steps(CellRef::Empty, 60000, true),
+            Checked::Skip
+        ));
+        assert!(matches!(
+            check_steps(CellRef::Empty, 60000, false),
+            Checked::Bad("steps.missing", _)
+        ));
+    }
+
+    #[test]
+    fn participant_ids_are_checked() {
+        assert!(check_participant_id("C000003").is_ok());
+        assert!(check_participant_id("").is_err());
+        assert!(check_participant_id("山田").is_err());
+    }
+}

@@ -1,0 +1,211 @@
+//! stepcard: an offline tool for municipal health point programs (健康ポイント事業).
+//!
+//! Data flows one way: sheet -> import (validation) -> db -> outputs. Each subcommand
+//! lives in `cmd/`; this file wires the command line to them and keeps the rules every
+//! command shares: the designated-handler check and the audit entry per command.
+
+pub mod audit;
+pub mod cli;
+pub mod cmd;
+pub mod db;
+pub mod import;
+pub mod output;
+pub mod program;
+pub mod sheet;
+
+use anyhow::{bail, Result};
+use cli::{Cli, Command};
+use rusqlite::Connection;
+use std::path::PathBuf;
+
+/// An error in how the command was called (exit code 2), as opposed to data or state
+/// that refused the work (exit code 1).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UsageError {}
+
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(msg.into()))
+}
+
+/// The process exit code for an error.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    if err
+        .chain()
+        .any(|e| e.downcast_ref::<UsageError>().is_some())
+    {
+        2
+    } else {
+        1
+    }
+}
+
+/// The current time as stored and printed. `STEPCARD_NOW` fixes it (tests, demo
+/// reproducibility); it is not a documented option.
+pub fn now() -> String {
+    if let Ok(s) = std::env::var("STEPCARD_NOW") {
+        return s;
+    }
+    chrono::Local::now()
+        .format("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}
+
+/// Today's date in local time (or from `STEPCARD_NOW`).
+pub fn today() -> chrono::NaiveDate {
+    let n = now();
+    chrono::NaiveDate::parse_from_str(n.get(..10).unwrap_or(""), "%Y-%m-%d")
+        .unwrap_or_else(|_| chrono::Local::now().date_naive())
+}
+
+/// What every command that touches the data works with: the database, the program, the
+/// designated handler running it, and the audit detail it fills in.
+pub struct Ctx {
+    pub conn: Connection,
+    pub program: program::Program,
+    pub operator: String,
+    pub db_path: PathBuf,
+    pub quiet: bool,
+    pub detail: audit::Detail,
+}
+
+impl Ctx {
+    /// Open the database and check the operator against the program's handlers. A
+    /// stranger is refused (exit 1), and the refusal is itself recorded.
+    pub fn open(cli: &Cli, command: &str) -> Result<Ctx> {
+        let conn = db::open(&cli.db)?;
+        let program = load_program(&conn)?;
+        let Some(given) = cli
+            .operator
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        else {
+            return Err(usage(format!(
+                "操作者が指定されていません。--operator \"氏名\" か環境変数 STEPCARD_OPERATOR で、\
+                 プログラムファイルの取扱者を指定してください (no operator given; designated handlers: {})",
+                handler_list(&program)
+            )));
+        };
+        let Some(handler) = program.handler(given) else {
+            let mut d = audit::Detail {
+                status: "refused: not a designated handler".into(),
+                ..Default::default()
+            };
+            d.arg("command", command);
+            audit::append(&conn, &now(), given, command, &d)?;
+            bail!(
+                "{given} さんは取扱者として指定されていません。データを扱えるのは指定された取扱者だけです \
+                 (契約の特記事項; not a designated handler). 指定されている取扱者: {}",
+                handler_list(&program)
+            );
+        };
+        let operator = handler.name.clone();
+        Ok(Ctx {
+            conn,
+            program,
+            operator,
+            db_path: cli.db.clone(),
+            quiet: cli.quiet,
+            detail: audit::Detail::default(),
+        })
+    }
+
+    /// A line for the operator on stderr (stdout is kept for data).
+    pub fn say(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+
+    /// Write this command's audit entry.
+    pub fn record(&mut self, command: &str, status: &str) -> Result<i64> {
+        self.detail.status = status.to_string();
+        audit::append(&self.conn, &now(), &self.operator, command, &self.detail)
+    }
+}
+
+fn handler_list(program: &program::Program) -> String {
+    program
+        .handlers
+        .iter()
+        .map(|h| format!("{}（{}）", h.name, h.role.as_ja()))
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+pub fn load_program(conn: &Connection) -> Result<program::Program> {
+    let Some(text) = db::meta_get(conn, "program_toml")? else {
+        bail!("データベースにプログラムがありません (no program stored; was init completed?)");
+    };
+    program::Program::parse(&text, "stored program")
+}
+
+/// The name an audit entry gives a command.
+fn command_name(c: &Command) -> &'static str {
+    use cli::{BatchesCmd, RosterCmd, StepsCmd};
+    match c {
+        Command::Init { .. } => "init",
+        Command::Roster(RosterCmd::Import { .. }) => "roster import",
+        Command::Roster(RosterCmd::Export { .. }) => "roster export",
+        Command::Steps(StepsCmd::Import { .. }) => "steps import",
+        Command::Steps(StepsCmd::Export { .. }) => "steps export",
+        Command::Batches(BatchesCmd::List) => "batches list",
+        Command::Batches(BatchesCmd::Show { .. }) => "batches show",
+        Command::Batches(BatchesCmd::Undo { .. }) => "batches undo",
+        Command::Audit(_) => "audit",
+        Command::Demo { .. } => "demo",
+    }
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Init { program } => return cmd::init::run(&cli, program),
+        Command::Demo { out } => return cmd::demo::run(&cli, out),
+        _ => {}
+    }
+    let name = command_name(&cli.command);
+    let mut ctx = Ctx::open(&cli, name)?;
+    let result = dispatch(&mut ctx, &cli.command);
+    let status = match &result {
+        Ok(()) => "ok".to_string(),
+        Err(e) if exit_code(e) == 2 => "usage error".to_string(),
+        Err(_) => "refused".to_string(),
+    };
+    let recorded = ctx.record(name, &status);
+    result?;
+    recorded?;
+    Ok(())
+}
+
+fn dispatch(ctx: &mut Ctx, command: &Command) -> Result<()> {
+    use cli::{BatchesCmd, RosterCmd, StepsCmd};
+    match command {
+        Command::Init { .. } | Command::Demo { .. } => unreachable!("handled before"),
+        Command::Roster(RosterCmd::Import { file, opts, update }) => {
+            cmd::roster::import(ctx, file, opts, *update)
+        }
+        Command::Roster(RosterCmd::Export { out }) => cmd::roster::export(ctx, out),
+        Command::Steps(StepsCmd::Import {
+            files,
+            opts,
+            layout,
+            replace,
+        }) => cmd::steps::import(ctx, files, opts, *layout, *replace),
+        Command::Steps(StepsCmd::Export { participant, out }) => {
+            cmd::steps::export(ctx, participant.as_deref(), out.as_deref())
+        }
+        Command::Batches(BatchesCmd::List) => cmd::batches::list(ctx),
+        Command::Batches(BatchesCmd::Show { id, rejected, out }) => {
+            cmd::batches::show(ctx, *id, *rejected, out.as_deref())
+        }
+        Command::Batches(BatchesCmd::Undo { id }) => cmd::batches::undo(ctx, *id),
+        Command::Audit(args) => cmd::audit::run(ctx, args),
+    }
+}

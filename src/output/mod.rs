@@ -1,0 +1,421 @@
+//! Everything the tool writes to disk goes through here: files are created readable by
+//! their owner only, written to a temporary name and renamed into place (a crash never
+//! leaves half a file under the real name), hashed (SHA-256) for the audit log, and
+//! tables are written so a spreadsheet never runs a cell (xlsx text is always a string;
+//! CSV text that would start a formula is neutralized with a leading `'`).
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// A file the tool wrote, as the audit log records it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileRecord {
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// Create (or truncate) a file with mode 0600.
+pub fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let f = opts.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // An existing file keeps its old mode on open; make it owner-only either way.
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(f)
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// SHA-256 and size of a file on disk, read in chunks.
+pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
+    use std::io::Read;
+    let mut f = File::open(path).with_context(|| format!("{}: 開けません", path.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        n += k as u64;
+        h.update(&buf[..k]);
+    }
+    Ok((hex(&h.finalize()), n))
+}
+
+fn temp_name(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp-{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+fn display_path(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// Write bytes to `path` (owner-only, atomic rename) and return its record.
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<FileRecord> {
+    let tmp = temp_name(path);
+    let res = (|| -> std::io::Result<()> {
+        let mut f = create_private(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e)
+            .with_context(|| format!("{}: 書き込めません (cannot write)", path.display()));
+    }
+    Ok(FileRecord {
+        path: display_path(path),
+        sha256: sha256_hex(bytes),
+        bytes: bytes.len() as u64,
+    })
+}
+
+/// A cell value to write. Text is always written as text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Empty,
+    Text(String),
+    Int(i64),
+    Float(f64),
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Text(s.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Text(s)
+    }
+}
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        v.map(Value::Text).unwrap_or(Value::Empty)
+    }
+}
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        v.map(Value::Int).unwrap_or(Value::Empty)
+    }
+}
+
+/// CSV text a spreadsheet would evaluate (`=`, `+`, `-`, `@`, tab, CR first) gets a
+/// leading `'`. Numbers are written as `Value::Int`/`Float` and never touched.
+pub fn neutralize(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{s}").into(),
+        _ => s.into(),
+    }
+}
+
+/// The formats a table can be written in, chosen by the output file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    Csv,
+    Xlsx,
+}
+
+impl TableFormat {
+    pub fn from_path(path: &Path) -> Result<TableFormat> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("csv") => Ok(TableFormat::Csv),
+            Some("xlsx") => Ok(TableFormat::Xlsx),
+            _ => Err(crate::usage(format!(
+                "{}: 出力ファイルは .csv か .xlsx にしてください (the output file must end in .csv or .xlsx)",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// Writes one or more sheets of rows, streaming: CSV rows go straight to disk, xlsx rows
+/// use rust_xlsxwriter's constant-memory worksheets.
+pub struct TableWriter {
+    path: PathBuf,
+    tmp: PathBuf,
+    inner: Inner,
+    rows_in_sheet: u32,
+    sheet_name: String,
+    sheet_no: u32,
+    headers: Vec<String>,
+}
+
+enum Inner {
+    Csv(csv::Writer<BufWriter<File>>),
+    /// The workbook and the index of the sheet being written.
+    Xlsx(Box<rust_xlsxwriter::Workbook>, Option<usize>),
+    Stdout(csv::Writer<std::io::StdoutLock<'static>>),
+    Done,
+}
+
+/// Excel's row limit, less the header row.
+const XLSX_MAX_DATA_ROWS: u32 = 1_048_575;
+
+impl TableWriter {
+    /// Write to `path` (`.csv` in UTF-8 with BOM so Excel reads the Japanese, or `.xlsx`).
+    pub fn create(path: &Path) -> Result<TableWriter> {
+        let fmt = TableFormat::from_path(path)?;
+        let tmp = temp_name(path);
+        let inner = match fmt {
+            TableFormat::Csv => {
+                let f = create_private(&tmp)
+                    .with_context(|| format!("{}: 書き込めません", path.display()))?;
+                let mut w = BufWriter::new(f);
+                w.write_all(b"\xEF\xBB\xBF")?;
+                Inner::Csv(csv::WriterBuilder::new().flexible(true).from_writer(w))
+            }
+            TableFormat::Xlsx => {
+                let mut wb = rust_xlsxwriter::Workbook::new();
+                // Constant-memory sheets spill rows to temporary files: keep those next to
+                // the output, where the handling records and close-out look, not in /tmp.
+                let dir = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                wb.set_tempdir(dir)?;
+                Inner::Xlsx(Box::new(wb), None)
+            }
+        };
+        Ok(TableWriter {
+            path: path.to_path_buf(),
+            tmp,
+            inner,
+            rows_in_sheet: 0,
+            sheet_name: String::new(),
+            sheet_no: 0,
+            headers: Vec::new(),
+        })
+    }
+
+    /// CSV to standard output (no BOM: it is a data stream for other programs).
+    pub fn stdout() -> TableWriter {
+        TableWriter {
+            path: PathBuf::from("-"),
+            tmp: PathBuf::new(),
+            inner: Inner::Stdout(
+                csv::WriterBuilder::new()
+                    .flexible(true)
+                    .from_writer(std::io::stdout().lock()),
+            ),
+            rows_in_sheet: 0,
+            sheet_name: String::new(),
+            sheet_no: 0,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Start a sheet (xlsx) with its header row. In CSV only the first header is written.
+    pub fn sheet(&mut self, name: &str, headers: &[&str]) -> Result<()> {
+        self.sheet_name = name.to_string();
+        self.headers = headers.iter().map(|s| s.to_string()).collect();
+        self.sheet_no += 1;
+        self.start_sheet(name)
+    }
+
+    fn start_sheet(&mut self, name: &str) -> Result<()> {
+        self.rows_in_sheet = 0;
+        match &mut self.inner {
+            Inner::Done => {}
+            Inner::Csv(w) => {
+                if self.sheet_no == 1 {
+                    w.write_record(self.headers.iter().map(|h| neutralize(h).into_owned()))?;
+                }
+            }
+            Inner::Stdout(w) => {
+                if self.sheet_no == 1 {
+                    w.write_record(self.headers.iter().map(|h| neutralize(h).into_owned()))?;
+                }
+            }
+            Inner::Xlsx(wb, current) => {
+                let ws = wb.add_worksheet_with_constant_memory()?;
+                ws.set_name(name)?;
+                let bold = rust_xlsxwriter::Format::new().set_bold();
+                for (c, h) in self.headers.iter().enumerate() {
+                    ws.write_string_with_format(0, c as u16, h, &bold)?;
+                    ws.set_column_width(c as u16, (h.chars().count() as f64 * 2.2).max(10.0))?;
+                }
+                ws.set_freeze_panes(1, 0)?;
+                *current = Some(self.sheet_no as usize - 1);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn row(&mut self, values: &[Value]) -> Result<()> {
+        if matches!(self.inner, Inner::Xlsx(..)) && self.rows_in_sheet >= XLSX_MAX_DATA_ROWS {
+            // Excel cannot hold more rows in one sheet: continue on the next.
+            self.sheet_no += 1;
+            let name = format!("{}_{}", self.sheet_name, self.sheet_no);
+            self.start_sheet(&name)?;
+        }
+        self.rows_in_sheet += 1;
+        match &mut self.inner {
+            Inner::Csv(w) => write_csv_row(w, values)?,
+            Inner::Stdout(w) => write_csv_row(w, values)?,
+            Inner::Xlsx(wb, Some(idx)) => {
+                let ws = wb.worksheet_from_index(*idx)?;
+                let r = self.rows_in_sheet;
+                for (c, v) in values.iter().enumerate() {
+                    let c = c as u16;
+                    match v {
+                        Value::Empty => {}
+                        Value::Text(s) => {
+                            ws.write_string(r, c, s)?;
+                        }
+                        Value::Int(i) => {
+                            ws.write_number(r, c, *i as f64)?;
+                        }
+                        Value::Float(f) => {
+                            ws.write_number(r, c, *f)?;
+                        }
+                    }
+                }
+            }
+            Inner::Xlsx(_, None) | Inner::Done => bail!("internal: row outside a sheet"),
+        }
+        Ok(())
+    }
+
+    /// Finish the file; returns its record (None for stdout).
+    pub fn finish(mut self) -> Result<Option<FileRecord>> {
+        match std::mem::replace(&mut self.inner, Inner::Done) {
+            Inner::Done => Ok(None),
+            Inner::Stdout(mut w) => {
+                w.flush()?;
+                Ok(None)
+            }
+            Inner::Csv(w) => {
+                let mut inner = w
+                    .into_inner()
+                    .map_err(|e| anyhow::anyhow!("{}: {}", self.path.display(), e.error()))?;
+                inner.flush()?;
+                inner.get_ref().sync_all()?;
+                drop(inner);
+                finish_file(&self.tmp, &self.path).map(Some)
+            }
+            Inner::Xlsx(mut wb, _) => {
+                // Created owner-only first: the workbook is then written into that file.
+                drop(create_private(&self.tmp)?);
+                wb.save(&self.tmp)
+                    .with_context(|| format!("{}: 書き込めません", self.path.display()))?;
+                finish_file(&self.tmp, &self.path).map(Some)
+            }
+        }
+    }
+}
+
+fn write_csv_row<W: Write>(w: &mut csv::Writer<W>, values: &[Value]) -> Result<()> {
+    let mut buf = itoa_buf();
+    for v in values {
+        match v {
+            Value::Empty => w.write_field("")?,
+            Value::Text(s) => w.write_field(neutralize(s).as_bytes())?,
+            Value::Int(i) => {
+                use std::fmt::Write as _;
+                buf.clear();
+                let _ = write!(buf, "{i}");
+                w.write_field(buf.as_bytes())?
+            }
+            Value::Float(f) => {
+                use std::fmt::Write as _;
+                buf.clear();
+                let _ = write!(buf, "{f}");
+                w.write_field(buf.as_bytes())?
+            }
+        }
+    }
+    w.write_record(None::<&[u8]>)?;
+    Ok(())
+}
+
+fn itoa_buf() -> String {
+    String::with_capacity(24)
+}
+
+fn finish_file(tmp: &Path, path: &Path) -> Result<FileRecord> {
+    std::fs::rename(tmp, path).with_context(|| format!("{}: 書き込めません", path.display()))?;
+    let (sha256, bytes) = sha256_file(path)?;
+    Ok(FileRecord {
+        path: display_path(path),
+        sha256,
+        bytes,
+    })
+}
+
+impl Drop for TableWriter {
+    fn drop(&mut self) {
+        // A writer dropped without finish (an error midway) leaves no temp file behind.
+        if !self.tmp.as_os_str().is_empty() && self.tmp.exists() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neutralizes_formula_starts_only() {
+        assert_eq!(neutralize("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralize("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralize("-5"), "'-5");
+        assert_eq!(neutralize("\tx"), "'\tx");
+        assert_eq!(neutralize("山田"), "山田");
+        assert_eq!(neutralize(""), "");
+    }
+
+    #[test]
+    fn hex_is_lowercase() {
+        assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

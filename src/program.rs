@@ -1,0 +1,379 @@
+//! The program file (program.toml): one program year's rules, prizes and designated
+//! handlers. Parsed strictly (an unknown key is an error naming it), then checked as a
+//! whole so that every mistake is reported at once, each with its key.
+
+use anyhow::{bail, Result};
+use chrono::NaiveDate;
+use serde::{Deserialize, Deserializer, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Program {
+    pub program: ProgramInfo,
+    pub points: PointsRules,
+    #[serde(default)]
+    pub prizes: Vec<Prize>,
+    #[serde(default)]
+    pub handlers: Vec<Handler>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramInfo {
+    pub name: String,
+    pub municipality: String,
+    #[serde(default)]
+    pub department: String,
+    pub contractor: String,
+    pub contract_no: String,
+    #[serde(deserialize_with = "de_date")]
+    pub start: NaiveDate,
+    #[serde(deserialize_with = "de_date")]
+    pub end: NaiveDate,
+    #[serde(default = "default_max_daily_steps")]
+    pub max_daily_steps: i64,
+}
+
+fn default_max_daily_steps() -> i64 {
+    60000
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Band {
+    pub steps: i64,
+    pub points: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgeBands {
+    pub min_age: u32,
+    pub bands: Vec<Band>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bonus {
+    pub name: String,
+    pub min_days: u32,
+    pub min_steps: i64,
+    pub points: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointsRules {
+    pub bands: Vec<Band>,
+    #[serde(default)]
+    pub daily_cap: Option<i64>,
+    #[serde(default)]
+    pub age_bands: Vec<AgeBands>,
+    #[serde(default)]
+    pub bonus: Vec<Bonus>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prize {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub name: String,
+    pub points: i64,
+    pub stock: i64,
+    #[serde(default)]
+    pub per_person: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// 取扱責任者
+    Responsible,
+    /// 取扱者
+    Handler,
+}
+
+impl Role {
+    pub fn as_ja(self) -> &'static str {
+        match self {
+            Role::Responsible => "取扱責任者",
+            Role::Handler => "取扱者",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Handler {
+    pub name: String,
+    pub role: Role,
+}
+
+/// TOML dates are written bare (`start = 2025-05-14`); a quoted string is accepted too.
+fn de_date<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<NaiveDate, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Dt(toml::value::Datetime),
+        S(String),
+    }
+    let text = match Raw::deserialize(d)? {
+        Raw::Dt(dt) => match (dt.date, dt.time) {
+            (Some(date), None) => {
+                return NaiveDate::from_ymd_opt(
+                    i32::from(date.year),
+                    u32::from(date.month),
+                    u32::from(date.day),
+                )
+                .ok_or_else(|| serde::de::Error::custom("no such date"))
+            }
+            _ => dt.to_string(),
+        },
+        Raw::S(s) => s,
+    };
+    NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| {
+        serde::de::Error::custom(format!("'{text}' is not a date (write it as 2025-05-14)"))
+    })
+}
+
+impl Program {
+    /// Parse and check a program file's text. `origin` names the file in messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Program> {
+        let program: Program = match toml::from_str(text) {
+            Ok(p) => p,
+            Err(e) => bail!(
+                "{origin}: プログラムファイルを読めません (cannot read the program file):\n{}",
+                e.to_string().trim_end()
+            ),
+        };
+        let problems = program.check();
+        if !problems.is_empty() {
+            bail!(
+                "{origin}: プログラムファイルに誤りがあります (the program file has {} mistake(s)); fix each key and run again:\n{}",
+                problems.len(),
+                problems
+                    .iter()
+                    .map(|p| format!("  - {p}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+        Ok(program)
+    }
+
+    /// Every semantic mistake, each naming its key.
+    pub fn check(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let p = &self.program;
+        for (key, v) in [
+            ("program.name", &p.name),
+            ("program.municipality", &p.municipality),
+            ("program.contractor", &p.contractor),
+            ("program.contract_no", &p.contract_no),
+        ] {
+            if v.trim().is_empty() {
+                out.push(format!("{key}: 空です (must not be empty)"));
+            }
+        }
+        if p.end < p.start {
+            out.push(format!(
+                "program.end: 終了日 {} が開始日 {} より前です (end is before start)",
+                p.end, p.start
+            ));
+        }
+        if p.max_daily_steps <= 0 {
+            out.push("program.max_daily_steps: 1 以上にしてください (must be positive)".into());
+        }
+        check_bands("points.bands", &self.points.bands, &mut out);
+        if let Some(cap) = self.points.daily_cap {
+            if cap <= 0 {
+                out.push("points.daily_cap: 1 以上にしてください (must be positive)".into());
+            }
+        }
+        let mut last_age = None;
+        for (i, ab) in self.points.age_bands.iter().enumerate() {
+            check_bands(&format!("points.age_bands[{i}].bands"), &ab.bands, &mut out);
+            if let Some(prev) = last_age {
+                if ab.min_age <= prev {
+                    out.push(format!(
+                        "points.age_bands[{i}].min_age: 年齢は昇順に (min_age must increase: {} after {prev})",
+                        ab.min_age
+                    ));
+                }
+            }
+            last_age = Some(ab.min_age);
+        }
+        for (i, b) in self.points.bonus.iter().enumerate() {
+            if b.name.trim().is_empty() {
+                out.push(format!(
+                    "points.bonus[{i}].name: 空です (must not be empty)"
+                ));
+            }
+            if b.min_days == 0 || b.min_days > 31 {
+                out.push(format!(
+                    "points.bonus[{i}].min_days: 1〜31 にしてください (must be 1..31, is {})",
+                    b.min_days
+                ));
+            }
+            if b.points <= 0 {
+                out.push(format!(
+                    "points.bonus[{i}].points: 1 以上にしてください (must be positive)"
+                ));
+            }
+        }
+        let mut codes = std::collections::BTreeSet::new();
+        for (i, pr) in self.prizes.iter().enumerate() {
+            let code = pr.code.trim();
+            if code.is_empty() {
+                out.push(format!(
+                    "prizes[{i}].code: 景品コードがありません (a prize has no code)"
+                ));
+            } else if !codes.insert(code.to_string()) {
+                out.push(format!(
+                    "prizes[{i}].code: 景品コード {code} が重複しています (duplicate code)"
+                ));
+            }
+            if pr.name.trim().is_empty() {
+                out.push(format!(
+                    "prizes[{i}].name: 景品名がありません (a prize has no name)"
+                ));
+            }
+            if pr.points <= 0 {
+                out.push(format!(
+                    "prizes[{i}].points: 1 以上にしてください (must be positive)"
+                ));
+            }
+            if pr.stock < 0 {
+                out.push(format!(
+                    "prizes[{i}].stock: 0 以上にしてください (must not be negative)"
+                ));
+            }
+            if let Some(pp) = pr.per_person {
+                if pp <= 0 {
+                    out.push(format!(
+                        "prizes[{i}].per_person: 1 以上にしてください (must be positive)"
+                    ));
+                }
+            }
+        }
+        if self.handlers.is_empty() {
+            out.push("handlers: 取扱者が一人もいません (name at least one [[handlers]])".into());
+        }
+        if !self.handlers.iter().any(|h| h.role == Role::Responsible) {
+            out.push(
+                "handlers: 取扱責任者 (role = \"responsible\") がいません (name the responsible handler)"
+                    .into(),
+            );
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, h) in self.handlers.iter().enumerate() {
+            if h.name.trim().is_empty() {
+                out.push(format!("handlers[{i}].name: 空です (must not be empty)"));
+            } else if !names.insert(handler_key(&h.name)) {
+                out.push(format!(
+                    "handlers[{i}].name: {} が重複しています (duplicate handler)",
+                    h.name
+                ));
+            }
+        }
+        out
+    }
+
+    /// The designated handler with this name, matching as people type names (full-width
+    /// or half-width spaces, surrounding blanks).
+    pub fn handler(&self, name: &str) -> Option<&Handler> {
+        let key = handler_key(name);
+        self.handlers.iter().find(|h| handler_key(&h.name) == key)
+    }
+
+    pub fn responsible(&self) -> Option<&Handler> {
+        self.handlers.iter().find(|h| h.role == Role::Responsible)
+    }
+
+    pub fn prize(&self, code: &str) -> Option<&Prize> {
+        self.prizes.iter().find(|p| p.code == code)
+    }
+
+    /// Whether a date can earn points.
+    pub fn in_period(&self, d: NaiveDate) -> bool {
+        d >= self.program.start && d <= self.program.end
+    }
+}
+
+fn handler_key(name: &str) -> String {
+    crate::sheet::normalize::header_key(name)
+}
+
+fn check_bands(key: &str, bands: &[Band], out: &mut Vec<String>) {
+    if bands.is_empty() {
+        out.push(format!("{key}: 段階が一つもありません (at least one band)"));
+    }
+    for (i, w) in bands.windows(2).enumerate() {
+        if w[1].steps <= w[0].steps {
+            out.push(format!(
+                "{key}[{}].steps: 歩数は増えていく必要があります (bands must increase: {} after {})",
+                i + 1,
+                w[1].steps,
+                w[0].steps
+            ));
+        }
+        if w[1].points < w[0].points {
+            out.push(format!(
+                "{key}[{}].points: ポイントが前の段階より少ないです (points must not decrease: {} after {})",
+                i + 1,
+                w[1].points,
+                w[0].points
+            ));
+        }
+    }
+    for (i, b) in bands.iter().enumerate() {
+        if b.steps <= 0 || b.points <= 0 {
+            out.push(format!(
+                "{key}[{i}]: 歩数とポイントは 1 以上 (steps and points must be positive)"
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub const SAMPLE: &str = include_str!("../examples/program.toml");
+
+    #[test]
+    fn sample_parses() {
+        let p = Program::parse(SAMPLE, "program.toml").unwrap();
+        assert_eq!(
+            p.program.start,
+            NaiveDate::from_ymd_opt(2025, 5, 14).unwrap()
+        );
+        assert!(p.handler("山田　太郎").is_some());
+        assert!(p.handler("山田太郎").is_some());
+        assert!(p.handler("田中").is_none());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let text = SAMPLE.replace("daily_cap = 5", "daily_cap = 5\ndaily_kap = 3");
+        let e = Program::parse(&text, "p.toml").unwrap_err().to_string();
+        assert!(e.contains("daily_kap"), "{e}");
+    }
+
+    #[test]
+    fn every_mistake_is_named() {
+        let text = SAMPLE
+            .replace("end = 2026-03-31", "end = 2025-01-01")
+            .replace(
+                "{ steps = 4000, points = 2 }",
+                "{ steps = 1000, points = 2 }",
+            )
+            .replace("code = \"Q1\"", "code = \"\"");
+        let e = Program::parse(&text, "p.toml").unwrap_err().to_string();
+        assert!(e.contains("program.end"), "{e}");
+        assert!(e.contains("points.bands[1].steps"), "{e}");
+        assert!(e.contains("prizes[0].code"), "{e}");
+    }
+}

@@ -1,0 +1,693 @@
+//! CSV / TSV reading: encoding detection (UTF-8, UTF-8 with BOM, CP932),
+//! delimiter choice, and streaming records into a reused [`Row`].
+//!
+//! Every cell is [`CellRef::Text`](super::CellRef::Text) (or `Empty` for an
+//! empty field). In the UTF-8 path a row is validated and copied into the
+//! row's buffer without allocating; CP932 fields are decoded straight into
+//! the same buffer.
+
+use std::cell::Cell;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use encoding_rs::{DecoderResult, SHIFT_JIS};
+
+use super::{open_file, read_error, sheet_not_found, Encoding, ReadOptions, Row, RowSource, Slot};
+
+/// How much of the file is looked at to detect the encoding and delimiter.
+const SNIFF_LEN: usize = 64 * 1024;
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// An opened CSV/TSV file (one sheet named after the file stem).
+pub(crate) struct CsvBook {
+    path: PathBuf,
+    file: String,
+    sheet: String,
+    /// Encoding in use; may switch from UTF-8 to CP932 while reading (see
+    /// [`CsvRows::switch_to_cp932`]).
+    encoding: Cell<Encoding>,
+    /// The encoding was detected (not forced) and nothing but ASCII was seen
+    /// in the first 64 KiB, so a later switch to CP932 is safe.
+    may_switch: bool,
+    has_bom: bool,
+    delimiter: u8,
+    max_rows: u32,
+    max_cols: usize,
+}
+
+impl CsvBook {
+    pub(crate) fn open(path: &Path, file: String, ext: &str, opts: &ReadOptions) -> Result<Self> {
+        let mut f = open_file(path, &file)?;
+        let mut head = Vec::with_capacity(SNIFF_LEN);
+        let at_eof =
+            read_prefix(&mut f, &mut head, SNIFF_LEN).map_err(|e| read_error(&file, &e))?;
+
+        check_not_binary(&file, &head)?;
+
+        let has_bom = head.starts_with(UTF8_BOM);
+        let body = head
+            .get(if has_bom { UTF8_BOM.len() } else { 0 }..)
+            .unwrap_or(&[]);
+        let (encoding, may_switch) = match opts.encoding {
+            Some(Encoding::Cp932) => (Encoding::Cp932, false),
+            Some(Encoding::Utf8 | Encoding::Utf8Bom) => (utf8_kind(has_bom), false),
+            None if has_bom => (Encoding::Utf8Bom, false),
+            None if prefix_is_utf8(body, at_eof) => (Encoding::Utf8, body.is_ascii()),
+            None => (Encoding::Cp932, false),
+        };
+        // Only strip the BOM when reading as UTF-8; forced CP932 reads bytes as they are.
+        let has_bom = has_bom && encoding != Encoding::Cp932;
+
+        let delimiter = if ext == "tsv" || looks_tab_separated(body) {
+            b'\t'
+        } else {
+            b','
+        };
+        let sheet = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(CsvBook {
+            path: path.to_path_buf(),
+            file,
+            sheet,
+            encoding: Cell::new(encoding),
+            may_switch,
+            has_bom,
+            delimiter,
+            max_rows: opts.max_rows,
+            max_cols: opts.max_cols,
+        })
+    }
+
+    pub(crate) fn file_name(&self) -> &str {
+        &self.file
+    }
+
+    pub(crate) fn sheet_name(&self) -> &str {
+        &self.sheet
+    }
+
+    pub(crate) fn encoding(&self) -> Encoding {
+        self.encoding.get()
+    }
+
+    pub(crate) fn rows(&mut self, sheet: &str) -> Result<Box<dyn RowSource + '_>> {
+        if sheet != self.sheet {
+            return Err(sheet_not_found(
+                &self.file,
+                sheet,
+                std::slice::from_ref(&self.sheet),
+            ));
+        }
+        let mut f = open_file(&self.path, &self.file)?;
+        if self.has_bom {
+            f.seek(SeekFrom::Start(UTF8_BOM.len() as u64))
+                .map_err(|e| read_error(&self.file, &e))?;
+        }
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(self.delimiter)
+            .from_reader(BufReader::with_capacity(64 * 1024, f));
+        Ok(Box::new(CsvRows {
+            book: self,
+            reader,
+            record: csv::ByteRecord::new(),
+            count: 0,
+            ascii_so_far: self.may_switch,
+        }))
+    }
+}
+
+/// `Utf8Bom` if the file starts with a BOM, else `Utf8`.
+fn utf8_kind(has_bom: bool) -> Encoding {
+    if has_bom {
+        Encoding::Utf8Bom
+    } else {
+        Encoding::Utf8
+    }
+}
+
+/// Is this prefix of the file valid UTF-8? A multi-byte character cut off by
+/// the end of the prefix is fine unless the prefix is the whole file.
+fn prefix_is_utf8(bytes: &[u8], at_eof: bool) -> bool {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => true,
+        // error_len() == None: the input ended in the middle of a character.
+        Err(e) => !at_eof && e.error_len().is_none(),
+    }
+}
+
+/// Tab-separated if the first lines contain tabs but no commas.
+fn looks_tab_separated(head: &[u8]) -> bool {
+    let mut tabs = 0usize;
+    let mut commas = 0usize;
+    for line in head.split(|&b| b == b'\n').take(20) {
+        tabs += line.iter().filter(|&&b| b == b'\t').count();
+        commas += line.iter().filter(|&&b| b == b',').count();
+    }
+    tabs > 0 && commas == 0
+}
+
+/// Refuse files that are clearly not text: workbooks saved with a .csv name,
+/// UTF-16 text (Excel's "Unicode text").
+fn check_not_binary(file: &str, head: &[u8]) -> Result<()> {
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"\xD0\xCF\x11\xE0") {
+        bail!(
+            "{file}: 中身が CSV ではなく Excel ブックです。拡張子を .xlsx（古い形式なら .xls）に\
+             直して指定するか、Excel で「CSV」として保存し直してください。 \
+             (this is an Excel workbook, not CSV)"
+        );
+    }
+    if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
+        bail!(
+            "{file}: UTF-16（Excel の「Unicode テキスト」）のファイルは読めません。\
+             Excel で「CSV UTF-8」か「CSV」として保存し直してください。 \
+             (UTF-16 text is not supported)"
+        );
+    }
+    Ok(())
+}
+
+/// Read up to `limit` bytes; `true` if the end of the file was reached.
+fn read_prefix(f: &mut File, buf: &mut Vec<u8>, limit: usize) -> std::io::Result<bool> {
+    let mut chunk = [0u8; 8192];
+    while buf.len() < limit {
+        let want = (limit - buf.len()).min(chunk.len());
+        let n = match f.read(&mut chunk[..want]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            return Ok(true);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(false)
+}
+
+/// Decode one CP932 field into `out`; `false` on a malformed byte sequence.
+fn decode_cp932(field: &[u8], out: &mut String) -> bool {
+    let mut decoder = SHIFT_JIS.new_decoder_without_bom_handling();
+    let mut input = field;
+    loop {
+        let need = decoder
+            .max_utf8_buffer_length_without_replacement(input.len())
+            .unwrap_or(input.len().saturating_mul(3))
+            .max(4);
+        out.reserve(need);
+        let (result, read) = decoder.decode_to_string_without_replacement(input, out, true);
+        match result {
+            DecoderResult::InputEmpty => return true,
+            DecoderResult::Malformed(_, _) => return false,
+            DecoderResult::OutputFull => input = input.get(read..).unwrap_or(&[]),
+        }
+    }
+}
+
+struct CsvRows<'a> {
+    book: &'a CsvBook,
+    reader: csv::Reader<BufReader<File>>,
+    record: csv::ByteRecord,
+    /// Records read so far (= number of the current row).
+    count: u32,
+    /// Still allowed to switch from UTF-8 to CP932: detection was automatic
+    /// and every byte so far was ASCII (identical in both encodings).
+    ascii_so_far: bool,
+}
+
+impl CsvRows<'_> {
+    /// Number of fields up to the last non-empty one.
+    fn used_len(&self) -> usize {
+        self.record
+            .iter()
+            .rposition(|f| !f.is_empty())
+            .map_or(0, |p| p + 1)
+    }
+
+    /// Fill `row` from the record as UTF-8. `Err(())` on invalid UTF-8.
+    fn fill_utf8(&self, row: &mut Row, len: usize) -> std::result::Result<(), ()> {
+        for field in self.record.iter().take(len) {
+            if field.is_empty() {
+                row.cells.push(Slot::Empty);
+                continue;
+            }
+            let s = std::str::from_utf8(field).map_err(|_| ())?;
+            let start = row.text.len();
+            row.text.push_str(s);
+            row.cells.push(Slot::Text {
+                start,
+                end: row.text.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Fill `row` from the record as CP932. `Err(())` on malformed bytes.
+    fn fill_cp932(&self, row: &mut Row, len: usize) -> std::result::Result<(), ()> {
+        for field in self.record.iter().take(len) {
+            if field.is_empty() {
+                row.cells.push(Slot::Empty);
+                continue;
+            }
+            let start = row.text.len();
+            if !decode_cp932(field, &mut row.text) {
+                return Err(());
+            }
+            row.cells.push(Slot::Text {
+                start,
+                end: row.text.len(),
+            });
+        }
+        Ok(())
+    }
+
+    fn utf8_error(&self) -> anyhow::Error {
+        let (file, n) = (&self.book.file, self.count);
+        anyhow::anyhow!(
+            "{file}: {n}行目に UTF-8 として読めない文字があります。\
+             Excel の「CSV」（Shift_JIS）で保存したファイルなら --encoding cp932 を指定するか、\
+             Excel で「CSV UTF-8」として保存し直してください。 (invalid UTF-8 in row {n})"
+        )
+    }
+
+    fn cp932_error(&self) -> anyhow::Error {
+        let (file, n) = (&self.book.file, self.count);
+        anyhow::anyhow!(
+            "{file}: {n}行目に CP932（Shift_JIS）として読めない文字があります。\
+             UTF-8 のファイルなら --encoding utf8 を指定するか、\
+             Excel で「CSV UTF-8」として保存し直してください。 (invalid CP932 in row {n})"
+        )
+    }
+}
+
+impl RowSource for CsvRows<'_> {
+    fn next_row(&mut self, row: &mut Row) -> Result<bool> {
+        let file = &self.book.file;
+        let more = match self.reader.read_byte_record(&mut self.record) {
+            Ok(more) => more,
+            Err(e) => {
+                let n = self.count.saturating_add(1);
+                bail!(
+                    "{file}: {n}行目を読めません（{e}）。ファイルをコピーし直すか、\
+                     Excel で保存し直してから、もう一度実行してください。 (cannot read row {n})"
+                );
+            }
+        };
+        if !more {
+            return Ok(false);
+        }
+        self.count = match self.count.checked_add(1) {
+            Some(n) if n <= self.book.max_rows => n,
+            _ => {
+                let max = self.book.max_rows;
+                bail!(
+                    "{file}: 行が多すぎます（上限 {max} 行）。ファイルを分けるか、\
+                     不要な行を削除してください。 (too many rows; limit {max})"
+                );
+            }
+        };
+        let len = self.used_len();
+        if len > self.book.max_cols {
+            let (n, max) = (self.count, self.book.max_cols);
+            bail!(
+                "{file}: {n}行目に {len} 列あり、上限の {max} 列を超えています。\
+                 不要な列を削除して保存し直してください。 (row {n} has {len} columns; limit {max})"
+            );
+        }
+
+        row.reset(self.count);
+        match self.book.encoding.get() {
+            Encoding::Cp932 => {
+                if self.fill_cp932(row, len).is_err() {
+                    return Err(self.cp932_error());
+                }
+            }
+            Encoding::Utf8 | Encoding::Utf8Bom => {
+                if self.fill_utf8(row, len).is_err() {
+                    if !self.ascii_so_far {
+                        return Err(self.utf8_error());
+                    }
+                    // Everything before was ASCII, so it reads the same in
+                    // CP932: this is an Excel "CSV" file after all.
+                    row.reset(self.count);
+                    if self.fill_cp932(row, len).is_err() {
+                        return Err(self.utf8_error());
+                    }
+                    self.book.encoding.set(Encoding::Cp932);
+                    self.ascii_so_far = false;
+                } else if self.ascii_so_far && !row.text.is_ascii() {
+                    // Real UTF-8 text: from now on invalid bytes are an error.
+                    self.ascii_so_far = false;
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Book, CellRef, Encoding, ReadOptions, Row};
+    use std::io::Write;
+    use std::path::PathBuf;
+
+    fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = dir.path().join(name);
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(bytes).unwrap();
+        path
+    }
+
+    /// All rows as (number, raw texts).
+    fn read_all(book: &mut Book) -> anyhow::Result<Vec<(u32, Vec<String>)>> {
+        let sheet = book.sheet_names()[0].clone();
+        let mut src = book.rows(&sheet)?;
+        let mut row = Row::new();
+        let mut out = Vec::new();
+        while src.next_row(&mut row)? {
+            let cells = (0..row.len())
+                .map(|c| row.raw_text(c).into_owned())
+                .collect();
+            out.push((row.number(), cells));
+        }
+        Ok(out)
+    }
+
+    fn open(path: &std::path::Path) -> Book {
+        Book::open(path, &ReadOptions::default()).unwrap()
+    }
+
+    fn sjis(s: &str) -> Vec<u8> {
+        let (bytes, _, bad) = encoding_rs::SHIFT_JIS.encode(s);
+        assert!(!bad);
+        bytes.into_owned()
+    }
+
+    #[test]
+    fn utf8_plain() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            &dir,
+            "steps.csv",
+            "番号,氏名,歩数\n1,山田 太郎,8000\n".as_bytes(),
+        );
+        let mut book = open(&p);
+        assert_eq!(book.sheet_names(), vec!["steps".to_string()]);
+        assert_eq!(book.encoding(), Some(Encoding::Utf8));
+        let rows = read_all(&mut book).unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                (1, vec!["番号".into(), "氏名".into(), "歩数".into()]),
+                (2, vec!["1".into(), "山田 太郎".into(), "8000".into()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn utf8_bom_is_stripped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend_from_slice("氏名,歩数\r\n佐藤,1200\r\n".as_bytes());
+        let p = write(&dir, "steps.csv", &bytes);
+        let mut book = open(&p);
+        assert_eq!(book.encoding(), Some(Encoding::Utf8Bom));
+        assert_eq!(Encoding::Utf8Bom.to_string(), "UTF-8 (BOM)");
+        let rows = read_all(&mut book).unwrap();
+        assert_eq!(rows[0].1[0], "氏名");
+        assert_eq!(rows[1], (2, vec!["佐藤".into(), "1200".into()]));
+    }
+
+    #[test]
+    fn cp932_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        // ソ and 表 have 0x5C ("\") as second byte; ① and ～ are CP932 extensions.
+        let p = write(&dir, "card.csv", &sjis("氏名,メモ\nソフト表示,①～③\n"));
+        let mut book = open(&p);
+        assert_eq!(book.encoding(), Some(Encoding::Cp932));
+        assert_eq!(Encoding::Cp932.to_string(), "CP932");
+        let rows = read_all(&mut book).unwrap();
+        assert_eq!(
+            rows[1].1,
+            vec!["ソフト表示".to_string(), "①～③".to_string()]
+        );
+    }
+
+    #[test]
+    fn forced_encoding() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "card.csv", &sjis("氏名\n高橋\n"));
+        // Forcing UTF-8 on a CP932 file: clear error naming the row.
+        let opts = ReadOptions {
+            encoding: Some(Encoding::Utf8),
+            ..ReadOptions::default()
+        };
+        let mut book = Book::open(&p, &opts).unwrap();
+        assert_eq!(book.encoding(), Some(Encoding::Utf8));
+        let err = read_all(&mut book).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{}: 1行目に UTF-8", p.display())),
+            "{err}"
+        );
+        assert!(err.contains("--encoding cp932"), "{err}");
+
+        // Forcing CP932 on an ASCII file works (ASCII is the same).
+        let p2 = write(&dir, "ascii.csv", b"a,b\n1,2\n");
+        let opts = ReadOptions {
+            encoding: Some(Encoding::Cp932),
+            ..ReadOptions::default()
+        };
+        let mut book = Book::open(&p2, &opts).unwrap();
+        assert_eq!(book.encoding(), Some(Encoding::Cp932));
+        assert_eq!(read_all(&mut book).unwrap()[1].1, vec!["1", "2"]);
+
+        // Forcing CP932 on UTF-8 text that is not valid CP932 -> error.
+        let p3 = write(&dir, "utf8.csv", "名前\n\u{1F600}\n".as_bytes());
+        let mut book = Book::open(&p3, &opts).unwrap();
+        let err = read_all(&mut book).unwrap_err().to_string();
+        assert!(err.contains("行目に CP932"), "{err}");
+    }
+
+    #[test]
+    fn title_row_above_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "令和6年度 歩数カード,,\n,,\n番号,氏名,歩数\n1,田中,5000\n,,\n2,鈴木,6000\n";
+        let p = write(&dir, "steps.csv", &sjis(text));
+        let mut book = open(&p);
+        let rows = read_all(&mut book).unwrap();
+        let numbers: Vec<u32> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(numbers, vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(rows[0].1, vec!["令和6年度 歩数カード"]); // trailing empties trimmed
+        assert!(rows[1].1.is_empty());
+        assert_eq!(rows[2].1[2], "歩数");
+        assert_eq!(rows[5].1, vec!["2", "鈴木", "6000"]);
+    }
+
+    #[test]
+    fn quoted_fields_with_commas_and_newlines() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "氏名,住所,歩数\n\"山田, 太郎\",\"東京都\n千代田区\",\"8,000\"\n次,\"\"\"引用\"\"\",1\n";
+        let p = write(&dir, "steps.csv", text.as_bytes());
+        let mut book = open(&p);
+        let rows = read_all(&mut book).unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(
+            rows[1],
+            (
+                2,
+                vec![
+                    "山田, 太郎".into(),
+                    "東京都\n千代田区".into(),
+                    "8,000".into()
+                ]
+            )
+        );
+        // The multi-line field counts as one row.
+        assert_eq!(
+            rows[2],
+            (3, vec!["次".into(), "\"引用\"".into(), "1".into()])
+        );
+    }
+
+    #[test]
+    fn tsv_and_tab_sniffing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            &dir,
+            "steps.tsv",
+            "氏名\t歩数, 備考\n田中\t5000\n".as_bytes(),
+        );
+        let rows = read_all(&mut open(&p)).unwrap();
+        assert_eq!(rows[0].1, vec!["氏名", "歩数, 備考"]);
+        assert_eq!(rows[1].1, vec!["田中", "5000"]);
+
+        let p = write(&dir, "steps.txt", "氏名\t歩数\n田中\t5000\n".as_bytes());
+        let rows = read_all(&mut open(&p)).unwrap();
+        assert_eq!(rows[1].1, vec!["田中", "5000"]);
+
+        let p = write(&dir, "tabs.csv", "氏名\t歩数\n田中\t5000\n".as_bytes());
+        let rows = read_all(&mut open(&p)).unwrap();
+        assert_eq!(rows[1].1, vec!["田中", "5000"]);
+
+        let p = write(&dir, "commas.txt", "氏名,歩数\n田中,5000\n".as_bytes());
+        let rows = read_all(&mut open(&p)).unwrap();
+        assert_eq!(rows[1].1, vec!["田中", "5000"]);
+    }
+
+    #[test]
+    fn invalid_utf8_late_in_utf8_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = "氏名,歩数\n".as_bytes().to_vec();
+        for i in 0..10_000 {
+            bytes.extend_from_slice(format!("名前{i},{i}\n").as_bytes());
+        }
+        assert!(bytes.len() > 64 * 1024);
+        bytes.extend_from_slice(b"\xFF\xFE,1\n");
+        let p = write(&dir, "late.csv", &bytes);
+        let mut book = open(&p);
+        assert_eq!(book.encoding(), Some(Encoding::Utf8));
+        let err = read_all(&mut book).unwrap_err().to_string();
+        assert!(
+            err.contains("10002行目に UTF-8 として読めない文字"),
+            "{err}"
+        );
+        assert!(err.contains("--encoding cp932"), "{err}");
+    }
+
+    #[test]
+    fn ascii_start_then_cp932_switches() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = b"id,steps,note\n".to_vec();
+        for i in 0..8_000 {
+            bytes.extend_from_slice(format!("{i},{},\n", i * 3).as_bytes());
+        }
+        assert!(bytes.len() > 64 * 1024);
+        bytes.extend_from_slice(&sjis("8000,12,雨のため休み\n"));
+        let p = write(&dir, "late.csv", &bytes);
+        let mut book = open(&p);
+        assert_eq!(book.encoding(), Some(Encoding::Utf8));
+        let rows = read_all(&mut book).unwrap();
+        assert_eq!(rows.len(), 8_002);
+        assert_eq!(
+            rows[8_001],
+            (
+                8_002,
+                vec!["8000".into(), "12".into(), "雨のため休み".into()]
+            )
+        );
+        assert_eq!(book.encoding(), Some(Encoding::Cp932));
+    }
+
+    #[test]
+    fn empty_file_and_bom_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "empty.csv", b"");
+        let mut book = open(&p);
+        assert!(read_all(&mut book).unwrap().is_empty());
+        let p = write(&dir, "bom.csv", b"\xEF\xBB\xBF");
+        let mut book = open(&p);
+        assert_eq!(book.encoding(), Some(Encoding::Utf8Bom));
+        assert!(read_all(&mut book).unwrap().is_empty());
+    }
+
+    #[test]
+    fn limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "many.csv", b"a\nb\nc\nd\n");
+        let opts = ReadOptions {
+            max_rows: 3,
+            ..ReadOptions::default()
+        };
+        let mut book = Book::open(&p, &opts).unwrap();
+        let err = read_all(&mut book).unwrap_err().to_string();
+        assert!(err.contains("上限 3 行"), "{err}");
+
+        let p = write(&dir, "wide.csv", b"a,b,c,,,,\na,b,c,d\n");
+        let opts = ReadOptions {
+            max_cols: 3,
+            ..ReadOptions::default()
+        };
+        let mut book = Book::open(&p, &opts).unwrap();
+        let err = read_all(&mut book).unwrap_err().to_string();
+        assert!(err.contains("2行目に 4 列"), "{err}");
+    }
+
+    #[test]
+    fn cells_are_text_or_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "s.csv", b"1,,  ,TRUE\n");
+        let mut book = open(&p);
+        let mut src = book.rows("s").unwrap();
+        let mut row = Row::new();
+        assert!(src.next_row(&mut row).unwrap());
+        assert_eq!(row.get(0), CellRef::Text("1"));
+        assert_eq!(row.get(1), CellRef::Empty);
+        assert_eq!(row.get(2), CellRef::Text("  "));
+        assert_eq!(row.get(3), CellRef::Text("TRUE"));
+        assert!(!row.is_blank());
+        assert!(!src.next_row(&mut row).unwrap());
+    }
+
+    #[test]
+    fn wrong_sheet_missing_file_and_workbook_named_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "steps.csv", b"a\n");
+        let mut book = open(&p);
+        let err = book.rows("Sheet1").err().unwrap().to_string();
+        assert!(err.contains("シート「Sheet1」が見つかりません"), "{err}");
+        assert!(err.contains("「steps」"), "{err}");
+
+        let missing = dir.path().join("nope.csv");
+        let err = Book::open(&missing, &ReadOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("ファイルが見つかりません"), "{err}");
+
+        let p = write(&dir, "book.csv", b"PK\x03\x04rest");
+        let err = Book::open(&p, &ReadOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("Excel ブックです"), "{err}");
+
+        let p = write(&dir, "u16.txt", b"\xFF\xFEa\x00");
+        let err = Book::open(&p, &ReadOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("UTF-16"), "{err}");
+    }
+
+    #[test]
+    fn reading_twice_and_no_realloc_after_warmup() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("氏名,歩数\n");
+        for i in 0..100 {
+            text.push_str(&format!("名前{i},{i}\n"));
+        }
+        let p = write(&dir, "s.csv", text.as_bytes());
+        let mut book = open(&p);
+        assert_eq!(read_all(&mut book).unwrap().len(), 101);
+        assert_eq!(read_all(&mut book).unwrap().len(), 101);
+
+        // The row's buffers stop growing once they fit the widest row.
+        let mut src = book.rows("s").unwrap();
+        let mut row = Row::new();
+        assert!(src.next_row(&mut row).unwrap());
+        assert!(src.next_row(&mut row).unwrap());
+        row.text.reserve(64);
+        row.cells.reserve(4);
+        let (tp, cp) = (row.text.as_ptr(), row.cells.as_ptr());
+        while src.next_row(&mut row).unwrap() {
+            assert_eq!(tp, row.text.as_ptr());
+            assert_eq!(cp, row.cells.as_ptr());
+        }
+    }
+}
