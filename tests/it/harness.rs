@@ -1,0 +1,206 @@
+//! The test harness: run the real binary in a temporary folder, the way an operator
+//! types commands, then read results back (the database, written files).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const OPERATOR: &str = "山田 太郎";
+pub const PROGRAM: &str = include_str!("../../examples/program.toml");
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+pub fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
+}
+
+/// A scratch folder with a database path; `init` is not run until asked.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+/// What a command did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+    #[track_caller]
+    pub fn refused(self) -> Run {
+        assert_eq!(
+            self.code, 1,
+            "expected exit 1\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+    #[track_caller]
+    pub fn usage(self) -> Run {
+        assert_eq!(
+            self.code, 2,
+            "expected exit 2\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+    #[track_caller]
+    pub fn stderr_has(self, needle: &str) -> Run {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+    #[track_caller]
+    pub fn stdout_has(self, needle: &str) -> Run {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// A fresh database made from the sample program.
+    pub fn init() -> Env {
+        let e = Env::new();
+        e.write("program.toml", PROGRAM);
+        e.run(&["init", "--program", "program.toml"]).ok();
+        e
+    }
+
+    /// A fresh database with the sample roster imported.
+    pub fn with_roster() -> Env {
+        let e = Env::init();
+        e.run(&["roster", "import", example("roster.csv").to_str().unwrap()])
+            .ok();
+        e
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.path("stepcard.db")
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn write_bytes(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    /// Write text as CP932 (Shift_JIS as Excel saves it).
+    pub fn write_cp932(&self, name: &str, text: &str) -> PathBuf {
+        let (bytes, _, bad) = encoding_rs::SHIFT_JIS.encode(text);
+        assert!(!bad, "test text not encodable in CP932");
+        self.write_bytes(name, &bytes)
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_stepcard"));
+        c.current_dir(self.dir.path())
+            .env("STEPCARD_DB", self.db())
+            .env("STEPCARD_OPERATOR", OPERATOR)
+            .env_remove("STEPCARD_NOW");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.cmd().args(args).output().expect("run stepcard"))
+    }
+
+    pub fn run_as(&self, operator: &str, args: &[&str]) -> Run {
+        Run::from(
+            self.cmd()
+                .env("STEPCARD_OPERATOR", operator)
+                .args(args)
+                .output()
+                .expect("run stepcard"),
+        )
+    }
+
+    pub fn conn(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.db()).unwrap()
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.conn().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    /// A steps value as stored, if any.
+    pub fn steps(&self, pid: &str, date: &str) -> Option<i64> {
+        use rusqlite::OptionalExtension;
+        self.conn()
+            .query_row(
+                "SELECT steps FROM steps WHERE participant_id=?1 AND date=?2",
+                [pid, date],
+                |r| r.get(0),
+            )
+            .optional()
+            .unwrap()
+    }
+}
+
+/// Every cell of a sheet of a written workbook, as text rows.
+pub fn read_xlsx(path: &Path, sheet: &str) -> Vec<Vec<String>> {
+    use calamine::{open_workbook_auto, Data, Reader};
+    let mut wb = open_workbook_auto(path).expect("open xlsx");
+    let range = wb.worksheet_range(sheet).expect("sheet");
+    range
+        .rows()
+        .map(|r| {
+            r.iter()
+                .map(|c| match c {
+                    Data::Empty => String::new(),
+                    Data::String(s) => s.clone(),
+                    Data::Float(f) => format!("{f}"),
+                    Data::Int(i) => format!("{i}"),
+                    Data::Bool(b) => format!("{b}"),
+                    other => format!("{other}"),
+                })
+                .collect()
+        })
+        .collect()
+}
