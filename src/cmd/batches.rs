@@ -84,25 +84,35 @@ pub fn show(ctx: &mut Ctx, id: i64, rejected: bool, out: Option<&Path>) -> Resul
         };
         return export_rejected(ctx, id, &info, out);
     }
-    let (file, sheet, sha, at, op, layout, rows, ins, dup, rep, upd, rej, verified): (
-        String, String, String, String, String, String, i64, i64, i64, i64, i64, i64, bool,
-    ) = ctx.conn.query_row(
+    let rej: i64 = ctx.conn.query_row(
         "SELECT file_name, sheet, sha256, imported_at, operator, layout, rows_read, inserted, duplicates, replaced, updated, rejected, verified FROM batches WHERE id=?1",
         [id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?)),
+        |r| {
+            let sheet: String = r.get(1)?;
+            let verified: bool = r.get(12)?;
+            println!("取込み {id} ({})", info.kind);
+            println!("  ファイル: {}", r.get::<_, String>(0)?);
+            println!("  シート: {}", sheet.trim_start_matches("*:").replace('\u{1f}', "、"));
+            println!("  SHA-256: {}", r.get::<_, String>(2)?);
+            println!(
+                "  取込日時: {}  取扱者: {}  形式: {}{}",
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                if verified { "  ベリファイ済" } else { "" }
+            );
+            println!(
+                "  読んだ行 {}、追加 {}、重複 {}、置換 {}、更新 {}、保留 {}",
+                r.get::<_, i64>(6)?,
+                r.get::<_, i64>(7)?,
+                r.get::<_, i64>(8)?,
+                r.get::<_, i64>(9)?,
+                r.get::<_, i64>(10)?,
+                r.get::<_, i64>(11)?
+            );
+            r.get(11)
+        },
     )?;
-    println!("取込み {id} ({})", info.kind);
-    println!("  ファイル: {file}");
-    println!(
-        "  シート: {}",
-        sheet.trim_start_matches("*:").replace('\u{1f}', "、")
-    );
-    println!("  SHA-256: {sha}");
-    println!(
-        "  取込日時: {at}  取扱者: {op}  形式: {layout}{}",
-        if verified { "  ベリファイ済" } else { "" }
-    );
-    println!("  読んだ行 {rows}、追加 {ins}、重複 {dup}、置換 {rep}、更新 {upd}、保留 {rej}");
     println!(
         "  状態: {}",
         if info.status == "committed" {

@@ -18,6 +18,7 @@ use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 ///
 /// Full-width digits and letters become ASCII: `８，０００` -> `8,000`.
 pub fn normalize(s: &str) -> Cow<'_, str> {
+    let s = strip_neutralizer(s);
     // ASCII is NFKC-stable, and most cells are ASCII: skip the normalizer and
     // the allocation entirely.
     if s.is_ascii() {
@@ -34,6 +35,16 @@ pub fn normalize(s: &str) -> Cow<'_, str> {
         Cow::Owned(n)
     } else {
         Cow::Owned(trimmed.to_owned())
+    }
+}
+
+/// A leading `'` before `= + - @` (or tab, CR) is how our own CSV exports keep a
+/// spreadsheet from running a cell (and how Excel marks text): it is not part of the value,
+/// so an exported file imports again as it was keyed.
+fn strip_neutralizer(s: &str) -> &str {
+    match s.as_bytes() {
+        [b'\'', b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r', ..] => &s[1..],
+        _ => s,
     }
 }
 
@@ -409,6 +420,14 @@ pub fn header_key(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn neutralized_export_cells_read_back() {
+        assert_eq!(normalize("'-1"), "-1");
+        assert_eq!(normalize("'=SUM(A1)"), "=SUM(A1)");
+        assert_eq!(normalize("'abc"), "'abc");
+        assert_eq!(normalize("'"), "'");
+    }
 
     #[test]
     fn normalize_ascii_is_borrowed_and_trimmed() {

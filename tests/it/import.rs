@@ -1,25 +1,474 @@
-//! Import: every input form, validation codes at their cells, batch semantics.
+//! Import: every input form, each validation code at its cell, batch semantics, hostile
+//! workbooks, designated handlers.
 
 use crate::harness::*;
+use std::io::Write;
+
+fn s(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// (cell, code) pairs of an `--errors` CSV report.
+fn codes_at(path: &std::path::Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut rdr =
+        csv::ReaderBuilder::new().from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    rdr.records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[2].to_string(), r[6].to_string())
+        })
+        .collect()
+}
 
 #[test]
 fn demo_samples_import_end_to_end() {
     let e = Env::with_roster();
     assert_eq!(e.count("SELECT count(*) FROM participants"), 60);
+    // Full-width postal code and an era birth date in the CP932 roster were normalized.
+    assert_eq!(
+        e.count("SELECT count(*) FROM participants WHERE postal_code NOT GLOB '[0-9][0-9][0-9]-[0-9][0-9][0-9][0-9]' AND channel='台紙'"),
+        0
+    );
     e.run(&[
         "steps",
         "import",
-        example("steps_card.xlsx").to_str().unwrap(),
+        s(&example("steps_card.xlsx")),
         "--all-sheets",
     ])
     .ok();
+    e.run(&["steps", "import", s(&example("steps_long.csv"))])
+        .ok();
+    assert_eq!(e.count("SELECT count(*) FROM steps"), 7920);
+}
+
+#[test]
+fn cp932_csv_with_title_rows_fullwidth_and_era_dates() {
+    let e = Env::with_roster();
     e.run(&[
         "steps",
         "import",
-        example("steps_long.csv").to_str().unwrap(),
+        s(&fixture("steps_long_cp932_title_rows.csv")),
+    ])
+    .ok()
+    .stderr_has("5 件を追加");
+    assert_eq!(e.steps("C000001", "2025-06-01"), Some(8000));
+    assert_eq!(e.steps("C000001", "2025-06-02"), Some(7500));
+    assert_eq!(e.steps("C000001", "2025-06-03"), Some(12345));
+    assert_eq!(e.steps("C000004", "2025-06-04"), Some(6000));
+    assert_eq!(e.steps("C000004", "2025-06-05"), Some(0));
+    // The batch remembers where each value came from (row 5 is the first data row).
+    assert_eq!(
+        e.count("SELECT src_row FROM steps WHERE participant_id='C000001' AND date='2025-06-01'"),
+        5
+    );
+}
+
+#[test]
+fn bom_csv_with_english_headers() {
+    let e = Env::with_roster();
+    e.run(&["steps", "import", s(&fixture("steps_long_bom.csv"))])
+        .ok();
+    assert_eq!(e.steps("C000001", "2025-06-10"), Some(9100));
+    assert_eq!(e.steps("C000004", "2025-06-11"), Some(4321));
+}
+
+/// A card-layout workbook keyed the ways operators key: numbers, text, full-width,
+/// thousands separators, floats, a date-typed month cell shown as 2025年6月, an era month.
+fn card_workbook(path: &std::path::Path) {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let mut wb = Workbook::new();
+    let ym = Format::new().set_num_format("yyyy\"年\"m\"月\"");
+    let ws = wb.add_worksheet();
+    ws.set_name("6月").unwrap();
+    ws.write_string(0, 0, "歩数記録（台紙） 令和7年6月分")
+        .unwrap();
+    let mut header = vec!["参加者番号".to_string(), "年月".to_string()];
+    header.extend((1..=31).map(|d| format!("{d}日")));
+    for (c, h) in header.iter().enumerate() {
+        ws.write_string(2, c as u16, h).unwrap();
+    }
+    ws.write_string(3, 0, "C000001").unwrap();
+    ws.write_datetime_with_format(3, 1, &ExcelDateTime::from_ymd(2025, 6, 1).unwrap(), &ym)
+        .unwrap();
+    ws.write_number(3, 2, 8000).unwrap(); // 1日: number
+    ws.write_string(3, 3, "７５００").unwrap(); // 2日: full-width text
+    ws.write_string(3, 4, "12,345").unwrap(); // 3日: comma text
+    ws.write_number(3, 5, 6000.0).unwrap(); // 4日: float
+    ws.write_string(3, 6, "８，８８８").unwrap(); // 5日: full-width with comma
+    ws.write_string(4, 0, "C000004").unwrap();
+    ws.write_string(4, 1, "R7.7").unwrap();
+    ws.write_number(4, 2, 4000).unwrap(); // 7/1
+    ws.write_number(4, 32, 3000).unwrap(); // 7/31
+    let ws2 = wb.add_worksheet();
+    ws2.set_name("メモ").unwrap();
+    ws2.write_string(0, 0, "入力時の注意").unwrap();
+    wb.save(path).unwrap();
+}
+
+#[test]
+fn xlsx_card_layout_every_cell_form() {
+    let e = Env::with_roster();
+    let p = e.path("card.xlsx");
+    card_workbook(&p);
+    e.run(&["steps", "import", s(&p)]).ok();
+    assert_eq!(e.steps("C000001", "2025-06-01"), Some(8000));
+    assert_eq!(e.steps("C000001", "2025-06-02"), Some(7500));
+    assert_eq!(e.steps("C000001", "2025-06-03"), Some(12345));
+    assert_eq!(e.steps("C000001", "2025-06-04"), Some(6000));
+    assert_eq!(e.steps("C000001", "2025-06-05"), Some(8888));
+    assert_eq!(e.steps("C000004", "2025-07-01"), Some(4000));
+    assert_eq!(e.steps("C000004", "2025-07-31"), Some(3000));
+    assert_eq!(e.count("SELECT count(*) FROM steps"), 7);
+    // --all-sheets skips the sheet with no header and imports the rest as one batch;
+    // it is another import than the first sheet alone, so it is not "already imported",
+    // and every value in it is a duplicate.
+    e.run(&["steps", "import", s(&p), "--all-sheets"])
+        .ok()
+        .stderr_has("見出しがないので読みません");
+    assert_eq!(e.count("SELECT duplicates FROM batches WHERE id=3"), 7);
+    // --sheet by name; a missing one is a usage error naming the sheets.
+    e.run(&["steps", "import", s(&p), "--sheet", "7月"])
+        .usage()
+        .stderr_has("6月、メモ");
+}
+
+#[test]
+fn every_step_validation_code_at_its_cell() {
+    let e = Env::with_roster();
+    let report = e.path("errors.csv");
+    e.run(&[
+        "steps",
+        "import",
+        s(&fixture("steps_every_error.csv")),
+        "--errors",
+        s(&report),
+    ])
+    .refused()
+    .stderr_has("何も取り込んでいません");
+    assert_eq!(e.count("SELECT count(*) FROM steps"), 0);
+    assert_eq!(
+        e.count("SELECT count(*) FROM batches WHERE kind='steps'"),
+        0
+    );
+    let got = codes_at(&report);
+    let want = [
+        ("A3", "participant.unknown"),
+        ("A4", "participant.id_invalid"),
+        ("B5", "date.invalid"),
+        ("B6", "date.nonexistent"),
+        ("B7", "date.out_of_period"),
+        ("C8", "steps.not_a_number"),
+        ("C9", "steps.negative"),
+        ("C10", "steps.implausible"),
+        ("C11", "steps.duplicate_conflict"),
+        ("C12", "steps.duplicate_conflict"),
+    ];
+    for (cell, code) in want {
+        assert!(
+            got.contains(&(cell.to_string(), code.to_string())),
+            "{cell} {code} not in {got:?}"
+        );
+    }
+    assert_eq!(got.len(), want.len(), "{got:?}");
+}
+
+#[test]
+fn error_report_xlsx_highlights_a_copy_of_the_input() {
+    let e = Env::with_roster();
+    let report = e.path("errors.xlsx");
+    e.run(&[
+        "steps",
+        "import",
+        s(&fixture("steps_every_error.csv")),
+        "--errors",
+        s(&report),
+    ])
+    .refused();
+    let rows = read_xlsx(&report, "誤り");
+    assert_eq!(
+        rows[0],
+        [
+            "ファイル",
+            "シート",
+            "セル",
+            "行",
+            "列",
+            "値",
+            "コード",
+            "内容"
+        ]
+    );
+    assert!(rows
+        .iter()
+        .any(|r| r[2] == "C10" && r[6] == "steps.implausible" && r[5] == "70001"));
+    let copy = read_xlsx(&report, "入力1_steps_every_error");
+    assert_eq!(copy[9][2], "70001");
+}
+
+#[test]
+fn card_value_on_a_day_that_does_not_exist() {
+    let e = Env::with_roster();
+    let report = e.path("errors.csv");
+    e.run(&[
+        "steps",
+        "import",
+        s(&fixture("steps_card_nonexistent_day.csv")),
+        "--errors",
+        s(&report),
+    ])
+    .refused();
+    assert_eq!(
+        codes_at(&report),
+        [("AG2".to_string(), "date.nonexistent".to_string())]
+    );
+}
+
+#[test]
+fn roster_validation_codes() {
+    let e = Env::init();
+    let report = e.path("errors.csv");
+    e.run(&[
+        "roster",
+        "import",
+        s(&fixture("roster_every_error.csv")),
+        "--errors",
+        s(&report),
+    ])
+    .refused();
+    let got = codes_at(&report);
+    for (cell, code) in [
+        ("D3", "postal_code.invalid"),
+        ("F4", "birth_date.invalid"),
+        ("G5", "sex.invalid"),
+        ("J6", "email.not_allowed"),
+    ] {
+        assert!(
+            got.contains(&(cell.to_string(), code.to_string())),
+            "{cell} {code} not in {got:?}"
+        );
+    }
+    assert_eq!(got.len(), 4);
+}
+
+#[test]
+fn header_problems_are_named() {
+    let e = Env::with_roster();
+    e.run(&["steps", "import", s(&fixture("steps_unknown_column.csv"))])
+        .refused()
+        .stderr_has("header.unknown_column")
+        .stderr_has("備考")
+        .stderr_has("参加者番号（participant_id）");
+    e.run(&[
+        "steps",
+        "import",
+        s(&fixture("steps_unknown_column.csv")),
+        "--ignore-column",
+        "備考",
     ])
     .ok();
-    assert_eq!(e.count("SELECT count(*) FROM steps"), 7920);
+    e.run(&["steps", "import", s(&fixture("steps_forbidden_column.csv"))])
+        .refused()
+        .stderr_has("header.forbidden_column")
+        .stderr_has("契約");
+    e.run(&["steps", "import", s(&fixture("steps_duplicate_column.csv"))])
+        .refused()
+        .stderr_has("header.duplicate_column");
+    e.run(&["steps", "import", s(&fixture("steps_missing_column.csv"))])
+        .refused()
+        .stderr_has("header.missing_column")
+        .stderr_has("歩数");
+    e.run(&["steps", "import", s(&fixture("steps_no_header.csv"))])
+        .refused()
+        .stderr_has("header.not_found");
+    assert_eq!(e.count("SELECT count(*) FROM steps"), 1);
+}
+
+#[test]
+fn strict_partial_and_dry_run() {
+    let e = Env::with_roster();
+    let f = fixture("steps_every_error.csv");
+    e.run(&["steps", "import", s(&f), "--dry-run"]).refused();
+    assert_eq!(e.count("SELECT count(*) FROM steps"), 0);
+    let good = fixture("steps_long_bom.csv");
+    e.run(&["steps", "import", s(&good), "--dry-run"])
+        .ok()
+        .stderr_has("何も変えていません");
+    assert_eq!(e.count("SELECT count(*) FROM steps"), 0);
+
+    e.run(&["steps", "import", s(&f), "--partial"])
+        .ok()
+        .stderr_has("10 行を保留");
+    // The one valid row is in; the two differing keyings of 7/7 are both out.
+    assert_eq!(e.count("SELECT count(*) FROM steps"), 1);
+    assert_eq!(e.steps("C000001", "2025-07-07"), None);
+    assert_eq!(
+        e.count("SELECT count(*) FROM rejected_rows WHERE batch_id=2"),
+        10
+    );
+    assert_eq!(
+        e.count("SELECT count(*) FROM problems WHERE batch_id=2"),
+        10
+    );
+
+    // Rejected rows come back in the import layout, to be fixed and imported again.
+    let fix = e.path("fix.csv");
+    e.run(&["batches", "show", "2", "--rejected", "--out", s(&fix)])
+        .ok();
+    let text = std::fs::read_to_string(&fix).unwrap();
+    let mut lines = text.trim_start_matches('\u{feff}').lines();
+    assert_eq!(lines.next(), Some("参加者番号,日付,歩数"));
+    assert_eq!(lines.clone().count(), 10);
+    let fixed: String = text
+        .replace("Z999999", "C000004")
+        .replace("C-00*1", "C000004")
+        .replace("2025-13-01", "2025-08-01")
+        .replace("2025-06-31", "2025-06-30")
+        .replace("2025-04-30", "2025-08-02")
+        .replace(",abc", ",4000")
+        .replace(",'-1", ",1")
+        .replace(",70001", ",7001")
+        .replace("2025-07-07,5500", "2025-07-08,5500");
+    let fixed_path = e.write("fixed.csv", &fixed);
+    e.run(&["steps", "import", s(&fixed_path)]).ok();
+    assert_eq!(e.steps("C000001", "2025-07-07"), Some(5000));
+    assert_eq!(e.steps("C000001", "2025-07-08"), Some(5500));
+    assert_eq!(e.count("SELECT count(*) FROM steps"), 11);
+}
+
+#[test]
+fn reimport_is_idempotent_and_duplicates_are_skipped() {
+    let e = Env::with_roster();
+    let f = fixture("steps_long_cp932_title_rows.csv");
+    e.run(&["steps", "import", s(&f)]).ok();
+    e.run(&["steps", "import", s(&f)])
+        .ok()
+        .stderr_has("取り込み済みです");
+    assert_eq!(
+        e.count("SELECT count(*) FROM batches WHERE kind='steps'"),
+        1
+    );
+    // The same values in another file: counted as duplicates, nothing doubled.
+    let mut text = encoding_rs::SHIFT_JIS
+        .decode(&std::fs::read(&f).unwrap())
+        .0
+        .into_owned();
+    text.push_str("C000004,2025-06-06,1000\r\n");
+    let g = e.write_cp932("again.csv", &text);
+    e.run(&["steps", "import", s(&g)])
+        .ok()
+        .stderr_has("1 件を追加、5 件は同じ値");
+    assert_eq!(e.count("SELECT count(*) FROM steps"), 6);
+}
+
+#[test]
+fn conflict_replace_and_undo() {
+    let e = Env::with_roster();
+    e.write(
+        "a.csv",
+        "参加者番号,日付,歩数\nC000001,2025-06-01,8000\nC000001,2025-06-02,100\n",
+    );
+    e.write("b.csv", "参加者番号,日付,歩数\nC000001,2025-06-01,7800\n");
+    e.run(&["steps", "import", "a.csv"]).ok();
+    e.run(&["steps", "import", "b.csv"])
+        .refused()
+        .stderr_has("steps.conflict at b.csv:b!C2")
+        .stderr_has("7800 keyed, 8000 already stored from batch 2; use --replace");
+    assert_eq!(e.steps("C000001", "2025-06-01"), Some(8000));
+    e.run(&["steps", "import", "b.csv", "--replace"])
+        .ok()
+        .stderr_has("1 件を置換");
+    assert_eq!(e.steps("C000001", "2025-06-01"), Some(7800));
+    assert_eq!(
+        e.count("SELECT steps FROM steps_history WHERE participant_id='C000001'"),
+        8000
+    );
+    // Undoing the replacing batch brings the old value back.
+    e.run(&["batches", "undo", "3"]).ok();
+    assert_eq!(e.steps("C000001", "2025-06-01"), Some(8000));
+    e.run(&["batches", "undo", "3"])
+        .refused()
+        .stderr_has("既に取り消されています");
+    e.run(&["batches", "undo", "2"]).ok();
+    assert_eq!(e.count("SELECT count(*) FROM steps"), 0);
+    // A roster batch whose participants have steps cannot be undone.
+    e.run(&["steps", "import", "b.csv"]).ok();
+    e.run(&["batches", "undo", "1"])
+        .refused()
+        .stderr_has("C000001");
+    e.run(&["batches", "list"]).ok().stdout_has("取消済");
+}
+
+#[test]
+fn roster_reimport_update_is_recorded() {
+    let e = Env::with_roster();
+    e.run(&["roster", "import", s(&example("roster.csv"))])
+        .ok()
+        .stderr_has("取り込み済み");
+    let text = encoding_rs::SHIFT_JIS
+        .decode(&std::fs::read(example("roster.csv")).unwrap())
+        .0
+        .into_owned();
+    let changed = text.replacen("03-5306-6777", "03-5306-0000", 1);
+    let p = e.write_cp932("roster2.csv", &changed);
+    e.run(&["roster", "import", s(&p)])
+        .refused()
+        .stderr_has("participant.changed")
+        .stderr_has("--update");
+    e.run(&["roster", "import", s(&p), "--update"])
+        .ok()
+        .stderr_has("1 件を更新");
+    assert_eq!(e.count("SELECT count(*) FROM participant_history"), 1);
+    assert_eq!(
+        e.count("SELECT count(*) FROM participants WHERE phone='03-5306-0000'"),
+        1
+    );
+}
+
+#[test]
+fn exports_read_back() {
+    let e = Env::with_roster();
+    e.run(&["steps", "import", s(&fixture("steps_long_bom.csv"))])
+        .ok();
+    let out = e.path("roster.xlsx");
+    e.run(&["roster", "export", "--out", s(&out)]).ok();
+    let rows = read_xlsx(&out, "名簿");
+    assert_eq!(rows.len(), 61);
+    assert_eq!(rows[0][0], "参加者番号");
+    let r = e.run(&["steps", "export", "--participant", "C000004"]).ok();
+    assert_eq!(
+        r.stdout.trim(),
+        "参加者番号,日付,歩数\nC000004,2025-06-11,4321"
+    );
+    e.run(&["steps", "export", "--out", "x.txt"]).usage();
+}
+
+#[test]
+fn init_refuses_overwrite_and_names_program_mistakes() {
+    let e = Env::init();
+    e.run(&["init", "--program", "program.toml"])
+        .refused()
+        .stderr_has("既にあります");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(e.db()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let bad = PROGRAM
+        .replace("end = 2026-03-31", "end = 2025-01-01")
+        .replace("daily_cap = 5", "daily_cap = 5\ncolour = 1");
+    let f = Env::new();
+    f.write("p.toml", &bad);
+    f.run(&["init", "--program", "p.toml"])
+        .refused()
+        .stderr_has("colour");
+    let bad = PROGRAM.replace("end = 2026-03-31", "end = 2025-01-01");
+    f.write("p.toml", &bad);
+    f.run(&["init", "--program", "p.toml"])
+        .refused()
+        .stderr_has("program.end");
+    assert!(!f.db().exists());
 }
 
 #[test]
@@ -27,9 +476,91 @@ fn a_stranger_is_refused() {
     let e = Env::init();
     e.run_as(
         "田中 一郎",
-        &["roster", "import", example("roster.csv").to_str().unwrap()],
+        &["roster", "import", s(&example("roster.csv"))],
     )
     .refused()
     .stderr_has("取扱者として指定されていません");
     assert_eq!(e.count("SELECT count(*) FROM participants"), 0);
+    e.run_as("", &["batches", "list"]).usage();
+    // The refusal itself is in the audit log.
+    assert_eq!(
+        e.count("SELECT count(*) FROM audit_log WHERE operator='田中 一郎'"),
+        1
+    );
+}
+
+/// A minimal xlsx with one worksheet XML, for hostile cases.
+fn raw_xlsx(path: &std::path::Path, sheet_xml: &str) {
+    let f = std::fs::File::create(path).unwrap();
+    let mut z = zip::ZipWriter::new(f);
+    let o = zip::write::SimpleFileOptions::default();
+    let files = [
+        ("[Content_Types].xml", r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#.to_string()),
+        ("_rels/.rels", r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.to_string()),
+        ("xl/workbook.xml", r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_string()),
+        ("xl/_rels/workbook.xml.rels", r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#.to_string()),
+        ("xl/worksheets/sheet1.xml", sheet_xml.to_string()),
+    ];
+    for (name, body) in files {
+        z.start_file(name, o).unwrap();
+        z.write_all(body.as_bytes()).unwrap();
+    }
+    z.finish().unwrap();
+}
+
+const SHEET_HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">"#;
+
+#[test]
+fn hostile_and_damaged_workbooks_are_clear_errors() {
+    let e = Env::with_roster();
+    // Cells at A1 and XFD1048576: calamine's worksheet_range would try to allocate ~550 GB.
+    let far = e.path("far.xlsx");
+    raw_xlsx(
+        &far,
+        &format!(
+            r#"{SHEET_HEAD}<dimension ref="A1:XFD1048576"/><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>参加者番号</t></is></c><c r="B1" t="inlineStr"><is><t>日付</t></is></c><c r="C1" t="inlineStr"><is><t>歩数</t></is></c></row><row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData></worksheet>"#
+        ),
+    );
+    e.run(&["steps", "import", s(&far)])
+        .refused()
+        .stderr_has("XFD1048576");
+    // A reversed dimension ref.
+    let rev = e.path("reversed.xlsx");
+    raw_xlsx(
+        &rev,
+        &format!(
+            r#"{SHEET_HEAD}<dimension ref="G1:B2"/><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>参加者番号</t></is></c><c r="B1" t="inlineStr"><is><t>日付</t></is></c><c r="C1" t="inlineStr"><is><t>歩数</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>C000001</t></is></c><c r="B2" t="inlineStr"><is><t>2025-06-01</t></is></c><c r="C2"><v>5000</v></c></row></sheetData></worksheet>"#
+        ),
+    );
+    let r = e.run(&["steps", "import", s(&rev)]);
+    assert!(r.code == 0 || r.code == 1, "no crash: {}", r.stderr);
+    if r.code == 0 {
+        assert_eq!(e.steps("C000001", "2025-06-01"), Some(5000));
+    }
+    // A truncated workbook.
+    let good = e.path("good.xlsx");
+    card_workbook(&good);
+    let bytes = std::fs::read(&good).unwrap();
+    let cut = e.write_bytes("cut.xlsx", &bytes[..bytes.len() / 2]);
+    e.run(&["steps", "import", s(&cut)])
+        .refused()
+        .stderr_has("cut.xlsx");
+    // A password-protected workbook is an OLE container, not a zip.
+    let mut ole = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    ole.extend(std::iter::repeat_n(0u8, 4096));
+    let enc = e.write_bytes("locked.xlsx", &ole);
+    e.run(&["steps", "import", s(&enc)])
+        .refused()
+        .stderr_has("パスワード");
+    // Not a spreadsheet at all.
+    let junk = e.write("junk.xlsx", "hello");
+    e.run(&["steps", "import", s(&junk)])
+        .refused()
+        .stderr_has("junk.xlsx");
+    e.run(&["steps", "import", "missing.csv"])
+        .refused()
+        .stderr_has("missing.csv");
+    e.run(&["steps", "import", s(&e.write("notes.docx", "x"))])
+        .refused()
+        .stderr_has(".xlsx");
 }
