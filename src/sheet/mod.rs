@@ -9,6 +9,17 @@
 //! to do next, followed by a short English gloss in parentheses.
 
 mod csvread;
+thread_local! {
+    /// Depth of calls into calamine under `catch_unwind`: a panic there is turned into an
+    /// error naming the file, so the panic hook stays silent about it.
+    pub(crate) static GUARDED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether this thread is inside a guarded call into a workbook reader.
+pub fn in_guarded_read() -> bool {
+    GUARDED.with(|g| g.get() > 0)
+}
+
 pub mod date;
 pub mod normalize;
 mod workbook;
@@ -176,13 +187,6 @@ impl Row {
         let _ = write!(self.text, "{s}");
         let end = self.text.len();
         self.put(col, Slot::Error { start, end });
-    }
-
-    /// Drop trailing empty cells.
-    fn trim_trailing(&mut self) {
-        while matches!(self.cells.last(), Some(Slot::Empty)) {
-            self.cells.pop();
-        }
     }
 }
 
@@ -417,12 +421,7 @@ mod tests {
         row.put(2, Slot::Number(0.5));
         row.put(3, Slot::Bool(true));
         row.put_error(4, &"#N/A");
-        row.put(
-            5,
-            Slot::Date(NaiveDate::from_ymd_opt(2024, 5, 1).unwrap_or_default()),
-        );
-        row.put(8, Slot::Empty);
-        row.trim_trailing();
+        row.put(5, Slot::Date(NaiveDate::from_ymd_opt(2024, 5, 1).unwrap()));
         assert_eq!(row.number(), 7);
         assert_eq!(row.len(), 6);
         assert_eq!(row.get(0), CellRef::Text("歩数"));

@@ -11,10 +11,27 @@
 //!   cells at A1 and XFD1048576 is hundreds of GB);
 //! - a cell with data at column >= `max_cols` or row >= `max_rows` is an error
 //!   naming the cell;
+//! - an .xls is pre-scanned (OLE sector chains, DIMENSIONS records, cell
+//!   positions) before calamine parses it, because calamine's .xls reader
+//!   builds every sheet's grid at open time and a single damaged record can
+//!   make it allocate 137 GB or loop forever (see "`.xls` pre-scan" below);
 //! - every call into calamine runs under `catch_unwind`, so a panic inside it
 //!   (for example an arithmetic overflow on a reversed `<dimension>` in a
 //!   debug build) becomes an ordinary error naming the file. This needs
 //!   `panic = "unwind"` (the default); with `panic = "abort"` it cannot help.
+//!   The default panic hook still prints calamine's panic message to stderr.
+//!
+//! Residual risks (calamine allocates before we can look, and reading the
+//! zip ourselves would need the `zip` crate as a direct dependency):
+//! - .xlsx: `Xlsx::new` reserves `uniqueCount` entries from
+//!   `sharedStrings.xml`, so a crafted `uniqueCount="100000000000"` aborts
+//!   the process (allocation failure) at open;
+//! - .ods: `Ods::new` parses all of `content.xml` at open; calamine caps each
+//!   row at 16384 columns, the sheet at 1,048,576 rows and the final grid at
+//!   100 M cells (~3.2 GB), but a crafted file can still use gigabytes before
+//!   our limits are checked on the finished range;
+//! - .xls: within the pre-scan's limits calamine may still build a grid of up
+//!   to 65536 x 256 cells (~0.5 GB) for a hostile file.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -98,7 +115,47 @@ fn read_head(path: &Path, file: &str) -> Result<Vec<u8>> {
 
 /// Run `f`, turning a panic inside calamine into an error naming the file.
 fn guarded<T>(file: &str, f: impl FnOnce() -> T) -> Result<T> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|_| panic_error(file))
+    super::GUARDED.with(|g| g.set(g.get() + 1));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    super::GUARDED.with(|g| g.set(g.get().saturating_sub(1)));
+    r.map_err(|_| panic_error(file))
+}
+
+/// `Xlsx::new` reserves room for `uniqueCount` shared strings before reading one, so a
+/// crafted count aborts the process. Each shared string takes at least `<si></si>` (9
+/// bytes) of XML, so a count above the part's size / 9 is a lie: refuse the file.
+fn shared_strings_guard(path: &Path, file: &str) -> Result<()> {
+    let Ok(f) = File::open(path) else {
+        return Ok(()); // calamine reports it
+    };
+    let Ok(mut z) = zip::ZipArchive::new(BufReader::new(f)) else {
+        return Ok(()); // not a readable zip: calamine's error names it
+    };
+    let Ok(entry) = z.by_name("xl/sharedStrings.xml") else {
+        return Ok(());
+    };
+    let size = entry.size();
+    let mut head = Vec::with_capacity(4096);
+    if entry.take(4096).read_to_end(&mut head).is_err() {
+        return Ok(());
+    }
+    let head = String::from_utf8_lossy(&head);
+    for attr in ["uniqueCount=\"", "count=\""] {
+        if let Some(i) = head.find(attr) {
+            let digits: String = head[i + attr.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
+            let n: u128 = digits.parse().unwrap_or(u128::MAX);
+            if n > u128::from(size / 9 + 1) {
+                return Err(anyhow!(
+                    "{file}: ブックの共有文字列の件数（{digits}）が内容と合わず、壊れているか細工されています。\
+                     Excel で開き直して保存し直してください (sharedStrings count does not fit the file)"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn panic_error(file: &str) -> anyhow::Error {
@@ -192,6 +249,7 @@ fn ods_error(file: &str, e: OdsError) -> anyhow::Error {
 }
 
 fn open_xlsx(path: &Path, file: &str) -> Result<Kind> {
+    shared_strings_guard(path, file)?;
     let rs = BufReader::new(open_file(path, file)?);
     match guarded(file, || Xlsx::new(rs))? {
         Ok(x) => Ok(Kind::Xlsx(Box::new(x))),
@@ -231,11 +289,17 @@ impl WorkBook {
             ("xlsx" | "xlsm", Magic::Zip) => open_xlsx(path, &file)?,
             // An OLE container named .xlsx is either an encrypted workbook or
             // an old .xls that was renamed: read the latter, refuse the former.
-            ("xlsx" | "xlsm", Magic::Ole) => match open_xls(path, &file) {
-                Ok(kind) => kind,
-                Err(_) => return Err(password_error(&file)),
-            },
-            ("xls", Magic::Ole) => open_xls(path, &file)?,
+            ("xlsx" | "xlsm", Magic::Ole) => {
+                xls_guard(path, &file, opts)?;
+                match open_xls(path, &file) {
+                    Ok(kind) => kind,
+                    Err(_) => return Err(password_error(&file)),
+                }
+            }
+            ("xls", Magic::Ole) => {
+                xls_guard(path, &file, opts)?;
+                open_xls(path, &file)?
+            }
             // A newer workbook saved with an .xls name: Excel opens it too.
             ("xls", Magic::Zip) => open_xlsx(path, &file)?,
             ("xlsb", Magic::Zip) => open_xlsb(path, &file)?,
@@ -313,17 +377,519 @@ impl WorkBook {
                     Ok(r) => r,
                     Err(e) => return Err(ctx.sheet_damaged(&e)),
                 };
-                RangeRows::new(range, ctx)
+                RangeRows::boxed(range, ctx)
             }
             Kind::Ods(x) => {
                 let range = match guarded(file, || x.worksheet_range(sheet))? {
                     Ok(r) => r,
                     Err(e) => return Err(ctx.sheet_damaged(&e)),
                 };
-                RangeRows::new(range, ctx)
+                RangeRows::boxed(range, ctx)
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// .xls pre-scan
+//
+// calamine's `Xls::new` parses every sheet when the file is opened and builds
+// a dense grid spanning each sheet's cells. A BIFF8 cell record carries a
+// 16-bit column, so one damaged or hostile record at (65535, 65535) makes it
+// allocate 65536 x 65536 cells (137 GB) and the process aborts; a DIMENSIONS
+// record with a huge or reversed row range makes it reserve petabytes; a
+// cycle in the OLE sector chains makes it loop while growing a buffer. None
+// of these is a panic that `catch_unwind` could stop, so before calamine
+// sees an .xls we walk the file the same way it will and refuse it if it
+// would do any of that. Where calamine would simply fail (an error, or a
+// panic we catch) the scan steps aside and lets calamine report it.
+// ---------------------------------------------------------------------------
+
+const CFB_ENDOFCHAIN: u32 = 0xFFFF_FFFE;
+const CFB_RESERVED: u32 = 0xFFFF_FFFA;
+const CFB_DIFSECT: u32 = 0xFFFF_FFFC;
+/// Largest grid a real .xls can have (65536 rows x 256 columns).
+const XLS_MAX_CELLS: u64 = 65_536 * 256;
+/// Columns a real .xls can have (A..IV).
+const XLS_MAX_COLS: usize = 256;
+
+/// Why the scan stopped early.
+enum Stop {
+    /// calamine would return an error or hit a (caught) panic here, before
+    /// allocating anything large: let it.
+    CalamineFails,
+    /// The file is unsafe to hand to calamine.
+    Refuse(anyhow::Error),
+}
+
+type Scan<T> = std::result::Result<T, Stop>;
+
+fn le_u16(b: &[u8], at: usize) -> Option<u16> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(u16::from_le_bytes([s[0], s[1]]))
+}
+
+fn le_u32(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+fn le_u64(b: &[u8], at: usize) -> Option<u64> {
+    let lo = le_u32(b, at)?;
+    let hi = le_u32(b, at.checked_add(4)?)?;
+    Some(u64::from(lo) | (u64::from(hi) << 32))
+}
+
+fn u32s(b: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    b.chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+}
+
+/// Refuse an .xls whose structure would make calamine allocate absurdly or
+/// loop, or that has data outside the limits (naming the cell).
+fn xls_guard(path: &Path, file: &str, opts: &ReadOptions) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| read_error(file, &e))?;
+    match guarded(file, || scan_xls(&bytes, file, opts))? {
+        Ok(()) | Err(Stop::CalamineFails) => Ok(()),
+        Err(Stop::Refuse(e)) => Err(e),
+    }
+}
+
+fn cfb_broken(file: &str, what: &str) -> Stop {
+    Stop::Refuse(damaged_error(
+        file,
+        "OLE コンテナの構造が壊れています",
+        &what,
+    ))
+}
+
+/// The OLE container as calamine's `Cfb` reads it.
+struct CfbView<'d> {
+    file: &'d [u8],
+    sector_size: usize,
+    /// Highest sector id calamine accepts (file length / sector size).
+    maxid: usize,
+    fats: Vec<u32>,
+}
+
+impl<'d> CfbView<'d> {
+    /// Sector `id` as calamine's `Sectors::get` returns it (cut short at the
+    /// end of the file); `None` where calamine errors or panics.
+    fn sector(&self, id: u32) -> Option<&'d [u8]> {
+        let id = usize::try_from(id).ok()?;
+        if id > self.maxid {
+            return None;
+        }
+        let start = id.checked_add(1)?.checked_mul(self.sector_size)?;
+        let end = start.checked_add(self.sector_size)?.min(self.file.len());
+        self.file.get(start..end)
+    }
+
+    /// Follow a chain like calamine's `get_chain`, but give up once it is
+    /// longer than the file has sectors (a cycle).
+    fn chain(&self, start: u32, len: usize, what: &str, file: &str) -> Scan<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut id = start;
+        let mut steps = 0usize;
+        while id != CFB_ENDOFCHAIN {
+            let sector = self.sector(id).ok_or(Stop::CalamineFails)?;
+            let take = sector.len().min(len - out.len());
+            out.extend_from_slice(sector.get(..take).unwrap_or(&[]));
+            if out.len() >= len {
+                break;
+            }
+            id = *self
+                .fats
+                .get(usize::try_from(id).unwrap_or(usize::MAX))
+                .ok_or(Stop::CalamineFails)?;
+            steps += 1;
+            if steps > self.maxid.saturating_add(1) {
+                return Err(cfb_broken(file, what));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Follow a chain in the mini stream (64-byte sectors) like calamine does;
+/// a chain leaving the mini stream or longer than it is refused.
+fn mini_chain(
+    ministream: &[u8],
+    minifat: &[u32],
+    start: u32,
+    len: usize,
+    file: &str,
+) -> Scan<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut id = start;
+    let mut steps = 0usize;
+    while id != CFB_ENDOFCHAIN {
+        let at = usize::try_from(id).unwrap_or(usize::MAX).saturating_mul(64);
+        let sector = ministream
+            .get(at..at.saturating_add(64))
+            .ok_or_else(|| cfb_broken(file, "mini stream chain"))?;
+        let take = sector.len().min(len - out.len());
+        out.extend_from_slice(sector.get(..take).unwrap_or(&[]));
+        if out.len() >= len {
+            break;
+        }
+        id = *minifat
+            .get(usize::try_from(id).unwrap_or(usize::MAX))
+            .ok_or(Stop::CalamineFails)?;
+        steps += 1;
+        if steps > ministream.len() / 64 + 1 {
+            return Err(cfb_broken(file, "mini stream chain"));
+        }
+    }
+    Ok(out)
+}
+
+/// A directory entry: (name, start sector, stream length).
+type DirEntry = (String, u32, usize);
+
+/// The workbook stream, extracted the way calamine's `Cfb` does it.
+fn workbook_stream(bytes: &[u8], file: &str) -> Scan<Vec<u8>> {
+    let header = bytes.get(..512).ok_or(Stop::CalamineFails)?;
+    if !header.starts_with(OLE_MAGIC) {
+        return Err(Stop::CalamineFails);
+    }
+    let large = match le_u16(header, 30) {
+        Some(9) => false,
+        Some(12) => true,
+        _ => return Err(Stop::CalamineFails),
+    };
+    if le_u16(header, 32) != Some(6) {
+        return Err(Stop::CalamineFails);
+    }
+    let sector_size: usize = if large { 4096 } else { 512 };
+    if bytes.len() < sector_size {
+        return Err(Stop::CalamineFails);
+    }
+    let version = le_u16(header, 26).unwrap_or(0);
+    let dir_start = le_u32(header, 48).ok_or(Stop::CalamineFails)?;
+    let mini_fat_start = le_u32(header, 60).ok_or(Stop::CalamineFails)?;
+    let mini_fat_len = le_u32(header, 64).ok_or(Stop::CalamineFails)?;
+    let difat_start = le_u32(header, 68).ok_or(Stop::CalamineFails)?;
+    let mut cfb = CfbView {
+        file: bytes,
+        sector_size,
+        maxid: bytes.len() / sector_size,
+        fats: Vec::new(),
+    };
+
+    // DIFAT: the header's 109 entries, then a chain of DIFAT sectors whose
+    // last entry points at the next one (calamine bounds this loop itself).
+    let mut difat: Vec<u32> = u32s(header.get(76..512).unwrap_or(&[])).collect();
+    let mut id = difat_start;
+    let mut n = 0usize;
+    while id < CFB_RESERVED {
+        n += 1;
+        if n > cfb.maxid.saturating_add(1) {
+            return Err(Stop::CalamineFails);
+        }
+        let sector = cfb.sector(id).ok_or(Stop::CalamineFails)?;
+        if sector.len() % 4 != 0 {
+            return Err(Stop::CalamineFails);
+        }
+        difat.extend(u32s(sector));
+        id = difat.pop().ok_or(Stop::CalamineFails)?;
+    }
+    // FAT sectors. A real file lists each at most once; more entries than
+    // the file has sectors means a crafted DIFAT (calamine would copy the
+    // same sectors over and over).
+    let fat_ids: Vec<u32> = difat.into_iter().filter(|&id| id < CFB_DIFSECT).collect();
+    if fat_ids.len() > cfb.maxid.saturating_add(1) {
+        return Err(cfb_broken(file, "FAT"));
+    }
+    let mut fats = Vec::new();
+    for id in fat_ids {
+        let sector = cfb.sector(id).ok_or(Stop::CalamineFails)?;
+        if sector.len() % 4 != 0 {
+            return Err(Stop::CalamineFails);
+        }
+        fats.extend(u32s(sector));
+    }
+    cfb.fats = fats;
+
+    let dir_bytes = cfb.chain(dir_start, usize::MAX, "directory chain", file)?;
+    let dirs: Vec<DirEntry> = dir_bytes
+        .chunks_exact(128)
+        .map(|c| {
+            let (name, _, _) = encoding_rs::UTF_16LE.decode(c.get(..64).unwrap_or(&[]));
+            let mut name = name.into_owned();
+            if let Some(nul) = name.as_bytes().iter().position(|&b| b == 0) {
+                name.truncate(nul);
+            }
+            let start = le_u32(c, 116).unwrap_or(CFB_ENDOFCHAIN);
+            let len = if large {
+                le_u64(c, 120).and_then(|v| usize::try_from(v).ok())
+            } else {
+                le_u32(c, 120).and_then(|v| usize::try_from(v).ok())
+            };
+            (name, start, len.unwrap_or(usize::MAX))
+        })
+        .collect();
+    let root = dirs.first().ok_or(Stop::CalamineFails)?;
+    if version != 3 && root.1 == CFB_ENDOFCHAIN {
+        return Err(Stop::CalamineFails);
+    }
+    let (ministream, minifat) = if mini_fat_len > 0 {
+        let ministream = cfb.chain(root.1, root.2, "mini stream", file)?;
+        let fat_len = usize::try_from(mini_fat_len)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(sector_size);
+        let minifat: Vec<u32> =
+            u32s(&cfb.chain(mini_fat_start, fat_len, "mini FAT", file)?).collect();
+        (ministream, minifat)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+
+    // calamine tries "Workbook", then (on any failure) "Book".
+    let mut last = Err(Stop::CalamineFails);
+    for wanted in ["Workbook", "Book"] {
+        let Some((_, start, len)) = dirs
+            .iter()
+            .find(|d| d.0.as_bytes().eq_ignore_ascii_case(wanted.as_bytes()))
+        else {
+            continue;
+        };
+        let stream = if *len < 4096 {
+            mini_chain(&ministream, &minifat, *start, *len, file)
+        } else {
+            cfb.chain(*start, *len, "workbook stream", file)
+        };
+        match stream {
+            Ok(s) => return Ok(s),
+            Err(Stop::Refuse(e)) => return Err(Stop::Refuse(e)),
+            Err(Stop::CalamineFails) => last = Err(Stop::CalamineFails),
+        }
+    }
+    last
+}
+
+/// One BIFF record as calamine's `RecordIter` yields it (CONTINUE records
+/// that follow are skipped over with it). `None` at the end, `Some(None)`
+/// where calamine reports an error.
+fn next_record<'s>(s: &mut &'s [u8]) -> Option<Option<(u16, &'s [u8])>> {
+    if s.len() < 4 {
+        return if s.is_empty() { None } else { Some(None) };
+    }
+    let typ = le_u16(s, 0)?;
+    let len = usize::from(le_u16(s, 2)?);
+    if s.len() < len + 4 {
+        return Some(None);
+    }
+    let (rec, rest) = s.split_at(len + 4);
+    *s = rest;
+    let data = rec.get(4..).unwrap_or(&[]);
+    if rest.len() > 4 && le_u16(rest, 0) == Some(0x003C) {
+        while s.len() > 4 && le_u16(s, 0) == Some(0x003C) {
+            let l = usize::from(le_u16(s, 2).unwrap_or(0));
+            if s.len() < l + 4 {
+                return Some(None);
+            }
+            *s = s.get(l + 4..).unwrap_or(&[]);
+        }
+    }
+    Some(Some((typ, data)))
+}
+
+/// Sheet name from a BoundSheet8 record, for messages only.
+fn bound_sheet_name(data: &[u8], biff8: bool, index: usize) -> String {
+    let fallback = || format!("シート{}", index + 1);
+    let Some(&cch) = data.get(6) else {
+        return fallback();
+    };
+    let cch = usize::from(cch);
+    if biff8 {
+        let high = data.get(7).is_some_and(|f| f & 1 != 0);
+        if high {
+            let units: Vec<u16> = data
+                .get(8..)
+                .unwrap_or(&[])
+                .chunks_exact(2)
+                .take(cch)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16_lossy(&units)
+        } else {
+            data.get(8..)
+                .unwrap_or(&[])
+                .iter()
+                .take(cch)
+                .map(|&b| char::from(b))
+                .collect()
+        }
+    } else {
+        let raw = data.get(7..).unwrap_or(&[]);
+        let raw = raw.get(..cch.min(raw.len())).unwrap_or(&[]);
+        encoding_rs::SHIFT_JIS
+            .decode_without_bom_handling(raw)
+            .0
+            .into_owned()
+    }
+}
+
+/// Walk the workbook stream like calamine's `parse_workbook` and check every
+/// sheet's DIMENSIONS and cell positions before calamine allocates for them.
+fn scan_xls(bytes: &[u8], file: &str, opts: &ReadOptions) -> Scan<()> {
+    let stream = workbook_stream(bytes, file)?;
+
+    // Globals substream: sheet positions, until EOF.
+    let mut sheets: Vec<(usize, String)> = Vec::new();
+    let mut biff8 = true;
+    let mut rest = stream.as_slice();
+    while let Some(rec) = next_record(&mut rest) {
+        let (typ, data) = rec.ok_or(Stop::CalamineFails)?;
+        match typ {
+            // FilePass: encrypted; calamine reports it (or fails) itself.
+            0x002F => return Err(Stop::CalamineFails),
+            0x0809 => {
+                let version = le_u16(data, 0);
+                let old = matches!(
+                    version,
+                    Some(0x0200 | 0x0002 | 0x0007 | 0x0300 | 0x0400 | 0x0500)
+                );
+                let biff5_by_type = version == Some(0) && le_u16(data, 2) == Some(0x1000);
+                biff8 = !(old || biff5_by_type);
+            }
+            0x0085 => {
+                if data.len() < 6 {
+                    return Err(Stop::CalamineFails);
+                }
+                let pos = le_u32(data, 0).ok_or(Stop::CalamineFails)?;
+                let name = bound_sheet_name(data, biff8, sheets.len());
+                sheets.push((usize::try_from(pos).unwrap_or(usize::MAX), name));
+            }
+            0x000A => break,
+            _ => {}
+        }
+    }
+
+    let col_limit = opts.max_cols.min(XLS_MAX_COLS);
+    for (pos, name) in sheets {
+        // calamine slices the stream here and panics past its end.
+        let mut rest = stream.get(pos..).ok_or(Stop::CalamineFails)?;
+        let ctx = Ctx {
+            file,
+            sheet: name,
+            max_rows: opts.max_rows,
+            max_cols: col_limit,
+        };
+        let check = |row: u64, col: u64| ctx.check(row, col).map_err(Stop::Refuse);
+        let mut seen_bof = false;
+        let mut depth = 0usize;
+        let mut fmla_pos = (0u16, 0u16);
+        while let Some(rec) = next_record(&mut rest) {
+            let (typ, data) = rec.ok_or(Stop::CalamineFails)?;
+            if depth > 0 {
+                match typ {
+                    0x0809 => depth += 1,
+                    0x000A => depth -= 1,
+                    _ => {}
+                }
+                continue;
+            }
+            let rc = || Some((le_u16(data, 0)?, le_u16(data, 2)?));
+            match typ {
+                0x0809 => {
+                    if seen_bof {
+                        depth += 1;
+                    } else {
+                        seen_bof = true;
+                    }
+                }
+                0x0200 => check_dimensions(data, &ctx)?,
+                // Number, Label, RString, BoolErr, Rk, LabelSst.
+                0x0203 | 0x0204 | 0x00D6 | 0x0205 | 0x027E | 0x00FD => {
+                    let min_len = match typ {
+                        0x0203 => 14,
+                        0x0205 => 8,
+                        0x027E | 0x00FD => 10,
+                        _ => 6,
+                    };
+                    if data.len() < min_len {
+                        return Err(Stop::CalamineFails);
+                    }
+                    let (r, c) = rc().ok_or(Stop::CalamineFails)?;
+                    check(u64::from(r), u64::from(c))?;
+                }
+                // MulRk: row, first column, 6 bytes per cell, last column.
+                0x00BD => {
+                    if data.len() < 6 {
+                        return Err(Stop::CalamineFails);
+                    }
+                    let (r, first) = rc().ok_or(Stop::CalamineFails)?;
+                    let last = le_u16(data, data.len() - 2).ok_or(Stop::CalamineFails)?;
+                    let Some(span) = last.checked_sub(first) else {
+                        return Err(Stop::CalamineFails);
+                    };
+                    if data.len() != 6 + 6 * (usize::from(span) + 1) {
+                        return Err(Stop::CalamineFails);
+                    }
+                    let count = (data.len() - 6) / 6;
+                    if count > 0 {
+                        check(u64::from(r), u64::from(first) + count as u64 - 1)?;
+                    }
+                }
+                // Formula (its value may follow in a String record).
+                0x0006 => {
+                    if data.len() < 20 {
+                        return Err(Stop::CalamineFails);
+                    }
+                    fmla_pos = rc().ok_or(Stop::CalamineFails)?;
+                    check(u64::from(fmla_pos.0), u64::from(fmla_pos.1))?;
+                }
+                0x0207 => check(u64::from(fmla_pos.0), u64::from(fmla_pos.1))?,
+                0x000A => break,
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A DIMENSIONS record makes calamine reserve rows x columns cells, with
+/// plain (overflowing) u32 arithmetic: refuse reversed or oversized ones.
+fn check_dimensions(data: &[u8], ctx: &Ctx<'_>) -> Scan<()> {
+    let (rf, rl, cf, cl) = match data.len() {
+        10 => (
+            le_u16(data, 0).map(u32::from),
+            le_u16(data, 2).map(u32::from),
+            le_u16(data, 4).map(u32::from),
+            le_u16(data, 6).map(u32::from),
+        ),
+        14 | 16 => (
+            le_u32(data, 0),
+            le_u32(data, 4),
+            le_u16(data, 8).map(u32::from),
+            le_u16(data, 10).map(u32::from),
+        ),
+        _ => return Err(Stop::CalamineFails),
+    };
+    let (Some(rf), Some(rl), Some(mut cf), Some(cl)) = (rf, rl, cf, cl) else {
+        return Err(Stop::CalamineFails);
+    };
+    if 0xFF < cf || cl < cf {
+        cf = 0;
+    }
+    let (start, end) = if rl >= 1 && cl >= 1 {
+        ((rf, cf), (rl - 1, cl - 1))
+    } else {
+        ((rf, cf), (rf, cf))
+    };
+    let rows = i64::from(end.0) - i64::from(start.0) + 1;
+    let cols = i64::from(end.1) - i64::from(start.1) + 1;
+    if rows <= 0 || cols <= 0 || rows.saturating_mul(cols) > XLS_MAX_CELLS as i64 {
+        let (file, sheet) = (ctx.file, &ctx.sheet);
+        return Err(Stop::Refuse(anyhow!(
+            "{file}: シート「{sheet}」の範囲情報が壊れています（{rows} 行 × {cols} 列）。\
+             Excel で開き直して「Excel ブック (*.xlsx)」として保存し直してください。 \
+             (sheet dimensions record is damaged)"
+        )));
+    }
+    Ok(())
 }
 
 /// File, sheet and limits, for bounds checks and messages.
@@ -403,14 +969,19 @@ const MAX_SERIAL: f64 = 2_958_466.0;
 
 /// A date-formatted number: the calendar date in the workbook's date system
 /// (calamine's `to_ymd_hms_milli` applies the 1900/1904 epoch the workbook
-/// declares). Durations, out-of-range serials and Excel's phantom
-/// 1900-02-29 / 1900-01-00 stay numbers.
+/// declares, and works without calamine's `chrono` feature). Durations,
+/// out-of-range serials, times without a date (serial < 1 in the 1900
+/// system) and Excel's phantom 1900-02-29 stay numbers.
 fn excel_date(dt: &ExcelDateTime) -> Value<'static> {
     let serial = dt.as_f64();
-    if dt.is_duration() || !(serial.is_finite() && (1.0..MAX_SERIAL).contains(&serial)) {
+    if dt.is_duration() || !(serial.is_finite() && (0.0..MAX_SERIAL).contains(&serial)) {
         return Value::Number(serial);
     }
     let (y, m, d, ..) = dt.to_ymd_hms_milli();
+    if y < 1900 {
+        // Serial 0..1 in the 1900 system: a time of day without a date.
+        return Value::Number(serial);
+    }
     match NaiveDate::from_ymd_opt(i32::from(y), u32::from(m), u32::from(d)) {
         Some(date) => Value::Date(date),
         None => Value::Number(serial),
@@ -511,7 +1082,7 @@ impl<'a> StreamRows<'a> {
             }
             Ok(Err(msg)) => {
                 self.done = true;
-                Err(self.ctx.damaged_near(self.last_row.saturating_add(1), &msg))
+                Err(self.ctx.damaged_near(self.last_row.max(1), &msg))
             }
             Err(_) => {
                 self.done = true;
@@ -570,7 +1141,7 @@ struct RangeRows<'a> {
 }
 
 impl<'a> RangeRows<'a> {
-    fn new(range: Range<Data>, ctx: Ctx<'a>) -> Result<Box<dyn RowSource + 'a>> {
+    fn boxed(range: Range<Data>, ctx: Ctx<'a>) -> Result<Box<dyn RowSource + 'a>> {
         let start = range
             .start()
             .map_or((0, 0), |(r, c)| (u64::from(r), u64::from(c)));
@@ -637,5 +1208,676 @@ impl RowSource for RangeRows<'_> {
             }
         }
         Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Book, CellRef, ReadOptions, Row};
+    use chrono::NaiveDate;
+    use std::io::Write;
+    use std::path::{Path, PathBuf};
+
+    fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn open(path: &Path) -> anyhow::Result<Book> {
+        Book::open(path, &ReadOptions::default())
+    }
+
+    /// All rows of `sheet` as (number, raw texts).
+    fn read_all(book: &mut Book, sheet: &str) -> anyhow::Result<Vec<(u32, Vec<String>)>> {
+        let mut src = book.rows(sheet)?;
+        let mut row = Row::new();
+        let mut out = Vec::new();
+        while src.next_row(&mut row)? {
+            let cells = (0..row.len())
+                .map(|c| row.raw_text(c).into_owned())
+                .collect();
+            out.push((row.number(), cells));
+        }
+        Ok(out)
+    }
+
+    fn err_text<T>(r: anyhow::Result<T>) -> String {
+        match r {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    /// A normal workbook made with rust_xlsxwriter.
+    fn sample_xlsx() -> Vec<u8> {
+        use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+        let mut wb = Workbook::new();
+        let date_fmt = Format::new().set_num_format("yyyy/mm/dd");
+        let ws = wb.add_worksheet();
+        ws.set_name("歩数").unwrap();
+        ws.write_string(0, 0, "令和6年度 歩数カード").unwrap();
+        for (c, h) in ["番号", "氏名", "歩数", "日付"].iter().enumerate() {
+            ws.write_string(2, c as u16, *h).unwrap();
+        }
+        ws.write_number(3, 0, 1).unwrap();
+        ws.write_string(3, 1, "ＡＢＣ　全角").unwrap();
+        ws.write_number(3, 2, 8000.0).unwrap();
+        let d = ExcelDateTime::from_ymd(2024, 5, 1).unwrap();
+        ws.write_datetime_with_format(3, 3, &d, &date_fmt).unwrap();
+        ws.write_number(5, 0, 2).unwrap();
+        ws.write_string(5, 1, "鈴木").unwrap();
+        ws.write_number(5, 2, 7999.5).unwrap();
+        ws.write_boolean(5, 3, true).unwrap();
+        // A styled but empty cell far away is not data.
+        ws.write_blank(9, 40, &date_fmt).unwrap();
+        let ws2 = wb.add_worksheet();
+        ws2.set_name("集計").unwrap();
+        ws2.write_string(0, 0, "合計").unwrap();
+        ws2.write_number(0, 1, 15999.5).unwrap();
+        wb.save_to_buffer().unwrap()
+    }
+
+    const CONTENT_TYPES: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>"#;
+    const ROOT_RELS: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#;
+    const WORKBOOK_RELS: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>"#;
+    /// Style 1 uses built-in number format 14 (a date).
+    const STYLES: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="14" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs></styleSheet>"#;
+
+    /// Build a one-sheet xlsx by hand. `workbook_pr` goes before `<sheets>`;
+    /// `sheet_data` is the body of the worksheet element.
+    fn hand_xlsx(workbook_pr: &str, sheet_body: &str) -> Vec<u8> {
+        let workbook = format!(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">{workbook_pr}<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#
+        );
+        let sheet = format!(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{sheet_body}</worksheet>"#
+        );
+        zip_of(&[
+            ("[Content_Types].xml", CONTENT_TYPES),
+            ("_rels/.rels", ROOT_RELS),
+            ("xl/workbook.xml", &workbook),
+            ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS),
+            ("xl/styles.xml", STYLES),
+            ("xl/worksheets/sheet1.xml", &sheet),
+        ])
+    }
+
+    fn zip_of(parts: &[(&str, &str)]) -> Vec<u8> {
+        use zip::write::SimpleFileOptions;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, body) in parts {
+            let opts = if *name == "mimetype" {
+                SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored)
+            } else {
+                SimpleFileOptions::default()
+            };
+            w.start_file(*name, opts).unwrap();
+            w.write_all(body.as_bytes()).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn xlsx_values_positions_and_dates() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "steps.xlsx", &sample_xlsx());
+        let mut book = open(&p).unwrap();
+        assert_eq!(
+            book.sheet_names(),
+            vec!["歩数".to_string(), "集計".to_string()]
+        );
+        assert_eq!(book.encoding(), None);
+        let rows = read_all(&mut book, "歩数").unwrap();
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            rows,
+            vec![
+                (1, s(&["令和6年度 歩数カード"])),
+                (3, s(&["番号", "氏名", "歩数", "日付"])),
+                (4, s(&["1", "ＡＢＣ　全角", "8000", "2024-05-01"])),
+                (6, s(&["2", "鈴木", "7999.5", "TRUE"])),
+            ]
+        );
+
+        let mut src = book.rows("歩数").unwrap();
+        let mut row = Row::new();
+        for _ in 0..3 {
+            assert!(src.next_row(&mut row).unwrap());
+        }
+        assert_eq!(row.number(), 4);
+        assert_eq!(row.get(0), CellRef::Number(1.0));
+        assert_eq!(row.get(1), CellRef::Text("ＡＢＣ　全角"));
+        assert_eq!(row.get(2), CellRef::Number(8000.0));
+        assert_eq!(row.get(3), CellRef::Date(date(2024, 5, 1)));
+        assert_eq!(row.get(4), CellRef::Empty);
+        assert!(src.next_row(&mut row).unwrap());
+        assert_eq!(row.get(2), CellRef::Number(7999.5));
+        assert_eq!(row.get(3), CellRef::Bool(true));
+        assert!(!src.next_row(&mut row).unwrap());
+        assert!(!src.next_row(&mut row).unwrap());
+        drop(src);
+
+        // Second sheet by name.
+        let rows = read_all(&mut book, "集計").unwrap();
+        assert_eq!(rows, vec![(1, s(&["合計", "15999.5"]))]);
+    }
+
+    #[test]
+    fn xlsx_missing_sheet_lists_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "steps.xlsx", &sample_xlsx());
+        let mut book = open(&p).unwrap();
+        let err = err_text(book.rows("Sheet1").map(|_| ()));
+        assert!(
+            err.starts_with(&format!(
+                "{}: シート「Sheet1」が見つかりません",
+                p.display()
+            )),
+            "{err}"
+        );
+        assert!(err.contains("「歩数」「集計」"), "{err}");
+    }
+
+    #[test]
+    fn xlsx_1904_date_system() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = r#"<sheetData><row r="1"><c r="A1" s="1"><v>0</v></c><c r="B1" s="1"><v>43586</v></c><c r="C1"><v>43586</v></c><c r="D1" t="s"><v>0</v></c></row></sheetData>"#;
+        // D1 points at shared string 0, but there is no sharedStrings part:
+        // that must be a clean error, not a panic. Use a sheet without it.
+        let body_ok = body.replace(r#"<c r="D1" t="s"><v>0</v></c>"#, "");
+        let p = write(
+            &dir,
+            "y1904.xlsx",
+            &hand_xlsx(r#"<workbookPr date1904="1"/>"#, &body_ok),
+        );
+        let mut book = open(&p).unwrap();
+        let mut src = book.rows("Sheet1").unwrap();
+        let mut row = Row::new();
+        assert!(src.next_row(&mut row).unwrap());
+        assert_eq!(row.get(0), CellRef::Date(date(1904, 1, 1)));
+        // 43586 is 2019-05-01 in the 1900 system, 1462 days later in 1904.
+        assert_eq!(row.get(1), CellRef::Date(date(2023, 5, 2)));
+        assert_eq!(row.get(2), CellRef::Number(43586.0));
+        drop(src);
+
+        // Same cells in the 1900 system.
+        let p = write(&dir, "y1900.xlsx", &hand_xlsx("<workbookPr/>", &body_ok));
+        let mut book = open(&p).unwrap();
+        let rows = read_all(&mut book, "Sheet1").unwrap();
+        assert_eq!(rows[0].1[1], "2019-05-01");
+
+        let p = write(&dir, "badsst.xlsx", &hand_xlsx("", body));
+        let mut book = open(&p).unwrap();
+        let err = err_text(read_all(&mut book, "Sheet1"));
+        assert!(
+            err.contains("シート「Sheet1」の 1行目付近が壊れていて"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn xlsx_cell_far_outside_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = r#"<dimension ref="A1:XFD1048576"/><sheetData><row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="XFD1048576"><v>2</v></c></row></sheetData>"#;
+        let p = write(&dir, "huge.xlsx", &hand_xlsx("", body));
+        let mut book = open(&p).unwrap();
+        let err = err_text(read_all(&mut book, "Sheet1"));
+        assert!(err.starts_with(&format!("{}: ", p.display())), "{err}");
+        assert!(err.contains("Sheet1!XFD1048576"), "{err}");
+        assert!(err.contains("新しいシートにコピー"), "{err}");
+
+        // Row limit: same message style naming the cell.
+        let body = r#"<sheetData><row r="5"><c r="B5"><v>1</v></c></row></sheetData>"#;
+        let p = write(&dir, "rows.xlsx", &hand_xlsx("", body));
+        let opts = ReadOptions {
+            max_rows: 4,
+            ..ReadOptions::default()
+        };
+        let mut book = Book::open(&p, &opts).unwrap();
+        let err = err_text(read_all(&mut book, "Sheet1"));
+        assert!(err.contains("Sheet1!B5"), "{err}");
+    }
+
+    #[test]
+    fn xlsx_reversed_dimension() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = r#"<dimension ref="G1:B2"/><sheetData><row r="1"><c r="B1" t="inlineStr"><is><t>氏名</t></is></c><c r="C1"><v>5</v></c></row><row r="2"><c r="G2"><v>7</v></c></row></sheetData>"#;
+        let p = write(&dir, "reversed.xlsx", &hand_xlsx("", body));
+        let mut book = open(&p).unwrap();
+        let result = read_all(&mut book, "Sheet1");
+        if cfg!(debug_assertions) {
+            // calamine subtracts the reversed bounds and overflows (a panic
+            // with overflow checks on): caught and reported, no crash.
+            let err = err_text(result);
+            assert!(err.contains("ブックの内容を読めません"), "{err}");
+        } else {
+            let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+            assert_eq!(
+                result.unwrap(),
+                vec![
+                    (1, s(&["", "氏名", "5"])),
+                    (2, s(&["", "", "", "", "", "", "7"]))
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn xlsx_truncated_and_encrypted() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = sample_xlsx();
+        let p = write(&dir, "cut.xlsx", &good[..good.len() / 2]);
+        let err = err_text(open(&p));
+        assert_eq!(
+            err.split(" (").next().unwrap(),
+            format!(
+                "{}: ブックが壊れているか、途中で切れています（zip を読めません）。\
+                 Excel で開き直して保存し直してください。",
+                p.display()
+            )
+        );
+
+        let mut enc = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1".to_vec();
+        enc.extend((0..4000u32).map(|i| (i * 7 % 251) as u8));
+        let p = write(&dir, "locked.xlsx", &enc);
+        let err = err_text(open(&p));
+        assert!(
+            err.contains(
+                "パスワードで保護されたブックは読めません。Excel でパスワードを解除して保存し直してください"
+            ),
+            "{err}"
+        );
+        assert!(err.starts_with(&format!("{}: ", p.display())), "{err}");
+
+        // A zip that is not a workbook at all.
+        let p = write(&dir, "other.xlsx", &zip_of(&[("readme.txt", "hello")]));
+        let err = err_text(open(&p));
+        assert!(err.contains("ブックを読めません"), "{err}");
+    }
+
+    #[test]
+    fn xls_that_is_not_xls() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            &dir,
+            "report.xls",
+            b"<html><body><table><tr><td>1</td></tr></table></body></html>",
+        );
+        let err = err_text(open(&p));
+        assert!(err.contains("Web ページ（HTML）"), "{err}");
+
+        let p = write(&dir, "data.xls", "氏名,歩数\n田中,1\n".as_bytes());
+        let err = err_text(open(&p));
+        assert!(err.contains("テキスト（CSV など）"), "{err}");
+
+        let p = write(&dir, "empty.xls", b"");
+        let err = err_text(open(&p));
+        assert!(err.contains("ファイルが空です"), "{err}");
+
+        let p = write(&dir, "junk.xls", b"\x00\x01\x02\x03garbage");
+        let err = err_text(open(&p));
+        assert!(err.contains("壊れている"), "{err}");
+
+        // An OLE container that is not a valid .xls.
+        let mut ole = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1".to_vec();
+        ole.extend([0u8; 600]);
+        let p = write(&dir, "bad.xls", &ole);
+        let err = err_text(open(&p));
+        assert!(
+            err.contains("壊れている") || err.contains("読めません"),
+            "{err}"
+        );
+
+        // An .xlsx saved under an .xls name is read as what it is.
+        let p = write(&dir, "renamed.xls", &sample_xlsx());
+        let mut book = open(&p).unwrap();
+        assert_eq!(read_all(&mut book, "集計").unwrap().len(), 1);
+    }
+
+    // ---- a minimal BIFF8 .xls writer (OLE compound file, one FAT sector) ----
+
+    fn rec(typ: u16, data: &[u8]) -> Vec<u8> {
+        let mut v = typ.to_le_bytes().to_vec();
+        v.extend((data.len() as u16).to_le_bytes());
+        v.extend_from_slice(data);
+        v
+    }
+
+    fn xls_number(row: u16, col: u16, n: f64) -> Vec<u8> {
+        let mut d = row.to_le_bytes().to_vec();
+        d.extend(col.to_le_bytes());
+        d.extend(0u16.to_le_bytes());
+        d.extend(n.to_le_bytes());
+        rec(0x0203, &d)
+    }
+
+    fn xls_label(row: u16, col: u16, s: &str) -> Vec<u8> {
+        let units: Vec<u16> = s.encode_utf16().collect();
+        let mut d = row.to_le_bytes().to_vec();
+        d.extend(col.to_le_bytes());
+        d.extend(0u16.to_le_bytes());
+        d.extend((units.len() as u16).to_le_bytes());
+        d.push(1); // fHighByte: UTF-16LE characters
+        for u in units {
+            d.extend(u.to_le_bytes());
+        }
+        rec(0x0204, &d)
+    }
+
+    fn xls_dimensions(
+        rw_first: u32,
+        rw_last_plus1: u32,
+        col_first: u16,
+        col_last_plus1: u16,
+    ) -> Vec<u8> {
+        let mut d = rw_first.to_le_bytes().to_vec();
+        d.extend(rw_last_plus1.to_le_bytes());
+        d.extend(col_first.to_le_bytes());
+        d.extend(col_last_plus1.to_le_bytes());
+        d.extend(0u16.to_le_bytes());
+        rec(0x0200, &d)
+    }
+
+    fn bof(dt: u16) -> Vec<u8> {
+        let mut d = 0x0600u16.to_le_bytes().to_vec();
+        d.extend(dt.to_le_bytes());
+        d.extend([0u8; 12]);
+        rec(0x0809, &d)
+    }
+
+    /// A BIFF8 workbook stream with the given sheets (name, cell records).
+    fn biff8(sheets: &[(&str, Vec<Vec<u8>>)]) -> Vec<u8> {
+        let sheet_streams: Vec<Vec<u8>> = sheets
+            .iter()
+            .map(|(_, cells)| {
+                let mut s = bof(0x0010);
+                for c in cells {
+                    s.extend_from_slice(c);
+                }
+                s.extend(rec(0x000A, &[]));
+                s
+            })
+            .collect();
+        let bound = |pos: u32, name: &str| {
+            let units: Vec<u16> = name.encode_utf16().collect();
+            let mut d = pos.to_le_bytes().to_vec();
+            d.extend([0u8, 0u8, units.len() as u8, 1u8]);
+            for u in units {
+                d.extend(u.to_le_bytes());
+            }
+            rec(0x0085, &d)
+        };
+        // Globals: BOF, BoundSheet8 per sheet, EOF; positions need the size first.
+        let mut globals_len = bof(0x0005).len() + rec(0x000A, &[]).len();
+        for (name, _) in sheets {
+            globals_len += bound(0, name).len();
+        }
+        let mut out = bof(0x0005);
+        let mut pos = globals_len;
+        for ((name, _), s) in sheets.iter().zip(&sheet_streams) {
+            out.extend(bound(pos as u32, name));
+            pos += s.len();
+        }
+        out.extend(rec(0x000A, &[]));
+        for s in sheet_streams {
+            out.extend(s);
+        }
+        out
+    }
+
+    /// Wrap a workbook stream in an OLE compound file (version 3).
+    fn cfb(mut stream: Vec<u8>) -> Vec<u8> {
+        const END: u32 = 0xFFFF_FFFE;
+        const FREE: u32 = 0xFFFF_FFFF;
+        // Keep it out of the mini stream.
+        if stream.len() < 4096 {
+            stream.resize(4096, 0);
+        }
+        let len = stream.len();
+        stream.resize(len.div_ceil(512) * 512, 0);
+        let n = stream.len() / 512;
+        assert!(n <= 126);
+        let mut header = vec![0u8; 512];
+        header[..8].copy_from_slice(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1");
+        header[24..26].copy_from_slice(&0x003Eu16.to_le_bytes());
+        header[26..28].copy_from_slice(&3u16.to_le_bytes());
+        header[28..30].copy_from_slice(&0xFFFEu16.to_le_bytes());
+        header[30..32].copy_from_slice(&9u16.to_le_bytes());
+        header[32..34].copy_from_slice(&6u16.to_le_bytes());
+        header[44..48].copy_from_slice(&1u32.to_le_bytes());
+        header[48..52].copy_from_slice(&1u32.to_le_bytes());
+        header[56..60].copy_from_slice(&4096u32.to_le_bytes());
+        header[60..64].copy_from_slice(&END.to_le_bytes());
+        header[68..72].copy_from_slice(&END.to_le_bytes());
+        for i in 0..109 {
+            let v = if i == 0 { 0 } else { FREE };
+            header[76 + i * 4..80 + i * 4].copy_from_slice(&v.to_le_bytes());
+        }
+        // FAT: sector 0 = FAT, 1 = directory, 2.. = the stream.
+        let mut fat = vec![0xFFFF_FFFDu32, END];
+        for i in 0..n {
+            fat.push(if i + 1 == n { END } else { (i + 3) as u32 });
+        }
+        fat.resize(128, FREE);
+        let fat: Vec<u8> = fat.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let entry = |name: &str, typ: u8, child: u32, start: u32, size: u32| {
+            let mut e = vec![0u8; 128];
+            let units: Vec<u16> = name.encode_utf16().collect();
+            for (i, u) in units.iter().enumerate() {
+                e[i * 2..i * 2 + 2].copy_from_slice(&u.to_le_bytes());
+            }
+            e[64..66].copy_from_slice(&(((units.len() + 1) * 2) as u16).to_le_bytes());
+            e[66] = typ;
+            e[67] = 1;
+            e[68..72].copy_from_slice(&FREE.to_le_bytes());
+            e[72..76].copy_from_slice(&FREE.to_le_bytes());
+            e[76..80].copy_from_slice(&child.to_le_bytes());
+            e[116..120].copy_from_slice(&start.to_le_bytes());
+            e[120..124].copy_from_slice(&size.to_le_bytes());
+            e
+        };
+        let mut dir = entry("Root Entry", 5, 1, END, 0);
+        dir.extend(entry("Workbook", 2, FREE, 2, len as u32));
+        dir.resize(512, 0);
+        let mut out = header;
+        out.extend(fat);
+        out.extend(dir);
+        out.extend(stream);
+        out
+    }
+
+    #[test]
+    fn xls_rows_and_positions() {
+        let dir = tempfile::tempdir().unwrap();
+        let sheet = vec![
+            xls_dimensions(1, 5, 1, 4),
+            xls_label(1, 1, "氏名"),
+            xls_label(1, 2, "歩数"),
+            xls_label(4, 1, "田中"),
+            xls_number(4, 2, 8000.0),
+            xls_number(4, 3, 0.25),
+        ];
+        let p = write(
+            &dir,
+            "old.xls",
+            &cfb(biff8(&[("歩数", sheet), ("空", vec![])])),
+        );
+        let mut book = open(&p).unwrap();
+        assert_eq!(
+            book.sheet_names(),
+            vec!["歩数".to_string(), "空".to_string()]
+        );
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            read_all(&mut book, "歩数").unwrap(),
+            vec![
+                (2, s(&["", "氏名", "歩数"])),
+                (5, s(&["", "田中", "8000", "0.25"])),
+            ]
+        );
+        assert!(read_all(&mut book, "空").unwrap().is_empty());
+    }
+
+    fn ods_of(content_body: &str) -> Vec<u8> {
+        let content = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet>{content_body}</office:spreadsheet></office:body></office:document-content>"#
+        );
+        let manifest = r#"<?xml version="1.0" encoding="UTF-8"?>
+<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#;
+        zip_of(&[
+            ("mimetype", "application/vnd.oasis.opendocument.spreadsheet"),
+            ("META-INF/manifest.xml", manifest),
+            ("content.xml", &content),
+        ])
+    }
+
+    #[test]
+    fn ods_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = r#"<table:table table:name="歩数"><table:table-row table:number-rows-repeated="2"><table:table-cell/></table:table-row><table:table-row><table:table-cell/><table:table-cell office:value-type="string"><text:p>氏名</text:p></table:table-cell><table:table-cell office:value-type="string"><text:p>歩数</text:p></table:table-cell></table:table-row><table:table-row table:number-rows-repeated="2"><table:table-cell table:number-columns-repeated="3"/></table:table-row><table:table-row><table:table-cell/><table:table-cell office:value-type="string"><text:p>田中</text:p></table:table-cell><table:table-cell office:value-type="float" office:value="8000"><text:p>8000</text:p></table:table-cell><table:table-cell office:value-type="date" office:date-value="2024-05-01"><text:p>2024/05/01</text:p></table:table-cell><table:table-cell office:value-type="boolean" office:boolean-value="false"><text:p>FALSE</text:p></table:table-cell></table:table-row></table:table><table:table table:name="Sheet2"><table:table-row><table:table-cell office:value-type="float" office:value="0.5"><text:p>0.5</text:p></table:table-cell></table:table-row></table:table>"#;
+        let p = write(&dir, "steps.ods", &ods_of(body));
+        let mut book = open(&p).unwrap();
+        assert_eq!(
+            book.sheet_names(),
+            vec!["歩数".to_string(), "Sheet2".to_string()]
+        );
+        let rows = read_all(&mut book, "歩数").unwrap();
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            rows,
+            vec![
+                (3, s(&["", "氏名", "歩数"])),
+                (6, s(&["", "田中", "8000", "2024-05-01", "FALSE"])),
+            ]
+        );
+        let mut src = book.rows("歩数").unwrap();
+        let mut row = Row::new();
+        assert!(src.next_row(&mut row).unwrap());
+        assert!(src.next_row(&mut row).unwrap());
+        assert_eq!(row.get(2), CellRef::Number(8000.0));
+        assert_eq!(row.get(3), CellRef::Date(date(2024, 5, 1)));
+        drop(src);
+        assert_eq!(
+            read_all(&mut book, "Sheet2").unwrap(),
+            vec![(1, s(&["0.5"]))]
+        );
+    }
+
+    #[test]
+    fn ods_wide_repeat_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = r#"<table:table table:name="S"><table:table-row><table:table-cell office:value-type="string"><text:p>a</text:p></table:table-cell></table:table-row><table:table-row table:number-rows-repeated="3"><table:table-cell table:number-columns-repeated="600" office:value-type="float" office:value="1"><text:p>1</text:p></table:table-cell></table:table-row></table:table>"#;
+        let p = write(&dir, "wide.ods", &ods_of(body));
+        let mut book = open(&p).unwrap();
+        let err = err_text(book.rows("S").map(|_| ()));
+        assert!(err.contains("S!SS2"), "{err}");
+    }
+
+    #[test]
+    fn xls_far_cell_is_refused_before_calamine() {
+        // calamine would allocate 65536 x 65536 cells (137 GB) and abort.
+        let dir = tempfile::tempdir().unwrap();
+        let sheet = vec![xls_number(0, 0, 1.0), xls_number(65535, 65535, 2.0)];
+        let p = write(&dir, "far.xls", &cfb(biff8(&[("歩数", sheet)])));
+        let err = err_text(open(&p));
+        let cell = super::cell_name(65536, 65535);
+        assert!(err.contains(&format!("歩数!{cell}")), "{err}");
+
+        // Columns beyond IV (the .xls limit) are refused too, also in MulRk.
+        let mut d = 0u16.to_le_bytes().to_vec();
+        d.extend(300u16.to_le_bytes());
+        d.extend([0u8; 6]);
+        d.extend(300u16.to_le_bytes());
+        let p = write(
+            &dir,
+            "mulrk.xls",
+            &cfb(biff8(&[("S", vec![rec(0x00BD, &d)])])),
+        );
+        let err = err_text(open(&p));
+        assert!(
+            err.contains(&format!("S!{}", super::cell_name(1, 300))),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn xls_damaged_dimensions_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // Huge: calamine would reserve ~11 PB and abort.
+        let sheet = vec![
+            xls_dimensions(0, u32::MAX, 0, 0xFFFF),
+            xls_number(0, 0, 1.0),
+        ];
+        let p = write(&dir, "dims.xls", &cfb(biff8(&[("S", sheet)])));
+        let err = err_text(open(&p));
+        assert!(err.contains("シート「S」の範囲情報が壊れています"), "{err}");
+        // Reversed: calamine's u32 subtraction would overflow.
+        let sheet = vec![xls_dimensions(100, 5, 0, 3), xls_number(0, 0, 1.0)];
+        let p = write(&dir, "rev.xls", &cfb(biff8(&[("S", sheet)])));
+        let err = err_text(open(&p));
+        assert!(err.contains("範囲情報が壊れています"), "{err}");
+    }
+
+    #[test]
+    fn xls_sector_cycles_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = cfb(biff8(&[("S", vec![xls_number(0, 0, 1.0)])]));
+        // The directory sector's FAT entry points at itself: calamine would
+        // follow it forever, growing a buffer.
+        let mut bad = good.clone();
+        bad[512 + 4..512 + 8].copy_from_slice(&1u32.to_le_bytes());
+        let p = write(&dir, "dircycle.xls", &bad);
+        let err = err_text(open(&p));
+        assert!(err.contains("OLE コンテナの構造が壊れています"), "{err}");
+
+        // The workbook stream claims ~4 GB and its last sector loops back.
+        let mut bad = good.clone();
+        let n = (good.len() - 3 * 512) / 512;
+        let last = 2 + n - 1;
+        bad[512 + last * 4..512 + last * 4 + 4].copy_from_slice(&2u32.to_le_bytes());
+        bad[1024 + 128 + 120..1024 + 128 + 124].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        let p = write(&dir, "streamcycle.xls", &bad);
+        let err = err_text(open(&p));
+        assert!(err.contains("OLE コンテナの構造が壊れています"), "{err}");
+
+        // The untouched file still reads, also when named .xlsx.
+        let p = write(&dir, "fine.xlsx", &good);
+        let mut book = open(&p).unwrap();
+        assert_eq!(
+            read_all(&mut book, "S").unwrap(),
+            vec![(1, vec!["1".to_string()])]
+        );
+    }
+
+    #[test]
+    fn xlsx_absurd_cell_references() {
+        let dir = tempfile::tempdir().unwrap();
+        for body in [
+            r#"<sheetData><row r="1"><c r="AAAAAAAAAAAAAAAA1"><v>1</v></c></row></sheetData>"#,
+            r#"<sheetData><row r="99999999999"><c r="A99999999999"><v>1</v></c></row></sheetData>"#,
+            r#"<sheetData><row r="4294967295"><c><v>1</v></c></row><row><c><v>1</v></c></row></sheetData>"#,
+            r#"<dimension ref="A1:B2:C3"/><sheetData/>"#,
+            r#"<sheetData><row r="1"><c r="A1" t="b"><v>7</v></c></row></sheetData>"#,
+            r#"<sheetData><row r="1"><c r="A1"><v>1</v></c>"#,
+        ] {
+            let p = write(&dir, "refs.xlsx", &hand_xlsx("", body));
+            let mut book = open(&p).unwrap();
+            // Overflows inside calamine are caught (debug) or land outside
+            // the limits (release); either way a clean error naming the file.
+            let err = err_text(read_all(&mut book, "Sheet1"));
+            assert!(err.starts_with(&format!("{}: ", p.display())), "{err}");
+        }
     }
 }

@@ -89,7 +89,7 @@ fn card_workbook(path: &std::path::Path) {
         ws.write_string(2, c as u16, h).unwrap();
     }
     ws.write_string(3, 0, "C000001").unwrap();
-    ws.write_datetime_with_format(3, 1, &ExcelDateTime::from_ymd(2025, 6, 1).unwrap(), &ym)
+    ws.write_datetime_with_format(3, 1, ExcelDateTime::from_ymd(2025, 6, 1).unwrap(), &ym)
         .unwrap();
     ws.write_number(3, 2, 8000).unwrap(); // 1日: number
     ws.write_string(3, 3, "７５００").unwrap(); // 2日: full-width text
@@ -491,6 +491,10 @@ fn a_stranger_is_refused() {
 
 /// A minimal xlsx with one worksheet XML, for hostile cases.
 fn raw_xlsx(path: &std::path::Path, sheet_xml: &str) {
+    raw_xlsx_with(path, sheet_xml, None)
+}
+
+fn raw_xlsx_with(path: &std::path::Path, sheet_xml: &str, shared: Option<&str>) {
     let f = std::fs::File::create(path).unwrap();
     let mut z = zip::ZipWriter::new(f);
     let o = zip::write::SimpleFileOptions::default();
@@ -504,6 +508,10 @@ fn raw_xlsx(path: &std::path::Path, sheet_xml: &str) {
     for (name, body) in files {
         z.start_file(name, o).unwrap();
         z.write_all(body.as_bytes()).unwrap();
+    }
+    if let Some(sst) = shared {
+        z.start_file("xl/sharedStrings.xml", o).unwrap();
+        z.write_all(sst.as_bytes()).unwrap();
     }
     z.finish().unwrap();
 }
@@ -537,6 +545,14 @@ fn hostile_and_damaged_workbooks_are_clear_errors() {
     if r.code == 0 {
         assert_eq!(e.steps("C000001", "2025-06-01"), Some(5000));
     }
+    // A shared-string count that would make the reader reserve terabytes.
+    let bomb = e.path("bomb.xlsx");
+    raw_xlsx_with(
+        &bomb,
+        &format!("{SHEET_HEAD}<sheetData/></worksheet>"),
+        Some(r#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="100000000000" uniqueCount="100000000000"><si><t>x</t></si></sst>"#),
+    );
+    e.run(&["steps", "import", s(&bomb)]).refused().stderr_has("共有文字列");
     // A truncated workbook.
     let good = e.path("good.xlsx");
     card_workbook(&good);
