@@ -280,26 +280,45 @@ fn write_error_xlsx(
     for (c, h) in ERROR_HEADERS.iter().enumerate() {
         ws.write_string_with_format(0, c as u16, *h, &bold)?;
     }
+    let top = Format::new().set_align(rust_xlsxwriter::FormatAlign::Top);
+    let wrap = Format::new()
+        .set_text_wrap()
+        .set_align(rust_xlsxwriter::FormatAlign::Top);
     for (i, p) in problems.iter().enumerate() {
         let r = i as u32 + 1;
+        // Wrapped cells get no automatic height in every viewer: size the row to the
+        // message (full-width characters count double in a 60-character column).
+        let w: usize = p
+            .message
+            .chars()
+            .map(|ch| if ch.is_ascii() { 1 } else { 2 })
+            .sum();
+        let lines = w.div_ceil(50).max(file_name.len().div_ceil(29)).max(1);
+        ws.set_row_height(r, 13.5 * lines as f64)?;
         for (c, v) in problem_row(file_name, p).iter().enumerate() {
+            let f = if c == 7 || c == 0 { &wrap } else { &top };
             match v {
                 Value::Text(s) => {
-                    ws.write_string(r, c as u16, s)?;
+                    ws.write_string_with_format(r, c as u16, s, f)?;
                 }
                 Value::Int(n) => {
-                    ws.write_number(r, c as u16, *n as f64)?;
+                    ws.write_number_with_format(r, c as u16, *n as f64, f)?;
                 }
                 _ => {}
             }
         }
     }
-    for (c, w) in [28.0, 12.0, 8.0, 6.0, 12.0, 14.0, 26.0, 90.0]
+    for (c, w) in [30.0, 12.0, 7.0, 5.0, 12.0, 12.0, 24.0, 60.0]
         .iter()
         .enumerate()
     {
         ws.set_column_width(c as u16, *w)?;
     }
+    // Printed on A4 landscape, one page wide, the header repeated on every page.
+    ws.set_paper_size(9);
+    ws.set_landscape();
+    ws.set_print_fit_to_pages(1, 0);
+    ws.set_repeat_rows(0, 0)?;
     ws.set_freeze_panes(1, 0)?;
     ws.autofilter(0, 0, problems.len() as u32, 7)?;
 
@@ -338,6 +357,10 @@ fn write_error_xlsx(
                 .map(|c| if "[]:*?/\\".contains(c) { '_' } else { c })
                 .collect();
             ws.set_name(&name)?;
+            ws.set_paper_size(9);
+            ws.set_landscape();
+            ws.set_print_fit_to_pages(1, 0);
+            let mut widths: Vec<usize> = Vec::new();
             let mut src = book.rows(sheet)?;
             let mut row = Row::new();
             while src.next_row(&mut row)? {
@@ -347,6 +370,14 @@ fn write_error_xlsx(
                 }
                 for c in 0..row.len() {
                     let text = row.raw_text(c);
+                    if widths.len() <= c {
+                        widths.resize(c + 1, 8);
+                    }
+                    let w = text
+                        .chars()
+                        .map(|ch| if ch.is_ascii() { 1 } else { 2 })
+                        .sum::<usize>();
+                    widths[c] = widths[c].max(w.min(40));
                     let (er, ec) = (r - 1, c as u16);
                     match marks.get(&(r, c)) {
                         Some(ps) => {
@@ -371,6 +402,9 @@ fn write_error_xlsx(
                         }
                     }
                 }
+            }
+            for (c, w) in widths.iter().enumerate() {
+                ws.set_column_width(c as u16, *w as f64 + 1.5)?;
             }
         }
     }

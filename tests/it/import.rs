@@ -550,9 +550,13 @@ fn hostile_and_damaged_workbooks_are_clear_errors() {
     raw_xlsx_with(
         &bomb,
         &format!("{SHEET_HEAD}<sheetData/></worksheet>"),
-        Some(r#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="100000000000" uniqueCount="100000000000"><si><t>x</t></si></sst>"#),
+        Some(
+            r#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="100000000000" uniqueCount="100000000000"><si><t>x</t></si></sst>"#,
+        ),
     );
-    e.run(&["steps", "import", s(&bomb)]).refused().stderr_has("共有文字列");
+    e.run(&["steps", "import", s(&bomb)])
+        .refused()
+        .stderr_has("共有文字列");
     // A truncated workbook.
     let good = e.path("good.xlsx");
     card_workbook(&good);
