@@ -140,6 +140,43 @@ pub fn show(ctx: &mut Ctx, id: i64, rejected: bool, out: Option<&Path>) -> Resul
     if rej > 0 {
         println!("  保留した行は `stepcard batches show {id} --rejected --out 修正用.xlsx` で書き出せます");
     }
+    if info.kind == "orders" {
+        show_orders(ctx, id)?;
+    }
+    Ok(())
+}
+
+/// An orders batch's outcome: how many accepted, and each refused application with
+/// its participant, so they can still be told.
+fn show_orders(ctx: &Ctx, id: i64) -> Result<()> {
+    let (accepted, points): (i64, i64) = ctx.conn.query_row(
+        "SELECT count(*), COALESCE(SUM(points),0) FROM orders WHERE batch_id=?1 AND status='accepted'",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    println!("  受付した申込み: {accepted} 件（{points} ポイント）");
+    let mut stmt = ctx.conn.prepare(
+        "SELECT sheet, row_no, participant_id, prize_code, quantity, code, message FROM orders \
+         WHERE batch_id=?1 AND status='rejected' ORDER BY sheet, row_no, id",
+    )?;
+    let mut rows = stmt.query([id])?;
+    let mut first = true;
+    while let Some(r) = rows.next()? {
+        if first {
+            println!("  却下した申込み（参加者にお知らせください）:");
+            first = false;
+        }
+        println!(
+            "    {}!{}行目 {} {}×{} {} {}",
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, String>(6)?
+        );
+    }
     Ok(())
 }
 

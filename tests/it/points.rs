@@ -313,6 +313,17 @@ fn every_order_outcome_in_file_order() {
         ]
     );
 
+    // The batch still lists whom to tell.
+    let shown = e.run(&["batches", "show", "4"]).ok().stdout;
+    assert!(
+        shown.contains("受付した申込み: 3 件（310 ポイント）"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("orders!10行目 P003 T1×1 participant.no_address"),
+        "{shown}"
+    );
+
     // Re-importing the same file changes nothing.
     e.run(&["orders", "import", "orders.csv"])
         .ok()
