@@ -559,3 +559,37 @@ fn the_audit_entry_counts_without_personal_data() {
         assert!(!d.contains("P001") && !d.contains("試験"), "{d}");
     }
 }
+
+#[test]
+fn undoing_a_roster_update_that_changed_the_age_table_is_guarded_too() {
+    let e = orders_env();
+    // P001's birth date corrected to 1950: the 65+ table, July's 8,000 steps now 5 a day.
+    e.write(
+        "fix.csv",
+        "参加者番号,氏名,郵便番号,住所,生年月日,年齢,利用区分\n\
+         P001,試験 一郎,160-0022,東京都新宿区新宿1-1-1,1950-04-01,,台紙\n",
+    );
+    e.run(&["roster", "import", "fix.csv", "--update"]).ok();
+    assert_eq!(
+        points(&e, &[])[0],
+        row("P001", [61, 548000, 305, 20, 0, 325])
+    );
+    e.write(
+        "o.csv",
+        "参加者番号,景品コード,数量,申込日\nP001,Q1,1,2025-09-01\nP001,T1,1,2025-09-01\n",
+    );
+    e.run(&["orders", "import", "o.csv"]).ok();
+    // Back to 1980 the points would be 294, below the 300 used.
+    e.run(&["batches", "undo", "4"])
+        .refused()
+        .stderr_has("P001（取消後 294、使用 300）");
+    let birth: String = e
+        .conn()
+        .query_row(
+            "SELECT birth_date FROM participants WHERE id='P001'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(birth, "1950-04-01");
+}
