@@ -50,6 +50,13 @@ pub enum Command {
     /// 取込み単位 (every import is a batch: list, show, undo)
     #[command(subcommand)]
     Batches(BatchesCmd),
+    /// ポイントと残高: 参加者ごとの記録日数・歩数・獲得・使用・残高 (per-participant points and balances)
+    Points(PointsArgs),
+    /// 景品の申込み (prize applications keyed from cards)
+    #[command(subcommand)]
+    Orders(OrdersCmd),
+    /// 景品の一覧: 必要ポイント・在庫・受付数・残り (prizes: cost, stock, applied, left)
+    Prizes,
     /// 取扱状況と監査ログ (handling status and audit-log verification)
     Audit(AuditArgs),
     /// サンプルデータで全工程を実行 (run the whole pipeline on bundled sample data)
@@ -165,6 +172,33 @@ pub enum BatchesCmd {
     },
     /// 取込みを取り消す (remove a batch's rows)
     Undo { id: i64 },
+}
+
+#[derive(Debug, Args)]
+pub struct PointsArgs {
+    /// この日までの歩数と申込みで計算する（例: 2025-09-30、R7.9.30）(count days and orders up to this date)
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// 出力ファイル (.csv or .xlsx; omitted: CSV on stdout)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// この参加者だけ (only this participant)
+    #[arg(long, value_name = "ID")]
+    pub participant: Option<String>,
+    /// 日ごとのポイントと取込み番号、月ごとのボーナスを出す (each day's points and batch, each bonus)
+    #[arg(long, requires = "participant")]
+    pub detail: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrdersCmd {
+    /// 景品申込みを取り込む: 参加者番号, 景品コード, 数量, 申込日 (import applications; the file is one batch)
+    Import {
+        /// 申込みファイル (.csv .tsv .xlsx .xlsm .xls .ods)
+        file: PathBuf,
+        #[command(flatten)]
+        opts: ImportOpts,
+    },
 }
 
 #[derive(Debug, Args)]

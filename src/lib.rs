@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod db;
 pub mod import;
 pub mod output;
+pub mod points;
 pub mod program;
 pub mod sheet;
 
@@ -149,7 +150,7 @@ pub fn load_program(conn: &Connection) -> Result<program::Program> {
 
 /// The name an audit entry gives a command.
 fn command_name(c: &Command) -> &'static str {
-    use cli::{BatchesCmd, RosterCmd, StepsCmd};
+    use cli::{BatchesCmd, OrdersCmd, RosterCmd, StepsCmd};
     match c {
         Command::Init { .. } => "init",
         Command::Roster(RosterCmd::Import { .. }) => "roster import",
@@ -159,6 +160,9 @@ fn command_name(c: &Command) -> &'static str {
         Command::Batches(BatchesCmd::List) => "batches list",
         Command::Batches(BatchesCmd::Show { .. }) => "batches show",
         Command::Batches(BatchesCmd::Undo { .. }) => "batches undo",
+        Command::Points(_) => "points",
+        Command::Orders(OrdersCmd::Import { .. }) => "orders import",
+        Command::Prizes => "prizes",
         Command::Audit(_) => "audit",
         Command::Demo { .. } => "demo",
     }
@@ -185,7 +189,7 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn dispatch(ctx: &mut Ctx, command: &Command) -> Result<()> {
-    use cli::{BatchesCmd, RosterCmd, StepsCmd};
+    use cli::{BatchesCmd, OrdersCmd, RosterCmd, StepsCmd};
     match command {
         Command::Init { .. } | Command::Demo { .. } => unreachable!("handled before"),
         Command::Roster(RosterCmd::Import { file, opts, update }) => {
@@ -206,6 +210,9 @@ fn dispatch(ctx: &mut Ctx, command: &Command) -> Result<()> {
             cmd::batches::show(ctx, *id, *rejected, out.as_deref())
         }
         Command::Batches(BatchesCmd::Undo { id }) => cmd::batches::undo(ctx, *id),
+        Command::Points(args) => cmd::points::run(ctx, args),
+        Command::Orders(OrdersCmd::Import { file, opts }) => cmd::orders::import(ctx, file, opts),
+        Command::Prizes => cmd::prizes::list(ctx),
         Command::Audit(args) => cmd::audit::run(ctx, args),
     }
 }

@@ -75,6 +75,7 @@ fn batch(ctx: &Ctx, id: i64) -> Result<BatchInfo> {
     }
 }
 
+#[allow(clippy::type_complexity)]
 pub fn show(ctx: &mut Ctx, id: i64, rejected: bool, out: Option<&Path>) -> Result<()> {
     let info = batch(ctx, id)?;
     ctx.detail.count("batch", id);
@@ -149,6 +150,43 @@ pub fn show(ctx: &mut Ctx, id: i64, rejected: bool, out: Option<&Path>) -> Resul
     if rej > 0 {
         println!("  保留した行は `stepcard batches show {id} --rejected --out 修正用.xlsx` で書き出せます");
     }
+    if info.kind == "orders" {
+        show_orders(ctx, id)?;
+    }
+    Ok(())
+}
+
+/// An orders batch's outcome: how many accepted, and each refused application with
+/// its participant, so they can still be told.
+fn show_orders(ctx: &Ctx, id: i64) -> Result<()> {
+    let (accepted, points): (i64, i64) = ctx.conn.query_row(
+        "SELECT count(*), COALESCE(SUM(points),0) FROM orders WHERE batch_id=?1 AND status='accepted'",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    println!("  受付した申込み: {accepted} 件（{points} ポイント）");
+    let mut stmt = ctx.conn.prepare(
+        "SELECT sheet, row_no, participant_id, prize_code, quantity, code, message FROM orders \
+         WHERE batch_id=?1 AND status='rejected' ORDER BY sheet, row_no, id",
+    )?;
+    let mut rows = stmt.query([id])?;
+    let mut first = true;
+    while let Some(r) = rows.next()? {
+        if first {
+            println!("  却下した申込み（参加者にお知らせください）:");
+            first = false;
+        }
+        println!(
+            "    {}!{}行目 {} {}×{} {} {}",
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, String>(6)?
+        );
+    }
     Ok(())
 }
 
@@ -208,8 +246,18 @@ pub fn undo(ctx: &mut Ctx, id: i64) -> Result<()> {
     let operator = ctx.operator.clone();
     let tx = crate::db::begin_write(&mut ctx.conn)?;
     let mut restored = 0usize;
+    // Participants whose points the undo changes: checked after the rows are out, in
+    // the same transaction, against the points their accepted orders used.
+    let mut affected: Vec<String> = Vec::new();
     let removed = match info.kind.as_str() {
         "steps" => {
+            let mut stmt = tx.prepare(
+                "SELECT participant_id FROM steps WHERE batch_id=?1                  UNION SELECT participant_id FROM steps_history WHERE replaced_by=?1",
+            )?;
+            affected = stmt
+                .query_map([id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            drop(stmt);
             let removed = tx.execute("DELETE FROM steps WHERE batch_id=?1", [id])?;
             // Values this batch replaced come back, unless a later batch replaced them again.
             restored = tx.execute(
@@ -241,7 +289,22 @@ pub fn undo(ctx: &mut Ctx, id: i64) -> Result<()> {
                     used.iter().take(20).cloned().collect::<Vec<_>>().join("、")
                 );
             }
-            // Participants this batch updated get their earlier values back.
+            let mut stmt = tx.prepare(
+                "SELECT DISTINCT p.id FROM participants p JOIN orders o ON o.participant_id = p.id WHERE p.batch_id=?1 ORDER BY p.id",
+            )?;
+            let ordered: Vec<String> = stmt
+                .query_map([id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            drop(stmt);
+            if !ordered.is_empty() {
+                bail!(
+                    "取込み {id} で登録した参加者 {} 名には景品の申込みがあるため、取り消せません。先に申込みの取込みを取り消してください: {}",
+                    ordered.len(),
+                    ordered.iter().take(20).cloned().collect::<Vec<_>>().join("、")
+                );
+            }
+            // Participants this batch updated get their earlier values back (a changed
+            // birth date or age can change which point table applies).
             let mut stmt = tx.prepare(
                 "SELECT participant_id, old_json FROM participant_history WHERE batch_id=?1 ORDER BY id DESC",
             )?;
@@ -251,6 +314,7 @@ pub fn undo(ctx: &mut Ctx, id: i64) -> Result<()> {
             drop(stmt);
             for (pid, json) in olds {
                 let p: crate::import::roster::Participant = serde_json::from_str(&json)?;
+                affected.push(pid.clone());
                 restored += tx.execute(
                     "UPDATE participants SET name=?2, name_kana=?3, postal_code=?4, address=?5, address2=?6, birth_date=?7, age=?8, sex=?9, phone=?10, channel=?11, email=?12, updated_batch_id=NULL WHERE id=?1",
                     rusqlite::params![pid, p.name, p.name_kana, p.postal_code, p.address, p.address2, p.birth_date, p.age, p.sex, p.phone, p.channel, p.email],
@@ -259,8 +323,38 @@ pub fn undo(ctx: &mut Ctx, id: i64) -> Result<()> {
             tx.execute("DELETE FROM participant_history WHERE batch_id=?1", [id])?;
             tx.execute("DELETE FROM participants WHERE batch_id=?1", [id])?
         }
+        "orders" => {
+            let shipped: i64 = tx.query_row(
+                "SELECT count(*) FROM orders WHERE batch_id=?1 AND shipment_id IS NOT NULL",
+                [id],
+                |r| r.get(0),
+            )?;
+            if shipped > 0 {
+                bail!(
+                    "取込み {id} の申込みのうち {shipped} 件は発送済みのため、取り消せません (orders already shipped)"
+                );
+            }
+            tx.execute("DELETE FROM orders WHERE batch_id=?1", [id])?
+        }
         other => bail!("種類「{other}」の取込みはこの版では取り消せません"),
     };
+    let overdrawn = crate::points::overdrawn(&tx, &ctx.program, &affected)?;
+    if !overdrawn.is_empty() {
+        drop(tx);
+        bail!(
+            "取込み {id} を取り消すと、参加者 {} 名のポイントが受付済みの景品申込みで使ったポイントを下回るため、取り消していません: {}{}。\
+             先にその参加者の申込みの取込みを取り消すか、正しい歩数を取り込んでください \
+             (the undo would leave balances below points already used by orders)",
+            overdrawn.len(),
+            overdrawn
+                .iter()
+                .take(20)
+                .map(|(p, earned, used)| format!("{p}（取消後 {earned}、使用 {used}）"))
+                .collect::<Vec<_>>()
+                .join("、"),
+            if overdrawn.len() > 20 { " ほか" } else { "" }
+        );
+    }
     tx.execute(
         "UPDATE batches SET status='undone', undone_at=?2, undone_by=?3 WHERE id=?1",
         rusqlite::params![id, now, operator],

@@ -25,6 +25,7 @@ const INPUTS: &[(&str, &[u8])] = &[
         "steps_bad.csv",
         include_bytes!("../../examples/steps_bad.csv"),
     ),
+    ("orders.csv", include_bytes!("../../examples/orders.csv")),
 ];
 
 const MARKER: &str = ".stepcard-demo";
@@ -120,6 +121,40 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
         "歩数を書き出す (steps export)",
         &["steps", "export", "--out", &o("steps_export.csv")],
         true,
+    )?;
+    step(
+        "ポイントと残高を書き出す (points)",
+        &["points", "--out", &o("points.xlsx")],
+        true,
+    )?;
+    step(
+        "景品の申込みを取り込む: CP932、和暦の申込日、却下はお知らせ用の一覧に (orders import)",
+        &[
+            "orders",
+            "import",
+            &o("input/orders.csv"),
+            "--errors",
+            &o("orders_report.xlsx"),
+        ],
+        true,
+    )?;
+    step("景品の在庫と受付数 (prizes)", &["prizes"], true)?;
+    step(
+        "一人の明細: 日ごとのポイント・ボーナス・申込み (points --detail)",
+        &[
+            "points",
+            "--participant",
+            "C000007",
+            "--detail",
+            "--out",
+            &o("points_C000007.xlsx"),
+        ],
+        true,
+    )?;
+    step(
+        "申込みのあとで歩数の取込みを取り消そうとすると: 使ったポイントを下回る参加者を挙げて拒否 (batches undo refused)",
+        &["batches", "undo", "2"],
+        false,
     )?;
     step(
         "監査ログを検証する (audit verify)",

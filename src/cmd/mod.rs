@@ -5,5 +5,8 @@ pub mod audit;
 pub mod batches;
 pub mod demo;
 pub mod init;
+pub mod orders;
+pub mod points;
+pub mod prizes;
 pub mod roster;
 pub mod steps;

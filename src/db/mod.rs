@@ -110,6 +110,30 @@ CREATE TABLE exports(
   at TEXT NOT NULL
 );
 "#,
+    // 2: prize applications (景品申込み). Every application keyed is kept, accepted or
+    // rejected with its code, so the participant can be told; `points` is what an
+    // accepted order uses (rejected: what it would have cost). `shipment_id` is set
+    // when the order is shipped.
+    r#"
+CREATE TABLE orders(
+  id INTEGER PRIMARY KEY,
+  batch_id INTEGER NOT NULL,
+  sheet TEXT NOT NULL,
+  row_no INTEGER NOT NULL,
+  participant_id TEXT NOT NULL,
+  prize_code TEXT NOT NULL,
+  quantity INTEGER NOT NULL,
+  applied_on TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('accepted', 'rejected')),
+  code TEXT,
+  message TEXT,
+  points INTEGER NOT NULL,
+  shipment_id INTEGER
+);
+CREATE INDEX orders_by_participant ON orders(participant_id, status);
+CREATE INDEX orders_by_batch ON orders(batch_id);
+CREATE INDEX orders_by_prize ON orders(prize_code, status);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -38,6 +38,12 @@ pub trait RowHandler {
     fn extra_rejects(&mut self) -> Vec<(String, u32, Vec<String>)> {
         Vec::new()
     }
+    /// Rows stored with an outcome the operator must pass on, though not an error in the
+    /// file (a prize application refused for want of points). They go into the error
+    /// report and the summary after the problems, and do not stop the import.
+    fn notices(&mut self) -> Vec<Problem> {
+        Vec::new()
+    }
 }
 
 pub struct Spec<'a> {
@@ -190,6 +196,13 @@ pub fn run(
         fatal = true;
     }
     let counts = handler.counts();
+    // Notices only mean something when the rows they speak of are kept.
+    let will_commit = !fatal && (problems.is_empty() || opts.partial);
+    let notices = if will_commit {
+        handler.notices()
+    } else {
+        Vec::new()
+    };
     let d = &mut ctx.detail;
     d.count("batch", batch);
     d.count("rows", counts.rows);
@@ -199,17 +212,28 @@ pub fn run(
     d.count("updated", counts.updated);
     d.count("problems", problems.len() as u64);
     d.count("rejected_rows", rejected_rows);
+    if !notices.is_empty() {
+        d.count("notices", notices.len() as u64);
+    }
 
     if let Some(out) = &opts.errors {
         let input = (path, &src.opts);
-        let rec = write_error_report(out, &file_name, &problems, Some(input))?;
+        let listed: Vec<Problem> = problems.iter().chain(&notices).cloned().collect();
+        let rec = write_error_report(out, &file_name, &listed, Some(input))?;
         say(
             ctx.quiet,
-            format!("誤りの一覧: {} ({} 件)", out.display(), problems.len()),
+            format!("誤りの一覧: {} ({} 件)", out.display(), listed.len()),
         );
         ctx.detail.file(rec);
     }
     print_problems(ctx.quiet, &file_name, &problems);
+    if !notices.is_empty() && !ctx.quiet {
+        eprintln!(
+            "{file_name}: 取り込んだうえで、お知らせが必要な行 {} 件:",
+            notices.len()
+        );
+        print_problems(ctx.quiet, &file_name, &notices);
+    }
 
     if fatal {
         drop(tx);

@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod header;
+pub mod orders;
 pub mod roster;
 pub mod steps;
 
