@@ -233,6 +233,8 @@ pub struct StepsImporter {
     /// Rows taken back out after the fact (the first of two differing keyings of one
     /// day), rebuilt in the sheet's layout so they are kept with the rejected rows.
     pub extra_rejects: Vec<(String, u32, Vec<String>)>,
+    /// Participants whose stored values `--replace` changed: their balances are checked.
+    replaced_pids: Vec<String>,
     now: String,
 }
 
@@ -258,6 +260,7 @@ impl StepsImporter {
             date_buf: String::with_capacity(10),
             counts: Counts::default(),
             extra_rejects: Vec::new(),
+            replaced_pids: Vec::new(),
             now: crate::now(),
         }
     }
@@ -580,6 +583,7 @@ impl StepsImporter {
             )?
             .execute(rusqlite::params![pid, self.date_buf, steps, self.batch, src_row])?;
             self.counts.replaced += 1;
+            self.replaced_pids.push(pid.to_string());
             return Ok(());
         }
         out.push(problem(
@@ -628,6 +632,28 @@ impl super::batch::RowHandler for StepsImporter {
     }
     fn extra_rejects(&mut self) -> Vec<(String, u32, Vec<String>)> {
         std::mem::take(&mut self.extra_rejects)
+    }
+
+    /// A `--replace` that lowers a participant's points below what their accepted
+    /// orders already used would overdraw them: refuse the whole import.
+    fn finish(&mut self, conn: &Connection, _out: &mut Vec<Problem>) -> Result<()> {
+        if self.replaced_pids.is_empty() {
+            return Ok(());
+        }
+        let over = crate::points::overdrawn(conn, &self.program, &self.replaced_pids)?;
+        if !over.is_empty() {
+            anyhow::bail!(
+                "--replace で歩数を置き換えると、景品の申込みで使ったポイントより獲得ポイントが少なくなる参加者がいるため、\
+                 何も取り込んでいません（置換後の獲得 / 使用済み）: {}。台紙と申込みを確かめてください \
+                 (replacing would leave these participants below the points their orders used)",
+                over.iter()
+                    .take(20)
+                    .map(|(p, e, u)| format!("{p}（{e} / {u}）"))
+                    .collect::<Vec<_>>()
+                    .join("、")
+            );
+        }
+        Ok(())
     }
 }
 

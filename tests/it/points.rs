@@ -593,3 +593,31 @@ fn undoing_a_roster_update_that_changed_the_age_table_is_guarded_too() {
         .unwrap();
     assert_eq!(birth, "1950-04-01");
 }
+
+#[test]
+fn a_replace_that_would_overdraw_a_balance_is_refused() {
+    let e = setup();
+    e.run(&["steps", "import", "a.csv"]).ok();
+    // June earns P001 170 points; T1 × 3 uses 150.
+    e.write(
+        "o.csv",
+        "参加者番号,景品コード,数量,申込日\nP001,T1,3,2025-07-01\n",
+    );
+    e.run(&["orders", "import", "o.csv"]).ok();
+    // Rekeying five June days as 0 steps would leave 25 × 5 + the bonus 20 = 145: refused.
+    e.write(
+        "fix.csv",
+        &long((1..=5).map(|d| ("P001", format!("2025-06-{d:02}"), 0))),
+    );
+    e.run(&["steps", "import", "fix.csv", "--replace"])
+        .refused()
+        .stderr_has("P001（145 / 150）");
+    assert_eq!(e.steps("P001", "2025-06-01"), Some(10000));
+    // A smaller correction that keeps the balance covered goes through.
+    e.write(
+        "fix2.csv",
+        &long([("P001", "2025-06-01".to_string(), 9000)]),
+    );
+    e.run(&["steps", "import", "fix2.csv", "--replace"]).ok();
+    assert_eq!(e.steps("P001", "2025-06-01"), Some(9000));
+}
