@@ -301,11 +301,17 @@ fn check_control(conn: &Connection, n: i64, head: &str) -> Result<Option<(i64, S
         (Some(last), Some(h)) if last == n && h == head => None,
         (Some(last), _) if last > n => Some((
             n + 1,
-            format!(
-                "記録 {}〜{last} が末尾から削除されています（控えの最終番号は {last}）(entries {}-{last} were removed from the end)",
-                n + 1,
-                n + 1
-            ),
+            if last == n + 1 {
+                format!(
+                    "最後の記録 {last} が削除されています（控えの最終番号は {last}）(entry {last}, the last, was removed)"
+                )
+            } else {
+                format!(
+                    "記録 {}〜{last} が末尾から削除されています（控えの最終番号は {last}）(entries {}-{last} were removed from the end)",
+                    n + 1,
+                    n + 1
+                )
+            },
         )),
         (Some(last), _) if last < n => Some((
             last + 1,
