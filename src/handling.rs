@@ -36,6 +36,8 @@ pub struct Copy {
     pub now: OnDisk,
     /// A later entry that wrote the same path (this copy was replaced by that one).
     pub overwritten_by: Option<i64>,
+    /// Known only from the `exports` index: its audit entry is gone or does not list it.
+    pub index_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,7 +102,9 @@ pub fn gather(
     chain: Verification,
 ) -> Result<HandlingReport> {
     let entries = audit::entries(conn)?;
-    let copies = copies(&entries);
+    let mut copies = copies(&entries);
+    copies.extend(index_only_copies(conn, &copies)?);
+    copies.sort_by_key(|c| c.seq);
     let holdings = holdings(conn)?;
     Ok(HandlingReport {
         program: program.clone(),
@@ -132,6 +136,7 @@ pub fn copies(entries: &[Entry]) -> Vec<Copy> {
                 sha256: f.sha256,
                 bytes: f.bytes,
                 overwritten_by: None,
+                index_only: false,
             });
         }
     }
@@ -142,6 +147,46 @@ pub fn copies(entries: &[Entry]) -> Vec<Copy> {
             .map(|later| later.seq);
     }
     out
+}
+
+/// Files in the `exports` index that no audit entry lists: the entry that wrote them was
+/// removed or changed. They are reported too, so deleting a log entry does not hide a copy.
+fn index_only_copies(conn: &Connection, from_log: &[Copy]) -> Result<Vec<Copy>> {
+    let known: std::collections::HashSet<(i64, &str, &str)> = from_log
+        .iter()
+        .map(|c| (c.seq, c.path.as_str(), c.sha256.as_str()))
+        .collect();
+    let mut stmt = conn
+        .prepare("SELECT audit_seq, at, path, sha256, bytes FROM exports ORDER BY audit_seq, id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, i64>(4)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, at, path, sha256, bytes) = row?;
+        if known.contains(&(seq, path.as_str(), sha256.as_str())) {
+            continue;
+        }
+        out.push(Copy {
+            seq,
+            at,
+            operator: String::new(),
+            command: String::new(),
+            now: on_disk(Path::new(&path)),
+            path,
+            sha256,
+            bytes: u64::try_from(bytes).unwrap_or(0),
+            overwritten_by: None,
+            index_only: true,
+        });
+    }
+    Ok(out)
 }
 
 fn on_disk(path: &Path) -> OnDisk {
@@ -326,6 +371,21 @@ mod tests {
         assert_eq!(c[3].overwritten_by, Some(3));
         assert_eq!(c[3].matches(), Some(false));
         assert_eq!((c[4].overwritten_by, c[4].matches()), (None, Some(true)));
+    }
+
+    #[test]
+    fn a_copy_whose_entry_was_removed_is_still_reported() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(
+            "CREATE TABLE exports(id INTEGER PRIMARY KEY, audit_seq INTEGER, path TEXT, sha256 TEXT, bytes INTEGER, at TEXT);
+             INSERT INTO exports(audit_seq, path, sha256, bytes, at) VALUES (1,'/x/a.csv','aa',3,'t'),(2,'/x/b.csv','bb',4,'t');",
+        )
+        .unwrap();
+        let logged = copies(&[entry(1, &[("/x/a.csv", "aa")])]);
+        let extra = index_only_copies(&c, &logged).unwrap();
+        assert_eq!(extra.len(), 1);
+        assert_eq!((extra[0].seq, extra[0].path.as_str()), (2, "/x/b.csv"));
+        assert!(extra[0].index_only);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::cli::{AuditArgs, AuditCmd};
 use crate::output::{self, TableFormat};
 use crate::Ctx;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use std::path::Path;
 
 pub fn run(ctx: &mut Ctx, args: &AuditArgs) -> Result<()> {

@@ -172,7 +172,7 @@ fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -296,7 +296,14 @@ fn overview(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()> {
         ("監査ログの状態", chain_text(r), r.chain.broken.is_some()),
         (
             "先頭ハッシュ（SHA-256）",
-            r.chain.head.clone(),
+            match &r.chain.broken {
+                None => r.chain.head.clone(),
+                Some((seq, _)) => format!(
+                    "{}\n（記録 {} までの確認できたハッシュです。連鎖が切れているため先頭ハッシュとしては使えません）",
+                    r.chain.head,
+                    seq - 1
+                ),
+            },
             r.chain.broken.is_some(),
         ),
         (
@@ -371,17 +378,36 @@ fn operations(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()>
             ("件数", 34.0),
             ("読んだファイル", 24.0),
             ("書き出したファイル", 24.0),
-            ("記録のハッシュ（先頭16桁）", 18.0),
+            ("ハッシュ（先頭16桁）", 18.0),
         ],
     )?;
     let broken = r.chain.broken.as_ref().map(|b| b.0);
-    for (i, e) in r.entries.iter().enumerate() {
+    let mut row = 0u32;
+    let mut expected = 1i64;
+    for e in &r.entries {
+        if e.seq > expected {
+            // Entries missing from the log get a row of their own, so the gap is seen.
+            row += 1;
+            let which = if e.seq == expected + 1 {
+                format!("記録 {expected} がありません（削除されています）")
+            } else {
+                format!(
+                    "記録 {expected}〜{} がありません（削除されています）",
+                    e.seq - 1
+                )
+            };
+            let mut cells = vec![Cell::Num(expected as f64), Cell::Bad(which)];
+            cells.extend((2..9).map(|_| Cell::Bad(String::new())));
+            table_row(ws, st, row, &widths, cells, true)?;
+        }
+        expected = e.seq + 1;
+        row += 1;
         let written: Vec<String> = e.files().iter().map(|f| base_name(&f.path)).collect();
         let read: Vec<String> = e.files_read().iter().map(|f| base_name(f)).collect();
         table_row(
             ws,
             st,
-            i as u32 + 1,
+            row,
             &widths,
             vec![
                 Cell::Num(e.seq as f64),
@@ -397,8 +423,8 @@ fn operations(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()>
             Some(e.seq) == broken,
         )?;
     }
-    if !r.entries.is_empty() {
-        ws.autofilter(0, 0, r.entries.len() as u32, 8)?;
+    if row > 0 {
+        ws.autofilter(0, 0, row, 8)?;
     }
     Ok(())
 }
@@ -411,6 +437,16 @@ fn copy_state(c: &Copy) -> (String, String, String) {
         None => "—",
     }
     .to_string();
+    if c.index_only {
+        return (
+            exists,
+            matches,
+            format!(
+                "監査ログに記録 {} の記載がありません（索引にのみ残っています）",
+                c.seq
+            ),
+        );
+    }
     let note = match (&c.now, c.overwritten_by) {
         (OnDisk::Missing, _) => "削除済みか移動されています".to_string(),
         (OnDisk::Unreadable, _) => "読めません（フォルダか権限なし）".to_string(),
@@ -446,6 +482,11 @@ fn copies(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()> {
     for (i, c) in r.copies.iter().enumerate() {
         let (exists, matches, note) = copy_state(c);
         let changed = c.matches() == Some(false) && c.overwritten_by.is_none();
+        let note = if c.index_only {
+            Cell::Bad(note)
+        } else {
+            Cell::Text(note)
+        };
         table_row(
             ws,
             st,
@@ -466,7 +507,7 @@ fn copies(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()> {
                 } else {
                     Cell::Text(matches)
                 },
-                Cell::Text(note),
+                note,
             ],
             false,
         )?;

@@ -348,6 +348,20 @@ fn a_report_on_a_broken_chain_says_so_and_exits_1() {
         state.starts_with("異常: 記録 3 で連鎖が切れています"),
         "{state}"
     );
+    // The gap has its own row, and the copy that entry made is still reported, from the
+    // exports index.
+    let ops = read_xlsx(&e.path("report.xlsx"), "操作記録");
+    assert_eq!(
+        ops[3][..2],
+        ["3", "記録 3 がありません（削除されています）"]
+    );
+    let copies = read_xlsx(&e.path("report.xlsx"), "複製記録");
+    let roster = copies.iter().find(|r| r[4] == "名簿.csv").unwrap();
+    assert_eq!(roster[0], "3");
+    assert_eq!(
+        roster[10],
+        "監査ログに記録 3 の記載がありません（索引にのみ残っています）"
+    );
 }
 
 #[test]
@@ -501,7 +515,7 @@ mod modes {
         // A steps export to a pipe nobody reads yet: the tool holds the database open,
         // with its -wal and -shm, until the pipe is drained (the export is larger than a
         // pipe's buffer).
-        let mut child = open_umask(&e, &["steps", "export"])
+        let child = open_umask(&e, &["steps", "export"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
