@@ -6,7 +6,9 @@
 //! A chain alone cannot show that entries were cut off its end (the shorter chain is
 //! still a valid chain), so every append also stores the last sequence number and head
 //! hash in `meta` (`audit_last_seq`, `audit_head`), in the same transaction, and
-//! `verify` compares the chain against them. What remains undetectable from inside the
+//! `verify` compares the chain against them. The next entry continues from those values,
+//! not from the table's last row, so a later command does not heal such a break. What
+//! remains undetectable from inside the
 //! database is a rewrite of the whole chain together with those two values: that is why
 //! the handling-status report and the close-out certificate carry the head hash, so a
 //! copy held outside the database can be compared.
@@ -125,15 +127,7 @@ fn append_inner(
     command: &str,
     detail: &Detail,
 ) -> Result<i64> {
-    let (last_seq, prev): (i64, String) = conn
-        .query_row(
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?
-        .unwrap_or((0, GENESIS.to_string()));
-    let seq = last_seq + 1;
+    let (seq, prev) = next_link(conn)?;
     let (at, operator, command) = (one_line(at), one_line(operator), one_line(command));
     let detail_json = serde_json::to_string(detail)?;
     let hash = sha256_hex(canonical(seq, &at, &operator, &command, &detail_json, &prev).as_bytes());
@@ -150,6 +144,31 @@ fn append_inner(
     crate::db::meta_set(conn, META_LAST_SEQ, &seq.to_string())?;
     crate::db::meta_set(conn, META_HEAD, &hash)?;
     Ok(seq)
+}
+
+/// The sequence number and previous hash for the next entry. They continue from the
+/// control values in `meta`, not from whatever row is last in the table: an entry cut
+/// off the end (or re-hashed) therefore stays a visible break after later appends,
+/// instead of being healed by the next command.
+fn next_link(conn: &Connection) -> Result<(i64, String)> {
+    let table: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let last: Option<i64> =
+        crate::db::meta_get(conn, META_LAST_SEQ)?.and_then(|s| s.trim().parse().ok());
+    let head = crate::db::meta_get(conn, META_HEAD)?;
+    let table_seq = table.as_ref().map_or(0, |t| t.0);
+    Ok(match (table, last, head) {
+        (None, None, None) => (1, GENESIS.to_string()),
+        (_, Some(last), Some(head)) => (table_seq.max(last) + 1, head),
+        // The control values were removed: the entry chains to nothing, marking where
+        // they went missing.
+        (_, last, _) => (table_seq.max(last.unwrap_or(0)) + 1, GENESIS.to_string()),
+    })
 }
 
 /// The chain's state.
@@ -251,6 +270,24 @@ pub fn verify(conn: &Connection) -> Result<Verification> {
         } else if e.prev_hash != prev {
             // The entry is intact where it is, but names another predecessor.
             match all.iter().find(|o| o.hash == e.prev_hash) {
+                _ if seq > 1 && e.prev_hash == GENESIS => Some((
+                    seq,
+                    format!(
+                        "記録 {seq} は記録の控え（最終番号と先頭ハッシュ）が消された状態で書き加えられました。それより前の末尾の削除を確かめられません (entry {seq} was appended after the chain's control values were removed)"
+                    ),
+                )),
+                // It names an earlier entry: those between were put in afterwards.
+                Some(o) if o.seq < seq - 1 => Some((
+                    o.seq + 1,
+                    format!(
+                        "記録 {}〜{} は stepcard 以外の方法で書き加えられています（記録 {seq} は記録 {} の次に書かれました）(entries {}-{} were added outside stepcard)",
+                        o.seq + 1,
+                        seq - 1,
+                        o.seq,
+                        o.seq + 1,
+                        seq - 1
+                    ),
+                )),
                 Some(o) => Some((
                     seq,
                     format!(
@@ -630,6 +667,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(broken_at(&c).0, 5);
+        // and still after the next append.
+        append(&c, "t", "山田 太郎", "batches list", &Detail::default()).unwrap();
+        let (seq, why) = broken_at(&c);
+        assert_eq!(seq, 5, "{why}");
+        assert!(why.contains("stepcard 以外"), "{why}");
     }
 
     #[test]
@@ -644,6 +686,48 @@ mod tests {
     }
 
     #[test]
+    fn later_appends_do_not_heal_a_break_at_the_end() {
+        let more = |c: &Connection| {
+            append(c, "t", "山田 太郎", "batches list", &Detail::default()).unwrap();
+        };
+        // The last entry deleted, then two more commands.
+        let c = db();
+        c.execute("DELETE FROM audit_log WHERE seq=4", []).unwrap();
+        more(&c);
+        more(&c);
+        let (seq, why) = broken_at(&c);
+        assert_eq!(seq, 4, "{why}");
+        assert!(why.contains("記録 4 がありません"), "{why}");
+
+        // The last entry changed and re-hashed, then another command.
+        let c = db();
+        c.execute("UPDATE audit_log SET operator='x' WHERE seq=4", [])
+            .unwrap();
+        rehash(&c, 4);
+        more(&c);
+        let (seq, why) = broken_at(&c);
+        assert_eq!(seq, 4, "{why}");
+        assert!(why.contains("計算し直されています"), "{why}");
+
+        // Everything deleted, then another command.
+        let c = db();
+        c.execute("DELETE FROM audit_log", []).unwrap();
+        more(&c);
+        let (seq, why) = broken_at(&c);
+        assert_eq!(seq, 1, "{why}");
+        assert!(why.contains("記録 1〜4 がありません"), "{why}");
+
+        // The control values deleted with the last entry, then another command.
+        let c = db();
+        c.execute_batch("DELETE FROM audit_log WHERE seq=4; DELETE FROM meta;")
+            .unwrap();
+        more(&c);
+        let (seq, why) = broken_at(&c);
+        assert_eq!(seq, 4, "{why}");
+        assert!(why.contains("控え"), "{why}");
+    }
+
+    #[test]
     fn a_newline_in_a_field_cannot_shift_fields() {
         let c = db();
         append(&c, "t", "a\nb", "audit", &Detail::default()).unwrap();
@@ -654,11 +738,19 @@ mod tests {
             .unwrap();
         assert_eq!(op, "a b");
         assert!(verify(&c).unwrap().broken.is_none());
-        // A newline put in by hand, keeping the concatenation the same, is refused.
-        c.execute_batch(
-            "UPDATE audit_log SET operator='a', command=char(10) || 'b' || char(10) || 'audit' WHERE seq=5",
+        // A field with a newline, hashed correctly and with the control values moved on,
+        // is still refused: the tool never writes one, and it would make the canonical
+        // form ambiguous.
+        c.execute(
+            "UPDATE audit_log SET operator='a' || char(10) || 'b' WHERE seq=5",
+            [],
         )
         .unwrap();
+        rehash(&c, 5);
+        let h: String = c
+            .query_row("SELECT hash FROM audit_log WHERE seq=5", [], |r| r.get(0))
+            .unwrap();
+        crate::db::meta_set(&c, META_HEAD, &h).unwrap();
         assert_eq!(broken_at(&c).0, 5);
     }
 

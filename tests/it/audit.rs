@@ -132,6 +132,12 @@ fn a_deleted_entry_is_named_in_the_middle_and_at_the_end() {
         .refused()
         .stderr_has("最後の記録 4 が削除されています")
         .stderr_has("audit chain broken at entry 4");
+    // Later commands continue from the recorded end, so the gap stays visible.
+    e.run(&["batches", "list"]).ok();
+    e.run(&["audit", "verify"])
+        .refused()
+        .stderr_has("記録 4 がありません（削除されています）")
+        .stderr_has("audit chain broken at entry 4");
 }
 
 #[test]
