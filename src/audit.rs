@@ -8,10 +8,10 @@
 //! hash in `meta` (`audit_last_seq`, `audit_head`), in the same transaction, and
 //! `verify` compares the chain against them. The next entry continues from those values,
 //! not from the table's last row, so a later command does not heal such a break. What
-//! remains undetectable from inside the
-//! database is a rewrite of the whole chain together with those two values: that is why
-//! the handling-status report and the close-out certificate carry the head hash, so a
-//! copy held outside the database can be compared.
+//! remains undetectable from inside the database is a rewrite of the whole chain
+//! together with those two values: that is why the handling-status report and the
+//! close-out certificate carry the head hash, so a copy held outside the database can
+//! be compared.
 
 use anyhow::Result;
 use rusqlite::{Connection, OptionalExtension};
