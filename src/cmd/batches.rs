@@ -127,8 +127,12 @@ pub fn show(ctx: &mut Ctx, id: i64, rejected: bool, out: Option<&Path>) -> Resul
         let code: String = r.get(3)?;
         let raw: String = r.get::<_, Option<String>>(4)?.unwrap_or_default();
         withheld |= !raw.is_empty() && crate::import::raw_is_personal(&code);
+        let mut raw = crate::import::shown_raw(&code, &raw);
+        if !raw.is_empty() {
+            raw.push(' ');
+        }
         println!(
-            "    {}!{} {} {} {}",
+            "    {}!{} {} {}{}",
             r.get::<_, String>(0)?,
             if cell.is_empty() {
                 row_no.map(|n| format!("{n}行目")).unwrap_or_default()
@@ -136,14 +140,14 @@ pub fn show(ctx: &mut Ctx, id: i64, rejected: bool, out: Option<&Path>) -> Resul
                 cell
             },
             code,
-            crate::import::shown_raw(&code, &raw),
+            raw,
             r.get::<_, String>(5)?
         );
         n += 1;
     }
     if withheld {
         println!(
-            "  （氏名・住所・電話番号などの個人情報の値は画面に出しません。保留した行を              `stepcard batches show {id} --rejected --out 修正用.xlsx` で書き出して確かめてください）              (personal values are not printed)"
+            "  （氏名・住所・電話番号などの個人情報の値は画面に出しません。保留した行を `stepcard batches show {id} --rejected --out 修正用.xlsx` で書き出して確かめてください） (personal values are not printed)"
         );
     }
     if rej > 0 {

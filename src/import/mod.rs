@@ -215,7 +215,7 @@ pub fn shown_raw(code: &str, raw: &str) -> String {
 }
 
 /// The line said once when values were left off the terminal.
-pub const RAW_WITHHELD: &str = "（氏名・住所・電話番号などの個人情報の値は画面に出しません。--errors FILE の一覧で確かめてください）      (personal values are not printed; see the --errors report)";
+pub const RAW_WITHHELD: &str = "（氏名・住所・電話番号などの個人情報の値は画面に出しません。--errors FILE の一覧で確かめてください） (personal values are not printed; see the --errors report)";
 
 /// Print problems for the operator: the first few on stderr, all in `--errors FILE`.
 pub fn print_problems(quiet: bool, file_name: &str, problems: &[Problem]) {
