@@ -2,9 +2,19 @@
 //! counts, and each file written with its SHA-256, never personal data. Each entry's
 //! hash covers its canonical form and the previous entry's hash, so editing, removing or
 //! reordering an entry breaks the chain at that entry.
+//!
+//! A chain alone cannot show that entries were cut off its end (the shorter chain is
+//! still a valid chain), so every append also stores the last sequence number and head
+//! hash in `meta` (`audit_last_seq`, `audit_head`), in the same transaction, and
+//! `verify` compares the chain against them. The next entry continues from those values,
+//! not from the table's last row, so a later command does not heal such a break. What
+//! remains undetectable from inside the database is a rewrite of the whole chain
+//! together with those two values: that is why the handling-status report and the
+//! close-out certificate carry the head hash, so a copy held outside the database can
+//! be compared.
 
 use anyhow::Result;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -12,6 +22,10 @@ use crate::output::{sha256_hex, FileRecord};
 
 /// The hash the first entry chains to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// `meta` keys holding the chain's last sequence number and head hash.
+pub const META_LAST_SEQ: &str = "audit_last_seq";
+pub const META_HEAD: &str = "audit_head";
 
 /// What a command reports for its audit entry.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -49,12 +63,30 @@ fn canonical(
     prev: &str,
 ) -> String {
     // Fields separated by a newline, with the JSON detail as stored: a fixed form that
-    // `verify` can recompute byte for byte.
+    // `verify` can recompute byte for byte. It is unambiguous because no field holds a
+    // raw newline: the detail is JSON (newlines escaped), the others are cleaned by
+    // `one_line` on append, and `verify` refuses an entry whose field has one.
     format!("{seq}\n{at}\n{operator}\n{command}\n{detail}\n{prev}")
 }
 
-/// Append an entry in its own statement (callers put it in their transaction when the
-/// entry must commit with the work).
+/// A field as stored in the chain: control characters (a newline typed into
+/// `--operator`, say) become spaces, so fields cannot be shifted across separators.
+fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
+}
+
+/// Append an entry. Outside a transaction it takes the write lock first (`BEGIN
+/// IMMEDIATE`), so two commands finishing at once queue on the busy timeout instead of
+/// racing for the same sequence number; inside the caller's transaction it commits with
+/// the work. Either way the entry, its export rows and the chain's control values in
+/// `meta` are written together or not at all.
 pub fn append(
     conn: &Connection,
     at: &str,
@@ -62,16 +94,43 @@ pub fn append(
     command: &str,
     detail: &Detail,
 ) -> Result<i64> {
-    let (last_seq, prev): (i64, String) = conn
-        .query_row(
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap_or((0, GENESIS.to_string()));
-    let seq = last_seq + 1;
+    let own = conn.is_autocommit();
+    conn.execute_batch(if own {
+        "BEGIN IMMEDIATE"
+    } else {
+        "SAVEPOINT audit_append"
+    })?;
+    match append_inner(conn, at, operator, command, detail) {
+        Ok(seq) => {
+            conn.execute_batch(if own {
+                "COMMIT"
+            } else {
+                "RELEASE audit_append"
+            })?;
+            Ok(seq)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch(if own {
+                "ROLLBACK"
+            } else {
+                "ROLLBACK TO audit_append; RELEASE audit_append"
+            });
+            Err(e)
+        }
+    }
+}
+
+fn append_inner(
+    conn: &Connection,
+    at: &str,
+    operator: &str,
+    command: &str,
+    detail: &Detail,
+) -> Result<i64> {
+    let (seq, prev) = next_link(conn)?;
+    let (at, operator, command) = (one_line(at), one_line(operator), one_line(command));
     let detail_json = serde_json::to_string(detail)?;
-    let hash = sha256_hex(canonical(seq, at, operator, command, &detail_json, &prev).as_bytes());
+    let hash = sha256_hex(canonical(seq, &at, &operator, &command, &detail_json, &prev).as_bytes());
     conn.execute(
         "INSERT INTO audit_log(seq, at, operator, command, detail, prev_hash, hash) VALUES (?1,?2,?3,?4,?5,?6,?7)",
         rusqlite::params![seq, at, operator, command, detail_json, prev, hash],
@@ -82,76 +141,373 @@ pub fn append(
             rusqlite::params![seq, f.path, f.sha256, f.bytes as i64, at],
         )?;
     }
+    crate::db::meta_set(conn, META_LAST_SEQ, &seq.to_string())?;
+    crate::db::meta_set(conn, META_HEAD, &hash)?;
     Ok(seq)
+}
+
+/// The sequence number and previous hash for the next entry. They continue from the
+/// control values in `meta`, not from whatever row is last in the table: an entry cut
+/// off the end (or re-hashed) therefore stays a visible break after later appends,
+/// instead of being healed by the next command.
+fn next_link(conn: &Connection) -> Result<(i64, String)> {
+    let table: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let last: Option<i64> =
+        crate::db::meta_get(conn, META_LAST_SEQ)?.and_then(|s| s.trim().parse().ok());
+    let head = crate::db::meta_get(conn, META_HEAD)?;
+    let table_seq = table.as_ref().map_or(0, |t| t.0);
+    Ok(match (table, last, head) {
+        (None, None, None) => (1, GENESIS.to_string()),
+        (_, Some(last), Some(head)) => (table_seq.max(last) + 1, head),
+        // The control values were removed: the entry chains to nothing, marking where
+        // they went missing.
+        (_, last, _) => (table_seq.max(last.unwrap_or(0)) + 1, GENESIS.to_string()),
+    })
 }
 
 /// The chain's state.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {
+    /// Entries read (up to and including the first broken one).
     pub entries: i64,
+    /// The last good entry's hash (the head when the chain is intact).
     pub head: String,
     /// The first entry found wrong, with what is wrong with it.
     pub broken: Option<(i64, String)>,
 }
 
+/// Recompute the chain from the first entry and compare its end with the control values
+/// in `meta`. Names the first entry that was changed, removed or moved.
 pub fn verify(conn: &Connection) -> Result<Verification> {
+    struct Raw {
+        seq: i64,
+        at: String,
+        operator: String,
+        command: String,
+        detail: String,
+        prev_hash: String,
+        hash: String,
+    }
+    impl Raw {
+        /// Whether the entry's hash matches its content placed at position `seq`.
+        fn hashes_at(&self, seq: i64) -> bool {
+            ![&self.at, &self.operator, &self.command]
+                .iter()
+                .any(|f| f.contains('\n'))
+                && sha256_hex(
+                    canonical(
+                        seq,
+                        &self.at,
+                        &self.operator,
+                        &self.command,
+                        &self.detail,
+                        &self.prev_hash,
+                    )
+                    .as_bytes(),
+                ) == self.hash
+        }
+    }
+    // The log holds one entry per command: small enough to hold while checking, which
+    // lets a broken entry be compared with every other one.
     let mut stmt = conn.prepare(
         "SELECT seq, at, operator, command, detail, prev_hash, hash FROM audit_log ORDER BY seq",
     )?;
-    let mut rows = stmt.query([])?;
-    let mut expected_seq = 1i64;
+    let all: Vec<Raw> = stmt
+        .query_map([], |r| {
+            Ok(Raw {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                operator: r.get(2)?,
+                command: r.get(3)?,
+                detail: r.get(4)?,
+                prev_hash: r.get(5)?,
+                hash: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
     let mut prev = GENESIS.to_string();
     let mut n = 0i64;
-    while let Some(r) = rows.next()? {
-        let seq: i64 = r.get(0)?;
-        let at: String = r.get(1)?;
-        let operator: String = r.get(2)?;
-        let command: String = r.get(3)?;
-        let detail: String = r.get(4)?;
-        let prev_hash: String = r.get(5)?;
-        let hash: String = r.get(6)?;
+    for (i, e) in all.iter().enumerate() {
+        let expected = i as i64 + 1;
+        let seq = e.seq;
         n += 1;
-        let broken = if seq != expected_seq {
+        let broken = if seq != expected {
             Some((
-                expected_seq,
-                format!(
-                    "記録 {expected_seq} がありません（削除されています）(entry {expected_seq} is missing; the next is {seq})"
-                ),
+                expected,
+                if seq == expected + 1 {
+                    format!(
+                        "記録 {expected} がありません（削除されています）(entry {expected} is missing; the next is {seq})"
+                    )
+                } else {
+                    format!(
+                        "記録 {expected}〜{} がありません（削除されています）(entries {expected}-{} are missing; the next is {seq})",
+                        seq - 1,
+                        seq - 1
+                    )
+                },
             ))
-        } else if prev_hash != prev {
-            Some((
-                seq,
-                format!(
-                    "記録 {seq} の前記録ハッシュが一致しません（順序の入替えか削除）(entry {seq} does not chain to entry {}: reordered or an entry removed)",
-                    seq - 1
-                ),
-            ))
-        } else if sha256_hex(
-            canonical(seq, &at, &operator, &command, &detail, &prev_hash).as_bytes(),
-        ) != hash
-        {
-            Some((
-                seq,
-                format!("記録 {seq} の内容が書き換えられています (entry {seq} was changed)"),
-            ))
+        } else if !e.hashes_at(seq) {
+            // Content that hashes correctly at another position was moved here.
+            let upper = all.last().map_or(0, |l| l.seq).max(all.len() as i64) + 1;
+            match (1..=upper).find(|&k| k != seq && e.hashes_at(k)) {
+                Some(k) => Some((
+                    seq,
+                    format!(
+                        "記録 {seq} の位置に元の記録 {k} があります（記録の入替えか削除）(entry {seq} holds what was entry {k}: entries reordered or removed)"
+                    ),
+                )),
+                None => Some((
+                    seq,
+                    format!("記録 {seq} の内容が書き換えられています (entry {seq} was changed)"),
+                )),
+            }
+        } else if e.prev_hash != prev {
+            // The entry is intact where it is, but names another predecessor.
+            match all.iter().find(|o| o.hash == e.prev_hash) {
+                _ if seq > 1 && e.prev_hash == GENESIS => Some((
+                    seq,
+                    format!(
+                        "記録 {seq} は記録の控え（最終番号と先頭ハッシュ）が消された状態で書き加えられました。それより前の末尾の削除を確かめられません (entry {seq} was appended after the chain's control values were removed)"
+                    ),
+                )),
+                // It names an earlier entry: those between were put in afterwards.
+                Some(o) if o.seq < seq - 1 => Some((
+                    o.seq + 1,
+                    format!(
+                        "記録 {}〜{} は stepcard 以外の方法で書き加えられています（記録 {seq} は記録 {} の次に書かれました）(entries {}-{} were added outside stepcard)",
+                        o.seq + 1,
+                        seq - 1,
+                        o.seq,
+                        o.seq + 1,
+                        seq - 1
+                    ),
+                )),
+                Some(o) => Some((
+                    seq,
+                    format!(
+                        "記録 {seq} は元は記録 {} の次にありました（記録の入替えか削除）(entry {seq} followed entry {}: entries reordered or removed)",
+                        o.seq, o.seq
+                    ),
+                )),
+                None if seq > 1 => Some((
+                    seq - 1,
+                    format!(
+                        "記録 {} が書き換えられ、ハッシュも計算し直されています（記録 {seq} が指す元のハッシュと違います）(entry {} was changed and re-hashed)",
+                        seq - 1,
+                        seq - 1
+                    ),
+                )),
+                None => Some((
+                    seq,
+                    format!("記録 {seq} の内容が書き換えられています (entry {seq} was changed)"),
+                )),
+            }
         } else {
             None
         };
         if broken.is_some() {
             return Ok(Verification {
                 entries: n,
-                head: hash,
+                head: prev,
                 broken,
             });
         }
-        prev = hash;
-        expected_seq += 1;
+        prev = e.hash.clone();
     }
+    let broken = check_control(conn, n, &prev)?;
     Ok(Verification {
         entries: n,
         head: prev,
-        broken: None,
+        broken,
     })
+}
+
+/// Compare the chain's end (last sequence number `n`, head hash) with the control values
+/// every append stores in `meta`.
+fn check_control(conn: &Connection, n: i64, head: &str) -> Result<Option<(i64, String)>> {
+    let last: Option<i64> =
+        crate::db::meta_get(conn, META_LAST_SEQ)?.and_then(|s| s.trim().parse().ok());
+    let stored_head = crate::db::meta_get(conn, META_HEAD)?;
+    Ok(match (last, stored_head) {
+        (Some(last), Some(h)) if last == n && h == head => None,
+        (Some(last), _) if last > n => Some((
+            n + 1,
+            if last == n + 1 {
+                format!(
+                    "最後の記録 {last} が削除されています（控えの最終番号は {last}）(entry {last}, the last, was removed)"
+                )
+            } else {
+                format!(
+                    "記録 {}〜{last} が末尾から削除されています（控えの最終番号は {last}）(entries {}-{last} were removed from the end)",
+                    n + 1,
+                    n + 1
+                )
+            },
+        )),
+        (Some(last), _) if last < n => Some((
+            last + 1,
+            format!(
+                "記録 {}〜{n} は stepcard 以外の方法で書き加えられています（控えの最終番号は {last}）(entries {}-{n} were added outside stepcard)",
+                last + 1,
+                last + 1
+            ),
+        )),
+        (Some(_), Some(_)) => Some((
+            n,
+            format!(
+                "最後の記録 {n} が控えの先頭ハッシュと一致しません（書き換えか差替え）(entry {n} does not match the stored head hash: changed or replaced)"
+            ),
+        )),
+        _ if n == 0 => Some((
+            1,
+            "記録がひとつもありません。init が必ず記録 1 を書くため、すべて削除されています (the log is empty: every entry was removed)".to_string(),
+        )),
+        _ => Some((
+            n,
+            format!(
+                "記録の控え（最終番号と先頭ハッシュ）が消されています。記録 {n} より後の削除を確かめられません (the chain's control values were removed)"
+            ),
+        )),
+    })
+}
+
+/// One stored entry, its detail parsed, for reports.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub seq: i64,
+    pub at: String,
+    pub operator: String,
+    pub command: String,
+    /// The detail as stored; `Null` when it is not JSON (a damaged entry, which
+    /// `verify` reports).
+    pub detail: Json,
+    pub hash: String,
+}
+
+impl Entry {
+    pub fn status(&self) -> &str {
+        self.detail
+            .get("status")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+    }
+
+    /// The files this command wrote, as recorded (path, sha256, bytes).
+    pub fn files(&self) -> Vec<FileRecord> {
+        self.detail
+            .get("files")
+            .and_then(Json::as_array)
+            .map(|fs| {
+                fs.iter()
+                    .filter_map(|f| {
+                        Some(FileRecord {
+                            path: f.get("path")?.as_str()?.to_string(),
+                            sha256: f.get("sha256")?.as_str()?.to_string(),
+                            bytes: f.get("bytes")?.as_u64()?,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The input files this command read, by name.
+    pub fn files_read(&self) -> Vec<String> {
+        self.detail
+            .get("files_read")
+            .and_then(Json::as_array)
+            .map(|fs| {
+                fs.iter()
+                    .filter_map(|f| Some(f.get("name")?.as_str()?.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The counts as a line an auditor reads: `追加 60、重複 0`.
+    pub fn counts_text(&self) -> String {
+        match self.detail.get("counts").and_then(Json::as_object) {
+            Some(m) => counts_text(m),
+            None => String::new(),
+        }
+    }
+}
+
+/// Every entry in order.
+pub fn entries(conn: &Connection) -> Result<Vec<Entry>> {
+    let mut stmt = conn
+        .prepare("SELECT seq, at, operator, command, detail, hash FROM audit_log ORDER BY seq")?;
+    let rows = stmt.query_map([], |r| {
+        let detail: String = r.get(4)?;
+        Ok(Entry {
+            seq: r.get(0)?,
+            at: r.get(1)?,
+            operator: r.get(2)?,
+            command: r.get(3)?,
+            detail: serde_json::from_str(&detail).unwrap_or(Json::Null),
+            hash: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Japanese labels of the count keys commands record; an unknown key is shown as is.
+const COUNT_LABELS: &[(&str, &str)] = &[
+    ("batch", "取込み番号"),
+    ("rows", "読んだ行"),
+    ("inserted", "追加"),
+    ("duplicates", "重複"),
+    ("replaced", "置換"),
+    ("updated", "更新"),
+    ("problems", "誤り"),
+    ("rejected_rows", "保留行"),
+    ("dry_run", "検査のみ"),
+    ("already_imported_batch", "取込み済み（番号）"),
+    ("participants", "参加者"),
+    ("steps", "歩数"),
+    ("batches", "取込み"),
+    ("removed", "削除"),
+    ("restored", "復元"),
+    ("handlers", "取扱者"),
+    ("prizes", "景品"),
+    ("entries", "監査記録"),
+    ("exports", "複製"),
+];
+
+/// Counts in the order of `COUNT_LABELS` (the order an import reads), unknown keys last.
+pub fn counts_text(m: &serde_json::Map<String, Json>) -> String {
+    let rank = |k: &str| {
+        COUNT_LABELS
+            .iter()
+            .position(|(key, _)| *key == k)
+            .unwrap_or(COUNT_LABELS.len())
+    };
+    let mut items: Vec<(&String, &Json)> = m.iter().collect();
+    items.sort_by_key(|(k, _)| rank(k));
+    items
+        .into_iter()
+        .map(|(k, v)| {
+            let label = COUNT_LABELS
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, l)| *l)
+                .unwrap_or(k.as_str());
+            let value = match v {
+                Json::Bool(true) => "はい".to_string(),
+                Json::Bool(false) => "いいえ".to_string(),
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            format!("{label} {value}")
+        })
+        .collect::<Vec<_>>()
+        .join("、")
 }
 
 #[cfg(test)]
@@ -161,7 +517,8 @@ mod tests {
     fn db() -> Connection {
         let c = Connection::open_in_memory().unwrap();
         c.execute_batch(
-            "CREATE TABLE audit_log(seq INTEGER PRIMARY KEY, at TEXT, operator TEXT, command TEXT, detail TEXT, prev_hash TEXT, hash TEXT);
+            "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE audit_log(seq INTEGER PRIMARY KEY, at TEXT, operator TEXT, command TEXT, detail TEXT, prev_hash TEXT, hash TEXT);
              CREATE TABLE exports(id INTEGER PRIMARY KEY, audit_seq INTEGER, path TEXT, sha256 TEXT, bytes INTEGER, at TEXT);",
         )
         .unwrap();
@@ -180,31 +537,249 @@ mod tests {
         c
     }
 
-    #[test]
-    fn intact_chain_verifies() {
-        let v = verify(&db()).unwrap();
-        assert_eq!(v.entries, 4);
-        assert!(v.broken.is_none());
-        assert_eq!(v.head.len(), 64);
+    fn broken_at(c: &Connection) -> (i64, String) {
+        verify(c).unwrap().broken.expect("the change is detected")
+    }
+
+    /// Rewrite an entry's hash to match its (changed) content, as a careful forger would.
+    fn rehash(c: &Connection, seq: i64) {
+        let (at, op, cmd, detail, prev): (String, String, String, String, String) = c
+            .query_row(
+                "SELECT at, operator, command, detail, prev_hash FROM audit_log WHERE seq=?1",
+                [seq],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .unwrap();
+        let h = sha256_hex(canonical(seq, &at, &op, &cmd, &detail, &prev).as_bytes());
+        c.execute(
+            "UPDATE audit_log SET hash=?2 WHERE seq=?1",
+            rusqlite::params![seq, h],
+        )
+        .unwrap();
     }
 
     #[test]
-    fn edit_delete_reorder_are_named() {
+    fn intact_chain_verifies() {
+        let c = db();
+        let v = verify(&c).unwrap();
+        assert_eq!(v.entries, 4);
+        assert!(v.broken.is_none(), "{:?}", v.broken);
+        assert_eq!(v.head.len(), 64);
+        let last: String = c
+            .query_row("SELECT hash FROM audit_log WHERE seq=4", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v.head, last);
+        assert_eq!(
+            crate::db::meta_get(&c, META_HEAD).unwrap().as_deref(),
+            Some(last.as_str())
+        );
+    }
+
+    #[test]
+    fn an_edit_is_named() {
         let c = db();
         c.execute("UPDATE audit_log SET operator='x' WHERE seq=2", [])
             .unwrap();
-        assert_eq!(verify(&c).unwrap().broken.unwrap().0, 2);
+        let (seq, why) = broken_at(&c);
+        assert_eq!(seq, 2);
+        assert!(why.contains("書き換えられています"), "{why}");
+    }
 
+    #[test]
+    fn an_edit_with_its_hash_recomputed_is_named() {
         let c = db();
-        c.execute("DELETE FROM audit_log WHERE seq=3", []).unwrap();
-        assert_eq!(verify(&c).unwrap().broken.unwrap().0, 3);
+        c.execute(
+            "UPDATE audit_log SET command='roster export' WHERE seq=2",
+            [],
+        )
+        .unwrap();
+        rehash(&c, 2);
+        let (seq, why) = broken_at(&c);
+        assert_eq!(seq, 2, "{why}");
+        assert!(why.contains("計算し直されています"), "{why}");
+    }
 
+    #[test]
+    fn the_last_entry_edited_and_rehashed_is_named() {
         let c = db();
+        c.execute("UPDATE audit_log SET operator='x' WHERE seq=4", [])
+            .unwrap();
+        rehash(&c, 4);
+        assert_eq!(broken_at(&c).0, 4);
+    }
+
+    #[test]
+    fn deletions_are_named_first_middle_and_last() {
+        for (gone, named) in [(1, 1), (3, 3), (4, 4)] {
+            let c = db();
+            c.execute("DELETE FROM audit_log WHERE seq=?1", [gone])
+                .unwrap();
+            let (seq, why) = broken_at(&c);
+            assert_eq!(seq, named, "deleting {gone}: {why}");
+            assert!(why.contains("削除"), "{why}");
+        }
+        // Two entries cut off the end.
+        let c = db();
+        c.execute("DELETE FROM audit_log WHERE seq>=3", []).unwrap();
+        let (seq, why) = broken_at(&c);
+        assert_eq!(seq, 3);
+        assert!(why.contains("記録 3〜4 が末尾から削除"), "{why}");
+    }
+
+    #[test]
+    fn a_deletion_with_the_rest_renumbered_is_named() {
+        let c = db();
+        c.execute_batch(
+            "DELETE FROM audit_log WHERE seq=2; UPDATE audit_log SET seq=seq-1 WHERE seq>2;",
+        )
+        .unwrap();
+        let (seq, why) = broken_at(&c);
+        assert_eq!(seq, 2);
+        assert!(why.contains("元の記録 3"), "{why}");
+    }
+
+    #[test]
+    fn reorders_are_named() {
         // Swap the contents of entries 2 and 3, keeping their sequence numbers.
+        let c = db();
         c.execute_batch(
             "UPDATE audit_log SET seq=100 WHERE seq=2; UPDATE audit_log SET seq=2 WHERE seq=3; UPDATE audit_log SET seq=3 WHERE seq=100;",
         )
         .unwrap();
-        assert_eq!(verify(&c).unwrap().broken.unwrap().0, 2);
+        let (seq, why) = broken_at(&c);
+        assert_eq!(seq, 2);
+        assert!(why.contains("入替え"), "{why}");
+    }
+
+    #[test]
+    fn entries_added_outside_the_tool_are_named() {
+        let c = db();
+        // A well-formed entry 5 inserted straight into the table: the chain is valid,
+        // but the control values were not moved on.
+        let prev: String = c
+            .query_row("SELECT hash FROM audit_log WHERE seq=4", [], |r| r.get(0))
+            .unwrap();
+        let detail = "{}";
+        let h = sha256_hex(canonical(5, "t", "x", "roster export", detail, &prev).as_bytes());
+        c.execute(
+            "INSERT INTO audit_log VALUES (5,'t','x','roster export',?1,?2,?3)",
+            rusqlite::params![detail, prev, h],
+        )
+        .unwrap();
+        assert_eq!(broken_at(&c).0, 5);
+        // and still after the next append.
+        append(&c, "t", "山田 太郎", "batches list", &Detail::default()).unwrap();
+        let (seq, why) = broken_at(&c);
+        assert_eq!(seq, 5, "{why}");
+        assert!(why.contains("stepcard 以外"), "{why}");
+    }
+
+    #[test]
+    fn removed_control_values_are_reported() {
+        let c = db();
+        c.execute("DELETE FROM meta", []).unwrap();
+        assert!(broken_at(&c).1.contains("控え"));
+        let c = db();
+        c.execute_batch("DELETE FROM meta; DELETE FROM audit_log;")
+            .unwrap();
+        assert_eq!(broken_at(&c).0, 1);
+    }
+
+    #[test]
+    fn later_appends_do_not_heal_a_break_at_the_end() {
+        let more = |c: &Connection| {
+            append(c, "t", "山田 太郎", "batches list", &Detail::default()).unwrap();
+        };
+        // The last entry deleted, then two more commands.
+        let c = db();
+        c.execute("DELETE FROM audit_log WHERE seq=4", []).unwrap();
+        more(&c);
+        more(&c);
+        let (seq, why) = broken_at(&c);
+        assert_eq!(seq, 4, "{why}");
+        assert!(why.contains("記録 4 がありません"), "{why}");
+
+        // The last entry changed and re-hashed, then another command.
+        let c = db();
+        c.execute("UPDATE audit_log SET operator='x' WHERE seq=4", [])
+            .unwrap();
+        rehash(&c, 4);
+        more(&c);
+        let (seq, why) = broken_at(&c);
+        assert_eq!(seq, 4, "{why}");
+        assert!(why.contains("計算し直されています"), "{why}");
+
+        // Everything deleted, then another command.
+        let c = db();
+        c.execute("DELETE FROM audit_log", []).unwrap();
+        more(&c);
+        let (seq, why) = broken_at(&c);
+        assert_eq!(seq, 1, "{why}");
+        assert!(why.contains("記録 1〜4 がありません"), "{why}");
+
+        // The control values deleted with the last entry, then another command.
+        let c = db();
+        c.execute_batch("DELETE FROM audit_log WHERE seq=4; DELETE FROM meta;")
+            .unwrap();
+        more(&c);
+        let (seq, why) = broken_at(&c);
+        assert_eq!(seq, 4, "{why}");
+        assert!(why.contains("控え"), "{why}");
+    }
+
+    #[test]
+    fn a_newline_in_a_field_cannot_shift_fields() {
+        let c = db();
+        append(&c, "t", "a\nb", "audit", &Detail::default()).unwrap();
+        let op: String = c
+            .query_row("SELECT operator FROM audit_log WHERE seq=5", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(op, "a b");
+        assert!(verify(&c).unwrap().broken.is_none());
+        // A field with a newline, hashed correctly and with the control values moved on,
+        // is still refused: the tool never writes one, and it would make the canonical
+        // form ambiguous.
+        c.execute(
+            "UPDATE audit_log SET operator='a' || char(10) || 'b' WHERE seq=5",
+            [],
+        )
+        .unwrap();
+        rehash(&c, 5);
+        let h: String = c
+            .query_row("SELECT hash FROM audit_log WHERE seq=5", [], |r| r.get(0))
+            .unwrap();
+        crate::db::meta_set(&c, META_HEAD, &h).unwrap();
+        assert_eq!(broken_at(&c).0, 5);
+    }
+
+    #[test]
+    fn append_inside_a_transaction_rolls_back_with_it() {
+        let mut c = db();
+        let tx = c.transaction().unwrap();
+        append(&tx, "t", "山田 太郎", "steps import", &Detail::default()).unwrap();
+        drop(tx);
+        let v = verify(&c).unwrap();
+        assert_eq!(v.entries, 4);
+        assert!(v.broken.is_none());
+    }
+
+    #[test]
+    fn counts_read_as_japanese() {
+        let mut d = Detail::default();
+        d.count("inserted", 60);
+        d.count("dry_run", true);
+        d.count("orders_accepted", 3);
+        let m = serde_json::to_value(&d).unwrap();
+        let e = Entry {
+            seq: 1,
+            at: String::new(),
+            operator: String::new(),
+            command: String::new(),
+            detail: m,
+            hash: String::new(),
+        };
+        assert_eq!(e.counts_text(), "追加 60、検査のみ はい、orders_accepted 3");
     }
 }

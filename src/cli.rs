@@ -57,7 +57,11 @@ pub enum Command {
     Orders(OrdersCmd),
     /// 景品の一覧: 必要ポイント・在庫・受付数・残り (prizes: cost, stock, applied, left)
     Prizes,
-    /// 取扱状況と監査ログ (handling status and audit-log verification)
+    /// 取扱状況報告と監査ログの検証 (handling-status report and audit-log verification)
+    ///
+    /// `audit` / `audit verify`: 監査ログのハッシュ連鎖を検証し、先頭ハッシュを表示します。
+    /// 書換え・削除・入替えがあれば最初の記録の番号を示して終了コード 1。
+    /// `audit --out 取扱状況報告.xlsx`: 取扱状況報告書（操作記録・複製記録・保有件数）。
     Audit(AuditArgs),
     /// サンプルデータで全工程を実行 (run the whole pipeline on bundled sample data)
     Demo {
@@ -205,13 +209,13 @@ pub enum OrdersCmd {
 pub struct AuditArgs {
     #[command(subcommand)]
     pub action: Option<AuditCmd>,
-    /// 取扱状況報告を書き出す (.xlsx)
-    #[arg(long)]
+    /// 取扱状況報告書を書き出す (.xlsx; the handling-status report: operations, copies made, records held)
+    #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
-    /// 監査ログの連鎖を検証する (recompute the hash chain)
+    /// 監査ログの連鎖を検証し、先頭ハッシュを表示する (recompute the hash chain; print the head hash)
     Verify,
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cli;
 pub mod cmd;
 pub mod db;
+pub mod handling;
 pub mod import;
 pub mod output;
 pub mod points;

@@ -126,25 +126,38 @@ pub fn show(ctx: &mut Ctx, id: i64, rejected: bool, out: Option<&Path>) -> Resul
     )?;
     let mut rows = stmt.query([id])?;
     let mut n = 0;
+    let mut withheld = false;
     while let Some(r) = rows.next()? {
         if n == 0 {
             println!("  誤り:");
         }
         let cell: String = r.get(1)?;
         let row_no: Option<i64> = r.get(2)?;
+        let code: String = r.get(3)?;
+        let raw: String = r.get::<_, Option<String>>(4)?.unwrap_or_default();
+        withheld |= !raw.is_empty() && crate::import::raw_is_personal(&code);
+        let mut raw = crate::import::shown_raw(&code, &raw);
+        if !raw.is_empty() {
+            raw.push(' ');
+        }
         println!(
-            "    {}!{} {} 「{}」 {}",
+            "    {}!{} {} {}{}",
             r.get::<_, String>(0)?,
             if cell.is_empty() {
                 row_no.map(|n| format!("{n}行目")).unwrap_or_default()
             } else {
                 cell
             },
-            r.get::<_, String>(3)?,
-            r.get::<_, String>(4)?,
+            code,
+            raw,
             r.get::<_, String>(5)?
         );
         n += 1;
+    }
+    if withheld {
+        println!(
+            "  （氏名・住所・電話番号などの個人情報の値は画面に出しません。保留した行を `stepcard batches show {id} --rejected --out 修正用.xlsx` で書き出して確かめてください） (personal values are not printed)"
+        );
     }
     if rej > 0 {
         println!("  保留した行は `stepcard batches show {id} --rejected --out 修正用.xlsx` で書き出せます");

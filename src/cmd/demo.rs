@@ -161,6 +161,11 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
         &["audit", "verify"],
         true,
     )?;
+    step(
+        "取扱状況報告書を書き出す: 操作記録・複製記録・保有件数 (audit --out)",
+        &["audit", "--out", &o("取扱状況報告.xlsx")],
+        true,
+    )?;
     if !cli.quiet {
         eprintln!(
             "\nデモが終わりました。出力: {} (demo finished)",

@@ -134,6 +134,15 @@ CREATE INDEX orders_by_participant ON orders(participant_id, status);
 CREATE INDEX orders_by_batch ON orders(batch_id);
 CREATE INDEX orders_by_prize ON orders(prize_code, status);
 "#,
+    // 3: the audit chain's control values (last sequence number and head hash), which
+    // every append now keeps in `meta` so entries cut off the end are detected. A
+    // database made before takes them from its log as it stands.
+    r#"
+INSERT OR REPLACE INTO meta(key, value)
+  SELECT 'audit_last_seq', CAST(max(seq) AS TEXT) FROM audit_log HAVING count(*) > 0;
+INSERT OR REPLACE INTO meta(key, value)
+  SELECT 'audit_head', hash FROM audit_log ORDER BY seq DESC LIMIT 1;
+"#,
 ];
 
 /// The schema version this build writes.
@@ -235,4 +244,34 @@ pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<()> {
 /// busy timeout instead of failing with "database is locked" on upgrade.
 pub fn begin_write(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>> {
     Ok(conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_log_gets_its_control_values() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.execute_batch(MIGRATIONS[0]).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        for _ in 0..3 {
+            crate::audit::append(&c, "t", "山田 太郎", "init", &Default::default()).unwrap();
+        }
+        // As a version-1 build left it: entries, no control values.
+        c.execute("DELETE FROM meta", []).unwrap();
+        assert!(crate::audit::verify(&c).unwrap().broken.is_some());
+        migrate(&mut c).unwrap();
+        let v = crate::audit::verify(&c).unwrap();
+        assert!(v.broken.is_none(), "{:?}", v.broken);
+        assert_eq!(v.entries, 3);
+    }
+
+    #[test]
+    fn an_empty_log_gets_no_control_values() {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c).unwrap();
+        assert_eq!(meta_get(&c, crate::audit::META_LAST_SEQ).unwrap(), None);
+        assert_eq!(meta_get(&c, crate::audit::META_HEAD).unwrap(), None);
+    }
 }

@@ -4,6 +4,8 @@
 //! tables are written so a spreadsheet never runs a cell (xlsx text is always a string;
 //! CSV text that would start a formula is neutralized with a leading `'`).
 
+pub mod handling_report;
+
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
