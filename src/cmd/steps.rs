@@ -17,7 +17,12 @@ pub fn import(
 ) -> Result<()> {
     let mut refused = Vec::new();
     for (i, file) in files.iter().enumerate() {
-        match import_one(ctx, file, opts, layout, replace) {
+        // One error report per input file: errors.xlsx -> errors_<file>.xlsx.
+        let mut file_opts = opts.clone();
+        if let (Some(out), true) = (&opts.errors, files.len() > 1) {
+            file_opts.errors = Some(per_file_report(out, file));
+        }
+        match import_one(ctx, file, &file_opts, layout, replace) {
             Ok(_) => {}
             Err(e) if files.len() == 1 => return Err(e),
             Err(e) => {
@@ -36,6 +41,22 @@ pub fn import(
         );
     }
     Ok(())
+}
+
+fn per_file_report(out: &Path, input: &Path) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = out
+        .extension()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let input = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    out.with_file_name(format!("{stem}_{input}.{ext}"))
 }
 
 /// One file as one batch; the batch id if committed.

@@ -584,3 +584,23 @@ fn hostile_and_damaged_workbooks_are_clear_errors() {
         .refused()
         .stderr_has(".xlsx");
 }
+
+#[test]
+fn several_files_each_their_own_batch_and_error_report() {
+    let e = Env::with_roster();
+    e.write(
+        "good.csv",
+        "参加者番号,日付,歩数\nC000001,2025-06-01,8000\n",
+    );
+    e.write("bad.csv", "参加者番号,日付,歩数\nC000001,2025-06-02,-8\n");
+    e.run(&[
+        "steps", "import", "good.csv", "bad.csv", "--errors", "err.csv",
+    ])
+    .refused()
+    .stderr_has("2 ファイル中 1 ファイルを取り込めませんでした");
+    assert_eq!(e.steps("C000001", "2025-06-01"), Some(8000));
+    assert_eq!(e.steps("C000001", "2025-06-02"), None);
+    assert!(e.path("err_good.csv").exists());
+    let bad = std::fs::read_to_string(e.path("err_bad.csv")).unwrap();
+    assert!(bad.contains("steps.negative"), "{bad}");
+}
