@@ -75,6 +75,9 @@ pub struct Ctx {
     pub db_path: PathBuf,
     pub quiet: bool,
     pub detail: audit::Detail,
+    /// Set when the command already wrote its audit entry inside its own transaction
+    /// (an import: the entry commits with the batch, so no batch is ever unrecorded).
+    pub recorded: bool,
 }
 
 impl Ctx {
@@ -116,6 +119,7 @@ impl Ctx {
             db_path: cli.db.clone(),
             quiet: cli.quiet,
             detail: audit::Detail::default(),
+            recorded: false,
         })
     }
 
@@ -183,6 +187,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Err(e) if exit_code(e) == 2 => "usage error".to_string(),
         Err(_) => "refused".to_string(),
     };
+    let d = &ctx.detail;
+    let nothing_since = d.counts.is_empty() && d.files.is_empty() && d.files_read.is_empty();
+    if ctx.recorded && result.is_ok() && nothing_since {
+        return Ok(());
+    }
     let recorded = ctx.record(name, &status);
     result?;
     recorded?;

@@ -41,6 +41,15 @@ pub trait RowHandler {
     /// Rows stored with an outcome the operator must pass on, though not an error in the
     /// file (a prize application refused for want of points). They go into the error
     /// report and the summary after the problems, and do not stop the import.
+    /// Counts of this kind's own for the audit entry, read inside the transaction.
+    fn audit_counts(
+        &self,
+        _conn: &Connection,
+        _batch: i64,
+        _d: &mut crate::audit::Detail,
+    ) -> Result<()> {
+        Ok(())
+    }
     fn notices(&mut self) -> Vec<Problem> {
         Vec::new()
     }
@@ -283,6 +292,18 @@ pub fn run(
             rejected_rows as i64
         ],
     )?;
+    // The audit entry commits with the batch: a batch is never without its record.
+    let mut detail = std::mem::take(&mut ctx.detail);
+    detail.status = "ok".into();
+    handler.audit_counts(&tx, batch, &mut detail)?;
+    crate::audit::append(
+        &tx,
+        &crate::now(),
+        &operator,
+        &format!("{} import", spec.kind),
+        &detail,
+    )?;
+    ctx.recorded = true;
     drop(handler);
     tx.commit()?;
     ctx.say(format!("{file_name}: 取込み {batch}: {summary}。"));

@@ -401,6 +401,15 @@ fn known_participant(conn: &Connection, pid: &str) -> Result<bool> {
 }
 
 impl super::batch::RowHandler for OrdersImporter {
+    fn audit_counts(
+        &self,
+        conn: &Connection,
+        batch: i64,
+        d: &mut crate::audit::Detail,
+    ) -> Result<()> {
+        crate::cmd::orders::audit_counts(conn, batch, d)
+    }
+
     fn header(&mut self, _h: &Header) -> Vec<Problem> {
         Vec::new()
     }
