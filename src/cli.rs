@@ -265,10 +265,10 @@ pub struct LabelsArgs {
     #[arg(long, value_name = "K", default_value_t = 1)]
     pub start_at: usize,
     /// 参加案内を送付済みの人にも送る（再送として記録） (include those already mailed; recorded as a resend)
-    #[arg(long, requires = "guidance")]
+    #[arg(long, conflicts_with = "shipment")]
     pub resend: bool,
     /// 参加案内をこの参加者だけに (only these participants; repeatable)
-    #[arg(long, value_name = "ID", requires = "guidance")]
+    #[arg(long, value_name = "ID", conflicts_with = "shipment")]
     pub participant: Vec<String>,
 }
 

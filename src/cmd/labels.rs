@@ -387,7 +387,7 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
         "  参加案内の郵送 {mailing} として {} 名を記録しました{}。次回の --guidance ではこの人たちを除きます",
         texts.len(),
         if resent > 0 {
-            format!("（うち再送 {resent} 名)")
+            format!("（うち再送 {resent} 名）")
         } else {
             String::new()
         }

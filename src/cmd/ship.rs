@@ -272,13 +272,13 @@ fn render(
     Ok(Ok(Rendered { bytes, notes }))
 }
 
-fn refusal(problems: &[Problem], what: &str) -> anyhow::Error {
+fn refusal(problems: &[Problem], what: &str, nothing: &str) -> anyhow::Error {
     let mut by_code: std::collections::BTreeMap<&str, usize> = Default::default();
     for p in problems {
         *by_code.entry(p.code).or_default() += 1;
     }
     anyhow::anyhow!(
-        "{what}: {} 件の問題があります。ファイルは書き出さず、発送済みにもしていません (nothing written, nothing marked shipped):\n{}\n  （内訳: {}）",
+        "{what}: {} 件の問題があります。{nothing}:\n{}\n  （内訳: {}）",
         problems.len(),
         problems
             .iter()
@@ -329,7 +329,11 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
         Err(problems) => {
             drop(tx);
             ctx.detail.count("problems", problems.len() as u64);
-            return Err(refusal(&problems, &format!("発送 {id} を作れません")));
+            return Err(refusal(
+                &problems,
+                &format!("発送 {id} を作れません"),
+                "ファイルは書き出さず、発送済みにもしていません (nothing written, nothing marked shipped)",
+            ));
         }
     };
     let participants = parcels(&rows).len();
@@ -358,7 +362,7 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
     if args.dry_run {
         drop(tx);
         ctx.say(format!(
-            "確認のみ (--dry-run): 次の発送（発送番号 {id}）は {summary} です。問題はありません。ファイルは書き出さず、発送済みにもしていません"
+            "確認のみ (--dry-run): 次の発送（発送番号 {id}）は {summary}です。問題はありません。ファイルは書き出さず、発送済みにもしていません"
         ));
         for n in &rendered.notes {
             ctx.say(format!("  注意: {n}"));
@@ -393,7 +397,7 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
         )));
     }
     ctx.say(format!(
-        "発送 {id}: {summary} を発送済みにしました。{}: {}（個人情報の複製として記録しました）",
+        "発送 {id}: {summary}を発送済みにしました。{}: {}（個人情報の複製として記録しました）",
         rec.path,
         match format {
             ShipFormat::Xlsx | ShipFormat::Csv => "発送リスト",
@@ -469,6 +473,7 @@ fn reprint(ctx: &mut Ctx, n: i64, args: &ShipArgs) -> Result<()> {
             return Err(refusal(
                 &problems,
                 &format!("発送 {n} を書き出し直せません"),
+                "ファイルは書き出していません (nothing written)",
             ))
         }
     };

@@ -383,7 +383,6 @@ fn into_fields(parts: &[&str], max: usize, lines: usize) -> Option<Vec<String>> 
 fn row_values(
     carrier: Carrier,
     p: &Parcel,
-    s: &Sender,
     date: NaiveDate,
     notes: &mut Vec<String>,
     problems: &mut Vec<Problem>,
@@ -467,14 +466,6 @@ fn row_values(
                 ),
                 ("お届け先名", p.name.clone()),
                 ("敬称", "様".into()),
-                ("ご依頼主電話番号", s.phone.clone()),
-                ("ご依頼主郵便番号", s.postal_code.clone()),
-                ("ご依頼主住所", s.address.clone()),
-                (
-                    "ご依頼主住所（アパートマンション名）",
-                    s.address2.clone().unwrap_or_default(),
-                ),
-                ("ご依頼主名", s.name.clone()),
                 (
                     "品名コード１",
                     items.first().map(|i| i.code.clone()).unwrap_or_default(),
@@ -486,9 +477,6 @@ fn row_values(
                 ),
                 ("品名２", item2.unwrap_or_default()),
                 ("記事", rest),
-                ("ご請求先顧客コード", s.yamato_customer_code.clone()),
-                ("ご請求先分類コード", s.yamato_class_code.clone()),
-                ("運賃管理番号", s.yamato_freight_no.clone()),
             ]);
         }
         Carrier::Yupack => {
@@ -509,9 +497,6 @@ fn row_values(
             };
             let names = into_fields(&[&p.name], 50, 2)
                 .unwrap_or_else(|| vec![p.name.clone(), String::new()]);
-            let sender_lines =
-                into_fields(&[&s.address, s.address2.as_deref().unwrap_or("")], 50, 3)
-                    .unwrap_or_else(|| vec![s.address.clone(), String::new(), String::new()]);
             let mut item = p.items.first().map(item_text).unwrap_or_default();
             if p.items.len() > 1 {
                 item = format!("{item} ほか{}点", p.items.len() - 1);
@@ -547,12 +532,6 @@ fn row_values(
                 ("お届け先名称2", names.get(1).cloned().unwrap_or_default()),
                 ("お届け先敬称", "1".into()),
                 ("お届け先電話番号", phone),
-                ("ご依頼主郵便番号", s.postal_code.clone()),
-                ("ご依頼主住所1", sender_lines[0].clone()),
-                ("ご依頼主住所2", sender_lines[1].clone()),
-                ("ご依頼主住所3", sender_lines[2].clone()),
-                ("ご依頼主名称1", s.name.clone()),
-                ("ご依頼主電話番号", s.phone.clone()),
                 ("品名", item),
                 ("個数", "1".into()),
                 ("記事", memo.join(" ")),
@@ -560,6 +539,51 @@ fn row_values(
         }
     }
     v
+}
+
+/// The sender's values, the same on every row (checked once).
+fn sender_values(carrier: Carrier, s: &Sender) -> Vec<(&'static str, String)> {
+    match carrier {
+        Carrier::YamatoB2 => vec![
+            ("ご依頼主電話番号", s.phone.clone()),
+            ("ご依頼主郵便番号", s.postal_code.clone()),
+            ("ご依頼主住所", s.address.clone()),
+            (
+                "ご依頼主住所（アパートマンション名）",
+                s.address2.clone().unwrap_or_default(),
+            ),
+            ("ご依頼主名", s.name.clone()),
+            ("ご請求先顧客コード", s.yamato_customer_code.clone()),
+            ("ご請求先分類コード", s.yamato_class_code.clone()),
+            ("運賃管理番号", s.yamato_freight_no.clone()),
+        ],
+        Carrier::Yupack => {
+            let lines = into_fields(&[&s.address, s.address2.as_deref().unwrap_or("")], 50, 3)
+                .unwrap_or_else(|| vec![s.address.clone(), String::new(), String::new()]);
+            vec![
+                ("ご依頼主郵便番号", s.postal_code.clone()),
+                ("ご依頼主住所1", lines[0].clone()),
+                ("ご依頼主住所2", lines[1].clone()),
+                ("ご依頼主住所3", lines[2].clone()),
+                ("ご依頼主名称1", s.name.clone()),
+                ("ご依頼主電話番号", s.phone.clone()),
+            ]
+        }
+    }
+}
+
+/// Where the program file keeps a sender column's value.
+fn sender_key(column: &str) -> &'static str {
+    match column {
+        c if c.contains("電話") => "shipping.sender_phone",
+        c if c.contains("郵便") => "shipping.sender_postal_code",
+        c if c.contains("アパート") => "shipping.sender_address2",
+        c if c.contains("住所") => "shipping.sender_address / sender_address2",
+        c if c.contains("名") => "shipping.sender_name（省略時は program.contractor）",
+        c if c.contains("顧客コード") => "shipping.yamato_customer_code",
+        c if c.contains("分類コード") => "shipping.yamato_class_code",
+        _ => "shipping.yamato_freight_no",
+    }
 }
 
 /// What the column is called in messages: the participant's field it holds.
@@ -581,8 +605,9 @@ fn field_ja(column: &str) -> &'static str {
     }
 }
 
-/// Check one value against its column: the code page, then the length.
-fn check_value(col: &Column, value: &str, pid: &str, problems: &mut Vec<Problem>) {
+/// Check one value against its column: the code page, then the length. `fix` says
+/// where to correct it.
+fn check_value(col: &Column, value: &str, pid: &str, fix: &str, problems: &mut Vec<Problem>) {
     if value.is_empty() {
         return;
     }
@@ -593,7 +618,7 @@ fn check_value(col: &Column, value: &str, pid: &str, problems: &mut Vec<Problem>
             code: "cp932.unencodable",
             column: col.name.to_string(),
             message: format!(
-                "{}の {} 文字目「{}」({}) は CP932 にない文字で、送り状ソフトに渡せません。置き換えずに止めました: 名簿の表記を CP932 にある字に直して roster import --update で取り込み直すか、--format xlsx の発送リストで手配してください",
+                "{}の {} 文字目「{}」({}) は CP932 にない文字で、送り状ソフトに渡せません。置き換えずに止めました: {fix}",
                 field_ja(col.name),
                 u.pos,
                 u.ch,
@@ -625,7 +650,7 @@ fn check_value(col: &Column, value: &str, pid: &str, problems: &mut Vec<Problem>
             code: "length.too_long",
             column: col.name.to_string(),
             message: format!(
-                "{}が {bytes} バイト（{chars} 文字）あり、この欄の上限 {} バイト（全角 {} 文字）を超えます。切り詰めずに止めました: 名簿の表記を短くするか、方書（建物名）を分けて取り込み直してください",
+                "{}が {bytes} バイト（{chars} 文字）あり、この欄の上限 {} バイト（全角 {} 文字）を超えます。切り詰めずに止めました: {fix}",
                 field_ja(col.name),
                 col.max_bytes,
                 col.max_bytes / 2
@@ -633,6 +658,8 @@ fn check_value(col: &Column, value: &str, pid: &str, problems: &mut Vec<Problem>
         });
     }
 }
+
+const ROSTER_FIX: &str = "名簿の表記を直して（CP932 にある字に、長い住所は方書・建物名を分けて） roster import --update で取り込み直すか、--format xlsx の発送リストで手配してください";
 
 /// The carrier file for these parcels, or every problem found (nothing is written then).
 pub fn render(
@@ -645,14 +672,35 @@ pub fn render(
     let mut problems = Vec::new();
     let mut w = Written::default();
     let mut table: Vec<Vec<String>> = Vec::with_capacity(parcels.len());
+    let sender_values = sender_values(carrier, sender);
+    for (name, value) in &sender_values {
+        if let Some(c) = columns.iter().find(|c| c.name == *name) {
+            let fix = format!(
+                "プログラムファイルの {} を直して init からやり直してください",
+                sender_key(name)
+            );
+            check_value(c, value, "[shipping]", &fix, &mut problems);
+        }
+    }
     for p in parcels {
-        let values = row_values(carrier, p, sender, date, &mut w.notes, &mut problems);
+        let values = row_values(carrier, p, date, &mut w.notes, &mut problems);
         let mut row = vec![String::new(); columns.len()];
         for (name, value) in values {
             // Names are unique in a layout except the empty 予備 columns we never fill.
             if let Some(i) = columns.iter().position(|c| c.name == name) {
-                check_value(&columns[i], &value, &p.participant_id, &mut problems);
+                check_value(
+                    &columns[i],
+                    &value,
+                    &p.participant_id,
+                    ROSTER_FIX,
+                    &mut problems,
+                );
                 row[i] = value;
+            }
+        }
+        for (name, value) in &sender_values {
+            if let Some(i) = columns.iter().position(|c| c.name == *name) {
+                row[i] = value.clone();
             }
         }
         let vendor: Vec<char> = row.iter().flat_map(|v| cp932::vendor_chars(v)).collect();
@@ -918,6 +966,6 @@ mod tests {
         );
         assert_eq!(sender(&bare, Carrier::Yupack).unwrap_err().len(), 3);
         let s = sender(&p, Carrier::YamatoB2).unwrap();
-        assert_eq!(s.name, "株式会社サンプル 健康ポイント事務局");
+        assert_eq!(s.name, "株式会社サンプル 健康ポイント係");
     }
 }

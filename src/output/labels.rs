@@ -37,18 +37,24 @@ pub const MAX_OFFSET_MM: f64 = PAD_MM;
 /// The font the labels ask for (every Japanese Windows has it; fixed-width, so the
 /// estimate is exact there).
 pub const FONT: &str = "ＭＳ ゴシック";
+/// The workbook's default font, which sets the unit of column widths (see `render_xlsx`).
+pub const DEFAULT_FONT: &str = "Courier New";
+pub const DEFAULT_FONT_PT: f64 = 10.0;
+/// Courier New 10 at 96 dpi: the digit width and the cell padding Excel adds, in pixels.
+pub const DIGIT_PX: u32 = 8;
+pub const CELL_PADDING_PX: u32 = 5;
 pub const BASE_POSTAL_PT: f64 = 10.0;
 pub const BASE_ADDRESS_PT: f64 = 11.0;
 pub const BASE_NAME_PT: f64 = 14.0;
 pub const ID_PT: f64 = 7.0;
 /// The smallest address size before a label is reported as not fitting.
 pub const MIN_ADDRESS_PT: f64 = 7.0;
-/// Line height as a multiple of the font size: the CJK fallback fonts LibreOffice uses
-/// (Noto Sans CJK) have a line height of 1.45 em; MS ゴシック's is smaller.
-pub const LINE_SPACING: f64 = 1.45;
+/// Line height as a multiple of the font size: LibreOffice with Noto Sans CJK measured
+/// 1.46 em (16.1 pt for 11 pt); MS ゴシック in Excel is smaller.
+pub const LINE_SPACING: f64 = 1.5;
 /// What a cell keeps for itself inside its box (Excel ≈ 2 px each side).
 const CELL_INSET_W_MM: f64 = 1.6;
-const CELL_INSET_H_PT: f64 = 2.0;
+const CELL_INSET_H_PT: f64 = 3.0;
 /// Excel allows 1,023 manual page breaks in a sheet.
 const MAX_PAGES: usize = 1024;
 
@@ -242,15 +248,27 @@ pub fn mm_to_pt(mm: f64) -> f64 {
 }
 
 /// A column width in pixels as Excel shows it, in characters of the default font
-/// (Calibri 11: a 7-pixel digit and 5 pixels of padding), to 1/256 of a character.
-pub fn col_width_chars(px: u32) -> f64 {
-    let px = f64::from(px);
-    let chars = if px < 12.0 {
-        px / 12.0
+/// (`digit` pixels per digit, `padding` pixels of cell padding), to 1/256 of a
+/// character. Calibri 11: 7 and 5; the labels' Courier New 10: 8 and 5.
+pub fn col_width_chars(px: u32, digit: u32, padding: u32) -> f64 {
+    let (px, d, p) = (f64::from(px), f64::from(digit), f64::from(padding));
+    let chars = if px < d + p {
+        px / (d + p)
     } else {
-        (px - 5.0) / 7.0
+        (px - p) / d
     };
     (chars * 256.0).round() / 256.0
+}
+
+/// The `width` stored in the file for a column of `px` pixels: pixels over the digit
+/// width, truncated to 1/256 (padding included, as Excel stores it).
+pub fn col_width_stored(px: u32, digit: u32) -> f64 {
+    f64::from(px * 256 / digit) / 256.0
+}
+
+/// Millimetres to a column width in characters of the labels' default font.
+pub fn mm_to_col_width_chars(mm: f64) -> f64 {
+    col_width_chars(mm_to_px(mm).round() as u32, DIGIT_PX, CELL_PADDING_PX)
 }
 
 /// Spans in millimetres to whole pixels, rounding each boundary from its cumulative
@@ -485,6 +503,8 @@ pub fn fit(t: &LabelText, w_mm: f64, h_mm: f64) -> Result<Vec<Line>, NoFit> {
                     ),
                 )
             } else {
+                // The first line below the box, and the address line to blame: the
+                // address is what grows; the lines after it only get pushed out.
                 let mut y = 0.0;
                 let mut first = (Part::Id, 1usize);
                 for (i, l) in lines.iter().enumerate() {
@@ -495,15 +515,19 @@ pub fn fit(t: &LabelText, w_mm: f64, h_mm: f64) -> Result<Vec<Line>, NoFit> {
                         break;
                     }
                 }
-                let address_lines = lines
-                    .iter()
-                    .filter(|l| matches!(l.part, Part::Address | Part::Building))
-                    .count();
+                let count = |p: Part| lines.iter().filter(|l| l.part == p).count();
+                let (street, building) = (count(Part::Address), count(Part::Building));
+                let blame = match first.0 {
+                    Part::Address | Part::Building => first,
+                    _ if building > street => (Part::Building, building),
+                    _ => (Part::Address, street),
+                };
                 (
-                    first.0,
-                    first.1,
+                    blame.0,
+                    blame.1,
                     format!(
-                        "住所と方書が {address_lines} 行になり、{}の {} 行目から下が高さ {:.1} mm のラベルに収まりません（{} pt まで縮小しても） (too many lines)",
+                        "住所と方書が {} 行になり、{}の {} 行目から下が高さ {:.1} mm のラベルに収まりません（{} pt まで縮小しても） (too many lines)",
+                        street + building,
                         first.0.as_ja(),
                         first.1,
                         h_mm,
@@ -578,6 +602,15 @@ pub fn render_xlsx(
         );
     }
     let mut wb = Workbook::new();
+    // Column widths are stored in digits of the default font. Courier New 10 has a
+    // digit of exactly 8 px at 96 dpi (0.6 em × 13⅓ px) and at every other common dpi,
+    // in Excel and in LibreOffice (Liberation Mono/Cousine share its metrics), so the
+    // widths computed here are the widths printed. With Calibri 11, LibreOffice draws
+    // columns ≈ 6 % wider than Excel.
+    let normal = Format::new()
+        .set_font_name(DEFAULT_FONT)
+        .set_font_size(DEFAULT_FONT_PT);
+    wb.set_default_format(&normal, 18, 72)?;
     if let Some(dt) = created {
         wb.set_properties(&DocProperties::new().set_creation_datetime(dt));
     }
@@ -606,7 +639,7 @@ pub fn render_xlsx(
 
     let cell = Format::new()
         .set_text_wrap()
-        .set_align(FormatAlign::Top)
+        .set_align(FormatAlign::VerticalCenter)
         .set_align(FormatAlign::Left)
         .set_font_name(FONT);
     for p in placed {
@@ -668,10 +701,15 @@ mod tests {
         assert_eq!(mm_to_px(25.4), 96.0);
         assert_eq!(mm_to_pt(25.4), 72.0);
         assert!((px_to_mm(96.0) - 25.4).abs() < 1e-9);
-        // Excel's default column: 64 px = 8.43 characters.
-        assert!((col_width_chars(64) - 8.43).abs() < 0.01);
-        assert_eq!(col_width_chars(12), 1.0);
-        assert_eq!(col_width_chars(6), 0.5);
+        // Excel's default column with Calibri 11: 64 px = 8.43 characters.
+        assert!((col_width_chars(64, 7, 5) - 8.43).abs() < 0.01);
+        assert_eq!(col_width_chars(12, 7, 5), 1.0);
+        assert_eq!(col_width_chars(6, 7, 5), 0.5);
+        // With Courier New 10: 72 px = 8.375 characters; 86.4 mm = 327 px = 40.25.
+        assert_eq!(col_width_chars(72, 8, 5), 8.375);
+        assert_eq!(mm_to_col_width_chars(86.4), 40.25);
+        assert_eq!(col_width_stored(327, 8), 40.875);
+        assert_eq!(col_width_stored(70, 8), 8.75);
     }
 
     #[test]
@@ -826,7 +864,7 @@ mod tests {
         let huge = "東京都新宿区".repeat(20);
         let e = fit(&text(&huge, None, "山田 太郎"), 62.0, 27.9).unwrap_err();
         assert_eq!(e.participant_id, "C000001");
-        assert!(matches!(e.part, Part::Address | Part::Name | Part::Id));
+        assert_eq!(e.part, Part::Address);
         assert!(e.message.contains("収まりません"), "{}", e.message);
         let wide = "寿限無寿限無五劫の擦り切れ海砂利水魚の水行末雲来末風来末食う寝る処に住む処";
         let e = fit(&text("東京都新宿区1-1", None, wide), 62.0, 27.9).unwrap_err();
