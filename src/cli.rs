@@ -241,7 +241,7 @@ pub struct ShipArgs {
     /// 何が発送されるかを確かめるだけで、書き出さず発送済みにもしない (check and report; write and change nothing)
     #[arg(long, conflicts_with = "reprint")]
     pub dry_run: bool,
-    /// 発送番号 N の発送リストを書き出し直す (rewrite the list of an earlier shipment)
+    /// 発送番号 N を書き出し直す（.csv は元が送り状形式ならその形式で） (rewrite an earlier shipment's file)
     #[arg(long, value_name = "N")]
     pub reprint: Option<i64>,
 }
@@ -261,7 +261,7 @@ pub struct LabelsArgs {
     /// ラベル用紙: a4-12, a4-18, a4-21, a4-24, またはプログラムファイル [labels] の名前
     #[arg(long, default_value = "a4-12")]
     pub layout: String,
-    /// 使いかけの用紙: K 枚目の位置から印刷する (start at label K of the first sheet)
+    /// 使いかけの用紙: 1 枚目は K 面目から（前の K−1 面は使用済み） (start at label K of the first sheet)
     #[arg(long, value_name = "K", default_value_t = 1)]
     pub start_at: usize,
     /// 参加案内を送付済みの人にも送る（再送として記録） (include those already mailed; recorded as a resend)

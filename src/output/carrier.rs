@@ -629,18 +629,20 @@ fn check_value(col: &Column, value: &str, pid: &str, fix: &str, problems: &mut V
     if !bad.is_empty() {
         return;
     }
-    if col.kind == Kind::Half && !value.is_ascii() {
-        problems.push(Problem {
-            participant_id: pid.to_string(),
-            code: "format.half_width",
-            column: col.name.to_string(),
-            message: format!(
-                "{}は半角英数字だけの欄です（「{}」）",
-                field_ja(col.name),
-                value
-            ),
-        });
-        return;
+    if col.kind == Kind::Half {
+        if let Some(pos) = value.chars().position(|c| !c.is_ascii()) {
+            problems.push(Problem {
+                participant_id: pid.to_string(),
+                code: "format.half_width",
+                column: col.name.to_string(),
+                message: format!(
+                    "{}は半角英数字だけの欄ですが、{} 文字目が全角です。{fix}",
+                    field_ja(col.name),
+                    pos + 1
+                ),
+            });
+            return;
+        }
     }
     let bytes = cp932::byte_len(value);
     if bytes > col.max_bytes {

@@ -102,16 +102,16 @@ pub fn encode(s: &str) -> Option<Vec<u8>> {
 /// valid CP932, but outside JIS X 0208, so some carrier systems and printers show
 /// them as blanks. Reported as a warning.
 pub fn vendor_chars(s: &str) -> Vec<char> {
-    let mut out: Vec<char> = jis_compat(s)
-        .chars()
-        .filter(|c| {
-            !c.is_ascii()
-                && encodes(*c).is_some_and(|b| {
-                    matches!(b.first(), Some(0x87 | 0xED | 0xEE | 0xFA | 0xFB | 0xFC))
-                })
-        })
-        .collect();
-    out.dedup();
+    let mut out: Vec<char> = Vec::new();
+    for c in jis_compat(s).chars() {
+        let vendor = !c.is_ascii()
+            && encodes(c).is_some_and(|b| {
+                matches!(b.first(), Some(0x87 | 0xED | 0xEE | 0xFA | 0xFB | 0xFC))
+            });
+        if vendor && !out.contains(&c) {
+            out.push(c);
+        }
+    }
     out
 }
 
@@ -150,7 +150,7 @@ mod tests {
 
     #[test]
     fn vendor_characters_are_flagged() {
-        assert_eq!(vendor_chars("髙橋①丁目"), vec!['髙', '①']);
+        assert_eq!(vendor_chars("髙橋①丁目髙"), vec!['髙', '①']);
         assert!(vendor_chars("高橋1丁目").is_empty());
     }
 }

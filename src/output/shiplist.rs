@@ -19,7 +19,7 @@ pub const HEADERS: [&str; 10] = [
     "数量",
 ];
 
-const WIDTHS: [f64; 10] = [8.0, 11.0, 16.0, 10.0, 44.0, 24.0, 14.0, 9.0, 28.0, 6.0];
+const WIDTHS: [f64; 10] = [8.0, 11.0, 16.0, 10.0, 44.0, 24.0, 14.0, 11.0, 28.0, 6.0];
 
 /// One shipped order.
 #[derive(Debug, Clone, PartialEq)]
