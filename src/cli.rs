@@ -57,6 +57,10 @@ pub enum Command {
     Orders(OrdersCmd),
     /// 景品の一覧: 必要ポイント・在庫・受付数・残り (prizes: cost, stock, applied, left)
     Prizes,
+    /// 発送: 受付済みで未発送の申込みを次の発送にまとめ、発送リストを書き出して発送済みにする (the next shipment: shipping list; marks the orders shipped)
+    Ship(ShipArgs),
+    /// 宛名ラベル: 発送分または参加案内の郵送分を A4 ラベル用紙に (mailing labels for a shipment or the guidance mailing)
+    Labels(LabelsArgs),
     /// 取扱状況報告と監査ログの検証 (handling-status report and audit-log verification)
     ///
     /// `audit` / `audit verify`: 監査ログのハッシュ連鎖を検証し、先頭ハッシュを表示します。
@@ -203,6 +207,73 @@ pub enum OrdersCmd {
         #[command(flatten)]
         opts: ImportOpts,
     },
+}
+
+/// The formats `ship` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShipFormat {
+    /// 発送リスト (.xlsx, 印刷用)
+    Xlsx,
+    /// 発送リスト (.csv, UTF-8)
+    Csv,
+    /// ヤマト B2クラウド 取込み用 CSV (CP932)
+    #[value(name = "yamato-b2")]
+    YamatoB2,
+    /// ゆうパックプリントR 取込み用 CSV (CP932)
+    Yupack,
+}
+
+impl ShipFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShipFormat::Xlsx => "xlsx",
+            ShipFormat::Csv => "csv",
+            ShipFormat::YamatoB2 => "yamato-b2",
+            ShipFormat::Yupack => "yupack",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ShipArgs {
+    /// 出力ファイル (.xlsx, or .csv for csv / yamato-b2 / yupack)
+    #[arg(long)]
+    pub out: PathBuf,
+    /// 形式 (default: from the file name: .xlsx or .csv)
+    #[arg(long, value_enum)]
+    pub format: Option<ShipFormat>,
+    /// 何が発送されるかを確かめるだけで、書き出さず発送済みにもしない (check and report; write and change nothing)
+    #[arg(long, conflicts_with = "reprint")]
+    pub dry_run: bool,
+    /// 発送番号 N を書き出し直す（.csv は元が送り状形式ならその形式で） (rewrite an earlier shipment's file)
+    #[arg(long, value_name = "N")]
+    pub reprint: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["shipment", "guidance"])))]
+pub struct LabelsArgs {
+    /// 発送番号 N の宛名ラベル (labels for shipment N)
+    #[arg(long, value_name = "N")]
+    pub shipment: Option<i64>,
+    /// 参加案内の郵送分: まだ送っていない台紙の参加者 (card participants not yet sent the guidance; the mailing is recorded)
+    #[arg(long)]
+    pub guidance: bool,
+    /// 出力ファイル (.xlsx: ラベル用紙に合わせた配置; .csv: 差し込み印刷用)
+    #[arg(long)]
+    pub out: PathBuf,
+    /// ラベル用紙: a4-12, a4-18, a4-21, a4-24, またはプログラムファイル [labels] の名前
+    #[arg(long, default_value = "a4-12")]
+    pub layout: String,
+    /// 使いかけの用紙: 1 枚目は K 面目から（前の K−1 面は使用済み） (start at label K of the first sheet)
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub start_at: usize,
+    /// 参加案内を送付済みの人にも送る（再送として記録） (include those already mailed; recorded as a resend)
+    #[arg(long, conflicts_with = "shipment")]
+    pub resend: bool,
+    /// 参加案内をこの参加者だけに (only these participants; repeatable)
+    #[arg(long, value_name = "ID", conflicts_with = "shipment")]
+    pub participant: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -168,6 +168,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::Points(_) => "points",
         Command::Orders(OrdersCmd::Import { .. }) => "orders import",
         Command::Prizes => "prizes",
+        Command::Ship(_) => "ship",
+        Command::Labels(_) => "labels",
         Command::Audit(_) => "audit",
         Command::Demo { .. } => "demo",
     }
@@ -223,6 +225,8 @@ fn dispatch(ctx: &mut Ctx, command: &Command) -> Result<()> {
         Command::Points(args) => cmd::points::run(ctx, args),
         Command::Orders(OrdersCmd::Import { file, opts }) => cmd::orders::import(ctx, file, opts),
         Command::Prizes => cmd::prizes::list(ctx),
+        Command::Ship(args) => cmd::ship::run(ctx, args),
+        Command::Labels(args) => cmd::labels::run(ctx, args),
         Command::Audit(args) => cmd::audit::run(ctx, args),
     }
 }

@@ -15,6 +15,58 @@ pub struct Program {
     pub prizes: Vec<Prize>,
     #[serde(default)]
     pub handlers: Vec<Handler>,
+    /// ご依頼主 (the sender on carrier slips); needed only for the carrier formats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping: Option<Shipping>,
+    /// A custom label sheet and the printer offset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<LabelsConfig>,
+}
+
+/// `[shipping]`: the sender (ご依頼主) printed on carrier slips, and the carrier
+/// account codes. Every key is optional here; `ship --format yamato-b2|yupack` refuses
+/// to run when one it needs is missing, naming the key.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shipping {
+    /// ご依頼主名; default: `program.contractor`.
+    pub sender_name: Option<String>,
+    pub sender_postal_code: Option<String>,
+    pub sender_address: Option<String>,
+    /// ご依頼主の建物名・部屋 (optional).
+    pub sender_address2: Option<String>,
+    pub sender_phone: Option<String>,
+    /// ヤマト B2クラウド: ご請求先顧客コード (10–12 digits).
+    pub yamato_customer_code: Option<String>,
+    /// ヤマト B2クラウド: ご請求先分類コード (optional, up to 3 digits).
+    pub yamato_class_code: Option<String>,
+    /// ヤマト B2クラウド: 運賃管理番号 (2 digits).
+    pub yamato_freight_no: Option<String>,
+}
+
+/// `[labels]`: a custom label sheet (selected with `labels --layout NAME`) and the
+/// printer offset applied to every layout.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelsConfig {
+    /// The custom layout's name (letters, digits, `-`; not a built-in name).
+    pub layout: Option<String>,
+    pub cols: Option<u32>,
+    pub rows: Option<u32>,
+    pub width_mm: Option<f64>,
+    pub height_mm: Option<f64>,
+    pub left_mm: Option<f64>,
+    pub top_mm: Option<f64>,
+    #[serde(default)]
+    pub gap_x_mm: f64,
+    #[serde(default)]
+    pub gap_y_mm: f64,
+    /// Printer offset: positive moves the print right.
+    #[serde(default)]
+    pub offset_x_mm: f64,
+    /// Printer offset: positive moves the print down.
+    #[serde(default)]
+    pub offset_y_mm: f64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -267,6 +319,12 @@ impl Program {
                     .into(),
             );
         }
+        if let Some(sh) = &self.shipping {
+            check_shipping(sh, &mut out);
+        }
+        if let Some(l) = &self.labels {
+            check_labels(l, &mut out);
+        }
         let mut names = std::collections::BTreeSet::new();
         for (i, h) in self.handlers.iter().enumerate() {
             if h.name.trim().is_empty() {
@@ -299,6 +357,147 @@ impl Program {
     /// Whether a date can earn points.
     pub fn in_period(&self, d: NaiveDate) -> bool {
         d >= self.program.start && d <= self.program.end
+    }
+}
+
+fn check_shipping(sh: &Shipping, out: &mut Vec<String>) {
+    use crate::sheet::normalize::{normalize_phone, normalize_postal};
+    let text_keys = [
+        ("shipping.sender_name", &sh.sender_name),
+        ("shipping.sender_address", &sh.sender_address),
+        ("shipping.sender_address2", &sh.sender_address2),
+    ];
+    for (key, v) in text_keys {
+        let Some(v) = v else { continue };
+        if v.trim().is_empty() && key != "shipping.sender_address2" {
+            out.push(format!(
+                "{key}: 空です (must not be empty; leave the key out instead)"
+            ));
+        }
+        if let Some(bad) = crate::output::cp932::unencodable(v).first() {
+            out.push(format!(
+                "{key}: 「{}」({}) は CP932（送り状ソフトの文字コード）で表せません。別の字に直してください (not encodable in CP932)",
+                bad.ch,
+                bad.code_point()
+            ));
+        }
+    }
+    if let Some(v) = &sh.sender_postal_code {
+        if normalize_postal(v).is_none() {
+            out.push(format!(
+                "shipping.sender_postal_code: 「{v}」は郵便番号ではありません（例: \"160-0023\"） (7 digits)"
+            ));
+        }
+    }
+    if let Some(v) = &sh.sender_phone {
+        if normalize_phone(v).is_none() {
+            out.push(format!(
+                "shipping.sender_phone: 「{v}」は電話番号ではありません（例: \"03-1234-5678\"） (10 or 11 digits)"
+            ));
+        }
+    }
+    let digits = |v: &str, lo: usize, hi: usize| {
+        v.chars().all(|c| c.is_ascii_digit()) && (lo..=hi).contains(&v.len())
+    };
+    if let Some(v) = &sh.yamato_customer_code {
+        if !digits(v, 10, 12) {
+            out.push(format!(
+                "shipping.yamato_customer_code: ご請求先顧客コードは半角数字 10〜12 桁です（「{v}」） (10 to 12 digits)"
+            ));
+        }
+    }
+    if let Some(v) = &sh.yamato_class_code {
+        if !digits(v, 0, 3) {
+            out.push(format!(
+                "shipping.yamato_class_code: ご請求先分類コードは半角数字 3 桁までです（「{v}」） (up to 3 digits)"
+            ));
+        }
+    }
+    if let Some(v) = &sh.yamato_freight_no {
+        if !digits(v, 2, 2) {
+            out.push(format!(
+                "shipping.yamato_freight_no: 運賃管理番号は半角数字 2 桁です（「{v}」） (2 digits)"
+            ));
+        }
+    }
+}
+
+fn check_labels(l: &LabelsConfig, out: &mut Vec<String>) {
+    use crate::output::labels::{Layout, BUILTIN, MAX_OFFSET_MM};
+    for (key, v) in [
+        ("labels.offset_x_mm", l.offset_x_mm),
+        ("labels.offset_y_mm", l.offset_y_mm),
+    ] {
+        if !v.is_finite() || v.abs() > MAX_OFFSET_MM {
+            out.push(format!(
+                "{key}: プリンタの補正は ±{MAX_OFFSET_MM} mm までです（{v}） (printer offset out of range)"
+            ));
+        }
+    }
+    let geometry = [
+        ("labels.cols", l.cols.is_some()),
+        ("labels.rows", l.rows.is_some()),
+        ("labels.width_mm", l.width_mm.is_some()),
+        ("labels.height_mm", l.height_mm.is_some()),
+        ("labels.left_mm", l.left_mm.is_some()),
+        ("labels.top_mm", l.top_mm.is_some()),
+    ];
+    let given = geometry.iter().filter(|(_, g)| *g).count();
+    if given == 0 && l.gap_x_mm == 0.0 && l.gap_y_mm == 0.0 {
+        if let Some(name) = &l.layout {
+            out.push(format!(
+                "labels.layout: 「{name}」の寸法 (cols, rows, width_mm, height_mm, left_mm, top_mm) がありません (a custom layout needs its geometry)"
+            ));
+        }
+        return;
+    }
+    for (key, g) in geometry {
+        if !g {
+            out.push(format!(
+                "{key}: 独自のラベル用紙にはこの値が必要です (a custom layout needs every dimension)"
+            ));
+        }
+    }
+    let name = match &l.layout {
+        None => {
+            out.push(
+                "labels.layout: 独自のラベル用紙の名前がありません（例: layout = \"my-12\"） (name the custom layout)"
+                    .into(),
+            );
+            return;
+        }
+        Some(n) => n.clone(),
+    };
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        out.push(format!(
+            "labels.layout: 「{name}」: 名前は半角英数字と - _ で付けてください (letters, digits, - and _)"
+        ));
+    }
+    if BUILTIN.iter().any(|b| b.name == name) {
+        out.push(format!(
+            "labels.layout: 「{name}」は組込みの用紙名です。別の名前にしてください (clashes with a built-in layout)"
+        ));
+    }
+    if given < geometry.len() {
+        return;
+    }
+    let layout = Layout {
+        name,
+        cols: l.cols.unwrap_or(0),
+        rows: l.rows.unwrap_or(0),
+        width_mm: l.width_mm.unwrap_or(0.0),
+        height_mm: l.height_mm.unwrap_or(0.0),
+        left_mm: l.left_mm.unwrap_or(0.0),
+        top_mm: l.top_mm.unwrap_or(0.0),
+        gap_x_mm: l.gap_x_mm,
+        gap_y_mm: l.gap_y_mm,
+    };
+    for p in layout.check() {
+        out.push(format!("labels.{p}"));
     }
 }
 

@@ -11,3 +11,6 @@ mod points;
 
 #[path = "it/audit.rs"]
 mod audit;
+
+#[path = "it/ship.rs"]
+mod ship;

@@ -157,6 +157,67 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
         false,
     )?;
     step(
+        "発送を確かめる: 送り状データの事前検査だけ (ship --dry-run)",
+        &[
+            "ship",
+            "--dry-run",
+            "--format",
+            "yamato-b2",
+            "--out",
+            &o("shipment_1_b2.csv"),
+        ],
+        true,
+    )?;
+    step(
+        "発送: 受付済みの申込みを発送 1 にまとめ、郵便番号順の発送リストを書き出す (ship)",
+        &["ship", "--out", &o("shipment_1.xlsx")],
+        true,
+    )?;
+    step(
+        "もう一度 ship: 同じ申込みは二度と発送されない (nothing to ship)",
+        &["ship", "--out", &o("shipment_2.xlsx")],
+        true,
+    )?;
+    step(
+        "発送 1 をヤマト B2クラウド取込み用 CSV (CP932) で書き出し直す (ship --reprint)",
+        &[
+            "ship",
+            "--reprint",
+            "1",
+            "--format",
+            "yamato-b2",
+            "--out",
+            &o("shipment_1_b2.csv"),
+        ],
+        true,
+    )?;
+    step(
+        "発送 1 の宛名ラベル: A4 12面 (labels --shipment)",
+        &[
+            "labels",
+            "--shipment",
+            "1",
+            "--out",
+            &o("labels_shipment_1.xlsx"),
+        ],
+        true,
+    )?;
+    step(
+        "参加案内の宛名ラベル: 台紙の参加者、郵送を記録 (labels --guidance)",
+        &["labels", "--guidance", "--out", &o("labels_guidance.xlsx")],
+        true,
+    )?;
+    step(
+        "もう一度 --guidance: 送付済みの人には送らない (nobody mailed twice)",
+        &[
+            "labels",
+            "--guidance",
+            "--out",
+            &o("labels_guidance_again.xlsx"),
+        ],
+        true,
+    )?;
+    step(
         "監査ログを検証する (audit verify)",
         &["audit", "verify"],
         true,

@@ -143,6 +143,40 @@ INSERT OR REPLACE INTO meta(key, value)
 INSERT OR REPLACE INTO meta(key, value)
   SELECT 'audit_head', hash FROM audit_log ORDER BY seq DESC LIMIT 1;
 "#,
+    // 4: shipments and the participation-guidance mailing (参加案内). A shipment is made
+    // of the accepted orders whose `shipment_id` it sets, in the same transaction that
+    // records the file written (its SHA-256). A guidance mailing records each
+    // participant it reached, so no one is mailed twice unless a resend is asked for.
+    r#"
+CREATE TABLE shipments(
+  id INTEGER PRIMARY KEY,
+  created_at TEXT NOT NULL,
+  operator TEXT NOT NULL,
+  format TEXT NOT NULL,
+  file_sha256 TEXT NOT NULL,
+  orders INTEGER NOT NULL,
+  participants INTEGER NOT NULL,
+  quantity INTEGER NOT NULL
+);
+CREATE INDEX orders_by_shipment ON orders(shipment_id);
+CREATE TABLE mailings(
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('guidance')),
+  created_at TEXT NOT NULL,
+  operator TEXT NOT NULL,
+  format TEXT NOT NULL,
+  file_sha256 TEXT NOT NULL,
+  participants INTEGER NOT NULL,
+  resend INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE guidance_mailed(
+  participant_id TEXT NOT NULL,
+  mailing_id INTEGER NOT NULL REFERENCES mailings(id),
+  mailed_at TEXT NOT NULL,
+  resend INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(participant_id, mailing_id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -4,6 +4,11 @@
 //! tables are written so a spreadsheet never runs a cell (xlsx text is always a string;
 //! CSV text that would start a formula is neutralized with a leading `'`).
 
+pub mod address;
+pub mod carrier;
+pub mod cp932;
+pub mod labels;
+pub mod shiplist;
 pub mod handling_report;
 
 use anyhow::{bail, Context, Result};
@@ -373,6 +378,24 @@ fn write_csv_row<W: Write>(w: &mut csv::Writer<W>, values: &[Value]) -> Result<(
     }
     w.write_record(None::<&[u8]>)?;
     Ok(())
+}
+
+/// A small table as CSV bytes in memory (UTF-8 with BOM, text neutralized as
+/// [`TableWriter`] does), for outputs whose SHA-256 must be known before the file is
+/// written (a shipment records its file in the same transaction).
+pub fn csv_bytes(headers: &[&str], rows: &[Vec<Value>]) -> Result<Vec<u8>> {
+    let mut buf = b"\xEF\xBB\xBF".to_vec();
+    {
+        let mut w = csv::WriterBuilder::new()
+            .flexible(true)
+            .from_writer(&mut buf);
+        w.write_record(headers.iter().map(|h| neutralize(h).into_owned()))?;
+        for r in rows {
+            write_csv_row(&mut w, r)?;
+        }
+        w.flush()?;
+    }
+    Ok(buf)
 }
 
 fn itoa_buf() -> String {
