@@ -57,6 +57,11 @@ pub enum Command {
     Orders(OrdersCmd),
     /// 景品の一覧: 必要ポイント・在庫・受付数・残り (prizes: cost, stock, applied, left)
     Prizes,
+    /// 事前・事後アンケート (questionnaire answers)
+    #[command(subcommand)]
+    Survey(SurveyCmd),
+    /// 評価報告書: 集計値だけ、5人未満は秘匿 (the evaluation report: aggregates only, small cells suppressed)
+    Report(ReportArgs),
     /// 取扱状況と監査ログ (handling status and audit-log verification)
     Audit(AuditArgs),
     /// サンプルデータで全工程を実行 (run the whole pipeline on bundled sample data)
@@ -199,6 +204,24 @@ pub enum OrdersCmd {
         #[command(flatten)]
         opts: ImportOpts,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SurveyCmd {
+    /// 回答を取り込む: 参加者番号, 回答時期（事前/事後）, 設問コード… (import answers; the file is one batch)
+    Import {
+        /// 回答ファイル (.csv .tsv .xlsx .xlsm .xls .ods)
+        file: PathBuf,
+        #[command(flatten)]
+        opts: ImportOpts,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// 出力ファイル (.xlsx): 概要・月別歩数・目標達成・行動変容・アンケート・景品
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -12,7 +12,9 @@ pub mod import;
 pub mod output;
 pub mod points;
 pub mod program;
+pub mod report;
 pub mod sheet;
+pub mod stats;
 
 use anyhow::{bail, Result};
 use cli::{Cli, Command};
@@ -150,7 +152,7 @@ pub fn load_program(conn: &Connection) -> Result<program::Program> {
 
 /// The name an audit entry gives a command.
 fn command_name(c: &Command) -> &'static str {
-    use cli::{BatchesCmd, OrdersCmd, RosterCmd, StepsCmd};
+    use cli::{BatchesCmd, OrdersCmd, RosterCmd, StepsCmd, SurveyCmd};
     match c {
         Command::Init { .. } => "init",
         Command::Roster(RosterCmd::Import { .. }) => "roster import",
@@ -163,6 +165,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::Points(_) => "points",
         Command::Orders(OrdersCmd::Import { .. }) => "orders import",
         Command::Prizes => "prizes",
+        Command::Survey(SurveyCmd::Import { .. }) => "survey import",
+        Command::Report(_) => "report",
         Command::Audit(_) => "audit",
         Command::Demo { .. } => "demo",
     }
@@ -189,7 +193,7 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn dispatch(ctx: &mut Ctx, command: &Command) -> Result<()> {
-    use cli::{BatchesCmd, OrdersCmd, RosterCmd, StepsCmd};
+    use cli::{BatchesCmd, OrdersCmd, RosterCmd, StepsCmd, SurveyCmd};
     match command {
         Command::Init { .. } | Command::Demo { .. } => unreachable!("handled before"),
         Command::Roster(RosterCmd::Import { file, opts, update }) => {
@@ -213,6 +217,8 @@ fn dispatch(ctx: &mut Ctx, command: &Command) -> Result<()> {
         Command::Points(args) => cmd::points::run(ctx, args),
         Command::Orders(OrdersCmd::Import { file, opts }) => cmd::orders::import(ctx, file, opts),
         Command::Prizes => cmd::prizes::list(ctx),
+        Command::Survey(SurveyCmd::Import { file, opts }) => cmd::survey::import(ctx, file, opts),
+        Command::Report(args) => cmd::report::run(ctx, args),
         Command::Audit(args) => cmd::audit::run(ctx, args),
     }
 }

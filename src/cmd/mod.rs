@@ -8,5 +8,7 @@ pub mod init;
 pub mod orders;
 pub mod points;
 pub mod prizes;
+pub mod report;
 pub mod roster;
 pub mod steps;
+pub mod survey;
