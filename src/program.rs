@@ -430,9 +430,7 @@ fn check_survey(survey: &Survey, out: &mut Vec<String>) {
                 for (j, c) in q.choices.iter().enumerate() {
                     let n = crate::sheet::normalize::normalize(c).into_owned();
                     if n.is_empty() {
-                        out.push(format!(
-                            "{key}.choices[{j}]: 空の選択肢です (empty choice)"
-                        ));
+                        out.push(format!("{key}.choices[{j}]: 空の選択肢です (empty choice)"));
                     } else if n.bytes().all(|b| b.is_ascii_digit()) {
                         // Keyed numbers are read as the choice's position (1 = first).
                         out.push(format!(
@@ -504,6 +502,45 @@ mod tests {
         assert!(p.handler("山田　太郎").is_some());
         assert!(p.handler("山田太郎").is_some());
         assert!(p.handler("田中").is_none());
+        assert_eq!(p.survey.questions.len(), 4);
+        assert_eq!(p.question("Q3").map(|q| q.kind), Some(AnswerKind::Choice));
+    }
+
+    #[test]
+    fn survey_mistakes_are_named() {
+        let text = SAMPLE
+            .replace(
+                "choices = [\"ほぼ毎日\", \"週に3〜4日\", \"週に1〜2日\", \"ほとんど外出しない\"]",
+                "choices = [\"1\", \"ほぼ毎日\", \"ほぼ毎日\"]",
+            )
+            .replace("kind = \"yesno\"", "kind = \"yesno\"\nchoices = [\"はい\"]")
+            .replace("code = \"Q4\"", "code = \"回答時期\"");
+        let e = Program::parse(&text, "p.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("survey.questions[2].choices[0]: 選択肢「1」は数字だけです"),
+            "{e}"
+        );
+        assert!(
+            e.contains("survey.questions[2].choices[2]: 選択肢「ほぼ毎日」が重複"),
+            "{e}"
+        );
+        assert!(
+            e.contains("survey.questions[1].choices: 選択肢は kind = \"choice\""),
+            "{e}"
+        );
+        assert!(
+            e.contains("survey.questions[3].code: 「回答時期」は"),
+            "{e}"
+        );
+        // A program file without a questionnaire still reads.
+        let start = SAMPLE.find("# The questionnaire").unwrap();
+        let end = SAMPLE.find("[[handlers]]").unwrap();
+        let without = format!("{}{}", &SAMPLE[..start], &SAMPLE[end..]);
+        assert!(Program::parse(&without, "p.toml")
+            .unwrap()
+            .survey
+            .questions
+            .is_empty());
     }
 
     #[test]

@@ -553,9 +553,15 @@ mod tests {
         assert_eq!(target_group(None, Female), None);
         assert_eq!(target_group(Some(40), Other), None);
         assert_eq!(target_group(Some(20), Male), Some(TargetGroup::AdultMale));
-        assert_eq!(target_group(Some(64), Female), Some(TargetGroup::AdultFemale));
+        assert_eq!(
+            target_group(Some(64), Female),
+            Some(TargetGroup::AdultFemale)
+        );
         assert_eq!(target_group(Some(65), Male), Some(TargetGroup::SeniorMale));
-        assert_eq!(target_group(Some(90), Female), Some(TargetGroup::SeniorFemale));
+        assert_eq!(
+            target_group(Some(90), Female),
+            Some(TargetGroup::SeniorFemale)
+        );
         assert!(meets_target(TargetGroup::AdultMale, 9000));
         assert!(!meets_target(TargetGroup::AdultMale, 8999));
         assert!(meets_target(TargetGroup::AdultFemale, 8500));
@@ -569,7 +575,13 @@ mod tests {
     #[test]
     fn months_roll_over() {
         let m = Month::of(NaiveDate::from_ymd_opt(2025, 12, 3).unwrap());
-        assert_eq!(m.next(), Month { year: 2026, month: 1 });
+        assert_eq!(
+            m.next(),
+            Month {
+                year: 2026,
+                month: 1
+            }
+        );
         assert_eq!(m.label(), "2025年12月");
     }
 
@@ -601,7 +613,13 @@ mod tests {
         // 1 + 2 hidden would tell that 3 people are in the two groups together; zeros
         // do not help, so the 6 goes too.
         let mut d = Disclosure::new();
-        let parts = [d.people(1), d.people(2), d.people(0), d.people(6), d.people(30)];
+        let parts = [
+            d.people(1),
+            d.people(2),
+            d.people(0),
+            d.people(6),
+            d.people(30),
+        ];
         let total = d.people(39);
         d.sum(total, &parts);
         d.finish();

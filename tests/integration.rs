@@ -8,3 +8,6 @@ mod import;
 
 #[path = "it/points.rs"]
 mod points;
+
+#[path = "it/report.rs"]
+mod report;

@@ -51,8 +51,12 @@ impl Timing {
 pub fn parse_timing(s: &str) -> Option<Timing> {
     let k = crate::sheet::normalize::header_key(s);
     match k.as_str() {
-        "事前" | "前" | "開始時" | "開始前" | "参加前" | "pre" | "before" => Some(Timing::Pre),
-        "事後" | "後" | "終了時" | "終了後" | "参加後" | "post" | "after" => Some(Timing::Post),
+        "事前" | "前" | "開始時" | "開始前" | "参加前" | "pre" | "before" => {
+            Some(Timing::Pre)
+        }
+        "事後" | "後" | "終了時" | "終了後" | "参加後" | "post" | "after" => {
+            Some(Timing::Post)
+        }
         _ => None,
     }
 }
@@ -94,16 +98,17 @@ const NO: &[&str] = &["いいえ", "no", "n", "×", "✕", "無", "なし"];
 
 /// An answer cell in its stored form: `Ok(None)` for no answer, `Err(message)` when
 /// it does not fit the question's kind.
-pub fn parse_answer(q: &Question, cell: CellRef<'_>) -> std::result::Result<Option<String>, String> {
+pub fn parse_answer(
+    q: &Question,
+    cell: CellRef<'_>,
+) -> std::result::Result<Option<String>, String> {
     let number = |cell: CellRef<'_>| -> Option<IntParse> {
         match cell {
             CellRef::Number(f) => Some(float_to_int(f)),
             CellRef::Text(s) => {
                 let n = normalize(s);
                 let n = n.trim_end_matches(['.', '点', '番']);
-                n.bytes()
-                    .all(|b| b.is_ascii_digit())
-                    .then(|| parse_int(n))
+                n.bytes().all(|b| b.is_ascii_digit()).then(|| parse_int(n))
             }
             _ => None,
         }
@@ -150,12 +155,8 @@ pub fn parse_answer(q: &Question, cell: CellRef<'_>) -> std::result::Result<Opti
             }
         }
         AnswerKind::Choice => {
-            let k = crate::sheet::normalize::header_key(&text);
-            if let Some(c) = q
-                .choices
-                .iter()
-                .find(|c| crate::sheet::normalize::header_key(c) == k)
-            {
+            let k = choice_key(&text);
+            if let Some(c) = q.choices.iter().find(|c| choice_key(c) == k) {
                 return Ok(Some(c.clone()));
             }
             if let Some(IntParse::Int(i)) = number(cell) {
@@ -176,6 +177,21 @@ pub fn parse_answer(q: &Question, cell: CellRef<'_>) -> std::result::Result<Opti
             ))
         }
     }
+}
+
+/// How a keyed choice is compared with the program's: as headings are (NFKC, no
+/// spaces, ASCII lowercased), with every wave dash and tilde one character and every
+/// dash one hyphen, since Windows IMEs key 〜 as U+FF5E (NFKC: `~`) where the program
+/// file may hold U+301C, and CP932 files decode 0x8160 to either.
+fn choice_key(s: &str) -> String {
+    crate::sheet::normalize::header_key(s)
+        .chars()
+        .map(|c| match c {
+            '\u{301C}' | '\u{FF5E}' | '~' => '~',
+            c if crate::sheet::normalize::is_hyphen(c) => '-',
+            c => c,
+        })
+        .collect()
 }
 
 /// The first row of this file for a participant and timing, kept so that a second,
@@ -239,11 +255,7 @@ fn problem_at(
 
 impl super::batch::RowHandler for SurveyImporter {
     fn header(&mut self, h: &Header) -> Vec<Problem> {
-        if self
-            .questions
-            .iter()
-            .any(|q| h.has(&column_key(&q.code)))
-        {
+        if self.questions.iter().any(|q| h.has(&column_key(&q.code))) {
             return Vec::new();
         }
         vec![super::steps::header_problem(
@@ -503,7 +515,10 @@ mod tests {
                 "{no}"
             );
         }
-        assert_eq!(parse_answer(&y, CellRef::Bool(true)), Ok(Some("はい".into())));
+        assert_eq!(
+            parse_answer(&y, CellRef::Bool(true)),
+            Ok(Some("はい".into()))
+        );
         assert!(parse_answer(&y, CellRef::Text("3")).is_err());
         assert!(parse_answer(&y, CellRef::Text("たぶん")).is_err());
     }
@@ -515,11 +530,25 @@ mod tests {
             parse_answer(&c, CellRef::Text("週に 数回")),
             Ok(Some("週に数回".into()))
         );
-        assert_eq!(parse_answer(&c, CellRef::Text("3")), Ok(Some("ほとんどしない".into())));
-        assert_eq!(parse_answer(&c, CellRef::Number(1.0)), Ok(Some("毎日".into())));
+        assert_eq!(
+            parse_answer(&c, CellRef::Text("3")),
+            Ok(Some("ほとんどしない".into()))
+        );
+        assert_eq!(
+            parse_answer(&c, CellRef::Number(1.0)),
+            Ok(Some("毎日".into()))
+        );
         let e = parse_answer(&c, CellRef::Text("4")).unwrap_err();
         assert!(e.contains("1.毎日、2.週に数回、3.ほとんどしない"), "{e}");
         assert!(parse_answer(&c, CellRef::Text("月に一回")).is_err());
+        let w = q(AnswerKind::Choice, &["週に3〜4日", "ほぼ毎日"]);
+        for keyed in ["週に3〜4日", "週に3～4日", "週に3~4日", "週に３～４日"] {
+            assert_eq!(
+                parse_answer(&w, CellRef::Text(keyed)),
+                Ok(Some("週に3〜4日".into())),
+                "{keyed}"
+            );
+        }
     }
 
     #[test]

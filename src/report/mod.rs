@@ -132,6 +132,8 @@ pub enum Block {
     Note(String),
     Table(Table),
     Charts(Vec<Chart>),
+    /// Start a new printed page here.
+    PageBreak,
 }
 
 #[derive(Debug, Clone)]
@@ -271,8 +273,9 @@ fn load(conn: &Connection, program: &Program) -> Result<Data> {
     }
     let (mut first_day, mut last_day) = (None::<NaiveDate>, None::<NaiveDate>);
     {
-        let mut stmt = conn
-            .prepare("SELECT participant_id, date, steps FROM steps ORDER BY participant_id, date")?;
+        let mut stmt = conn.prepare(
+            "SELECT participant_id, date, steps FROM steps ORDER BY participant_id, date",
+        )?;
         let mut rows = stmt.query([])?;
         let mut cur: Option<(String, usize)> = None;
         while let Some(r) = rows.next()? {
@@ -522,7 +525,7 @@ fn overview_sheet(
 
     // Registered participants by channel, sex and age band.
     let total = shared.registered;
-    let mut t = Table::new(&["区分", "", "人数", "割合"]);
+    let mut t = Table::new(&["区分", "", "人数", "登録者に占める割合"]);
     let channels = [(Channel::Card, "台紙"), (Channel::App, "アプリ")];
     let ch_cells: Vec<CellId> = channels
         .iter()
@@ -570,7 +573,9 @@ fn overview_sheet(
         Fig::Count(total),
         share(total, total, d),
     ]);
-    blocks.push(Block::Heading("1. 登録者数（利用区分・性別・年齢区分）".into()));
+    blocks.push(Block::Heading(
+        "1. 登録者数（利用区分・性別・年齢区分）".into(),
+    ));
     blocks.push(Block::Note(format!(
         "年齢は事業開始日（{}）時点の満年齢（名簿に生年月日がなければ名簿の年齢）。",
         wareki(p.start)
@@ -595,13 +600,14 @@ fn overview_sheet(
     ));
     blocks.push(Block::Table(t));
 
-    let all = data.people.iter().flat_map(|p| p.months.values()).fold(
-        Acc::default(),
-        |mut a, m| {
-            a.add(m);
-            a
-        },
-    );
+    let all =
+        data.people
+            .iter()
+            .flat_map(|p| p.months.values())
+            .fold(Acc::default(), |mut a, m| {
+                a.add(m);
+                a
+            });
     let act = shared.active_all;
     let earners = count(d, data.earners as usize);
     let users = count(d, data.users as usize);
@@ -622,7 +628,7 @@ fn overview_sheet(
     row(
         &mut t,
         "",
-        "1日あたり平均歩数",
+        "記録1日あたりの平均歩数（歩数の合計 ÷ 記録日数）",
         of((all.days > 0).then(|| all.mean()), &[act], Fmt::Int),
     );
     row(&mut t, "ポイント", "獲得した人", Fig::Count(earners));
@@ -669,12 +675,31 @@ fn overview_sheet(
     }
 }
 
+/// Named groups of participants: a label and who is in it.
+type Groups = Vec<(String, Box<dyn Fn(&Person) -> bool>)>;
+
+fn band_groups(data: &Data) -> Groups {
+    data.bands
+        .iter()
+        .map(|&b| {
+            let keep: Box<dyn Fn(&Person) -> bool> = Box::new(move |p| p.band == b);
+            (b.label().to_string(), keep)
+        })
+        .collect()
+}
+
+fn sex_groups() -> Groups {
+    SEX_GROUPS
+        .iter()
+        .map(|&s| {
+            let keep: Box<dyn Fn(&Person) -> bool> = Box::new(move |p| p.sex == s);
+            (s.label().to_string(), keep)
+        })
+        .collect()
+}
+
 /// Group means of each active participant's mean daily steps in a month.
-fn month_group(
-    data: &Data,
-    m: &Month,
-    keep: impl Fn(&Person) -> bool,
-) -> (usize, Option<f64>) {
+fn month_group(data: &Data, m: &Month, keep: impl Fn(&Person) -> bool) -> (usize, Option<f64>) {
     let means: Vec<f64> = data
         .people
         .iter()
@@ -697,35 +722,11 @@ fn monthly_sheet(data: &Data, d: &mut Disclosure, shared: &Shared) -> Sheet {
     let mut charts = Vec::new();
 
     // By age band, then by sex: each a table of means, a table of counts and a chart.
-    let dims: [(&str, Vec<(String, Box<dyn Fn(&Person) -> bool>)>); 2] = [
-        (
-            "年齢区分別",
-            data.bands
-                .iter()
-                .map(|b| {
-                    let b = *b;
-                    (
-                        b.label().to_string(),
-                        Box::new(move |p: &Person| p.band == b) as Box<dyn Fn(&Person) -> bool>,
-                    )
-                })
-                .collect(),
-        ),
-        (
-            "性別",
-            SEX_GROUPS
-                .iter()
-                .map(|s| {
-                    let s = *s;
-                    (
-                        s.label().to_string(),
-                        Box::new(move |p: &Person| p.sex == s) as Box<dyn Fn(&Person) -> bool>,
-                    )
-                })
-                .collect(),
-        ),
-    ];
+    let dims: [(&str, Groups); 2] = [("年齢区分別", band_groups(data)), ("性別", sex_groups())];
     for (k, (dim, groups)) in dims.iter().enumerate() {
+        if k > 0 {
+            blocks.push(Block::PageBreak);
+        }
         let mut head = vec!["月", "全体"];
         head.extend(groups.iter().map(|(l, _)| l.as_str()));
         let mut means = Table::new(&head);
@@ -882,12 +883,36 @@ fn fmt_thousands(n: i64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
     }
     out
+}
+
+/// The header of a paired comparison: who, n, the two means, the difference with its
+/// interval, and how many went up.
+fn paired_table(what: &str, means: &str, diff: &str, up: &str, sides: [&str; 2]) -> Table {
+    let mut t = Table::new(&[
+        what,
+        "人数",
+        sides[0],
+        sides[1],
+        "平均の差",
+        "95%信頼区間\n下限",
+        "95%信頼区間\n上限",
+        "人数",
+        "割合",
+    ]);
+    t.groups = vec![
+        (String::new(), 1),
+        (String::new(), 1),
+        (means.to_string(), 2),
+        (diff.to_string(), 3),
+        (up.to_string(), 2),
+    ];
+    t
 }
 
 /// One row of a paired comparison: n, the two means, the difference with its 95% CI,
@@ -938,18 +963,13 @@ fn change_sheet(data: &Data, d: &mut Disclosure) -> Sheet {
                 .into(),
         ),
     ];
-    let head = [
+    let mut t = paired_table(
         "区分",
-        "人数",
-        "最初の月の平均歩数",
-        "最後の月の平均歩数",
-        "平均の差",
-        "95%信頼区間 下限",
-        "95%信頼区間 上限",
+        "1日あたり平均歩数（歩）",
+        "最後の月 − 最初の月",
         "増えた人",
-        "増えた人の割合",
-    ];
-    let mut t = Table::new(&head);
+        ["最初の月", "最後の月"],
+    );
     let pair_of = |p: &Person| -> Option<(f64, f64)> {
         if p.months.len() < 2 {
             return None;
@@ -965,36 +985,10 @@ fn change_sheet(data: &Data, d: &mut Disclosure) -> Sheet {
             .filter_map(pair_of)
             .collect()
     };
-    let (cells, n_all, up_all) = paired_row(d, "全体", &pairs_where(&|_| true), Fmt::Int, Fmt::Signed);
+    let (cells, n_all, up_all) =
+        paired_row(d, "全体", &pairs_where(&|_| true), Fmt::Int, Fmt::Signed);
     t.total(cells);
-    for (dim, groups) in [
-        (
-            "性別",
-            SEX_GROUPS
-                .iter()
-                .map(|s| {
-                    let s = *s;
-                    (
-                        s.label().to_string(),
-                        Box::new(move |p: &Person| p.sex == s) as Box<dyn Fn(&Person) -> bool>,
-                    )
-                })
-                .collect::<Vec<_>>(),
-        ),
-        (
-            "年齢区分",
-            data.bands
-                .iter()
-                .map(|b| {
-                    let b = *b;
-                    (
-                        b.label().to_string(),
-                        Box::new(move |p: &Person| p.band == b) as Box<dyn Fn(&Person) -> bool>,
-                    )
-                })
-                .collect::<Vec<_>>(),
-        ),
-    ] {
+    for (dim, groups) in [("性別", sex_groups()), ("年齢区分", band_groups(data))] {
         let (mut ns, mut ups) = (Vec::new(), Vec::new());
         for (label, keep) in &groups {
             let (cells, n, up) = paired_row(
@@ -1016,7 +1010,7 @@ fn change_sheet(data: &Data, d: &mut Disclosure) -> Sheet {
     ));
     blocks.push(Block::Table(t));
     let mut widths = vec![24.0, 8.0];
-    widths.extend([12.0, 12.0, 10.0, 11.0, 11.0, 9.0, 10.0]);
+    widths.extend([11.0, 11.0, 10.0, 12.0, 12.0, 8.0, 9.0]);
     Sheet {
         name: "行動変容",
         blocks,
@@ -1034,9 +1028,7 @@ fn categories(q: &Question) -> Vec<String> {
 }
 
 fn survey_sheet(data: &Data, program: &Program, d: &mut Disclosure) -> Sheet {
-    let mut blocks = vec![Block::Title(
-        "アンケート: 事前・事後の回答".into(),
-    )];
+    let mut blocks = vec![Block::Title("アンケート: 事前・事後の回答".into())];
     let questions = &program.survey.questions;
     if questions.is_empty() {
         blocks.push(Block::Note(
@@ -1062,11 +1054,7 @@ fn survey_sheet(data: &Data, program: &Program, d: &mut Disclosure) -> Sheet {
             q.kind.as_ja()
         )));
         let mut t = Table::new(&["回答", "人数", "割合", "人数", "割合"]);
-        t.groups = vec![
-            (String::new(), 1),
-            ("事前".into(), 2),
-            ("事後".into(), 2),
-        ];
+        t.groups = vec![(String::new(), 1), ("事前".into(), 2), ("事後".into(), 2)];
         let cats = categories(q);
         let mut cols: Vec<(CellId, Vec<CellId>)> = Vec::new();
         for answers in [pre, post] {
@@ -1101,24 +1089,15 @@ fn survey_sheet(data: &Data, program: &Program, d: &mut Disclosure) -> Sheet {
                     Some((a.parse::<f64>().ok()?, b.parse::<f64>().ok()?))
                 })
                 .collect();
-            let mut t = Table::new(&[
-                "",
-                "人数",
-                "事前の平均",
-                "事後の平均",
-                "平均の差",
-                "95%信頼区間 下限",
-                "95%信頼区間 上限",
+            let mut t = paired_table(
+                "比較",
+                "回答の平均（1〜5）",
+                "事後 − 事前",
                 "上がった人",
-                "上がった人の割合",
-            ]);
-            let (cells, _, _) = paired_row(
-                d,
-                "事前・事後とも回答",
-                &pairs,
-                Fmt::Dec1,
-                Fmt::SignedDec2,
+                ["事前", "事後"],
             );
+            let (cells, _, _) =
+                paired_row(d, "事前・事後とも回答", &pairs, Fmt::Dec1, Fmt::SignedDec2);
             t.row(cells);
             blocks.push(Block::Table(t));
         }
@@ -1126,7 +1105,7 @@ fn survey_sheet(data: &Data, program: &Program, d: &mut Disclosure) -> Sheet {
     Sheet {
         name: "アンケート",
         blocks,
-        widths: vec![24.0, 8.0, 12.0, 12.0, 10.0, 11.0, 11.0, 9.0, 10.0],
+        widths: vec![24.0, 8.0, 11.0, 11.0, 10.0, 12.0, 12.0, 8.0, 9.0],
     }
 }
 

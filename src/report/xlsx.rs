@@ -4,18 +4,18 @@
 //! block below them (suppressed cells there are left empty, so a line breaks instead of
 //! dropping to zero as a ＊ would make it).
 
-use super::{Block, Chart, Fmt, Report, Sheet, Shown, Table, HIDDEN_MARK, NONE_MARK};
+use super::{Block, Chart, Fig, Fmt, Report, Sheet, Shown, Table, HIDDEN_MARK, NONE_MARK};
 use anyhow::Result;
 use rust_xlsxwriter::{
-    Chart as XChart, ChartEmptyCells, ChartLegendPosition, ChartType, Color, Format,
+    Chart as XChart, ChartEmptyCells, ChartFont, ChartLegendPosition, ChartType, Color, Format,
     FormatAlign, FormatBorder, Workbook, Worksheet,
 };
 
 const FONT: &str = "游ゴシック";
 /// A chart's size in pixels and the rows it covers (at the default 20 px row).
 const CHART_W: u32 = 760;
-const CHART_H: u32 = 330;
-const CHART_ROWS: u32 = 18;
+const CHART_H: u32 = 290;
+const CHART_ROWS: u32 = 15;
 
 struct Formats {
     title: Format,
@@ -48,19 +48,13 @@ impl Formats {
             .set_border_color(Color::RGB(0x808080))
             .set_align(FormatAlign::VerticalCenter);
         let strong = |f: Format| f.set_bold().set_background_color(Color::RGB(0xF2F2F2));
-        let number = [
-            Fmt::Int,
-            Fmt::Pct,
-            Fmt::Signed,
-            Fmt::Dec1,
-            Fmt::SignedDec2,
-        ]
-        .into_iter()
-        .map(|f| {
-            let n = cell.clone().set_num_format(num_format(f));
-            (f, n.clone(), strong(n))
-        })
-        .collect();
+        let number = [Fmt::Int, Fmt::Pct, Fmt::Signed, Fmt::Dec1, Fmt::SignedDec2]
+            .into_iter()
+            .map(|f| {
+                let n = cell.clone().set_num_format(num_format(f));
+                (f, n.clone(), strong(n))
+            })
+            .collect();
         let mark = cell.clone().set_align(FormatAlign::Center);
         Formats {
             title: base.clone().set_bold().set_font_size(14),
@@ -155,8 +149,14 @@ fn write_sheet(ws: &mut Worksheet, report: &Report, sheet: &Sheet, f: &Formats) 
                 ws.set_row_height(r, 24)?;
                 r += 2;
             }
+            Block::PageBreak => {
+                breaks.push(r);
+                continue;
+            }
             Block::Heading(t) => {
-                r += 1;
+                if breaks.last().is_none_or(|b| *b != r) {
+                    r += 1;
+                }
                 ws.write_string_with_format(r, 0, t, &f.heading)?;
                 r += 1;
             }
@@ -178,7 +178,7 @@ fn write_sheet(ws: &mut Worksheet, report: &Report, sheet: &Sheet, f: &Formats) 
                 if r > 0 {
                     breaks.push(r);
                 }
-                r = write_charts(ws, report, sheet.name, charts, f, r)?;
+                r = write_charts(ws, report, sheet.name, charts, f, r, &mut breaks)?;
             }
         }
     }
@@ -195,10 +195,18 @@ fn write_table(
     f: &Formats,
     mut r: u32,
 ) -> Result<u32> {
+    // Columns whose upper header is blank take their heading over both rows.
+    let mut tall = vec![false; t.head.len()];
     if !t.groups.is_empty() {
         let mut c: u16 = 0;
         for (label, span) in &t.groups {
-            if *span > 1 {
+            let head = t.head.get(usize::from(c)).map_or("", String::as_str);
+            if label.is_empty() && *span == 1 {
+                ws.merge_range(r, c, r + 1, c, head, &f.head)?;
+                if let Some(x) = tall.get_mut(usize::from(c)) {
+                    *x = true;
+                }
+            } else if *span > 1 {
                 ws.merge_range(r, c, r, c + span - 1, label, &f.head)?;
             } else {
                 ws.write_string_with_format(r, c, label, &f.head)?;
@@ -207,21 +215,66 @@ fn write_table(
         }
         r += 1;
     }
-    let tallest = t
-        .head
-        .iter()
-        .map(|h| h.chars().count())
-        .max()
-        .unwrap_or(0);
-    for (c, h) in t.head.iter().enumerate() {
-        ws.write_string_with_format(r, c as u16, h, &f.head)?;
+    let tallest = t.head.iter().map(|h| h.chars().count()).max().unwrap_or(0);
+    // A blank heading after a named one belongs to it (区分 over two columns).
+    let mut c = 0;
+    while c < t.head.len() {
+        let mut end = c;
+        while end + 1 < t.head.len() && t.head[end + 1].is_empty() && !tall[end + 1] {
+            end += 1;
+        }
+        if !tall[c] {
+            if end > c {
+                ws.merge_range(r, c as u16, r, end as u16, &t.head[c], &f.head)?;
+            } else {
+                ws.write_string_with_format(r, c as u16, &t.head[c], &f.head)?;
+            }
+        }
+        c = end + 1;
     }
     if tallest > 6 {
         ws.set_row_height(r, 28)?;
     }
     r += 1;
-    for row in &t.rows {
+    // A label in the first column heads the rows below it that leave it blank (利用区分
+    // over 台紙 and アプリ): one merged cell.
+    let mut i = 0;
+    while i < t.rows.len() {
+        let label = match t.rows[i].cells.first() {
+            Some(Fig::Text(s)) if !s.is_empty() && !t.rows[i].strong => s.clone(),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let mut j = i;
+        while j + 1 < t.rows.len()
+            && !t.rows[j + 1].strong
+            && matches!(t.rows[j + 1].cells.first(), Some(Fig::Text(s)) if s.is_empty())
+        {
+            j += 1;
+        }
+        if j > i {
+            ws.merge_range(r + i as u32, 0, r + j as u32, 0, &label, &f.text)?;
+        }
+        i = j + 1;
+    }
+    let merged_first = |k: usize| -> bool {
+        k > 0
+            && !t.rows[k].strong
+            && matches!(t.rows[k].cells.first(), Some(Fig::Text(s)) if s.is_empty())
+            && t.rows[..k]
+                .iter()
+                .rev()
+                .take_while(|x| !x.strong)
+                .any(|x| matches!(x.cells.first(), Some(Fig::Text(s)) if !s.is_empty()))
+    };
+    for (k, row) in t.rows.iter().enumerate() {
+        let skip_first = merged_first(k) || t.rows.get(k + 1).is_some_and(|_| merged_first(k + 1));
         for (c, fig) in row.cells.iter().enumerate() {
+            if c == 0 && skip_first {
+                continue;
+            }
             let c = c as u16;
             match report.show(fig) {
                 Shown::Text(s) => {
@@ -257,9 +310,11 @@ fn write_charts(
     charts: &[Chart],
     f: &Formats,
     start: u32,
+    breaks: &mut Vec<u32>,
 ) -> Result<u32> {
-    // The values block goes below the charts.
+    // The values block goes below the charts, on a page of its own.
     let mut data_row = start + 1 + CHART_ROWS * charts.len() as u32;
+    breaks.push(data_row);
     ws.write_string_with_format(
         data_row,
         0,
@@ -290,7 +345,9 @@ fn write_charts(
         data_row = last + 2;
 
         let mut xc = XChart::new(ChartType::Line);
-        xc.title().set_name(&chart.title);
+        xc.title()
+            .set_name(&chart.title)
+            .set_font(ChartFont::new().set_size(12).set_bold());
         xc.y_axis().set_name(&chart.y_title).set_num_format("#,##0");
         xc.legend().set_position(ChartLegendPosition::Right);
         xc.show_empty_cells_as(ChartEmptyCells::Gaps);
