@@ -46,9 +46,9 @@ pub enum Fmt {
     Pct,
     /// +1,234 / −1,234
     Signed,
-    /// 3.4 (answers on a 1〜5 scale)
-    Dec1,
-    /// +0.3 / −0.3 (a 1〜5 scale difference)
+    /// 3.45 (the mean of answers on a 1〜5 scale)
+    Dec2,
+    /// +0.30 / −0.30 (a difference on a 1〜5 scale)
     SignedDec2,
 }
 
@@ -93,6 +93,9 @@ pub struct Table {
     pub groups: Vec<(String, u16)>,
     pub head: Vec<String>,
     pub rows: Vec<Row>,
+    /// The first column holds section labels: one heads the rows below it that leave
+    /// the column blank, printed as one merged cell.
+    pub sections: bool,
 }
 
 impl Table {
@@ -526,6 +529,7 @@ fn overview_sheet(
     // Registered participants by channel, sex and age band.
     let total = shared.registered;
     let mut t = Table::new(&["区分", "", "人数", "登録者に占める割合"]);
+    t.sections = true;
     let channels = [(Channel::Card, "台紙"), (Channel::App, "アプリ")];
     let ch_cells: Vec<CellId> = channels
         .iter()
@@ -612,6 +616,7 @@ fn overview_sheet(
     let earners = count(d, data.earners as usize);
     let users = count(d, data.users as usize);
     let mut t = Table::new(&["項目", "", "値"]);
+    t.sections = true;
     let row = |t: &mut Table, a: &str, b: &str, f: Fig| t.row(vec![text(a), text(b), f]);
     row(
         &mut t,
@@ -628,7 +633,7 @@ fn overview_sheet(
     row(
         &mut t,
         "",
-        "記録1日あたりの平均歩数（歩数の合計 ÷ 記録日数）",
+        "記録1日あたりの平均歩数（合計 ÷ 日数）",
         of((all.days > 0).then(|| all.mean()), &[act], Fmt::Int),
     );
     row(&mut t, "ポイント", "獲得した人", Fig::Count(earners));
@@ -671,7 +676,7 @@ fn overview_sheet(
     Sheet {
         name: "概要",
         blocks,
-        widths: vec![12.0, 34.0, 14.0, 18.0],
+        widths: vec![12.0, 40.0, 14.0, 18.0],
     }
 }
 
@@ -1097,7 +1102,7 @@ fn survey_sheet(data: &Data, program: &Program, d: &mut Disclosure) -> Sheet {
                 ["事前", "事後"],
             );
             let (cells, _, _) =
-                paired_row(d, "事前・事後とも回答", &pairs, Fmt::Dec1, Fmt::SignedDec2);
+                paired_row(d, "事前・事後とも回答", &pairs, Fmt::Dec2, Fmt::SignedDec2);
             t.row(cells);
             blocks.push(Block::Table(t));
         }
@@ -1225,6 +1230,6 @@ fn prizes_sheet(data: &Data, program: &Program, d: &mut Disclosure, shared: &mut
     Sheet {
         name: "景品",
         blocks,
-        widths: vec![8.0, 30.0, 10.0, 11.0, 10.0, 10.0, 10.0, 12.0, 12.0],
+        widths: vec![8.0, 30.0, 12.0, 12.0, 10.0, 10.0, 10.0, 14.0, 13.0],
     }
 }

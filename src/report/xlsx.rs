@@ -34,7 +34,7 @@ fn num_format(f: Fmt) -> &'static str {
         Fmt::Int => "#,##0",
         Fmt::Pct => "0.0%",
         Fmt::Signed => "+#,##0;-#,##0;0",
-        Fmt::Dec1 => "0.00",
+        Fmt::Dec2 => "0.00",
         Fmt::SignedDec2 => "+0.00;-0.00;0.00",
     }
 }
@@ -48,7 +48,7 @@ impl Formats {
             .set_border_color(Color::RGB(0x808080))
             .set_align(FormatAlign::VerticalCenter);
         let strong = |f: Format| f.set_bold().set_background_color(Color::RGB(0xF2F2F2));
-        let number = [Fmt::Int, Fmt::Pct, Fmt::Signed, Fmt::Dec1, Fmt::SignedDec2]
+        let number = [Fmt::Int, Fmt::Pct, Fmt::Signed, Fmt::Dec2, Fmt::SignedDec2]
             .into_iter()
             .map(|f| {
                 let n = cell.clone().set_num_format(num_format(f));
@@ -99,6 +99,43 @@ fn text_width(s: &str) -> f64 {
         .sum()
 }
 
+/// Points a printed page holds: A4 landscape (595 pt) less the top and bottom margins
+/// (0.6 in each), with a little to spare.
+const PAGE_HEIGHT: f64 = 500.0;
+/// The title row repeated at the top of every page after the first.
+const TITLE_ROW: f64 = 24.0;
+/// The default row height in points.
+const ROW: f64 = 15.0;
+
+fn note_height(t: &str, total_width: f64) -> f64 {
+    let lines = (text_width(t) * 0.9 / total_width).ceil().max(1.0);
+    13.0 * lines + 2.0
+}
+
+/// A table's heading row: two lines for long headings.
+fn head_height(t: &Table) -> f64 {
+    let tallest = t.head.iter().map(|h| h.chars().count()).max().unwrap_or(0);
+    if tallest > 6 || t.head.iter().any(|h| h.contains('\n')) {
+        28.0
+    } else {
+        ROW
+    }
+}
+
+/// How tall a block prints, in points (charts start their own page).
+fn height(b: &Block, total_width: f64) -> f64 {
+    match b {
+        Block::Title(_) => TITLE_ROW + ROW,
+        Block::Heading(_) => 2.0 * ROW,
+        Block::Note(t) => note_height(t, total_width),
+        Block::Table(t) => {
+            let groups = if t.groups.is_empty() { 0.0 } else { ROW };
+            groups + head_height(t) + ROW * t.rows.len() as f64
+        }
+        Block::Charts(_) | Block::PageBreak => 0.0,
+    }
+}
+
 /// The workbook as bytes.
 pub fn write(report: &Report) -> Result<Vec<u8>> {
     let mut wb = Workbook::new();
@@ -142,15 +179,34 @@ fn write_sheet(ws: &mut Worksheet, report: &Report, sheet: &Sheet, f: &Formats) 
 
     let mut r: u32 = 0;
     let mut breaks = Vec::new();
-    for block in &sheet.blocks {
+    // What is printed on the current page so far, in points, to keep a heading with
+    // the tables under it: a section that would not fit starts a new page.
+    let mut used = 0.0;
+    for (i, block) in sheet.blocks.iter().enumerate() {
+        if let Block::Heading(_) = block {
+            let section: f64 = sheet.blocks[i..]
+                .iter()
+                .enumerate()
+                .take_while(|(k, b)| {
+                    *k == 0 || !matches!(b, Block::Heading(_) | Block::PageBreak | Block::Charts(_))
+                })
+                .map(|(_, b)| height(b, total_width))
+                .sum();
+            if used > TITLE_ROW && used + section > PAGE_HEIGHT {
+                breaks.push(r);
+                used = TITLE_ROW;
+            }
+        }
+        used += height(block, total_width);
         match block {
             Block::Title(t) => {
                 ws.write_string_with_format(r, 0, t, &f.title)?;
-                ws.set_row_height(r, 24)?;
+                ws.set_row_height(r, TITLE_ROW)?;
                 r += 2;
             }
             Block::PageBreak => {
                 breaks.push(r);
+                used = TITLE_ROW;
                 continue;
             }
             Block::Heading(t) => {
@@ -167,8 +223,7 @@ fn write_sheet(ws: &mut Worksheet, report: &Report, sheet: &Sheet, f: &Formats) 
                     ws.write_string_with_format(r, 0, t, &f.note)?;
                 }
                 // Rows do not grow to wrapped text by themselves in every viewer.
-                let lines = (text_width(t) * 0.9 / total_width).ceil().max(1.0);
-                ws.set_row_height(r, 13.0 * lines + 2.0)?;
+                ws.set_row_height(r, note_height(t, total_width))?;
                 r += 1;
             }
             Block::Table(t) => {
@@ -215,7 +270,6 @@ fn write_table(
         }
         r += 1;
     }
-    let tallest = t.head.iter().map(|h| h.chars().count()).max().unwrap_or(0);
     // A blank heading after a named one belongs to it (区分 over two columns).
     let mut c = 0;
     while c < t.head.len() {
@@ -232,13 +286,11 @@ fn write_table(
         }
         c = end + 1;
     }
-    if tallest > 6 {
-        ws.set_row_height(r, 28)?;
-    }
+    ws.set_row_height(r, head_height(t))?;
     r += 1;
     // A label in the first column heads the rows below it that leave it blank (利用区分
     // over 台紙 and アプリ): one merged cell.
-    let mut i = 0;
+    let mut i = if t.sections { 0 } else { t.rows.len() };
     while i < t.rows.len() {
         let label = match t.rows[i].cells.first() {
             Some(Fig::Text(s)) if !s.is_empty() && !t.rows[i].strong => s.clone(),
@@ -260,7 +312,8 @@ fn write_table(
         i = j + 1;
     }
     let merged_first = |k: usize| -> bool {
-        k > 0
+        t.sections
+            && k > 0
             && !t.rows[k].strong
             && matches!(t.rows[k].cells.first(), Some(Fig::Text(s)) if s.is_empty())
             && t.rows[..k]
@@ -325,6 +378,7 @@ fn write_charts(
     for (i, chart) in charts.iter().enumerate() {
         let top = data_row;
         ws.write_string_with_format(top, 0, "月", &f.head)?;
+        ws.set_row_height(top, 28)?;
         for (s, (name, _)) in chart.series.iter().enumerate() {
             ws.write_string_with_format(top, s as u16 + 1, name, &f.head)?;
         }
