@@ -61,6 +61,11 @@ pub enum Command {
     Ship(ShipArgs),
     /// 宛名ラベル: 発送分または参加案内の郵送分を A4 ラベル用紙に (mailing labels for a shipment or the guidance mailing)
     Labels(LabelsArgs),
+    /// 事前・事後アンケート (questionnaire answers)
+    #[command(subcommand)]
+    Survey(SurveyCmd),
+    /// 評価報告書: 集計値だけ、5人未満は秘匿 (the evaluation report: aggregates only, small cells suppressed)
+    Report(ReportArgs),
     /// 取扱状況報告と監査ログの検証 (handling-status report and audit-log verification)
     ///
     /// `audit` / `audit verify`: 監査ログのハッシュ連鎖を検証し、先頭ハッシュを表示します。
@@ -274,6 +279,24 @@ pub struct LabelsArgs {
     /// 参加案内をこの参加者だけに (only these participants; repeatable)
     #[arg(long, value_name = "ID", conflicts_with = "shipment")]
     pub participant: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SurveyCmd {
+    /// 回答を取り込む: 参加者番号, 回答時期（事前/事後）, 設問コード… (import answers; the file is one batch)
+    Import {
+        /// 回答ファイル (.csv .tsv .xlsx .xlsm .xls .ods)
+        file: PathBuf,
+        #[command(flatten)]
+        opts: ImportOpts,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// 出力ファイル (.xlsx): 概要・月別歩数・目標達成・行動変容・アンケート・景品
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

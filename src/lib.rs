@@ -13,7 +13,9 @@ pub mod import;
 pub mod output;
 pub mod points;
 pub mod program;
+pub mod report;
 pub mod sheet;
+pub mod stats;
 
 use anyhow::{bail, Result};
 use cli::{Cli, Command};
@@ -155,7 +157,7 @@ pub fn load_program(conn: &Connection) -> Result<program::Program> {
 
 /// The name an audit entry gives a command.
 fn command_name(c: &Command) -> &'static str {
-    use cli::{BatchesCmd, OrdersCmd, RosterCmd, StepsCmd};
+    use cli::{BatchesCmd, OrdersCmd, RosterCmd, StepsCmd, SurveyCmd};
     match c {
         Command::Init { .. } => "init",
         Command::Roster(RosterCmd::Import { .. }) => "roster import",
@@ -170,6 +172,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::Prizes => "prizes",
         Command::Ship(_) => "ship",
         Command::Labels(_) => "labels",
+        Command::Survey(SurveyCmd::Import { .. }) => "survey import",
+        Command::Report(_) => "report",
         Command::Audit(_) => "audit",
         Command::Demo { .. } => "demo",
     }
@@ -201,7 +205,7 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn dispatch(ctx: &mut Ctx, command: &Command) -> Result<()> {
-    use cli::{BatchesCmd, OrdersCmd, RosterCmd, StepsCmd};
+    use cli::{BatchesCmd, OrdersCmd, RosterCmd, StepsCmd, SurveyCmd};
     match command {
         Command::Init { .. } | Command::Demo { .. } => unreachable!("handled before"),
         Command::Roster(RosterCmd::Import { file, opts, update }) => {
@@ -227,6 +231,8 @@ fn dispatch(ctx: &mut Ctx, command: &Command) -> Result<()> {
         Command::Prizes => cmd::prizes::list(ctx),
         Command::Ship(args) => cmd::ship::run(ctx, args),
         Command::Labels(args) => cmd::labels::run(ctx, args),
+        Command::Survey(SurveyCmd::Import { file, opts }) => cmd::survey::import(ctx, file, opts),
+        Command::Report(args) => cmd::report::run(ctx, args),
         Command::Audit(args) => cmd::audit::run(ctx, args),
     }
 }

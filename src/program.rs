@@ -21,6 +21,10 @@ pub struct Program {
     /// A custom label sheet and the printer offset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<LabelsConfig>,
+    /// The questionnaire (事前・事後アンケート); optional, so program files without one
+    /// still parse.
+    #[serde(default)]
+    pub survey: Survey,
 }
 
 /// `[shipping]`: the sender (ご依頼主) printed on carrier slips, and the carrier
@@ -67,6 +71,52 @@ pub struct LabelsConfig {
     /// Printer offset: positive moves the print down.
     #[serde(default)]
     pub offset_y_mm: f64,
+}
+
+/// `[survey]`: the questions `survey import` accepts, in the order the report lists them.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Survey {
+    #[serde(default)]
+    pub questions: Vec<Question>,
+}
+
+/// How a question is answered.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AnswerKind {
+    /// 1〜5 の 5 段階
+    Scale5,
+    /// はい・いいえ
+    YesNo,
+    /// `choices` のどれか一つ
+    Choice,
+}
+
+impl AnswerKind {
+    pub fn as_ja(self) -> &'static str {
+        match self {
+            AnswerKind::Scale5 => "5段階（1〜5）",
+            AnswerKind::YesNo => "はい・いいえ",
+            AnswerKind::Choice => "選択肢",
+        }
+    }
+}
+
+/// One `[[survey.questions]]` entry.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    /// The column heading on the keyed sheet (e.g. `Q1`).
+    #[serde(default)]
+    pub code: String,
+    /// The question as printed on the questionnaire; also accepted as the heading.
+    #[serde(default)]
+    pub text: String,
+    pub kind: AnswerKind,
+    /// The answers a `choice` question allows, in the order the report lists them.
+    #[serde(default)]
+    pub choices: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -325,6 +375,7 @@ impl Program {
         if let Some(l) = &self.labels {
             check_labels(l, &mut out);
         }
+        check_survey(&self.survey, &mut out);
         let mut names = std::collections::BTreeSet::new();
         for (i, h) in self.handlers.iter().enumerate() {
             if h.name.trim().is_empty() {
@@ -348,6 +399,11 @@ impl Program {
 
     pub fn responsible(&self) -> Option<&Handler> {
         self.handlers.iter().find(|h| h.role == Role::Responsible)
+    }
+
+    /// The declared question with this code.
+    pub fn question(&self, code: &str) -> Option<&Question> {
+        self.survey.questions.iter().find(|q| q.code == code)
     }
 
     pub fn prize(&self, code: &str) -> Option<&Prize> {
@@ -505,6 +561,99 @@ fn handler_key(name: &str) -> String {
     crate::sheet::normalize::header_key(name)
 }
 
+/// Headings a survey sheet already uses for its own columns: a question may not take
+/// one of them as its code or text.
+pub const SURVEY_RESERVED: &[&str] = &[
+    "参加者番号",
+    "会員番号",
+    "参加者ID",
+    "participant_id",
+    "participant",
+    "回答時期",
+    "時期",
+    "timing",
+];
+
+fn check_survey(survey: &Survey, out: &mut Vec<String>) {
+    use crate::sheet::normalize::header_key;
+    let reserved: Vec<String> = SURVEY_RESERVED.iter().map(|s| header_key(s)).collect();
+    // Codes and texts are both headings on the sheet, so neither may repeat anywhere.
+    let mut headings = std::collections::BTreeMap::new();
+    for (i, q) in survey.questions.iter().enumerate() {
+        let key = format!("survey.questions[{i}]");
+        let code = q.code.trim();
+        if code.is_empty() {
+            out.push(format!(
+                "{key}.code: 設問コードがありません (a question has no code)"
+            ));
+        } else if code.chars().count() > 20 {
+            out.push(format!(
+                "{key}.code: 設問コード「{code}」は 20 文字までにしてください (code too long)"
+            ));
+        }
+        if q.text.trim().is_empty() {
+            out.push(format!(
+                "{key}.text: 設問文がありません (a question has no text)"
+            ));
+        }
+        for (field, value) in [("code", code), ("text", q.text.trim())] {
+            let k = header_key(value);
+            if k.is_empty() {
+                continue;
+            }
+            if reserved.contains(&k) {
+                out.push(format!(
+                    "{key}.{field}: 「{value}」はアンケート表の参加者番号・回答時期の列名と同じです。別の名前にしてください (reserved heading)"
+                ));
+            } else if crate::import::header::is_forbidden(&k) {
+                out.push(format!(
+                    "{key}.{field}: 「{value}」は思想・信条・宗教・犯罪歴・病歴などの要配慮情報を尋ねるおそれがあり、\
+                     契約（個人情報取扱特記事項）により収集できません (the contract forbids this category)"
+                ));
+            } else if let Some(prev) = headings.insert(k, format!("{key}.{field}")) {
+                if !(field == "text" && prev == format!("{key}.code")) {
+                    out.push(format!(
+                        "{key}.{field}: 「{value}」が {prev} と重複しています (duplicate code or text)"
+                    ));
+                }
+            }
+        }
+        match q.kind {
+            AnswerKind::Choice => {
+                if q.choices.is_empty() {
+                    out.push(format!(
+                        "{key}.choices: 選択肢がありません。choices = [\"…\", \"…\"] を書いてください (a choice question needs choices)"
+                    ));
+                }
+                let mut seen = std::collections::BTreeSet::new();
+                for (j, c) in q.choices.iter().enumerate() {
+                    let n = crate::sheet::normalize::normalize(c).into_owned();
+                    if n.is_empty() {
+                        out.push(format!("{key}.choices[{j}]: 空の選択肢です (empty choice)"));
+                    } else if n.bytes().all(|b| b.is_ascii_digit()) {
+                        // Keyed numbers are read as the choice's position (1 = first).
+                        out.push(format!(
+                            "{key}.choices[{j}]: 選択肢「{c}」は数字だけです。番号での入力（1 = 最初の選択肢）と区別できないため、言葉で書いてください (a choice may not be only digits)"
+                        ));
+                    } else if !seen.insert(n) {
+                        out.push(format!(
+                            "{key}.choices[{j}]: 選択肢「{c}」が重複しています (duplicate choice)"
+                        ));
+                    }
+                }
+            }
+            AnswerKind::Scale5 | AnswerKind::YesNo => {
+                if !q.choices.is_empty() {
+                    out.push(format!(
+                        "{key}.choices: 選択肢は kind = \"choice\" の設問にだけ書けます（この設問は {}） (choices only for kind = \"choice\")",
+                        q.kind.as_ja()
+                    ));
+                }
+            }
+        }
+    }
+}
+
 fn check_bands(key: &str, bands: &[Band], out: &mut Vec<String>) {
     if bands.is_empty() {
         out.push(format!("{key}: 段階が一つもありません (at least one band)"));
@@ -552,6 +701,45 @@ mod tests {
         assert!(p.handler("山田　太郎").is_some());
         assert!(p.handler("山田太郎").is_some());
         assert!(p.handler("田中").is_none());
+        assert_eq!(p.survey.questions.len(), 4);
+        assert_eq!(p.question("Q3").map(|q| q.kind), Some(AnswerKind::Choice));
+    }
+
+    #[test]
+    fn survey_mistakes_are_named() {
+        let text = SAMPLE
+            .replace(
+                "choices = [\"ほぼ毎日\", \"週に3〜4日\", \"週に1〜2日\", \"ほとんど外出しない\"]",
+                "choices = [\"1\", \"ほぼ毎日\", \"ほぼ毎日\"]",
+            )
+            .replace("kind = \"yesno\"", "kind = \"yesno\"\nchoices = [\"はい\"]")
+            .replace("code = \"Q4\"", "code = \"回答時期\"");
+        let e = Program::parse(&text, "p.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("survey.questions[2].choices[0]: 選択肢「1」は数字だけです"),
+            "{e}"
+        );
+        assert!(
+            e.contains("survey.questions[2].choices[2]: 選択肢「ほぼ毎日」が重複"),
+            "{e}"
+        );
+        assert!(
+            e.contains("survey.questions[1].choices: 選択肢は kind = \"choice\""),
+            "{e}"
+        );
+        assert!(
+            e.contains("survey.questions[3].code: 「回答時期」は"),
+            "{e}"
+        );
+        // A program file without a questionnaire still reads.
+        let start = SAMPLE.find("# The questionnaire").unwrap();
+        let end = SAMPLE.find("[[handlers]]").unwrap();
+        let without = format!("{}{}", &SAMPLE[..start], &SAMPLE[end..]);
+        assert!(Program::parse(&without, "p.toml")
+            .unwrap()
+            .survey
+            .questions
+            .is_empty());
     }
 
     #[test]

@@ -14,3 +14,6 @@ mod audit;
 
 #[path = "it/ship.rs"]
 mod ship;
+
+#[path = "it/report.rs"]
+mod report;

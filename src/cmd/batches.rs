@@ -315,6 +315,20 @@ pub fn undo(ctx: &mut Ctx, id: i64) -> Result<()> {
                     ordered.iter().take(20).cloned().collect::<Vec<_>>().join("、")
                 );
             }
+            let mut stmt = tx.prepare(
+                "SELECT DISTINCT p.id FROM participants p JOIN survey_answers a ON a.participant_id = p.id WHERE p.batch_id=?1 ORDER BY p.id",
+            )?;
+            let answered: Vec<String> = stmt
+                .query_map([id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            drop(stmt);
+            if !answered.is_empty() {
+                bail!(
+                    "取込み {id} で登録した参加者 {} 名にはアンケートの回答があるため、取り消せません。先に回答の取込みを取り消してください: {}",
+                    answered.len(),
+                    answered.iter().take(20).cloned().collect::<Vec<_>>().join("、")
+                );
+            }
             // Participants this batch updated get their earlier values back (a changed
             // birth date or age can change which point table applies).
             let mut stmt = tx.prepare(
@@ -348,6 +362,9 @@ pub fn undo(ctx: &mut Ctx, id: i64) -> Result<()> {
             }
             tx.execute("DELETE FROM orders WHERE batch_id=?1", [id])?
         }
+        // Answers never replace one another (a different answer is a conflict), so
+        // taking a batch out restores nothing.
+        "survey" => tx.execute("DELETE FROM survey_answers WHERE batch_id=?1", [id])?,
         other => bail!("種類「{other}」の取込みはこの版では取り消せません"),
     };
     let overdrawn = crate::points::overdrawn(&tx, &ctx.program, &affected)?;

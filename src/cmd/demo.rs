@@ -26,6 +26,7 @@ const INPUTS: &[(&str, &[u8])] = &[
         include_bytes!("../../examples/steps_bad.csv"),
     ),
     ("orders.csv", include_bytes!("../../examples/orders.csv")),
+    ("survey.csv", include_bytes!("../../examples/survey.csv")),
 ];
 
 const MARKER: &str = ".stepcard-demo";
@@ -215,6 +216,16 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
             "--out",
             &o("labels_guidance_again.xlsx"),
         ],
+        true,
+    )?;
+    step(
+        "アンケートを取り込む: CP932、事前・事後、回答は番号でも言葉でも (survey import)",
+        &["survey", "import", &o("input/survey.csv")],
+        true,
+    )?;
+    step(
+        "評価報告書を書き出す: 集計値だけ、5人未満は＊ (report)",
+        &["report", "--out", &o("evaluation.xlsx")],
         true,
     )?;
     step(

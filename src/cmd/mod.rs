@@ -9,6 +9,8 @@ pub mod labels;
 pub mod orders;
 pub mod points;
 pub mod prizes;
+pub mod report;
 pub mod roster;
 pub mod ship;
 pub mod steps;
+pub mod survey;

@@ -177,6 +177,22 @@ CREATE TABLE guidance_mailed(
   PRIMARY KEY(participant_id, mailing_id)
 ) WITHOUT ROWID;
 "#,
+    // 5: questionnaire answers (事前・事後アンケート), one row per participant, timing and
+    // declared question; the answer in its canonical form (`1`..`5`, はい/いいえ, or
+    // the choice's text). A different answer keyed later is a conflict, never an
+    // overwrite, so there is no history table.
+    r#"
+CREATE TABLE survey_answers(
+  participant_id TEXT NOT NULL,
+  timing TEXT NOT NULL CHECK (timing IN ('事前', '事後')),
+  question TEXT NOT NULL,
+  answer TEXT NOT NULL,
+  batch_id INTEGER NOT NULL,
+  src_row INTEGER NOT NULL,
+  PRIMARY KEY(participant_id, timing, question)
+) WITHOUT ROWID;
+CREATE INDEX survey_by_batch ON survey_answers(batch_id);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -95,7 +95,8 @@ fn lookup(defs: &[ColumnDef], key: &str) -> Option<&'static str> {
         .map(|d| d.key)
 }
 
-fn forbidden(key: &str) -> bool {
+/// Whether a normalized heading (or question) names a category the contract forbids.
+pub fn is_forbidden(key: &str) -> bool {
     FORBIDDEN.iter().any(|f| key.contains(f))
 }
 
@@ -109,7 +110,12 @@ pub fn allowed_names(defs: &[ColumnDef], card_days: bool) -> String {
                 .find(|n| n.is_ascii())
                 .copied()
                 .unwrap_or(d.key);
-            format!("{}（{}）", d.names[0], en)
+            if en == d.names[0] {
+                // A survey question headed by its code alone (`Q1`).
+                en.to_string()
+            } else {
+                format!("{}（{}）", d.names[0], en)
+            }
         })
         .collect();
     if card_days {
@@ -142,7 +148,7 @@ pub fn find_header(
             .collect();
         let named = keys
             .iter()
-            .filter(|k| !k.is_empty() && (lookup(defs, k).is_some() || forbidden(k)))
+            .filter(|k| !k.is_empty() && (lookup(defs, k).is_some() || is_forbidden(k)))
             .count();
         let days = if card_days {
             keys.iter().filter(|k| day_heading(k).is_some()).count()
@@ -207,7 +213,7 @@ fn map_header(
             h.cols[c] = Some(HeaderCol::Ignored);
             continue;
         }
-        if forbidden(key) {
+        if is_forbidden(key) {
             problems.push(problem(
                 c,
                 "header.forbidden_column",
@@ -306,10 +312,10 @@ mod tests {
 
     #[test]
     fn forbidden_words_match_inside_headings() {
-        assert!(forbidden(&header_key("宗教・信条")));
-        assert!(forbidden(&header_key("犯罪歴")));
-        assert!(forbidden(&header_key("Religion")));
-        assert!(!forbidden(&header_key("参加者番号")));
-        assert!(!forbidden(&header_key("住所")));
+        assert!(is_forbidden(&header_key("宗教・信条")));
+        assert!(is_forbidden(&header_key("犯罪歴")));
+        assert!(is_forbidden(&header_key("Religion")));
+        assert!(!is_forbidden(&header_key("参加者番号")));
+        assert!(!is_forbidden(&header_key("住所")));
     }
 }

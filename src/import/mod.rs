@@ -7,6 +7,7 @@ pub mod header;
 pub mod orders;
 pub mod roster;
 pub mod steps;
+pub mod survey;
 
 use crate::cli::{EncodingArg, ImportOpts};
 use crate::output::{FileRecord, TableWriter, Value};

@@ -7,9 +7,9 @@
 pub mod address;
 pub mod carrier;
 pub mod cp932;
+pub mod handling_report;
 pub mod labels;
 pub mod shiplist;
-pub mod handling_report;
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;

@@ -1,0 +1,53 @@
+//! `survey import FILE`: questionnaire answers (事前・事後アンケート) keyed from paper,
+//! against the questions the program file declares (see `crate::import::survey`).
+
+use crate::cli::ImportOpts;
+use crate::import::batch::{self, Spec};
+use crate::import::steps::participant_ids;
+use crate::import::survey::{columns, SurveyImporter};
+use crate::Ctx;
+use anyhow::{bail, Result};
+use std::path::Path;
+
+pub fn import(ctx: &mut Ctx, file: &Path, opts: &ImportOpts) -> Result<()> {
+    if ctx.program.survey.questions.is_empty() {
+        bail!(
+            "プログラムファイルにアンケートの設問（[[survey.questions]]）がないため、回答を取り込めません。\
+             設問を書いたプログラムファイルで init したデータベースを使ってください (no questions declared)"
+        );
+    }
+    let program = ctx.program.clone();
+    let cols = columns(&program);
+    let spec = Spec {
+        kind: "survey",
+        columns: &cols,
+        card_days: false,
+        verified: false,
+    };
+    let mut participants = Some(participant_ids(&ctx.conn)?);
+    let Some(batch) = batch::run(ctx, file, opts, &spec, &mut |b| {
+        Ok(Box::new(SurveyImporter::new(
+            &program,
+            participants.take().unwrap_or_default(),
+            b,
+        )))
+    })?
+    else {
+        return Ok(());
+    };
+    // What the batch holds, by timing: questionnaires and answers.
+    let mut stmt = ctx.conn.prepare(
+        "SELECT timing, count(DISTINCT participant_id), count(*) FROM survey_answers WHERE batch_id=?1 GROUP BY timing ORDER BY timing = '事後'",
+    )?;
+    let rows: Vec<(String, i64, i64)> = stmt
+        .query_map([batch], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    drop(stmt);
+    for (timing, people, answers) in &rows {
+        let key = if timing == "事前" { "pre" } else { "post" };
+        ctx.detail.count(&format!("respondents_{key}"), *people);
+        ctx.detail.count(&format!("answers_{key}"), *answers);
+        ctx.say(format!("  {timing}: {people} 人分、回答 {answers} 件"));
+    }
+    Ok(())
+}

@@ -1,0 +1,1235 @@
+//! The evaluation report (評価及び検証): what the municipality receives to see whether
+//! the program changed behaviour. Aggregates only; nothing that names a person.
+//!
+//! Built in two steps. [`build`] reads the database once into per-participant monthly
+//! totals, then lays out six sheets of tables whose figures refer to counts of people
+//! registered in one [`Disclosure`] for the whole workbook, together with the sums a
+//! reader could subtract. After every sheet is laid out the suppression rule runs once
+//! ([`Disclosure::finish`]), so a figure shown on two sheets is hidden on both or
+//! neither, and [`Report::show`] turns each figure into a number, ＊ (suppressed) or －
+//! (no one to compute it from). `xlsx` prints that.
+
+pub mod xlsx;
+
+use crate::import::survey::Timing;
+use crate::points::{self, rules_age, Scorer};
+use crate::program::{AnswerKind, Program, Question};
+use crate::sheet::date::wareki;
+use crate::stats::{
+    self, age_band, meets_target, paired, target_group, AgeBand, CellId, Disclosure, Month,
+    SexGroup, TargetGroup, AGE_BANDS, SEX_GROUPS, TARGET_GROUPS,
+};
+use anyhow::Result;
+use chrono::NaiveDate;
+use rusqlite::Connection;
+use std::collections::{BTreeMap, HashMap};
+
+/// What a suppressed cell shows.
+pub const HIDDEN_MARK: &str = "＊";
+/// What a cell with no one to compute it from shows.
+pub const NONE_MARK: &str = "－";
+
+/// The rule as the first sheet states it.
+pub const RULE: &[&str] = &[
+    "＊ … 5人未満の人数と、5人未満の人から計算した値（平均・割合・合計など）は表示していません（小さな集計の秘匿）。",
+    "　　 合計などからの引き算で＊の値が求められないよう、必要なときは別の欄も＊にしています（＊の欄が二つ以上、合わせて5人以上になるまで）。",
+    "－ … 該当する人がいない（0人）ため計算できない値です。",
+    "この報告書は集計値だけで作成しており、氏名・住所・電話番号・参加者番号など個人を特定できる情報は含みません。",
+];
+
+/// How a number is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fmt {
+    /// 1,234
+    Int,
+    /// 12.3%
+    Pct,
+    /// +1,234 / −1,234
+    Signed,
+    /// 3.45 (the mean of answers on a 1〜5 scale)
+    Dec2,
+    /// +0.30 / −0.30 (a difference on a 1〜5 scale)
+    SignedDec2,
+}
+
+/// One cell of a table, before suppression is decided.
+#[derive(Debug, Clone)]
+pub enum Fig {
+    Text(String),
+    /// A count (of people or applications): its value, or ＊.
+    Count(CellId),
+    /// A figure computed from the people counted in `deps`: ＊ when any of them is
+    /// hidden, － when there is no value.
+    Of {
+        value: Option<f64>,
+        deps: Vec<CellId>,
+        fmt: Fmt,
+    },
+    /// A fact of the program, not about people (a prize's cost in points).
+    Fixed(f64, Fmt),
+    Empty,
+}
+
+/// A cell as printed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shown {
+    Text(String),
+    Number(f64, Fmt),
+    Hidden,
+    NoData,
+    Empty,
+}
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub cells: Vec<Fig>,
+    /// A total row, printed bold.
+    pub strong: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    /// An optional upper header row: each label spans that many columns.
+    pub groups: Vec<(String, u16)>,
+    pub head: Vec<String>,
+    pub rows: Vec<Row>,
+    /// The first column holds section labels: one heads the rows below it that leave
+    /// the column blank, printed as one merged cell.
+    pub sections: bool,
+}
+
+impl Table {
+    fn new(head: &[&str]) -> Table {
+        Table {
+            head: head.iter().map(|s| s.to_string()).collect(),
+            ..Table::default()
+        }
+    }
+    fn row(&mut self, cells: Vec<Fig>) {
+        self.rows.push(Row {
+            cells,
+            strong: false,
+        });
+    }
+    fn total(&mut self, cells: Vec<Fig>) {
+        self.rows.push(Row {
+            cells,
+            strong: true,
+        });
+    }
+}
+
+/// A line chart: one line per series over the categories (months).
+#[derive(Debug, Clone)]
+pub struct Chart {
+    pub title: String,
+    pub y_title: String,
+    pub categories: Vec<String>,
+    pub series: Vec<(String, Vec<Fig>)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Block {
+    Title(String),
+    Heading(String),
+    Note(String),
+    Table(Table),
+    Charts(Vec<Chart>),
+    /// Start a new printed page here.
+    PageBreak,
+}
+
+#[derive(Debug, Clone)]
+pub struct Sheet {
+    pub name: &'static str,
+    pub blocks: Vec<Block>,
+    /// Column widths (characters), first column first.
+    pub widths: Vec<f64>,
+}
+
+pub struct Report {
+    pub sheets: Vec<Sheet>,
+    pub cells: Disclosure,
+    /// The program's name, for page headers.
+    pub program_name: String,
+    /// Counts for the audit entry and the operator (no personal data).
+    pub participants: i64,
+    pub active: i64,
+    pub hidden_cells: usize,
+}
+
+impl Report {
+    pub fn show(&self, f: &Fig) -> Shown {
+        match f {
+            Fig::Text(s) => Shown::Text(s.clone()),
+            Fig::Empty => Shown::Empty,
+            Fig::Fixed(v, fmt) => Shown::Number(*v, *fmt),
+            Fig::Count(c) => {
+                if self.cells.is_hidden(*c) {
+                    Shown::Hidden
+                } else {
+                    Shown::Number(self.cells.value(*c) as f64, Fmt::Int)
+                }
+            }
+            Fig::Of { value, deps, fmt } => {
+                if deps.iter().any(|c| self.cells.is_hidden(*c)) {
+                    Shown::Hidden
+                } else {
+                    match value {
+                        Some(v) if v.is_finite() => Shown::Number(*v, *fmt),
+                        _ => Shown::NoData,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// 台紙 or アプリ, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Channel {
+    Card,
+    App,
+}
+
+/// One participant-month: recorded days, their steps, and the days that met the
+/// participant's 健康日本21 target.
+#[derive(Debug, Clone, Copy, Default)]
+struct Acc {
+    days: i64,
+    steps: i64,
+    met: i64,
+}
+
+impl Acc {
+    fn add(&mut self, o: &Acc) {
+        self.days += o.days;
+        self.steps += o.steps;
+        self.met += o.met;
+    }
+    fn mean(&self) -> f64 {
+        self.steps as f64 / self.days as f64
+    }
+}
+
+struct Person {
+    channel: Channel,
+    sex: SexGroup,
+    band: AgeBand,
+    target: Option<TargetGroup>,
+    months: BTreeMap<Month, Acc>,
+}
+
+struct Order {
+    prize: String,
+    participant: String,
+    quantity: i64,
+    accepted: bool,
+    shipped: bool,
+}
+
+/// Everything the report is computed from, read in one go.
+struct Data {
+    people: Vec<Person>,
+    months: Vec<Month>,
+    first_day: Option<NaiveDate>,
+    last_day: Option<NaiveDate>,
+    earned: i64,
+    earners: i64,
+    used: i64,
+    users: i64,
+    orders: Vec<Order>,
+    /// question code → timing → participant → answer
+    answers: HashMap<String, BTreeMap<Timing, BTreeMap<String, String>>>,
+    bands: Vec<AgeBand>,
+}
+
+fn load(conn: &Connection, program: &Program) -> Result<Data> {
+    let start = program.program.start;
+    let mut people = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    {
+        let mut stmt =
+            conn.prepare("SELECT id, birth_date, age, sex, channel FROM participants ORDER BY id")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: String = r.get(0)?;
+            let bd: Option<String> = r.get(1)?;
+            let age: Option<i64> = r.get(2)?;
+            let sex: Option<String> = r.get(3)?;
+            let channel: String = r.get(4)?;
+            let age = rules_age(bd.as_deref(), age, start);
+            let sex = SexGroup::from_stored(sex.as_deref());
+            index.insert(id, people.len());
+            people.push(Person {
+                channel: if channel == "アプリ" {
+                    Channel::App
+                } else {
+                    Channel::Card
+                },
+                sex,
+                band: age_band(age),
+                target: target_group(age, sex),
+                months: BTreeMap::new(),
+            });
+        }
+    }
+    let (mut first_day, mut last_day) = (None::<NaiveDate>, None::<NaiveDate>);
+    {
+        let mut stmt = conn.prepare(
+            "SELECT participant_id, date, steps FROM steps ORDER BY participant_id, date",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut cur: Option<(String, usize)> = None;
+        while let Some(r) = rows.next()? {
+            let pid = r.get_ref(0)?.as_str()?;
+            let Some(d) = points::parse_iso(r.get_ref(1)?.as_str()?) else {
+                continue;
+            };
+            if !program.in_period(d) {
+                continue;
+            }
+            let steps: i64 = r.get(2)?;
+            if cur.as_ref().is_none_or(|(p, _)| p != pid) {
+                // Steps of someone not in the roster cannot come through the imports.
+                let Some(&i) = index.get(pid) else {
+                    continue;
+                };
+                cur = Some((pid.to_string(), i));
+            }
+            let Some((_, i)) = cur else { continue };
+            let p = &mut people[i];
+            let acc = p.months.entry(Month::of(d)).or_default();
+            acc.days += 1;
+            acc.steps += steps;
+            if p.target.is_some_and(|t| meets_target(t, steps)) {
+                acc.met += 1;
+            }
+            first_day = Some(first_day.map_or(d, |f| f.min(d)));
+            last_day = Some(last_day.map_or(d, |l| l.max(d)));
+        }
+    }
+    let mut months = Vec::new();
+    if let Some(last) = last_day {
+        let mut m = Month::of(start);
+        while m <= Month::of(last) {
+            months.push(m);
+            m = m.next();
+        }
+    }
+    let scorer = Scorer::new(program, None);
+    let (mut earned, mut earners, mut used, mut users) = (0i64, 0i64, 0i64, 0i64);
+    points::for_each_participant(conn, &scorer, None, |s| {
+        let e = s.score.earned();
+        earned += e;
+        earners += i64::from(e > 0);
+        used += s.used;
+        users += i64::from(s.used > 0);
+        Ok(())
+    })?;
+    let mut orders = Vec::new();
+    {
+        let mut stmt = conn.prepare(
+            "SELECT prize_code, participant_id, quantity, status, shipment_id IS NOT NULL FROM orders ORDER BY id",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            orders.push(Order {
+                prize: r.get(0)?,
+                participant: r.get(1)?,
+                quantity: r.get(2)?,
+                accepted: r.get::<_, String>(3)? == "accepted",
+                shipped: r.get(4)?,
+            });
+        }
+    }
+    let mut answers: HashMap<String, BTreeMap<Timing, BTreeMap<String, String>>> = HashMap::new();
+    {
+        let mut stmt = conn.prepare(
+            "SELECT question, timing, participant_id, answer FROM survey_answers ORDER BY question, timing, participant_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let q: String = r.get(0)?;
+            let Some(t) = Timing::from_stored(r.get_ref(1)?.as_str()?) else {
+                continue;
+            };
+            answers
+                .entry(q)
+                .or_default()
+                .entry(t)
+                .or_default()
+                .insert(r.get(2)?, r.get(3)?);
+        }
+    }
+    let mut bands: Vec<AgeBand> = AGE_BANDS.to_vec();
+    if people.iter().any(|p| p.band == AgeBand::Unknown) {
+        bands.push(AgeBand::Unknown);
+    }
+    Ok(Data {
+        people,
+        months,
+        first_day,
+        last_day,
+        earned,
+        earners,
+        used,
+        users,
+        orders,
+        answers,
+        bands,
+    })
+}
+
+fn count(d: &mut Disclosure, n: usize) -> CellId {
+    d.people(n as i64)
+}
+
+fn of(value: Option<f64>, deps: &[CellId], fmt: Fmt) -> Fig {
+    Fig::Of {
+        value,
+        deps: deps.to_vec(),
+        fmt,
+    }
+}
+
+fn share(part: CellId, whole: CellId, d: &Disclosure) -> Fig {
+    let (p, w) = (d.value(part), d.value(whole));
+    of(
+        (w > 0).then(|| p as f64 / w as f64),
+        &[part, whole],
+        Fmt::Pct,
+    )
+}
+
+fn text(s: impl Into<String>) -> Fig {
+    Fig::Text(s.into())
+}
+
+/// Counts shared between sheets (the same figure must be hidden everywhere or nowhere).
+struct Shared {
+    registered: CellId,
+    active_by_month: Vec<CellId>,
+    active_all: CellId,
+    prize_totals: Option<PrizeTotals>,
+}
+
+#[derive(Clone, Copy)]
+struct PrizeTotals {
+    applied: CellId,
+    accepted: CellId,
+    rejected: CellId,
+    shipped: CellId,
+}
+
+/// Build the whole report from the database.
+pub fn build(conn: &Connection, program: &Program, today: NaiveDate) -> Result<Report> {
+    let data = load(conn, program)?;
+    let mut d = Disclosure::new();
+    let registered = count(&mut d, data.people.len());
+    let active_by_month: Vec<CellId> = data
+        .months
+        .iter()
+        .map(|m| {
+            let n = data
+                .people
+                .iter()
+                .filter(|p| p.months.contains_key(m))
+                .count();
+            count(&mut d, n)
+        })
+        .collect();
+    let active_n = data.people.iter().filter(|p| !p.months.is_empty()).count();
+    let active_all = count(&mut d, active_n);
+    let mut shared = Shared {
+        registered,
+        active_by_month,
+        active_all,
+        prize_totals: None,
+    };
+    // Later sheets register cells the first sheet shows, so it is laid out last.
+    let prizes = prizes_sheet(&data, program, &mut d, &mut shared);
+    let monthly = monthly_sheet(&data, &mut d, &shared);
+    let targets = targets_sheet(&data, &mut d);
+    let change = change_sheet(&data, &mut d);
+    let survey = survey_sheet(&data, program, &mut d);
+    let overview = overview_sheet(&data, program, today, &mut d, &shared);
+    d.finish();
+    let hidden_cells = {
+        let mut n = 0;
+        for s in [&overview, &monthly, &targets, &change, &survey, &prizes] {
+            for b in &s.blocks {
+                if let Block::Table(t) = b {
+                    for r in &t.rows {
+                        for c in &r.cells {
+                            let hidden = match c {
+                                Fig::Count(id) => d.is_hidden(*id),
+                                Fig::Of { deps, .. } => deps.iter().any(|id| d.is_hidden(*id)),
+                                _ => false,
+                            };
+                            n += usize::from(hidden);
+                        }
+                    }
+                }
+            }
+        }
+        n
+    };
+    Ok(Report {
+        sheets: vec![overview, monthly, targets, change, survey, prizes],
+        cells: d,
+        program_name: program.program.name.clone(),
+        participants: data.people.len() as i64,
+        active: active_n as i64,
+        hidden_cells,
+    })
+}
+
+fn date_ja(d: NaiveDate) -> String {
+    format!("{}（{}）", wareki(d), d.format("%Y-%m-%d"))
+}
+
+fn overview_sheet(
+    data: &Data,
+    program: &Program,
+    today: NaiveDate,
+    d: &mut Disclosure,
+    shared: &Shared,
+) -> Sheet {
+    let p = &program.program;
+    let mut blocks = vec![
+        Block::Title(format!("{} 評価報告書（評価及び検証）", p.name)),
+        Block::Note(format!(
+            "委託元: {}{}　受託者: {}　契約番号: {}",
+            p.municipality,
+            if p.department.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", p.department)
+            },
+            p.contractor,
+            p.contract_no
+        )),
+        Block::Note(format!(
+            "事業期間: {} 〜 {}　集計した記録: {}　作成日: {}",
+            date_ja(p.start),
+            date_ja(p.end),
+            match (data.first_day, data.last_day) {
+                (Some(f), Some(l)) => format!("{} 〜 {}", date_ja(f), date_ja(l)),
+                _ => "歩数の記録はまだありません".to_string(),
+            },
+            date_ja(today)
+        )),
+        Block::Heading("秘匿の決まり（この報告書の見方）".into()),
+    ];
+    for line in RULE {
+        blocks.push(Block::Note(line.to_string()));
+    }
+
+    // Registered participants by channel, sex and age band.
+    let total = shared.registered;
+    let mut t = Table::new(&["区分", "", "人数", "登録者に占める割合"]);
+    t.sections = true;
+    let channels = [(Channel::Card, "台紙"), (Channel::App, "アプリ")];
+    let ch_cells: Vec<CellId> = channels
+        .iter()
+        .map(|(c, _)| count(d, data.people.iter().filter(|p| p.channel == *c).count()))
+        .collect();
+    d.sum(total, &ch_cells);
+    for (i, ((_, label), cell)) in channels.iter().zip(&ch_cells).enumerate() {
+        t.row(vec![
+            text(if i == 0 { "利用区分" } else { "" }),
+            text(*label),
+            Fig::Count(*cell),
+            share(*cell, total, d),
+        ]);
+    }
+    let sex_cells: Vec<CellId> = SEX_GROUPS
+        .iter()
+        .map(|s| count(d, data.people.iter().filter(|p| p.sex == *s).count()))
+        .collect();
+    d.sum(total, &sex_cells);
+    for (i, (s, cell)) in SEX_GROUPS.iter().zip(&sex_cells).enumerate() {
+        t.row(vec![
+            text(if i == 0 { "性別" } else { "" }),
+            text(s.label()),
+            Fig::Count(*cell),
+            share(*cell, total, d),
+        ]);
+    }
+    let band_cells: Vec<CellId> = data
+        .bands
+        .iter()
+        .map(|b| count(d, data.people.iter().filter(|p| p.band == *b).count()))
+        .collect();
+    d.sum(total, &band_cells);
+    for (i, (b, cell)) in data.bands.iter().zip(&band_cells).enumerate() {
+        t.row(vec![
+            text(if i == 0 { "年齢区分" } else { "" }),
+            text(b.label()),
+            Fig::Count(*cell),
+            share(*cell, total, d),
+        ]);
+    }
+    t.total(vec![
+        text("登録者数"),
+        text(""),
+        Fig::Count(total),
+        share(total, total, d),
+    ]);
+    blocks.push(Block::Heading(
+        "1. 登録者数（利用区分・性別・年齢区分）".into(),
+    ));
+    blocks.push(Block::Note(format!(
+        "年齢は事業開始日（{}）時点の満年齢（名簿に生年月日がなければ名簿の年齢）。",
+        wareki(p.start)
+    )));
+    blocks.push(Block::Table(t));
+
+    let mut t = Table::new(&["月", "活動した参加者", "登録者に占める割合"]);
+    for (m, cell) in data.months.iter().zip(&shared.active_by_month) {
+        t.row(vec![
+            text(m.label()),
+            Fig::Count(*cell),
+            share(*cell, total, d),
+        ]);
+    }
+    t.total(vec![
+        text("期間全体"),
+        Fig::Count(shared.active_all),
+        share(shared.active_all, total, d),
+    ]);
+    blocks.push(Block::Heading(
+        "2. 活動した参加者（その月に1日以上の歩数記録がある人）".into(),
+    ));
+    blocks.push(Block::Table(t));
+
+    let all =
+        data.people
+            .iter()
+            .flat_map(|p| p.months.values())
+            .fold(Acc::default(), |mut a, m| {
+                a.add(m);
+                a
+            });
+    let act = shared.active_all;
+    let earners = count(d, data.earners as usize);
+    let users = count(d, data.users as usize);
+    let mut t = Table::new(&["項目", "", "値"]);
+    t.sections = true;
+    let row = |t: &mut Table, a: &str, b: &str, f: Fig| t.row(vec![text(a), text(b), f]);
+    row(
+        &mut t,
+        "歩数",
+        "記録日数（延べ）",
+        of(Some(all.days as f64), &[act], Fmt::Int),
+    );
+    row(
+        &mut t,
+        "",
+        "歩数の合計",
+        of(Some(all.steps as f64), &[act], Fmt::Int),
+    );
+    row(
+        &mut t,
+        "",
+        "記録1日あたりの平均歩数（合計 ÷ 日数）",
+        of((all.days > 0).then(|| all.mean()), &[act], Fmt::Int),
+    );
+    row(&mut t, "ポイント", "獲得した人", Fig::Count(earners));
+    row(
+        &mut t,
+        "",
+        "獲得ポイントの合計（ボーナスを含む）",
+        of(Some(data.earned as f64), &[earners], Fmt::Int),
+    );
+    row(&mut t, "", "景品にポイントを使った人", Fig::Count(users));
+    row(
+        &mut t,
+        "",
+        "使用ポイントの合計",
+        of(Some(data.used as f64), &[users], Fmt::Int),
+    );
+    row(
+        &mut t,
+        "",
+        "残高の合計",
+        of(
+            Some((data.earned - data.used) as f64),
+            &[earners, users],
+            Fmt::Int,
+        ),
+    );
+    if let Some(pt) = shared.prize_totals {
+        row(&mut t, "景品", "申込み（件）", Fig::Count(pt.applied));
+        row(&mut t, "", "うち受付（件）", Fig::Count(pt.accepted));
+        row(&mut t, "", "うち却下（件）", Fig::Count(pt.rejected));
+        row(&mut t, "", "発送済み（件）", Fig::Count(pt.shipped));
+    }
+    blocks.push(Block::Heading("3. 歩数・ポイント・景品".into()));
+    blocks.push(Block::Table(t));
+    blocks.push(Block::Note(
+        "各シート: 月別歩数（年齢区分別・性別の1日あたり平均歩数とグラフ）、目標達成（健康日本21の目標歩数を達成した日の割合）、\
+         行動変容（最初の月と最後の月の比較）、アンケート（事前・事後）、景品（申込みと発送）。"
+            .into(),
+    ));
+    Sheet {
+        name: "概要",
+        blocks,
+        widths: vec![12.0, 40.0, 14.0, 18.0],
+    }
+}
+
+/// Named groups of participants: a label and who is in it.
+type Groups = Vec<(String, Box<dyn Fn(&Person) -> bool>)>;
+
+fn band_groups(data: &Data) -> Groups {
+    data.bands
+        .iter()
+        .map(|&b| {
+            let keep: Box<dyn Fn(&Person) -> bool> = Box::new(move |p| p.band == b);
+            (b.label().to_string(), keep)
+        })
+        .collect()
+}
+
+fn sex_groups() -> Groups {
+    SEX_GROUPS
+        .iter()
+        .map(|&s| {
+            let keep: Box<dyn Fn(&Person) -> bool> = Box::new(move |p| p.sex == s);
+            (s.label().to_string(), keep)
+        })
+        .collect()
+}
+
+/// Group means of each active participant's mean daily steps in a month.
+fn month_group(data: &Data, m: &Month, keep: impl Fn(&Person) -> bool) -> (usize, Option<f64>) {
+    let means: Vec<f64> = data
+        .people
+        .iter()
+        .filter(|p| keep(p))
+        .filter_map(|p| p.months.get(m).map(Acc::mean))
+        .collect();
+    (means.len(), stats::mean(&means))
+}
+
+fn monthly_sheet(data: &Data, d: &mut Disclosure, shared: &Shared) -> Sheet {
+    let mut blocks = vec![
+        Block::Title("月別歩数: 1人1日あたり平均歩数".into()),
+        Block::Note(
+            "1人1日あたり平均歩数 = その月に記録のある参加者ごとに記録した日の平均歩数を出し、それを参加者で平均した値（0歩と記入された日も含む）。\
+             人数はその月に記録のある参加者の数。"
+                .into(),
+        ),
+    ];
+    let months: Vec<String> = data.months.iter().map(|m| m.label()).collect();
+    let mut charts = Vec::new();
+
+    // By age band, then by sex: each a table of means, a table of counts and a chart.
+    let dims: [(&str, Groups); 2] = [("年齢区分別", band_groups(data)), ("性別", sex_groups())];
+    for (k, (dim, groups)) in dims.iter().enumerate() {
+        if k > 0 {
+            blocks.push(Block::PageBreak);
+        }
+        let mut head = vec!["月", "全体"];
+        head.extend(groups.iter().map(|(l, _)| l.as_str()));
+        let mut means = Table::new(&head);
+        let mut counts = Table::new(&head);
+        let mut series: Vec<(String, Vec<Fig>)> = std::iter::once("全体".to_string())
+            .chain(groups.iter().map(|(l, _)| l.clone()))
+            .map(|l| (l, Vec::new()))
+            .collect();
+        for (mi, m) in data.months.iter().enumerate() {
+            let total = shared.active_by_month[mi];
+            let (_, all_mean) = month_group(data, m, |_| true);
+            let mut cells = Vec::new();
+            let mut row_means = vec![text(m.label()), of(all_mean, &[total], Fmt::Int)];
+            for (_, keep) in groups {
+                let (n, mean) = month_group(data, m, keep);
+                let c = count(d, n);
+                cells.push(c);
+                row_means.push(of(mean, &[c], Fmt::Int));
+            }
+            d.sum(total, &cells);
+            for (si, f) in row_means.iter().skip(1).enumerate() {
+                series[si].1.push(f.clone());
+            }
+            means.row(row_means);
+            let mut row_counts = vec![text(m.label()), Fig::Count(total)];
+            row_counts.extend(cells.iter().map(|c| Fig::Count(*c)));
+            counts.row(row_counts);
+        }
+        blocks.push(Block::Heading(format!(
+            "{}. {dim}の1人1日あたり平均歩数（歩）",
+            2 * k + 1
+        )));
+        blocks.push(Block::Table(means));
+        blocks.push(Block::Heading(format!(
+            "{}. {dim}の人数（その月に記録のある参加者）",
+            2 * k + 2
+        )));
+        blocks.push(Block::Table(counts));
+        charts.push(Chart {
+            title: format!("{dim}の1人1日あたり平均歩数"),
+            y_title: "歩".into(),
+            categories: months.clone(),
+            series,
+        });
+    }
+    blocks.push(Block::Charts(charts));
+    let width = 2 + data.bands.len();
+    let mut widths = vec![12.0];
+    widths.extend(std::iter::repeat_n(11.0, width - 1));
+    Sheet {
+        name: "月別歩数",
+        blocks,
+        widths,
+    }
+}
+
+fn targets_sheet(data: &Data, d: &mut Disclosure) -> Sheet {
+    let mut blocks = vec![
+        Block::Title("目標達成: 健康日本21の目標歩数を達成した日の割合".into()),
+        Block::Note(
+            "目標歩数（健康日本21（第二次）の1日の歩数の目標値）: 20〜64歳 男性 9,000歩・女性 8,500歩、65歳以上 男性 7,000歩・女性 6,000歩。"
+                .into(),
+        ),
+        Block::Note(
+            "達成日の割合 = 目標歩数以上を記録した日 ÷ 記録した日（その区分の参加者全員の延べ日数）。20歳未満・年齢不明・性別がその他・無回答の人は目標がないため含みません。"
+                .into(),
+        ),
+    ];
+    let mut t = Table::new(&["月"]);
+    t.head.push("記録日数".into());
+    t.head.push("達成日の割合".into());
+    t.groups.push((String::new(), 1));
+    t.groups.push(("目標のある参加者全体".into(), 2));
+    for g in TARGET_GROUPS {
+        t.groups.push((
+            format!("{}（{}歩）", g.label(), fmt_thousands(g.steps())),
+            2,
+        ));
+        t.head.push("記録日数".into());
+        t.head.push("達成日の割合".into());
+    }
+    let periods: Vec<(String, Option<Month>)> = data
+        .months
+        .iter()
+        .map(|m| (m.label(), Some(*m)))
+        .chain(std::iter::once(("期間全体".to_string(), None)))
+        .collect();
+    for (label, m) in &periods {
+        let mut group_cells = Vec::new();
+        let mut figs = Vec::new();
+        let mut all = Acc::default();
+        for g in TARGET_GROUPS {
+            let mut acc = Acc::default();
+            let mut n = 0;
+            for p in data.people.iter().filter(|p| p.target == Some(g)) {
+                let a = match m {
+                    Some(m) => p.months.get(m).copied(),
+                    None => (!p.months.is_empty()).then(|| {
+                        p.months.values().fold(Acc::default(), |mut a, x| {
+                            a.add(x);
+                            a
+                        })
+                    }),
+                };
+                if let Some(a) = a {
+                    n += 1;
+                    acc.add(&a);
+                }
+            }
+            all.add(&acc);
+            // The number of people is not printed here (a reader could subtract it
+            // from the 月別歩数 counts to find those without a target), but it decides
+            // what is hidden, and the groups add up to the whole.
+            let c = count(d, n);
+            group_cells.push(c);
+            figs.push(of(Some(acc.days as f64), &[c], Fmt::Int));
+            figs.push(of(
+                (acc.days > 0).then(|| acc.met as f64 / acc.days as f64),
+                &[c],
+                Fmt::Pct,
+            ));
+        }
+        let n_all: i64 = group_cells.iter().map(|c| d.value(*c)).sum();
+        let all_cell = d.people(n_all);
+        d.sum(all_cell, &group_cells);
+        let mut cells = vec![
+            text(label.clone()),
+            of(Some(all.days as f64), &[all_cell], Fmt::Int),
+            of(
+                (all.days > 0).then(|| all.met as f64 / all.days as f64),
+                &[all_cell],
+                Fmt::Pct,
+            ),
+        ];
+        cells.extend(figs);
+        if m.is_some() {
+            t.row(cells);
+        } else {
+            t.total(cells);
+        }
+    }
+    blocks.push(Block::Heading("月ごとの達成日の割合".into()));
+    blocks.push(Block::Table(t));
+    let mut widths = vec![12.0];
+    widths.extend(std::iter::repeat_n(10.0, 10));
+    Sheet {
+        name: "目標達成",
+        blocks,
+        widths,
+    }
+}
+
+fn fmt_thousands(n: i64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The header of a paired comparison: who, n, the two means, the difference with its
+/// interval, and how many went up.
+fn paired_table(what: &str, means: &str, diff: &str, up: &str, sides: [&str; 2]) -> Table {
+    let mut t = Table::new(&[
+        what,
+        "人数",
+        sides[0],
+        sides[1],
+        "平均の差",
+        "95%信頼区間\n下限",
+        "95%信頼区間\n上限",
+        "人数",
+        "割合",
+    ]);
+    t.groups = vec![
+        (String::new(), 1),
+        (String::new(), 1),
+        (means.to_string(), 2),
+        (diff.to_string(), 3),
+        (up.to_string(), 2),
+    ];
+    t
+}
+
+/// One row of a paired comparison: n, the two means, the difference with its 95% CI,
+/// how many went up. `n = up + not up` is a sum a reader can do, so it is registered.
+fn paired_row(
+    d: &mut Disclosure,
+    label: &str,
+    pairs: &[(f64, f64)],
+    fmt: Fmt,
+    diff_fmt: Fmt,
+) -> (Vec<Fig>, CellId, CellId) {
+    let p = paired(pairs);
+    let n = count(d, pairs.len());
+    let up_n = p.as_ref().map_or(0, |p| p.increased);
+    let up = count(d, up_n);
+    let rest = count(d, pairs.len() - up_n);
+    d.sum(n, &[up, rest]);
+    let v = |f: &dyn Fn(&stats::Paired) -> f64| p.as_ref().map(f);
+    let ci = p.as_ref().and_then(|p| p.ci95);
+    let cells = vec![
+        text(label),
+        Fig::Count(n),
+        of(v(&|p| p.mean_before), &[n], fmt),
+        of(v(&|p| p.mean_after), &[n], fmt),
+        of(v(&|p| p.mean_diff), &[n], diff_fmt),
+        of(ci.map(|c| c.0), &[n], diff_fmt),
+        of(ci.map(|c| c.1), &[n], diff_fmt),
+        Fig::Count(up),
+        of(
+            (!pairs.is_empty()).then(|| up_n as f64 / pairs.len() as f64),
+            &[up, n],
+            Fmt::Pct,
+        ),
+    ];
+    (cells, n, up)
+}
+
+fn change_sheet(data: &Data, d: &mut Disclosure) -> Sheet {
+    let mut blocks = vec![
+        Block::Title("行動変容: 最初の月と最後の月の比較（対応のある比較）".into()),
+        Block::Note(
+            "対象: 2か月以上歩数の記録がある参加者。参加者ごとに、記録のある最初の月と最後の月の1日あたり平均歩数を対にして比べました。"
+                .into(),
+        ),
+        Block::Note(
+            "平均の差 = 最後の月 − 最初の月。95%信頼区間は差の平均について t 分布（自由度 n−1）で求めたもので、区間が 0 を含まなければ、\
+             増減は偶然の範囲を超えると読めます。「増えた人」は最後の月の平均歩数が最初の月より多い人。"
+                .into(),
+        ),
+    ];
+    let mut t = paired_table(
+        "区分",
+        "1日あたり平均歩数（歩）",
+        "最後の月 − 最初の月",
+        "増えた人",
+        ["最初の月", "最後の月"],
+    );
+    let pair_of = |p: &Person| -> Option<(f64, f64)> {
+        if p.months.len() < 2 {
+            return None;
+        }
+        let first = p.months.values().next()?;
+        let last = p.months.values().next_back()?;
+        Some((first.mean(), last.mean()))
+    };
+    let pairs_where = |keep: &dyn Fn(&Person) -> bool| -> Vec<(f64, f64)> {
+        data.people
+            .iter()
+            .filter(|p| keep(p))
+            .filter_map(pair_of)
+            .collect()
+    };
+    let (cells, n_all, up_all) =
+        paired_row(d, "全体", &pairs_where(&|_| true), Fmt::Int, Fmt::Signed);
+    t.total(cells);
+    for (dim, groups) in [("性別", sex_groups()), ("年齢区分", band_groups(data))] {
+        let (mut ns, mut ups) = (Vec::new(), Vec::new());
+        for (label, keep) in &groups {
+            let (cells, n, up) = paired_row(
+                d,
+                &format!("{dim}: {label}"),
+                &pairs_where(keep.as_ref()),
+                Fmt::Int,
+                Fmt::Signed,
+            );
+            ns.push(n);
+            ups.push(up);
+            t.row(cells);
+        }
+        d.sum(n_all, &ns);
+        d.sum(up_all, &ups);
+    }
+    blocks.push(Block::Heading(
+        "1日あたり平均歩数: 最初の月と最後の月（歩）".into(),
+    ));
+    blocks.push(Block::Table(t));
+    let mut widths = vec![24.0, 8.0];
+    widths.extend([11.0, 11.0, 10.0, 12.0, 12.0, 8.0, 9.0]);
+    Sheet {
+        name: "行動変容",
+        blocks,
+        widths,
+    }
+}
+
+/// The answers a question can have, in the order the report lists them.
+fn categories(q: &Question) -> Vec<String> {
+    match q.kind {
+        AnswerKind::Scale5 => (1..=5).map(|i| i.to_string()).collect(),
+        AnswerKind::YesNo => vec!["はい".into(), "いいえ".into()],
+        AnswerKind::Choice => q.choices.clone(),
+    }
+}
+
+fn survey_sheet(data: &Data, program: &Program, d: &mut Disclosure) -> Sheet {
+    let mut blocks = vec![Block::Title("アンケート: 事前・事後の回答".into())];
+    let questions = &program.survey.questions;
+    if questions.is_empty() {
+        blocks.push(Block::Note(
+            "この事業のプログラムファイルにはアンケートの設問がありません。".into(),
+        ));
+    } else {
+        blocks.push(Block::Note(
+            "回答の分布は、その時期に回答した人に占める割合。5段階の設問は、事前と事後の両方に回答した人について、\
+             回答の変化（事後 − 事前）を対にして比べ、95%信頼区間を t 分布で求めました。"
+                .into(),
+        ));
+    }
+    let empty = BTreeMap::new();
+    for (qi, q) in questions.iter().enumerate() {
+        let by_timing = data.answers.get(&q.code);
+        let of_timing = |t: Timing| by_timing.and_then(|m| m.get(&t)).unwrap_or(&empty);
+        let (pre, post) = (of_timing(Timing::Pre), of_timing(Timing::Post));
+        blocks.push(Block::Heading(format!(
+            "{}. {}　{}（{}）",
+            qi + 1,
+            q.code,
+            q.text,
+            q.kind.as_ja()
+        )));
+        let mut t = Table::new(&["回答", "人数", "割合", "人数", "割合"]);
+        t.groups = vec![(String::new(), 1), ("事前".into(), 2), ("事後".into(), 2)];
+        let cats = categories(q);
+        let mut cols: Vec<(CellId, Vec<CellId>)> = Vec::new();
+        for answers in [pre, post] {
+            let total = count(d, answers.len());
+            let parts: Vec<CellId> = cats
+                .iter()
+                .map(|c| count(d, answers.values().filter(|a| *a == c).count()))
+                .collect();
+            d.sum(total, &parts);
+            cols.push((total, parts));
+        }
+        for (ci, c) in cats.iter().enumerate() {
+            let mut row = vec![text(c.clone())];
+            for (total, parts) in &cols {
+                row.push(Fig::Count(parts[ci]));
+                row.push(share(parts[ci], *total, d));
+            }
+            t.row(row);
+        }
+        let mut row = vec![text("回答した人")];
+        for (total, _) in &cols {
+            row.push(Fig::Count(*total));
+            row.push(share(*total, *total, d));
+        }
+        t.total(row);
+        blocks.push(Block::Table(t));
+        if q.kind == AnswerKind::Scale5 {
+            let pairs: Vec<(f64, f64)> = pre
+                .iter()
+                .filter_map(|(pid, a)| {
+                    let b = post.get(pid)?;
+                    Some((a.parse::<f64>().ok()?, b.parse::<f64>().ok()?))
+                })
+                .collect();
+            let mut t = paired_table(
+                "比較",
+                "回答の平均（1〜5）",
+                "事後 − 事前",
+                "上がった人",
+                ["事前", "事後"],
+            );
+            let (cells, _, _) =
+                paired_row(d, "事前・事後とも回答", &pairs, Fmt::Dec2, Fmt::SignedDec2);
+            t.row(cells);
+            blocks.push(Block::Table(t));
+        }
+    }
+    Sheet {
+        name: "アンケート",
+        blocks,
+        widths: vec![24.0, 8.0, 11.0, 11.0, 10.0, 12.0, 12.0, 8.0, 9.0],
+    }
+}
+
+fn prizes_sheet(data: &Data, program: &Program, d: &mut Disclosure, shared: &mut Shared) -> Sheet {
+    let mut blocks = vec![
+        Block::Title("景品: 申込みと発送".into()),
+        Block::Note(
+            "申込み = 受付 + 却下（ポイント不足・在庫切れ・上限超えなど）。件数が5人未満の人によるものは＊。数量は受付・発送した景品の個数。"
+                .into(),
+        ),
+    ];
+    let mut t = Table::new(&[
+        "コード",
+        "景品",
+        "必要ポイント",
+        "申込み（件）",
+        "受付（件）",
+        "受付数量",
+        "却下（件）",
+        "発送済み（件）",
+        "発送済み数量",
+    ]);
+    let mut rows: Vec<(String, String, Option<i64>)> = program
+        .prizes
+        .iter()
+        .map(|p| (p.code.clone(), p.name.clone(), Some(p.points)))
+        .collect();
+    if data
+        .orders
+        .iter()
+        .any(|o| program.prize(&o.prize).is_none())
+    {
+        rows.push((String::new(), "景品コード不明（却下）".into(), None));
+    }
+    // Per column: the cells of each prize, for the column totals.
+    let mut columns: [Vec<CellId>; 5] = Default::default();
+    let cell = |d: &mut Disclosure, orders: &[&Order]| -> CellId {
+        let mut people: Vec<&str> = orders.iter().map(|o| o.participant.as_str()).collect();
+        people.sort_unstable();
+        people.dedup();
+        d.count_by(orders.len() as i64, people.len() as i64)
+    };
+    let block = |d: &mut Disclosure, orders: Vec<&Order>| -> [CellId; 5] {
+        let accepted: Vec<&Order> = orders.iter().copied().filter(|o| o.accepted).collect();
+        let rejected: Vec<&Order> = orders.iter().copied().filter(|o| !o.accepted).collect();
+        let shipped: Vec<&Order> = accepted.iter().copied().filter(|o| o.shipped).collect();
+        let waiting: Vec<&Order> = accepted.iter().copied().filter(|o| !o.shipped).collect();
+        let c = [
+            cell(d, &orders),
+            cell(d, &accepted),
+            cell(d, &rejected),
+            cell(d, &shipped),
+            cell(d, &waiting),
+        ];
+        // 申込み = 受付 + 却下; 受付 = 発送済み + 未発送 (未発送 is not printed but
+        // follows from the two).
+        d.sum(c[0], &[c[1], c[2]]);
+        d.sum(c[1], &[c[3], c[4]]);
+        c
+    };
+    let qty = |orders: &[&Order], shipped: bool| -> f64 {
+        orders
+            .iter()
+            .filter(|o| o.accepted && (!shipped || o.shipped))
+            .map(|o| o.quantity)
+            .sum::<i64>() as f64
+    };
+    for (code, name, points) in &rows {
+        let orders: Vec<&Order> = data
+            .orders
+            .iter()
+            .filter(|o| match points {
+                Some(_) => &o.prize == code,
+                None => program.prize(&o.prize).is_none(),
+            })
+            .collect();
+        let c = block(d, orders.clone());
+        for (col, id) in columns.iter_mut().zip(c) {
+            col.push(id);
+        }
+        t.row(vec![
+            text(code.clone()),
+            text(name.clone()),
+            points.map_or(Fig::Empty, |p| Fig::Fixed(p as f64, Fmt::Int)),
+            Fig::Count(c[0]),
+            Fig::Count(c[1]),
+            of(Some(qty(&orders, false)), &[c[1]], Fmt::Int),
+            Fig::Count(c[2]),
+            Fig::Count(c[3]),
+            of(Some(qty(&orders, true)), &[c[3]], Fmt::Int),
+        ]);
+    }
+    let all: Vec<&Order> = data.orders.iter().collect();
+    let c = block(d, all.clone());
+    for (col, total) in columns.iter().zip(c) {
+        d.sum(total, col);
+    }
+    t.total(vec![
+        text("合計"),
+        text(""),
+        Fig::Empty,
+        Fig::Count(c[0]),
+        Fig::Count(c[1]),
+        of(Some(qty(&all, false)), &[c[1]], Fmt::Int),
+        Fig::Count(c[2]),
+        Fig::Count(c[3]),
+        of(Some(qty(&all, true)), &[c[3]], Fmt::Int),
+    ]);
+    shared.prize_totals = Some(PrizeTotals {
+        applied: c[0],
+        accepted: c[1],
+        rejected: c[2],
+        shipped: c[3],
+    });
+    blocks.push(Block::Heading("景品ごとの申込みと発送".into()));
+    blocks.push(Block::Table(t));
+    Sheet {
+        name: "景品",
+        blocks,
+        widths: vec![8.0, 30.0, 12.0, 12.0, 10.0, 10.0, 10.0, 14.0, 13.0],
+    }
+}
