@@ -12,6 +12,7 @@ pub mod import;
 pub mod output;
 pub mod program;
 pub mod sheet;
+pub mod verify;
 
 use anyhow::{bail, Result};
 use cli::{Cli, Command};
@@ -156,6 +157,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Roster(RosterCmd::Export { .. }) => "roster export",
         Command::Steps(StepsCmd::Import { .. }) => "steps import",
         Command::Steps(StepsCmd::Export { .. }) => "steps export",
+        Command::Steps(StepsCmd::Verify(_)) => "steps verify",
         Command::Batches(BatchesCmd::List) => "batches list",
         Command::Batches(BatchesCmd::Show { .. }) => "batches show",
         Command::Batches(BatchesCmd::Undo { .. }) => "batches undo",
@@ -198,6 +200,7 @@ fn dispatch(ctx: &mut Ctx, command: &Command) -> Result<()> {
             layout,
             replace,
         }) => cmd::steps::import(ctx, files, opts, *layout, *replace),
+        Command::Steps(StepsCmd::Verify(args)) => cmd::verify::run(ctx, args),
         Command::Steps(StepsCmd::Export { participant, out }) => {
             cmd::steps::export(ctx, participant.as_deref(), out.as_deref())
         }

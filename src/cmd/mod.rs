@@ -7,3 +7,4 @@ pub mod demo;
 pub mod init;
 pub mod roster;
 pub mod steps;
+pub mod verify;
