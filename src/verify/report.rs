@@ -188,10 +188,12 @@ enum Mark {
     Wrong,
 }
 
+/// (row, col) -> the strongest mark and every note, for one sheet.
+type SheetMarks = HashMap<(u32, usize), (Mark, Vec<String>)>;
+
 #[derive(Default)]
 struct Marks {
-    /// sheet -> (row, col) -> (mark, notes)
-    cells: HashMap<String, HashMap<(u32, usize), (Mark, Vec<String>)>>,
+    cells: HashMap<String, SheetMarks>,
 }
 
 impl Marks {
@@ -548,7 +550,7 @@ fn write_xlsx(
         fill: &to_fill,
         plain: &plain,
     };
-    let tables: [(&str, &[&str], Vec<Vec<C>>); 4] = [
+    let tables: [Table; 4] = [
         (
             "不一致",
             &[
@@ -692,6 +694,9 @@ fn write_xlsx(
     let bytes = wb.save_to_buffer()?;
     crate::output::write_bytes(out, &bytes)
 }
+
+/// A findings sheet: name, headers, rows.
+type Table<'h> = (&'h str, &'h [&'h str], Vec<Vec<C>>);
 
 /// A cell of a findings table.
 enum C {
