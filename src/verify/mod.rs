@@ -24,6 +24,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// Which keying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,16 +42,21 @@ impl Side {
     }
 }
 
-/// Steps as read: a whole number, or, when the cell is not one, what it said.
+/// Steps as read: a whole number, or, when the cell is not one, what it said (boxed:
+/// rare, and it keeps every entry small).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Val {
     Int(i64),
-    Bad {
-        code: &'static str,
-        message: String,
-        /// The cell after normalization (NFKC, trimmed), for comparing and showing.
-        norm: String,
-    },
+    Bad(Box<BadVal>),
+}
+
+/// A steps cell that is not a whole number of steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadVal {
+    pub code: &'static str,
+    pub message: String,
+    /// The cell after normalization (NFKC, trimmed), for comparing and showing.
+    pub norm: String,
 }
 
 impl Val {
@@ -58,8 +64,8 @@ impl Val {
     pub fn same(&self, other: &Val) -> bool {
         match (self, other) {
             (Val::Int(a), Val::Int(b)) => a == b,
-            (Val::Bad { norm: a, .. }, Val::Bad { norm: b, .. }) => a == b,
-            (Val::Int(_), Val::Bad { .. }) | (Val::Bad { .. }, Val::Int(_)) => false,
+            (Val::Bad(a), Val::Bad(b)) => a.norm == b.norm,
+            (Val::Int(_), Val::Bad(_)) | (Val::Bad(_), Val::Int(_)) => false,
         }
     }
 
@@ -67,20 +73,22 @@ impl Val {
     pub fn shown(&self) -> String {
         match self {
             Val::Int(v) => v.to_string(),
-            Val::Bad { norm, .. } if norm.is_empty() => "（空）".to_string(),
-            Val::Bad { norm, .. } => norm.clone(),
+            Val::Bad(b) if b.norm.is_empty() => "（空）".to_string(),
+            Val::Bad(b) => b.norm.clone(),
         }
     }
 }
 
-/// One keyed day: who, when, the steps, and where it stands in the file.
+/// One keyed day: who, when, the steps, and where it stands in the file. Kept small
+/// (the participant number is shared by the days of a row), since a keying is held in
+/// memory whole.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub participant: String,
+    pub participant: Rc<str>,
     pub date: NaiveDate,
     pub val: Val,
     /// The steps cell as keyed.
-    pub raw: String,
+    pub raw: Box<str>,
     /// Index into [`Keying::sheets`].
     pub sheet: usize,
     pub row: u32,
@@ -192,7 +200,7 @@ pub fn read_keying(
             }
             k.rows += 1;
             let pid = match read_participant(&header, &row) {
-                Some(Ok(id)) => Some(id.into_owned()),
+                Some(Ok(id)) => Some(Rc::<str>::from(id.as_ref())),
                 Some(Err(p)) => {
                     out.push(p);
                     None
@@ -207,17 +215,17 @@ pub fn read_keying(
                     let val = match d.steps {
                         Checked::Ok(v) => Val::Int(v),
                         Checked::Skip => return Ok(()),
-                        Checked::Bad(code, message) => Val::Bad {
+                        Checked::Bad(code, message) => Val::Bad(Box::new(BadVal {
                             code,
                             message,
                             norm: normalize(&row.raw_text(d.col)).into_owned(),
-                        },
+                        })),
                     };
                     entries.push(Entry {
                         participant: pid.clone(),
                         date: d.date,
                         val,
-                        raw: row.raw_text(d.col).into_owned(),
+                        raw: row.raw_text(d.col).into(),
                         sheet: sheet_idx,
                         row: row.number(),
                         col: d.col,
@@ -229,7 +237,8 @@ pub fn read_keying(
             }
             out.extend(outside_header(sheet, &row, width));
             for p in out.drain(..) {
-                k.problems.push((p, pid.clone().unwrap_or_default()));
+                let pid = pid.as_deref().unwrap_or("").to_string();
+                k.problems.push((p, pid));
             }
         }
     }
@@ -296,7 +305,7 @@ fn index(k: &Keying) -> (HashMap<Key<'_>, usize>, Vec<Dup>) {
     let mut map: HashMap<Key<'_>, usize> = HashMap::with_capacity(k.entries.len());
     let mut dups = Vec::new();
     for (i, e) in k.entries.iter().enumerate() {
-        match map.entry((e.participant.as_str(), e.date)) {
+        match map.entry((&*e.participant, e.date)) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(i);
             }
@@ -382,7 +391,7 @@ pub fn check_agreed(
     let mut out = Vec::new();
     let mut unknown: HashMap<&str, usize> = HashMap::new();
     for &(i, _) in &outcome.agreeing {
-        let p = a.entries[i].participant.as_str();
+        let p = &*a.entries[i].participant;
         if !roster.contains(p) {
             *unknown.entry(p).or_default() += 1;
         }
@@ -391,7 +400,7 @@ pub fn check_agreed(
     let rules = &program.program;
     for &(i, j) in &outcome.agreeing {
         let e = &a.entries[i];
-        let pid = e.participant.as_str();
+        let pid = &*e.participant;
         if let Some(n) = unknown.get(pid) {
             if told.insert(pid) {
                 out.push(Check {
@@ -421,7 +430,7 @@ pub fn check_agreed(
                 Checked::Bad(code, message) => Some((code, message)),
                 Checked::Ok(_) | Checked::Skip => None,
             },
-            Val::Bad { code, message, .. } => Some((*code, message.clone())),
+            Val::Bad(b) => Some((b.code, b.message.clone())),
         };
         if let Some((code, message)) = bad {
             out.push(Check {
@@ -490,7 +499,7 @@ impl Verification {
             let (ea, eb) = (&a.entries[i], &b.entries[j]);
             out.push(Finding {
                 kind: Kind::Mismatch,
-                participant: ea.participant.clone(),
+                participant: ea.participant.to_string(),
                 date: ea.date.to_string(),
                 first: side_of(a, ea),
                 second: side_of(b, eb),
@@ -506,7 +515,7 @@ impl Verification {
             let e = &a.entries[i];
             out.push(Finding {
                 kind: Kind::OnlyFirst,
-                participant: e.participant.clone(),
+                participant: e.participant.to_string(),
                 date: e.date.to_string(),
                 first: side_of(a, e),
                 second: None,
@@ -518,7 +527,7 @@ impl Verification {
             let e = &b.entries[j];
             out.push(Finding {
                 kind: Kind::OnlySecond,
-                participant: e.participant.clone(),
+                participant: e.participant.to_string(),
                 date: e.date.to_string(),
                 first: None,
                 second: side_of(b, e),
@@ -558,7 +567,7 @@ impl Verification {
             };
             out.push(Finding {
                 kind: Kind::Duplicate(d.side),
-                participant: later.participant.clone(),
+                participant: later.participant.to_string(),
                 date: later.date.to_string(),
                 first,
                 second,
@@ -592,7 +601,7 @@ impl Verification {
             let (ea, eb) = (&a.entries[c.pair.0], &b.entries[c.pair.1]);
             let at = |k: &Keying, e: &Entry| {
                 let (col, raw) = match c.at {
-                    At::Steps => (e.col, e.raw.clone()),
+                    At::Steps => (e.col, e.raw.to_string()),
                     At::Date | At::Participant => {
                         let col = if c.at == At::Date {
                             e.date_col
@@ -602,7 +611,7 @@ impl Verification {
                         let shown = if c.at == At::Date {
                             e.date.to_string()
                         } else {
-                            e.participant.clone()
+                            e.participant.to_string()
                         };
                         (col, shown)
                     }
@@ -619,7 +628,7 @@ impl Verification {
             };
             out.push(Finding {
                 kind: Kind::Check,
-                participant: ea.participant.clone(),
+                participant: ea.participant.to_string(),
                 date: ea.date.to_string(),
                 first: at(a, ea),
                 second: at(b, eb),
@@ -670,7 +679,7 @@ impl SideCell {
     fn of(k: &Keying, e: &Entry) -> SideCell {
         SideCell {
             cell: k.place(e),
-            raw: e.raw.clone(),
+            raw: e.raw.to_string(),
             norm: e.val.shown(),
         }
     }
@@ -706,10 +715,10 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(r, (p, d, v))| Entry {
-                    participant: p.to_string(),
+                    participant: Rc::from(*p),
                     date: NaiveDate::from_ymd_opt(2025, 10, *d).unwrap(),
                     val: v.clone(),
-                    raw: v.shown(),
+                    raw: v.shown().into(),
                     sheet: 0,
                     row: r as u32 + 2,
                     col: 2,
@@ -723,11 +732,11 @@ mod tests {
     }
 
     fn bad(norm: &str) -> Val {
-        Val::Bad {
+        Val::Bad(Box::new(BadVal {
             code: "steps.not_a_number",
             message: String::new(),
             norm: norm.into(),
-        }
+        }))
     }
 
     #[test]

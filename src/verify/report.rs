@@ -338,6 +338,9 @@ fn write_xlsx(
         .set_border(FormatBorder::Thin)
         .set_border_color(Color::RGB(0x808080));
     let plain = Format::new();
+    let wrap = Format::new()
+        .set_text_wrap()
+        .set_align(rust_xlsxwriter::FormatAlign::Top);
     let pct_fmt = Format::new()
         .set_num_format("0.00%")
         .set_bold()
@@ -441,7 +444,7 @@ fn write_xlsx(
     // columns for the value on the paper card and who checked it.
     let val = |v: &super::Val, f: Style| match v {
         super::Val::Int(n) => C::Num(*n as f64, f),
-        super::Val::Bad { .. } => C::Text(v.shown(), f),
+        super::Val::Bad(_) => C::Text(v.shown(), f),
     };
     let fill = || [C::Blank(Style::Fill), C::Blank(Style::Fill)];
 
@@ -455,13 +458,13 @@ fn write_xlsx(
                 _ => C::Blank(Style::Plain),
             };
             let mut row = vec![
-                C::Text(ea.participant.clone(), Style::Plain),
+                C::Text(ea.participant.to_string(), Style::Plain),
                 C::Text(ea.date.to_string(), Style::Plain),
                 C::Text(a.place(ea), Style::Plain),
-                C::Text(ea.raw.clone(), Style::Red),
+                C::Text(ea.raw.to_string(), Style::Red),
                 val(&ea.val, Style::Red),
                 C::Text(b.place(eb), Style::Plain),
-                C::Text(eb.raw.clone(), Style::Red),
+                C::Text(eb.raw.to_string(), Style::Red),
                 val(&eb.val, Style::Red),
                 diff,
             ];
@@ -480,11 +483,11 @@ fn write_xlsx(
         )
         .map(|(k, e, missing)| {
             let mut row = vec![
-                C::Text(e.participant.clone(), Style::Plain),
+                C::Text(e.participant.to_string(), Style::Plain),
                 C::Text(e.date.to_string(), Style::Plain),
                 C::Text(k.side.ja().into(), Style::Plain),
                 C::Text(k.place(e), Style::Plain),
-                C::Text(e.raw.clone(), Style::Orange),
+                C::Text(e.raw.to_string(), Style::Orange),
                 val(&e.val, Style::Orange),
                 C::Text(missing.ja().into(), Style::Plain),
             ];
@@ -501,7 +504,7 @@ fn write_xlsx(
             let f = if d.same { Style::Blue } else { Style::Red };
             let mut row = vec![
                 C::Text(d.side.ja().into(), Style::Plain),
-                C::Text(later.participant.clone(), Style::Plain),
+                C::Text(later.participant.to_string(), Style::Plain),
                 C::Text(later.date.to_string(), Style::Plain),
                 C::Text(k.place(kept), Style::Plain),
                 val(&kept.val, f),
@@ -539,7 +542,7 @@ fn write_xlsx(
                 }
             }
             row.push(C::Text(f.code.into(), Style::Plain));
-            row.push(C::Text(f.message.clone(), Style::Plain));
+            row.push(C::Text(f.message.clone(), Style::Wrap));
             row
         })
         .collect();
@@ -549,6 +552,7 @@ fn write_xlsx(
         blue: &blue,
         fill: &to_fill,
         plain: &plain,
+        wrap: &wrap,
     };
     let tables: [Table; 4] = [
         (
@@ -713,6 +717,8 @@ enum Style {
     Blue,
     /// A blank framed cell for the reviewer to fill in.
     Fill,
+    /// Long text, wrapped in a column of bounded width.
+    Wrap,
 }
 
 struct Styles<'f> {
@@ -721,6 +727,7 @@ struct Styles<'f> {
     blue: &'f rust_xlsxwriter::Format,
     fill: &'f rust_xlsxwriter::Format,
     plain: &'f rust_xlsxwriter::Format,
+    wrap: &'f rust_xlsxwriter::Format,
 }
 
 impl Styles<'_> {
@@ -731,9 +738,13 @@ impl Styles<'_> {
             Style::Orange => self.orange,
             Style::Blue => self.blue,
             Style::Fill => self.fill,
+            Style::Wrap => self.wrap,
         }
     }
 }
+
+/// The width of a column of wrapped text.
+const WRAP_WIDTH: usize = 60;
 
 /// Rows under a header already written, columns sized to their content (long messages
 /// capped, so a printed page stays readable), or 該当なし when there are none.
@@ -749,9 +760,16 @@ fn write_table(
     }
     for (n, row) in rows.iter().enumerate() {
         let r = n as u32 + 1;
+        let mut lines = 1;
         for (c, cell) in row.iter().enumerate() {
             let col = c as u16;
             let w = match cell {
+                C::Text(s, Style::Wrap) => {
+                    ws.write_string_with_format(r, col, s, st.wrap)?;
+                    // Row heights are not recomputed by every viewer: set them.
+                    lines = lines.max(display_width(s).div_ceil(WRAP_WIDTH));
+                    WRAP_WIDTH
+                }
                 C::Text(s, f) => {
                     if s.is_empty() {
                         ws.write_blank(r, col, st.get(*f))?;
@@ -772,6 +790,9 @@ fn write_table(
             if let Some(m) = widths.get_mut(c) {
                 *m = (*m).max(w);
             }
+        }
+        if lines > 1 {
+            ws.set_row_height(r, 15.0 * lines as f64)?;
         }
     }
     for (c, w) in widths.iter().enumerate() {
