@@ -84,20 +84,21 @@ pub fn run(ctx: &mut Ctx, args: &VerifyArgs) -> Result<()> {
     report::print_summary(&v)?;
     report::print_findings(ctx.quiet, &findings, args.out.is_some());
 
+    // Prefixed: with --import the import's own counts go into the same audit entry.
     let o = &v.outcome;
     let d = &mut ctx.detail;
-    d.count("first_entries", o.first_keys as u64);
-    d.count("second_entries", o.second_keys as u64);
-    d.count("matched", o.matched() as u64);
-    d.count("agreeing", o.agreeing.len() as u64);
-    d.count("mismatches", o.mismatches.len() as u64);
-    d.count("only_first", o.only_first.len() as u64);
-    d.count("only_second", o.only_second.len() as u64);
-    d.count("duplicates", o.dups.len() as u64);
-    d.count("duplicate_conflicts", o.conflicting_dups() as u64);
-    d.count("unreadable", v.reading_problems() as u64);
-    d.count("agreed_invalid", v.checks.len() as u64);
-    d.count("agree", v.agree());
+    d.count("verify_first_entries", o.first_keys as u64);
+    d.count("verify_second_entries", o.second_keys as u64);
+    d.count("verify_matched", o.matched() as u64);
+    d.count("verify_agreeing", o.agreeing.len() as u64);
+    d.count("verify_mismatches", o.mismatches.len() as u64);
+    d.count("verify_only_first", o.only_first.len() as u64);
+    d.count("verify_only_second", o.only_second.len() as u64);
+    d.count("verify_duplicates", o.dups.len() as u64);
+    d.count("verify_duplicate_conflicts", o.conflicting_dups() as u64);
+    d.count("verify_unreadable", v.reading_problems() as u64);
+    d.count("verify_agreed_invalid", v.checks.len() as u64);
+    d.count("verify_agree", v.agree());
 
     if !v.agree() {
         let differ = [

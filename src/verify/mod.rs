@@ -87,16 +87,45 @@ pub struct Entry {
     pub participant: Rc<str>,
     pub date: NaiveDate,
     pub val: Val,
-    /// The steps cell as keyed.
-    pub raw: Box<str>,
+    /// The steps cell as keyed, when that is not simply the number (most cells are).
+    raw: Option<Box<str>>,
     /// Index into [`Keying::sheets`].
-    pub sheet: usize,
+    pub sheet: u32,
     pub row: u32,
     /// The steps cell.
-    pub col: usize,
+    pub col: u16,
     /// The cell that dates the entry (日付 in the long layout; the day cell on a card).
-    pub date_col: usize,
-    pub pid_col: usize,
+    pub date_col: u16,
+    pub pid_col: u16,
+}
+
+impl Entry {
+    /// The steps cell as keyed.
+    pub fn raw(&self) -> std::borrow::Cow<'_, str> {
+        match (&self.raw, &self.val) {
+            (Some(r), _) => std::borrow::Cow::Borrowed(r),
+            (None, v) => std::borrow::Cow::Owned(v.shown()),
+        }
+    }
+    pub fn col(&self) -> usize {
+        usize::from(self.col)
+    }
+    pub fn date_col(&self) -> usize {
+        usize::from(self.date_col)
+    }
+    pub fn pid_col(&self) -> usize {
+        usize::from(self.pid_col)
+    }
+}
+
+/// A sheet read from a keying.
+#[derive(Debug, Clone)]
+pub struct SheetInfo {
+    pub name: String,
+    /// The row the header is on.
+    pub header_row: u32,
+    /// The last row read.
+    pub last_row: u32,
 }
 
 /// One keying read into entries.
@@ -107,8 +136,8 @@ pub struct Keying {
     pub file_name: String,
     pub sha256: String,
     pub read_opts: ReadOptions,
-    /// The sheets read, with the row their header is on.
-    pub sheets: Vec<(String, u32)>,
+    /// The sheets read.
+    pub sheets: Vec<SheetInfo>,
     pub layout: Option<Layout>,
     /// Non-blank rows read below the headers.
     pub rows: u64,
@@ -121,12 +150,15 @@ pub struct Keying {
 }
 
 impl Keying {
-    pub fn sheet_name(&self, i: usize) -> &str {
-        self.sheets.get(i).map(|s| s.0.as_str()).unwrap_or("")
+    pub fn sheet_name(&self, i: u32) -> &str {
+        self.sheets
+            .get(i as usize)
+            .map(|s| s.name.as_str())
+            .unwrap_or("")
     }
     /// `Sheet!C12` of an entry's steps cell.
     pub fn place(&self, e: &Entry) -> String {
-        self.place_at(e, e.col)
+        self.place_at(e, e.col())
     }
     pub fn place_at(&self, e: &Entry, col: usize) -> String {
         format!("{}!{}", self.sheet_name(e.sheet), cell_name(e.row, col))
@@ -190,15 +222,22 @@ pub fn read_keying(
             continue;
         }
         let layout = k.layout.unwrap_or(Layout::Long);
-        let sheet_idx = k.sheets.len();
-        k.sheets.push((sheet.clone(), header.row));
+        let sheet_idx = k.sheets.len() as u32;
+        k.sheets.push(SheetInfo {
+            name: sheet.clone(),
+            header_row: header.row,
+            last_row: header.row,
+        });
         let width = header.width();
-        let pid_col = header.col("participant_id").unwrap_or(0);
+        let pid_col = header.col("participant_id").unwrap_or(0) as u16;
         while rows.next_row(&mut row)? {
             if row.is_blank() {
                 continue;
             }
             k.rows += 1;
+            if let Some(info) = k.sheets.last_mut() {
+                info.last_row = row.number();
+            }
             let pid = match read_participant(&header, &row) {
                 Some(Ok(id)) => Some(Rc::<str>::from(id.as_ref())),
                 Some(Err(p)) => {
@@ -221,15 +260,21 @@ pub fn read_keying(
                             norm: normalize(&row.raw_text(d.col)).into_owned(),
                         })),
                     };
+                    let raw = row.raw_text(d.col);
+                    let raw = match &val {
+                        Val::Int(v) if raw == v.to_string() => None,
+                        _ => Some(raw.into()),
+                    };
+                    // Columns fit: the reader refuses data beyond column 512.
                     entries.push(Entry {
                         participant: pid.clone(),
                         date: d.date,
                         val,
-                        raw: row.raw_text(d.col).into(),
+                        raw,
                         sheet: sheet_idx,
                         row: row.number(),
-                        col: d.col,
-                        date_col: d.date_col,
+                        col: d.col as u16,
+                        date_col: d.date_col as u16,
                         pid_col,
                     });
                     Ok(())
@@ -242,6 +287,7 @@ pub fn read_keying(
             }
         }
     }
+    k.entries.shrink_to_fit();
     if k.sheets.is_empty() && k.header_problems.is_empty() {
         k.header_problems.push(Problem {
             sheet: sheets.join("、"),
@@ -601,12 +647,12 @@ impl Verification {
             let (ea, eb) = (&a.entries[c.pair.0], &b.entries[c.pair.1]);
             let at = |k: &Keying, e: &Entry| {
                 let (col, raw) = match c.at {
-                    At::Steps => (e.col, e.raw.to_string()),
+                    At::Steps => (e.col(), e.raw().into_owned()),
                     At::Date | At::Participant => {
                         let col = if c.at == At::Date {
-                            e.date_col
+                            e.date_col()
                         } else {
-                            e.pid_col
+                            e.pid_col()
                         };
                         let shown = if c.at == At::Date {
                             e.date.to_string()
@@ -679,7 +725,7 @@ impl SideCell {
     fn of(k: &Keying, e: &Entry) -> SideCell {
         SideCell {
             cell: k.place(e),
-            raw: e.raw.to_string(),
+            raw: e.raw().into_owned(),
             norm: e.val.shown(),
         }
     }
@@ -708,7 +754,11 @@ mod tests {
             file_name: "k.csv".into(),
             sha256: String::new(),
             read_opts: ReadOptions::default(),
-            sheets: vec![("k".into(), 1)],
+            sheets: vec![SheetInfo {
+                name: "k".into(),
+                header_row: 1,
+                last_row: 1 + entries.len() as u32,
+            }],
             layout: Some(Layout::Long),
             rows: entries.len() as u64,
             entries: entries
@@ -718,7 +768,7 @@ mod tests {
                     participant: Rc::from(*p),
                     date: NaiveDate::from_ymd_opt(2025, 10, *d).unwrap(),
                     val: v.clone(),
-                    raw: v.shown().into(),
+                    raw: None,
                     sheet: 0,
                     row: r as u32 + 2,
                     col: 2,

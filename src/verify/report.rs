@@ -26,7 +26,7 @@ fn layout_ja(k: &Keying) -> &'static str {
 }
 
 fn sheets_of(k: &Keying) -> String {
-    let names: Vec<&str> = k.sheets.iter().map(|s| s.0.as_str()).collect();
+    let names: Vec<&str> = k.sheets.iter().map(|s| s.name.as_str()).collect();
     format!("{}（{}）", names.join("、"), layout_ja(k))
 }
 
@@ -221,14 +221,14 @@ fn marks(v: &Verification) -> (Marks, Marks) {
         ma.entry(
             a,
             ea,
-            ea.col,
+            ea.col(),
             Mark::Wrong,
             format!("不一致: 2回目は {}（{}）", eb.val.shown(), b.place(eb)),
         );
         mb.entry(
             b,
             eb,
-            eb.col,
+            eb.col(),
             Mark::Wrong,
             format!("不一致: 1回目は {}（{}）", ea.val.shown(), a.place(ea)),
         );
@@ -238,7 +238,7 @@ fn marks(v: &Verification) -> (Marks, Marks) {
         ma.entry(
             a,
             e,
-            e.col,
+            e.col(),
             Mark::OnlyHere,
             "1回目のみ: 2回目にこの日の入力がありません".into(),
         );
@@ -248,7 +248,7 @@ fn marks(v: &Verification) -> (Marks, Marks) {
         mb.entry(
             b,
             e,
-            e.col,
+            e.col(),
             Mark::OnlyHere,
             "2回目のみ: 1回目にこの日の入力がありません".into(),
         );
@@ -263,7 +263,7 @@ fn marks(v: &Verification) -> (Marks, Marks) {
         m.entry(
             k,
             later,
-            later.col,
+            later.col(),
             mark,
             format!(
                 "重複: {} にも同じ参加者・日（{}）",
@@ -274,7 +274,7 @@ fn marks(v: &Verification) -> (Marks, Marks) {
         m.entry(
             k,
             kept,
-            kept.col,
+            kept.col(),
             mark,
             format!(
                 "重複: {} にも同じ参加者・日（{}）",
@@ -302,9 +302,9 @@ fn marks(v: &Verification) -> (Marks, Marks) {
             (b, &b.entries[c.pair.1], &mut mb),
         ] {
             let col = match c.at {
-                super::At::Steps => e.col,
-                super::At::Date => e.date_col,
-                super::At::Participant => e.pid_col,
+                super::At::Steps => e.col(),
+                super::At::Date => e.date_col(),
+                super::At::Participant => e.pid_col(),
             };
             m.entry(k, e, col, Mark::Wrong, format!("{}: {}", c.code, c.message));
         }
@@ -371,6 +371,23 @@ fn write_xlsx(
     };
     let (a, b, o) = (&v.a, &v.b, &v.outcome);
 
+    // Which keyed sheets are copied with their cells coloured: those with something to
+    // check, unless so long that a copy would not help (the lists give every cell).
+    let (ma, mb) = marks(v);
+    let mut copies: Vec<(&Keying, &super::SheetInfo, &SheetMarks)> = Vec::new();
+    let mut not_copied: Vec<String> = Vec::new();
+    for (k, m) in [(a, &ma), (b, &mb)] {
+        for info in &k.sheets {
+            if let Some(cells) = m.cells.get(&info.name) {
+                if info.last_row <= MAX_COPY_ROWS {
+                    copies.push((k, info, cells));
+                } else {
+                    not_copied.push(format!("{}「{}」", k.side.ja(), info.name));
+                }
+            }
+        }
+    }
+
     // 概要: the figures, the files and what the colours mean.
     {
         let ws = wb.add_worksheet();
@@ -384,6 +401,15 @@ fn write_xlsx(
         rows.extend(figures(v));
         rows.push(("1回目の SHA-256", a.sha256.clone()));
         rows.push(("2回目の SHA-256", b.sha256.clone()));
+        if !not_copied.is_empty() {
+            rows.push((
+                "写していないシート",
+                format!(
+                    "{}: {MAX_COPY_ROWS} 行を超えるため色付きの写しを作っていません。各一覧のセル番地で確かめてください",
+                    not_copied.join("、")
+                ),
+            ));
+        }
         let mut r = 1u32;
         for (k, val) in &rows {
             ws.write_string(r, 0, *k)?;
@@ -461,10 +487,10 @@ fn write_xlsx(
                 C::Text(ea.participant.to_string(), Style::Plain),
                 C::Text(ea.date.to_string(), Style::Plain),
                 C::Text(a.place(ea), Style::Plain),
-                C::Text(ea.raw.to_string(), Style::Red),
+                C::Text(ea.raw().into_owned(), Style::Red),
                 val(&ea.val, Style::Red),
                 C::Text(b.place(eb), Style::Plain),
-                C::Text(eb.raw.to_string(), Style::Red),
+                C::Text(eb.raw().into_owned(), Style::Red),
                 val(&eb.val, Style::Red),
                 diff,
             ];
@@ -487,7 +513,7 @@ fn write_xlsx(
                 C::Text(e.date.to_string(), Style::Plain),
                 C::Text(k.side.ja().into(), Style::Plain),
                 C::Text(k.place(e), Style::Plain),
-                C::Text(e.raw.to_string(), Style::Orange),
+                C::Text(e.raw().into_owned(), Style::Orange),
                 val(&e.val, Style::Orange),
                 C::Text(missing.ja().into(), Style::Plain),
             ];
@@ -625,75 +651,69 @@ fn write_xlsx(
         write_table(ws, headers, rows, &styles)?;
     }
 
-    // A copy of each keyed sheet with something to check, the cells coloured.
-    const MAX_COPY_ROWS: u32 = 200_000;
-    let (ma, mb) = marks(v);
+    // The copies, so a reviewer can hold the keyed sheet against the paper card.
     let mut used: Vec<String> = ["概要", "不一致", "片方のみ", "重複", "検査"]
         .iter()
         .map(|s| s.to_string())
         .collect();
-    for (k, m) in [(a, &ma), (b, &mb)] {
-        let mut book: Option<Book> = None;
-        for (sheet, header_row) in &k.sheets {
-            let Some(cells) = m.cells.get(sheet) else {
-                continue;
-            };
-            if book.is_none() {
-                book = Some(Book::open(&k.path, &k.read_opts)?);
-            }
-            let Some(book) = book.as_mut() else {
-                continue;
-            };
-            let name = sheet_name(&format!("{}_{}", k.side.ja(), sheet), &used);
-            used.push(name.clone());
-            let ws = wb.add_worksheet();
-            ws.set_name(&name)?;
-            ws.set_landscape();
-            ws.set_paper_size(9);
-            ws.set_print_fit_to_pages(1, 0);
-            let mut widths: Vec<usize> = Vec::new();
-            let mut src = book.rows(sheet)?;
-            let mut row = Row::new();
-            while src.next_row(&mut row)? {
-                let r = row.number();
-                if r > MAX_COPY_ROWS {
-                    break;
-                }
-                for c in 0..row.len() {
-                    let t = row.raw_text(c);
-                    let (er, ec) = (r - 1, c as u16);
-                    if widths.len() <= c {
-                        widths.resize(c + 1, 0);
-                    }
-                    if r >= *header_row {
-                        widths[c] = widths[c].max(display_width(&t));
-                    }
-                    match cells.get(&(r, c)) {
-                        Some((mark, notes)) => {
-                            let f = match mark {
-                                Mark::Wrong => &red,
-                                Mark::OnlyHere => &orange,
-                                Mark::Duplicate => &blue,
-                            };
-                            text(ws, er, ec, t.as_ref(), f)?;
-                            ws.insert_note(
-                                er,
-                                ec,
-                                &rust_xlsxwriter::Note::new(notes.join("\n"))
-                                    .set_author("stepcard"),
-                            )?;
-                        }
-                        None if r == *header_row => text(ws, er, ec, t.as_ref(), &head)?,
-                        None => text(ws, er, ec, t.as_ref(), &plain)?,
-                    }
-                }
-            }
-            for (c, w) in widths.iter().enumerate() {
-                ws.set_column_width(c as u16, (*w as f64 + 2.0).clamp(5.0, 30.0))?;
-            }
-            ws.set_freeze_panes(*header_row, 1)?;
-            ws.set_repeat_rows(header_row - 1, header_row - 1)?;
+    let mut books: [Option<Book>; 2] = [None, None];
+    for (k, info, cells) in copies {
+        let slot = &mut books[usize::from(k.side == Side::Second)];
+        if slot.is_none() {
+            *slot = Some(Book::open(&k.path, &k.read_opts)?);
         }
+        let Some(book) = slot.as_mut() else {
+            continue;
+        };
+        let header_row = info.header_row;
+        let name = sheet_name(&format!("{}_{}", k.side.ja(), info.name), &used);
+        used.push(name.clone());
+        let ws = wb.add_worksheet();
+        ws.set_name(&name)?;
+        ws.set_landscape();
+        ws.set_paper_size(9);
+        ws.set_print_fit_to_pages(1, 0);
+        let mut widths: Vec<usize> = Vec::new();
+        let mut src = book.rows(&info.name)?;
+        let mut row = Row::new();
+        while src.next_row(&mut row)? {
+            let r = row.number();
+            if r > MAX_COPY_ROWS {
+                break;
+            }
+            for c in 0..row.len() {
+                let t = row.raw_text(c);
+                let (er, ec) = (r - 1, c as u16);
+                if widths.len() <= c {
+                    widths.resize(c + 1, 0);
+                }
+                if r >= header_row {
+                    widths[c] = widths[c].max(display_width(&t));
+                }
+                match cells.get(&(r, c)) {
+                    Some((mark, notes)) => {
+                        let f = match mark {
+                            Mark::Wrong => &red,
+                            Mark::OnlyHere => &orange,
+                            Mark::Duplicate => &blue,
+                        };
+                        text(ws, er, ec, t.as_ref(), f)?;
+                        ws.insert_note(
+                            er,
+                            ec,
+                            &rust_xlsxwriter::Note::new(notes.join("\n")).set_author("stepcard"),
+                        )?;
+                    }
+                    None if r == header_row => text(ws, er, ec, t.as_ref(), &head)?,
+                    None => text(ws, er, ec, t.as_ref(), &plain)?,
+                }
+            }
+        }
+        for (c, w) in widths.iter().enumerate() {
+            ws.set_column_width(c as u16, (*w as f64 + 2.0).clamp(5.0, 30.0))?;
+        }
+        ws.set_freeze_panes(header_row, 1)?;
+        ws.set_repeat_rows(header_row - 1, header_row - 1)?;
     }
     let bytes = wb.save_to_buffer()?;
     crate::output::write_bytes(out, &bytes)
@@ -742,6 +762,9 @@ impl Styles<'_> {
         }
     }
 }
+
+/// Keyed sheets longer than this are not copied into the report.
+const MAX_COPY_ROWS: u32 = 20_000;
 
 /// The width of a column of wrapped text.
 const WRAP_WIDTH: usize = 60;

@@ -550,7 +550,7 @@ fn the_audit_log_records_both_files_and_the_report() {
         detail.contains(&sha_a) && detail.contains(&sha_b),
         "{detail}"
     );
-    assert!(detail.contains(r#""mismatches":1"#), "{detail}");
+    assert!(detail.contains(r#""verify_mismatches":1"#), "{detail}");
     assert!(detail.contains(r#""status":"refused""#), "{detail}");
     assert_eq!(
         e.count("SELECT count(*) FROM exports WHERE path LIKE '%r.xlsx'"),
