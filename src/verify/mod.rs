@@ -196,6 +196,8 @@ pub fn read_keying(
         header_problems: Vec::new(),
     };
     let mut out: Vec<Problem> = Vec::new();
+    // One shared copy of each participant number, however many days it keys.
+    let mut ids: HashSet<Rc<str>> = HashSet::new();
     for sheet in &sheets {
         let mut rows = src.book.rows(sheet)?;
         let mut row = Row::new();
@@ -239,7 +241,14 @@ pub fn read_keying(
                 info.last_row = row.number();
             }
             let pid = match read_participant(&header, &row) {
-                Some(Ok(id)) => Some(Rc::<str>::from(id.as_ref())),
+                Some(Ok(id)) => Some(match ids.get(id.as_ref()) {
+                    Some(rc) => Rc::clone(rc),
+                    None => {
+                        let rc = Rc::<str>::from(id.as_ref());
+                        ids.insert(Rc::clone(&rc));
+                        rc
+                    }
+                }),
                 Some(Err(p)) => {
                     out.push(p);
                     None

@@ -30,12 +30,17 @@ fn sheets_of(k: &Keying) -> String {
     format!("{}（{}）", names.join("、"), layout_ja(k))
 }
 
-/// `99.35%`, or `-` when neither keying has a day.
+/// `99.35%`, or `-` when neither keying has a day. Cut, not rounded, to two decimals,
+/// so 19 differences in 900,000 days never show as 100.00%.
 pub fn pct(p: Option<f64>) -> String {
     match p {
-        Some(p) => format!("{p:.2}%"),
+        Some(p) => format!("{:.2}%", floor2(p)),
         None => "-".into(),
     }
+}
+
+fn floor2(p: f64) -> f64 {
+    (p * 100.0).floor() / 100.0
 }
 
 /// The verdict in words.
@@ -415,7 +420,7 @@ fn write_xlsx(
             ws.write_string(r, 0, *k)?;
             match (*k, o.agreement_pct()) {
                 ("一致率", Some(p)) => {
-                    ws.write_number_with_format(r, 1, p / 100.0, &pct_fmt)?;
+                    ws.write_number_with_format(r, 1, floor2(p) / 100.0, &pct_fmt)?;
                 }
                 ("判定", _) => {
                     let f = if v.agree() { &blue } else { &red };
@@ -872,6 +877,9 @@ mod tests {
     #[test]
     fn percentages() {
         assert_eq!(pct(Some(99.354)), "99.35%");
+        assert_eq!(pct(Some(146.0 * 100.0 / 147.0)), "99.31%");
+        assert_eq!(pct(Some(931_764.0 * 100.0 / 931_784.0)), "99.99%");
+        assert_eq!(pct(Some(100.0)), "100.00%");
         assert_eq!(pct(None), "-");
     }
 }

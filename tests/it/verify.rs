@@ -292,7 +292,7 @@ fn a_card_keying_is_verified_against_a_long_one() {
     assert_eq!(figure(&r.stdout, "2回目のシート"), "10月（台紙型）");
     assert_eq!(figure(&r.stdout, "照合（両方にある日）"), "147");
     assert_eq!(figure(&r.stdout, "一致"), "146");
-    assert_eq!(figure(&r.stdout, "一致率"), "99.32%");
+    assert_eq!(figure(&r.stdout, "一致率"), "99.31%");
 
     let path = e.path("r.xlsx");
     let overview = read_xlsx(&path, "概要");
