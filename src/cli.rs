@@ -116,6 +116,8 @@ pub enum StepsCmd {
         #[arg(long)]
         replace: bool,
     },
+    /// 2回の入力を照合する（ベリファイ） (double-entry verification of two keyings of the same cards)
+    Verify(VerifyArgs),
     /// 歩数を書き出す (export stored steps in the long layout)
     Export {
         /// この参加者だけ (only this participant)
@@ -125,6 +127,36 @@ pub enum StepsCmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// `steps verify FIRST SECOND`: both keyings are read as `steps import` reads a sheet.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// 1回目の入力 (the first keying: .csv .tsv .xlsx .xlsm .xls .ods)
+    pub first: PathBuf,
+    /// 2回目の入力 (the second keying of the same cards, by another operator)
+    pub second: PathBuf,
+    /// 照合結果を書き出す (.xlsx: sheets per kind, differences highlighted; .csv: one table)
+    #[arg(long, value_name = "REPORT")]
+    pub out: Option<PathBuf>,
+    /// 一致し誤りもないときだけ、1回目の入力をベリファイ済みとして取り込む (import the first keying when, and only when, they agree)
+    #[arg(long)]
+    pub import: bool,
+    /// 読むシート名（両方のファイルに適用） (default: the first; applies to both files)
+    #[arg(long, conflicts_with = "all_sheets")]
+    pub sheet: Option<String>,
+    /// 見出しのあるすべてのシートを読む（両方のファイル） (every sheet with a header, in both files)
+    #[arg(long)]
+    pub all_sheets: bool,
+    /// CSV の文字コード (default: detected in each file)
+    #[arg(long, value_enum)]
+    pub encoding: Option<EncodingArg>,
+    /// この列を読まずに捨てる (drop this column unread; repeatable)
+    #[arg(long = "ignore-column", value_name = "NAME")]
+    pub ignore_column: Vec<String>,
+    /// シートの形式 (default: detected from each file's header, so a card-layout keying can be checked against a long one)
+    #[arg(long, value_enum)]
+    pub layout: Option<Layout>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -16,6 +16,7 @@ pub mod program;
 pub mod report;
 pub mod sheet;
 pub mod stats;
+pub mod verify;
 
 use anyhow::{bail, Result};
 use cli::{Cli, Command};
@@ -164,6 +165,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Roster(RosterCmd::Export { .. }) => "roster export",
         Command::Steps(StepsCmd::Import { .. }) => "steps import",
         Command::Steps(StepsCmd::Export { .. }) => "steps export",
+        Command::Steps(StepsCmd::Verify(_)) => "steps verify",
         Command::Batches(BatchesCmd::List) => "batches list",
         Command::Batches(BatchesCmd::Show { .. }) => "batches show",
         Command::Batches(BatchesCmd::Undo { .. }) => "batches undo",
@@ -218,6 +220,7 @@ fn dispatch(ctx: &mut Ctx, command: &Command) -> Result<()> {
             layout,
             replace,
         }) => cmd::steps::import(ctx, files, opts, *layout, *replace),
+        Command::Steps(StepsCmd::Verify(args)) => cmd::verify::run(ctx, args),
         Command::Steps(StepsCmd::Export { participant, out }) => {
             cmd::steps::export(ctx, participant.as_deref(), out.as_deref())
         }

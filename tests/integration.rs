@@ -17,3 +17,6 @@ mod ship;
 
 #[path = "it/report.rs"]
 mod report;
+
+#[path = "it/verify.rs"]
+mod verify;

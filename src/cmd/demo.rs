@@ -27,6 +27,18 @@ const INPUTS: &[(&str, &[u8])] = &[
     ),
     ("orders.csv", include_bytes!("../../examples/orders.csv")),
     ("survey.csv", include_bytes!("../../examples/survey.csv")),
+    (
+        "steps_verify_a.csv",
+        include_bytes!("../../examples/steps_verify_a.csv"),
+    ),
+    (
+        "steps_verify_b.xlsx",
+        include_bytes!("../../examples/steps_verify_b.xlsx"),
+    ),
+    (
+        "steps_verify_b_fixed.xlsx",
+        include_bytes!("../../examples/steps_verify_b_fixed.xlsx"),
+    ),
 ];
 
 const MARKER: &str = ".stepcard-demo";
@@ -111,6 +123,34 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
         "誤りのあるシート: 全体を拒否し、誤りの一覧を書き出す (a refused sheet and its error report)",
         &["steps", "import", &o("input/steps_bad.csv"), "--errors", &o("errors_steps_bad.xlsx")],
         false,
+    )?;
+    step(
+        "ベリファイ: 同じ台紙を2人が入力（1回目は縦型 CSV、2回目は台紙型 Excel）。表記の違いは一致、\
+         1か所の打ち間違いが不一致として照合結果に出る (double-entry verification finds the one real discrepancy)",
+        &[
+            "steps",
+            "verify",
+            &o("input/steps_verify_a.csv"),
+            &o("input/steps_verify_b.xlsx"),
+            "--out",
+            &o("verify_report.xlsx"),
+            "--import",
+        ],
+        false,
+    )?;
+    step(
+        "台紙を見て2回目を直し、もう一度ベリファイ: 一致したので1回目をベリファイ済みとして取り込む \
+         (after the correction the keyings agree; the first is imported as a verified batch)",
+        &[
+            "steps",
+            "verify",
+            &o("input/steps_verify_a.csv"),
+            &o("input/steps_verify_b_fixed.xlsx"),
+            "--out",
+            &o("verify_report_fixed.xlsx"),
+            "--import",
+        ],
+        true,
     )?;
     step("取込みの一覧 (batches list)", &["batches", "list"], true)?;
     step(

@@ -14,3 +14,4 @@ pub mod roster;
 pub mod ship;
 pub mod steps;
 pub mod survey;
+pub mod verify;

@@ -1,4 +1,4 @@
-//! `steps import` / `steps export`.
+//! `steps import` / `steps export` (`steps verify` is in `verify.rs`).
 
 use crate::cli::{ImportOpts, Layout};
 use crate::import::batch::{self, Spec};
@@ -67,6 +67,19 @@ pub fn import_one(
     layout: Option<Layout>,
     replace: bool,
 ) -> Result<Option<i64>> {
+    import_one_with(ctx, file, opts, layout, replace, false)
+}
+
+/// [`import_one`], recording on the batch whether the file passed double-entry
+/// verification (`steps verify --import`).
+pub fn import_one_with(
+    ctx: &mut Ctx,
+    file: &Path,
+    opts: &ImportOpts,
+    layout: Option<Layout>,
+    replace: bool,
+    verified: bool,
+) -> Result<Option<i64>> {
     let program = ctx.program.clone();
     let ids = participant_ids(&ctx.conn)?;
     let mut ids = Some(ids);
@@ -74,7 +87,7 @@ pub fn import_one(
         kind: "steps",
         columns: ANY_COLUMNS,
         card_days: true,
-        verified: false,
+        verified,
     };
     batch::run(ctx, file, opts, &spec, &mut |b| {
         Ok(Box::new(StepsImporter::new(

@@ -149,23 +149,7 @@ pub fn run(
                 }
                 let before = problems.len();
                 handler.row(&tx, &header, &row, &mut problems)?;
-                // Cells with data under no heading would be dropped silently: refuse them.
-                for c in width..row.len() {
-                    if !row.raw_text(c).trim().is_empty() {
-                        problems.push(Problem {
-                            sheet: sheet.clone(),
-                            row: Some(row.number()),
-                            col: Some(c),
-                            column: String::new(),
-                            raw: row.raw_text(c).into_owned(),
-                            code: "cell.outside_header",
-                            message:
-                                "見出しのない列に値があります。見出しを付けるか、値を消してください"
-                                    .into(),
-                        });
-                        break;
-                    }
-                }
+                problems.extend(outside_header(sheet, &row, width));
                 if problems.len() > before {
                     rejected_rows += 1;
                     if opts.partial {
@@ -313,6 +297,22 @@ pub fn run(
         ));
     }
     Ok(Some(batch))
+}
+
+/// Cells with data under no heading would be dropped silently: the first such cell of
+/// a row is refused.
+pub fn outside_header(sheet: &str, row: &Row, width: usize) -> Option<Problem> {
+    (width..row.len())
+        .find(|&c| !row.raw_text(c).trim().is_empty())
+        .map(|c| Problem {
+            sheet: sheet.to_string(),
+            row: Some(row.number()),
+            col: Some(c),
+            column: String::new(),
+            raw: row.raw_text(c).into_owned(),
+            code: "cell.outside_header",
+            message: "見出しのない列に値があります。見出しを付けるか、値を消してください".into(),
+        })
 }
 
 fn say(quiet: bool, msg: String) {

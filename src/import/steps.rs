@@ -142,15 +142,7 @@ pub fn check_steps(cell: CellRef<'_>, max: i64, empty_is_skip: bool) -> Checked 
         CellRef::Date(_) | CellRef::Bool(_) | CellRef::Error(_) => IntParse::NotANumber,
     };
     match parsed {
-        IntParse::Int(v) if v < 0 => Checked::Bad(
-            "steps.negative",
-            "歩数がマイナスです。台紙の値を確かめてください".into(),
-        ),
-        IntParse::Int(v) if v > max => Checked::Bad(
-            "steps.implausible",
-            format!("1日 {max} 歩を超える値はありえないため受け付けません。台紙の値（桁の打ち間違い）を確かめてください"),
-        ),
-        IntParse::Int(v) => Checked::Ok(v),
+        IntParse::Int(v) => check_steps_value(v, max),
         IntParse::Fraction => Checked::Bad(
             "steps.not_a_number",
             "歩数に小数があります。整数で入力してください".into(),
@@ -159,6 +151,23 @@ pub fn check_steps(cell: CellRef<'_>, max: i64, empty_is_skip: bool) -> Checked 
             "steps.not_a_number",
             "歩数が数字として読めません。数字だけを入力してください".into(),
         ),
+    }
+}
+
+/// A whole number of steps against the rules: not negative, not above `max`.
+pub fn check_steps_value(v: i64, max: i64) -> Checked {
+    if v < 0 {
+        Checked::Bad(
+            "steps.negative",
+            "歩数がマイナスです。台紙の値を確かめてください".into(),
+        )
+    } else if v > max {
+        Checked::Bad(
+            "steps.implausible",
+            format!("1日 {max} 歩を超える値はありえないため受け付けません。台紙の値（桁の打ち間違い）を確かめてください"),
+        )
+    } else {
+        Checked::Ok(v)
     }
 }
 
@@ -220,6 +229,222 @@ fn write_date(buf: &mut String, d: NaiveDate) {
     buf.push_str(std::str::from_utf8(&digits).unwrap_or("0000-00-00"));
 }
 
+/// The header problems for the layout a sheet is in (or was forced to). `seen` carries
+/// the layout of the sheets read before, so one file cannot mix layouts.
+pub fn check_layout(h: &Header, forced: Option<Layout>, seen: &mut Option<Layout>) -> Vec<Problem> {
+    let layout = detect_layout(h, forced);
+    if let Some(prev) = *seen {
+        if prev != layout {
+            return vec![header_problem(
+                    h,
+                    None,
+                    "header.layout_mixed",
+                    "一つの取込みに縦型（日付・歩数）と台紙型（年月・1〜31）のシートが混ざっています。別々に取り込んでください"
+                        .into(),
+                )];
+        }
+    }
+    *seen = Some(layout);
+    let mut out = Vec::new();
+    let (required, foreign): (&[&str], &[&str]) = match layout {
+        Layout::Long => (&["date", "steps"], &["year_month"]),
+        Layout::Card => (&["year_month"], &["date", "steps"]),
+    };
+    for key in required {
+        if !h.has(key) {
+            let name = ANY_COLUMNS
+                .iter()
+                .find(|d| d.key == *key)
+                .map(|d| d.names[0])
+                .unwrap_or(key);
+            out.push(header_problem(
+                    h,
+                    None,
+                    "header.missing_column",
+                    format!("必須の列「{name}」がありません。見出し行（{} 行目）に追加してください (missing column)", h.row),
+                ));
+        }
+    }
+    for key in foreign {
+        if let Some(c) = h.col(key) {
+            out.push(header_problem(
+                h,
+                Some(c),
+                "header.unknown_column",
+                format!(
+                    "列「{}」はこの形式（{}）にはない列です",
+                    h.heading(c),
+                    layout_ja(layout)
+                ),
+            ));
+        }
+    }
+    match layout {
+        Layout::Card if !h.has_days() => out.push(header_problem(
+            h,
+            None,
+            "header.missing_column",
+            "台紙型には日付の列（1〜31 または 1日〜31日）が必要です".into(),
+        )),
+        Layout::Long => {
+            if let Some(c) = h.days.iter().flatten().next() {
+                out.push(header_problem(
+                    h,
+                    Some(*c),
+                    "header.unknown_column",
+                    format!(
+                        "列「{}」は縦型（参加者番号・日付・歩数）にはない列です",
+                        h.heading(*c)
+                    ),
+                ));
+            }
+        }
+        Layout::Card => {}
+    }
+    out
+}
+
+/// One day a step-sheet row keys: the cell holding the steps, the cell that dates it
+/// (the 日付 cell in the long layout, the day cell itself on a card), the date, and the
+/// steps as read.
+pub struct KeyedDay {
+    pub col: usize,
+    pub date_col: usize,
+    pub date: NaiveDate,
+    pub steps: Checked,
+}
+
+/// The days one row keys, in column order, each handed to `f` (with `out`, where `f`
+/// puts its own problems). A date that cannot be read, a month that cannot be read and a
+/// value on a day that does not exist are put in `out` here. The import and the
+/// double-entry verification both read rows through this, so they read a sheet alike.
+pub fn keyed_days(
+    h: &Header,
+    layout: Layout,
+    row: &Row,
+    max_steps: i64,
+    out: &mut Vec<Problem>,
+    mut f: impl FnMut(&mut Vec<Problem>, KeyedDay) -> Result<()>,
+) -> Result<()> {
+    match layout {
+        Layout::Long => {
+            let (Some(dc), Some(sc)) = (h.col("date"), h.col("steps")) else {
+                return Ok(());
+            };
+            let date = match cell_date(row.get(dc)) {
+                Ok(d) => d,
+                Err(e) => {
+                    out.push(date_problem(h, row, dc, e));
+                    return Ok(());
+                }
+            };
+            let steps = check_steps(row.get(sc), max_steps, false);
+            f(
+                out,
+                KeyedDay {
+                    col: sc,
+                    date_col: dc,
+                    date,
+                    steps,
+                },
+            )
+        }
+        Layout::Card => {
+            let Some(mc) = h.col("year_month") else {
+                return Ok(());
+            };
+            let (y, m) = match cell_year_month(row.get(mc)) {
+                Ok(ym) => ym,
+                Err(_) => {
+                    out.push(problem(
+                        h,
+                        row,
+                        mc,
+                        "date.invalid",
+                        "年月として読めません（例: 2025-05、2025年5月、R7.5）。台紙の年月を確かめてください"
+                            .into(),
+                    ));
+                    return Ok(());
+                }
+            };
+            let last = days_in_month(y, m);
+            for d in 1..=31u32 {
+                let Some(c) = h.days[d as usize] else {
+                    continue;
+                };
+                let steps = check_steps(row.get(c), max_steps, true);
+                if let Checked::Skip = steps {
+                    continue;
+                }
+                if d > last {
+                    // A value that cannot be read is reported as such, whatever its day.
+                    out.push(match steps {
+                        Checked::Bad(code, msg) => problem(h, row, c, code, msg),
+                        _ => problem(
+                            h,
+                            row,
+                            c,
+                            "date.nonexistent",
+                            format!("{y}年{m}月{d}日は存在しない日です。台紙の欄の位置（月・日）を確かめてください"),
+                        ),
+                    });
+                    continue;
+                }
+                let Some(date) = NaiveDate::from_ymd_opt(y, m, d) else {
+                    continue;
+                };
+                f(
+                    out,
+                    KeyedDay {
+                        col: c,
+                        date_col: c,
+                        date,
+                        steps,
+                    },
+                )?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The participant number of a row, normalized, or the problem with its form (`None`
+/// when the sheet has no participant column).
+pub fn read_participant<'r>(
+    h: &Header,
+    row: &'r Row,
+) -> Option<std::result::Result<std::borrow::Cow<'r, str>, Problem>> {
+    let c = h.col("participant_id")?;
+    let raw = row.raw_text(c);
+    let id: std::borrow::Cow<'r, str> = match raw {
+        std::borrow::Cow::Borrowed(s) => normalize(s),
+        std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(normalize(&s).into_owned()),
+    };
+    if let Err(msg) = check_participant_id(&id) {
+        return Some(Err(problem(
+            h,
+            row,
+            c,
+            "participant.id_invalid",
+            msg.into(),
+        )));
+    }
+    Some(Ok(id))
+}
+
+/// `participant.unknown` at the row's participant cell.
+pub fn unknown_participant(h: &Header, row: &Row, id: &str) -> Problem {
+    problem(
+        h,
+        row,
+        h.col("participant_id").unwrap_or(0),
+        "participant.unknown",
+        format!(
+            "参加者番号 {id} は名簿にありません。番号を確かめるか、先に名簿を取り込んでください"
+        ),
+    )
+}
+
 /// State of one steps import (one batch).
 pub struct StepsImporter {
     participants: HashSet<String>,
@@ -267,76 +492,7 @@ impl StepsImporter {
 
     /// The header problems for the layout this sheet is in (or was forced to).
     pub fn check_header(&mut self, h: &Header) -> Vec<Problem> {
-        let layout = detect_layout(h, self.forced);
-        if let Some(prev) = self.layout {
-            if prev != layout {
-                return vec![header_problem(
-                    h,
-                    None,
-                    "header.layout_mixed",
-                    "一つの取込みに縦型（日付・歩数）と台紙型（年月・1〜31）のシートが混ざっています。別々に取り込んでください"
-                        .into(),
-                )];
-            }
-        }
-        self.layout = Some(layout);
-        let mut out = Vec::new();
-        let (required, foreign): (&[&str], &[&str]) = match layout {
-            Layout::Long => (&["date", "steps"], &["year_month"]),
-            Layout::Card => (&["year_month"], &["date", "steps"]),
-        };
-        for key in required {
-            if !h.has(key) {
-                let name = ANY_COLUMNS
-                    .iter()
-                    .find(|d| d.key == *key)
-                    .map(|d| d.names[0])
-                    .unwrap_or(key);
-                out.push(header_problem(
-                    h,
-                    None,
-                    "header.missing_column",
-                    format!("必須の列「{name}」がありません。見出し行（{} 行目）に追加してください (missing column)", h.row),
-                ));
-            }
-        }
-        for key in foreign {
-            if let Some(c) = h.col(key) {
-                out.push(header_problem(
-                    h,
-                    Some(c),
-                    "header.unknown_column",
-                    format!(
-                        "列「{}」はこの形式（{}）にはない列です",
-                        h.heading(c),
-                        layout_ja(layout)
-                    ),
-                ));
-            }
-        }
-        match layout {
-            Layout::Card if !h.has_days() => out.push(header_problem(
-                h,
-                None,
-                "header.missing_column",
-                "台紙型には日付の列（1〜31 または 1日〜31日）が必要です".into(),
-            )),
-            Layout::Long => {
-                if let Some(c) = h.days.iter().flatten().next() {
-                    out.push(header_problem(
-                        h,
-                        Some(*c),
-                        "header.unknown_column",
-                        format!(
-                            "列「{}」は縦型（参加者番号・日付・歩数）にはない列です",
-                            h.heading(*c)
-                        ),
-                    ));
-                }
-            }
-            Layout::Card => {}
-        }
-        out
+        check_layout(h, self.forced, &mut self.layout)
     }
 
     /// Validate and store one non-blank row; problems are appended to `out`.
@@ -352,88 +508,22 @@ impl StepsImporter {
         let Some(pid) = self.participant(h, row, out) else {
             return Ok(());
         };
-        match layout {
-            Layout::Long => {
-                let (Some(dc), Some(sc)) = (h.col("date"), h.col("steps")) else {
-                    return Ok(());
-                };
-                let date = match cell_date(row.get(dc)) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        out.push(date_problem(h, row, dc, e));
-                        return Ok(());
-                    }
-                };
-                let steps =
-                    match check_steps(row.get(sc), self.program.program.max_daily_steps, false) {
-                        Checked::Ok(v) => v,
-                        Checked::Skip => return Ok(()),
-                        Checked::Bad(code, msg) => {
-                            out.push(problem(h, row, sc, code, msg));
-                            return Ok(());
-                        }
-                    };
-                if !self.program.in_period(date) {
-                    out.push(self.period_problem(h, row, dc, date));
+        let max = self.program.program.max_daily_steps;
+        keyed_days(h, layout, row, max, out, |out, k| {
+            let steps = match k.steps {
+                Checked::Ok(v) => v,
+                Checked::Skip => return Ok(()),
+                Checked::Bad(code, msg) => {
+                    out.push(problem(h, row, k.col, code, msg));
                     return Ok(());
                 }
-                self.store(conn, h, row, sc, &pid, date, steps, out)?;
+            };
+            if !self.program.in_period(k.date) {
+                out.push(self.period_problem(h, row, k.date_col, k.date));
+                return Ok(());
             }
-            Layout::Card => {
-                let Some(mc) = h.col("year_month") else {
-                    return Ok(());
-                };
-                let (y, m) = match cell_year_month(row.get(mc)) {
-                    Ok(ym) => ym,
-                    Err(_) => {
-                        out.push(problem(
-                            h,
-                            row,
-                            mc,
-                            "date.invalid",
-                            "年月として読めません（例: 2025-05、2025年5月、R7.5）。台紙の年月を確かめてください"
-                                .into(),
-                        ));
-                        return Ok(());
-                    }
-                };
-                let last = days_in_month(y, m);
-                for d in 1..=31u32 {
-                    let Some(c) = h.days[d as usize] else {
-                        continue;
-                    };
-                    let cell = row.get(c);
-                    let steps = match check_steps(cell, self.program.program.max_daily_steps, true)
-                    {
-                        Checked::Skip => continue,
-                        Checked::Ok(v) => v,
-                        Checked::Bad(code, msg) => {
-                            out.push(problem(h, row, c, code, msg));
-                            continue;
-                        }
-                    };
-                    if d > last {
-                        out.push(problem(
-                            h,
-                            row,
-                            c,
-                            "date.nonexistent",
-                            format!("{y}年{m}月{d}日は存在しない日です。台紙の欄の位置（月・日）を確かめてください"),
-                        ));
-                        continue;
-                    }
-                    let Some(date) = NaiveDate::from_ymd_opt(y, m, d) else {
-                        continue;
-                    };
-                    if !self.program.in_period(date) {
-                        out.push(self.period_problem(h, row, c, date));
-                        continue;
-                    }
-                    self.store(conn, h, row, c, &pid, date, steps, out)?;
-                }
-            }
-        }
-        Ok(())
+            self.store(conn, h, row, k.col, &pid, k.date, steps, out)
+        })
     }
 
     fn participant<'r>(
@@ -442,24 +532,15 @@ impl StepsImporter {
         row: &'r Row,
         out: &mut Vec<Problem>,
     ) -> Option<std::borrow::Cow<'r, str>> {
-        let c = h.col("participant_id")?;
-        let raw = row.raw_text(c);
-        let id: std::borrow::Cow<'r, str> = match raw {
-            std::borrow::Cow::Borrowed(s) => normalize(s),
-            std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(normalize(&s).into_owned()),
+        let id = match read_participant(h, row)? {
+            Ok(id) => id,
+            Err(p) => {
+                out.push(p);
+                return None;
+            }
         };
-        if let Err(msg) = check_participant_id(&id) {
-            out.push(problem(h, row, c, "participant.id_invalid", msg.into()));
-            return None;
-        }
         if !self.participants.contains(id.as_ref()) {
-            out.push(problem(
-                h,
-                row,
-                c,
-                "participant.unknown",
-                format!("参加者番号 {id} は名簿にありません。番号を確かめるか、先に名簿を取り込んでください"),
-            ));
+            out.push(unknown_participant(h, row, &id));
             return None;
         }
         Some(id)

@@ -1,0 +1,188 @@
+//! `steps verify FIRST SECOND [--out REPORT] [--import]`: double-entry verification
+//! (ベリファイ). Both keyings are read as the import reads them and compared by meaning;
+//! the figures go to stdout, the first findings to stderr, all of them to the report.
+//! Exit 0 only when the keyings agree and every agreed value is valid; `--import` then
+//! imports the first keying as one batch recorded as verified.
+
+use crate::cli::{ImportOpts, Layout, VerifyArgs};
+use crate::import::steps::participant_ids;
+use crate::import::{already_imported, chosen_sheets, open_source, print_problems, sheet_key};
+use crate::output::TableFormat;
+use crate::verify::report::{self, Meta};
+use crate::verify::{read_keying, Side, Verification};
+use crate::Ctx;
+use anyhow::{bail, Result};
+use std::path::Path;
+
+pub fn run(ctx: &mut Ctx, args: &VerifyArgs) -> Result<()> {
+    if let Some(out) = &args.out {
+        TableFormat::from_path(out)?;
+    }
+    if same_file(&args.first, &args.second) {
+        return Err(crate::usage(format!(
+            "{}: 同じファイルを1回目と2回目の両方に指定しています。2人目が入力したファイルを2回目に指定してください \
+             (the same file was given twice)",
+            args.first.display()
+        )));
+    }
+    let opts = ImportOpts {
+        sheet: args.sheet.clone(),
+        all_sheets: args.all_sheets,
+        encoding: args.encoding,
+        ignore_column: args.ignore_column.clone(),
+        ..ImportOpts::default()
+    };
+    ctx.detail.arg("import", args.import);
+    let nothing_imported = if args.import {
+        "。何も取り込んでいません (nothing imported)"
+    } else {
+        ""
+    };
+
+    let a = read_keying(&args.first, Side::First, &opts, args.layout)?;
+    ctx.detail.files_read_push(&a.file_name, &a.sha256);
+    let b = read_keying(&args.second, Side::Second, &opts, args.layout)?;
+    ctx.detail.files_read_push(&b.file_name, &b.sha256);
+    let mut unreadable = Vec::new();
+    for k in [&a, &b] {
+        if !k.header_problems.is_empty() {
+            print_problems(ctx.quiet, &k.file_name, &k.header_problems);
+            unreadable.push(k.file_name.clone());
+        }
+    }
+    if !unreadable.is_empty() {
+        bail!(
+            "{}: 見出しを読めないため照合できません。見出し行を直してから、もう一度ベリファイしてください{nothing_imported} \
+             (header problems; nothing compared)",
+            unreadable.join("、")
+        );
+    }
+    if a.sha256 == b.sha256 {
+        ctx.say(
+            "注意: 2つのファイルの内容がまったく同じです。別の人が別々に入力したものか確かめてください \
+             (the two files are byte-identical)",
+        );
+    }
+
+    let roster = participant_ids(&ctx.conn)?;
+    let v = Verification::new(a, b, &ctx.program, &roster);
+    let findings = v.findings();
+    if let Some(out) = &args.out {
+        let meta = Meta {
+            at: crate::now(),
+            operator: ctx.operator.clone(),
+            program: ctx.program.program.name.clone(),
+        };
+        let rec = report::write(out, &v, &findings, &meta)?;
+        ctx.say(format!(
+            "照合結果: {}（指摘 {} 件） (report written)",
+            out.display(),
+            findings.len()
+        ));
+        ctx.detail.file(rec);
+    }
+    report::print_summary(&v)?;
+    report::print_findings(ctx.quiet, &findings, args.out.is_some());
+
+    // Prefixed: with --import the import's own counts go into the same audit entry.
+    let o = &v.outcome;
+    let d = &mut ctx.detail;
+    d.count("verify_first_entries", o.first_keys as u64);
+    d.count("verify_second_entries", o.second_keys as u64);
+    d.count("verify_matched", o.matched() as u64);
+    d.count("verify_agreeing", o.agreeing.len() as u64);
+    d.count("verify_mismatches", o.mismatches.len() as u64);
+    d.count("verify_only_first", o.only_first.len() as u64);
+    d.count("verify_only_second", o.only_second.len() as u64);
+    d.count("verify_duplicates", o.dups.len() as u64);
+    d.count("verify_duplicate_conflicts", o.conflicting_dups() as u64);
+    d.count("verify_unreadable", v.reading_problems() as u64);
+    d.count("verify_agreed_invalid", v.checks.len() as u64);
+    d.count("verify_agree", v.agree());
+
+    if !v.agree() {
+        let differ = [
+            ("不一致", o.mismatches.len()),
+            ("1回目のみ", o.only_first.len()),
+            ("2回目のみ", o.only_second.len()),
+            ("値の違う重複", o.conflicting_dups()),
+            ("読めない入力", v.reading_problems()),
+        ];
+        let listed: Vec<String> = differ
+            .iter()
+            .chain(std::iter::once(&("一致した値の誤り", v.checks.len())))
+            .filter(|(_, n)| *n > 0)
+            .map(|(what, n)| format!("{what} {n} 件"))
+            .collect();
+        let head = if differ.iter().any(|(_, n)| *n > 0) {
+            "2回の入力が一致しません"
+        } else {
+            "2回の入力は一致しましたが、一致した値に誤りがあります"
+        };
+        bail!(
+            "{head}（{}）。台紙と照らして誤っている方の入力を直し、もう一度ベリファイしてください{}{nothing_imported} \
+             (the keyings disagree or have problems)",
+            listed.join("、"),
+            if args.out.is_none() {
+                "。--out 照合結果.xlsx で全件を書き出せます"
+            } else {
+                ""
+            }
+        );
+    }
+    ctx.say(format!(
+        "2回の入力は一致し（{} 件）、値もすべて正しいことを確かめました (the keyings agree)",
+        o.agreeing.len()
+    ));
+    if args.import {
+        import_verified(ctx, &args.first, &opts, args.layout, &v.a.sha256)?;
+    }
+    Ok(())
+}
+
+/// Import the first keying as a verified batch, provided it is still the file verified.
+/// If that content (same sheets) is already a batch, that batch is marked verified.
+fn import_verified(
+    ctx: &mut Ctx,
+    first: &Path,
+    opts: &ImportOpts,
+    layout: Option<Layout>,
+    verified_sha: &str,
+) -> Result<()> {
+    let src = open_source(first, opts)?;
+    if src.sha256 != verified_sha {
+        bail!(
+            "{}: 照合の後にファイルが変わりました。もう一度ベリファイしてください。何も取り込んでいません \
+             (the file changed after verification; nothing imported)",
+            src.file_name
+        );
+    }
+    let key = sheet_key(&chosen_sheets(&src, opts)?, opts.all_sheets);
+    if let Some((batch, _)) = already_imported(&ctx.conn, "steps", &src.sha256, &key)? {
+        ctx.conn
+            .execute("UPDATE batches SET verified=1 WHERE id=?1", [batch])?;
+        ctx.say(format!(
+            "{}: この内容は取込み {batch} で取り込み済みです。取込み {batch} をベリファイ済みとして記録しました \
+             (already imported as batch {batch}; marked verified)",
+            src.file_name
+        ));
+        ctx.detail.count("marked_verified_batch", batch);
+        return Ok(());
+    }
+    drop(src);
+    if let Some(batch) = crate::cmd::steps::import_one_with(ctx, first, opts, layout, false, true)?
+    {
+        ctx.say(format!(
+            "取込み {batch} をベリファイ済みとして記録しました (batch {batch} recorded as verified)"
+        ));
+    }
+    Ok(())
+}
+
+/// The same file under two names (or the same name twice).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
