@@ -33,30 +33,8 @@ pub const PARTICIPANT: ColumnDef = ColumnDef {
     required: true,
 };
 
-pub const LONG_COLUMNS: &[ColumnDef] = &[
-    PARTICIPANT,
-    ColumnDef {
-        key: "date",
-        names: &["日付", "年月日", "歩行日", "date"],
-        required: true,
-    },
-    ColumnDef {
-        key: "steps",
-        names: &["歩数", "steps"],
-        required: true,
-    },
-];
-
-pub const CARD_COLUMNS: &[ColumnDef] = &[
-    PARTICIPANT,
-    ColumnDef {
-        key: "year_month",
-        names: &["年月", "対象年月", "year_month", "month"],
-        required: true,
-    },
-];
-
-/// Every column a step sheet may have, for finding the header before the layout is known.
+/// Every column a step sheet may have, for finding the header before the layout is known;
+/// which of them a sheet must have depends on its layout (`check_layout`).
 pub const ANY_COLUMNS: &[ColumnDef] = &[
     PARTICIPANT,
     ColumnDef {
