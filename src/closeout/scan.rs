@@ -1,0 +1,699 @@
+//! The remnant scan: after erasure, look for the participants' identifiers, names and
+//! phone numbers in every file left where the data lived, byte for byte, in the
+//! encodings a copy would have (UTF-8, CP932 as Excel saves CSV, UTF-16 as Windows and
+//! `.xls` store text), and inside zip containers (`.xlsx`, `.ods`, `.zip`), whose
+//! compressed content a plain byte search would miss. Any hit stops the certificate.
+//!
+//! The values searched for are gathered before erasure and held in memory only; the
+//! report names where a value was found, its kind and the participant's number, never
+//! the value itself.
+
+use anyhow::Result;
+use std::collections::{BTreeSet, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Values shorter than this many bytes (UTF-8) are not searched: two digits or one
+/// kanji occur by chance in any file, and a false alarm would block every certificate.
+pub const MIN_VALUE_BYTES: usize = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Id,
+    Name,
+    Kana,
+    Phone,
+    Email,
+}
+
+impl Kind {
+    pub fn as_ja(self) -> &'static str {
+        match self {
+            Kind::Id => "参加者番号",
+            Kind::Name => "氏名",
+            Kind::Kana => "フリガナ",
+            Kind::Phone => "電話番号",
+            Kind::Email => "メールアドレス",
+        }
+    }
+    pub const ALL: [Kind; 5] = [Kind::Id, Kind::Name, Kind::Kana, Kind::Phone, Kind::Email];
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Enc {
+    Utf8,
+    Cp932,
+    Utf16Le,
+    Utf16Be,
+}
+
+impl Enc {
+    pub fn name(self) -> &'static str {
+        match self {
+            Enc::Utf8 => "UTF-8",
+            Enc::Cp932 => "CP932",
+            Enc::Utf16Le => "UTF-16LE",
+            Enc::Utf16Be => "UTF-16BE",
+        }
+    }
+    pub const ALL: [Enc; 4] = [Enc::Utf8, Enc::Cp932, Enc::Utf16Le, Enc::Utf16Be];
+}
+
+/// One personal value to look for: whose it is and what kind.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Source {
+    pub participant: String,
+    pub kind: Kind,
+    pub text: String,
+}
+
+/// The values of one participant record (as stored, or as read back from the package).
+pub fn sources_of(
+    id: &str,
+    name: Option<&str>,
+    kana: Option<&str>,
+    phone: Option<&str>,
+    email: Option<&str>,
+    out: &mut BTreeSet<Source>,
+) {
+    let id = id.trim();
+    if id.is_empty() {
+        return;
+    }
+    let mut push = |kind: Kind, v: Option<&str>| {
+        if let Some(v) = v.map(str::trim).filter(|v| !v.is_empty()) {
+            out.insert(Source {
+                participant: id.to_string(),
+                kind,
+                text: v.to_string(),
+            });
+        }
+    };
+    push(Kind::Id, Some(id));
+    push(Kind::Name, name);
+    push(Kind::Kana, kana);
+    push(Kind::Phone, phone);
+    push(Kind::Email, email);
+}
+
+/// The spellings a copy of a value may have: names with the space between family and
+/// given name as stored, full-width, or none; phone numbers with or without hyphens;
+/// e-mail addresses in lower case.
+fn variants(kind: Kind, text: &str) -> Vec<String> {
+    let mut v = vec![text.to_string()];
+    match kind {
+        Kind::Name | Kind::Kana => {
+            let parts: Vec<&str> = text
+                .split(|c: char| c.is_whitespace())
+                .filter(|p| !p.is_empty())
+                .collect();
+            if parts.len() > 1 {
+                v.push(parts.concat());
+                v.push(parts.join(" "));
+                v.push(parts.join("\u{3000}"));
+            }
+        }
+        Kind::Phone => {
+            let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+            v.push(digits);
+        }
+        Kind::Email => v.push(text.to_lowercase()),
+        Kind::Id => {}
+    }
+    let mut seen = BTreeSet::new();
+    v.retain(|s| s.len() >= MIN_VALUE_BYTES && seen.insert(s.clone()));
+    v
+}
+
+fn encode(text: &str, enc: Enc) -> Option<Vec<u8>> {
+    match enc {
+        Enc::Utf8 => Some(text.as_bytes().to_vec()),
+        Enc::Cp932 => {
+            let (b, _, bad) = encoding_rs::SHIFT_JIS.encode(text);
+            (!bad).then(|| b.into_owned())
+        }
+        Enc::Utf16Le => Some(text.encode_utf16().flat_map(u16::to_le_bytes).collect()),
+        Enc::Utf16Be => Some(text.encode_utf16().flat_map(u16::to_be_bytes).collect()),
+    }
+}
+
+/// One byte pattern and the values it stands for.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    pub bytes: Vec<u8>,
+    pub kind: Kind,
+    pub enc: Enc,
+    /// The participants whose value this is (two participants may share a name).
+    pub participants: Vec<String>,
+}
+
+/// Every pattern, indexed by its first four bytes so one pass over a file finds them
+/// all: a 64K-bit filter on the first two bytes rejects most positions at once.
+#[derive(Debug, Clone, Default)]
+pub struct Needles {
+    pub patterns: Vec<Pattern>,
+    index: HashMap<[u8; 4], Vec<u32>>,
+    filter: Vec<u64>,
+    max_len: usize,
+    pub values: u64,
+    pub values_by_kind: Vec<(Kind, u64)>,
+    pub skipped_short: u64,
+}
+
+impl Needles {
+    pub fn build(sources: &BTreeSet<Source>) -> Needles {
+        let mut by_bytes: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut n = Needles {
+            filter: vec![0u64; 1 << 10],
+            ..Default::default()
+        };
+        let mut distinct: BTreeSet<(Kind, &str)> = BTreeSet::new();
+        let mut short: BTreeSet<(Kind, &str)> = BTreeSet::new();
+        for s in sources {
+            let vs = variants(s.kind, &s.text);
+            if vs.is_empty() {
+                short.insert((s.kind, &s.text));
+                continue;
+            }
+            distinct.insert((s.kind, &s.text));
+            for v in vs {
+                for enc in Enc::ALL {
+                    let Some(bytes) = encode(&v, enc) else {
+                        continue;
+                    };
+                    if bytes.len() < MIN_VALUE_BYTES {
+                        continue;
+                    }
+                    match by_bytes.get(&bytes) {
+                        Some(&i) => {
+                            let p = &mut n.patterns[i];
+                            if !p.participants.contains(&s.participant) {
+                                p.participants.push(s.participant.clone());
+                            }
+                        }
+                        None => {
+                            by_bytes.insert(bytes.clone(), n.patterns.len());
+                            n.patterns.push(Pattern {
+                                bytes,
+                                kind: s.kind,
+                                enc,
+                                participants: vec![s.participant.clone()],
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        for (i, p) in n.patterns.iter().enumerate() {
+            let key = [p.bytes[0], p.bytes[1], p.bytes[2], p.bytes[3]];
+            n.index.entry(key).or_default().push(i as u32);
+            let f = u16::from_le_bytes([p.bytes[0], p.bytes[1]]) as usize;
+            n.filter[f >> 6] |= 1 << (f & 63);
+            n.max_len = n.max_len.max(p.bytes.len());
+        }
+        n.values = distinct.len() as u64;
+        n.skipped_short = short.len() as u64;
+        n.values_by_kind = Kind::ALL
+            .iter()
+            .map(|k| (*k, distinct.iter().filter(|(kk, _)| kk == k).count() as u64))
+            .filter(|(_, c)| *c > 0)
+            .collect();
+        n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Every match in `hay` that ends at or after `fresh_from` (bytes before it were
+    /// searched already, as the tail of the previous chunk). Offsets are in `hay`.
+    fn find(&self, hay: &[u8], fresh_from: usize, out: &mut Vec<(usize, u32)>) {
+        if hay.len() < 4 {
+            return;
+        }
+        for p in 0..=hay.len() - 4 {
+            let f = u16::from_le_bytes([hay[p], hay[p + 1]]) as usize;
+            if self.filter[f >> 6] & (1 << (f & 63)) == 0 {
+                continue;
+            }
+            let key = [hay[p], hay[p + 1], hay[p + 2], hay[p + 3]];
+            if let Some(ids) = self.index.get(&key) {
+                for &i in ids {
+                    let pat = &self.patterns[i as usize].bytes;
+                    if hay[p..].starts_with(pat) && p + pat.len() > fresh_from {
+                        out.push((p, i));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Search a stream in chunks, keeping the last bytes of each chunk so that a value
+    /// across a chunk boundary is found. Returns the bytes read.
+    pub fn scan_reader<R: Read>(
+        &self,
+        mut r: R,
+        hits: &mut Vec<(u64, u32)>,
+    ) -> std::io::Result<u64> {
+        const CHUNK: usize = 1 << 20;
+        let keep = self.max_len.saturating_sub(1);
+        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + keep);
+        let mut base = 0u64; // file offset of buf[0]
+        let mut total = 0u64;
+        let mut found = Vec::new();
+        loop {
+            let tail = buf.len();
+            buf.resize(tail + CHUNK, 0);
+            let k = read_full(&mut r, &mut buf[tail..])?;
+            buf.truncate(tail + k);
+            total += k as u64;
+            if k == 0 {
+                break;
+            }
+            found.clear();
+            self.find(&buf, tail, &mut found);
+            hits.extend(found.iter().map(|&(p, i)| (base + p as u64, i)));
+            if buf.len() > keep {
+                let cut = buf.len() - keep;
+                buf.drain(..cut);
+                base += cut as u64;
+            }
+        }
+        Ok(total)
+    }
+}
+
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A value found where it should not be.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// The file, and for a zip container the entry inside it (`file!entry`).
+    pub place: String,
+    pub offset: u64,
+    pub kind: Kind,
+    pub enc: Enc,
+    pub participants: Vec<String>,
+}
+
+/// What a scan covered and found.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub places: Vec<String>,
+    pub excluded: Vec<String>,
+    pub files: u64,
+    pub bytes: u64,
+    pub zip_entries: u64,
+    pub hits: Vec<Hit>,
+    /// Files that could not be read (permission, an encrypted zip entry): not proven
+    /// clean, so they stop the certificate like a hit.
+    pub unreadable: Vec<(String, String)>,
+}
+
+/// At most this many hits are kept per file (the count of files is what matters).
+const MAX_HITS_PER_FILE: usize = 20;
+/// Zip containers inside zip containers are opened this deep.
+const MAX_ZIP_DEPTH: u32 = 3;
+/// A zip entry is read into memory to open it as a zip only up to this size.
+const MAX_NESTED_ZIP: u64 = 512 << 20;
+
+pub struct Scanner<'a> {
+    pub needles: &'a Needles,
+    /// Files and folders not to look in (the return folder, the package, …), absolute.
+    pub exclude: Vec<PathBuf>,
+    pub report: Report,
+    seen: BTreeSet<PathBuf>,
+}
+
+fn canon(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+}
+
+impl<'a> Scanner<'a> {
+    pub fn new(needles: &'a Needles, exclude: &[PathBuf]) -> Scanner<'a> {
+        let exclude: Vec<PathBuf> = exclude.iter().map(|p| canon(p)).collect();
+        Scanner {
+            needles,
+            report: Report {
+                excluded: exclude.iter().map(|p| p.display().to_string()).collect(),
+                ..Default::default()
+            },
+            exclude,
+            seen: BTreeSet::new(),
+        }
+    }
+
+    fn excluded(&self, p: &Path) -> bool {
+        self.exclude.iter().any(|e| p.starts_with(e))
+    }
+
+    /// Scan a folder: its files, and its subfolders when `recursive`. Symbolic links
+    /// are not followed (what they point to is elsewhere).
+    pub fn folder(&mut self, dir: &Path, recursive: bool) {
+        let dir = canon(dir);
+        self.report.places.push(format!(
+            "{}{}",
+            dir.display(),
+            if recursive {
+                "（サブフォルダを含む）"
+            } else {
+                ""
+            }
+        ));
+        self.walk(&dir, recursive);
+    }
+
+    fn walk(&mut self, dir: &Path, recursive: bool) {
+        if self.excluded(dir) {
+            return;
+        }
+        let entries = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) => {
+                self.report
+                    .unreadable
+                    .push((dir.display().to_string(), e.to_string()));
+                return;
+            }
+        };
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for p in paths {
+            if self.excluded(&p) {
+                continue;
+            }
+            let Ok(meta) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if meta.file_type().is_symlink() {
+                continue;
+            }
+            if meta.is_dir() {
+                if recursive {
+                    self.walk(&p, true);
+                }
+            } else if meta.is_file() {
+                self.file(&p);
+            }
+        }
+    }
+
+    /// Scan one file (and, if it is a zip container, what is inside it).
+    pub fn file(&mut self, path: &Path) {
+        let path = canon(path);
+        if self.excluded(&path) || !self.seen.insert(path.clone()) {
+            return;
+        }
+        let place = path.display().to_string();
+        let f = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                self.report.unreadable.push((place, e.to_string()));
+                return;
+            }
+        };
+        let mut raw = Vec::new();
+        let mut magic = [0u8; 4];
+        match self
+            .needles
+            .scan_reader(std::io::BufReader::new(f), &mut raw)
+        {
+            Ok(n) => {
+                self.report.files += 1;
+                self.report.bytes += n;
+            }
+            Err(e) => {
+                self.report.unreadable.push((place, e.to_string()));
+                return;
+            }
+        }
+        self.push_hits(&place, raw);
+        if let Ok(mut f) = std::fs::File::open(&path) {
+            if f.read_exact(&mut magic).is_ok() && magic == *b"PK\x03\x04" {
+                if let Ok(ar) = zip::ZipArchive::new(std::io::BufReader::new(f)) {
+                    self.zip(ar, &place, 1);
+                }
+            }
+        }
+    }
+
+    fn push_hits(&mut self, place: &str, raw: Vec<(u64, u32)>) {
+        for (offset, i) in raw.into_iter().take(MAX_HITS_PER_FILE) {
+            let p = &self.needles.patterns[i as usize];
+            self.report.hits.push(Hit {
+                place: place.to_string(),
+                offset,
+                kind: p.kind,
+                enc: p.enc,
+                participants: p.participants.clone(),
+            });
+        }
+    }
+
+    fn zip<R: Read + std::io::Seek>(
+        &mut self,
+        mut ar: zip::ZipArchive<R>,
+        place: &str,
+        depth: u32,
+    ) {
+        for i in 0..ar.len() {
+            let (name, encrypted, size) = match ar.by_index_raw(i) {
+                Ok(e) => (
+                    e.name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|_| format!("#{i}")),
+                    e.encrypted(),
+                    e.size(),
+                ),
+                Err(e) => {
+                    self.report
+                        .unreadable
+                        .push((format!("{place}!#{i}"), e.to_string()));
+                    continue;
+                }
+            };
+            let inner = format!("{place}!{name}");
+            if encrypted {
+                self.report
+                    .unreadable
+                    .push((inner, "暗号化されたエントリ (encrypted entry)".into()));
+                continue;
+            }
+            let mut raw = Vec::new();
+            let mut head = Vec::new();
+            let res = match ar.by_index(i) {
+                Ok(e) => {
+                    // Keep the entry in memory only when it may itself be a zip.
+                    let mut tee = Tee {
+                        inner: e,
+                        head: &mut head,
+                        keep: size <= MAX_NESTED_ZIP && depth < MAX_ZIP_DEPTH,
+                    };
+                    self.needles.scan_reader(&mut tee, &mut raw)
+                }
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            };
+            match res {
+                Ok(n) => {
+                    self.report.zip_entries += 1;
+                    self.report.bytes += n;
+                }
+                Err(e) => {
+                    self.report.unreadable.push((inner, e.to_string()));
+                    continue;
+                }
+            }
+            self.push_hits(&inner, raw);
+            if head.starts_with(b"PK\x03\x04") {
+                if let Ok(nested) = zip::ZipArchive::new(std::io::Cursor::new(head)) {
+                    self.zip(nested, &inner, depth + 1);
+                }
+            }
+        }
+    }
+}
+
+/// Passes bytes through while keeping a copy (for a zip entry that is itself a zip).
+struct Tee<'b, R: Read> {
+    inner: R,
+    head: &'b mut Vec<u8>,
+    keep: bool,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.keep {
+            self.head.extend_from_slice(&buf[..n]);
+            if self.head.len() >= 4 && !self.head.starts_with(b"PK\x03\x04") {
+                // Not a zip: stop keeping a copy.
+                self.keep = false;
+                self.head.clear();
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Hits grouped by place for the operator: place, count, kinds, participants (numbers).
+pub fn describe(report: &Report) -> Vec<String> {
+    let mut by_place: Vec<(String, Vec<&Hit>)> = Vec::new();
+    for h in &report.hits {
+        match by_place.iter_mut().find(|(p, _)| *p == h.place) {
+            Some((_, v)) => v.push(h),
+            None => by_place.push((h.place.clone(), vec![h])),
+        }
+    }
+    let mut out = Vec::new();
+    for (place, hits) in by_place {
+        let kinds: BTreeSet<&str> = hits.iter().map(|h| h.kind.as_ja()).collect();
+        let encs: BTreeSet<&str> = hits.iter().map(|h| h.enc.name()).collect();
+        let mut people: Vec<&str> = hits
+            .iter()
+            .flat_map(|h| h.participants.iter().map(String::as_str))
+            .collect();
+        people.sort();
+        people.dedup();
+        let shown: Vec<&str> = people.iter().take(5).copied().collect();
+        out.push(format!(
+            "{place}: {} 件{}（{}、{}、参加者 {}{}、最初の位置 {} バイト目）",
+            hits.len(),
+            if hits.len() >= MAX_HITS_PER_FILE {
+                "以上"
+            } else {
+                ""
+            },
+            kinds.into_iter().collect::<Vec<_>>().join("・"),
+            encs.into_iter().collect::<Vec<_>>().join("・"),
+            shown.join("、"),
+            if people.len() > shown.len() {
+                format!(" ほか {} 名", people.len() - shown.len())
+            } else {
+                String::new()
+            },
+            hits.first().map(|h| h.offset).unwrap_or(0)
+        ));
+    }
+    for (place, why) in &report.unreadable {
+        out.push(format!(
+            "{place}: 読めないため確認できません: {why} (unreadable, not proven clean)"
+        ));
+    }
+    out
+}
+
+/// A convenience for tests and the erasure check: scan one file's bytes.
+pub fn hits_in_bytes(needles: &Needles, bytes: &[u8]) -> Result<usize> {
+    let mut hits = Vec::new();
+    needles.scan_reader(bytes, &mut hits)?;
+    Ok(hits.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn needles() -> Needles {
+        let mut s = BTreeSet::new();
+        sources_of(
+            "C000001",
+            Some("井上 恵子"),
+            Some("イノウエ ケイコ"),
+            Some("03-5306-6777"),
+            None,
+            &mut s,
+        );
+        sources_of(
+            "C000002",
+            Some("林"),
+            None,
+            None,
+            Some("A@Example.jp"),
+            &mut s,
+        );
+        Needles::build(&s)
+    }
+
+    #[test]
+    fn finds_every_spelling_and_encoding() {
+        let n = needles();
+        assert_eq!(n.skipped_short, 1, "林 alone is too short to search");
+        for text in [
+            "x井上恵子x",
+            "井上　恵子",
+            "0353066777",
+            "a@example.jp",
+            "C000001",
+        ] {
+            for enc in Enc::ALL {
+                let b = encode(text, enc).unwrap();
+                let mut hay = vec![0u8; 7];
+                hay.extend_from_slice(&b);
+                hay.extend_from_slice(&[1, 2, 3]);
+                assert!(hits_in_bytes(&n, &hay).unwrap() > 0, "{text} in {enc:?}");
+            }
+        }
+        assert_eq!(
+            hits_in_bytes(&n, "井上 恵 子 C00000 03-5306".as_bytes()).unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn finds_across_chunk_boundaries() {
+        let n = needles();
+        let mut hay = vec![b'.'; (1 << 20) - 3];
+        hay.extend_from_slice(b"C000001");
+        hay.extend(vec![b'.'; 100]);
+        let mut hits = Vec::new();
+        n.scan_reader(&hay[..], &mut hits).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].0, (1 << 20) - 3);
+    }
+
+    #[test]
+    fn looks_inside_zip_containers() {
+        use std::io::Write;
+        let n = needles();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("book.xlsx");
+        let mut zw = zip::ZipWriter::new(std::fs::File::create(&p).unwrap());
+        zw.start_file(
+            "xl/sharedStrings.xml",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        zw.write_all("<si><t>".as_bytes()).unwrap();
+        zw.write_all("井上 恵子".repeat(50).as_bytes()).unwrap();
+        zw.finish().unwrap();
+        assert_eq!(
+            hits_in_bytes(&n, &std::fs::read(&p).unwrap()).unwrap(),
+            0,
+            "compressed: not visible as bytes"
+        );
+        let mut s = Scanner::new(&n, &[]);
+        s.folder(dir.path(), true);
+        assert!(s
+            .report
+            .hits
+            .iter()
+            .any(|h| h.place.ends_with("book.xlsx!xl/sharedStrings.xml")));
+        let lines = describe(&s.report);
+        assert!(
+            !lines.join("\n").contains("井上"),
+            "the report names no personal value"
+        );
+    }
+}
