@@ -84,6 +84,7 @@ pub fn show(ctx: &mut Ctx, id: i64, rejected: bool, out: Option<&Path>) -> Resul
         };
         return export_rejected(ctx, id, &info, out);
     }
+    #[allow(clippy::type_complexity)]
     let (file, sheet, sha, at, op, layout, rows, ins, dup, rep, upd, rej, verified): (
         String, String, String, String, String, String, i64, i64, i64, i64, i64, i64, bool,
     ) = ctx.conn.query_row(

@@ -179,6 +179,7 @@ impl Row {
     }
 
     /// Drop trailing empty cells.
+    #[cfg(test)]
     fn trim_trailing(&mut self) {
         while matches!(self.cells.last(), Some(Slot::Empty)) {
             self.cells.pop();

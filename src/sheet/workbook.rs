@@ -570,6 +570,7 @@ struct RangeRows<'a> {
 }
 
 impl<'a> RangeRows<'a> {
+    #[allow(clippy::new_ret_no_self)]
     fn new(range: Range<Data>, ctx: Ctx<'a>) -> Result<Box<dyn RowSource + 'a>> {
         let start = range
             .start()
