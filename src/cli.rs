@@ -204,7 +204,7 @@ pub struct CloseOutArgs {
     /// 確認のため契約番号を入力する (type the contract number to confirm; erasure cannot be undone)
     #[arg(long, value_name = "CONTRACT_NO", required_unless_present = "verify")]
     pub confirm: Option<String>,
-    /// 記録にある書出しファイルも消去する（無ければ一覧に載せるだけ）(also erase the exports the audit log recorded)
+    /// 記録にある書出しファイルも消去する（指定しなければ一覧に載せるだけ）(also erase the exports the audit log recorded)
     #[arg(long, conflicts_with = "verify")]
     pub erase_exports: bool,
     /// 返還データを AES-256 で暗号化するパスワードのファイル（1 行目）(file holding the package password; AES-256)

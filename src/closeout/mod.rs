@@ -68,7 +68,8 @@ pub(crate) fn fault(point: &str) {
     }
 }
 
-fn names(contract_no: &str) -> (String, String, String) {
+/// The return package's, the record's and the certificate's file names.
+pub fn file_names(contract_no: &str) -> (String, String, String) {
     let c = package::file_stem_safe(contract_no);
     (
         format!("返還データ_{c}.zip"),
@@ -102,7 +103,7 @@ pub fn run(cli: &Cli, opts: &Options) -> Result<Outcome> {
         Some(s) if s.step == Step::Packaging => {
             // Nothing was erased: what there is of the package is incomplete. Start again.
             if let Some(p) = s.package.as_ref().map(|p| PathBuf::from(&p.path)).or_else(|| {
-                Some(PathBuf::from(&s.return_dir).join(names(&s.contract_no).0))
+                Some(PathBuf::from(&s.return_dir).join(file_names(&s.contract_no).0))
             }) {
                 if p.exists() {
                     erase::overwrite_and_remove(&p)?;
@@ -305,7 +306,7 @@ fn prepare(ctx: &mut Ctx, opts: &Options) -> Result<Prepared> {
     check_responsible(&ctx.program, &ctx.operator)?;
     check_confirm(&opts.confirm, &ctx.program.program.contract_no)?;
     let return_dir = prepare_return_dir(&opts.return_dir, &ctx.db_path)?;
-    let (pkg, rec, cert) = names(&ctx.program.program.contract_no);
+    let (pkg, rec, cert) = file_names(&ctx.program.program.contract_no);
     for n in [&pkg, &rec, &cert] {
         let p = return_dir.join(n);
         if p.exists() {
@@ -364,7 +365,7 @@ fn package_and_go(cli: &Cli, mut ctx: Ctx, opts: &Options, prepared: Prepared) -
         sources,
     } = prepared;
     let program = ProgramSummary::of(&ctx.program);
-    let (pkg_name, _, _) = names(&program.contract_no);
+    let (pkg_name, _, _) = file_names(&program.contract_no);
     let pkg_path = return_dir.join(&pkg_name);
     let counts = package::counts(&ctx.conn)?;
     let exports = erase::exports_of(&ctx.conn)?;
@@ -583,7 +584,7 @@ fn carry_on(
         .context("internal: no package in the close-out state")?;
     let pkg_path = PathBuf::from(&pkg.path);
     let return_dir = PathBuf::from(&st.return_dir);
-    let (_, rec_name, cert_name) = names(&st.contract_no);
+    let (_, rec_name, cert_name) = file_names(&st.contract_no);
     let protect = vec![
         pkg_path.clone(),
         return_dir.join(&rec_name),

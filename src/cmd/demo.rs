@@ -28,6 +28,7 @@ const INPUTS: &[(&str, &[u8])] = &[
 ];
 
 const MARKER: &str = ".stepcard-demo";
+const RETURN_DIR: &str = "return";
 
 pub fn run(cli: &Cli, out: &Path) -> Result<()> {
     let db = out.join("stepcard.db");
@@ -39,12 +40,16 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
     }
     std::fs::create_dir_all(out.join("input"))
         .with_context(|| format!("{}: フォルダを作れません", out.display()))?;
-    // A previous demo's database is the demo's own: start again from nothing.
-    for suffix in ["", "-wal", "-shm", "-journal"] {
+    // A previous demo's database, close-out state and return folder are the demo's
+    // own: start again from nothing.
+    for suffix in ["", "-wal", "-shm", "-journal", ".closeout.json"] {
         let p = out.join(format!("stepcard.db{suffix}"));
         if p.exists() {
             std::fs::remove_file(&p)?;
         }
+    }
+    if out.join(MARKER).exists() && out.join(RETURN_DIR).is_dir() {
+        std::fs::remove_dir_all(out.join(RETURN_DIR))?;
     }
     crate::output::write_bytes(&out.join(MARKER), b"stepcard demo output\n")?;
     for (name, bytes) in INPUTS {
@@ -124,6 +129,56 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
     step(
         "監査ログを検証する (audit verify)",
         &["audit", "verify"],
+        true,
+    )?;
+    // Contract end. The sample sheets imported above are still in input/: the remnant
+    // scan finds them and no certificate is issued, as it would be for a real operator
+    // who kept the municipality's source files. Erased, the close-out resumes and ends.
+    let program = crate::program::Program::parse(
+        std::str::from_utf8(INPUTS[0].1).unwrap_or_default(),
+        "examples/program.toml",
+    )?;
+    let contract = program.program.contract_no.clone();
+    let close_out = [
+        "close-out",
+        "--return-dir",
+        &o(RETURN_DIR),
+        "--confirm",
+        &contract,
+        "--erase-exports",
+    ];
+    step(
+        "契約終了: 返還データ・消去・検査。取り込んだ元のファイルが input/ に残っているため、検査で見つかり証明書は出ない \
+         (close-out: the source sheets left in input/ are found by the remnant scan)",
+        &close_out,
+        false,
+    )?;
+    if !cli.quiet {
+        eprintln!(
+            "\n== 取り込んだ元のファイル（名簿・歩数シート）を消去する (erase the source sheets)"
+        );
+    }
+    for (name, _) in INPUTS.iter().filter(|(n, _)| *n != "program.toml") {
+        let p = out.join("input").join(name);
+        if p.exists() {
+            crate::closeout::erase::overwrite_and_remove(&p)?;
+        }
+    }
+    step(
+        "契約終了をもう一度: 検査から続け、消去記録と消去証明書を書く (close-out resumes at the scan and finishes)",
+        &close_out,
+        true,
+    )?;
+    let (pkg, rec, _) = crate::closeout::file_names(&contract);
+    step(
+        "返還データを消去記録と照合する (close-out --verify)",
+        &[
+            "close-out",
+            "--verify",
+            &o(&format!("{RETURN_DIR}/{rec}")),
+            "--package",
+            &o(&format!("{RETURN_DIR}/{pkg}")),
+        ],
         true,
     )?;
     if !cli.quiet {
