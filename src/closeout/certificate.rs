@@ -359,7 +359,7 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
     }
     notes.push("各ファイルの場所は消去記録に記載".into());
     let lines = files.len() as u32 * 2 + 1;
-    let r0 = it.head("消去したファイル\n（大きさ・SHA-256）", lines)?;
+    let r0 = it.head("消去したファイル\n（大きさと\nSHA-256）", lines)?;
     for (i, (name, size, sha)) in files.iter().enumerate() {
         let r = r0 + 2 * i as u32;
         it.ws.merge_range(r, 2, r, 6, name, &s.value_top)?;
@@ -401,7 +401,7 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
              行を削除した後のデータベースファイルも、削除前に検索した。\n結果: 検出 {} 件（{} 件中）",
             v.values_by_kind
                 .iter()
-                .map(|(k, n)| format!("{k} {n} 件"))
+                .map(|k| format!("{} {} 件", k.kind, k.values))
                 .collect::<Vec<_>>()
                 .join("・"),
             thousands(v.values),

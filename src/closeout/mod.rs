@@ -101,12 +101,15 @@ pub fn run(cli: &Cli, opts: &Options) -> Result<Outcome> {
     match state::load(db)? {
         None => start(cli, opts),
         Some(s) if s.step == Step::Packaging => {
-            // Nothing was erased: what there is of the package is incomplete. Start again.
-            if let Some(p) = s.package.as_ref().map(|p| PathBuf::from(&p.path)).or_else(|| {
-                Some(PathBuf::from(&s.return_dir).join(file_names(&s.contract_no).0))
-            }) {
-                if p.exists() {
-                    erase::overwrite_and_remove(&p)?;
+            // Nothing was erased: what there is of the package (or of its temporary
+            // file, after a crash while writing) is incomplete. Start again.
+            let (pkg, _, _) = file_names(&s.contract_no);
+            if let Ok(entries) = std::fs::read_dir(&s.return_dir) {
+                for e in entries.flatten() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if name == pkg || name.starts_with(&format!("{pkg}.tmp-")) {
+                        erase::overwrite_and_remove(&e.path())?;
+                    }
                 }
             }
             std::fs::remove_file(state::path_for(db))?;
@@ -262,7 +265,10 @@ fn summary_of(needles: &Needles) -> state::ScanSummary {
         values_by_kind: needles
             .values_by_kind
             .iter()
-            .map(|(k, n)| (k.as_ja().to_string(), *n))
+            .map(|(k, n)| state::KindCount {
+                kind: k.as_ja().to_string(),
+                values: *n,
+            })
             .collect(),
         skipped_short: needles.skipped_short,
         encodings: scan::Enc::ALL

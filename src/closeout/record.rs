@@ -126,7 +126,7 @@ pub fn build(
     let by_kind = scan
         .values_by_kind
         .iter()
-        .map(|(k, n)| format!("{k} {n}"))
+        .map(|k| format!("{} {}", k.kind, k.values))
         .collect::<Vec<_>>()
         .join("・");
     let summary = format!(

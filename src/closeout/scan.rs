@@ -145,6 +145,41 @@ pub struct Pattern {
     pub enc: Enc,
     /// The participants whose value this is (two participants may share a name).
     pub participants: Vec<String>,
+    /// An ASCII value (a number, a phone, an address) only counts where it stands
+    /// alone, not inside a longer run of letters and digits: participant `000123` is
+    /// not in the hash `…a000123f…`, but is in `000123,` or `<t>000123</t>`.
+    pub bounded: bool,
+}
+
+impl Pattern {
+    /// Bytes per character unit for the boundary check.
+    fn unit(&self) -> usize {
+        match self.enc {
+            Enc::Utf16Le | Enc::Utf16Be => 2,
+            Enc::Utf8 | Enc::Cp932 => 1,
+        }
+    }
+
+    /// Whether the `unit` bytes at `b` are an ASCII letter or digit in this encoding.
+    fn alnum(&self, b: &[u8]) -> bool {
+        let c = match (self.enc, b) {
+            (Enc::Utf8 | Enc::Cp932, [c]) => *c,
+            (Enc::Utf16Le, [c, 0]) => *c,
+            (Enc::Utf16Be, [0, c]) => *c,
+            _ => return false,
+        };
+        c.is_ascii_alphanumeric()
+    }
+
+    /// The same for a UTF-16 unit cut off by the start (`before`) or the end of the
+    /// file, of which only one byte is there: the low byte decides.
+    fn alnum_partial(&self, b: u8, before: bool) -> bool {
+        match self.enc {
+            Enc::Utf16Be if before => b.is_ascii_alphanumeric(),
+            Enc::Utf16Le if !before => b.is_ascii_alphanumeric(),
+            _ => false,
+        }
+    }
 }
 
 /// Every pattern, indexed by its first four bytes so one pass over a file finds them
@@ -198,6 +233,7 @@ impl Needles {
                                 kind: s.kind,
                                 enc,
                                 participants: vec![s.participant.clone()],
+                                bounded: v.is_ascii(),
                             });
                         }
                     }
@@ -225,40 +261,61 @@ impl Needles {
         self.patterns.is_empty()
     }
 
-    /// Every match in `hay` that ends at or after `fresh_from` (bytes before it were
-    /// searched already, as the tail of the previous chunk). Offsets are in `hay`.
-    fn find(&self, hay: &[u8], fresh_from: usize, out: &mut Vec<(usize, u32)>) {
-        if hay.len() < 4 {
-            return;
-        }
-        for p in 0..=hay.len() - 4 {
+    /// Every match starting in `hay[from..to]`. `hay` holds the two bytes before `from`
+    /// (unless `from` is the start of the file) and, unless at the end of the file,
+    /// enough after `to` for the longest pattern and the character after it.
+    fn find(&self, hay: &[u8], from: usize, to: usize, out: &mut Vec<(usize, u32)>) {
+        let to = to.min(hay.len().saturating_sub(3));
+        for p in from..to {
             let f = u16::from_le_bytes([hay[p], hay[p + 1]]) as usize;
             if self.filter[f >> 6] & (1 << (f & 63)) == 0 {
                 continue;
             }
             let key = [hay[p], hay[p + 1], hay[p + 2], hay[p + 3]];
-            if let Some(ids) = self.index.get(&key) {
-                for &i in ids {
-                    let pat = &self.patterns[i as usize].bytes;
-                    if hay[p..].starts_with(pat) && p + pat.len() > fresh_from {
-                        out.push((p, i));
+            let Some(ids) = self.index.get(&key) else {
+                continue;
+            };
+            for &i in ids {
+                let pat = &self.patterns[i as usize];
+                if !hay[p..].starts_with(&pat.bytes) {
+                    continue;
+                }
+                if pat.bounded {
+                    let u = pat.unit();
+                    let end = p + pat.bytes.len();
+                    let before = if p >= u {
+                        pat.alnum(&hay[p - u..p])
+                    } else {
+                        p > 0 && pat.alnum_partial(hay[p - 1], true)
+                    };
+                    let after = if end + u <= hay.len() {
+                        pat.alnum(&hay[end..end + u])
+                    } else {
+                        end < hay.len() && pat.alnum_partial(hay[end], false)
+                    };
+                    if before || after {
+                        continue;
                     }
                 }
+                out.push((p, i));
             }
         }
     }
 
-    /// Search a stream in chunks, keeping the last bytes of each chunk so that a value
-    /// across a chunk boundary is found. Returns the bytes read.
+    /// Search a stream in chunks. Each start position is searched once, with the
+    /// longest pattern's length and one more character of look-ahead (carried over to
+    /// the next chunk when the chunk ends first) and two bytes of look-behind. Returns
+    /// the bytes read.
     pub fn scan_reader<R: Read>(
         &self,
         mut r: R,
         hits: &mut Vec<(u64, u32)>,
     ) -> std::io::Result<u64> {
         const CHUNK: usize = 1 << 20;
-        let keep = self.max_len.saturating_sub(1);
-        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + keep);
+        let look = self.max_len + 2;
+        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + look + 2);
         let mut base = 0u64; // file offset of buf[0]
+        let mut from = 0usize; // first position not yet searched
         let mut total = 0u64;
         let mut found = Vec::new();
         loop {
@@ -267,16 +324,27 @@ impl Needles {
             let k = read_full(&mut r, &mut buf[tail..])?;
             buf.truncate(tail + k);
             total += k as u64;
-            if k == 0 {
+            let eof = k == 0;
+            let to = if eof {
+                buf.len()
+            } else {
+                buf.len().saturating_sub(look)
+            };
+            if to > from {
+                found.clear();
+                self.find(&buf, from, to, &mut found);
+                hits.extend(found.iter().map(|&(p, i)| (base + p as u64, i)));
+                from = to;
+            }
+            if eof {
                 break;
             }
-            found.clear();
-            self.find(&buf, tail, &mut found);
-            hits.extend(found.iter().map(|&(p, i)| (base + p as u64, i)));
-            if buf.len() > keep {
-                let cut = buf.len() - keep;
+            // Keep two bytes before the next position to search, for the boundary.
+            let cut = from.saturating_sub(2);
+            if cut > 0 {
                 buf.drain(..cut);
                 base += cut as u64;
+                from -= cut;
             }
         }
         Ok(total)
@@ -652,15 +720,55 @@ mod tests {
     }
 
     #[test]
+    fn a_number_inside_a_longer_run_is_not_a_hit() {
+        let mut s = BTreeSet::new();
+        sources_of("000123", Some("山田 花子"), None, None, None, &mut s);
+        let n = Needles::build(&s);
+        for (hay, found) in [
+            ("ab000123cd", false),
+            ("9000123", false),
+            ("0001234", false),
+            ("000123", true),
+            ("x,000123,y", true),
+            ("<t>000123</t>", true),
+            ("山田000123番", true),
+            ("a山田花子b", true),
+        ] {
+            // (In UTF-16 an ASCII run can also match the other byte order one byte
+            // off; such a second hit is at the same place, so only presence counts.)
+            let u16le: Vec<u8> = hay.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            let u16be: Vec<u8> = hay.encode_utf16().flat_map(u16::to_be_bytes).collect();
+            for (enc, bytes) in [
+                ("UTF-8", hay.as_bytes()),
+                ("UTF-16LE", &u16le),
+                ("UTF-16BE", &u16be),
+            ] {
+                assert_eq!(hits_in_bytes(&n, bytes).unwrap() > 0, found, "{hay} {enc}");
+            }
+        }
+    }
+
+    #[test]
     fn finds_across_chunk_boundaries() {
         let n = needles();
-        let mut hay = vec![b'.'; (1 << 20) - 3];
-        hay.extend_from_slice(b"C000001");
-        hay.extend(vec![b'.'; 100]);
-        let mut hits = Vec::new();
-        n.scan_reader(&hay[..], &mut hits).unwrap();
-        assert_eq!(hits.len(), 1);
-        assert_eq!(hits[0].0, (1 << 20) - 3);
+        let chunk = 1usize << 20;
+        for at in (chunk - 12..chunk + 4).chain([2 * chunk - 40, 2 * chunk - 7]) {
+            let mut hay = vec![b'.'; at];
+            hay.extend_from_slice(b"C000001");
+            hay.extend(vec![b'.'; 30]);
+            let mut hits = Vec::new();
+            n.scan_reader(&hay[..], &mut hits).unwrap();
+            assert_eq!(
+                hits.iter().map(|h| h.0).collect::<Vec<_>>(),
+                [at as u64],
+                "at {at}"
+            );
+            // The same value glued to a letter across the boundary is not a hit.
+            hay[at - 1] = b'X';
+            hits.clear();
+            n.scan_reader(&hay[..], &mut hits).unwrap();
+            assert!(hits.is_empty(), "at {at}");
+        }
     }
 
     #[test]

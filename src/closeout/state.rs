@@ -105,7 +105,7 @@ pub struct ScanSummary {
     pub values: u64,
     /// Byte patterns searched (spelling variants × encodings).
     pub patterns: u64,
-    pub values_by_kind: Vec<(String, u64)>,
+    pub values_by_kind: Vec<KindCount>,
     /// Values too short to search without false alarms (fewer than 4 bytes).
     pub skipped_short: u64,
     pub encodings: Vec<String>,
@@ -116,6 +116,13 @@ pub struct ScanSummary {
     pub zip_entries: u64,
     pub hits: u64,
     pub unreadable: u64,
+}
+
+/// Values searched for, of one kind (参加者番号, 氏名 …).
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct KindCount {
+    pub kind: String,
+    pub values: u64,
 }
 
 /// One run of `close-out` (the first, and each resumption).
