@@ -189,7 +189,7 @@ impl Items<'_> {
 /// takes two units at 10.5 points, proportionally at other sizes.
 fn height_for(text: &str, width: f64, size: f64) -> f64 {
     let scale = size / 10.5;
-    let usable = width * 0.92;
+    let usable = width * 0.95;
     let lines: f64 = text
         .split('\n')
         .map(|line| {
@@ -200,7 +200,7 @@ fn height_for(text: &str, width: f64, size: f64) -> f64 {
             (units / usable).ceil().max(1.0)
         })
         .sum();
-    (lines * size * 1.45 + 5.0).max(18.0)
+    (lines * size * 1.35 + 5.0).max(18.0)
 }
 
 fn label_height(label: &str) -> f64 {
@@ -272,7 +272,7 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
     ws.write_string_with_format(7, 4, "取扱責任者", &s.base)?;
     ws.merge_range(7, 5, 7, 7, &rec.responsible_handler, &s.base)?;
     ws.write_string_with_format(7, LAST_COL, "印", &s.seal)?;
-    ws.set_row_height(7, 56)?;
+    ws.set_row_height(7, 48)?;
     // Title and statement.
     ws.merge_range(9, 0, 9, LAST_COL, "消 去 証 明 書", &s.title)?;
     ws.set_row_height(9, 40)?;
@@ -283,7 +283,7 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
     );
     let wrap = s.base.clone().set_text_wrap().set_align(FormatAlign::Top);
     ws.merge_range(11, 0, 11, LAST_COL, &statement, &wrap)?;
-    ws.set_row_height(11, 44)?;
+    ws.set_row_height(11, 36)?;
     ws.merge_range(12, 0, 12, LAST_COL, "記", &s.center)?;
     ws.set_row_height(12, 20)?;
 
@@ -398,7 +398,7 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
         &format!(
             "消去前に集めた{}（計 {} 件）を、表記のゆれと文字コード（{}）の組合せ {} 通りで、\
              データベースのフォルダ（サブフォルダを含む）と書出し先の {} ファイル（xlsx・zip の中 {} 件を含む）から検索した。\
-             行を削除した後のデータベースファイルも、削除前に検索した。\n結果: 検出 {} 件（{} 件中）",
+             行を削除した後のデータベースファイルも、削除前に検索した。{}\n結果: 検出 {} 件（{} 件中）",
             v.values_by_kind
                 .iter()
                 .map(|k| format!("{} {} 件", k.kind, k.values))
@@ -409,6 +409,14 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
             thousands(v.patterns),
             thousands(v.files),
             thousands(v.zip_entries),
+            if v.skipped_handler_names > 0 {
+                format!(
+                    "取扱者と同姓同名の氏名 {} 件は、取扱者名として記載があるため氏名では検索していない（番号・電話番号は検索）。",
+                    v.skipped_handler_names
+                )
+            } else {
+                String::new()
+            },
             v.hits,
             thousands(v.values)
         ),
@@ -508,9 +516,9 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
     ws.write_string_with_format(row + 3, LAST_COL, "印", &s.seal)?;
     ws.set_row_height(row, 22)?;
     for r in row + 1..row + 4 {
-        ws.set_row_height(r, 28)?;
+        ws.set_row_height(r, 26)?;
     }
-    ws.set_row_height(row + 3, 40)?;
+    ws.set_row_height(row + 3, 36)?;
     row += 4;
     ws.set_print_area(0, 0, row - 1, LAST_COL)?;
     Ok(wb.save_to_buffer()?)

@@ -271,6 +271,7 @@ fn summary_of(needles: &Needles) -> state::ScanSummary {
             })
             .collect(),
         skipped_short: needles.skipped_short,
+        skipped_handler_names: needles.skipped_handler_names,
         encodings: scan::Enc::ALL
             .iter()
             .map(|e| e.name().to_string())
@@ -583,7 +584,12 @@ fn carry_on(
     _opts: &Options,
 ) -> Result<Outcome> {
     let db = cli.db.clone();
-    let needles = Needles::build(sources);
+    let handlers: Vec<String> = Program::parse(&st.program_toml, "close-out state")?
+        .handlers
+        .iter()
+        .map(|h| h.name.clone())
+        .collect();
+    let needles = Needles::build_except(sources, &handlers);
     let pkg = st
         .package
         .clone()

@@ -193,10 +193,22 @@ pub struct Needles {
     pub values: u64,
     pub values_by_kind: Vec<(Kind, u64)>,
     pub skipped_short: u64,
+    /// Participants' names equal to a designated handler's, not searched for.
+    pub skipped_handler_names: u64,
 }
 
 impl Needles {
     pub fn build(sources: &BTreeSet<Source>) -> Needles {
+        Needles::build_except(sources, &[])
+    }
+
+    /// As `build`, leaving out names that are also a designated handler's: the
+    /// handler's name is on the certificate and in the state file by right, so a
+    /// participant of the same name cannot be told apart there (the participant's
+    /// number and phone are still searched for).
+    pub fn build_except(sources: &BTreeSet<Source>, handler_names: &[String]) -> Needles {
+        let squash = |t: &str| t.split_whitespace().collect::<String>();
+        let handlers: BTreeSet<String> = handler_names.iter().map(|h| squash(h)).collect();
         let mut by_bytes: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut n = Needles {
             filter: vec![0u64; 1 << 10],
@@ -204,7 +216,12 @@ impl Needles {
         };
         let mut distinct: BTreeSet<(Kind, &str)> = BTreeSet::new();
         let mut short: BTreeSet<(Kind, &str)> = BTreeSet::new();
+        let mut same: BTreeSet<&str> = BTreeSet::new();
         for s in sources {
+            if s.kind == Kind::Name && handlers.contains(&squash(&s.text)) {
+                same.insert(&s.text);
+                continue;
+            }
             let vs = variants(s.kind, &s.text);
             if vs.is_empty() {
                 short.insert((s.kind, &s.text));
@@ -249,6 +266,7 @@ impl Needles {
         }
         n.values = distinct.len() as u64;
         n.skipped_short = short.len() as u64;
+        n.skipped_handler_names = same.len() as u64;
         n.values_by_kind = Kind::ALL
             .iter()
             .map(|k| (*k, distinct.iter().filter(|(kk, _)| kk == k).count() as u64))
@@ -746,6 +764,26 @@ mod tests {
                 assert_eq!(hits_in_bytes(&n, bytes).unwrap() > 0, found, "{hay} {enc}");
             }
         }
+    }
+
+    #[test]
+    fn a_handlers_name_is_not_searched_for() {
+        let mut s = BTreeSet::new();
+        sources_of(
+            "C000009",
+            Some("山田 太郎"),
+            None,
+            Some("03-1234-5678"),
+            None,
+            &mut s,
+        );
+        let n = Needles::build_except(&s, &["山田　太郎".to_string()]);
+        assert_eq!(n.skipped_handler_names, 1);
+        assert_eq!(
+            hits_in_bytes(&n, "取扱責任者 山田 太郎".as_bytes()).unwrap(),
+            0
+        );
+        assert!(hits_in_bytes(&n, "C000009,03-1234-5678".as_bytes()).unwrap() > 0);
     }
 
     #[test]

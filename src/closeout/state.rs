@@ -108,6 +108,10 @@ pub struct ScanSummary {
     pub values_by_kind: Vec<KindCount>,
     /// Values too short to search without false alarms (fewer than 4 bytes).
     pub skipped_short: u64,
+    /// Participants' names equal to a designated handler's (on the certificate by
+    /// right), not searched for; their numbers and phones are.
+    #[serde(default)]
+    pub skipped_handler_names: u64,
     pub encodings: Vec<String>,
     pub places: Vec<String>,
     pub excluded: Vec<String>,
