@@ -195,12 +195,12 @@ fn height_for(text: &str, width: f64, size: f64) -> f64 {
         .map(|line| {
             let units: f64 = line
                 .chars()
-                .map(|c| if c.is_ascii() { 1.05 } else { 2.0 } * scale)
+                .map(|c| if c.is_ascii() { 1.2 } else { 2.0 } * scale)
                 .sum();
             (units / usable).ceil().max(1.0)
         })
         .sum();
-    (lines * size * 1.35 + 5.0).max(18.0)
+    (lines * size * 1.4 + 5.0).max(18.0)
 }
 
 fn label_height(label: &str) -> f64 {
