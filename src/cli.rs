@@ -72,6 +72,9 @@ pub enum Command {
     /// 書換え・削除・入替えがあれば最初の記録の番号を示して終了コード 1。
     /// `audit --out 取扱状況報告.xlsx`: 取扱状況報告書（操作記録・複製記録・保有件数）。
     Audit(AuditArgs),
+    /// 契約終了: 返還データ・消去・消去記録・消去証明書 (contract end: return package, erasure, erasure record, certificate)
+    #[command(long_about = CLOSE_OUT_HELP)]
+    CloseOut(CloseOutArgs),
     /// サンプルデータで全工程を実行 (run the whole pipeline on bundled sample data)
     Demo {
         /// 出力フォルダ (every artifact is written here)
@@ -344,4 +347,42 @@ pub struct AuditArgs {
 pub enum AuditCmd {
     /// 監査ログの連鎖を検証し、先頭ハッシュを表示する (recompute the hash chain; print the head hash)
     Verify,
+}
+
+const CLOSE_OUT_HELP: &str = "契約終了の手続き（特記事項 11・12）: 監査ログを検証し、全テーブルを CSV にした返還データ\n\
+(zip、manifest.json 付き) を作って読み直して照合し、データベースと書出しファイルを消去し、残存検査の上で\n\
+消去記録 (JSON) と消去証明書 (.xlsx) を返還フォルダに書きます。途中で止まっても、同じコマンドをもう一度\n\
+実行すれば続きから終わらせます。取扱責任者が実行してください。\n\
+(Contract close-out: verify the audit log, write and re-check the return package, erase the database and\n\
+exports, scan for remnants, then write the erasure record and certificate. Re-running finishes an\n\
+interrupted close-out. Run by the responsible handler.)\n\
+\n\
+  stepcard close-out --return-dir 返還 --confirm R7-健-0123 --erase-exports\n\
+  stepcard close-out --verify 返還/消去記録_R7-健-0123.json --package 返還/返還データ_R7-健-0123.zip";
+
+#[derive(Debug, Args)]
+pub struct CloseOutArgs {
+    /// 返還データ・消去記録・消去証明書を置くフォルダ (where the return package, record and certificate go)
+    #[arg(long, value_name = "DIR", required_unless_present = "verify")]
+    pub return_dir: Option<PathBuf>,
+    /// 確認のため契約番号を入力する (type the contract number to confirm; erasure cannot be undone)
+    #[arg(long, value_name = "CONTRACT_NO", required_unless_present = "verify")]
+    pub confirm: Option<String>,
+    /// 記録にある書出しファイルも消去する（指定しなければ一覧に載せるだけ）(also erase the exports the audit log recorded)
+    #[arg(long, conflicts_with = "verify")]
+    pub erase_exports: bool,
+    /// 返還データを AES-256 で暗号化するパスワードのファイル（1 行目）(file holding the package password; AES-256)
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// 消去記録 (JSON) と返還データを照合する (check a return package against its erasure record)
+    #[arg(
+        long,
+        value_name = "RECORD",
+        requires = "package",
+        conflicts_with_all = ["return_dir", "confirm"]
+    )]
+    pub verify: Option<PathBuf>,
+    /// 照合する返還データ (.zip) (the package to check, with --verify)
+    #[arg(long, value_name = "ZIP", requires = "verify")]
+    pub package: Option<PathBuf>,
 }

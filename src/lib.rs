@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod closeout;
 pub mod cmd;
 pub mod db;
 pub mod handling;
@@ -87,6 +88,7 @@ impl Ctx {
     /// Open the database and check the operator against the program's handlers. A
     /// stranger is refused (exit 1), and the refusal is itself recorded.
     pub fn open(cli: &Cli, command: &str) -> Result<Ctx> {
+        closeout::state::refuse_if_in_progress(&cli.db)?;
         let conn = db::open(&cli.db)?;
         let program = load_program(&conn)?;
         let Some(given) = cli
@@ -177,6 +179,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Survey(SurveyCmd::Import { .. }) => "survey import",
         Command::Report(_) => "report",
         Command::Audit(_) => "audit",
+        Command::CloseOut(_) => "close-out",
         Command::Demo { .. } => "demo",
     }
 }
@@ -185,6 +188,9 @@ pub fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Init { program } => return cmd::init::run(&cli, program),
         Command::Demo { out } => return cmd::demo::run(&cli, out),
+        // Close-out runs on after the database is gone (erasure, resume, --verify), so
+        // it opens the database itself and writes its own audit entries.
+        Command::CloseOut(args) => return cmd::closeout::run(&cli, args),
         _ => {}
     }
     let name = command_name(&cli.command);
@@ -209,7 +215,9 @@ pub fn run(cli: Cli) -> Result<()> {
 fn dispatch(ctx: &mut Ctx, command: &Command) -> Result<()> {
     use cli::{BatchesCmd, OrdersCmd, RosterCmd, StepsCmd, SurveyCmd};
     match command {
-        Command::Init { .. } | Command::Demo { .. } => unreachable!("handled before"),
+        Command::Init { .. } | Command::Demo { .. } | Command::CloseOut(_) => {
+            unreachable!("handled before")
+        }
         Command::Roster(RosterCmd::Import { file, opts, update }) => {
             cmd::roster::import(ctx, file, opts, *update)
         }

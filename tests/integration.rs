@@ -20,3 +20,6 @@ mod report;
 
 #[path = "it/verify.rs"]
 mod verify;
+
+#[path = "it/closeout.rs"]
+mod closeout;

@@ -42,6 +42,9 @@ const INPUTS: &[(&str, &[u8])] = &[
 ];
 
 const MARKER: &str = ".stepcard-demo";
+/// The close-out runs on a database of its own in this subfolder, so the artifacts of
+/// the main run stay in DIR to be looked at.
+const CLOSE_OUT_DIR: &str = "close-out";
 
 pub fn run(cli: &Cli, out: &Path) -> Result<()> {
     let db = out.join("stepcard.db");
@@ -53,12 +56,16 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
     }
     std::fs::create_dir_all(out.join("input"))
         .with_context(|| format!("{}: フォルダを作れません", out.display()))?;
-    // A previous demo's database is the demo's own: start again from nothing.
-    for suffix in ["", "-wal", "-shm", "-journal"] {
+    // A previous demo's database, close-out state and return folder are the demo's
+    // own: start again from nothing.
+    for suffix in ["", "-wal", "-shm", "-journal", ".closeout.json"] {
         let p = out.join(format!("stepcard.db{suffix}"));
         if p.exists() {
             std::fs::remove_file(&p)?;
         }
+    }
+    if out.join(MARKER).exists() && out.join(CLOSE_OUT_DIR).is_dir() {
+        std::fs::remove_dir_all(out.join(CLOSE_OUT_DIR))?;
     }
     crate::output::write_bytes(&out.join(MARKER), b"stepcard demo output\n")?;
     for (name, bytes) in INPUTS {
@@ -66,7 +73,7 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
     }
     let operator = "山田 太郎";
     let o = |p: &str| out.join(p).display().to_string();
-    let step = |title: &str, args: &[&str], expect_ok: bool| -> Result<()> {
+    let step_on = |db: &Path, title: &str, args: &[&str], expect_ok: bool| -> Result<()> {
         if !cli.quiet {
             eprintln!("\n== {title}\n$ stepcard {}", args.join(" "));
         }
@@ -94,6 +101,7 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
             (Err(e), true) => Err(e.context(format!("demo: 「{title}」"))),
         }
     };
+    let step = |title: &str, args: &[&str], expect_ok: bool| step_on(&db, title, args, expect_ok);
     step(
         "データベースを作る (init)",
         &["init", "--program", &o("input/program.toml")],
@@ -188,7 +196,7 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
             "C000007",
             "--detail",
             "--out",
-            &o("points_C000007.xlsx"),
+            &o("points_detail.xlsx"),
         ],
         true,
     )?;
@@ -276,6 +284,99 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
     step(
         "取扱状況報告書を書き出す: 操作記録・複製記録・保有件数 (audit --out)",
         &["audit", "--out", &o("取扱状況報告.xlsx")],
+        true,
+    )?;
+    // Contract end, on a database of its own in close-out/ (the main run's artifacts
+    // stay in DIR to be looked at): the samples imported, one export, then the
+    // close-out. The sample sheets are still in close-out/input/: the remnant scan finds
+    // them and no certificate is issued, as it would be for a real operator who kept the
+    // municipality's source files. Erased, the close-out resumes at the scan and ends.
+    let cdir = out.join(CLOSE_OUT_DIR);
+    let cdb = cdir.join("stepcard.db");
+    std::fs::create_dir_all(cdir.join("input"))?;
+    const CLOSE_OUT_INPUTS: [&str; 3] = ["program.toml", "roster.csv", "steps_card.xlsx"];
+    for (name, bytes) in INPUTS.iter().filter(|(n, _)| CLOSE_OUT_INPUTS.contains(n)) {
+        crate::output::write_bytes(&cdir.join("input").join(name), bytes)?;
+    }
+    let c = |p: &str| cdir.join(p).display().to_string();
+    let program = crate::program::Program::parse(
+        std::str::from_utf8(INPUTS[0].1).unwrap_or_default(),
+        "examples/program.toml",
+    )?;
+    let contract = program.program.contract_no.clone();
+    step_on(
+        &cdb,
+        "契約終了の準備: close-out/ に別のデータベースを作り、名簿と歩数を取り込み、名簿を書き出す (a second database for the close-out)",
+        &["init", "--program", &c("input/program.toml")],
+        true,
+    )?;
+    step_on(
+        &cdb,
+        "名簿 (roster import)",
+        &["roster", "import", &c("input/roster.csv")],
+        true,
+    )?;
+    step_on(
+        &cdb,
+        "歩数 (steps import)",
+        &[
+            "steps",
+            "import",
+            &c("input/steps_card.xlsx"),
+            "--all-sheets",
+        ],
+        true,
+    )?;
+    step_on(
+        &cdb,
+        "名簿の書き出し: 消去の対象になる複製 (roster export)",
+        &["roster", "export", "--out", &c("roster_export.xlsx")],
+        true,
+    )?;
+    let return_dir = c("return");
+    let close_out = [
+        "close-out",
+        "--return-dir",
+        &return_dir,
+        "--confirm",
+        &contract,
+        "--erase-exports",
+    ];
+    step_on(
+        &cdb,
+        "契約終了: 返還データ・消去・検査。取り込んだ元のファイルが input/ に残っているため、検査で見つかり証明書は出ない \
+         (close-out: the source sheets left in input/ are found by the remnant scan)",
+        &close_out,
+        false,
+    )?;
+    if !cli.quiet {
+        eprintln!(
+            "\n== 取り込んだ元のファイル（名簿・歩数シート）を消去する (erase the source sheets)"
+        );
+    }
+    for name in CLOSE_OUT_INPUTS.iter().filter(|n| **n != "program.toml") {
+        let p = cdir.join("input").join(name);
+        if p.exists() {
+            crate::closeout::erase::overwrite_and_remove(&p)?;
+        }
+    }
+    step_on(
+        &cdb,
+        "契約終了をもう一度: 検査から続け、消去記録と消去証明書を書く (close-out resumes at the scan and finishes)",
+        &close_out,
+        true,
+    )?;
+    let (pkg, rec, _) = crate::closeout::file_names(&contract);
+    step_on(
+        &cdb,
+        "返還データを消去記録と照合する (close-out --verify)",
+        &[
+            "close-out",
+            "--verify",
+            &c(&format!("return/{rec}")),
+            "--package",
+            &c(&format!("return/{pkg}")),
+        ],
         true,
     )?;
     if !cli.quiet {

@@ -7,6 +7,8 @@ use anyhow::{Context, Result};
 use std::path::Path;
 
 pub fn run(cli: &Cli, program_path: &Path) -> Result<()> {
+    // A close-out in progress at this path would erase a database made now.
+    crate::closeout::state::refuse_if_in_progress(&cli.db)?;
     let text = std::fs::read_to_string(program_path).with_context(|| {
         format!(
             "{}: プログラムファイルを読めません。場所と名前を確かめてください (cannot read the program file)",

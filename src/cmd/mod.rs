@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod batches;
+pub mod closeout;
 pub mod demo;
 pub mod init;
 pub mod labels;

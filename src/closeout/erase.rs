@@ -1,0 +1,368 @@
+//! Erasure at the application level: the database's rows deleted in one transaction with
+//! `secure_delete=ON` (SQLite overwrites deleted content with zeros), the WAL
+//! checkpointed and truncated, the file vacuumed, the database file checked for the
+//! values it held, then every file of the database overwritten with zeros and removed;
+//! the exports the tool recorded likewise where asked. This is logical erasure, not
+//! media sanitization (NIST SP 800-88): what the file system or the disk keeps of
+//! earlier blocks (free space, journals, SSD wear levelling, snapshots, backups) is out
+//! of its reach, and the certificate says so.
+
+use super::scan::{Needles, Scanner};
+use super::state::{DbCheck, ErasedFile, ExportFile};
+use anyhow::{bail, Context, Result};
+use rusqlite::Connection;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The database and the files SQLite keeps beside it, with their Japanese names.
+pub fn db_files(db: &Path) -> Vec<(PathBuf, &'static str)> {
+    let with = |suffix: &str| {
+        let mut n = db.file_name().unwrap_or_default().to_os_string();
+        n.push(suffix);
+        db.with_file_name(n)
+    };
+    vec![
+        (db.to_path_buf(), "データベース本体"),
+        (with("-wal"), "WAL（先行書込みログ）"),
+        (with("-shm"), "共有メモリ索引"),
+        (with("-journal"), "ロールバックジャーナル"),
+    ]
+}
+
+fn abs(p: &Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// Size and SHA-256 of each database file that exists, taken before erasure (with no
+/// connection open, so the files are at rest).
+pub fn hash_db_files(db: &Path) -> Result<Vec<ErasedFile>> {
+    let mut out = Vec::new();
+    for (p, role) in db_files(db) {
+        if p.exists() {
+            let (sha256, bytes) = crate::output::sha256_file(&p)?;
+            out.push(ErasedFile {
+                path: abs(&p),
+                role: role.into(),
+                bytes,
+                sha256,
+                status: "pending".into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Make a rename or removal in `path`'s folder durable (best effort: not every
+/// platform can sync a folder).
+pub fn sync_dir(path: &Path) {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+}
+
+/// Overwrite a file's bytes with zeros, sync, and remove it. Returns the size.
+pub fn overwrite_and_remove(path: &Path) -> Result<u64> {
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("{}: 消去できません (cannot erase)", path.display()))?
+        .len();
+    let res = (|| -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+        let zeros = vec![0u8; 1 << 16];
+        let mut left = len;
+        while left > 0 {
+            let k = left.min(zeros.len() as u64) as usize;
+            f.write_all(&zeros[..k])?;
+            left -= k as u64;
+        }
+        f.sync_all()?;
+        drop(f);
+        std::fs::remove_file(path)
+    })();
+    res.with_context(|| {
+        format!(
+            "{}: 消去できません。ファイルが開かれていないか、書込み権限があるかを確かめてください (cannot erase)",
+            path.display()
+        )
+    })?;
+    sync_dir(path);
+    Ok(len)
+}
+
+/// Delete every row, checkpoint and truncate the WAL, vacuum. One transaction for the
+/// rows, so a crash leaves either everything or nothing deleted (and the return package
+/// is already on disk either way).
+fn logical_erase(db: &Path) -> Result<()> {
+    let mut conn = Connection::open(db).with_context(|| {
+        format!(
+            "{}: 消去のためにデータベースを開けません (cannot open the database to erase it)",
+            db.display()
+        )
+    })?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.execute_batch("PRAGMA secure_delete=ON;")?;
+    let on: i64 = conn.query_row("PRAGMA secure_delete", [], |r| r.get(0))?;
+    if on != 1 {
+        bail!("{}: secure_delete を有効にできません。消去を中止しました (secure_delete could not be enabled)", db.display());
+    }
+    let mut names: Vec<String> = {
+        let mut stmt = conn.prepare(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+        )?;
+        let v = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        v
+    };
+    // SQLite's own tables that can hold copies of values (autoincrement counters and
+    // statistics samples) are cleared too where they exist.
+    for internal in ["sqlite_sequence", "sqlite_stat1", "sqlite_stat4"] {
+        let exists: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?1",
+            [internal],
+            |r| r.get(0),
+        )?;
+        if exists > 0 {
+            names.push(internal.to_string());
+        }
+    }
+    let tx = crate::db::begin_write(&mut conn)?;
+    for t in &names {
+        tx.execute(
+            &format!("DELETE FROM {}", super::package::quote_ident(t)),
+            [],
+        )?;
+    }
+    tx.commit()?;
+    checkpoint(&conn, db)?;
+    conn.execute_batch("VACUUM;")?;
+    checkpoint(&conn, db)?;
+    conn.close().map_err(|(_, e)| e)?;
+    Ok(())
+}
+
+fn checkpoint(conn: &Connection, db: &Path) -> Result<()> {
+    let (busy, _log, _done): (i64, i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    if busy != 0 {
+        bail!(
+            "{}: 他のプログラムがデータベースを使っているため、WAL を書き戻せません。stepcard を使っている他の画面を閉じて、\
+             もう一度 close-out を実行してください (the WAL could not be checkpointed: the database is in use)",
+            db.display()
+        );
+    }
+    Ok(())
+}
+
+/// Erase the database: logical erasure, then a scan of the remaining database files for
+/// the values they held (it must find none: the proof that erasure happened inside the
+/// file, not only by removing it), then overwrite and remove every file of it.
+pub fn erase_database(db: &Path, needles: &Needles, files: &mut [ErasedFile]) -> Result<DbCheck> {
+    let mut check = DbCheck::default();
+    if db.exists() {
+        let opened = logical_erase(db);
+        if let Err(e) = opened {
+            // A database already overwritten by an interrupted run no longer opens: it
+            // holds nothing, and the in-file check below confirms it.
+            let readable = Connection::open(db)
+                .and_then(|c| {
+                    c.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                })
+                .is_ok();
+            if readable {
+                return Err(e);
+            }
+        }
+        super::fault("erasing");
+    }
+    let mut scanner = Scanner::new(needles, &[]);
+    for (p, _) in db_files(db) {
+        if p.exists() {
+            scanner.file(&p);
+        }
+    }
+    check.files = scanner.report.files;
+    check.bytes = scanner.report.bytes;
+    check.hits = scanner.report.hits.len() as u64;
+    if check.hits > 0 || !scanner.report.unreadable.is_empty() {
+        bail!(
+            "{}: 行を削除した後のデータベースファイルに個人情報が {} か所残っています。ファイルは削除せず、消去を中止しました。\
+             返還データは作成済みです。開発元に連絡してください (values remain in the database file after logical erasure; stopped)\n  {}",
+            db.display(),
+            check.hits,
+            super::scan::describe(&scanner.report).join("\n  ")
+        );
+    }
+    for (p, _) in db_files(db) {
+        if p.exists() {
+            overwrite_and_remove(&p)?;
+        }
+        let ap = abs(&p);
+        if let Some(f) = files.iter_mut().find(|f| f.path == ap) {
+            f.status = "erased".into();
+        }
+    }
+    Ok(check)
+}
+
+/// The exports the tool recorded, one per path (the last hash, and every hash it had).
+pub fn exports_of(conn: &Connection) -> Result<Vec<ExportFile>> {
+    let mut stmt = conn.prepare("SELECT path, sha256, bytes FROM exports ORDER BY path, id")?;
+    let rows: Vec<(String, String, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out: Vec<ExportFile> = Vec::new();
+    for (path, sha256, bytes) in rows {
+        match out.last_mut() {
+            Some(last) if last.path == path => {
+                if !last.recorded.contains(&sha256) {
+                    last.recorded.push(sha256.clone());
+                }
+                last.sha256 = sha256;
+                last.bytes = bytes as u64;
+            }
+            _ => out.push(ExportFile {
+                path,
+                recorded: vec![sha256.clone()],
+                sha256,
+                bytes: bytes as u64,
+                status: "pending".into(),
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// Erase each recorded export still on disk as the tool wrote it; one changed since is
+/// left (it is not the tool's copy any more; the remnant scan decides whether it holds
+/// personal data). Without `erase`, they are listed as kept.
+pub fn erase_exports(exports: &mut [ExportFile], erase: bool, protect: &[PathBuf]) -> Result<()> {
+    for e in exports.iter_mut() {
+        if e.status == "erased" {
+            continue;
+        }
+        let p = Path::new(&e.path);
+        if !p.exists() {
+            e.status = "not_found".into();
+            continue;
+        }
+        if protect.iter().any(|k| k == p) {
+            e.status = "changed".into();
+            continue;
+        }
+        let (sha, bytes) = crate::output::sha256_file(p)?;
+        if !e.recorded.contains(&sha) {
+            e.status = "changed".into();
+            continue;
+        }
+        if !erase {
+            e.status = "kept".into();
+            continue;
+        }
+        e.bytes = bytes;
+        e.sha256 = sha;
+        overwrite_and_remove(p)?;
+        e.status = "erased".into();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn logical_erasure_leaves_no_value_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        {
+            let c = Connection::open(&db).unwrap();
+            c.execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA secure_delete=ON;
+                 CREATE TABLE p(id TEXT PRIMARY KEY, name TEXT) WITHOUT ROWID;
+                 CREATE TABLE s(id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);",
+            )
+            .unwrap();
+            for i in 0..500 {
+                c.execute(
+                    "INSERT INTO p VALUES (?1, ?2)",
+                    [format!("P{i:06}"), format!("試験 花子{i}")],
+                )
+                .unwrap();
+                c.execute("INSERT INTO s(v) VALUES (?1)", [format!("P{i:06}")])
+                    .unwrap();
+            }
+        }
+        let mut src = BTreeSet::new();
+        for i in 0..500 {
+            super::super::scan::sources_of(
+                &format!("P{i:06}"),
+                Some(&format!("試験 花子{i}")),
+                None,
+                None,
+                None,
+                &mut src,
+            );
+        }
+        let needles = Needles::build(&src);
+        assert!(
+            super::super::scan::hits_in_bytes(&needles, &std::fs::read(&db).unwrap()).unwrap() > 0
+        );
+        let mut files = hash_db_files(&db).unwrap();
+        let check = erase_database(&db, &needles, &mut files).unwrap();
+        assert_eq!(check.hits, 0);
+        assert!(check.files >= 1);
+        for (p, _) in db_files(&db) {
+            assert!(!p.exists(), "{} removed", p.display());
+        }
+        assert!(files.iter().all(|f| f.status == "erased"));
+    }
+
+    #[test]
+    fn exports_erased_only_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.csv");
+        let b = dir.path().join("b.csv");
+        std::fs::write(&a, "A").unwrap();
+        std::fs::write(&b, "B changed").unwrap();
+        let rec = |p: &Path, s: &str| ExportFile {
+            path: p.display().to_string(),
+            sha256: crate::output::sha256_hex(s.as_bytes()),
+            bytes: 1,
+            recorded: vec![crate::output::sha256_hex(s.as_bytes())],
+            status: "pending".into(),
+        };
+        let mut ex = vec![
+            rec(&a, "A"),
+            rec(&b, "B"),
+            rec(&dir.path().join("gone.csv"), "G"),
+        ];
+        erase_exports(&mut ex, false, &[]).unwrap();
+        assert_eq!(
+            ex.iter().map(|e| e.status.as_str()).collect::<Vec<_>>(),
+            ["kept", "changed", "not_found"]
+        );
+        erase_exports(&mut ex, true, &[]).unwrap();
+        assert_eq!(ex[0].status, "erased");
+        assert!(!a.exists());
+        assert!(
+            b.exists(),
+            "a changed file is not the tool's copy: left for the scan"
+        );
+    }
+}

@@ -1,0 +1,871 @@
+//! Contract close-out (特記事項 11–12): return everything to the municipality, erase it,
+//! check nothing is left, and record and certify the erasure. Each step is checked
+//! before the next and saved in a state file (`state.rs`) once done, so a crash never
+//! leaves the data erased without a package, nor a certificate without an erasure, and
+//! running the command again finishes what was started:
+//!
+//! 1. the audit log verifies; the close-out writes its own entry (the last one: the
+//!    package's `audit_log.csv` ends with it, and its hash is the certificate's);
+//! 2. the return package is written, re-read and checked against its manifest and the
+//!    database (state `packaged`);
+//! 3. the database and (with `--erase-exports`) the recorded exports are erased
+//!    (state `erased`);
+//! 4. the remnant scan finds none of the participants' values (state `verified`);
+//! 5. the erasure record and certificate are written (state `done`).
+//!
+//! The values the scan looks for are gathered from the database before erasure and
+//! kept in memory only: a state file holding names would itself be a remnant. After a
+//! crash they are read again from the return package, which is the municipality's copy
+//! and is on disk before anything is erased (with `--password-file` if encrypted);
+//! before erasure the package is checked to give back exactly the values the database
+//! gave, so a resumed scan looks for the same things.
+
+pub mod certificate;
+pub mod erase;
+pub mod package;
+pub mod record;
+pub mod scan;
+pub mod state;
+
+use crate::cli::Cli;
+use crate::program::{Program, Role};
+use crate::{audit, now, Ctx};
+use anyhow::{bail, Context, Result};
+use package::{AuditHead, ProgramSummary};
+use rusqlite::Connection;
+use scan::{Needles, Source};
+use state::{PackageInfo, RunInfo, State, Step};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// What the operator asked for.
+pub struct Options {
+    pub return_dir: PathBuf,
+    pub confirm: String,
+    pub erase_exports: bool,
+    pub password: Option<String>,
+}
+
+/// What a finished close-out wrote.
+#[derive(Debug)]
+pub struct Outcome {
+    pub package: String,
+    pub record: String,
+    pub certificate: String,
+    pub certificate_no: String,
+    pub values: u64,
+    pub files_scanned: u64,
+    pub erased_exports: usize,
+    pub kept_exports: usize,
+}
+
+/// A crash simulated at a named point, for the tests of resumption (hidden: the
+/// environment variable `STEPCARD_FAULT=close-out:<point>`).
+pub(crate) fn fault(point: &str) {
+    if std::env::var("STEPCARD_FAULT").ok().as_deref() == Some(&format!("close-out:{point}")) {
+        eprintln!("STEPCARD_FAULT: simulated crash at close-out:{point}");
+        std::process::exit(86);
+    }
+}
+
+/// The return package's, the record's and the certificate's file names.
+pub fn file_names(contract_no: &str) -> (String, String, String) {
+    let c = package::file_stem_safe(contract_no);
+    (
+        format!("返還データ_{c}.zip"),
+        format!("消去記録_{c}.json"),
+        format!("消去証明書_{c}.xlsx"),
+    )
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn canonical(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| absolute(p))
+}
+
+/// The database's folder, as the scan walks it.
+fn db_dir(db: &Path) -> PathBuf {
+    let parent = db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    canonical(parent)
+}
+
+/// Run (or finish) the close-out of the database `cli.db`.
+pub fn run(cli: &Cli, opts: &Options) -> Result<Outcome> {
+    let db = &cli.db;
+    match state::load(db)? {
+        None => start(cli, opts),
+        Some(s) if s.step == Step::Packaging => {
+            // Nothing was erased: what there is of the package (or of its temporary
+            // file, after a crash while writing) is incomplete. Start again.
+            let (pkg, _, _) = file_names(&s.contract_no);
+            if let Ok(entries) = std::fs::read_dir(&s.return_dir) {
+                for e in entries.flatten() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if name == pkg || name.starts_with(&format!("{pkg}.tmp-")) {
+                        erase::overwrite_and_remove(&e.path())?;
+                    }
+                }
+            }
+            std::fs::remove_file(state::path_for(db))?;
+            start(cli, opts)
+        }
+        Some(s) if s.step == Step::Done => bail!(
+            "{}: 契約 {} の契約終了の手続きは {} に完了しています。二度は実行しません。消去証明書: {} \
+             (this close-out is already complete{})",
+            db.display(),
+            s.contract_no,
+            s.completed_at.as_deref().unwrap_or("?"),
+            s.certificate_path.as_deref().unwrap_or("?"),
+            if db.exists() {
+                format!(
+                    "; the database now at this path is a new one: move {} away, keeping it with the certificate, to close it out",
+                    state::path_for(db).display()
+                )
+            } else {
+                String::new()
+            }
+        ),
+        Some(s) => resume(cli, s, opts),
+    }
+}
+
+fn check_confirm(given: &str, contract_no: &str) -> Result<()> {
+    if given.trim() != contract_no.trim() {
+        bail!(
+            "--confirm の契約番号「{}」が、このデータベースの契約番号「{}」と一致しません。消去は取り消せないため、\
+             契約番号を確かめて --confirm {} と入力してください。何も変えていません \
+             (the confirmation does not match the contract number; nothing was changed)",
+            given.trim(),
+            contract_no,
+            contract_no
+        );
+    }
+    Ok(())
+}
+
+fn check_responsible(program: &Program, operator: &str) -> Result<String> {
+    match program.handler(operator) {
+        Some(h) if h.role == Role::Responsible => Ok(h.name.clone()),
+        Some(h) => bail!(
+            "{} さんは{}です。契約終了の手続き（返還・消去・証明書）は取扱責任者が行います: {} \
+             (close-out is for the responsible handler)",
+            h.name,
+            h.role.as_ja(),
+            responsible_names(program)
+        ),
+        None => bail!(
+            "{operator} さんは取扱者として指定されていません。契約終了の手続きは取扱責任者が行います: {} \
+             (not a designated handler)",
+            responsible_names(program)
+        ),
+    }
+}
+
+fn responsible_names(p: &Program) -> String {
+    p.handlers
+        .iter()
+        .filter(|h| h.role == Role::Responsible)
+        .map(|h| h.name.as_str())
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+/// The participants' values, from the database.
+pub fn sources_from_db(conn: &Connection) -> Result<BTreeSet<Source>> {
+    let mut out = BTreeSet::new();
+    let mut stmt =
+        conn.prepare("SELECT id, name, name_kana, phone, email FROM participants ORDER BY id")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        let name: Option<String> = r.get(1)?;
+        let kana: Option<String> = r.get(2)?;
+        let phone: Option<String> = r.get(3)?;
+        let email: Option<String> = r.get(4)?;
+        scan::sources_of(
+            &id,
+            name.as_deref(),
+            kana.as_deref(),
+            phone.as_deref(),
+            email.as_deref(),
+            &mut out,
+        );
+    }
+    let mut stmt =
+        conn.prepare("SELECT participant_id, old_json FROM participant_history ORDER BY id")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        let old: String = r.get(1)?;
+        history_sources(&id, &old, &mut out);
+    }
+    Ok(out)
+}
+
+fn history_sources(id: &str, old_json: &str, out: &mut BTreeSet<Source>) {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(old_json) {
+        let f = |k: &str| v.get(k).and_then(|x| x.as_str());
+        scan::sources_of(id, f("name"), f("name_kana"), f("phone"), f("email"), out);
+    }
+}
+
+/// Undo the CSV formula guard (`'=…` back to `=…`).
+fn unguard(s: &str) -> &str {
+    match s.as_bytes() {
+        [b'\'', b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r', ..] => &s[1..],
+        _ => s,
+    }
+}
+
+const SOURCE_ENTRIES: [&str; 2] = ["participants.csv", "participant_history.csv"];
+
+/// The participants' values, read back from the return package's CSV files.
+pub fn sources_from_package(kept: &[(String, Vec<u8>)]) -> Result<BTreeSet<Source>> {
+    let mut out = BTreeSet::new();
+    for (name, bytes) in kept {
+        let (headers, rows) = package::parse_csv(bytes)?;
+        let col = |k: &str| headers.iter().position(|h| h == k);
+        let cell = |row: &Vec<String>, k: &str| -> Option<String> {
+            col(k)
+                .and_then(|i| row.get(i))
+                .map(|s| unguard(s).to_string())
+                .filter(|s| !s.is_empty())
+        };
+        for row in &rows {
+            if name == "participants.csv" {
+                let Some(id) = cell(row, "id") else { continue };
+                scan::sources_of(
+                    &id,
+                    cell(row, "name").as_deref(),
+                    cell(row, "name_kana").as_deref(),
+                    cell(row, "phone").as_deref(),
+                    cell(row, "email").as_deref(),
+                    &mut out,
+                );
+            } else if let (Some(id), Some(old)) =
+                (cell(row, "participant_id"), cell(row, "old_json"))
+            {
+                history_sources(&id, &old, &mut out);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn summary_of(needles: &Needles) -> state::ScanSummary {
+    state::ScanSummary {
+        values: needles.values,
+        patterns: needles.patterns.len() as u64,
+        values_by_kind: needles
+            .values_by_kind
+            .iter()
+            .map(|(k, n)| state::KindCount {
+                kind: k.as_ja().to_string(),
+                values: *n,
+            })
+            .collect(),
+        skipped_short: needles.skipped_short,
+        skipped_handler_names: needles.skipped_handler_names,
+        encodings: scan::Enc::ALL
+            .iter()
+            .map(|e| e.name().to_string())
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// A fresh close-out: checks, the audit entry, the package; then on to erasure.
+fn start(cli: &Cli, opts: &Options) -> Result<Outcome> {
+    let mut ctx = Ctx::open(cli, "close-out")?;
+    ctx.detail.arg(
+        "return_dir",
+        absolute(&opts.return_dir).display().to_string(),
+    );
+    ctx.detail.arg("erase_exports", opts.erase_exports);
+    ctx.detail.arg("encrypted", opts.password.is_some());
+    match prepare(&mut ctx, opts) {
+        Ok(prepared) => package_and_go(cli, ctx, opts, prepared),
+        Err(e) => {
+            let status = if crate::exit_code(&e) == 2 {
+                "usage error"
+            } else {
+                "refused"
+            };
+            ctx.record("close-out", status)?;
+            Err(e)
+        }
+    }
+}
+
+struct Prepared {
+    return_dir: PathBuf,
+    sources: BTreeSet<Source>,
+}
+
+/// Everything that can refuse before anything is written.
+fn prepare(ctx: &mut Ctx, opts: &Options) -> Result<Prepared> {
+    check_responsible(&ctx.program, &ctx.operator)?;
+    check_confirm(&opts.confirm, &ctx.program.program.contract_no)?;
+    let return_dir = prepare_return_dir(&opts.return_dir, &ctx.db_path)?;
+    let (pkg, rec, cert) = file_names(&ctx.program.program.contract_no);
+    for n in [&pkg, &rec, &cert] {
+        let p = return_dir.join(n);
+        if p.exists() {
+            bail!(
+                "{}: 同じ名前のファイルが返還フォルダにあります。上書きはしません。別の --return-dir を指定するか、\
+                 このファイルを移してください (a file of this name is already in the return folder)",
+                p.display()
+            );
+        }
+    }
+    let v = audit::verify(&ctx.conn)?;
+    if let Some((seq, why)) = v.broken {
+        bail!(
+            "監査ログの検証に失敗しました: {why}。監査ログが正しくないままでは消去証明書を出せません。何も変えていません \
+             (audit chain broken at entry {seq}; close-out stopped before anything was written)"
+        );
+    }
+    let sources = sources_from_db(&ctx.conn)?;
+    Ok(Prepared {
+        return_dir,
+        sources,
+    })
+}
+
+fn prepare_return_dir(dir: &Path, db: &Path) -> Result<PathBuf> {
+    let new = !dir.exists();
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!(
+            "{}: 返還フォルダを作れません (cannot create the return folder)",
+            dir.display()
+        )
+    })?;
+    #[cfg(unix)]
+    if new {
+        // The package holds every participant's data: a folder made for it is owner-only.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let dir = canonical(dir);
+    let home = db_dir(db);
+    if home.starts_with(&dir) {
+        return Err(crate::usage(format!(
+            "{}: 返還フォルダがデータベースのフォルダ（{}）と同じか、それを含んでいます。返還フォルダは消去後の検査から外すため、\
+             別のフォルダ（例: {}）を指定してください (the return folder must not be or contain the database's folder)",
+            dir.display(),
+            home.display(),
+            home.join("返還").display()
+        )));
+    }
+    Ok(dir)
+}
+
+fn package_and_go(cli: &Cli, mut ctx: Ctx, opts: &Options, prepared: Prepared) -> Result<Outcome> {
+    let Prepared {
+        return_dir,
+        sources,
+    } = prepared;
+    let program = ProgramSummary::of(&ctx.program);
+    let (pkg_name, _, _) = file_names(&program.contract_no);
+    let pkg_path = return_dir.join(&pkg_name);
+    let counts = package::counts(&ctx.conn)?;
+    let exports = erase::exports_of(&ctx.conn)?;
+    let started_at = now();
+
+    // The close-out's own audit entry comes before the package, so the package holds it
+    // and the certificate's final hash is the package's last audit row.
+    ctx.detail.status = "started: return package, then erasure".into();
+    ctx.detail.arg("package", pkg_name.clone());
+    for (t, n) in &counts {
+        ctx.detail.count(t, *n);
+    }
+    audit::append(
+        &ctx.conn,
+        &started_at,
+        &ctx.operator,
+        "close-out",
+        &ctx.detail,
+    )?;
+    let v = audit::verify(&ctx.conn)?;
+    if v.broken.is_some() {
+        bail!("監査ログの検証に失敗しました（close-out の記録の後）(audit chain broken after the close-out entry)");
+    }
+    let counts = package::counts(&ctx.conn)?;
+    let audit_head = AuditHead {
+        entries: v.entries,
+        head: v.head.clone(),
+    };
+
+    let mut st = State {
+        format: state::FORMAT.into(),
+        step: Step::Packaging,
+        contract_no: program.contract_no.clone(),
+        program_toml: crate::db::meta_get(&ctx.conn, "program_toml")?.unwrap_or_default(),
+        db_path: absolute(&cli.db).display().to_string(),
+        return_dir: return_dir.display().to_string(),
+        erase_exports: opts.erase_exports,
+        encrypted: opts.password.is_some(),
+        started_at: started_at.clone(),
+        operator: ctx.operator.clone(),
+        audit_entries: v.entries,
+        audit_head: v.head.clone(),
+        package: None,
+        db_files: Vec::new(),
+        exports,
+        erased_at: None,
+        db_check: None,
+        scan: None,
+        completed_at: None,
+        certificate_no: None,
+        record_path: None,
+        certificate_path: None,
+        runs: vec![RunInfo {
+            at: started_at.clone(),
+            operator: ctx.operator.clone(),
+            from: Step::Packaging,
+        }],
+    };
+    state::save(&cli.db, &st)?;
+
+    let built = (|| -> Result<(crate::output::FileRecord, package::Manifest, BTreeSet<Source>)> {
+        let (bytes, manifest) =
+            package::build(&ctx.conn, program.clone(), &started_at, audit_head.clone(), opts.password.as_deref())?;
+        let rec = crate::output::write_bytes(&pkg_path, &bytes)?;
+        erase::sync_dir(&pkg_path);
+        drop(bytes);
+        fault("packaging");
+        let read = package::check_written(
+            &pkg_path,
+            opts.password.as_deref(),
+            &manifest,
+            &rec.sha256,
+            &counts,
+            &SOURCE_ENTRIES,
+        )?;
+        let from_pkg = sources_from_package(&read.kept)?;
+        if from_pkg != sources {
+            bail!(
+                "{}: 返還データから読み直した参加者の情報がデータベースと一致しません（データベース {} 件、返還データ {} 件）。\
+                 何も消去していません (the package does not give back the participants' values; nothing was erased)",
+                pkg_path.display(),
+                sources.len(),
+                from_pkg.len()
+            );
+        }
+        Ok((rec, manifest, from_pkg))
+    })();
+    let (rec, manifest, _) = match built {
+        Ok(b) => b,
+        Err(e) => {
+            // Nothing erased: take back the incomplete package and the state, and say so
+            // in the audit log.
+            if pkg_path.exists() {
+                let _ = erase::overwrite_and_remove(&pkg_path);
+            }
+            let _ = std::fs::remove_file(state::path_for(&cli.db));
+            ctx.detail.status = "refused: return package check failed".into();
+            let _ = audit::append(&ctx.conn, &now(), &ctx.operator, "close-out", &ctx.detail);
+            return Err(e);
+        }
+    };
+
+    // Close every connection before hashing and erasing the files.
+    let Ctx { conn, .. } = ctx;
+    conn.close()
+        .map_err(|(_, e)| e)
+        .context("データベースを閉じられません (cannot close the database)")?;
+    st.db_files = erase::hash_db_files(&cli.db)?;
+    st.package = Some(PackageInfo {
+        name: pkg_name,
+        path: pkg_path.display().to_string(),
+        sha256: rec.sha256,
+        bytes: rec.bytes,
+        manifest,
+    });
+    st.step = Step::Packaged;
+    state::save(&cli.db, &st)?;
+    say(cli, format!(
+        "返還データを作成し、読み直して照合しました: {}（{} ファイル）(return package written and checked)",
+        pkg_path.display(),
+        st.package.as_ref().map(|p| p.manifest.files.len()).unwrap_or(0)
+    ));
+    fault("packaged");
+    carry_on(cli, st, &sources, opts)
+}
+
+fn say(cli: &Cli, msg: impl AsRef<str>) {
+    if !cli.quiet {
+        eprintln!("{}", msg.as_ref());
+    }
+}
+
+/// A close-out interrupted after the package: check who runs it and with what, read the
+/// values back from the package, and carry on.
+fn resume(cli: &Cli, mut st: State, opts: &Options) -> Result<Outcome> {
+    let program = Program::parse(&st.program_toml, "close-out state")?;
+    let operator = cli
+        .operator
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| crate::usage("操作者が指定されていません。--operator \"氏名\" で取扱責任者を指定してください (no operator given)"))?;
+    let operator = check_responsible(&program, operator)?;
+    check_confirm(&opts.confirm, &st.contract_no)?;
+    let dir = canonical(&opts.return_dir);
+    if dir != Path::new(&st.return_dir) {
+        return Err(crate::usage(format!(
+            "途中の契約終了の手続きは返還フォルダ {} で始まっています。同じ --return-dir を指定してください \
+             (resume with the same --return-dir)",
+            st.return_dir
+        )));
+    }
+    if st.encrypted && opts.password.is_none() {
+        return Err(crate::usage(
+            "返還データは暗号化されています。続きを行うには、作ったときのパスワードファイルを --password-file に指定してください \
+             (the package is encrypted: give --password-file to resume)",
+        ));
+    }
+    let pkg = st
+        .package
+        .clone()
+        .context("internal: no package in the close-out state")?;
+    let pkg_path = PathBuf::from(&pkg.path);
+    if !pkg_path.exists() {
+        bail!(
+            "{}: 返還データが見当たりません。消去が始まっているため作り直せません。返還データを元の場所に戻してから、\
+             もう一度実行してください (the return package is missing; put it back and run again)",
+            pkg_path.display()
+        );
+    }
+    let read = package::read(
+        &pkg_path,
+        opts.password.as_deref().filter(|_| st.encrypted),
+        &SOURCE_ENTRIES,
+    )?;
+    let mut problems = package::differences(&pkg.manifest.files, &read);
+    if read.sha256 != pkg.sha256 {
+        problems.push(format!(
+            "ファイル全体の SHA-256 が作成時と違います ({} / {})",
+            read.sha256, pkg.sha256
+        ));
+    }
+    if !problems.is_empty() {
+        bail!(
+            "{}: 返還データが作成時から変わっています。作成時のものに戻してから、もう一度実行してください \
+             (the return package changed since it was written):\n  {}",
+            pkg_path.display(),
+            problems.join("\n  ")
+        );
+    }
+    let sources = sources_from_package(&read.kept)?;
+    st.erase_exports |= opts.erase_exports;
+    st.runs.push(RunInfo {
+        at: now(),
+        operator: operator.clone(),
+        from: st.step,
+    });
+    say(cli, format!(
+        "途中の契約終了の手続きを続けます（{}）。検索する値は返還データから読み直しました (resuming the close-out)",
+        st.step.as_ja()
+    ));
+    carry_on(cli, st, &sources, opts)
+}
+
+fn carry_on(
+    cli: &Cli,
+    mut st: State,
+    sources: &BTreeSet<Source>,
+    _opts: &Options,
+) -> Result<Outcome> {
+    let db = cli.db.clone();
+    let handlers: Vec<String> = Program::parse(&st.program_toml, "close-out state")?
+        .handlers
+        .iter()
+        .map(|h| h.name.clone())
+        .collect();
+    let needles = Needles::build_except(sources, &handlers);
+    let pkg = st
+        .package
+        .clone()
+        .context("internal: no package in the close-out state")?;
+    let pkg_path = PathBuf::from(&pkg.path);
+    let return_dir = PathBuf::from(&st.return_dir);
+    let (_, rec_name, cert_name) = file_names(&st.contract_no);
+    let protect = vec![
+        pkg_path.clone(),
+        return_dir.join(&rec_name),
+        return_dir.join(&cert_name),
+    ];
+
+    if st.step == Step::Packaged {
+        let check = erase::erase_database(&db, &needles, &mut st.db_files)?;
+        erase::erase_exports(&mut st.exports, st.erase_exports, &protect)?;
+        st.db_check = Some(check);
+        st.erased_at = Some(now());
+        st.step = Step::Erased;
+        state::save(&db, &st)?;
+        say(cli, format!(
+            "データベースを消去しました（{} ファイル）。書出しファイル: 消去 {} 件、消去せず {} 件 (database erased)",
+            st.db_files.len(),
+            st.exports.iter().filter(|e| e.status == "erased").count(),
+            st.exports.iter().filter(|e| e.status == "kept" || e.status == "changed").count()
+        ));
+        fault("erased");
+    }
+
+    if st.step == Step::Erased {
+        // A resumed run may now erase the exports the first run kept.
+        erase::erase_exports(&mut st.exports, st.erase_exports, &protect)?;
+        state::save(&db, &st)?;
+        let report = remnant_scan(&db, &st, &needles, &return_dir);
+        let mut summary = summary_of(&needles);
+        summary.at = now();
+        summary.places = report.places.clone();
+        summary.excluded = report.excluded.clone();
+        summary.files = report.files;
+        summary.bytes = report.bytes;
+        summary.zip_entries = report.zip_entries;
+        summary.hits = report.hits.len() as u64;
+        summary.unreadable = report.unreadable.len() as u64;
+        let leftovers: Vec<String> = erase::db_files(&db)
+            .into_iter()
+            .filter(|(p, _)| p.exists())
+            .map(|(p, _)| p.display().to_string())
+            .collect();
+        if !report.hits.is_empty() || !report.unreadable.is_empty() || !leftovers.is_empty() {
+            let mut lines = scan::describe(&report);
+            lines.extend(leftovers.iter().map(|p| {
+                format!("{p}: データベースのファイルが残っています (a database file remains)")
+            }));
+            let kept: Vec<&str> = st
+                .exports
+                .iter()
+                .filter(|e| e.status == "kept")
+                .map(|e| e.path.as_str())
+                .collect();
+            bail!(
+                "消去後の検査で、参加者の情報が残っているファイルが {} 件見つかりました。消去証明書は作成していません \
+                 (remnants found: no certificate):\n  {}\n\
+                 これらのファイルを消去するか、検査の対象外の場所へ移してから、同じコマンドをもう一度実行してください。\
+                 続き（検査）から行います。{}(remove or move these files, then run the same command again; it resumes at the scan)",
+                report.hits.iter().map(|h| &h.place).collect::<BTreeSet<_>>().len()
+                    + report.unreadable.len()
+                    + leftovers.len(),
+                lines.join("\n  "),
+                if kept.is_empty() || st.erase_exports {
+                    String::new()
+                } else {
+                    "記録にある書出しファイルは --erase-exports を付けて実行すると消去します。".to_string()
+                }
+            );
+        }
+        st.scan = Some(summary);
+        st.step = Step::Verified;
+        state::save(&db, &st)?;
+        say(
+            cli,
+            format!(
+                "消去後の検査: {} 件の値を {} ファイルで検索し、検出 0 件 (remnant scan: 0 hits)",
+                needles.values,
+                report.files + report.zip_entries
+            ),
+        );
+        fault("verified");
+    }
+
+    if st.step == Step::Verified {
+        finish(cli, &mut st, &needles, &return_dir, &rec_name, &cert_name)?;
+    }
+
+    Ok(Outcome {
+        package: pkg.path.clone(),
+        record: st.record_path.clone().unwrap_or_default(),
+        certificate: st.certificate_path.clone().unwrap_or_default(),
+        certificate_no: st.certificate_no.clone().unwrap_or_default(),
+        values: st.scan.as_ref().map(|s| s.values).unwrap_or(0),
+        files_scanned: st.scan.as_ref().map(|s| s.files).unwrap_or(0),
+        erased_exports: st.exports.iter().filter(|e| e.status == "erased").count(),
+        kept_exports: st
+            .exports
+            .iter()
+            .filter(|e| e.status == "kept" || e.status == "changed")
+            .count(),
+    })
+}
+
+/// Scan the database's folder (with subfolders) and each export's folder, leaving out
+/// the return folder: the package there is the returned data, not a remnant.
+fn remnant_scan(db: &Path, st: &State, needles: &Needles, return_dir: &Path) -> scan::Report {
+    let home = db_dir(db);
+    let mut scanner = scan::Scanner::new(needles, &[return_dir.to_path_buf()]);
+    scanner.folder(&home, true);
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    for e in &st.exports {
+        if let Some(parent) = Path::new(&e.path).parent() {
+            if parent.is_dir() {
+                let c = canonical(parent);
+                if !c.starts_with(&home) && !c.starts_with(return_dir) {
+                    dirs.insert(c);
+                }
+            }
+        }
+    }
+    for d in dirs {
+        scanner.folder(&d, false);
+    }
+    scanner.report
+}
+
+/// Write the record and the certificate, check neither holds a participant's value,
+/// and mark the close-out done.
+fn finish(
+    cli: &Cli,
+    st: &mut State,
+    needles: &Needles,
+    return_dir: &Path,
+    rec_name: &str,
+    cert_name: &str,
+) -> Result<()> {
+    let program = Program::parse(&st.program_toml, "close-out state")?;
+    let summary = ProgramSummary::of(&program);
+    let completed_at = now();
+    let date = completed_at.get(..10).unwrap_or("").replace('-', "");
+    let certificate_no = format!("{}-消去-{}", st.contract_no, date);
+    let record = record::build(st, &summary, &certificate_no, cert_name, &completed_at)?;
+    let rec_path = return_dir.join(rec_name);
+    let cert_path = return_dir.join(cert_name);
+    let json = serde_json::to_vec_pretty(&record)?;
+    let rec_file = crate::output::write_bytes(&rec_path, &json)?;
+    let xlsx = certificate::render(&record, rec_name, &rec_file.sha256)?;
+    crate::output::write_bytes(&cert_path, &xlsx)?;
+    erase::sync_dir(&cert_path);
+    // Neither may hold a participant's value (a file name chosen after a person, say).
+    let mut scanner = scan::Scanner::new(needles, &[]);
+    scanner.file(&rec_path);
+    scanner.file(&cert_path);
+    if !scanner.report.hits.is_empty() || !scanner.report.unreadable.is_empty() {
+        let lines = scan::describe(&scanner.report);
+        let _ = erase::overwrite_and_remove(&rec_path);
+        let _ = erase::overwrite_and_remove(&cert_path);
+        bail!(
+            "消去記録・消去証明書に参加者の情報が含まれてしまうため、作成を取りやめました（ファイル名などを確かめてください）\
+             (the record or certificate would hold personal data; not written):\n  {}",
+            lines.join("\n  ")
+        );
+    }
+    st.certificate_no = Some(certificate_no);
+    st.record_path = Some(rec_path.display().to_string());
+    st.certificate_path = Some(cert_path.display().to_string());
+    st.completed_at = Some(completed_at);
+    st.step = Step::Done;
+    state::save(&cli.db, st)?;
+    Ok(())
+}
+
+/// `close-out --verify RECORD --package ZIP`: the package against its record. Returns
+/// the lines to print when they agree; an error naming every difference otherwise.
+pub fn verify(
+    record_path: &Path,
+    package_path: &Path,
+    password: Option<&str>,
+) -> Result<Vec<String>> {
+    let rec = record::load(record_path)?;
+    let (sha256, bytes) = crate::output::sha256_file(package_path).with_context(|| {
+        format!(
+            "{}: 返還データを読めません (cannot read the package)",
+            package_path.display()
+        )
+    })?;
+    let whole_matches = sha256 == rec.return_package.sha256;
+    let mut ok = vec![format!(
+        "消去記録: {}（証明書番号 {}、契約 {}）",
+        record_path.display(),
+        rec.certificate_no,
+        rec.program.contract_no
+    )];
+    let encrypted = rec.return_package.encryption != "none";
+    if encrypted && password.is_none() {
+        if whole_matches {
+            ok.push(format!(
+                "返還データ {} はファイル全体の SHA-256 が記録と一致します（{} バイト）。暗号化されているため中のファイルは開いていません \
+                 (the whole file matches the record)",
+                package_path.display(),
+                bytes
+            ));
+            return Ok(ok);
+        }
+        bail!(
+            "{}: ファイル全体の SHA-256 が記録と違います（記録 {}、このファイル {}）。暗号化されているため、どのファイルが違うかを\
+             調べるには --password-file を指定してください (the package differs from the record)",
+            package_path.display(),
+            rec.return_package.sha256,
+            sha256
+        );
+    }
+    let read = package::read(package_path, password, &[])?;
+    let mut problems = package::differences(&rec.return_package.files, &read);
+    if let Some(m) = &read.manifest {
+        if m.audit != rec.audit {
+            problems.push(format!(
+                "manifest.json: 監査ログの最終ハッシュ・件数が記録と違います（記録 {} 件 {}、返還データ {} 件 {}）(audit head differs)",
+                rec.audit.entries, rec.audit.head, m.audit.entries, m.audit.head
+            ));
+        }
+        if m.program.contract_no != rec.program.contract_no {
+            problems.push(format!(
+                "manifest.json: 契約番号が記録と違います（記録 {}、返還データ {}）(contract number differs)",
+                rec.program.contract_no, m.program.contract_no
+            ));
+        }
+    }
+    if let Some(p) = package::entry_order_problems(&read, &rec.return_package.files) {
+        problems.push(p);
+    }
+    if !whole_matches {
+        problems.push(format!(
+            "ファイル全体の SHA-256 が記録と違います（記録 {}、このファイル {}）(the zip file itself differs)",
+            rec.return_package.sha256, sha256
+        ));
+    }
+    if !problems.is_empty() {
+        bail!(
+            "{}: 返還データが消去記録と一致しません ({} differences):\n  {}",
+            package_path.display(),
+            problems.len(),
+            problems.join("\n  ")
+        );
+    }
+    ok.push(format!(
+        "返還データ {} は消去記録と一致します: {} ファイルの件数と SHA-256、ファイル全体の SHA-256 {} (the package matches its record)",
+        package_path.display(),
+        rec.return_package.files.len(),
+        sha256
+    ));
+    Ok(ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_guard_is_undone() {
+        assert_eq!(unguard("'=1"), "=1");
+        assert_eq!(unguard("'+81-3"), "+81-3");
+        assert_eq!(unguard("'abc"), "'abc");
+        assert_eq!(unguard("山田"), "山田");
+    }
+
+    #[test]
+    fn addressee_is_the_head_of_the_municipality() {
+        assert_eq!(record::addressee("新宿区"), "新宿区長");
+        assert_eq!(record::addressee("横浜市"), "横浜市長");
+        assert_eq!(record::addressee("東京都"), "東京都知事");
+    }
+}

@@ -1,0 +1,845 @@
+//! The remnant scan: after erasure, look for the participants' identifiers, names and
+//! phone numbers in every file left where the data lived, byte for byte, in the
+//! encodings a copy would have (UTF-8, CP932 as Excel saves CSV, UTF-16 as Windows and
+//! `.xls` store text), and inside zip containers (`.xlsx`, `.ods`, `.zip`), whose
+//! compressed content a plain byte search would miss. Any hit stops the certificate.
+//!
+//! The values searched for are gathered before erasure and held in memory only; the
+//! report names where a value was found, its kind and the participant's number, never
+//! the value itself.
+
+use anyhow::Result;
+use std::collections::{BTreeSet, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Values shorter than this many bytes (UTF-8) are not searched: two digits or one
+/// kanji occur by chance in any file, and a false alarm would block every certificate.
+pub const MIN_VALUE_BYTES: usize = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Id,
+    Name,
+    Kana,
+    Phone,
+    Email,
+}
+
+impl Kind {
+    pub fn as_ja(self) -> &'static str {
+        match self {
+            Kind::Id => "参加者番号",
+            Kind::Name => "氏名",
+            Kind::Kana => "フリガナ",
+            Kind::Phone => "電話番号",
+            Kind::Email => "メールアドレス",
+        }
+    }
+    pub const ALL: [Kind; 5] = [Kind::Id, Kind::Name, Kind::Kana, Kind::Phone, Kind::Email];
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Enc {
+    Utf8,
+    Cp932,
+    Utf16Le,
+    Utf16Be,
+}
+
+impl Enc {
+    pub fn name(self) -> &'static str {
+        match self {
+            Enc::Utf8 => "UTF-8",
+            Enc::Cp932 => "CP932",
+            Enc::Utf16Le => "UTF-16LE",
+            Enc::Utf16Be => "UTF-16BE",
+        }
+    }
+    pub const ALL: [Enc; 4] = [Enc::Utf8, Enc::Cp932, Enc::Utf16Le, Enc::Utf16Be];
+}
+
+/// One personal value to look for: whose it is and what kind.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Source {
+    pub participant: String,
+    pub kind: Kind,
+    pub text: String,
+}
+
+/// The values of one participant record (as stored, or as read back from the package).
+pub fn sources_of(
+    id: &str,
+    name: Option<&str>,
+    kana: Option<&str>,
+    phone: Option<&str>,
+    email: Option<&str>,
+    out: &mut BTreeSet<Source>,
+) {
+    let id = id.trim();
+    if id.is_empty() {
+        return;
+    }
+    let mut push = |kind: Kind, v: Option<&str>| {
+        if let Some(v) = v.map(str::trim).filter(|v| !v.is_empty()) {
+            out.insert(Source {
+                participant: id.to_string(),
+                kind,
+                text: v.to_string(),
+            });
+        }
+    };
+    push(Kind::Id, Some(id));
+    push(Kind::Name, name);
+    push(Kind::Kana, kana);
+    push(Kind::Phone, phone);
+    push(Kind::Email, email);
+}
+
+/// The spellings a copy of a value may have: names with the space between family and
+/// given name as stored, full-width, or none; phone numbers with or without hyphens;
+/// e-mail addresses in lower case.
+fn variants(kind: Kind, text: &str) -> Vec<String> {
+    let mut v = vec![text.to_string()];
+    match kind {
+        Kind::Name | Kind::Kana => {
+            let parts: Vec<&str> = text
+                .split(|c: char| c.is_whitespace())
+                .filter(|p| !p.is_empty())
+                .collect();
+            if parts.len() > 1 {
+                v.push(parts.concat());
+                v.push(parts.join(" "));
+                v.push(parts.join("\u{3000}"));
+            }
+        }
+        Kind::Phone => {
+            let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+            v.push(digits);
+        }
+        Kind::Email => v.push(text.to_lowercase()),
+        Kind::Id => {}
+    }
+    let mut seen = BTreeSet::new();
+    v.retain(|s| s.len() >= MIN_VALUE_BYTES && seen.insert(s.clone()));
+    v
+}
+
+fn encode(text: &str, enc: Enc) -> Option<Vec<u8>> {
+    match enc {
+        Enc::Utf8 => Some(text.as_bytes().to_vec()),
+        Enc::Cp932 => {
+            let (b, _, bad) = encoding_rs::SHIFT_JIS.encode(text);
+            (!bad).then(|| b.into_owned())
+        }
+        Enc::Utf16Le => Some(text.encode_utf16().flat_map(u16::to_le_bytes).collect()),
+        Enc::Utf16Be => Some(text.encode_utf16().flat_map(u16::to_be_bytes).collect()),
+    }
+}
+
+/// One byte pattern and the values it stands for.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    pub bytes: Vec<u8>,
+    pub kind: Kind,
+    pub enc: Enc,
+    /// The participants whose value this is (two participants may share a name).
+    pub participants: Vec<String>,
+    /// An ASCII value (a number, a phone, an address) only counts where it stands
+    /// alone, not inside a longer run of letters and digits: participant `000123` is
+    /// not in the hash `…a000123f…`, but is in `000123,` or `<t>000123</t>`.
+    pub bounded: bool,
+}
+
+impl Pattern {
+    /// Bytes per character unit for the boundary check.
+    fn unit(&self) -> usize {
+        match self.enc {
+            Enc::Utf16Le | Enc::Utf16Be => 2,
+            Enc::Utf8 | Enc::Cp932 => 1,
+        }
+    }
+
+    /// Whether the `unit` bytes at `b` are an ASCII letter or digit in this encoding.
+    fn alnum(&self, b: &[u8]) -> bool {
+        let c = match (self.enc, b) {
+            (Enc::Utf8 | Enc::Cp932, [c]) => *c,
+            (Enc::Utf16Le, [c, 0]) => *c,
+            (Enc::Utf16Be, [0, c]) => *c,
+            _ => return false,
+        };
+        c.is_ascii_alphanumeric()
+    }
+
+    /// The same for a UTF-16 unit cut off by the start (`before`) or the end of the
+    /// file, of which only one byte is there: the low byte decides.
+    fn alnum_partial(&self, b: u8, before: bool) -> bool {
+        match self.enc {
+            Enc::Utf16Be if before => b.is_ascii_alphanumeric(),
+            Enc::Utf16Le if !before => b.is_ascii_alphanumeric(),
+            _ => false,
+        }
+    }
+}
+
+/// Every pattern, indexed by its first four bytes so one pass over a file finds them
+/// all: a 64K-bit filter on the first two bytes rejects most positions at once.
+#[derive(Debug, Clone, Default)]
+pub struct Needles {
+    pub patterns: Vec<Pattern>,
+    index: HashMap<[u8; 4], Vec<u32>>,
+    filter: Vec<u64>,
+    max_len: usize,
+    pub values: u64,
+    pub values_by_kind: Vec<(Kind, u64)>,
+    pub skipped_short: u64,
+    /// Participants' names equal to a designated handler's, not searched for.
+    pub skipped_handler_names: u64,
+}
+
+impl Needles {
+    pub fn build(sources: &BTreeSet<Source>) -> Needles {
+        Needles::build_except(sources, &[])
+    }
+
+    /// As `build`, leaving out names that are also a designated handler's: the
+    /// handler's name is on the certificate and in the state file by right, so a
+    /// participant of the same name cannot be told apart there (the participant's
+    /// number and phone are still searched for).
+    pub fn build_except(sources: &BTreeSet<Source>, handler_names: &[String]) -> Needles {
+        let squash = |t: &str| t.split_whitespace().collect::<String>();
+        let handlers: BTreeSet<String> = handler_names.iter().map(|h| squash(h)).collect();
+        let mut by_bytes: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut n = Needles {
+            filter: vec![0u64; 1 << 10],
+            ..Default::default()
+        };
+        let mut distinct: BTreeSet<(Kind, &str)> = BTreeSet::new();
+        let mut short: BTreeSet<(Kind, &str)> = BTreeSet::new();
+        let mut same: BTreeSet<&str> = BTreeSet::new();
+        for s in sources {
+            if s.kind == Kind::Name && handlers.contains(&squash(&s.text)) {
+                same.insert(&s.text);
+                continue;
+            }
+            let vs = variants(s.kind, &s.text);
+            if vs.is_empty() {
+                short.insert((s.kind, &s.text));
+                continue;
+            }
+            distinct.insert((s.kind, &s.text));
+            for v in vs {
+                for enc in Enc::ALL {
+                    let Some(bytes) = encode(&v, enc) else {
+                        continue;
+                    };
+                    if bytes.len() < MIN_VALUE_BYTES {
+                        continue;
+                    }
+                    match by_bytes.get(&bytes) {
+                        Some(&i) => {
+                            let p = &mut n.patterns[i];
+                            if !p.participants.contains(&s.participant) {
+                                p.participants.push(s.participant.clone());
+                            }
+                        }
+                        None => {
+                            by_bytes.insert(bytes.clone(), n.patterns.len());
+                            n.patterns.push(Pattern {
+                                bytes,
+                                kind: s.kind,
+                                enc,
+                                participants: vec![s.participant.clone()],
+                                bounded: v.is_ascii(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        for (i, p) in n.patterns.iter().enumerate() {
+            let key = [p.bytes[0], p.bytes[1], p.bytes[2], p.bytes[3]];
+            n.index.entry(key).or_default().push(i as u32);
+            let f = u16::from_le_bytes([p.bytes[0], p.bytes[1]]) as usize;
+            n.filter[f >> 6] |= 1 << (f & 63);
+            n.max_len = n.max_len.max(p.bytes.len());
+        }
+        n.values = distinct.len() as u64;
+        n.skipped_short = short.len() as u64;
+        n.skipped_handler_names = same.len() as u64;
+        n.values_by_kind = Kind::ALL
+            .iter()
+            .map(|k| (*k, distinct.iter().filter(|(kk, _)| kk == k).count() as u64))
+            .filter(|(_, c)| *c > 0)
+            .collect();
+        n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Every match starting in `hay[from..to]`. `hay` holds the two bytes before `from`
+    /// (unless `from` is the start of the file) and, unless at the end of the file,
+    /// enough after `to` for the longest pattern and the character after it.
+    fn find(&self, hay: &[u8], from: usize, to: usize, out: &mut Vec<(usize, u32)>) {
+        let to = to.min(hay.len().saturating_sub(3));
+        for p in from..to {
+            let f = u16::from_le_bytes([hay[p], hay[p + 1]]) as usize;
+            if self.filter[f >> 6] & (1 << (f & 63)) == 0 {
+                continue;
+            }
+            let key = [hay[p], hay[p + 1], hay[p + 2], hay[p + 3]];
+            let Some(ids) = self.index.get(&key) else {
+                continue;
+            };
+            for &i in ids {
+                let pat = &self.patterns[i as usize];
+                if !hay[p..].starts_with(&pat.bytes) {
+                    continue;
+                }
+                if pat.bounded {
+                    let u = pat.unit();
+                    let end = p + pat.bytes.len();
+                    let before = if p >= u {
+                        pat.alnum(&hay[p - u..p])
+                    } else {
+                        p > 0 && pat.alnum_partial(hay[p - 1], true)
+                    };
+                    let after = if end + u <= hay.len() {
+                        pat.alnum(&hay[end..end + u])
+                    } else {
+                        end < hay.len() && pat.alnum_partial(hay[end], false)
+                    };
+                    if before || after {
+                        continue;
+                    }
+                }
+                out.push((p, i));
+            }
+        }
+    }
+
+    /// Search a stream in chunks. Each start position is searched once, with the
+    /// longest pattern's length and one more character of look-ahead (carried over to
+    /// the next chunk when the chunk ends first) and two bytes of look-behind. Returns
+    /// the bytes read.
+    pub fn scan_reader<R: Read>(
+        &self,
+        mut r: R,
+        hits: &mut Vec<(u64, u32)>,
+    ) -> std::io::Result<u64> {
+        const CHUNK: usize = 1 << 20;
+        let look = self.max_len + 2;
+        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + look + 2);
+        let mut base = 0u64; // file offset of buf[0]
+        let mut from = 0usize; // first position not yet searched
+        let mut total = 0u64;
+        let mut found = Vec::new();
+        loop {
+            let tail = buf.len();
+            buf.resize(tail + CHUNK, 0);
+            let k = read_full(&mut r, &mut buf[tail..])?;
+            buf.truncate(tail + k);
+            total += k as u64;
+            let eof = k == 0;
+            let to = if eof {
+                buf.len()
+            } else {
+                buf.len().saturating_sub(look)
+            };
+            if to > from {
+                found.clear();
+                self.find(&buf, from, to, &mut found);
+                hits.extend(found.iter().map(|&(p, i)| (base + p as u64, i)));
+                from = to;
+            }
+            if eof {
+                break;
+            }
+            // Keep two bytes before the next position to search, for the boundary.
+            let cut = from.saturating_sub(2);
+            if cut > 0 {
+                buf.drain(..cut);
+                base += cut as u64;
+                from -= cut;
+            }
+        }
+        Ok(total)
+    }
+}
+
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A value found where it should not be.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// The file, and for a zip container the entry inside it (`file!entry`).
+    pub place: String,
+    pub offset: u64,
+    pub kind: Kind,
+    pub enc: Enc,
+    pub participants: Vec<String>,
+}
+
+/// What a scan covered and found.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub places: Vec<String>,
+    pub excluded: Vec<String>,
+    pub files: u64,
+    pub bytes: u64,
+    pub zip_entries: u64,
+    pub hits: Vec<Hit>,
+    /// Files that could not be read (permission, an encrypted zip entry): not proven
+    /// clean, so they stop the certificate like a hit.
+    pub unreadable: Vec<(String, String)>,
+}
+
+/// At most this many hits are kept per file (the count of files is what matters).
+const MAX_HITS_PER_FILE: usize = 20;
+/// Zip containers inside zip containers are opened this deep.
+const MAX_ZIP_DEPTH: u32 = 3;
+/// A zip entry is read into memory to open it as a zip only up to this size.
+const MAX_NESTED_ZIP: u64 = 512 << 20;
+
+pub struct Scanner<'a> {
+    pub needles: &'a Needles,
+    /// Files and folders not to look in (the return folder, the package, …), absolute.
+    pub exclude: Vec<PathBuf>,
+    pub report: Report,
+    seen: BTreeSet<PathBuf>,
+}
+
+fn canon(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+}
+
+impl<'a> Scanner<'a> {
+    pub fn new(needles: &'a Needles, exclude: &[PathBuf]) -> Scanner<'a> {
+        let exclude: Vec<PathBuf> = exclude.iter().map(|p| canon(p)).collect();
+        Scanner {
+            needles,
+            report: Report {
+                excluded: exclude.iter().map(|p| p.display().to_string()).collect(),
+                ..Default::default()
+            },
+            exclude,
+            seen: BTreeSet::new(),
+        }
+    }
+
+    fn excluded(&self, p: &Path) -> bool {
+        self.exclude.iter().any(|e| p.starts_with(e))
+    }
+
+    /// Scan a folder: its files, and its subfolders when `recursive`. Symbolic links
+    /// are not followed (what they point to is elsewhere).
+    pub fn folder(&mut self, dir: &Path, recursive: bool) {
+        let dir = canon(dir);
+        self.report.places.push(format!(
+            "{}{}",
+            dir.display(),
+            if recursive {
+                "（サブフォルダを含む）"
+            } else {
+                ""
+            }
+        ));
+        self.walk(&dir, recursive);
+    }
+
+    fn walk(&mut self, dir: &Path, recursive: bool) {
+        if self.excluded(dir) {
+            return;
+        }
+        let entries = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) => {
+                self.report
+                    .unreadable
+                    .push((dir.display().to_string(), e.to_string()));
+                return;
+            }
+        };
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for p in paths {
+            if self.excluded(&p) {
+                continue;
+            }
+            let Ok(meta) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if meta.file_type().is_symlink() {
+                continue;
+            }
+            if meta.is_dir() {
+                if recursive {
+                    self.walk(&p, true);
+                }
+            } else if meta.is_file() {
+                self.file(&p);
+            }
+        }
+    }
+
+    /// Scan one file (and, if it is a zip container, what is inside it).
+    pub fn file(&mut self, path: &Path) {
+        let path = canon(path);
+        if self.excluded(&path) || !self.seen.insert(path.clone()) {
+            return;
+        }
+        let place = path.display().to_string();
+        let f = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                self.report.unreadable.push((place, e.to_string()));
+                return;
+            }
+        };
+        let mut raw = Vec::new();
+        let mut magic = [0u8; 4];
+        match self
+            .needles
+            .scan_reader(std::io::BufReader::new(f), &mut raw)
+        {
+            Ok(n) => {
+                self.report.files += 1;
+                self.report.bytes += n;
+            }
+            Err(e) => {
+                self.report.unreadable.push((place, e.to_string()));
+                return;
+            }
+        }
+        self.push_hits(&place, raw);
+        if let Ok(mut f) = std::fs::File::open(&path) {
+            if f.read_exact(&mut magic).is_ok() && magic == *b"PK\x03\x04" {
+                if let Ok(ar) = zip::ZipArchive::new(std::io::BufReader::new(f)) {
+                    self.zip(ar, &place, 1);
+                }
+            }
+        }
+    }
+
+    fn push_hits(&mut self, place: &str, raw: Vec<(u64, u32)>) {
+        for (offset, i) in raw.into_iter().take(MAX_HITS_PER_FILE) {
+            let p = &self.needles.patterns[i as usize];
+            self.report.hits.push(Hit {
+                place: place.to_string(),
+                offset,
+                kind: p.kind,
+                enc: p.enc,
+                participants: p.participants.clone(),
+            });
+        }
+    }
+
+    fn zip<R: Read + std::io::Seek>(
+        &mut self,
+        mut ar: zip::ZipArchive<R>,
+        place: &str,
+        depth: u32,
+    ) {
+        for i in 0..ar.len() {
+            let (name, encrypted, size) = match ar.by_index_raw(i) {
+                Ok(e) => (
+                    e.name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|_| format!("#{i}")),
+                    e.encrypted(),
+                    e.size(),
+                ),
+                Err(e) => {
+                    self.report
+                        .unreadable
+                        .push((format!("{place}!#{i}"), e.to_string()));
+                    continue;
+                }
+            };
+            let inner = format!("{place}!{name}");
+            if encrypted {
+                self.report
+                    .unreadable
+                    .push((inner, "暗号化されたエントリ (encrypted entry)".into()));
+                continue;
+            }
+            let mut raw = Vec::new();
+            let mut head = Vec::new();
+            let res = match ar.by_index(i) {
+                Ok(e) => {
+                    // Keep the entry in memory only when it may itself be a zip.
+                    let mut tee = Tee {
+                        inner: e,
+                        head: &mut head,
+                        keep: size <= MAX_NESTED_ZIP && depth < MAX_ZIP_DEPTH,
+                    };
+                    self.needles.scan_reader(&mut tee, &mut raw)
+                }
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            };
+            match res {
+                Ok(n) => {
+                    self.report.zip_entries += 1;
+                    self.report.bytes += n;
+                }
+                Err(e) => {
+                    self.report.unreadable.push((inner, e.to_string()));
+                    continue;
+                }
+            }
+            self.push_hits(&inner, raw);
+            if head.starts_with(b"PK\x03\x04") {
+                if let Ok(nested) = zip::ZipArchive::new(std::io::Cursor::new(head)) {
+                    self.zip(nested, &inner, depth + 1);
+                }
+            }
+        }
+    }
+}
+
+/// Passes bytes through while keeping a copy (for a zip entry that is itself a zip).
+struct Tee<'b, R: Read> {
+    inner: R,
+    head: &'b mut Vec<u8>,
+    keep: bool,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.keep {
+            self.head.extend_from_slice(&buf[..n]);
+            if self.head.len() >= 4 && !self.head.starts_with(b"PK\x03\x04") {
+                // Not a zip: stop keeping a copy.
+                self.keep = false;
+                self.head.clear();
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Hits grouped by place for the operator: place, count, kinds, participants (numbers).
+pub fn describe(report: &Report) -> Vec<String> {
+    let mut by_place: Vec<(String, Vec<&Hit>)> = Vec::new();
+    for h in &report.hits {
+        match by_place.iter_mut().find(|(p, _)| *p == h.place) {
+            Some((_, v)) => v.push(h),
+            None => by_place.push((h.place.clone(), vec![h])),
+        }
+    }
+    let mut out = Vec::new();
+    for (place, hits) in by_place {
+        let kinds: BTreeSet<&str> = hits.iter().map(|h| h.kind.as_ja()).collect();
+        let encs: BTreeSet<&str> = hits.iter().map(|h| h.enc.name()).collect();
+        let mut people: Vec<&str> = hits
+            .iter()
+            .flat_map(|h| h.participants.iter().map(String::as_str))
+            .collect();
+        people.sort();
+        people.dedup();
+        let shown: Vec<&str> = people.iter().take(5).copied().collect();
+        out.push(format!(
+            "{place}: {} 件{}（{}、{}、参加者 {}{}、最初の位置 {} バイト目）",
+            hits.len(),
+            if hits.len() >= MAX_HITS_PER_FILE {
+                "以上"
+            } else {
+                ""
+            },
+            kinds.into_iter().collect::<Vec<_>>().join("・"),
+            encs.into_iter().collect::<Vec<_>>().join("・"),
+            shown.join("、"),
+            if people.len() > shown.len() {
+                format!(" ほか {} 名", people.len() - shown.len())
+            } else {
+                String::new()
+            },
+            hits.first().map(|h| h.offset).unwrap_or(0)
+        ));
+    }
+    for (place, why) in &report.unreadable {
+        out.push(format!(
+            "{place}: 読めないため確認できません: {why} (unreadable, not proven clean)"
+        ));
+    }
+    out
+}
+
+/// A convenience for tests and the erasure check: scan one file's bytes.
+pub fn hits_in_bytes(needles: &Needles, bytes: &[u8]) -> Result<usize> {
+    let mut hits = Vec::new();
+    needles.scan_reader(bytes, &mut hits)?;
+    Ok(hits.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn needles() -> Needles {
+        let mut s = BTreeSet::new();
+        sources_of(
+            "C000001",
+            Some("井上 恵子"),
+            Some("イノウエ ケイコ"),
+            Some("03-5306-6777"),
+            None,
+            &mut s,
+        );
+        sources_of(
+            "C000002",
+            Some("林"),
+            None,
+            None,
+            Some("A@Example.jp"),
+            &mut s,
+        );
+        Needles::build(&s)
+    }
+
+    #[test]
+    fn finds_every_spelling_and_encoding() {
+        let n = needles();
+        assert_eq!(n.skipped_short, 1, "林 alone is too short to search");
+        for text in [
+            "x井上恵子x",
+            "井上　恵子",
+            "0353066777",
+            "a@example.jp",
+            "C000001",
+        ] {
+            for enc in Enc::ALL {
+                let b = encode(text, enc).unwrap();
+                let mut hay = vec![0u8; 7];
+                hay.extend_from_slice(&b);
+                hay.extend_from_slice(&[1, 2, 3]);
+                assert!(hits_in_bytes(&n, &hay).unwrap() > 0, "{text} in {enc:?}");
+            }
+        }
+        assert_eq!(
+            hits_in_bytes(&n, "井上 恵 子 C00000 03-5306".as_bytes()).unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn a_number_inside_a_longer_run_is_not_a_hit() {
+        let mut s = BTreeSet::new();
+        sources_of("000123", Some("山田 花子"), None, None, None, &mut s);
+        let n = Needles::build(&s);
+        for (hay, found) in [
+            ("ab000123cd", false),
+            ("9000123", false),
+            ("0001234", false),
+            ("000123", true),
+            ("x,000123,y", true),
+            ("<t>000123</t>", true),
+            ("山田000123番", true),
+            ("a山田花子b", true),
+        ] {
+            // (In UTF-16 an ASCII run can also match the other byte order one byte
+            // off; such a second hit is at the same place, so only presence counts.)
+            let u16le: Vec<u8> = hay.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            let u16be: Vec<u8> = hay.encode_utf16().flat_map(u16::to_be_bytes).collect();
+            for (enc, bytes) in [
+                ("UTF-8", hay.as_bytes()),
+                ("UTF-16LE", &u16le),
+                ("UTF-16BE", &u16be),
+            ] {
+                assert_eq!(hits_in_bytes(&n, bytes).unwrap() > 0, found, "{hay} {enc}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_handlers_name_is_not_searched_for() {
+        let mut s = BTreeSet::new();
+        sources_of(
+            "C000009",
+            Some("山田 太郎"),
+            None,
+            Some("03-1234-5678"),
+            None,
+            &mut s,
+        );
+        let n = Needles::build_except(&s, &["山田　太郎".to_string()]);
+        assert_eq!(n.skipped_handler_names, 1);
+        assert_eq!(
+            hits_in_bytes(&n, "取扱責任者 山田 太郎".as_bytes()).unwrap(),
+            0
+        );
+        assert!(hits_in_bytes(&n, "C000009,03-1234-5678".as_bytes()).unwrap() > 0);
+    }
+
+    #[test]
+    fn finds_across_chunk_boundaries() {
+        let n = needles();
+        let chunk = 1usize << 20;
+        for at in (chunk - 12..chunk + 4).chain([2 * chunk - 40, 2 * chunk - 7]) {
+            let mut hay = vec![b'.'; at];
+            hay.extend_from_slice(b"C000001");
+            hay.extend(vec![b'.'; 30]);
+            let mut hits = Vec::new();
+            n.scan_reader(&hay[..], &mut hits).unwrap();
+            assert_eq!(
+                hits.iter().map(|h| h.0).collect::<Vec<_>>(),
+                [at as u64],
+                "at {at}"
+            );
+            // The same value glued to a letter across the boundary is not a hit.
+            hay[at - 1] = b'X';
+            hits.clear();
+            n.scan_reader(&hay[..], &mut hits).unwrap();
+            assert!(hits.is_empty(), "at {at}");
+        }
+    }
+
+    #[test]
+    fn looks_inside_zip_containers() {
+        use std::io::Write;
+        let n = needles();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("book.xlsx");
+        let mut zw = zip::ZipWriter::new(std::fs::File::create(&p).unwrap());
+        zw.start_file(
+            "xl/sharedStrings.xml",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        zw.write_all("<si><t>".as_bytes()).unwrap();
+        zw.write_all("井上 恵子".repeat(50).as_bytes()).unwrap();
+        zw.finish().unwrap();
+        assert_eq!(
+            hits_in_bytes(&n, &std::fs::read(&p).unwrap()).unwrap(),
+            0,
+            "compressed: not visible as bytes"
+        );
+        let mut s = Scanner::new(&n, &[]);
+        s.folder(dir.path(), true);
+        assert!(s
+            .report
+            .hits
+            .iter()
+            .any(|h| h.place.ends_with("book.xlsx!xl/sharedStrings.xml")));
+        let lines = describe(&s.report);
+        assert!(
+            !lines.join("\n").contains("井上"),
+            "the report names no personal value"
+        );
+    }
+}
