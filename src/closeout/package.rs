@@ -119,13 +119,10 @@ pub fn category(table: &str) -> String {
         "exports" => "書出し記録",
         "meta" => "事業の設定（プログラムファイル）",
         "orders" => "景品申込み",
-        "order_problems" | "order_rejections" => "景品申込みの不受理記録",
         "shipments" => "発送記録",
-        "shipment_items" | "shipment_orders" => "発送明細",
-        "mailings" | "guidance_mailings" | "guidance" => "参加案内の発送記録",
-        "labels" => "宛名ラベルの出力記録",
-        "survey_answers" | "survey_responses" | "survey" => "アンケート回答",
-        "verifications" | "verify_runs" => "ベリファイ記録",
+        "mailings" => "参加案内の発送記録",
+        "guidance_mailed" => "参加案内の送付先（参加者別）",
+        "survey_answers" => "アンケート回答",
         _ => return table.to_string(),
     };
     ja.to_string()

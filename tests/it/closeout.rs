@@ -742,7 +742,9 @@ fn demo_ends_with_a_close_out_and_runs_again() {
     assert!(e.path("d/evaluation.xlsx").exists());
     assert!(!e.path("d/close-out/stepcard.db").exists());
     assert!(!e.path("d/close-out/roster_export.xlsx").exists());
-    assert!(e.path("d/close-out/return/消去証明書_R7-健-0123.xlsx").exists());
+    assert!(e
+        .path("d/close-out/return/消去証明書_R7-健-0123.xlsx")
+        .exists());
     e.run(&[
         "close-out",
         "--verify",
@@ -752,5 +754,7 @@ fn demo_ends_with_a_close_out_and_runs_again() {
     ])
     .ok();
     e.run(&["demo", "--out", "d"]).ok();
-    assert!(e.path("d/close-out/return/消去証明書_R7-健-0123.xlsx").exists());
+    assert!(e
+        .path("d/close-out/return/消去証明書_R7-健-0123.xlsx")
+        .exists());
 }
