@@ -56,6 +56,21 @@ pub fn run(
     spec: &Spec<'_>,
     make: &mut dyn FnMut(i64) -> Result<Box<dyn RowHandler>>,
 ) -> Result<Option<i64>> {
+    run_with(ctx, path, opts, spec, &mut |_conn, batch| {
+        make(batch).map(|h| -> Box<dyn RowHandler + '_> { h })
+    })
+}
+
+/// [`run`] for a handler that borrows the import's transaction, so it can prepare its
+/// statements once and hold them for every row instead of looking them up in the
+/// statement cache per row (which costs more than the insert itself on a long sheet).
+pub fn run_with(
+    ctx: &mut Ctx,
+    path: &Path,
+    opts: &ImportOpts,
+    spec: &Spec<'_>,
+    make: &mut dyn for<'c> FnMut(&'c Connection, i64) -> Result<Box<dyn RowHandler + 'c>>,
+) -> Result<Option<i64>> {
     let src = open_source(path, opts)?;
     let mut src = src;
     let sheets = chosen_sheets(&src, opts)?;
@@ -88,7 +103,7 @@ pub fn run(
         rusqlite::params![spec.kind, file_name, key, src.sha256, now, operator, spec.verified],
     )?;
     let batch = tx.last_insert_rowid();
-    let mut handler = make(batch)?;
+    let mut handler = make(&tx, batch)?;
     let mut problems: Vec<Problem> = Vec::new();
     let mut fatal = false;
     let mut headers = serde_json::Map::new();
@@ -190,6 +205,10 @@ pub fn run(
         fatal = true;
     }
     let counts = handler.counts();
+    let layout = handler.layout();
+    // The handler may hold statements on the transaction: it goes before the
+    // transaction is committed or rolled back.
+    drop(handler);
     let d = &mut ctx.detail;
     d.count("batch", batch);
     d.count("rows", counts.rows);
@@ -249,7 +268,7 @@ pub fn run(
         "UPDATE batches SET layout=?2, header_json=?3, rows_read=?4, inserted=?5, duplicates=?6, replaced=?7, updated=?8, rejected=?9 WHERE id=?1",
         rusqlite::params![
             batch,
-            handler.layout(),
+            layout,
             serde_json::to_string(&headers)?,
             counts.rows as i64,
             counts.inserted as i64,
@@ -259,7 +278,6 @@ pub fn run(
             rejected_rows as i64
         ],
     )?;
-    drop(handler);
     tx.commit()?;
     ctx.say(format!("{file_name}: 取込み {batch}: {summary}。"));
     if rejected_rows > 0 {
