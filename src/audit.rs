@@ -62,6 +62,26 @@ pub fn append(
     command: &str,
     detail: &Detail,
 ) -> Result<i64> {
+    if !conn.is_autocommit() {
+        // The caller's transaction holds the write lock: the entry commits with it.
+        return append_in(conn, at, operator, command, detail);
+    }
+    // On its own, reading the chain's head and appending to it must be one write
+    // transaction, taken up front: otherwise two commands finishing at once both read
+    // the same head, and the second fails on the sequence number (or forks the chain).
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    let seq = append_in(&tx, at, operator, command, detail)?;
+    tx.commit()?;
+    Ok(seq)
+}
+
+fn append_in(
+    conn: &Connection,
+    at: &str,
+    operator: &str,
+    command: &str,
+    detail: &Detail,
+) -> Result<i64> {
     let (last_seq, prev): (i64, String) = conn
         .query_row(
             "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",

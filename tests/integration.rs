@@ -5,3 +5,6 @@ mod harness;
 
 #[path = "it/import.rs"]
 mod import;
+
+#[path = "it/robust.rs"]
+mod robust;

@@ -77,19 +77,8 @@ pub fn run_with(
     let key = sheet_key(&sheets, opts.all_sheets);
     let file_name = src.file_name.clone();
     ctx.detail.files_read_push(&file_name, &src.sha256);
-    if let Some((batch, rejected)) = already_imported(&ctx.conn, spec.kind, &src.sha256, &key)? {
-        ctx.say(format!(
-            "{file_name}: このファイル（同じ内容・同じシート）は取込み {batch} で取り込み済みです。何も変えていません \
-             (already imported as batch {batch}; nothing changed){}",
-            if rejected > 0 {
-                format!(
-                    "。保管中の誤り {rejected} 行は `stepcard batches show {batch} --rejected --out FILE` で書き出せます"
-                )
-            } else {
-                String::new()
-            }
-        ));
-        ctx.detail.count("already_imported_batch", batch);
+    if let Some(found) = already_imported(&ctx.conn, spec.kind, &src.sha256, &key)? {
+        say_already_imported(ctx, &file_name, found);
         return Ok(None);
     }
 
@@ -97,6 +86,13 @@ pub fn run_with(
     let operator = ctx.operator.clone();
     let quiet = ctx.quiet;
     let tx = crate::db::begin_write(&mut ctx.conn)?;
+    // Asked again under the write lock: another import of the same file may have
+    // committed while this one waited for the lock.
+    if let Some(found) = already_imported(&tx, spec.kind, &src.sha256, &key)? {
+        drop(tx);
+        say_already_imported(ctx, &file_name, found);
+        return Ok(None);
+    }
     tx.execute(
         "INSERT INTO batches(kind, file_name, sheet, sha256, layout, header_json, imported_at, operator, verified) \
          VALUES (?1,?2,?3,?4,'','{}',?5,?6,?7)",
@@ -286,6 +282,22 @@ pub fn run_with(
         ));
     }
     Ok(Some(batch))
+}
+
+/// The file (same content, same sheets) was imported as batch `found.0`.
+fn say_already_imported(ctx: &mut Ctx, file_name: &str, (batch, rejected): (i64, i64)) {
+    ctx.say(format!(
+        "{file_name}: このファイル（同じ内容・同じシート）は取込み {batch} で取り込み済みです。何も変えていません \
+         (already imported as batch {batch}; nothing changed){}",
+        if rejected > 0 {
+            format!(
+                "。保管中の誤り {rejected} 行は `stepcard batches show {batch} --rejected --out FILE` で書き出せます"
+            )
+        } else {
+            String::new()
+        }
+    ));
+    ctx.detail.count("already_imported_batch", batch);
 }
 
 fn say(quiet: bool, msg: String) {
