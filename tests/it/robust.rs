@@ -276,3 +276,542 @@ fn the_same_file_imported_twice_at_once_lands_once() {
     );
     assert!(said.contains("取り込み済み"), "{said}");
 }
+
+// ---------------------------------------------------------------------------------
+// Property tests of the readers: whatever the bytes, no panic, and either rows or an
+// error that names the file (and the row or cell where there is one); well-formed
+// input reads back exactly as written.
+// ---------------------------------------------------------------------------------
+
+mod props {
+    use super::*;
+    use chrono::NaiveDate;
+    use proptest::prelude::*;
+    use std::io::Write;
+    use stepcard::import::steps::{cell_date, cell_year_month, check_steps, Checked};
+    use stepcard::sheet::{normalize, Book, CellRef, Encoding, ReadOptions, Row};
+
+    /// Every row of every sheet, as (row number, raw texts); or the error's message.
+    fn read_book(path: &Path, opts: &ReadOptions) -> Result<Vec<(u32, Vec<String>)>, String> {
+        let mut book = Book::open(path, opts).map_err(|e| format!("{e:#}"))?;
+        let mut out = Vec::new();
+        let mut row = Row::new();
+        for sheet in book.sheet_names() {
+            let mut src = book.rows(&sheet).map_err(|e| format!("{e:#}"))?;
+            loop {
+                match src.next_row(&mut row) {
+                    Ok(true) => out.push((
+                        row.number(),
+                        (0..row.len())
+                            .map(|c| row.raw_text(c).into_owned())
+                            .collect(),
+                    )),
+                    Ok(false) => break,
+                    Err(e) => return Err(format!("{e:#}")),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn read_book_pub(path: &Path) -> Result<Vec<(u32, Vec<String>)>, String> {
+        read_book(path, &ReadOptions::default())
+    }
+
+    /// An error names the file first, says what to do in Japanese and glosses it in
+    /// English; a problem in a row names the row.
+    fn located(path: &Path, msg: &str) -> Result<(), TestCaseError> {
+        let file = path.display().to_string();
+        prop_assert!(msg.starts_with(&format!("{file}: ")), "not located: {msg}");
+        prop_assert!(
+            msg.contains('(') && msg.trim_end().ends_with(')'),
+            "no gloss: {msg}"
+        );
+        Ok(())
+    }
+
+    /// Rows come in order, each numbered once.
+    fn ordered(rows: &[(u32, Vec<String>)]) -> Result<(), TestCaseError> {
+        for w in rows.windows(2) {
+            prop_assert!(w[0].0 < w[1].0, "row numbers {} then {}", w[0].0, w[1].0);
+        }
+        Ok(())
+    }
+
+    /// Bytes that look like CSV: separators, quotes, line ends, a BOM, CP932 and UTF-8
+    /// fragments, and anything else.
+    fn csvish_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b",".to_vec()),
+            Just(b"\"".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b"\r".to_vec()),
+            Just(b"\t".to_vec()),
+            Just(b"\xEF\xBB\xBF".to_vec()),
+            Just("参加者番号,日付,歩数\n".as_bytes().to_vec()),
+            Just(b"\x82\xa0\x8e\x51".to_vec()), // CP932 あ and a kanji lead byte pair
+            Just(b"\x81".to_vec()),             // a lone CP932 lead byte
+            Just("歩数".as_bytes().to_vec()),
+            Just(b"\xe6\xad".to_vec()), // half a UTF-8 character
+            "[0-9A-Za-z ]{0,8}".prop_map(String::into_bytes),
+            prop::collection::vec(any::<u8>(), 0..6),
+        ];
+        prop::collection::vec(piece, 0..60).prop_map(|v| v.concat())
+    }
+
+    /// Cell text as operators key it: ASCII, full-width digits, kana, kanji, CP932-only
+    /// symbols, separators, quotes and line breaks inside the cell.
+    fn cell_text() -> impl Strategy<Value = String> {
+        let ch = prop_oneof![
+            4 => prop::char::range('a', 'z'),
+            4 => prop::char::range('0', '9'),
+            2 => prop::char::range('０', '９'),
+            2 => prop::char::range('ぁ', 'ん'),
+            2 => prop::char::range('ァ', 'ヶ'),
+            1 => prop::sample::select(vec!['歩', '数', '参', '加', '者', '番', '号', '〒', '①', '～', '－', '　', '髙']),
+            1 => prop::sample::select(vec![' ', ',', '"', '\n', '.', '-', '/']),
+        ];
+        prop::collection::vec(ch, 0..12).prop_map(|v| v.into_iter().collect())
+    }
+
+    fn csv_field(s: &str) -> String {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    }
+
+    /// Digits and separators as a Japanese IME types them (full width).
+    fn wide(s: &str) -> String {
+        s.chars()
+            .map(|c| match c {
+                '0'..='9' => char::from_u32(c as u32 - '0' as u32 + '０' as u32).unwrap_or(c),
+                ',' => '，',
+                '-' => '－',
+                c => c,
+            })
+            .collect()
+    }
+
+    fn write_file(path: &Path, bytes: &[u8]) {
+        let mut f = std::fs::File::create(path).unwrap();
+        f.write_all(bytes).unwrap();
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(160))]
+
+        #[test]
+        fn csv_any_bytes_give_rows_or_a_located_error(bytes in csvish_bytes()) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("steps.csv");
+            write_file(&path, &bytes);
+            match read_book(&path, &ReadOptions::default()) {
+                Ok(rows) => ordered(&rows)?,
+                Err(msg) => located(&path, &msg)?,
+            }
+            // Forced encodings take the other decoding paths over the same bytes.
+            for enc in [Encoding::Utf8, Encoding::Cp932] {
+                let opts = ReadOptions { encoding: Some(enc), ..ReadOptions::default() };
+                match read_book(&path, &opts) {
+                    Ok(rows) => ordered(&rows)?,
+                    Err(msg) => located(&path, &msg)?,
+                }
+            }
+        }
+
+        #[test]
+        fn csv_reads_back_what_was_written_in_every_encoding(
+            rows in prop::collection::vec(
+                ("[A-Z][0-9]{1,5}", prop::collection::vec(cell_text(), 0..5)), 1..25),
+            enc in prop::sample::select(vec![Encoding::Utf8, Encoding::Utf8Bom, Encoding::Cp932]),
+            crlf in any::<bool>(),
+            ascii_lead in prop::sample::select(vec![0usize, 3000]),
+        ) {
+            // An all-ASCII start longer than the detection window makes CP932 text
+            // arrive after UTF-8 was guessed, switching encoding mid-file.
+            let mut expected: Vec<Vec<String>> = (0..ascii_lead)
+                .map(|i| vec![format!("A{i}"), format!("{}", i * 37 % 20000)])
+                .collect();
+            for (first, rest) in &rows {
+                let mut cells = vec![first.clone()];
+                cells.extend(rest.iter().cloned());
+                expected.push(cells);
+            }
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let text: String = expected
+                .iter()
+                .map(|r| r.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",") + eol)
+                .collect();
+            let bytes = match enc {
+                Encoding::Utf8 => text.into_bytes(),
+                Encoding::Utf8Bom => [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat(),
+                Encoding::Cp932 => {
+                    let (b, _, bad) = encoding_rs::SHIFT_JIS.encode(&text);
+                    prop_assert!(!bad);
+                    b.into_owned()
+                }
+            };
+            // Short CP932 text can happen to be valid UTF-8 too; then only forcing
+            // the encoding can tell, as an operator would with --encoding cp932.
+            let ambiguous = enc == Encoding::Cp932 && std::str::from_utf8(&bytes).is_ok();
+            let opts = ReadOptions {
+                encoding: ambiguous.then_some(Encoding::Cp932),
+                ..ReadOptions::default()
+            };
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("keyed.csv");
+            write_file(&path, &bytes);
+            let got = read_book(&path, &opts).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(got.len(), expected.len());
+            for (i, ((n, cells), want)) in got.iter().zip(&expected).enumerate() {
+                let mut want = want.clone();
+                while want.last().is_some_and(String::is_empty) {
+                    want.pop();
+                }
+                prop_assert_eq!(*n as usize, i + 1);
+                prop_assert_eq!(cells, &want);
+            }
+        }
+
+        #[test]
+        fn step_counts_keyed_any_way_read_as_their_value(
+            n in 0i64..=60000,
+            form in 0..6u8,
+            pad in prop::sample::select(vec!["", " ", "　", "  "]),
+        ) {
+            let plain = n.to_string();
+            let grouped = {
+                let mut s = String::new();
+                for (i, c) in plain.chars().enumerate() {
+                    if i > 0 && (plain.len() - i) % 3 == 0 {
+                        s.push(',');
+                    }
+                    s.push(c);
+                }
+                s
+            };
+            let text = match form {
+                0 => plain.clone(),
+                1 => grouped.clone(),
+                2 => wide(&plain),
+                3 => wide(&grouped),
+                4 => format!("{plain}.0"),
+                _ => format!("{pad}{grouped}{pad}"),
+            };
+            let text = format!("{pad}{text}{pad}");
+            prop_assert!(matches!(check_steps(CellRef::Text(&text), 60000, false), Checked::Ok(v) if v == n), "{text:?}");
+            let over = format!("{}", n + 60001);
+            prop_assert!(matches!(check_steps(CellRef::Text(&over), 60000, false), Checked::Bad("steps.implausible", _)));
+            prop_assert!(matches!(check_steps(CellRef::Number(n as f64), 60000, false), Checked::Ok(v) if v == n));
+        }
+
+        #[test]
+        fn dates_keyed_any_way_read_as_that_date(
+            days in 0u64..(366 * 40),
+            form in 0..8u8,
+        ) {
+            let d = NaiveDate::from_ymd_opt(1990, 1, 1).unwrap() + chrono::Days::new(days);
+            use chrono::Datelike;
+            let (y, m, dd) = (d.year(), d.month(), d.day());
+            let text = match form {
+                0 => d.to_string(),
+                1 => format!("{y}/{m}/{dd}"),
+                2 => format!("{y}.{m:02}.{dd:02}"),
+                3 => format!("{y}{m:02}{dd:02}"),
+                4 => format!("{y}年{m}月{dd}日"),
+                5 => stepcard::sheet::date::wareki(d),
+                6 => wide(&d.to_string()),
+                _ => format!("{} 00:00:00", d),
+            };
+            prop_assert_eq!(cell_date(CellRef::Text(&text)), Ok(d), "{}", text);
+            prop_assert_eq!(cell_year_month(CellRef::Text(&text)), Ok((y, m)), "{}", text);
+        }
+
+        #[test]
+        fn any_cell_text_is_checked_without_panic(s in any::<String>(), t in cell_text()) {
+            for text in [s.as_str(), t.as_str()] {
+                let _ = check_steps(CellRef::Text(text), 60000, false);
+                let _ = check_steps(CellRef::Text(text), 60000, true);
+                let _ = cell_date(CellRef::Text(text));
+                let _ = cell_year_month(CellRef::Text(text));
+                let _ = normalize::normalize(text);
+                let _ = normalize::parse_int(text);
+                let _ = normalize::normalize_postal(text);
+                let _ = normalize::normalize_phone(text);
+                let _ = normalize::to_fullwidth_katakana(text);
+                let _ = normalize::parse_sex(text);
+                let _ = normalize::parse_channel(text);
+                let _ = normalize::is_email(text);
+                let _ = normalize::header_key(text);
+                let _ = stepcard::import::steps::check_participant_id(text);
+            }
+        }
+    }
+}
+
+mod xlsx_props {
+    use chrono::NaiveDate;
+    use proptest::prelude::*;
+    use std::io::Write;
+    use stepcard::sheet::{cell_name, Book, CellRef, ReadOptions, Row};
+
+    const MAIN: &str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
+    const REL: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+
+    /// A workbook package around one sheet's XML and a shared-string table.
+    pub fn package(sheet_xml: &[u8], shared: &[String]) -> Vec<u8> {
+        let sst: String = shared
+            .iter()
+            .map(|s| format!("<si><t xml:space=\"preserve\">{}</t></si>", escape(s)))
+            .collect();
+        let parts: [(&str, Vec<u8>); 7] = [
+            (
+                "[Content_Types].xml",
+                format!(
+                    r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/><Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>"#
+                )
+                .into_bytes(),
+            ),
+            (
+                "_rels/.rels",
+                format!(
+                    r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>"#
+                )
+                .into_bytes(),
+            ),
+            (
+                "xl/workbook.xml",
+                format!(
+                    r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{MAIN}" xmlns:r="{REL}"><sheets><sheet name="歩数" sheetId="1" r:id="rId1"/></sheets></workbook>"#
+                )
+                .into_bytes(),
+            ),
+            (
+                "xl/_rels/workbook.xml.rels",
+                format!(
+                    r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{REL}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="{REL}/sharedStrings" Target="sharedStrings.xml"/><Relationship Id="rId3" Type="{REL}/styles" Target="styles.xml"/></Relationships>"#
+                )
+                .into_bytes(),
+            ),
+            (
+                "xl/styles.xml",
+                format!(
+                    r#"<?xml version="1.0" encoding="UTF-8"?><styleSheet xmlns="{MAIN}"><cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="14" applyNumberFormat="1"/></cellXfs></styleSheet>"#
+                )
+                .into_bytes(),
+            ),
+            (
+                "xl/sharedStrings.xml",
+                format!(
+                    r#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{MAIN}" count="{n}" uniqueCount="{n}">{sst}</sst>"#,
+                    n = shared.len()
+                )
+                .into_bytes(),
+            ),
+            ("xl/worksheets/sheet1.xml", sheet_xml.to_vec()),
+        ];
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default();
+        for (name, bytes) in parts {
+            zip.start_file(name, opts).unwrap();
+            zip.write_all(&bytes).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    fn escape(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    }
+
+    /// A cell as written into the sheet, and what the reader must give back.
+    #[derive(Debug, Clone)]
+    pub enum Cell {
+        Number(f64),
+        Shared(usize),
+        Inline(String),
+        Date(NaiveDate),
+        Bool(bool),
+    }
+
+    fn sheet_xml(cells: &[((u32, u32), Cell)]) -> String {
+        let mut xml = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{MAIN}"><sheetData>"#
+        );
+        let mut current = None;
+        for ((r, c), cell) in cells {
+            if current != Some(*r) {
+                if current.is_some() {
+                    xml.push_str("</row>");
+                }
+                xml.push_str(&format!(r#"<row r="{}">"#, r + 1));
+                current = Some(*r);
+            }
+            let at = cell_name(r + 1, *c as usize);
+            xml.push_str(&match cell {
+                Cell::Number(f) => format!(r#"<c r="{at}"><v>{f}</v></c>"#),
+                Cell::Shared(i) => format!(r#"<c r="{at}" t="s"><v>{i}</v></c>"#),
+                Cell::Inline(s) => format!(
+                    r#"<c r="{at}" t="inlineStr"><is><t xml:space="preserve">{}</t></is></c>"#,
+                    escape(s)
+                ),
+                Cell::Date(d) => {
+                    let serial = (*d - NaiveDate::from_ymd_opt(1899, 12, 30).unwrap()).num_days();
+                    format!(r#"<c r="{at}" s="1"><v>{serial}</v></c>"#)
+                }
+                Cell::Bool(b) => format!(r#"<c r="{at}" t="b"><v>{}</v></c>"#, u8::from(*b)),
+            });
+        }
+        if current.is_some() {
+            xml.push_str("</row>");
+        }
+        xml.push_str("</sheetData></worksheet>");
+        xml
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        "[a-z0-9あ-んア-ン歩数参加者①～ ,.&<>\"'-]{1,10}"
+            .prop_filter("not blank", |s| !s.trim().is_empty())
+    }
+
+    fn cell(shared: usize) -> impl Strategy<Value = Cell> {
+        prop_oneof![
+            (-1e9f64..1e9).prop_map(Cell::Number),
+            (0i64..60000).prop_map(|n| Cell::Number(n as f64)),
+            (0..shared.max(1)).prop_map(Cell::Shared),
+            text().prop_map(Cell::Inline),
+            (0u64..20000).prop_map(|d| Cell::Date(
+                NaiveDate::from_ymd_opt(1990, 1, 1).unwrap() + chrono::Days::new(d)
+            )),
+            any::<bool>().prop_map(Cell::Bool),
+        ]
+    }
+
+    /// Cells at distinct positions, in sheet order, and the shared strings they use.
+    fn sheet() -> impl Strategy<Value = (Vec<((u32, u32), Cell)>, Vec<String>)> {
+        prop::collection::vec(text(), 1..8).prop_flat_map(|shared| {
+            let n = shared.len();
+            (
+                prop::collection::btree_map((0u32..60, 0u32..40), cell(n), 0..80)
+                    .prop_map(|m| m.into_iter().collect::<Vec<_>>()),
+                Just(shared),
+            )
+        })
+    }
+
+    fn write(dir: &tempfile::TempDir, bytes: &[u8]) -> std::path::PathBuf {
+        let path = dir.path().join("card.xlsx");
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// One mutation of a byte string: cut it, splice bytes in, or overwrite one.
+    fn mutate(bytes: &mut Vec<u8>, how: (u8, usize, Vec<u8>)) {
+        let (kind, at, junk) = how;
+        let at = if bytes.is_empty() {
+            0
+        } else {
+            at % bytes.len()
+        };
+        match kind % 3 {
+            0 => bytes.truncate(at),
+            1 => {
+                let tail = bytes.split_off(at);
+                bytes.extend_from_slice(&junk);
+                bytes.extend_from_slice(&tail);
+            }
+            _ => {
+                if let (Some(b), Some(j)) = (bytes.get_mut(at), junk.first()) {
+                    *b = *j;
+                }
+            }
+        }
+    }
+
+    fn xml_junk() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"<".to_vec()),
+            Just(b"</row>".to_vec()),
+            Just(b"<row r=\"0\">".to_vec()),
+            Just(b"<c r=\"XFD1048576\"><v>1</v></c>".to_vec()),
+            Just(b"<c r=\"A99999999\"><v>1</v></c>".to_vec()),
+            Just(b"<c r=\"\" t=\"s\"><v>999</v></c>".to_vec()),
+            Just(b"<c t=\"s\"><v>-1</v></c>".to_vec()),
+            Just(b"<c r=\"B2\" t=\"d\"><v>2025-02-30</v></c>".to_vec()),
+            Just(b"<c r=\"B2\" t=\"e\"><v>#N/A</v></c>".to_vec()),
+            Just(b"<c r=\"B2\" s=\"1\"><v>1e308</v></c>".to_vec()),
+            Just(b"<c r=\"B2\" s=\"7\"><v>NaN</v></c>".to_vec()),
+            Just(b"<dimension ref=\"Z9:A1\"/>".to_vec()),
+            Just(b"&bogus;".to_vec()),
+            Just(b"\xFF\xFE".to_vec()),
+            prop::collection::vec(any::<u8>(), 1..8),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn xlsx_reads_back_what_was_written((cells, shared) in sheet()) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = write(&dir, &package(sheet_xml(&cells).as_bytes(), &shared));
+            let mut book = Book::open(&path, &ReadOptions::default()).map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
+            let mut src = book.rows("歩数").map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
+            let mut row = Row::new();
+            let mut got: Vec<((u32, u32), String)> = Vec::new();
+            while src.next_row(&mut row).map_err(|e| TestCaseError::fail(format!("{e:#}")))? {
+                for c in 0..row.len() {
+                    let v = match row.get(c) {
+                        CellRef::Empty => continue,
+                        CellRef::Text(s) => format!("text:{s}"),
+                        CellRef::Number(f) => format!("number:{f}"),
+                        CellRef::Date(d) => format!("date:{d}"),
+                        CellRef::Bool(b) => format!("bool:{b}"),
+                        CellRef::Error(e) => format!("error:{e}"),
+                    };
+                    got.push(((row.number() - 1, c as u32), v));
+                }
+            }
+            let want: Vec<((u32, u32), String)> = cells
+                .iter()
+                .map(|(at, c)| (*at, match c {
+                    Cell::Number(f) => format!("number:{f}"),
+                    Cell::Shared(i) => format!("text:{}", shared[*i]),
+                    Cell::Inline(s) => format!("text:{s}"),
+                    Cell::Date(d) => format!("date:{d}"),
+                    Cell::Bool(b) => format!("bool:{b}"),
+                }))
+                .collect();
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn xlsx_damaged_anywhere_gives_rows_or_a_located_error(
+            (cells, shared) in sheet(),
+            xml_cuts in prop::collection::vec((any::<u8>(), any::<usize>(), xml_junk()), 0..4),
+            zip_cut in prop::option::of((any::<u8>(), any::<usize>(), prop::collection::vec(any::<u8>(), 1..4))),
+        ) {
+            let mut xml = sheet_xml(&cells).into_bytes();
+            for how in xml_cuts {
+                mutate(&mut xml, how);
+            }
+            let mut bytes = package(&xml, &shared);
+            if let Some(how) = zip_cut {
+                mutate(&mut bytes, how);
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let path = write(&dir, &bytes);
+            match super::props::read_book_pub(&path) {
+                Ok(_) => {}
+                Err(msg) => {
+                    let file = path.display().to_string();
+                    prop_assert!(msg.starts_with(&format!("{file}: ")), "not located: {msg}");
+                }
+            }
+        }
+    }
+}
