@@ -64,6 +64,7 @@ pub fn run(
 /// [`run`] for a handler that borrows the import's transaction, so it can prepare its
 /// statements once and hold them for every row instead of looking them up in the
 /// statement cache per row (which costs more than the insert itself on a long sheet).
+/// The handler is dropped before the transaction ends, whichever way it ends.
 pub fn run_with(
     ctx: &mut Ctx,
     path: &Path,
@@ -201,10 +202,6 @@ pub fn run_with(
         fatal = true;
     }
     let counts = handler.counts();
-    let layout = handler.layout();
-    // The handler may hold statements on the transaction: it goes before the
-    // transaction is committed or rolled back.
-    drop(handler);
     let d = &mut ctx.detail;
     d.count("batch", batch);
     d.count("rows", counts.rows);
@@ -227,6 +224,7 @@ pub fn run_with(
     print_problems(ctx.quiet, &file_name, &problems);
 
     if fatal {
+        drop(handler);
         drop(tx);
         bail!(
             "{file_name}: 見出しを読めないため、何も取り込んでいません。見出し行を直して取り込み直してください \
@@ -234,6 +232,7 @@ pub fn run_with(
         );
     }
     if !problems.is_empty() && !opts.partial {
+        drop(handler);
         drop(tx);
         bail!(
             "{file_name}: {} 件の誤り（{rejected_rows} 行）があるため、何も取り込んでいません。\
@@ -253,6 +252,7 @@ pub fn run_with(
         counts.rows, counts.inserted, counts.duplicates, counts.replaced, counts.updated, rejected_rows
     );
     if opts.dry_run {
+        drop(handler);
         drop(tx);
         ctx.say(format!(
             "{file_name}: 検査のみ（--dry-run）: 取り込めば {summary}。何も変えていません (dry run; nothing changed)"
@@ -264,7 +264,7 @@ pub fn run_with(
         "UPDATE batches SET layout=?2, header_json=?3, rows_read=?4, inserted=?5, duplicates=?6, replaced=?7, updated=?8, rejected=?9 WHERE id=?1",
         rusqlite::params![
             batch,
-            layout,
+            handler.layout(),
             serde_json::to_string(&headers)?,
             counts.rows as i64,
             counts.inserted as i64,
@@ -274,6 +274,7 @@ pub fn run_with(
             rejected_rows as i64
         ],
     )?;
+    drop(handler);
     tx.commit()?;
     ctx.say(format!("{file_name}: 取込み {batch}: {summary}。"));
     if rejected_rows > 0 {

@@ -177,13 +177,6 @@ impl Row {
         let end = self.text.len();
         self.put(col, Slot::Error { start, end });
     }
-
-    /// Drop trailing empty cells.
-    fn trim_trailing(&mut self) {
-        while matches!(self.cells.last(), Some(Slot::Empty)) {
-            self.cells.pop();
-        }
-    }
 }
 
 /// Format a number the way Excel's "General" format shows it: at most 15
@@ -420,12 +413,7 @@ mod tests {
         row.put(2, Slot::Number(0.5));
         row.put(3, Slot::Bool(true));
         row.put_error(4, &"#N/A");
-        row.put(
-            5,
-            Slot::Date(NaiveDate::from_ymd_opt(2024, 5, 1).unwrap_or_default()),
-        );
-        row.put(8, Slot::Empty);
-        row.trim_trailing();
+        row.put(5, Slot::Date(NaiveDate::from_ymd_opt(2024, 5, 1).unwrap()));
         assert_eq!(row.number(), 7);
         assert_eq!(row.len(), 6);
         assert_eq!(row.get(0), CellRef::Text("歩数"));
