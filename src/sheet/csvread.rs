@@ -276,13 +276,26 @@ struct CsvRows {
     /// after a failure (asked again, the failure is repeated).
     finished: Option<std::result::Result<(), String>>,
     file: String,
+    parser: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for CsvRows {
+    /// Hang up both channels, so the parser stops at its next send or wait, and wait
+    /// for it: the thread never outlives the rows it reads.
+    fn drop(&mut self) {
+        drop(std::mem::replace(&mut self.rx, sync_channel(0).1));
+        drop(std::mem::replace(&mut self.back, sync_channel(0).0));
+        if let Some(handle) = self.parser.take() {
+            let _ = handle.join();
+        }
+    }
 }
 
 impl CsvRows {
     fn start(mut parser: Parser, file: &str) -> Result<CsvRows> {
         let (tx, rx) = sync_channel::<Msg>(IN_FLIGHT);
         let (back, back_rx) = sync_channel::<Vec<Row>>(IN_FLIGHT);
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("csv-reader".into())
             .spawn(move || {
                 let mut made = 0usize;
@@ -340,6 +353,7 @@ impl CsvRows {
             next: 0,
             finished: None,
             file: file.to_string(),
+            parser: Some(handle),
         })
     }
 }
@@ -884,6 +898,40 @@ mod tests {
         }
         assert_eq!(n, 10_001);
         assert!(came_back >= 2, "{came_back}");
+    }
+
+    /// How many holders the book's encoding has: the book, plus one per parsing thread
+    /// still alive.
+    fn encoding_holders(book: &Book) -> usize {
+        match &book.inner {
+            super::super::BookKind::Csv(c) => std::sync::Arc::strong_count(&c.encoding.0),
+            super::super::BookKind::Workbook(_) => 0,
+        }
+    }
+
+    #[test]
+    fn the_parsing_thread_ends_with_its_rows() {
+        // Found by fuzzing (LeakSanitizer): the thread was detached and could still be
+        // running after its rows were dropped. Now dropping the rows waits for it,
+        // whether they were read to the end, stopped early, or stopped at an error.
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("a,b\n");
+        for i in 0..20_000 {
+            text.push_str(&format!("{i},{i}\n"));
+        }
+        let p = write(&dir, "s.csv", text.as_bytes());
+        let mut book = open(&p);
+        assert_eq!(encoding_holders(&book), 1);
+        for stop_after in [0, 1, 700, usize::MAX] {
+            let mut src = book.rows("s").unwrap();
+            let mut row = Row::new();
+            let mut n = 0;
+            while n < stop_after && src.next_row(&mut row).unwrap() {
+                n += 1;
+            }
+            drop(src);
+            assert_eq!(encoding_holders(&book), 1, "stopped after {stop_after}");
+        }
     }
 
     #[test]
