@@ -19,7 +19,10 @@ pub fn read_all(path: &std::path::Path, opts: &ReadOptions) {
     let file = path.display().to_string();
     let check = |e: anyhow::Error| {
         let msg = format!("{e:#}");
-        assert!(msg.starts_with(&format!("{file}: ")), "error not located: {msg}");
+        assert!(
+            msg.starts_with(&format!("{file}: ")),
+            "error not located: {msg}"
+        );
     };
     let mut book = match Book::open(path, opts) {
         Ok(b) => b,

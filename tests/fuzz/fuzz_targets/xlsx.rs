@@ -27,7 +27,8 @@ fn package(sheet_xml: &[u8]) -> Vec<u8> {
         zip.start_file(name, opts).expect("zip");
         zip.write_all(text.as_bytes()).expect("zip");
     }
-    zip.start_file("xl/worksheets/sheet1.xml", opts).expect("zip");
+    zip.start_file("xl/worksheets/sheet1.xml", opts)
+        .expect("zip");
     zip.write_all(sheet_xml).expect("zip");
     zip.finish().expect("zip").into_inner()
 }
