@@ -61,6 +61,10 @@ pub fn run(
     })
 }
 
+/// Makes the handler for a batch; the handler may borrow the import's transaction.
+pub type MakeHandler<'m> =
+    dyn for<'c> FnMut(&'c Connection, i64) -> Result<Box<dyn RowHandler + 'c>> + 'm;
+
 /// [`run`] for a handler that borrows the import's transaction, so it can prepare its
 /// statements once and hold them for every row instead of looking them up in the
 /// statement cache per row (which costs more than the insert itself on a long sheet).
@@ -70,7 +74,7 @@ pub fn run_with(
     path: &Path,
     opts: &ImportOpts,
     spec: &Spec<'_>,
-    make: &mut dyn for<'c> FnMut(&'c Connection, i64) -> Result<Box<dyn RowHandler + 'c>>,
+    make: &mut MakeHandler<'_>,
 ) -> Result<Option<i64>> {
     let src = open_source(path, opts)?;
     let mut src = src;

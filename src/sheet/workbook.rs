@@ -313,14 +313,14 @@ impl WorkBook {
                     Ok(r) => r,
                     Err(e) => return Err(ctx.sheet_damaged(&e)),
                 };
-                RangeRows::new(range, ctx)
+                RangeRows::boxed(range, ctx)
             }
             Kind::Ods(x) => {
                 let range = match guarded(file, || x.worksheet_range(sheet))? {
                     Ok(r) => r,
                     Err(e) => return Err(ctx.sheet_damaged(&e)),
                 };
-                RangeRows::new(range, ctx)
+                RangeRows::boxed(range, ctx)
             }
         }
     }
@@ -591,7 +591,7 @@ struct RangeRows<'a> {
 }
 
 impl<'a> RangeRows<'a> {
-    fn new(range: Range<Data>, ctx: Ctx<'a>) -> Result<Box<dyn RowSource + 'a>> {
+    fn boxed(range: Range<Data>, ctx: Ctx<'a>) -> Result<Box<dyn RowSource + 'a>> {
         let start = range
             .start()
             .map_or((0, 0), |(r, c)| (u64::from(r), u64::from(c)));

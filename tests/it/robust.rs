@@ -486,7 +486,7 @@ mod props {
             let grouped = {
                 let mut s = String::new();
                 for (i, c) in plain.chars().enumerate() {
-                    if i > 0 && (plain.len() - i) % 3 == 0 {
+                    if i > 0 && (plain.len() - i).is_multiple_of(3) {
                         s.push(',');
                     }
                     s.push(c);
@@ -570,7 +570,7 @@ mod xlsx_props {
         let parts: [(&str, Vec<u8>); 7] = [
             (
                 "[Content_Types].xml",
-                format!(
+                String::from(
                     r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/><Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>"#
                 )
                 .into_bytes(),
@@ -692,7 +692,10 @@ mod xlsx_props {
     }
 
     /// Cells at distinct positions, in sheet order, and the shared strings they use.
-    fn sheet() -> impl Strategy<Value = (Vec<((u32, u32), Cell)>, Vec<String>)> {
+    /// Cells by (row, column), 0-based.
+    type Cells = Vec<((u32, u32), Cell)>;
+
+    fn sheet() -> impl Strategy<Value = (Cells, Vec<String>)> {
         prop::collection::vec(text(), 1..8).prop_flat_map(|shared| {
             let n = shared.len();
             (
