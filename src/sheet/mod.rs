@@ -320,7 +320,8 @@ impl Book {
 
     /// CSV only: the encoding detected or forced. If detection guessed UTF-8
     /// from an all-ASCII start and CP932 text turned up later, this reports
-    /// [`Encoding::Cp932`] once that row has been read.
+    /// [`Encoding::Cp932`] once the reader has reached that row (it parses a
+    /// few chunks ahead of the rows handed out).
     pub fn encoding(&self) -> Option<Encoding> {
         match &self.inner {
             BookKind::Csv(c) => Some(c.encoding()),
