@@ -6,7 +6,6 @@
 use crate::harness::*;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::time::Duration;
 
 /// First day of the sample program's period (examples/program.toml).
 const FIRST_DAY: (i32, u32, u32) = (2025, 5, 14);
