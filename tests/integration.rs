@@ -23,3 +23,6 @@ mod verify;
 
 #[path = "it/closeout.rs"]
 mod closeout;
+
+#[path = "it/robust.rs"]
+mod robust;

@@ -75,6 +75,7 @@ fn batch(ctx: &Ctx, id: i64) -> Result<BatchInfo> {
     }
 }
 
+#[allow(clippy::type_complexity)]
 pub fn show(ctx: &mut Ctx, id: i64, rejected: bool, out: Option<&Path>) -> Result<()> {
     let info = batch(ctx, id)?;
     ctx.detail.count("batch", id);

@@ -89,14 +89,15 @@ pub fn import_one_with(
         card_days: true,
         verified,
     };
-    batch::run(ctx, file, opts, &spec, &mut |b| {
-        Ok(Box::new(StepsImporter::new(
+    batch::run_with(ctx, file, opts, &spec, &mut |conn, b| {
+        let importer = StepsImporter::new(
             program.clone(),
             ids.take().unwrap_or_default(),
             b,
             replace,
             layout,
-        )))
+        );
+        Ok(Box::new(importer.hold(conn)?))
     })
 }
 

@@ -228,6 +228,12 @@ pub fn create(path: &Path) -> Result<Connection> {
         )
     })?;
     let mut conn = Connection::open(path)?;
+    // Set before the first table, so it holds for the file's life. Large pages make
+    // the bulk work (a long step sheet is millions of rows in one transaction) cheaper:
+    // fewer pages to split, balance, checksum and copy through the WAL. Measured on a
+    // 3.5M-row import: 3.9 s at 4 KiB pages, 3.4 s at 32 KiB, 3.25 s at 64 KiB, with
+    // export and undo unchanged (examples/bench.rs).
+    conn.execute_batch("PRAGMA page_size=65536")?;
     configure(&conn)?;
     migrate(&mut conn)?;
     Ok(conn)

@@ -71,25 +71,34 @@ pub fn run(
     spec: &Spec<'_>,
     make: &mut dyn FnMut(i64) -> Result<Box<dyn RowHandler>>,
 ) -> Result<Option<i64>> {
+    run_with(ctx, path, opts, spec, &mut |_conn, batch| {
+        make(batch).map(|h| -> Box<dyn RowHandler + '_> { h })
+    })
+}
+
+/// Makes the handler for a batch; the handler may borrow the import's transaction.
+pub type MakeHandler<'m> =
+    dyn for<'c> FnMut(&'c Connection, i64) -> Result<Box<dyn RowHandler + 'c>> + 'm;
+
+/// [`run`] for a handler that borrows the import's transaction, so it can prepare its
+/// statements once and hold them for every row instead of looking them up in the
+/// statement cache per row (which costs more than the insert itself on a long sheet).
+/// The handler is dropped before the transaction ends, whichever way it ends.
+pub fn run_with(
+    ctx: &mut Ctx,
+    path: &Path,
+    opts: &ImportOpts,
+    spec: &Spec<'_>,
+    make: &mut MakeHandler<'_>,
+) -> Result<Option<i64>> {
     let src = open_source(path, opts)?;
     let mut src = src;
     let sheets = chosen_sheets(&src, opts)?;
     let key = sheet_key(&sheets, opts.all_sheets);
     let file_name = src.file_name.clone();
     ctx.detail.files_read_push(&file_name, &src.sha256);
-    if let Some((batch, rejected)) = already_imported(&ctx.conn, spec.kind, &src.sha256, &key)? {
-        ctx.say(format!(
-            "{file_name}: このファイル（同じ内容・同じシート）は取込み {batch} で取り込み済みです。何も変えていません \
-             (already imported as batch {batch}; nothing changed){}",
-            if rejected > 0 {
-                format!(
-                    "。保管中の誤り {rejected} 行は `stepcard batches show {batch} --rejected --out FILE` で書き出せます"
-                )
-            } else {
-                String::new()
-            }
-        ));
-        ctx.detail.count("already_imported_batch", batch);
+    if let Some(found) = already_imported(&ctx.conn, spec.kind, &src.sha256, &key)? {
+        say_already_imported(ctx, &file_name, found);
         return Ok(None);
     }
 
@@ -97,13 +106,20 @@ pub fn run(
     let operator = ctx.operator.clone();
     let quiet = ctx.quiet;
     let tx = crate::db::begin_write(&mut ctx.conn)?;
+    // Asked again under the write lock: another import of the same file may have
+    // committed while this one waited for the lock.
+    if let Some(found) = already_imported(&tx, spec.kind, &src.sha256, &key)? {
+        drop(tx);
+        say_already_imported(ctx, &file_name, found);
+        return Ok(None);
+    }
     tx.execute(
         "INSERT INTO batches(kind, file_name, sheet, sha256, layout, header_json, imported_at, operator, verified) \
          VALUES (?1,?2,?3,?4,'','{}',?5,?6,?7)",
         rusqlite::params![spec.kind, file_name, key, src.sha256, now, operator, spec.verified],
     )?;
     let batch = tx.last_insert_rowid();
-    let mut handler = make(batch)?;
+    let mut handler = make(&tx, batch)?;
     let mut problems: Vec<Problem> = Vec::new();
     let mut fatal = false;
     let mut headers = serde_json::Map::new();
@@ -229,6 +245,7 @@ pub fn run(
     }
 
     if fatal {
+        drop(handler);
         drop(tx);
         bail!(
             "{file_name}: 見出しを読めないため、何も取り込んでいません。見出し行を直して取り込み直してください \
@@ -236,6 +253,7 @@ pub fn run(
         );
     }
     if !problems.is_empty() && !opts.partial {
+        drop(handler);
         drop(tx);
         bail!(
             "{file_name}: {} 件の誤り（{rejected_rows} 行）があるため、何も取り込んでいません。\
@@ -255,6 +273,7 @@ pub fn run(
         counts.rows, counts.inserted, counts.duplicates, counts.replaced, counts.updated, rejected_rows
     );
     if opts.dry_run {
+        drop(handler);
         drop(tx);
         ctx.say(format!(
             "{file_name}: 検査のみ（--dry-run）: 取り込めば {summary}。何も変えていません (dry run; nothing changed)"
@@ -313,6 +332,22 @@ pub fn outside_header(sheet: &str, row: &Row, width: usize) -> Option<Problem> {
             code: "cell.outside_header",
             message: "見出しのない列に値があります。見出しを付けるか、値を消してください".into(),
         })
+}
+
+/// The file (same content, same sheets) was imported as batch `found.0`.
+fn say_already_imported(ctx: &mut Ctx, file_name: &str, (batch, rejected): (i64, i64)) {
+    ctx.say(format!(
+        "{file_name}: このファイル（同じ内容・同じシート）は取込み {batch} で取り込み済みです。何も変えていません \
+         (already imported as batch {batch}; nothing changed){}",
+        if rejected > 0 {
+            format!(
+                "。保管中の誤り {rejected} 行は `stepcard batches show {batch} --rejected --out FILE` で書き出せます"
+            )
+        } else {
+            String::new()
+        }
+    ));
+    ctx.detail.count("already_imported_batch", batch);
 }
 
 fn say(quiet: bool, msg: String) {

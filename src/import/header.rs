@@ -6,7 +6,6 @@ use super::Problem;
 use crate::sheet::normalize::header_key;
 use crate::sheet::{cell_name, Row, RowSource};
 use anyhow::Result;
-use std::collections::HashMap;
 
 /// A column a sheet may carry: its key, the headings that name it (Japanese first), and
 /// whether it must be there.
@@ -58,16 +57,18 @@ pub struct Header {
     /// The header cells as keyed, by column index (empty where blank).
     pub raw: Vec<String>,
     pub cols: Vec<Option<HeaderCol>>,
-    by_key: HashMap<&'static str, usize>,
+    /// Column of each known key. A handful of entries, looked up for every cell of
+    /// every row: a linear scan beats hashing the key.
+    by_key: Vec<(&'static str, usize)>,
     pub days: [Option<usize>; 32],
 }
 
 impl Header {
     pub fn col(&self, key: &str) -> Option<usize> {
-        self.by_key.get(key).copied()
+        self.by_key.iter().find(|(k, _)| *k == key).map(|&(_, c)| c)
     }
     pub fn has(&self, key: &str) -> bool {
-        self.by_key.contains_key(key)
+        self.col(key).is_some()
     }
     pub fn has_days(&self) -> bool {
         self.days.iter().any(Option::is_some)
@@ -193,7 +194,7 @@ fn map_header(
             .map(|c| row.raw_text(c).trim().to_string())
             .collect(),
         cols: vec![None; keys.len()],
-        by_key: HashMap::new(),
+        by_key: Vec::new(),
         days: [None; 32],
     };
     let problem = |col: usize, code: &'static str, message: String| Problem {
@@ -227,7 +228,7 @@ fn map_header(
             continue;
         }
         if let Some(k) = lookup(defs, key) {
-            if let Some(&first) = h.by_key.get(k) {
+            if let Some(first) = h.col(k) {
                 problems.push(problem(
                     c,
                     "header.duplicate_column",
@@ -238,7 +239,7 @@ fn map_header(
                     ),
                 ));
             } else {
-                h.by_key.insert(k, c);
+                h.by_key.push((k, c));
                 h.cols[c] = Some(HeaderCol::Known(k));
             }
             continue;
@@ -274,7 +275,7 @@ fn map_header(
         ));
     }
     for d in defs.iter().filter(|d| d.required) {
-        if !h.by_key.contains_key(d.key) {
+        if !h.has(d.key) {
             problems.push(Problem {
                 sheet: sheet.to_string(),
                 row: Some(row.number()),

@@ -423,9 +423,15 @@ pub fn unknown_participant(h: &Header, row: &Row, id: &str) -> Problem {
     )
 }
 
-/// State of one steps import (one batch).
-pub struct StepsImporter {
+/// State of one steps import (one batch). `'c` is the import's transaction when the
+/// importer holds its insert statement (see [`StepsImporter::hold`]).
+pub struct StepsImporter<'c> {
     participants: HashSet<String>,
+    /// The last participant number found in the roster: rows come card by card, so most
+    /// rows repeat it and skip the set lookup.
+    last_known: String,
+    /// The insert, prepared once for the whole batch (`None`: through the statement cache).
+    insert: Option<rusqlite::Statement<'c>>,
     program: Program,
     batch: i64,
     replace: bool,
@@ -445,7 +451,7 @@ const INSERT: &str =
     "INSERT INTO steps(participant_id, date, steps, batch_id, src_row) VALUES (?1,?2,?3,?4,?5) \
                       ON CONFLICT(participant_id, date) DO NOTHING";
 
-impl StepsImporter {
+impl StepsImporter<'static> {
     pub fn new(
         program: Program,
         participants: HashSet<String>,
@@ -455,6 +461,8 @@ impl StepsImporter {
     ) -> Self {
         StepsImporter {
             participants,
+            last_known: String::new(),
+            insert: None,
             program,
             batch,
             replace,
@@ -468,6 +476,31 @@ impl StepsImporter {
         }
     }
 
+    /// Prepare the insert once on `conn` (the import's transaction) and hold it for
+    /// every row; the importer must then be used with that connection only.
+    pub fn hold(self, conn: &Connection) -> Result<StepsImporter<'_>> {
+        let mut insert = conn.prepare(INSERT)?;
+        // The batch is the same for every row: bound once, kept across resets.
+        insert.raw_bind_parameter(4, self.batch)?;
+        Ok(StepsImporter {
+            insert: Some(insert),
+            participants: self.participants,
+            last_known: self.last_known,
+            program: self.program,
+            batch: self.batch,
+            replace: self.replace,
+            forced: self.forced,
+            layout: self.layout,
+            date_buf: self.date_buf,
+            counts: self.counts,
+            extra_rejects: self.extra_rejects,
+            replaced_pids: self.replaced_pids,
+            now: self.now,
+        })
+    }
+}
+
+impl StepsImporter<'_> {
     /// The header problems for the layout this sheet is in (or was forced to).
     pub fn check_header(&mut self, h: &Header) -> Vec<Problem> {
         check_layout(h, self.forced, &mut self.layout)
@@ -505,7 +538,7 @@ impl StepsImporter {
     }
 
     fn participant<'r>(
-        &self,
+        &mut self,
         h: &Header,
         row: &'r Row,
         out: &mut Vec<Problem>,
@@ -517,10 +550,15 @@ impl StepsImporter {
                 return None;
             }
         };
+        if id.as_ref() == self.last_known {
+            return Some(id);
+        }
         if !self.participants.contains(id.as_ref()) {
             out.push(unknown_participant(h, row, &id));
             return None;
         }
+        self.last_known.clear();
+        self.last_known.push_str(&id);
         Some(id)
     }
 
@@ -552,13 +590,22 @@ impl StepsImporter {
     ) -> Result<()> {
         write_date(&mut self.date_buf, date);
         let src_row = i64::from(row.number());
-        let n = conn.prepare_cached(INSERT)?.execute(rusqlite::params![
-            pid,
-            self.date_buf,
-            steps,
-            self.batch,
-            src_row
-        ])?;
+        let n = match &mut self.insert {
+            Some(stmt) => {
+                stmt.raw_bind_parameter(1, pid)?;
+                stmt.raw_bind_parameter(2, self.date_buf.as_str())?;
+                stmt.raw_bind_parameter(3, steps)?;
+                stmt.raw_bind_parameter(5, src_row)?;
+                stmt.raw_execute()?
+            }
+            None => conn.prepare_cached(INSERT)?.execute(rusqlite::params![
+                pid,
+                self.date_buf,
+                steps,
+                self.batch,
+                src_row
+            ])?,
+        };
         if n == 1 {
             self.counts.inserted += 1;
             return Ok(());
@@ -667,7 +714,7 @@ fn layout_ja(l: Layout) -> &'static str {
     }
 }
 
-impl super::batch::RowHandler for StepsImporter {
+impl super::batch::RowHandler for StepsImporter<'_> {
     fn header(&mut self, h: &Header) -> Vec<Problem> {
         self.check_header(h)
     }

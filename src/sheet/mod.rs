@@ -146,7 +146,7 @@ impl Row {
     pub fn is_blank(&self) -> bool {
         self.cells.iter().all(|slot| match slot {
             Slot::Empty => true,
-            Slot::Text { start, end } => self.span(*start, *end).trim().is_empty(),
+            Slot::Text { start, end } => self.span(*start, *end).chars().all(char::is_whitespace),
             Slot::Number(_) | Slot::Date(_) | Slot::Bool(_) | Slot::Error { .. } => false,
         })
     }
@@ -238,7 +238,10 @@ pub fn cell_name(row: u32, col: usize) -> String {
 pub struct ReadOptions {
     /// CSV only: force this encoding instead of detecting it.
     pub encoding: Option<Encoding>,
-    /// Rows beyond this (row number > max_rows) are an error.
+    /// Rows beyond this (row number > max_rows) are an error. Rows are streamed, so
+    /// this is not a memory bound: it keeps row numbers well inside `u32` and stops a
+    /// runaway input. A long-layout CSV for a prefecture-wide program is tens of
+    /// millions of rows, so the default is far above Excel's 1,048,576.
     pub max_rows: u32,
     /// A cell in column index >= max_cols holding data is an error.
     pub max_cols: usize,
@@ -248,7 +251,7 @@ impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             encoding: None,
-            max_rows: 2_000_000,
+            max_rows: 500_000_000,
             max_cols: 512,
         }
     }
@@ -328,7 +331,8 @@ impl Book {
 
     /// CSV only: the encoding detected or forced. If detection guessed UTF-8
     /// from an all-ASCII start and CP932 text turned up later, this reports
-    /// [`Encoding::Cp932`] once that row has been read.
+    /// [`Encoding::Cp932`] once the reader has reached that row (it parses a
+    /// few chunks ahead of the rows handed out).
     pub fn encoding(&self) -> Option<Encoding> {
         match &self.inner {
             BookKind::Csv(c) => Some(c.encoding()),

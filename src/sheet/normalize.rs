@@ -86,6 +86,14 @@ pub enum IntParse {
 /// checked because operators group inconsistently), and a zero fraction
 /// (`8000.0`, which Excel exports for numeric cells).
 pub fn parse_int(s: &str) -> IntParse {
+    // The common cell, plain digits that fit: no sign, grouping or fraction to look at.
+    let b = s.as_bytes();
+    if !b.is_empty() && b.len() <= 18 && b.iter().all(u8::is_ascii_digit) {
+        let v = b
+            .iter()
+            .fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'));
+        return IntParse::Int(v);
+    }
     let s = s.trim();
     let mut chars = s.chars();
     let (negative, rest) = match chars.next() {

@@ -936,6 +936,22 @@ impl Ctx<'_> {
         )
     }
 
+    /// A cell of an earlier row after a later one: Excel writes rows in order, so the
+    /// sheet was damaged or made by a tool that broke the format. Read on, the earlier
+    /// row would come round a second time.
+    fn out_of_order(&self, row: u32, col: u32, after: u32) -> anyhow::Error {
+        let (file, sheet) = (self.file, &self.sheet);
+        let name = cell_name(
+            row.saturating_add(1),
+            usize::try_from(col).unwrap_or(usize::MAX),
+        );
+        anyhow!(
+            "{file}: シート「{sheet}」のセル {name}（{sheet}!{name}）が {after}行目より後に置かれていて、\
+             行の並びが壊れています。Excel で開き直して保存し直してください。 \
+             (sheet is damaged: cell {sheet}!{name} comes after row {after})"
+        )
+    }
+
     fn not_a_worksheet(&self) -> anyhow::Error {
         let (file, sheet) = (self.file, &self.sheet);
         anyhow!(
@@ -1118,9 +1134,14 @@ impl RowSource for StreamRows<'_> {
                 }
                 Some(_) => {}
                 None => {
+                    let number = r.saturating_add(1);
+                    if number <= self.last_row {
+                        self.done = true;
+                        return Err(self.ctx.out_of_order(r, c, self.last_row));
+                    }
                     current = Some(r);
-                    self.last_row = r.saturating_add(1);
-                    row.reset(self.last_row);
+                    self.last_row = number;
+                    row.reset(number);
                 }
             }
             // c < max_cols (checked), so it fits in usize.

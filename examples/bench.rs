@@ -1,0 +1,871 @@
+//! The benchmark harness: how fast and how lean the imports are, measured against floors
+//! run on the same files in the same run.
+//!
+//! ```text
+//! cargo run --release --example bench -- [--scale 1000|10000]... [--only STAGE]...
+//!                                        [--runs N] [--data DIR] [--tools DIR]
+//! ```
+//!
+//! Data comes from `shared/tools/gen_data.py` (generated once into `--data`, by default
+//! `<target>/bench-data`). Every measured program runs as a child process, so its wall
+//! time, CPU time and peak memory (max RSS, from `wait4`) are its own. Each stage runs
+//! `--runs` rounds, the tools interleaved within a round so that a busy machine slows
+//! them alike, and reports the best round of each.
+//!
+//! Stages:
+//! - `import`: `stepcard steps import` of the long CSV (参加者番号,日付,歩数) at each
+//!   scale, against `rustfloor load-pk-worowid` (csv crate + one prepared insert into a
+//!   `(participant_id, date)` primary key, no validation) and `sqlite3 .import` (no
+//!   key, no validation).
+//! - `xlsx`: the card-layout workbook at 1,000 participants: stepcard's sheet reader
+//!   against `rustfloor xlsx-stream` (calamine's streaming cell reader), both reading
+//!   every cell; then the whole `steps import` of that workbook.
+//! - `points`, `ship`, `labels`, `close-out`: named so they can be added; they report
+//!   "not yet built" until those commands exist in this build.
+//!
+//! The floors are optional: a tool that cannot be built or found is skipped with a
+//! message, and the stepcard figures are still printed.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+type Result<T> = std::result::Result<T, String>;
+
+const OPERATOR: &str = "山田 太郎";
+const PROGRAM: &str = include_str!("program.toml");
+const MIB: f64 = 1024.0 * 1024.0;
+/// The ceiling the import must stay under whatever the file size.
+const RSS_LIMIT_MIB: f64 = 64.0;
+/// How much slower than its floor a stage may be.
+const FLOOR_RATIO: f64 = 1.5;
+
+/// One stage of the benchmark, by name.
+struct Stage {
+    name: &'static str,
+    what: &'static str,
+    /// `None`: the command is not in this build yet.
+    run: Option<fn(&mut Bench, u32) -> Result<()>>,
+    /// Scales the stage runs at (others are skipped).
+    scales: &'static [u32],
+}
+
+const STAGES: &[Stage] = &[
+    Stage {
+        name: "import",
+        what: "steps import, long CSV",
+        run: Some(stage_import),
+        scales: &[1000, 10000],
+    },
+    Stage {
+        name: "xlsx",
+        what: "steps import, card-layout .xlsx",
+        run: Some(stage_xlsx),
+        scales: &[1000],
+    },
+    Stage {
+        name: "points",
+        what: "points for every participant",
+        run: None,
+        scales: &[10000],
+    },
+    Stage {
+        name: "ship",
+        what: "a shipment of 10,000",
+        run: None,
+        scales: &[10000],
+    },
+    Stage {
+        name: "labels",
+        what: "labels for 10,000",
+        run: None,
+        scales: &[10000],
+    },
+    Stage {
+        name: "close-out",
+        what: "close-out of the 10,000-participant database",
+        run: None,
+        scales: &[10000],
+    },
+];
+
+fn main() {
+    if let Some(code) = child_mode() {
+        std::process::exit(code);
+    }
+    let opts = match Opts::parse() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("bench: {e}\n\n{}", Opts::USAGE);
+            std::process::exit(2);
+        }
+    };
+    if cfg!(debug_assertions) {
+        eprintln!("bench: note: this harness is built without --release; stepcard itself is built and run in release");
+    }
+    let mut bench = match Bench::new(opts) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = bench.run_all();
+    std::process::exit(code);
+}
+
+struct Opts {
+    scales: Vec<u32>,
+    only: Vec<String>,
+    runs: usize,
+    data: Option<PathBuf>,
+    tools: Option<PathBuf>,
+}
+
+impl Opts {
+    const USAGE: &'static str = "usage: cargo run --release --example bench -- \
+[--scale 1000|10000]... [--only import|xlsx|points|ship|labels|close-out]... [--runs N] [--data DIR] [--tools DIR]";
+
+    fn parse() -> Result<Opts> {
+        let mut o = Opts {
+            scales: Vec::new(),
+            only: Vec::new(),
+            runs: 3,
+            data: None,
+            tools: std::env::var_os("STEPCARD_BENCH_TOOLS").map(PathBuf::from),
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(a) = args.next() {
+            let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+            match a.as_str() {
+                "--scale" => {
+                    for s in value("--scale")?.split(',') {
+                        let n: u32 = s
+                            .parse()
+                            .map_err(|_| format!("--scale {s}: not a number of participants"))?;
+                        if n == 0 {
+                            return Err("--scale must be at least 1".into());
+                        }
+                        o.scales.push(n);
+                    }
+                }
+                "--only" => {
+                    for s in value("--only")?.split(',') {
+                        if !STAGES.iter().any(|st| st.name == s) {
+                            let names: Vec<&str> = STAGES.iter().map(|s| s.name).collect();
+                            return Err(format!(
+                                "--only {s}: no such stage (stages: {})",
+                                names.join(", ")
+                            ));
+                        }
+                        o.only.push(s.to_string());
+                    }
+                }
+                "--runs" => {
+                    o.runs = value("--runs")?
+                        .parse()
+                        .ok()
+                        .filter(|&n| n >= 1)
+                        .ok_or("--runs must be a whole number >= 1")?;
+                }
+                "--data" => o.data = Some(PathBuf::from(value("--data")?)),
+                "--tools" => o.tools = Some(PathBuf::from(value("--tools")?)),
+                "-h" | "--help" => {
+                    println!("{}", Opts::USAGE);
+                    std::process::exit(0);
+                }
+                other => return Err(format!("unknown argument {other}")),
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// What one child process cost.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    wall: f64,
+    cpu: f64,
+    max_rss: f64,
+}
+
+/// The best of several rounds of one tool on one stage.
+#[derive(Clone, Debug)]
+struct Figure {
+    tool: String,
+    rows: u64,
+    wall: f64,
+    cpu: f64,
+    max_rss: f64,
+}
+
+impl Figure {
+    fn from_samples(tool: &str, rows: u64, samples: &[Sample]) -> Option<Figure> {
+        let min = |f: fn(&Sample) -> f64| samples.iter().map(f).fold(f64::INFINITY, f64::min);
+        (!samples.is_empty()).then(|| Figure {
+            tool: tool.to_string(),
+            rows,
+            wall: min(|s| s.wall),
+            cpu: min(|s| s.cpu),
+            max_rss: samples.iter().map(|s| s.max_rss).fold(0.0, f64::max),
+        })
+    }
+}
+
+struct Bench {
+    opts: Opts,
+    data: PathBuf,
+    tools: Option<PathBuf>,
+    stepcard: PathBuf,
+    floor: Option<PathBuf>,
+    sqlite3: bool,
+    report: String,
+    failures: Vec<String>,
+}
+
+impl Bench {
+    fn new(opts: Opts) -> Result<Bench> {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let target = target_dir()?;
+        let data = opts
+            .data
+            .clone()
+            .unwrap_or_else(|| target.join("bench-data"));
+        std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+        let tools = opts.tools.clone().or_else(|| find_tools(&root));
+        eprintln!("bench: building stepcard (release)…");
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "--bin",
+                "stepcard",
+                "--manifest-path",
+            ])
+            .arg(root.join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !status.success() {
+            return Err("cargo build --release --bin stepcard failed".into());
+        }
+        let stepcard = target.join("release").join("stepcard");
+        let floor = tools
+            .as_deref()
+            .and_then(|t| match build_floor(t, &target) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    eprintln!("bench: rustfloor skipped: {e}");
+                    None
+                }
+            });
+        let sqlite3 = Command::new("sqlite3")
+            .arg("-version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !sqlite3 {
+            eprintln!("bench: sqlite3 skipped: the sqlite3 command is not installed (apt-get install sqlite3)");
+        }
+        Ok(Bench {
+            opts,
+            data,
+            tools,
+            stepcard,
+            floor,
+            sqlite3,
+            report: String::new(),
+            failures: Vec::new(),
+        })
+    }
+
+    fn run_all(&mut self) -> i32 {
+        let _ = writeln!(
+            self.report,
+            "# stepcard benchmark\n\nmachine: {} cores, load average at start {}; best of {} round(s) each; \
+             stepcard {} ({})\n",
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            load_average(),
+            self.opts.runs,
+            env!("CARGO_PKG_VERSION"),
+            self.stepcard.display()
+        );
+        let mut not_built = Vec::new();
+        for stage in STAGES {
+            if !self.opts.only.is_empty() && !self.opts.only.iter().any(|o| o == stage.name) {
+                continue;
+            }
+            let Some(run) = stage.run else {
+                not_built.push(stage);
+                continue;
+            };
+            let scales: Vec<u32> = if self.opts.scales.is_empty() {
+                stage.scales.to_vec()
+            } else {
+                self.opts.scales.clone()
+            };
+            for n in scales {
+                eprintln!("bench: {} at {n} participants…", stage.name);
+                if let Err(e) = run(self, n) {
+                    let msg = format!("{} at {n}: {e}", stage.name);
+                    eprintln!("bench: FAILED {msg}");
+                    self.failures.push(msg);
+                }
+            }
+        }
+        for stage in not_built {
+            let _ = writeln!(
+                self.report,
+                "## {} ({})\n\nnot yet built: the command is not in this build.\n",
+                stage.name, stage.what
+            );
+        }
+        let _ = writeln!(self.report, "load average at end {}", load_average());
+        if self.failures.is_empty() {
+            let _ = writeln!(self.report, "\nall targets met");
+        } else {
+            let _ = writeln!(self.report, "\ntargets missed or stages failed:");
+            for f in &self.failures {
+                let _ = writeln!(self.report, "- {f}");
+            }
+        }
+        println!("{}", self.report);
+        i32::from(!self.failures.is_empty())
+    }
+
+    /// The generated data for `n` participants (generated on first use).
+    fn dataset(&self, n: u32, xlsx: bool) -> Result<PathBuf> {
+        let dir = self.data.join(format!("n{n}"));
+        let marker = dir.join(if xlsx { ".done-xlsx" } else { ".done" });
+        if marker.exists() {
+            return Ok(dir);
+        }
+        let tools = self.tools.as_deref().ok_or(
+            "no data and no gen_data.py: pass --tools DIR (the folder holding gen_data.py) or --data DIR",
+        )?;
+        eprintln!(
+            "bench: generating {n} participants{} into {} (once)…",
+            if xlsx { " with .xlsx" } else { "" },
+            dir.display()
+        );
+        let mut cmd = Command::new("python3");
+        cmd.arg(tools.join("gen_data.py"))
+            .args(["-n", &n.to_string(), "--quiet", "--out"])
+            .arg(&dir);
+        if xlsx {
+            cmd.arg("--xlsx");
+        }
+        let status = cmd
+            .status()
+            .map_err(|e| format!("cannot run python3: {e}"))?;
+        if !status.success() {
+            return Err(format!(
+                "gen_data.py failed{}",
+                if xlsx {
+                    " (--xlsx needs `pip install xlsxwriter`)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        std::fs::write(&marker, b"").map_err(|e| e.to_string())?;
+        if xlsx {
+            std::fs::write(dir.join(".done"), b"").map_err(|e| e.to_string())?;
+        }
+        Ok(dir)
+    }
+
+    /// A fresh database holding the program and the roster (not timed).
+    fn fresh_db(&self, dir: &Path, name: &str) -> Result<PathBuf> {
+        let work = self.data.join("work");
+        std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+        let db = work.join(format!("{name}.db"));
+        remove_db(&db);
+        let program = work.join("program.toml");
+        std::fs::write(&program, bench_program()?).map_err(|e| e.to_string())?;
+        self.stepcard(&db)
+            .args(["init", "--program"])
+            .arg(&program)
+            .status()
+            .ok()
+            .filter(|s| s.success())
+            .ok_or("stepcard init failed")?;
+        self.stepcard(&db)
+            .args(["roster", "import"])
+            .arg(dir.join("roster.csv"))
+            .status()
+            .ok()
+            .filter(|s| s.success())
+            .ok_or("stepcard roster import failed")?;
+        Ok(db)
+    }
+
+    fn stepcard(&self, db: &Path) -> Command {
+        let mut c = Command::new(&self.stepcard);
+        c.arg("--quiet")
+            .arg("--db")
+            .arg(db)
+            .env("STEPCARD_OPERATOR", OPERATOR)
+            .env_remove("STEPCARD_NOW");
+        c
+    }
+
+    fn section(&mut self, title: &str, figures: &[Figure], base: Option<&Figure>, note: &str) {
+        let _ = writeln!(self.report, "## {title}\n");
+        let _ = writeln!(
+            self.report,
+            "| tool | rows | wall s | rows/s | CPU s | peak RSS MiB | wall vs floor | CPU vs floor |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for f in figures {
+            let ratio =
+                |a: f64, b: Option<f64>| b.map_or("–".into(), |b| format!("{:.2}×", a / b));
+            let _ = writeln!(
+                self.report,
+                "| {} | {} | {:.3} | {} | {:.3} | {:.1} | {} | {} |",
+                f.tool,
+                thousands(f.rows),
+                f.wall,
+                thousands((f.rows as f64 / f.wall.max(1e-9)) as u64),
+                f.cpu,
+                f.max_rss / MIB,
+                ratio(f.wall, base.map(|b| b.wall)),
+                ratio(f.cpu, base.map(|b| b.cpu)),
+            );
+        }
+        if !note.is_empty() {
+            let _ = writeln!(self.report, "\n{note}");
+        }
+        let _ = writeln!(self.report);
+    }
+
+    fn check(&mut self, ok: bool, what: String) {
+        let _ = writeln!(
+            self.report,
+            "- {} {what}\n",
+            if ok { "target met:" } else { "TARGET MISSED:" }
+        );
+        if !ok {
+            self.failures.push(what);
+        }
+    }
+}
+
+/// `steps import` of the long CSV, against rustfloor and sqlite3 on the same file.
+fn stage_import(b: &mut Bench, n: u32) -> Result<()> {
+    let dir = b.dataset(n, false)?;
+    let csv = dir.join("steps_long.csv");
+    let expected = count_lines(&csv)?.saturating_sub(1);
+    let (mut ours, mut floor, mut sq) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..b.opts.runs {
+        let db = b.fresh_db(&dir, &format!("import{n}"))?;
+        let mut cmd = b.stepcard(&db);
+        cmd.args(["steps", "import"]).arg(&csv);
+        let s = measure(&mut cmd)?;
+        let (read, inserted) = batch_counts(&db)?;
+        if read != expected || inserted != expected {
+            return Err(format!(
+                "stepcard read {read} and stored {inserted} rows; the file has {expected}"
+            ));
+        }
+        ours.push(s);
+        remove_db(&db);
+        if let Some(fl) = &b.floor {
+            let db = b.data.join("work").join(format!("floor{n}.db"));
+            remove_db(&db);
+            let mut cmd = Command::new(fl);
+            cmd.arg("load-pk-worowid").arg(&csv).arg(&db);
+            floor.push(measure(&mut cmd)?);
+            let rows = sqlite_count(&db)?;
+            if rows != expected {
+                return Err(format!("rustfloor stored {rows} rows, not {expected}"));
+            }
+            remove_db(&db);
+        }
+        if b.sqlite3 {
+            let db = b.data.join("work").join(format!("sqlite{n}.db"));
+            remove_db(&db);
+            let mut cmd = Command::new("sqlite3");
+            cmd.arg(&db)
+                .arg(".mode csv")
+                .arg(format!(".import '{}' steps", csv.display()));
+            sq.push(measure(&mut cmd)?);
+            let rows = sqlite_count(&db)?;
+            if rows != expected {
+                return Err(format!(
+                    "sqlite3 .import stored {rows} rows, not {expected}"
+                ));
+            }
+            remove_db(&db);
+        }
+        eprintln!("bench:   round {} done", round + 1);
+    }
+    let ours = Figure::from_samples("stepcard steps import", expected, &ours).ok_or("no run")?;
+    let floor = Figure::from_samples("rustfloor load-pk-worowid", expected, &floor);
+    let sq = Figure::from_samples("sqlite3 .import", expected, &sq);
+    let mut figures = vec![ours.clone()];
+    figures.extend(floor.clone());
+    figures.extend(sq.clone());
+    let size = std::fs::metadata(&csv).map_or(0, |m| m.len());
+    b.section(
+        &format!(
+            "import: long CSV, {} participants × 365 days ({} rows, {:.1} MiB)",
+            thousands(u64::from(n)),
+            thousands(expected),
+            size as f64 / MIB
+        ),
+        &figures,
+        floor.as_ref(),
+        "stepcard validates every cell (participant in the roster, date, period, steps) and stores \
+         batch and source row in one transaction, in WAL mode; the floor parses and inserts into a \
+         (participant_id, date) primary key with no checks; sqlite3 .import inserts text into a table \
+         with no key and no checks.",
+    );
+    if let Some(f) = &floor {
+        b.check(
+            ours.wall <= FLOOR_RATIO * f.wall,
+            format!(
+                "import at {n}: wall {:.2}× the floor (≤ {FLOOR_RATIO}×)",
+                ours.wall / f.wall
+            ),
+        );
+    }
+    if let Some(s) = &sq {
+        b.check(
+            ours.wall < s.wall,
+            format!(
+                "import at {n}: {:.3} s against sqlite3 .import {:.3} s (faster)",
+                ours.wall, s.wall
+            ),
+        );
+    }
+    b.check(
+        ours.max_rss / MIB < RSS_LIMIT_MIB,
+        format!(
+            "import at {n}: peak RSS {:.1} MiB (< {RSS_LIMIT_MIB} MiB)",
+            ours.max_rss / MIB
+        ),
+    );
+    Ok(())
+}
+
+/// The card workbook: stepcard's reader against calamine's streaming reader, then the
+/// whole import.
+fn stage_xlsx(b: &mut Bench, n: u32) -> Result<()> {
+    let dir = b.dataset(n, true)?;
+    let xlsx = dir.join("steps_card.xlsx");
+    let self_exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // The long CSV holds the same day values as the card workbook (it is its pivot): the
+    // floor's insert of it plus calamine's read is the floor for the whole import.
+    let long = dir.join("steps_long.csv");
+    let (mut read, mut floor, mut import) = (Vec::new(), Vec::new(), Vec::new());
+    let mut floor_load = Vec::new();
+    let (mut rows_read, mut stored) = (0, 0);
+    for _ in 0..b.opts.runs {
+        let mut cmd = Command::new(&self_exe);
+        cmd.arg("--read-sheets").arg(&xlsx);
+        let (s, out) = measure_output(&mut cmd)?;
+        rows_read = out
+            .trim()
+            .parse()
+            .map_err(|_| format!("reader said {out:?}"))?;
+        read.push(s);
+        if let Some(fl) = &b.floor {
+            let mut cmd = Command::new(fl);
+            cmd.arg("xlsx-stream").arg(&xlsx);
+            floor.push(measure(&mut cmd)?);
+            let db = b.data.join("work").join(format!("floor-xlsx{n}.db"));
+            remove_db(&db);
+            let mut cmd = Command::new(fl);
+            cmd.arg("load-pk-worowid").arg(&long).arg(&db);
+            floor_load.push(measure(&mut cmd)?);
+            remove_db(&db);
+        }
+        let db = b.fresh_db(&dir, &format!("xlsx{n}"))?;
+        let mut cmd = b.stepcard(&db);
+        cmd.args(["steps", "import"]).arg(&xlsx);
+        import.push(measure(&mut cmd)?);
+        let (cards, inserted) = batch_counts(&db)?;
+        if cards + 1 != rows_read {
+            return Err(format!(
+                "the import read {cards} cards; the sheet has {} rows below its header",
+                rows_read.saturating_sub(1)
+            ));
+        }
+        stored = inserted;
+        remove_db(&db);
+    }
+    let ours = Figure::from_samples("stepcard sheet reader", rows_read, &read).ok_or("no run")?;
+    let fl = Figure::from_samples("calamine xlsx-stream (rustfloor)", rows_read, &floor);
+    let mut figures = vec![ours.clone()];
+    figures.extend(fl.clone());
+    b.section(
+        &format!(
+            "xlsx: card-layout workbook, {} participants ({} rows × 31 days), reading",
+            thousands(u64::from(n)),
+            thousands(rows_read.saturating_sub(1))
+        ),
+        &figures,
+        fl.as_ref(),
+        "Both read every cell of every sheet with calamine's streaming reader; stepcard's also \
+         builds its rows (dates, numbers, text) and checks the sheet's bounds.",
+    );
+    if let Some(f) = &fl {
+        b.check(
+            ours.wall <= FLOOR_RATIO * f.wall,
+            format!(
+                "xlsx read at {n}: wall {:.2}× calamine's streaming read (≤ {FLOOR_RATIO}×)",
+                ours.wall / f.wall
+            ),
+        );
+    }
+    let imp = Figure::from_samples("stepcard steps import", stored, &import).ok_or("no run")?;
+    // Floor for the whole import: calamine's read plus the floor's insert of the same values.
+    let both = fl.as_ref().and_then(|r| {
+        let l = Figure::from_samples("", stored, &floor_load)?;
+        Some(Figure {
+            tool: "calamine xlsx-stream + rustfloor load-pk-worowid".into(),
+            rows: stored,
+            wall: r.wall + l.wall,
+            cpu: r.cpu + l.cpu,
+            max_rss: r.max_rss.max(l.max_rss),
+        })
+    });
+    let mut figures = vec![imp.clone()];
+    figures.extend(both.clone());
+    b.section(
+        &format!(
+            "xlsx: the whole import of that workbook ({} day values stored)",
+            thousands(stored)
+        ),
+        &figures,
+        both.as_ref(),
+        "rows here are the day values stored (one card row holds up to 31). The import reads the \
+         workbook as above, validates every day cell and inserts each value, so its floor is \
+         calamine's read plus the floor's insert of the same values (from the long CSV, which holds \
+         exactly those values); the two floor runs are added.",
+    );
+    if let Some(f) = &both {
+        b.check(
+            imp.wall <= FLOOR_RATIO * f.wall,
+            format!(
+                "xlsx import at {n}: wall {:.2}× calamine read + floor insert (≤ {FLOOR_RATIO}×)",
+                imp.wall / f.wall
+            ),
+        );
+    }
+    b.check(
+        imp.max_rss / MIB < RSS_LIMIT_MIB,
+        format!(
+            "xlsx import at {n}: peak RSS {:.1} MiB (< {RSS_LIMIT_MIB} MiB)",
+            imp.max_rss / MIB
+        ),
+    );
+    Ok(())
+}
+
+/// `bench --read-sheets FILE`: read every row of every sheet through stepcard's reader,
+/// print the number of rows. The harness runs this as a child to time it.
+fn child_mode() -> Option<i32> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) != Some("--read-sheets") {
+        return None;
+    }
+    let Some(path) = args.get(2) else {
+        eprintln!("--read-sheets FILE");
+        return Some(2);
+    };
+    let run = || -> anyhow::Result<u64> {
+        use stepcard::sheet::{Book, ReadOptions, Row};
+        let mut book = Book::open(Path::new(path), &ReadOptions::default())?;
+        let mut rows = 0u64;
+        let mut cells = 0u64;
+        let mut row = Row::new();
+        for sheet in book.sheet_names() {
+            let mut src = book.rows(&sheet)?;
+            while src.next_row(&mut row)? {
+                rows += 1;
+                cells += row.len() as u64;
+            }
+        }
+        std::hint::black_box(cells);
+        Ok(rows)
+    };
+    match run() {
+        Ok(n) => {
+            println!("{n}");
+            Some(0)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Some(1)
+        }
+    }
+}
+
+/// Run a child to completion; its own wall time, CPU time and peak RSS.
+fn measure(cmd: &mut Command) -> Result<Sample> {
+    run_child(cmd.stdout(Stdio::null())).map(|(s, _)| s)
+}
+
+/// As [`measure`], keeping what the child printed on stdout.
+fn measure_output(cmd: &mut Command) -> Result<(Sample, String)> {
+    run_child(cmd.stdout(Stdio::piped()))
+}
+
+fn run_child(cmd: &mut Command) -> Result<(Sample, String)> {
+    use std::io::Read;
+    let shown = format!("{cmd:?}");
+    let t0 = Instant::now();
+    let mut child = cmd
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{shown}: {e}"))?;
+    // stderr on a thread of its own, so a chatty child never blocks on a full pipe.
+    let stderr = child.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = e.read_to_string(&mut s);
+            s
+        })
+    });
+    let mut out = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    let pid = libc::pid_t::try_from(child.id()).map_err(|e| e.to_string())?;
+    let mut status = 0;
+    // SAFETY: rusage is plain data that wait4 fills in; wait4 reaps exactly this child,
+    // and std never waits for it again (dropping a Child neither waits nor kills).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = t0.elapsed().as_secs_f64();
+    drop(child);
+    let err = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
+    if got != pid {
+        return Err(format!("{shown}: wait4 failed"));
+    }
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        return Err(format!("{shown} failed:\n{}", err.trim_end()));
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok((
+        Sample {
+            wall,
+            cpu: secs(usage.ru_utime) + secs(usage.ru_stime),
+            // Linux reports ru_maxrss in KiB.
+            max_rss: usage.ru_maxrss as f64 * 1024.0,
+        },
+        out,
+    ))
+}
+
+/// rows_read and inserted of the database's one steps batch.
+fn batch_counts(db: &Path) -> Result<(u64, u64)> {
+    let conn = rusqlite::Connection::open(db).map_err(|e| e.to_string())?;
+    conn.query_row(
+        "SELECT rows_read, inserted FROM batches WHERE kind='steps' ORDER BY id",
+        [],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+    )
+    .map_err(|e| format!("{}: no steps batch ({e})", db.display()))
+}
+
+fn sqlite_count(db: &Path) -> Result<u64> {
+    let conn = rusqlite::Connection::open(db).map_err(|e| e.to_string())?;
+    conn.query_row("SELECT count(*) FROM steps", [], |r| r.get::<_, i64>(0))
+        .map(|n| n as u64)
+        .map_err(|e| format!("{}: {e}", db.display()))
+}
+
+fn remove_db(db: &Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+}
+
+fn count_lines(path: &Path) -> Result<u64> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf).map_err(|e| e.to_string())?;
+        if k == 0 {
+            return Ok(n);
+        }
+        n += buf[..k].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+}
+
+/// The sample program with a period covering gen_data's default year (2025-04-01 to
+/// 2026-03-31), so every generated day is in the period.
+fn bench_program() -> Result<String> {
+    let from = "start = 2025-05-14";
+    if !PROGRAM.contains(from) {
+        return Err("examples/program.toml no longer has the start date this harness moves".into());
+    }
+    Ok(PROGRAM.replacen(from, "start = 2025-04-01", 1))
+}
+
+/// The target directory this example was built into (…/target/release/examples/bench).
+fn target_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    exe.ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .ok_or_else(|| format!("{}: cannot tell the target directory", exe.display()))
+}
+
+/// `shared/tools` in this folder or one above it.
+fn find_tools(root: &Path) -> Option<PathBuf> {
+    root.ancestors()
+        .map(|a| a.join("shared").join("tools"))
+        .find(|t| t.join("gen_data.py").exists())
+}
+
+/// Build (or find, when up to date) rustfloor into `<target>/rustfloor`.
+fn build_floor(tools: &Path, target: &Path) -> Result<PathBuf> {
+    let manifest = tools.join("rustfloor").join("Cargo.toml");
+    if !manifest.exists() {
+        return Err(format!("{} not found", manifest.display()));
+    }
+    let floor_target = target.join("rustfloor");
+    let bin = floor_target.join("release").join("rustfloor");
+    eprintln!("bench: building rustfloor (release)…");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .env("CARGO_TARGET_DIR", &floor_target)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() || !bin.exists() {
+        return Err(format!("cargo build of {} failed", manifest.display()));
+    }
+    Ok(bin)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| {
+            let v: Vec<&str> = s.split_whitespace().take(3).collect();
+            (v.len() == 3).then(|| v.join(" "))
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
