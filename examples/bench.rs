@@ -20,8 +20,10 @@
 //! - `xlsx`: the card-layout workbook at 1,000 participants: stepcard's sheet reader
 //!   against `rustfloor xlsx-stream` (calamine's streaming cell reader), both reading
 //!   every cell; then the whole `steps import` of that workbook.
-//! - `points`, `ship`, `labels`, `close-out`: named so they can be added; they report
-//!   "not yet built" until those commands exist in this build.
+//! - `points`, `ship`, `labels`, `close-out`: on one database holding the roster, the
+//!   year's long CSV and one prize application per participant (built once, not timed):
+//!   `points --out`, `ship --out` (on a fresh copy each round), `labels --shipment 1` (on
+//!   a shipped copy), and `close-out` of a copy in a folder of its own.
 //!
 //! The floors are optional: a tool that cannot be built or found is skipped with a
 //! message, and the stepcard figures are still printed.
@@ -67,25 +69,25 @@ const STAGES: &[Stage] = &[
     Stage {
         name: "points",
         what: "points for every participant",
-        run: None,
+        run: Some(stage_points),
         scales: &[10000],
     },
     Stage {
         name: "ship",
         what: "a shipment of 10,000",
-        run: None,
+        run: Some(stage_ship),
         scales: &[10000],
     },
     Stage {
         name: "labels",
         what: "labels for 10,000",
-        run: None,
+        run: Some(stage_labels),
         scales: &[10000],
     },
     Stage {
         name: "close-out",
         what: "close-out of the 10,000-participant database",
-        run: None,
+        run: Some(stage_close_out),
         scales: &[10000],
     },
 ];
@@ -550,6 +552,183 @@ fn stage_import(b: &mut Bench, n: u32) -> Result<()> {
     Ok(())
 }
 
+/// The database the later stages start from: roster, the year's steps, one application
+/// per participant for prize T1 (built once per scale, not timed). Returns its path and
+/// the number of participants.
+fn pipeline_db(b: &mut Bench, n: u32) -> Result<(PathBuf, u64)> {
+    let dir = b.dataset(n, false)?;
+    let base = b.data.join("pipeline").join(format!("n{n}"));
+    let db = base.join("base.db");
+    let marker = base.join(".done");
+    let participants = count_lines(&dir.join("roster.csv"))?.saturating_sub(1);
+    if marker.exists() && db.exists() {
+        return Ok((db, participants));
+    }
+    std::fs::create_dir_all(&base).map_err(|e| e.to_string())?;
+    eprintln!(
+        "bench: building the {n}-participant database for points/ship/labels/close-out (once)…"
+    );
+    let fresh = b.fresh_db(&dir, &format!("pipeline{n}"))?;
+    remove_db(&db);
+    std::fs::rename(&fresh, &db).map_err(|e| e.to_string())?;
+    b.stepcard(&db)
+        .args(["steps", "import"])
+        .arg(dir.join("steps_long.csv"))
+        .status()
+        .ok()
+        .filter(|s| s.success())
+        .ok_or("stepcard steps import failed")?;
+    // One application per participant, in roster order.
+    let roster = std::fs::read_to_string(dir.join("roster.csv")).map_err(|e| e.to_string())?;
+    let mut orders = String::from("参加者番号,景品コード,数量,申込日\n");
+    for line in roster.lines().skip(1) {
+        if let Some(id) = line.split(',').next() {
+            let _ = writeln!(orders, "{id},T1,1,2026-03-01");
+        }
+    }
+    let orders_csv = base.join("orders.csv");
+    std::fs::write(&orders_csv, orders).map_err(|e| e.to_string())?;
+    b.stepcard(&db)
+        .env("STEPCARD_NOW", "2026-03-31T12:00:00+09:00")
+        .args(["orders", "import"])
+        .arg(&orders_csv)
+        .status()
+        .ok()
+        .filter(|s| s.success())
+        .ok_or("stepcard orders import failed")?;
+    std::fs::write(&marker, b"").map_err(|e| e.to_string())?;
+    Ok((db, participants))
+}
+
+/// A copy of the pipeline database in a folder of its own (emptied first).
+fn copy_db(from: &Path, folder: &Path) -> Result<PathBuf> {
+    let _ = std::fs::remove_dir_all(folder);
+    std::fs::create_dir_all(folder).map_err(|e| e.to_string())?;
+    let to = folder.join("stepcard.db");
+    std::fs::copy(from, &to).map_err(|e| e.to_string())?;
+    Ok(to)
+}
+
+fn accepted_orders(db: &Path) -> Result<u64> {
+    let conn = rusqlite::Connection::open(db).map_err(|e| e.to_string())?;
+    conn.query_row(
+        "SELECT count(*) FROM orders WHERE status='accepted'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n as u64)
+    .map_err(|e| e.to_string())
+}
+
+/// A stage that runs one stepcard command per round and reports it alone.
+fn timed_stage(
+    b: &mut Bench,
+    title: &str,
+    rows: u64,
+    note: &str,
+    mut round: impl FnMut(&mut Bench, usize) -> Result<Sample>,
+) -> Result<()> {
+    let mut samples = Vec::new();
+    for r in 0..b.opts.runs {
+        samples.push(round(b, r)?);
+        eprintln!("bench:   round {} done", r + 1);
+    }
+    let fig = Figure::from_samples(title, rows, &samples).ok_or("no run")?;
+    b.section(title, std::slice::from_ref(&fig), None, note);
+    Ok(())
+}
+
+fn stage_points(b: &mut Bench, n: u32) -> Result<()> {
+    let (db, participants) = pipeline_db(b, n)?;
+    let out = b.data.join("pipeline").join("out");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    timed_stage(
+        b,
+        &format!("points: {} participants × 365 days, to CSV", thousands(u64::from(n))),
+        participants,
+        "`stepcard points --out points.csv`: every participant's points recomputed from the stored steps and rules.",
+        |b, _| {
+            let mut cmd = b.stepcard(&db);
+            cmd.args(["points", "--out"]).arg(out.join("points.csv"));
+            measure(&mut cmd)
+        },
+    )
+}
+
+fn stage_ship(b: &mut Bench, n: u32) -> Result<()> {
+    let (db, _) = pipeline_db(b, n)?;
+    let orders = accepted_orders(&db)?;
+    let work = b.data.join("pipeline").join("ship");
+    timed_stage(
+        b,
+        &format!("ship: one shipment of {} orders", thousands(orders)),
+        orders,
+        "`stepcard ship --out shipment.xlsx` on a fresh copy of the database each round: the whole \
+         shipment checked, the list written sorted by postal code, every order marked shipped.",
+        |b, _| {
+            let copy = copy_db(&db, &work)?;
+            let mut cmd = b.stepcard(&copy);
+            cmd.args(["ship", "--out"]).arg(work.join("shipment.xlsx"));
+            measure(&mut cmd)
+        },
+    )
+}
+
+fn stage_labels(b: &mut Bench, n: u32) -> Result<()> {
+    let (db, _) = pipeline_db(b, n)?;
+    let orders = accepted_orders(&db)?;
+    let work = b.data.join("pipeline").join("labels");
+    let copy = copy_db(&db, &work)?;
+    b.stepcard(&copy)
+        .args(["ship", "--out"])
+        .arg(work.join("shipment.xlsx"))
+        .status()
+        .ok()
+        .filter(|s| s.success())
+        .ok_or("stepcard ship failed")?;
+    timed_stage(
+        b,
+        &format!("labels: shipment 1, {} orders, A4 12面", thousands(orders)),
+        orders,
+        "`stepcard labels --shipment 1 --out labels.xlsx`: every label laid out, fitted and checked.",
+        |b, _| {
+            let mut cmd = b.stepcard(&copy);
+            cmd.args(["labels", "--shipment", "1", "--out"])
+                .arg(work.join("labels.xlsx"));
+            measure(&mut cmd)
+        },
+    )
+}
+
+fn stage_close_out(b: &mut Bench, n: u32) -> Result<()> {
+    let (db, participants) = pipeline_db(b, n)?;
+    let work = b.data.join("pipeline").join("close-out");
+    let size = std::fs::metadata(&db).map_or(0, |m| m.len());
+    timed_stage(
+        b,
+        &format!(
+            "close-out: {} participants, a {:.0} MiB database",
+            thousands(participants),
+            size as f64 / MIB
+        ),
+        participants,
+        "`stepcard close-out --return-dir R --confirm …` on a copy in a folder of its own each round: \
+         audit check, return package written and read back, erasure, remnant scan, record and certificate.",
+        |b, r| {
+            let folder = work.join(format!("r{r}"));
+            let copy = copy_db(&db, &folder.join("db"))?;
+            let ret = folder.join("return");
+            let _ = std::fs::remove_dir_all(&ret);
+            let mut cmd = b.stepcard(&copy);
+            cmd.args(["close-out", "--confirm", "R7-健-0123", "--return-dir"])
+                .arg(&ret);
+            let s = measure(&mut cmd)?;
+            let _ = std::fs::remove_dir_all(&folder);
+            Ok(s)
+        },
+    )
+}
+
 /// The card workbook: stepcard's reader against calamine's streaming reader, then the
 /// whole import.
 fn stage_xlsx(b: &mut Bench, n: u32) -> Result<()> {
@@ -808,7 +987,12 @@ fn bench_program() -> Result<String> {
     if !PROGRAM.contains(from) {
         return Err("examples/program.toml no longer has the start date this harness moves".into());
     }
-    Ok(PROGRAM.replacen(from, "start = 2025-04-01", 1))
+    // Enough stock for one T1 per participant at every scale.
+    Ok(PROGRAM.replacen(from, "start = 2025-04-01", 1).replacen(
+        "stock = 1000",
+        "stock = 10000000",
+        1,
+    ))
 }
 
 /// The target directory this example was built into (…/target/release/examples/bench).
