@@ -639,9 +639,10 @@ fn timed_stage(
 }
 
 fn stage_points(b: &mut Bench, n: u32) -> Result<()> {
-    let (db, participants) = pipeline_db(b, n)?;
-    let out = b.data.join("pipeline").join("out");
-    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let (base, participants) = pipeline_db(b, n)?;
+    // On a copy: the export it records must not follow the base into the close-out.
+    let out = b.data.join("pipeline").join("points");
+    let db = copy_db(&base, &out)?;
     timed_stage(
         b,
         &format!("points: {} participants × 365 days, to CSV", thousands(u64::from(n))),
