@@ -281,6 +281,17 @@ pub fn undo(ctx: &mut Ctx, id: i64) -> Result<()> {
                  ON CONFLICT(participant_id, date) DO NOTHING",
                 [id],
             )?;
+            // A value this batch replaced that a later batch replaced again stays in
+            // history, now as replaced by that later batch, so undoing the later batch
+            // still brings it back (undo in any order).
+            tx.execute(
+                "UPDATE steps_history SET replaced_by = \
+                   (SELECT h2.replaced_by FROM steps_history h2 WHERE h2.batch_id=?1 \
+                     AND h2.participant_id=steps_history.participant_id AND h2.date=steps_history.date) \
+                 WHERE replaced_by=?1 AND EXISTS (SELECT 1 FROM steps_history h2 WHERE h2.batch_id=?1 \
+                     AND h2.participant_id=steps_history.participant_id AND h2.date=steps_history.date)",
+                [id],
+            )?;
             tx.execute(
                 "DELETE FROM steps_history WHERE replaced_by=?1 OR batch_id=?1",
                 [id],

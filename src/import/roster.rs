@@ -425,8 +425,11 @@ impl super::batch::RowHandler for RosterImporter {
                 )?;
                 self.counts.inserted += 1;
             }
-            Some(old) if old == p => self.counts.duplicates += 1,
+            Some(old) if old == merge_absent(p.clone(), &old, h) => self.counts.duplicates += 1,
             Some(old) => {
+                // A column the file does not have keeps its stored value: an update
+                // changes what was keyed, never blanks what was not.
+                let p = merge_absent(p, &old, h);
                 let fields = p.changed_fields(&old).join("・");
                 if !self.update {
                     out.push(problem(
@@ -462,4 +465,40 @@ impl super::batch::RowHandler for RosterImporter {
     fn layout(&self) -> String {
         "roster".into()
     }
+}
+
+/// `p` with every field whose column the sheet lacks taken from the stored `old`.
+fn merge_absent(mut p: Participant, old: &Participant, h: &Header) -> Participant {
+    let absent = |key: &str| !h.has(key);
+    if absent("name_kana") {
+        p.name_kana = old.name_kana.clone();
+    }
+    if absent("postal_code") {
+        p.postal_code = old.postal_code.clone();
+    }
+    if absent("address") {
+        p.address = old.address.clone();
+    }
+    if absent("address2") {
+        p.address2 = old.address2.clone();
+    }
+    if absent("birth_date") {
+        p.birth_date = old.birth_date.clone();
+    }
+    if absent("age") {
+        p.age = old.age;
+    }
+    if absent("sex") {
+        p.sex = old.sex.clone();
+    }
+    if absent("phone") {
+        p.phone = old.phone.clone();
+    }
+    if absent("channel") {
+        p.channel = old.channel.clone();
+    }
+    if absent("email") {
+        p.email = old.email.clone();
+    }
+    p
 }

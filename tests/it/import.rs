@@ -604,3 +604,47 @@ fn several_files_each_their_own_batch_and_error_report() {
     let bad = std::fs::read_to_string(e.path("err_bad.csv")).unwrap();
     assert!(bad.contains("steps.negative"), "{bad}");
 }
+
+#[test]
+fn stacked_replacements_undone_in_either_order_bring_the_first_value_back() {
+    let e = Env::with_roster();
+    e.write("a.csv", "参加者番号,日付,歩数\nA000002,2025-06-01,3000\n");
+    e.write("b.csv", "参加者番号,日付,歩数\nA000002,2025-06-01,5000\n");
+    e.write("c.csv", "参加者番号,日付,歩数\nA000002,2025-06-01,9000\n");
+    e.run(&["steps", "import", "a.csv"]).ok(); // batch 2
+    e.run(&["steps", "import", "b.csv", "--replace"]).ok(); // batch 3
+    e.run(&["steps", "import", "c.csv", "--replace"]).ok(); // batch 4
+                                                            // The middle batch first: the current value (batch 4's) stays.
+    e.run(&["batches", "undo", "3"]).ok();
+    assert_eq!(e.steps("A000002", "2025-06-01"), Some(9000));
+    // Then the last: batch 2's value, still committed, comes back.
+    e.run(&["batches", "undo", "4"]).ok();
+    assert_eq!(e.steps("A000002", "2025-06-01"), Some(3000));
+}
+
+#[test]
+fn a_roster_update_never_blanks_columns_the_file_does_not_have() {
+    let e = Env::with_roster();
+    let before = e.count("SELECT count(*) FROM participants WHERE id='A000002' AND channel='アプリ' AND email IS NOT NULL AND name_kana IS NOT NULL AND sex IS NOT NULL");
+    assert_eq!(before, 1);
+    e.write(
+        "r.csv",
+        "参加者番号,氏名,郵便番号,住所,生年月日,電話番号\nA000002,佐藤 彩,160-0022,東京都新宿区新宿1-1,1983-07-27,03-1234-5678\n",
+    );
+    e.run(&["roster", "import", "r.csv", "--update"])
+        .ok()
+        .stderr_has("1 件を更新");
+    // The keyed columns changed; kana, sex, channel and email were not in the file and stay.
+    assert_eq!(
+        e.count("SELECT count(*) FROM participants WHERE id='A000002' AND channel='アプリ' AND email IS NOT NULL AND name_kana IS NOT NULL AND sex IS NOT NULL AND phone='03-1234-5678'"),
+        1
+    );
+    // The same file again is a duplicate, not a change.
+    e.write(
+        "r2.csv",
+        "参加者番号,氏名,郵便番号,住所,生年月日,電話番号\r\nA000002,佐藤 彩,160-0022,東京都新宿区新宿1-1,1983-07-27,03-1234-5678\r\n",
+    );
+    e.run(&["roster", "import", "r2.csv"])
+        .ok()
+        .stderr_has("1 件は同じ値");
+}
