@@ -32,6 +32,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
+use stepcard::output::thousands;
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -1041,16 +1042,4 @@ fn load_average() -> String {
             (v.len() == 3).then(|| v.join(" "))
         })
         .unwrap_or_else(|| "unknown".into())
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

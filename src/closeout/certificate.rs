@@ -5,6 +5,7 @@
 //! stamp. Every item comes from the erasure record; nothing here is personal data.
 
 use super::record::Record;
+use crate::output::thousands;
 use anyhow::Result;
 use rust_xlsxwriter::{
     Color, DocProperties, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet,
@@ -39,18 +40,6 @@ pub fn ja_date(s: &str) -> String {
         Ok(d) => crate::sheet::date::wareki(d),
         Err(_) => s.to_string(),
     }
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn file_name(path: &str) -> String {
@@ -577,9 +566,6 @@ mod tests {
             "令和8年3月31日 10時05分"
         );
         assert_eq!(ja_date("2025-05-14"), "令和7年5月14日");
-        assert_eq!(thousands(7920), "7,920");
-        assert_eq!(thousands(12), "12");
-        assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(municipality_kind("新宿区"), "区");
     }
 }

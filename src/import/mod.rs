@@ -333,15 +333,7 @@ fn write_error_xlsx(
         ws.set_row_height(r, 13.5 * lines as f64)?;
         for (c, v) in problem_row(file_name, p).iter().enumerate() {
             let f = if c == 7 || c == 0 { &wrap } else { &top };
-            match v {
-                Value::Text(s) => {
-                    ws.write_string_with_format(r, c as u16, s, f)?;
-                }
-                Value::Int(n) => {
-                    ws.write_number_with_format(r, c as u16, *n as f64, f)?;
-                }
-                _ => {}
-            }
+            crate::output::write_xlsx_value(ws, r, c as u16, v, Some(f))?;
         }
     }
     for (c, w) in [30.0, 12.0, 7.0, 5.0, 12.0, 12.0, 24.0, 60.0]

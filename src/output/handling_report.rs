@@ -167,22 +167,6 @@ fn table_row(
     Ok(())
 }
 
-/// `7920` as `7,920`.
-fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        out.insert(0, '-');
-    }
-    out
-}
-
 fn base_name(path: &str) -> String {
     Path::new(path)
         .file_name()
@@ -259,10 +243,10 @@ fn overview(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()> {
     let held = |t: &str| r.holdings.iter().find(|h| h.table == t).map(|h| h.rows);
     let mut holding_line = Vec::new();
     if let Some(n) = held("participants") {
-        holding_line.push(format!("登録者 {} 名", thousands(n)));
+        holding_line.push(format!("登録者 {} 名", super::thousands(n)));
     }
     if let Some(n) = held("steps") {
-        holding_line.push(format!("歩数 {} 件", thousands(n)));
+        holding_line.push(format!("歩数 {} 件", super::thousands(n)));
     }
     holding_line.push("内訳は「保有件数」のシート".to_string());
     let next_seq = r.entries.last().map_or(1, |e| e.seq + 1);
@@ -310,7 +294,7 @@ fn overview(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()> {
             "操作記録",
             format!(
                 "{} 件（うち指定外の者による操作の試み {refused} 件、すべて拒否）",
-                thousands(r.entries.len() as i64)
+                super::thousands(r.entries.len() as i64)
             ),
             false,
         ),
@@ -592,13 +576,5 @@ mod tests {
         assert_eq!(lines("あいうえおかきくけこ", 10.0), 3);
         assert_eq!(lines("a\nb", 10.0), 2);
         assert_eq!(lines("", 10.0), 1);
-    }
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(7920), "7,920");
-        assert_eq!(thousands(1234567), "1,234,567");
-        assert_eq!(thousands(-1000), "-1,000");
     }
 }

@@ -146,6 +146,56 @@ impl From<Option<i64>> for Value {
     }
 }
 
+/// `7920` as `7,920` (negative numbers keep their sign): for figures printed in reports.
+pub fn thousands(n: impl Into<i128>) -> String {
+    let n: i128 = n.into();
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Write one value into an xlsx cell: text always as a string (never a formula), numbers
+/// as numbers, nothing for an empty value.
+pub fn write_xlsx_value(
+    ws: &mut rust_xlsxwriter::Worksheet,
+    r: u32,
+    c: u16,
+    v: &Value,
+    format: Option<&rust_xlsxwriter::Format>,
+) -> Result<()> {
+    match (v, format) {
+        (Value::Empty, _) => {}
+        (Value::Text(s), None) => {
+            ws.write_string(r, c, s)?;
+        }
+        (Value::Text(s), Some(f)) => {
+            ws.write_string_with_format(r, c, s, f)?;
+        }
+        (Value::Int(i), None) => {
+            ws.write_number(r, c, *i as f64)?;
+        }
+        (Value::Int(i), Some(f)) => {
+            ws.write_number_with_format(r, c, *i as f64, f)?;
+        }
+        (Value::Float(x), None) => {
+            ws.write_number(r, c, *x)?;
+        }
+        (Value::Float(x), Some(f)) => {
+            ws.write_number_with_format(r, c, *x, f)?;
+        }
+    }
+    Ok(())
+}
+
 /// CSV text a spreadsheet would evaluate (`=`, `+`, `-`, `@`, tab, CR first) gets a
 /// leading `'`. Numbers are written as `Value::Int`/`Float` and never touched.
 pub fn neutralize(s: &str) -> std::borrow::Cow<'_, str> {
@@ -308,19 +358,7 @@ impl TableWriter {
                 let ws = wb.worksheet_from_index(*idx)?;
                 let r = self.rows_in_sheet;
                 for (c, v) in values.iter().enumerate() {
-                    let c = c as u16;
-                    match v {
-                        Value::Empty => {}
-                        Value::Text(s) => {
-                            ws.write_string(r, c, s)?;
-                        }
-                        Value::Int(i) => {
-                            ws.write_number(r, c, *i as f64)?;
-                        }
-                        Value::Float(f) => {
-                            ws.write_number(r, c, *f)?;
-                        }
-                    }
+                    write_xlsx_value(ws, r, c as u16, v, None)?;
                 }
             }
             Inner::Xlsx(_, None) | Inner::Done => bail!("internal: row outside a sheet"),
@@ -433,6 +471,14 @@ mod tests {
         assert_eq!(neutralize("\tx"), "'\tx");
         assert_eq!(neutralize("山田"), "山田");
         assert_eq!(neutralize(""), "");
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0u64), "0");
+        assert_eq!(thousands(7920i64), "7,920");
+        assert_eq!(thousands(1234567u64), "1,234,567");
+        assert_eq!(thousands(-1000i64), "-1,000");
     }
 
     #[test]

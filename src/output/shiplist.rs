@@ -75,19 +75,7 @@ pub fn xlsx(title: &str, rows: &[ListRow], created: &ExcelDateTime) -> Result<Ve
     for (r, row) in rows.iter().enumerate() {
         let r = r as u32 + 1;
         for (c, v) in row.values().iter().enumerate() {
-            let c = c as u16;
-            match v {
-                Value::Empty => {}
-                Value::Text(s) => {
-                    ws.write_string(r, c, s)?;
-                }
-                Value::Int(i) => {
-                    ws.write_number(r, c, *i as f64)?;
-                }
-                Value::Float(f) => {
-                    ws.write_number(r, c, *f)?;
-                }
-            }
+            super::write_xlsx_value(ws, r, c as u16, v, None)?;
         }
     }
     ws.set_freeze_panes(1, 0)?;

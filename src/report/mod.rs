@@ -807,7 +807,7 @@ fn targets_sheet(data: &Data, d: &mut Disclosure) -> Sheet {
     t.groups.push(("目標のある参加者全体".into(), 2));
     for g in TARGET_GROUPS {
         t.groups.push((
-            format!("{}（{}歩）", g.label(), fmt_thousands(g.steps())),
+            format!("{}（{}歩）", g.label(), crate::output::thousands(g.steps())),
             2,
         ));
         t.head.push("記録日数".into());
@@ -882,18 +882,6 @@ fn targets_sheet(data: &Data, d: &mut Disclosure) -> Sheet {
         blocks,
         widths,
     }
-}
-
-fn fmt_thousands(n: i64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The header of a paired comparison: who, n, the two means, the difference with its
