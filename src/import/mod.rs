@@ -308,7 +308,7 @@ fn write_error_xlsx(
     problems: &[Problem],
     input: Option<(&Path, &ReadOptions)>,
 ) -> Result<FileRecord> {
-    use rust_xlsxwriter::{Color, Format, Note, Workbook};
+    use rust_xlsxwriter::{Color, Format, Workbook};
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold();
     let ws = wb.add_worksheet();
@@ -388,52 +388,31 @@ fn write_error_xlsx(
             ws.set_paper_size(9);
             ws.set_landscape();
             ws.set_print_fit_to_pages(1, 0);
-            let mut widths: Vec<usize> = Vec::new();
             let mut src = book.rows(sheet)?;
-            let mut row = Row::new();
-            while src.next_row(&mut row)? {
-                let r = row.number();
-                if r > MAX_COPY_ROWS {
-                    break;
-                }
-                for c in 0..row.len() {
-                    let text = row.raw_text(c);
-                    if widths.len() <= c {
-                        widths.resize(c + 1, 8);
-                    }
-                    let w = text
-                        .chars()
-                        .map(|ch| if ch.is_ascii() { 1 } else { 2 })
-                        .sum::<usize>();
-                    widths[c] = widths[c].max(w.min(40));
-                    let (er, ec) = (r - 1, c as u16);
-                    match marks.get(&(r, c)) {
-                        Some(ps) => {
-                            ws.write_string_with_format(er, ec, text.as_ref(), &red)?;
-                            let msg: Vec<String> = ps
-                                .iter()
+            crate::output::copy_sheet_marked(
+                ws,
+                src.as_mut(),
+                MAX_COPY_ROWS,
+                0,
+                None,
+                None,
+                |r, c| match marks.get(&(r, c)) {
+                    Some(ps) => Some(crate::output::Marked {
+                        format: &red,
+                        note: Some(
+                            ps.iter()
                                 .map(|p| format!("{}: {}", p.code, p.message))
-                                .collect();
-                            ws.insert_note(
-                                er,
-                                ec,
-                                &Note::new(msg.join("\n")).set_author("stepcard"),
-                            )?;
-                        }
-                        None if row_marks.contains(&r) => {
-                            ws.write_string_with_format(er, ec, text.as_ref(), &red)?;
-                        }
-                        None => {
-                            if !text.is_empty() {
-                                ws.write_string(er, ec, text.as_ref())?;
-                            }
-                        }
-                    }
-                }
-            }
-            for (c, w) in widths.iter().enumerate() {
-                ws.set_column_width(c as u16, *w as f64 + 1.5)?;
-            }
+                                .collect::<Vec<_>>()
+                                .join("\n"),
+                        ),
+                    }),
+                    None if row_marks.contains(&r) => Some(crate::output::Marked {
+                        format: &red,
+                        note: None,
+                    }),
+                    None => None,
+                },
+            )?;
         }
     }
     let bytes = wb.save_to_buffer()?;

@@ -5,7 +5,7 @@
 
 use super::{Entry, Finding, Keying, Side, Verification};
 use crate::output::{FileRecord, TableFormat, TableWriter, Value};
-use crate::sheet::{Book, Row};
+use crate::sheet::Book;
 use anyhow::Result;
 use std::collections::HashMap;
 use std::path::Path;
@@ -366,14 +366,6 @@ fn write_xlsx(
         ws.set_repeat_rows(0, 0)?;
         Ok(())
     };
-    let text = |ws: &mut Worksheet, r: u32, c: u16, s: &str, f: &Format| -> Result<()> {
-        if !s.is_empty() {
-            ws.write_string_with_format(r, c, s, f)?;
-        } else {
-            ws.write_blank(r, c, f)?;
-        }
-        Ok(())
-    };
     let (a, b, o) = (&v.a, &v.b, &v.outcome);
 
     // Which keyed sheets are copied with their cells coloured: those with something to
@@ -678,45 +670,27 @@ fn write_xlsx(
         ws.set_landscape();
         ws.set_paper_size(9);
         ws.set_print_fit_to_pages(1, 0);
-        let mut widths: Vec<usize> = Vec::new();
         let mut src = book.rows(&info.name)?;
-        let mut row = Row::new();
-        while src.next_row(&mut row)? {
-            let r = row.number();
-            if r > MAX_COPY_ROWS {
-                break;
-            }
-            for c in 0..row.len() {
-                let t = row.raw_text(c);
-                let (er, ec) = (r - 1, c as u16);
-                if widths.len() <= c {
-                    widths.resize(c + 1, 0);
-                }
-                if r >= header_row {
-                    widths[c] = widths[c].max(display_width(&t));
-                }
-                match cells.get(&(r, c)) {
-                    Some((mark, notes)) => {
-                        let f = match mark {
+        crate::output::copy_sheet_marked(
+            ws,
+            src.as_mut(),
+            MAX_COPY_ROWS,
+            header_row,
+            Some(&head),
+            Some(&plain),
+            |r, c| {
+                cells
+                    .get(&(r, c))
+                    .map(|(mark, notes)| crate::output::Marked {
+                        format: match mark {
                             Mark::Wrong => &red,
                             Mark::OnlyHere => &orange,
                             Mark::Duplicate => &blue,
-                        };
-                        text(ws, er, ec, t.as_ref(), f)?;
-                        ws.insert_note(
-                            er,
-                            ec,
-                            &rust_xlsxwriter::Note::new(notes.join("\n")).set_author("stepcard"),
-                        )?;
-                    }
-                    None if r == header_row => text(ws, er, ec, t.as_ref(), &head)?,
-                    None => text(ws, er, ec, t.as_ref(), &plain)?,
-                }
-            }
-        }
-        for (c, w) in widths.iter().enumerate() {
-            ws.set_column_width(c as u16, (*w as f64 + 2.0).clamp(5.0, 30.0))?;
-        }
+                        },
+                        note: Some(notes.join("\n")),
+                    })
+            },
+        )?;
         ws.set_freeze_panes(header_row, 1)?;
         ws.set_repeat_rows(header_row - 1, header_row - 1)?;
     }
