@@ -21,11 +21,11 @@
 //!   `panic = "unwind"` (the default); with `panic = "abort"` it cannot help.
 //!   The default panic hook still prints calamine's panic message to stderr.
 //!
-//! Residual risks (calamine allocates before we can look, and reading the
-//! zip ourselves would need the `zip` crate as a direct dependency):
-//! - .xlsx: `Xlsx::new` reserves `uniqueCount` entries from
-//!   `sharedStrings.xml`, so a crafted `uniqueCount="100000000000"` aborts
-//!   the process (allocation failure) at open;
+//! Residual risks and how each is bounded (calamine allocates before we can look):
+//! - .xlsx: `Xlsx::new` reads the whole shared-strings table at open; it is
+//!   streamed once beforehand (`shared_strings_guard`) and refused over
+//!   `MAX_SHARED_STRINGS` strings or `MAX_SHARED_STRINGS_BYTES` of XML, or
+//!   when its `uniqueCount` (which calamine reserves) does not fit the part;
 //! - .ods: `Ods::new` parses all of `content.xml` at open; calamine caps each
 //!   row at 16384 columns, the sheet at 1,048,576 rows and the final grid at
 //!   100 M cells (~3.2 GB), but a crafted file can still use gigabytes before
@@ -121,9 +121,24 @@ fn guarded<T>(file: &str, f: impl FnOnce() -> T) -> Result<T> {
     r.map_err(|_| panic_error(file))
 }
 
-/// `Xlsx::new` reserves room for `uniqueCount` shared strings before reading one, so a
-/// crafted count aborts the process. Each shared string takes at least `<si></si>` (9
-/// bytes) of XML, so a count above the part's size / 9 is a lie: refuse the file.
+/// How many shared strings a workbook may hold. A long sheet of 10⁶ participants keyed
+/// with text participant numbers holds about 10⁶; calamine keeps each as a `String`
+/// (~40 bytes with its heap part), so this bounds that table near 80 MiB.
+pub(crate) const MAX_SHARED_STRINGS: u64 = 2_000_000;
+/// How many bytes of `sharedStrings.xml` (decompressed) a workbook may have: the strings'
+/// text is at most this, whatever the zip declares.
+pub(crate) const MAX_SHARED_STRINGS_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Checks `xl/sharedStrings.xml` before calamine reads it, by streaming the part once.
+///
+/// In that part `count` is the number of string *references* in the workbook (a participant
+/// number on every row of a long sheet counts once per row) and `uniqueCount` the number of
+/// strings the table holds. Excel writes e.g. `count="1233" uniqueCount="95"`, so only
+/// `uniqueCount` says anything about the table's size. `Xlsx::new` reserves `uniqueCount`
+/// entries before reading one, so a crafted value would abort the process: it must fit both
+/// the part (each string takes at least `<si/>`, 5 bytes) and [`MAX_SHARED_STRINGS`].
+/// What is actually stored is bounded too, while streaming: the part's decompressed size
+/// (never trusting the size the zip declares) and the number of `<si>` strings.
 fn shared_strings_guard(path: &Path, file: &str) -> Result<()> {
     let Ok(f) = File::open(path) else {
         return Ok(()); // calamine reports it
@@ -134,28 +149,97 @@ fn shared_strings_guard(path: &Path, file: &str) -> Result<()> {
     let Ok(entry) = z.by_name("xl/sharedStrings.xml") else {
         return Ok(());
     };
-    let size = entry.size();
-    let mut head = Vec::with_capacity(4096);
-    if entry.take(4096).read_to_end(&mut head).is_err() {
-        return Ok(());
-    }
-    let head = String::from_utf8_lossy(&head);
-    for attr in ["uniqueCount=\"", "count=\""] {
-        if let Some(i) = head.find(attr) {
-            let digits: String = head[i + attr.len()..]
-                .chars()
-                .take_while(|c| c.is_ascii_digit())
-                .collect();
-            let n: u128 = digits.parse().unwrap_or(u128::MAX);
-            if n > u128::from(size / 9 + 1) {
-                return Err(anyhow!(
-                    "{file}: ブックの共有文字列の件数（{digits}）が内容と合わず、壊れているか細工されています。\
-                     Excel で開き直して保存し直してください (sharedStrings count does not fit the file)"
-                ));
-            }
+    let scan = scan_shared_strings(entry);
+    let refuse = |what: String| {
+        anyhow!(
+            "{file}: ブックの共有文字列表（xl/sharedStrings.xml）が{what}。壊れているか細工されたファイルです。\
+             元のブックを Excel で開き直して保存し直すか、CSV で保存して取り込んでください \
+             (shared strings table refused)"
+        )
+    };
+    if let Some(n) = scan.unique_count {
+        let fits_part = n <= u128::from(scan.bytes / 5 + 1);
+        if !fits_part || n > u128::from(MAX_SHARED_STRINGS) {
+            return Err(refuse(format!(
+                "宣言する文字列の数（uniqueCount={}）が内容に合わないか上限 {} を超えています",
+                scan.unique_digits, MAX_SHARED_STRINGS
+            )));
         }
     }
+    if scan.bytes > MAX_SHARED_STRINGS_BYTES {
+        return Err(refuse(format!(
+            "上限 {} MiB を超えています",
+            MAX_SHARED_STRINGS_BYTES / 1024 / 1024
+        )));
+    }
+    if scan.strings > MAX_SHARED_STRINGS {
+        return Err(refuse(format!(
+            "上限 {} 個を超える文字列を持っています",
+            MAX_SHARED_STRINGS
+        )));
+    }
     Ok(())
+}
+
+/// What one streamed pass over `sharedStrings.xml` found.
+#[derive(Debug, Default)]
+struct SharedStringsScan {
+    /// `uniqueCount` of `<sst>`, where it is given (`u128::MAX` when not a number).
+    unique_count: Option<u128>,
+    unique_digits: String,
+    /// `<si>` elements seen (stops counting once over the limit).
+    strings: u64,
+    /// Decompressed bytes read (stops reading once over the limit).
+    bytes: u64,
+}
+
+/// Reads at most [`MAX_SHARED_STRINGS_BYTES`] + 1 bytes in 64 KiB pieces, counting `<si>` and
+/// `<si ` openings (a tag split between two pieces is caught by keeping the last 3 bytes).
+fn scan_shared_strings(mut r: impl Read) -> SharedStringsScan {
+    let mut scan = SharedStringsScan::default();
+    let mut buf = vec![0u8; 64 * 1024 + 3];
+    let mut carry = 0usize;
+    let mut head: Vec<u8> = Vec::new();
+    loop {
+        let n = match r.read(&mut buf[carry..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        scan.bytes += n as u64;
+        let end = carry + n;
+        if head.len() < 4096 {
+            let take = (4096 - head.len()).min(n);
+            head.extend_from_slice(&buf[carry..carry + take]);
+        }
+        scan.strings += buf[..end]
+            .windows(4)
+            .filter(|w| w[..3] == *b"<si" && (w[3] == b'>' || w[3] == b' ' || w[3] == b'/'))
+            .count() as u64;
+        if scan.bytes > MAX_SHARED_STRINGS_BYTES || scan.strings > MAX_SHARED_STRINGS {
+            break;
+        }
+        // Keep the last 3 bytes: an opening split across pieces is counted once, next time.
+        let keep = end.min(3);
+        buf.copy_within(end - keep..end, 0);
+        carry = keep;
+    }
+    let head = String::from_utf8_lossy(&head);
+    // Only the `<sst ...>` start tag is read: `count` (references) is not a size.
+    let sst = head
+        .find("<sst")
+        .map(|i| &head[i..])
+        .map(|t| &t[..t.find('>').unwrap_or(t.len())]);
+    if let Some(i) = sst.and_then(|t| t.find("uniqueCount=\"")) {
+        let t = sst.unwrap_or_default();
+        let digits: String = t[i + "uniqueCount=\"".len()..]
+            .chars()
+            .take_while(|c| *c != '"')
+            .take(40)
+            .collect();
+        scan.unique_count = Some(digits.trim().parse().unwrap_or(u128::MAX));
+        scan.unique_digits = digits;
+    }
+    scan
 }
 
 fn panic_error(file: &str) -> anyhow::Error {
@@ -1235,8 +1319,9 @@ impl RowSource for RangeRows<'_> {
 #[cfg(test)]
 mod tests {
     use super::super::{Book, CellRef, ReadOptions, Row};
+    use super::{scan_shared_strings, MAX_SHARED_STRINGS, MAX_SHARED_STRINGS_BYTES};
     use chrono::NaiveDate;
-    use std::io::Write;
+    use std::io::{Read, Write};
     use std::path::{Path, PathBuf};
 
     fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
@@ -1900,5 +1985,111 @@ mod tests {
             let err = err_text(read_all(&mut book, "Sheet1"));
             assert!(err.starts_with(&format!("{}: ", p.display())), "{err}");
         }
+    }
+
+    /// A one-sheet xlsx with a shared-strings part, the way Excel and xlsxwriter write it.
+    fn shared_xlsx(sst: &str, sheet_body: &str) -> Vec<u8> {
+        let rels = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/><Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#;
+        let types = CONTENT_TYPES.replace(
+            "</Types>",
+            r#"<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>"#,
+        );
+        let workbook = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#;
+        let sheet = format!(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{sheet_body}</worksheet>"#
+        );
+        zip_of(&[
+            ("[Content_Types].xml", &types),
+            ("_rels/.rels", ROOT_RELS),
+            ("xl/workbook.xml", workbook),
+            ("xl/_rels/workbook.xml.rels", rels),
+            ("xl/styles.xml", STYLES),
+            ("xl/sharedStrings.xml", sst),
+            ("xl/worksheets/sheet1.xml", &sheet),
+        ])
+    }
+
+    const SST_HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main""#;
+
+    /// Excel's `count` is the number of references: far above the number of strings when a
+    /// participant number repeats on every row. Such a workbook must read, every cell right.
+    #[test]
+    fn xlsx_shared_strings_written_as_excel_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = 1233u32;
+        let mut body = String::from(
+            r#"<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>"#,
+        );
+        for r in 2..=rows {
+            let id = (r % 3) + 2; // strings 2, 3, 4 repeat on every row
+            body.push_str(&format!(
+                r#"<row r="{r}"><c r="A{r}" t="s"><v>{id}</v></c><c r="B{r}"><v>{r}</v></c></row>"#
+            ));
+        }
+        body.push_str("</sheetData>");
+        let sst = format!(
+            r#"{SST_HEAD} count="{rows}" uniqueCount="5"><si><t>参加者番号</t></si><si><t>歩数</t></si><si><t>C000001</t></si><si><r><t>C0000</t></r><r><t>02</t></r></si><si><t xml:space="preserve">C000003</t></si></sst>"#
+        );
+        let p = write(&dir, "excel.xlsx", &shared_xlsx(&sst, &body));
+        let mut book = open(&p).unwrap();
+        let rows_read = read_all(&mut book, "Sheet1").unwrap();
+        assert_eq!(rows_read.len(), rows as usize);
+        assert_eq!(rows_read[0].1, vec!["参加者番号", "歩数"]);
+        assert_eq!(rows_read[1].1, vec!["C000003", "2"]);
+        assert_eq!(rows_read[2].1, vec!["C000001", "3"]);
+        assert_eq!(rows_read[3].1, vec!["C000002", "4"]); // rich text, two runs
+    }
+
+    #[test]
+    fn xlsx_shared_strings_that_lie_or_overflow_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // uniqueCount far above what the part can hold (calamine would reserve it).
+        let lie =
+            format!(r#"{SST_HEAD} count="3" uniqueCount="100000000000"><si><t>x</t></si></sst>"#);
+        let p = write(&dir, "lie.xlsx", &shared_xlsx(&lie, "<sheetData/>"));
+        let err = err_text(open(&p));
+        assert!(err.contains("uniqueCount=100000000000"), "{err}");
+        assert!(err.starts_with(&format!("{}: ", p.display())), "{err}");
+        // More strings than the limit, with no uniqueCount at all: counted while streaming.
+        let mut many = format!("{SST_HEAD}>");
+        many.push_str(&"<si/>".repeat(MAX_SHARED_STRINGS as usize + 1));
+        many.push_str("</sst>");
+        let p = write(&dir, "many.xlsx", &shared_xlsx(&many, "<sheetData/>"));
+        let err = err_text(open(&p));
+        assert!(err.contains("上限 2000000 個"), "{err}");
+        // One string larger than the byte limit (a decompression bomb of text).
+        let mut big = format!(r#"{SST_HEAD} uniqueCount="1"><si><t>"#);
+        big.push_str(&"a".repeat(MAX_SHARED_STRINGS_BYTES as usize + 10));
+        big.push_str("</t></si></sst>");
+        let p = write(&dir, "big.xlsx", &shared_xlsx(&big, "<sheetData/>"));
+        let err = err_text(open(&p));
+        assert!(err.contains("64 MiB"), "{err}");
+    }
+
+    /// An `<si>` split across two reads is counted once.
+    #[test]
+    fn shared_strings_scan_counts_across_pieces() {
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(buf.len()).min(2);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let xml = format!(
+            r#"{SST_HEAD} count="9" uniqueCount="3"><si><t>a</t></si><si ><t>b</t></si><si/><sig/></sst>"#
+        );
+        let whole = scan_shared_strings(xml.as_bytes());
+        let trickled = scan_shared_strings(Trickle(xml.as_bytes()));
+        assert_eq!(whole.strings, 3);
+        assert_eq!(trickled.strings, 3);
+        assert_eq!(whole.unique_count, Some(3));
+        assert_eq!(trickled.bytes, xml.len() as u64);
     }
 }

@@ -648,3 +648,42 @@ fn a_roster_update_never_blanks_columns_the_file_does_not_have() {
         .ok()
         .stderr_has("1 件は同じ値");
 }
+
+/// A long-layout workbook saved the way Excel and xlsxwriter save it: the participant number
+/// repeats on every row, so `sharedStrings.xml` says `count` (references) far above
+/// `uniqueCount` (strings). It used to be refused as a forged string count.
+#[test]
+fn excel_workbook_with_repeated_strings_imports() {
+    use rust_xlsxwriter::Workbook;
+    let e = Env::with_roster();
+    let p = e.path("long.xlsx");
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("歩数").unwrap();
+    for (c, h) in ["参加者番号", "日付", "歩数"].iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    let ids = ["C000001", "C000004", "C000005"];
+    let mut row = 1u32;
+    for id in ids {
+        for day in 1..=30u32 {
+            ws.write_string(row, 0, id).unwrap();
+            ws.write_string(row, 1, format!("2025-06-{day:02}"))
+                .unwrap();
+            ws.write_number(row, 2, f64::from(5000 + day)).unwrap();
+            row += 1;
+        }
+    }
+    wb.save(&p).unwrap();
+    // The file really is written as Excel writes it: many references, few strings.
+    let f = std::fs::File::open(&p).unwrap();
+    let mut z = zip::ZipArchive::new(f).unwrap();
+    let mut sst = String::new();
+    std::io::Read::read_to_string(&mut z.by_name("xl/sharedStrings.xml").unwrap(), &mut sst)
+        .unwrap();
+    assert!(sst.contains(r#"count="183""#), "{}", &sst[..200]);
+    assert!(sst.contains(r#"uniqueCount="36""#), "{}", &sst[..200]);
+    e.run(&["steps", "import", p.to_str().unwrap()]).ok();
+    assert_eq!(e.count("SELECT COUNT(*) FROM steps"), 90);
+    assert_eq!(e.steps("C000004", "2025-06-17"), Some(5017));
+}
