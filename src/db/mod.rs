@@ -2,6 +2,8 @@
 //! connection needs), and migrated (an append-only list keyed by `PRAGMA user_version`).
 
 pub mod audit;
+pub mod points;
+pub mod prizes;
 
 use anyhow::{bail, Context, Result};
 use rusqlite::Connection;

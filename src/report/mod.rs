@@ -319,7 +319,7 @@ fn load(conn: &Connection, program: &Program) -> Result<Data> {
     }
     let scorer = Scorer::new(program, None);
     let (mut earned, mut earners, mut used, mut users) = (0i64, 0i64, 0i64, 0i64);
-    points::for_each_participant(conn, &scorer, None, |s| {
+    crate::db::points::for_each_participant(conn, &scorer, None, |s| {
         let e = s.score.earned();
         earned += e;
         earners += i64::from(e > 0);
