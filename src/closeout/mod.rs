@@ -27,6 +27,7 @@ pub mod record;
 pub mod scan;
 pub mod state;
 
+use crate::db::closeout as store;
 use crate::program::{Program, Role};
 use crate::{audit, now};
 use anyhow::{bail, Context, Result};
@@ -210,32 +211,10 @@ fn responsible_names(p: &Program) -> String {
 /// The participants' values, from the database.
 pub fn sources_from_db(conn: &Connection) -> Result<BTreeSet<Source>> {
     let mut out = BTreeSet::new();
-    let mut stmt =
-        conn.prepare("SELECT id, name, name_kana, phone, email FROM participants ORDER BY id")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let id: String = r.get(0)?;
-        let name: Option<String> = r.get(1)?;
-        let kana: Option<String> = r.get(2)?;
-        let phone: Option<String> = r.get(3)?;
-        let email: Option<String> = r.get(4)?;
-        scan::sources_of(
-            &id,
-            name.as_deref(),
-            kana.as_deref(),
-            phone.as_deref(),
-            email.as_deref(),
-            &mut out,
-        );
-    }
-    let mut stmt =
-        conn.prepare("SELECT participant_id, old_json FROM participant_history ORDER BY id")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let id: String = r.get(0)?;
-        let old: String = r.get(1)?;
-        history_sources(&id, &old, &mut out);
-    }
+    store::participant_values(conn, |id, name, kana, phone, email| {
+        scan::sources_of(id, name, kana, phone, email, &mut out)
+    })?;
+    store::participant_history(conn, |id, old| history_sources(id, old, &mut out))?;
     Ok(out)
 }
 
@@ -405,7 +384,7 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
     let program = ProgramSummary::of(&ctx.program);
     let (pkg_name, _, _) = file_names(&program.contract_no);
     let pkg_path = return_dir.join(&pkg_name);
-    let counts = package::counts(&ctx.conn)?;
+    let counts = store::counts(&ctx.conn)?;
     let exports = erase::exports_of(&ctx.conn)?;
     let started_at = now();
 
@@ -427,7 +406,7 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
     if v.broken.is_some() {
         bail!("監査ログの検証に失敗しました（close-out の記録の後）(audit chain broken after the close-out entry)");
     }
-    let counts = package::counts(&ctx.conn)?;
+    let counts = store::counts(&ctx.conn)?;
     let audit_head = AuditHead {
         entries: v.entries,
         head: v.head.clone(),

@@ -2,6 +2,7 @@
 //! connection needs), and migrated (an append-only list keyed by `PRAGMA user_version`).
 
 pub mod audit;
+pub mod closeout;
 pub mod handling;
 pub mod points;
 pub mod prizes;
