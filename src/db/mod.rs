@@ -6,6 +6,7 @@ pub mod closeout;
 pub mod handling;
 pub mod points;
 pub mod prizes;
+pub mod report;
 
 use anyhow::{bail, Context, Result};
 use rusqlite::Connection;
