@@ -164,6 +164,16 @@ pub struct Verification {
 /// Recompute the chain from the first entry and compare its end with the control values
 /// in `meta`. Names the first entry that was changed, removed or moved.
 pub fn verify(conn: &Connection) -> Result<Verification> {
+    // The log holds one entry per command: small enough to hold while checking, which
+    // lets a broken entry be compared with every other one.
+    let all = store::all(conn)?;
+    let (last, head) = store::control(conn)?;
+    Ok(check_chain(&all, last, head))
+}
+
+/// The chain's state from its stored entries (in sequence order) and the control values
+/// (last sequence number, head hash).
+pub fn check_chain(all: &[Stored], last: Option<i64>, stored_head: Option<String>) -> Verification {
     /// Whether the entry's hash matches its content placed at position `seq`.
     fn hashes_at(e: &Stored, seq: i64) -> bool {
         ![&e.at, &e.operator, &e.command]
@@ -173,9 +183,6 @@ pub fn verify(conn: &Connection) -> Result<Verification> {
                 canonical(seq, &e.at, &e.operator, &e.command, &e.detail, &e.prev_hash).as_bytes(),
             ) == e.hash
     }
-    // The log holds one entry per command: small enough to hold while checking, which
-    // lets a broken entry be compared with every other one.
-    let all = store::all(conn)?;
     let mut prev = GENESIS.to_string();
     let mut n = 0i64;
     for (i, e) in all.iter().enumerate() {
@@ -257,27 +264,31 @@ pub fn verify(conn: &Connection) -> Result<Verification> {
             None
         };
         if broken.is_some() {
-            return Ok(Verification {
+            return Verification {
                 entries: n,
                 head: prev,
                 broken,
-            });
+            };
         }
         prev = e.hash.clone();
     }
-    let broken = check_control(conn, n, &prev)?;
-    Ok(Verification {
+    let broken = check_control(last, stored_head, n, &prev);
+    Verification {
         entries: n,
         head: prev,
         broken,
-    })
+    }
 }
 
 /// Compare the chain's end (last sequence number `n`, head hash) with the control values
 /// every append stores in `meta`.
-fn check_control(conn: &Connection, n: i64, head: &str) -> Result<Option<(i64, String)>> {
-    let (last, stored_head) = store::control(conn)?;
-    Ok(match (last, stored_head) {
+fn check_control(
+    last: Option<i64>,
+    stored_head: Option<String>,
+    n: i64,
+    head: &str,
+) -> Option<(i64, String)> {
+    match (last, stored_head) {
         (Some(last), Some(h)) if last == n && h == head => None,
         (Some(last), _) if last > n => Some((
             n + 1,
@@ -317,7 +328,7 @@ fn check_control(conn: &Connection, n: i64, head: &str) -> Result<Option<(i64, S
                 "記録の控え（最終番号と先頭ハッシュ）が消されています。記録 {n} より後の削除を確かめられません (the chain's control values were removed)"
             ),
         )),
-    })
+    }
 }
 
 /// One stored entry, its detail parsed, for reports.
@@ -703,6 +714,37 @@ mod tests {
         let v = verify(&c).unwrap();
         assert_eq!(v.entries, 4);
         assert!(v.broken.is_none());
+    }
+
+    #[test]
+    fn the_chain_is_checked_without_a_database() {
+        let mut chain: Vec<Stored> = Vec::new();
+        for seq in 1..=3 {
+            let prev = chain.last().map_or(GENESIS.to_string(), |e| e.hash.clone());
+            chain.push(link(seq, "t", "山田 太郎", "points", "{}".into(), prev));
+        }
+        let head = chain[2].hash.clone();
+        let v = check_chain(&chain, Some(3), Some(head.clone()));
+        assert!(v.broken.is_none(), "{:?}", v.broken);
+        assert_eq!((v.entries, v.head.as_str()), (3, head.as_str()));
+        // The control values say there was a fourth.
+        let (seq, why) = check_chain(&chain, Some(4), Some("x".into()))
+            .broken
+            .unwrap();
+        assert_eq!(seq, 4);
+        assert!(why.contains("最後の記録 4 が削除"), "{why}");
+        // The next link continues from the control values, not from the table.
+        assert_eq!(
+            chain_on(Some(3), Some(4), Some("x".into())),
+            (5, "x".into())
+        );
+        assert_eq!(chain_on(None, None, None), (1, GENESIS.into()));
+        // An entry's content changed.
+        chain[1].operator = "x".into();
+        assert_eq!(
+            check_chain(&chain, Some(3), Some(head)).broken.unwrap().0,
+            2
+        );
     }
 
     #[test]
