@@ -53,12 +53,8 @@ pub fn for_each_participant(
         })
     };
 
-    let mut stmt = conn
-        .prepare("SELECT participant_id, date, steps FROM steps ORDER BY participant_id, date")?;
-    let mut rows = stmt.query([])?;
     let mut current: Option<(String, Tally<'_>)> = None;
-    while let Some(r) = rows.next()? {
-        let pid = r.get_ref(0)?.as_str()?;
+    each_step(conn, |pid, date, steps| {
         if current.as_ref().is_none_or(|(p, _)| p != pid) {
             if let Some((p, t)) = current.take() {
                 summary(p, t.finish())?;
@@ -81,12 +77,11 @@ pub fn for_each_participant(
             };
             current = Some((pid.to_string(), scorer.tally(scorer.table_for(age))));
         }
-        let date = r.get_ref(1)?.as_str()?;
-        let steps: i64 = r.get(2)?;
         if let (Some(d), Some((_, t))) = (parse_iso(date), current.as_mut()) {
             t.add(d, steps);
         }
-    }
+        Ok(())
+    })?;
     if let Some((p, t)) = current.take() {
         summary(p, t.finish())?;
     }
@@ -151,6 +146,21 @@ pub fn overdrawn(
         }
     }
     Ok(out)
+}
+
+/// Every stored day as `(participant, date, steps)`, ordered by the table's key (read in
+/// place, no sort, nothing held).
+pub fn each_step(
+    conn: &Connection,
+    mut f: impl FnMut(&str, &str, i64) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = conn
+        .prepare("SELECT participant_id, date, steps FROM steps ORDER BY participant_id, date")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        f(r.get_ref(0)?.as_str()?, r.get_ref(1)?.as_str()?, r.get(2)?)?;
+    }
+    Ok(())
 }
 
 /// One stored day of a participant's ledger.

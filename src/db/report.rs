@@ -1,5 +1,5 @@
-//! What the evaluation report (`report`) reads: participants' attributes, the steps in
-//! key order, every order and every questionnaire answer. `crate::report` computes the
+//! What the evaluation report (`report`) reads besides the steps (`db::points::each_step`):
+//! participants' attributes, every order and every questionnaire answer. `crate::report` computes the
 //! tables from them.
 
 use anyhow::Result;
@@ -30,21 +30,6 @@ pub fn participants(conn: &Connection, mut f: impl FnMut(PersonRow<'_>)) -> Resu
             sex: sex.as_deref(),
             channel: &channel,
         });
-    }
-    Ok(())
-}
-
-/// Every stored day as `(participant, date, steps)`, ordered by the table's key (read in
-/// place, no sort, nothing held).
-pub fn each_step(
-    conn: &Connection,
-    mut f: impl FnMut(&str, &str, i64) -> Result<()>,
-) -> Result<()> {
-    let mut stmt = conn
-        .prepare("SELECT participant_id, date, steps FROM steps ORDER BY participant_id, date")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        f(r.get_ref(0)?.as_str()?, r.get_ref(1)?.as_str()?, r.get(2)?)?;
     }
     Ok(())
 }

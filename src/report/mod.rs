@@ -267,7 +267,7 @@ fn load(conn: &Connection, program: &Program) -> Result<Data> {
     })?;
     let (mut first_day, mut last_day) = (None::<NaiveDate>, None::<NaiveDate>);
     let mut cur: Option<(String, usize)> = None;
-    store::each_step(conn, |pid, date, steps| {
+    crate::db::points::each_step(conn, |pid, date, steps| {
         let Some(d) = points::parse_iso(date) else {
             return Ok(());
         };
