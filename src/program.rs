@@ -273,6 +273,18 @@ fn de_date<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<NaiveDate, D:
 impl Program {
     /// Parse and check a program file's text. `origin` names the file in messages.
     pub fn parse(text: &str, origin: &str) -> Result<Program> {
+        Program::read(text, origin, true)
+    }
+
+    /// The program `init` stored (in the database, or a close-out's state), checked as
+    /// at `init` except for prize codes: one an earlier build accepted that no order can
+    /// match (`景品1`), or that reads like another, is kept as it is rather than refused,
+    /// so a database made then still opens and can be closed out.
+    pub fn load_stored(text: &str, origin: &str) -> Result<Program> {
+        Program::read(text, origin, false)
+    }
+
+    fn read(text: &str, origin: &str, strict_codes: bool) -> Result<Program> {
         let mut program: Program = match toml::from_str(text) {
             Ok(p) => p,
             Err(e) => bail!(
@@ -280,7 +292,7 @@ impl Program {
                 e.to_string().trim_end()
             ),
         };
-        let problems = program.check();
+        let problems = program.check_with(strict_codes);
         // Codes are kept as orders are read, so limits, counts and names all meet the
         // orders stored under them (`q1` in the file is `Q1` on the order form).
         for pr in &mut program.prizes {
@@ -304,6 +316,10 @@ impl Program {
 
     /// Every semantic mistake, each naming its key.
     pub fn check(&self) -> Vec<String> {
+        self.check_with(true)
+    }
+
+    fn check_with(&self, strict_codes: bool) -> Vec<String> {
         let mut out = Vec::new();
         let p = &self.program;
         for (key, v) in [
@@ -370,6 +386,7 @@ impl Program {
                 Err(PrizeCodeError::Empty) => out.push(format!(
                     "prizes[{i}].code: 景品コードがありません (a prize has no code)"
                 )),
+                Err(PrizeCodeError::Unreadable(_)) if !strict_codes => {}
                 Err(PrizeCodeError::Unreadable(code)) => out.push(format!(
                     "prizes[{i}].code: 景品コード「{}」は申込書の景品コードとして読めません。\
                      英数字と - _ の {PRIZE_CODE_MAX_LEN} 文字以内にしてください \
@@ -377,7 +394,9 @@ impl Program {
                     code.trim()
                 )),
                 Ok(code) => {
-                    if let Some(&first) = codes.get(&code) {
+                    if !strict_codes {
+                        // Two prizes reading alike: orders go to the first, as before.
+                    } else if let Some(&first) = codes.get(&code) {
                         let shown = if pr.code == code {
                             code.clone()
                         } else {
@@ -858,5 +877,19 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("prizes[0].code: 景品コードがありません"));
+    }
+
+    #[test]
+    fn a_stored_program_with_codes_init_now_refuses_still_loads() {
+        let text = SAMPLE
+            .replace("code = \"T1\"", "code = \"景品1\"")
+            .replace("code = \"W1\"", "code = \"q1\"");
+        assert!(Program::parse(&text, "p.toml").is_err());
+        let p = Program::load_stored(&text, "stored program").unwrap();
+        let codes: Vec<&str> = p.prizes.iter().map(|p| p.code.as_str()).collect();
+        assert_eq!(codes, ["Q1", "景品1", "Q1"]);
+        // Everything else is still checked.
+        let broken = text.replace("end = 2026-03-31", "end = 2025-01-01");
+        assert!(Program::load_stored(&broken, "stored program").is_err());
     }
 }

@@ -518,7 +518,7 @@ fn say(opts: &Options, msg: impl AsRef<str>) {
 /// A close-out interrupted after the package: check who runs it and with what, read the
 /// values back from the package, and carry on.
 fn resume(mut st: State, opts: &Options) -> Result<Outcome> {
-    let program = Program::parse(&st.program_toml, "close-out state")?;
+    let program = Program::load_stored(&st.program_toml, "close-out state")?;
     let operator = opts
         .operator
         .as_deref()
@@ -589,7 +589,7 @@ fn resume(mut st: State, opts: &Options) -> Result<Outcome> {
 
 fn carry_on(mut st: State, sources: &BTreeSet<Source>, opts: &Options) -> Result<Outcome> {
     let db = opts.db.clone();
-    let handlers: Vec<String> = Program::parse(&st.program_toml, "close-out state")?
+    let handlers: Vec<String> = Program::load_stored(&st.program_toml, "close-out state")?
         .handlers
         .iter()
         .map(|h| h.name.clone())
@@ -737,7 +737,7 @@ fn finish(
     rec_name: &str,
     cert_name: &str,
 ) -> Result<()> {
-    let program = Program::parse(&st.program_toml, "close-out state")?;
+    let program = Program::load_stored(&st.program_toml, "close-out state")?;
     let summary = ProgramSummary::of(&program);
     let completed_at = now();
     let date = completed_at.get(..10).unwrap_or("").replace('-', "");

@@ -109,5 +109,5 @@ pub fn load_program(conn: &Connection) -> Result<program::Program> {
     let Some(text) = db::meta_get(conn, "program_toml")? else {
         bail!("データベースにプログラムがありません (no program stored; was init completed?)");
     };
-    program::Program::parse(&text, "stored program")
+    program::Program::load_stored(&text, "stored program")
 }

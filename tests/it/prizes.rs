@@ -126,3 +126,20 @@ fn init_refuses_prize_codes_no_order_can_match_or_that_read_alike() {
         );
     assert!(!e.db().exists());
 }
+
+#[test]
+fn a_database_made_before_still_opens_with_codes_init_now_refuses() {
+    let e = Env::new();
+    e.write("program.toml", &program(&["Q1"]));
+    e.run(&["init", "--program", "program.toml"]).ok();
+    // As an earlier build stored it: a code no order can match, and two that read alike.
+    e.conn()
+        .execute(
+            "UPDATE meta SET value=?1 WHERE key='program_toml'",
+            [program(&["景品1", "q1", "Q1"])],
+        )
+        .unwrap();
+    let out = e.run(&["prizes"]).ok().stdout;
+    assert!(out.contains("\n景品1\tクオカード0\t"), "{out}");
+    assert!(out.contains("\nQ1\tクオカード1\t"), "{out}");
+}
