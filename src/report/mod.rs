@@ -11,7 +11,7 @@
 
 pub mod xlsx;
 
-use crate::db::report as store;
+use crate::db::report::{self as store, OrderRow as Order};
 use crate::import::survey::Timing;
 use crate::points::{self, rules_age, Scorer};
 use crate::program::{AnswerKind, Program, Question};
@@ -221,14 +221,6 @@ struct Person {
     months: BTreeMap<Month, Acc>,
 }
 
-struct Order {
-    prize: String,
-    participant: String,
-    quantity: i64,
-    accepted: bool,
-    shipped: bool,
-}
-
 /// Everything the report is computed from, read in one go.
 struct Data {
     people: Vec<Person>,
@@ -311,16 +303,7 @@ fn load(conn: &Connection, program: &Program) -> Result<Data> {
         users += i64::from(s.used > 0);
         Ok(())
     })?;
-    let orders: Vec<Order> = store::orders(conn)?
-        .into_iter()
-        .map(|o| Order {
-            prize: o.prize,
-            participant: o.participant,
-            quantity: o.quantity,
-            accepted: o.accepted,
-            shipped: o.shipped,
-        })
-        .collect();
+    let orders = store::orders(conn)?;
     let mut answers: HashMap<String, BTreeMap<Timing, BTreeMap<String, String>>> = HashMap::new();
     store::answers(conn, |q, timing, pid, answer| {
         if let Some(t) = Timing::from_stored(timing) {
