@@ -71,7 +71,7 @@ fn main() -> anyhow::Result<()> {
     for run in 1..=3 {
         let t = Instant::now();
         let (mut people, mut earned) = (0u64, 0i64);
-        stepcard::points::for_each_participant(&conn, &scorer, None, |s| {
+        stepcard::db::points::for_each_participant(&conn, &scorer, None, |s| {
             people += 1;
             earned += s.score.earned();
             Ok(())

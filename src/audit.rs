@@ -14,18 +14,18 @@
 //! be compared.
 
 use anyhow::Result;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::Value as Json;
 
+use crate::db::audit::{self as store, Stored};
 use crate::output::{sha256_hex, FileRecord};
 
 /// The hash the first entry chains to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// `meta` keys holding the chain's last sequence number and head hash.
-pub const META_LAST_SEQ: &str = "audit_last_seq";
-pub const META_HEAD: &str = "audit_head";
+pub use crate::db::audit::{META_HEAD, META_LAST_SEQ};
 
 /// What a command reports for its audit entry.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -94,56 +94,34 @@ pub fn append(
     command: &str,
     detail: &Detail,
 ) -> Result<i64> {
-    let own = conn.is_autocommit();
-    conn.execute_batch(if own {
-        "BEGIN IMMEDIATE"
-    } else {
-        "SAVEPOINT audit_append"
-    })?;
-    match append_inner(conn, at, operator, command, detail) {
-        Ok(seq) => {
-            conn.execute_batch(if own {
-                "COMMIT"
-            } else {
-                "RELEASE audit_append"
-            })?;
-            Ok(seq)
-        }
-        Err(e) => {
-            let _ = conn.execute_batch(if own {
-                "ROLLBACK"
-            } else {
-                "ROLLBACK TO audit_append; RELEASE audit_append"
-            });
-            Err(e)
-        }
-    }
+    store::atomically(conn, || {
+        let (seq, prev) = next_link(conn)?;
+        let e = link(
+            seq,
+            at,
+            operator,
+            command,
+            serde_json::to_string(detail)?,
+            prev,
+        );
+        store::insert(conn, &e, &detail.files)?;
+        Ok(seq)
+    })
 }
 
-fn append_inner(
-    conn: &Connection,
-    at: &str,
-    operator: &str,
-    command: &str,
-    detail: &Detail,
-) -> Result<i64> {
-    let (seq, prev) = next_link(conn)?;
+/// The entry placed at `seq` after `prev`, its fields cleaned and its hash computed.
+fn link(seq: i64, at: &str, operator: &str, command: &str, detail: String, prev: String) -> Stored {
     let (at, operator, command) = (one_line(at), one_line(operator), one_line(command));
-    let detail_json = serde_json::to_string(detail)?;
-    let hash = sha256_hex(canonical(seq, &at, &operator, &command, &detail_json, &prev).as_bytes());
-    conn.execute(
-        "INSERT INTO audit_log(seq, at, operator, command, detail, prev_hash, hash) VALUES (?1,?2,?3,?4,?5,?6,?7)",
-        rusqlite::params![seq, at, operator, command, detail_json, prev, hash],
-    )?;
-    for f in &detail.files {
-        conn.execute(
-            "INSERT INTO exports(audit_seq, path, sha256, bytes, at) VALUES (?1,?2,?3,?4,?5)",
-            rusqlite::params![seq, f.path, f.sha256, f.bytes as i64, at],
-        )?;
+    let hash = sha256_hex(canonical(seq, &at, &operator, &command, &detail, &prev).as_bytes());
+    Stored {
+        seq,
+        at: at.into_owned(),
+        operator: operator.into_owned(),
+        command: command.into_owned(),
+        detail,
+        prev_hash: prev,
+        hash,
     }
-    crate::db::meta_set(conn, META_LAST_SEQ, &seq.to_string())?;
-    crate::db::meta_set(conn, META_HEAD, &hash)?;
-    Ok(seq)
 }
 
 /// The sequence number and previous hash for the next entry. They continue from the
@@ -151,24 +129,25 @@ fn append_inner(
 /// off the end (or re-hashed) therefore stays a visible break after later appends,
 /// instead of being healed by the next command.
 fn next_link(conn: &Connection) -> Result<(i64, String)> {
-    let table: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let last: Option<i64> =
-        crate::db::meta_get(conn, META_LAST_SEQ)?.and_then(|s| s.trim().parse().ok());
-    let head = crate::db::meta_get(conn, META_HEAD)?;
-    let table_seq = table.as_ref().map_or(0, |t| t.0);
-    Ok(match (table, last, head) {
+    let table = store::last(conn)?;
+    let (last, head) = store::control(conn)?;
+    Ok(chain_on(table.map(|t| t.0), last, head))
+}
+
+/// Where the next entry goes, given the table's last sequence number and the control
+/// values.
+fn chain_on(table_seq: Option<i64>, last: Option<i64>, head: Option<String>) -> (i64, String) {
+    let table_seq_or_0 = table_seq.unwrap_or(0);
+    match (table_seq, last, head) {
         (None, None, None) => (1, GENESIS.to_string()),
-        (_, Some(last), Some(head)) => (table_seq.max(last) + 1, head),
+        (_, Some(last), Some(head)) => (table_seq_or_0.max(last) + 1, head),
         // The control values were removed: the entry chains to nothing, marking where
         // they went missing.
-        (_, last, _) => (table_seq.max(last.unwrap_or(0)) + 1, GENESIS.to_string()),
-    })
+        (_, last, _) => (
+            table_seq_or_0.max(last.unwrap_or(0)) + 1,
+            GENESIS.to_string(),
+        ),
+    }
 }
 
 /// The chain's state.
@@ -185,52 +164,25 @@ pub struct Verification {
 /// Recompute the chain from the first entry and compare its end with the control values
 /// in `meta`. Names the first entry that was changed, removed or moved.
 pub fn verify(conn: &Connection) -> Result<Verification> {
-    struct Raw {
-        seq: i64,
-        at: String,
-        operator: String,
-        command: String,
-        detail: String,
-        prev_hash: String,
-        hash: String,
-    }
-    impl Raw {
-        /// Whether the entry's hash matches its content placed at position `seq`.
-        fn hashes_at(&self, seq: i64) -> bool {
-            ![&self.at, &self.operator, &self.command]
-                .iter()
-                .any(|f| f.contains('\n'))
-                && sha256_hex(
-                    canonical(
-                        seq,
-                        &self.at,
-                        &self.operator,
-                        &self.command,
-                        &self.detail,
-                        &self.prev_hash,
-                    )
-                    .as_bytes(),
-                ) == self.hash
-        }
-    }
     // The log holds one entry per command: small enough to hold while checking, which
     // lets a broken entry be compared with every other one.
-    let mut stmt = conn.prepare(
-        "SELECT seq, at, operator, command, detail, prev_hash, hash FROM audit_log ORDER BY seq",
-    )?;
-    let all: Vec<Raw> = stmt
-        .query_map([], |r| {
-            Ok(Raw {
-                seq: r.get(0)?,
-                at: r.get(1)?,
-                operator: r.get(2)?,
-                command: r.get(3)?,
-                detail: r.get(4)?,
-                prev_hash: r.get(5)?,
-                hash: r.get(6)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let all = store::all(conn)?;
+    let (last, head) = store::control(conn)?;
+    Ok(check_chain(&all, last, head))
+}
+
+/// The chain's state from its stored entries (in sequence order) and the control values
+/// (last sequence number, head hash).
+pub fn check_chain(all: &[Stored], last: Option<i64>, stored_head: Option<String>) -> Verification {
+    /// Whether the entry's hash matches its content placed at position `seq`.
+    fn hashes_at(e: &Stored, seq: i64) -> bool {
+        ![&e.at, &e.operator, &e.command]
+            .iter()
+            .any(|f| f.contains('\n'))
+            && sha256_hex(
+                canonical(seq, &e.at, &e.operator, &e.command, &e.detail, &e.prev_hash).as_bytes(),
+            ) == e.hash
+    }
     let mut prev = GENESIS.to_string();
     let mut n = 0i64;
     for (i, e) in all.iter().enumerate() {
@@ -252,10 +204,10 @@ pub fn verify(conn: &Connection) -> Result<Verification> {
                     )
                 },
             ))
-        } else if !e.hashes_at(seq) {
+        } else if !hashes_at(e, seq) {
             // Content that hashes correctly at another position was moved here.
             let upper = all.last().map_or(0, |l| l.seq).max(all.len() as i64) + 1;
-            match (1..=upper).find(|&k| k != seq && e.hashes_at(k)) {
+            match (1..=upper).find(|&k| k != seq && hashes_at(e, k)) {
                 Some(k) => Some((
                     seq,
                     format!(
@@ -312,29 +264,31 @@ pub fn verify(conn: &Connection) -> Result<Verification> {
             None
         };
         if broken.is_some() {
-            return Ok(Verification {
+            return Verification {
                 entries: n,
                 head: prev,
                 broken,
-            });
+            };
         }
         prev = e.hash.clone();
     }
-    let broken = check_control(conn, n, &prev)?;
-    Ok(Verification {
+    let broken = check_control(last, stored_head, n, &prev);
+    Verification {
         entries: n,
         head: prev,
         broken,
-    })
+    }
 }
 
 /// Compare the chain's end (last sequence number `n`, head hash) with the control values
 /// every append stores in `meta`.
-fn check_control(conn: &Connection, n: i64, head: &str) -> Result<Option<(i64, String)>> {
-    let last: Option<i64> =
-        crate::db::meta_get(conn, META_LAST_SEQ)?.and_then(|s| s.trim().parse().ok());
-    let stored_head = crate::db::meta_get(conn, META_HEAD)?;
-    Ok(match (last, stored_head) {
+fn check_control(
+    last: Option<i64>,
+    stored_head: Option<String>,
+    n: i64,
+    head: &str,
+) -> Option<(i64, String)> {
+    match (last, stored_head) {
         (Some(last), Some(h)) if last == n && h == head => None,
         (Some(last), _) if last > n => Some((
             n + 1,
@@ -374,7 +328,7 @@ fn check_control(conn: &Connection, n: i64, head: &str) -> Result<Option<(i64, S
                 "記録の控え（最終番号と先頭ハッシュ）が消されています。記録 {n} より後の削除を確かめられません (the chain's control values were removed)"
             ),
         )),
-    })
+    }
 }
 
 /// One stored entry, its detail parsed, for reports.
@@ -441,20 +395,17 @@ impl Entry {
 
 /// Every entry in order.
 pub fn entries(conn: &Connection) -> Result<Vec<Entry>> {
-    let mut stmt = conn
-        .prepare("SELECT seq, at, operator, command, detail, hash FROM audit_log ORDER BY seq")?;
-    let rows = stmt.query_map([], |r| {
-        let detail: String = r.get(4)?;
-        Ok(Entry {
-            seq: r.get(0)?,
-            at: r.get(1)?,
-            operator: r.get(2)?,
-            command: r.get(3)?,
-            detail: serde_json::from_str(&detail).unwrap_or(Json::Null),
-            hash: r.get(5)?,
+    Ok(store::all(conn)?
+        .into_iter()
+        .map(|e| Entry {
+            seq: e.seq,
+            at: e.at,
+            operator: e.operator,
+            command: e.command,
+            detail: serde_json::from_str(&e.detail).unwrap_or(Json::Null),
+            hash: e.hash,
         })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        .collect())
 }
 
 /// Japanese labels of the count keys commands record; an unknown key is shown as is.
@@ -763,6 +714,37 @@ mod tests {
         let v = verify(&c).unwrap();
         assert_eq!(v.entries, 4);
         assert!(v.broken.is_none());
+    }
+
+    #[test]
+    fn the_chain_is_checked_without_a_database() {
+        let mut chain: Vec<Stored> = Vec::new();
+        for seq in 1..=3 {
+            let prev = chain.last().map_or(GENESIS.to_string(), |e| e.hash.clone());
+            chain.push(link(seq, "t", "山田 太郎", "points", "{}".into(), prev));
+        }
+        let head = chain[2].hash.clone();
+        let v = check_chain(&chain, Some(3), Some(head.clone()));
+        assert!(v.broken.is_none(), "{:?}", v.broken);
+        assert_eq!((v.entries, v.head.as_str()), (3, head.as_str()));
+        // The control values say there was a fourth.
+        let (seq, why) = check_chain(&chain, Some(4), Some("x".into()))
+            .broken
+            .unwrap();
+        assert_eq!(seq, 4);
+        assert!(why.contains("最後の記録 4 が削除"), "{why}");
+        // The next link continues from the control values, not from the table.
+        assert_eq!(
+            chain_on(Some(3), Some(4), Some("x".into())),
+            (5, "x".into())
+        );
+        assert_eq!(chain_on(None, None, None), (1, GENESIS.into()));
+        // An entry's content changed.
+        chain[1].operator = "x".into();
+        assert_eq!(
+            check_chain(&chain, Some(3), Some(head)).broken.unwrap().0,
+            2
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! names and hashes only. `output::handling_report` lays it out.
 
 use crate::audit::{self, Entry, Verification};
+use crate::db::handling as store;
 use crate::program::Program;
 use anyhow::Result;
 use rusqlite::Connection;
@@ -156,20 +157,15 @@ fn index_only_copies(conn: &Connection, from_log: &[Copy]) -> Result<Vec<Copy>> 
         .iter()
         .map(|c| (c.seq, c.path.as_str(), c.sha256.as_str()))
         .collect();
-    let mut stmt = conn
-        .prepare("SELECT audit_seq, at, path, sha256, bytes FROM exports ORDER BY audit_seq, id")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, i64>(4)?,
-        ))
-    })?;
     let mut out = Vec::new();
-    for row in rows {
-        let (seq, at, path, sha256, bytes) = row?;
+    for row in store::exports_index(conn)? {
+        let store::IndexedExport {
+            seq,
+            at,
+            path,
+            sha256,
+            bytes,
+        } = row;
         if known.contains(&(seq, path.as_str(), sha256.as_str())) {
             continue;
         }
@@ -203,20 +199,13 @@ fn on_disk(path: &Path) -> OnDisk {
 
 /// Rows held now in every table of the database, known tables first.
 pub fn holdings(conn: &Connection) -> Result<Vec<Holding>> {
-    let mut stmt = conn.prepare(
-        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-    )?;
-    let names: Vec<String> = stmt
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let names = store::table_names(conn)?;
     let rank = |n: &str| TABLES.iter().position(|t| t.0 == n).unwrap_or(TABLES.len());
     let mut names = names;
     names.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
     let mut out = Vec::new();
     for name in names {
-        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        let rows: i64 =
-            conn.query_row(&format!("SELECT count(*) FROM {quoted}"), [], |r| r.get(0))?;
+        let rows = store::row_count(conn, &name)?;
         let (label, personal) = TABLES
             .iter()
             .find(|t| t.0 == name)
@@ -237,44 +226,19 @@ pub fn holdings(conn: &Connection) -> Result<Vec<Holding>> {
 /// A breakdown where it helps the reader: participants by channel, steps by people.
 fn note(conn: &Connection, table: &str) -> Result<String> {
     Ok(match table {
-        "participants" => {
-            let mut stmt = conn.prepare(
-                "SELECT channel, count(*) FROM participants GROUP BY channel ORDER BY channel DESC",
-            )?;
-            let parts: Vec<String> = stmt
-                .query_map([], |r| {
-                    Ok(format!(
-                        "{} {} 名",
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?
-                    ))
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            parts.join("・")
-        }
-        "steps" => {
-            let (people, first, last): (i64, Option<String>, Option<String>) = conn.query_row(
-                "SELECT count(DISTINCT participant_id), min(date), max(date) FROM steps",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?;
-            match (first, last) {
-                (Some(f), Some(l)) => format!("{people} 名分、{f} 〜 {l}"),
-                _ => String::new(),
-            }
-        }
-        "batches" => {
-            let undone: i64 = conn.query_row(
-                "SELECT count(*) FROM batches WHERE status <> 'committed'",
-                [],
-                |r| r.get(0),
-            )?;
-            if undone > 0 {
-                format!("うち取消済 {undone} 件")
-            } else {
-                String::new()
-            }
-        }
+        "participants" => store::participants_by_channel(conn)?
+            .into_iter()
+            .map(|(channel, n)| format!("{channel} {n} 名"))
+            .collect::<Vec<_>>()
+            .join("・"),
+        "steps" => match store::steps_span(conn)? {
+            (people, Some(f), Some(l)) => format!("{people} 名分、{f} 〜 {l}"),
+            _ => String::new(),
+        },
+        "batches" => match store::undone_batches(conn)? {
+            0 => String::new(),
+            undone => format!("うち取消済 {undone} 件"),
+        },
         _ => String::new(),
     })
 }

@@ -1,8 +1,8 @@
 //! stepcard: an offline tool for municipal health point programs (健康ポイント事業).
 //!
 //! Data flows one way: sheet -> import (validation) -> db -> outputs. Each subcommand
-//! lives in `cmd/`; this file wires the command line to them and keeps the rules every
-//! command shares: the designated-handler check and the audit entry per command.
+//! lives in `cmd/` (with [`cmd::Ctx`], the designated-handler check); this file wires the
+//! command line to them and writes the audit entry every command leaves.
 
 pub mod audit;
 pub mod cli;
@@ -19,10 +19,11 @@ pub mod sheet;
 pub mod stats;
 pub mod verify;
 
-use anyhow::{bail, Result};
+/// Kept while the other command files still name `crate::Ctx`; it lives in `cmd/`.
+pub use cmd::Ctx;
+
+use anyhow::Result;
 use cli::{Cli, Command};
-use rusqlite::Connection;
-use std::path::PathBuf;
 
 /// An error in how the command was called (exit code 2), as opposed to data or state
 /// that refused the work (exit code 1).
@@ -68,94 +69,6 @@ pub fn today() -> chrono::NaiveDate {
     let n = now();
     chrono::NaiveDate::parse_from_str(n.get(..10).unwrap_or(""), "%Y-%m-%d")
         .unwrap_or_else(|_| chrono::Local::now().date_naive())
-}
-
-/// What every command that touches the data works with: the database, the program, the
-/// designated handler running it, and the audit detail it fills in.
-pub struct Ctx {
-    pub conn: Connection,
-    pub program: program::Program,
-    pub operator: String,
-    pub db_path: PathBuf,
-    pub quiet: bool,
-    pub detail: audit::Detail,
-    /// Set when the command already wrote its audit entry inside its own transaction
-    /// (an import: the entry commits with the batch, so no batch is ever unrecorded).
-    pub recorded: bool,
-}
-
-impl Ctx {
-    /// Open the database and check the operator against the program's handlers. A
-    /// stranger is refused (exit 1), and the refusal is itself recorded.
-    pub fn open(cli: &Cli, command: &str) -> Result<Ctx> {
-        closeout::state::refuse_if_in_progress(&cli.db)?;
-        let conn = db::open(&cli.db)?;
-        let program = load_program(&conn)?;
-        let Some(given) = cli
-            .operator
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        else {
-            return Err(usage(format!(
-                "操作者が指定されていません。--operator \"氏名\" か環境変数 STEPCARD_OPERATOR で、\
-                 プログラムファイルの取扱者を指定してください (no operator given; designated handlers: {})",
-                handler_list(&program)
-            )));
-        };
-        let Some(handler) = program.handler(given) else {
-            let mut d = audit::Detail {
-                status: "refused: not a designated handler".into(),
-                ..Default::default()
-            };
-            d.arg("command", command);
-            audit::append(&conn, &now(), given, command, &d)?;
-            bail!(
-                "{given} さんは取扱者として指定されていません。データを扱えるのは指定された取扱者だけです \
-                 (契約の特記事項; not a designated handler). 指定されている取扱者: {}",
-                handler_list(&program)
-            );
-        };
-        let operator = handler.name.clone();
-        Ok(Ctx {
-            conn,
-            program,
-            operator,
-            db_path: cli.db.clone(),
-            quiet: cli.quiet,
-            detail: audit::Detail::default(),
-            recorded: false,
-        })
-    }
-
-    /// A line for the operator on stderr (stdout is kept for data).
-    pub fn say(&self, msg: impl AsRef<str>) {
-        if !self.quiet {
-            eprintln!("{}", msg.as_ref());
-        }
-    }
-
-    /// Write this command's audit entry.
-    pub fn record(&mut self, command: &str, status: &str) -> Result<i64> {
-        self.detail.status = status.to_string();
-        audit::append(&self.conn, &now(), &self.operator, command, &self.detail)
-    }
-}
-
-fn handler_list(program: &program::Program) -> String {
-    program
-        .handlers
-        .iter()
-        .map(|h| format!("{}（{}）", h.name, h.role.as_ja()))
-        .collect::<Vec<_>>()
-        .join("、")
-}
-
-pub fn load_program(conn: &Connection) -> Result<program::Program> {
-    let Some(text) = db::meta_get(conn, "program_toml")? else {
-        bail!("データベースにプログラムがありません (no program stored; was init completed?)");
-    };
-    program::Program::parse(&text, "stored program")
 }
 
 /// The name an audit entry gives a command.

@@ -188,6 +188,36 @@ pub struct Prize {
     pub per_person: Option<i64>,
 }
 
+/// The longest prize code an order file can carry.
+pub const PRIZE_CODE_MAX_LEN: usize = 20;
+
+/// Why a text cannot be a prize code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrizeCodeError {
+    Empty,
+    /// Not letters, digits, `-` and `_` within [`PRIZE_CODE_MAX_LEN`]: the code as read.
+    Unreadable(String),
+}
+
+/// A prize code as it is compared and stored: the cell normalization every sheet value
+/// gets (NFKC, trimmed), in upper case, so `ｑ１`, ` q1 ` and `Q1` are one code. The
+/// program file's `prizes[i].code` and an order file's 景品コード both read through
+/// here, so the two always meet.
+pub fn prize_code(raw: &str) -> std::result::Result<String, PrizeCodeError> {
+    let code = crate::sheet::normalize::normalize(raw).to_ascii_uppercase();
+    if code.is_empty() {
+        Err(PrizeCodeError::Empty)
+    } else if code.len() > PRIZE_CODE_MAX_LEN
+        || !code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Err(PrizeCodeError::Unreadable(code))
+    } else {
+        Ok(code)
+    }
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -243,14 +273,33 @@ fn de_date<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<NaiveDate, D:
 impl Program {
     /// Parse and check a program file's text. `origin` names the file in messages.
     pub fn parse(text: &str, origin: &str) -> Result<Program> {
-        let program: Program = match toml::from_str(text) {
+        Program::read(text, origin, true)
+    }
+
+    /// The program `init` stored (in the database, or a close-out's state), checked as
+    /// at `init` except for prize codes: one an earlier build accepted that no order can
+    /// match (`景品1`), or that reads like another, is kept as it is rather than refused,
+    /// so a database made then still opens and can be closed out.
+    pub fn load_stored(text: &str, origin: &str) -> Result<Program> {
+        Program::read(text, origin, false)
+    }
+
+    fn read(text: &str, origin: &str, strict_codes: bool) -> Result<Program> {
+        let mut program: Program = match toml::from_str(text) {
             Ok(p) => p,
             Err(e) => bail!(
                 "{origin}: プログラムファイルを読めません (cannot read the program file):\n{}",
                 e.to_string().trim_end()
             ),
         };
-        let problems = program.check();
+        let problems = program.check_with(strict_codes);
+        // Codes are kept as orders are read, so limits, counts and names all meet the
+        // orders stored under them (`q1` in the file is `Q1` on the order form).
+        for pr in &mut program.prizes {
+            if let Ok(code) = prize_code(&pr.code) {
+                pr.code = code;
+            }
+        }
         if !problems.is_empty() {
             bail!(
                 "{origin}: プログラムファイルに誤りがあります (the program file has {} mistake(s)); fix each key and run again:\n{}",
@@ -267,6 +316,10 @@ impl Program {
 
     /// Every semantic mistake, each naming its key.
     pub fn check(&self) -> Vec<String> {
+        self.check_with(true)
+    }
+
+    fn check_with(&self, strict_codes: bool) -> Vec<String> {
         let mut out = Vec::new();
         let p = &self.program;
         for (key, v) in [
@@ -325,17 +378,39 @@ impl Program {
                 ));
             }
         }
-        let mut codes = std::collections::BTreeSet::new();
+        // Each code as an order file's 景品コード cell reads, with the first prize that
+        // had it: two codes that read alike would take each other's orders.
+        let mut codes: std::collections::BTreeMap<String, usize> = Default::default();
         for (i, pr) in self.prizes.iter().enumerate() {
-            let code = pr.code.trim();
-            if code.is_empty() {
-                out.push(format!(
+            match prize_code(&pr.code) {
+                Err(PrizeCodeError::Empty) => out.push(format!(
                     "prizes[{i}].code: 景品コードがありません (a prize has no code)"
-                ));
-            } else if !codes.insert(code.to_string()) {
-                out.push(format!(
-                    "prizes[{i}].code: 景品コード {code} が重複しています (duplicate code)"
-                ));
+                )),
+                Err(PrizeCodeError::Unreadable(_)) if !strict_codes => {}
+                Err(PrizeCodeError::Unreadable(code)) => out.push(format!(
+                    "prizes[{i}].code: 景品コード「{}」は申込書の景品コードとして読めません。\
+                     英数字と - _ の {PRIZE_CODE_MAX_LEN} 文字以内にしてください \
+                     (no order code can match it: use letters, digits, - and _)",
+                    code.trim()
+                )),
+                Ok(code) => {
+                    if !strict_codes {
+                        // Two prizes reading alike: orders go to the first, as before.
+                    } else if let Some(&first) = codes.get(&code) {
+                        let shown = if pr.code == code {
+                            code.clone()
+                        } else {
+                            format!("「{}」（読むと {code}）", pr.code)
+                        };
+                        out.push(format!(
+                            "prizes[{i}].code: 景品コード {shown} は prizes[{first}].code「{}」と同じコードになります。\
+                             申込書で区別できないので、別のコードにしてください (duplicate code after normalization)",
+                            self.prizes[first].code
+                        ));
+                    } else {
+                        codes.insert(code, i);
+                    }
+                }
             }
             if pr.name.trim().is_empty() {
                 out.push(format!(
@@ -762,5 +837,59 @@ mod tests {
         assert!(e.contains("program.end"), "{e}");
         assert!(e.contains("points.bands[1].steps"), "{e}");
         assert!(e.contains("prizes[0].code"), "{e}");
+    }
+
+    #[test]
+    fn prize_codes_read_as_order_codes_do() {
+        let with = |codes: &[&str]| {
+            let start = SAMPLE.find("[[prizes]]").unwrap();
+            let mut text = SAMPLE[..start].to_string();
+            for (i, c) in codes.iter().enumerate() {
+                text.push_str(&format!(
+                    "[[prizes]]\ncode = \"{c}\"\nname = \"景品{i}\"\npoints = 10\nstock = 5\n\n"
+                ));
+            }
+            let rest = &SAMPLE[start..];
+            text.push_str(&rest[rest.find("[[handlers]]").unwrap()..]);
+            Program::parse(&text, "p.toml")
+        };
+        let p = with(&["q1", "ｑ２", " Q3 ", "a-b_9"]).unwrap();
+        let codes: Vec<&str> = p.prizes.iter().map(|p| p.code.as_str()).collect();
+        assert_eq!(codes, ["Q1", "Q2", "Q3", "A-B_9"]);
+        assert!(p.prize("Q2").is_some());
+
+        let e = with(&["景品1", "Q1"]).unwrap_err().to_string();
+        assert!(
+            e.contains("prizes[0].code: 景品コード「景品1」は申込書の景品コードとして読めません"),
+            "{e}"
+        );
+        let e = with(&["Q1", "G1", "ｑ１"]).unwrap_err().to_string();
+        assert!(
+            e.contains("prizes[2].code: 景品コード 「ｑ１」（読むと Q1） は prizes[0].code「Q1」と同じコードになります"),
+            "{e}"
+        );
+        let e = with(&["q1", "Q1"]).unwrap_err().to_string();
+        assert!(
+            e.contains("prizes[1].code: 景品コード Q1 は prizes[0].code「q1」と同じ"),
+            "{e}"
+        );
+        assert!(with(&["", "Q1"])
+            .unwrap_err()
+            .to_string()
+            .contains("prizes[0].code: 景品コードがありません"));
+    }
+
+    #[test]
+    fn a_stored_program_with_codes_init_now_refuses_still_loads() {
+        let text = SAMPLE
+            .replace("code = \"T1\"", "code = \"景品1\"")
+            .replace("code = \"W1\"", "code = \"q1\"");
+        assert!(Program::parse(&text, "p.toml").is_err());
+        let p = Program::load_stored(&text, "stored program").unwrap();
+        let codes: Vec<&str> = p.prizes.iter().map(|p| p.code.as_str()).collect();
+        assert_eq!(codes, ["Q1", "景品1", "Q1"]);
+        // Everything else is still checked.
+        let broken = text.replace("end = 2026-03-31", "end = 2025-01-01");
+        assert!(Program::load_stored(&broken, "stored program").is_err());
     }
 }

@@ -9,6 +9,7 @@
 
 use super::scan::{Needles, Scanner};
 use super::state::{DbCheck, ErasedFile, ExportFile};
+use crate::db::closeout as store;
 use anyhow::{bail, Context, Result};
 use rusqlite::Connection;
 use std::io::Write;
@@ -99,91 +100,17 @@ pub fn overwrite_and_remove(path: &Path) -> Result<u64> {
     Ok(len)
 }
 
-/// Delete every row, checkpoint and truncate the WAL, vacuum. One transaction for the
-/// rows, so a crash leaves either everything or nothing deleted (and the return package
-/// is already on disk either way).
-fn logical_erase(db: &Path) -> Result<()> {
-    let mut conn = Connection::open(db).with_context(|| {
-        format!(
-            "{}: 消去のためにデータベースを開けません (cannot open the database to erase it)",
-            db.display()
-        )
-    })?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    conn.execute_batch("PRAGMA secure_delete=ON;")?;
-    let on: i64 = conn.query_row("PRAGMA secure_delete", [], |r| r.get(0))?;
-    if on != 1 {
-        bail!("{}: secure_delete を有効にできません。消去を中止しました (secure_delete could not be enabled)", db.display());
-    }
-    let mut names: Vec<String> = {
-        let mut stmt = conn.prepare(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-        )?;
-        let v = stmt
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        v
-    };
-    // SQLite's own tables that can hold copies of values (autoincrement counters and
-    // statistics samples) are cleared too where they exist.
-    for internal in ["sqlite_sequence", "sqlite_stat1", "sqlite_stat4"] {
-        let exists: i64 = conn.query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?1",
-            [internal],
-            |r| r.get(0),
-        )?;
-        if exists > 0 {
-            names.push(internal.to_string());
-        }
-    }
-    let tx = crate::db::begin_write(&mut conn)?;
-    for t in &names {
-        tx.execute(
-            &format!("DELETE FROM {}", super::package::quote_ident(t)),
-            [],
-        )?;
-    }
-    tx.commit()?;
-    checkpoint(&conn, db)?;
-    conn.execute_batch("VACUUM;")?;
-    checkpoint(&conn, db)?;
-    conn.close().map_err(|(_, e)| e)?;
-    Ok(())
-}
-
-fn checkpoint(conn: &Connection, db: &Path) -> Result<()> {
-    let (busy, _log, _done): (i64, i64, i64) =
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-    if busy != 0 {
-        bail!(
-            "{}: 他のプログラムがデータベースを使っているため、WAL を書き戻せません。stepcard を使っている他の画面を閉じて、\
-             もう一度 close-out を実行してください (the WAL could not be checkpointed: the database is in use)",
-            db.display()
-        );
-    }
-    Ok(())
-}
-
 /// Erase the database: logical erasure, then a scan of the remaining database files for
 /// the values they held (it must find none: the proof that erasure happened inside the
 /// file, not only by removing it), then overwrite and remove every file of it.
 pub fn erase_database(db: &Path, needles: &Needles, files: &mut [ErasedFile]) -> Result<DbCheck> {
     let mut check = DbCheck::default();
     if db.exists() {
-        let opened = logical_erase(db);
+        let opened = store::erase_rows(db);
         if let Err(e) = opened {
             // A database already overwritten by an interrupted run no longer opens: it
             // holds nothing, and the in-file check below confirms it.
-            let readable = Connection::open(db)
-                .and_then(|c| {
-                    c.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-                        r.get::<_, i64>(0)
-                    })
-                })
-                .is_ok();
-            if readable {
+            if store::still_opens(db) {
                 return Err(e);
             }
         }
@@ -221,10 +148,7 @@ pub fn erase_database(db: &Path, needles: &Needles, files: &mut [ErasedFile]) ->
 
 /// The exports the tool recorded, one per path (the last hash, and every hash it had).
 pub fn exports_of(conn: &Connection) -> Result<Vec<ExportFile>> {
-    let mut stmt = conn.prepare("SELECT path, sha256, bytes FROM exports ORDER BY path, id")?;
-    let rows: Vec<(String, String, i64)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let rows = store::exports_by_path(conn)?;
     let mut out: Vec<ExportFile> = Vec::new();
     for (path, sha256, bytes) in rows {
         match out.last_mut() {

@@ -27,9 +27,9 @@ pub mod record;
 pub mod scan;
 pub mod state;
 
-use crate::cli::Cli;
+use crate::db::closeout as store;
 use crate::program::{Program, Role};
-use crate::{audit, now, Ctx};
+use crate::{audit, now};
 use anyhow::{bail, Context, Result};
 use package::{AuditHead, ProgramSummary};
 use rusqlite::Connection;
@@ -40,10 +40,41 @@ use std::path::{Path, PathBuf};
 
 /// What the operator asked for.
 pub struct Options {
+    /// The database to close out (it may already be erased when a close-out resumes).
+    pub db: PathBuf,
+    /// The operator as given (`--operator`); checked against the program's responsible
+    /// handler when a close-out resumes without its database.
+    pub operator: Option<String>,
+    /// Say nothing on stderr.
+    pub quiet: bool,
     pub return_dir: PathBuf,
     pub confirm: String,
     pub erase_exports: bool,
     pub password: Option<String>,
+}
+
+/// The database opened for a fresh close-out by the caller, who has checked that the
+/// operator is a designated handler (and recorded a refusal if not).
+pub struct Opened {
+    pub conn: Connection,
+    pub program: Program,
+    pub operator: String,
+    /// The close-out's audit entry, filled in as it goes.
+    pub detail: audit::Detail,
+}
+
+impl Opened {
+    /// Write the close-out's audit entry with this status.
+    fn record(&mut self, status: &str) -> Result<i64> {
+        self.detail.status = status.to_string();
+        audit::append(
+            &self.conn,
+            &now(),
+            &self.operator,
+            "close-out",
+            &self.detail,
+        )
+    }
 }
 
 /// What a finished close-out wrote.
@@ -95,11 +126,12 @@ fn db_dir(db: &Path) -> PathBuf {
     canonical(parent)
 }
 
-/// Run (or finish) the close-out of the database `cli.db`.
-pub fn run(cli: &Cli, opts: &Options) -> Result<Outcome> {
-    let db = &cli.db;
+/// Run (or finish) the close-out of the database `opts.db`. `open` opens it for a fresh
+/// close-out; a resumed one finds it erased and works from its state file.
+pub fn run(opts: &Options, open: impl FnOnce() -> Result<Opened>) -> Result<Outcome> {
+    let db = &opts.db;
     match state::load(db)? {
-        None => start(cli, opts),
+        None => start(opts, open),
         Some(s) if s.step == Step::Packaging => {
             // Nothing was erased: what there is of the package (or of its temporary
             // file, after a crash while writing) is incomplete. Start again.
@@ -113,7 +145,7 @@ pub fn run(cli: &Cli, opts: &Options) -> Result<Outcome> {
                 }
             }
             std::fs::remove_file(state::path_for(db))?;
-            start(cli, opts)
+            start(opts, open)
         }
         Some(s) if s.step == Step::Done => bail!(
             "{}: 契約 {} の契約終了の手続きは {} に完了しています。二度は実行しません。消去証明書: {} \
@@ -131,7 +163,7 @@ pub fn run(cli: &Cli, opts: &Options) -> Result<Outcome> {
                 String::new()
             }
         ),
-        Some(s) => resume(cli, s, opts),
+        Some(s) => resume(s, opts),
     }
 }
 
@@ -179,32 +211,10 @@ fn responsible_names(p: &Program) -> String {
 /// The participants' values, from the database.
 pub fn sources_from_db(conn: &Connection) -> Result<BTreeSet<Source>> {
     let mut out = BTreeSet::new();
-    let mut stmt =
-        conn.prepare("SELECT id, name, name_kana, phone, email FROM participants ORDER BY id")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let id: String = r.get(0)?;
-        let name: Option<String> = r.get(1)?;
-        let kana: Option<String> = r.get(2)?;
-        let phone: Option<String> = r.get(3)?;
-        let email: Option<String> = r.get(4)?;
-        scan::sources_of(
-            &id,
-            name.as_deref(),
-            kana.as_deref(),
-            phone.as_deref(),
-            email.as_deref(),
-            &mut out,
-        );
-    }
-    let mut stmt =
-        conn.prepare("SELECT participant_id, old_json FROM participant_history ORDER BY id")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let id: String = r.get(0)?;
-        let old: String = r.get(1)?;
-        history_sources(&id, &old, &mut out);
-    }
+    store::participant_values(conn, |id, name, kana, phone, email| {
+        scan::sources_of(id, name, kana, phone, email, &mut out)
+    })?;
+    store::participant_history(conn, |id, old| history_sources(id, old, &mut out))?;
     Ok(out)
 }
 
@@ -281,8 +291,8 @@ fn summary_of(needles: &Needles) -> state::ScanSummary {
 }
 
 /// A fresh close-out: checks, the audit entry, the package; then on to erasure.
-fn start(cli: &Cli, opts: &Options) -> Result<Outcome> {
-    let mut ctx = Ctx::open(cli, "close-out")?;
+fn start(opts: &Options, open: impl FnOnce() -> Result<Opened>) -> Result<Outcome> {
+    let mut ctx = open()?;
     ctx.detail.arg(
         "return_dir",
         absolute(&opts.return_dir).display().to_string(),
@@ -290,14 +300,14 @@ fn start(cli: &Cli, opts: &Options) -> Result<Outcome> {
     ctx.detail.arg("erase_exports", opts.erase_exports);
     ctx.detail.arg("encrypted", opts.password.is_some());
     match prepare(&mut ctx, opts) {
-        Ok(prepared) => package_and_go(cli, ctx, opts, prepared),
+        Ok(prepared) => package_and_go(ctx, opts, prepared),
         Err(e) => {
             let status = if crate::exit_code(&e) == 2 {
                 "usage error"
             } else {
                 "refused"
             };
-            ctx.record("close-out", status)?;
+            ctx.record(status)?;
             Err(e)
         }
     }
@@ -309,10 +319,10 @@ struct Prepared {
 }
 
 /// Everything that can refuse before anything is written.
-fn prepare(ctx: &mut Ctx, opts: &Options) -> Result<Prepared> {
+fn prepare(ctx: &mut Opened, opts: &Options) -> Result<Prepared> {
     check_responsible(&ctx.program, &ctx.operator)?;
     check_confirm(&opts.confirm, &ctx.program.program.contract_no)?;
-    let return_dir = prepare_return_dir(&opts.return_dir, &ctx.db_path)?;
+    let return_dir = prepare_return_dir(&opts.return_dir, &opts.db)?;
     let (pkg, rec, cert) = file_names(&ctx.program.program.contract_no);
     for n in [&pkg, &rec, &cert] {
         let p = return_dir.join(n);
@@ -366,7 +376,7 @@ fn prepare_return_dir(dir: &Path, db: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
-fn package_and_go(cli: &Cli, mut ctx: Ctx, opts: &Options, prepared: Prepared) -> Result<Outcome> {
+fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result<Outcome> {
     let Prepared {
         return_dir,
         sources,
@@ -374,7 +384,7 @@ fn package_and_go(cli: &Cli, mut ctx: Ctx, opts: &Options, prepared: Prepared) -
     let program = ProgramSummary::of(&ctx.program);
     let (pkg_name, _, _) = file_names(&program.contract_no);
     let pkg_path = return_dir.join(&pkg_name);
-    let counts = package::counts(&ctx.conn)?;
+    let counts = store::counts(&ctx.conn)?;
     let exports = erase::exports_of(&ctx.conn)?;
     let started_at = now();
 
@@ -396,7 +406,7 @@ fn package_and_go(cli: &Cli, mut ctx: Ctx, opts: &Options, prepared: Prepared) -
     if v.broken.is_some() {
         bail!("監査ログの検証に失敗しました（close-out の記録の後）(audit chain broken after the close-out entry)");
     }
-    let counts = package::counts(&ctx.conn)?;
+    let counts = store::counts(&ctx.conn)?;
     let audit_head = AuditHead {
         entries: v.entries,
         head: v.head.clone(),
@@ -407,7 +417,7 @@ fn package_and_go(cli: &Cli, mut ctx: Ctx, opts: &Options, prepared: Prepared) -
         step: Step::Packaging,
         contract_no: program.contract_no.clone(),
         program_toml: crate::db::meta_get(&ctx.conn, "program_toml")?.unwrap_or_default(),
-        db_path: absolute(&cli.db).display().to_string(),
+        db_path: absolute(&opts.db).display().to_string(),
         return_dir: return_dir.display().to_string(),
         erase_exports: opts.erase_exports,
         encrypted: opts.password.is_some(),
@@ -431,7 +441,7 @@ fn package_and_go(cli: &Cli, mut ctx: Ctx, opts: &Options, prepared: Prepared) -
             from: Step::Packaging,
         }],
     };
-    state::save(&cli.db, &st)?;
+    state::save(&opts.db, &st)?;
 
     let built = (|| -> Result<(crate::output::FileRecord, package::Manifest, BTreeSet<Source>)> {
         let (bytes, manifest) =
@@ -468,7 +478,7 @@ fn package_and_go(cli: &Cli, mut ctx: Ctx, opts: &Options, prepared: Prepared) -
             if pkg_path.exists() {
                 let _ = erase::overwrite_and_remove(&pkg_path);
             }
-            let _ = std::fs::remove_file(state::path_for(&cli.db));
+            let _ = std::fs::remove_file(state::path_for(&opts.db));
             ctx.detail.status = "refused: return package check failed".into();
             let _ = audit::append(&ctx.conn, &now(), &ctx.operator, "close-out", &ctx.detail);
             return Err(e);
@@ -476,11 +486,11 @@ fn package_and_go(cli: &Cli, mut ctx: Ctx, opts: &Options, prepared: Prepared) -
     };
 
     // Close every connection before hashing and erasing the files.
-    let Ctx { conn, .. } = ctx;
+    let Opened { conn, .. } = ctx;
     conn.close()
         .map_err(|(_, e)| e)
         .context("データベースを閉じられません (cannot close the database)")?;
-    st.db_files = erase::hash_db_files(&cli.db)?;
+    st.db_files = erase::hash_db_files(&opts.db)?;
     st.package = Some(PackageInfo {
         name: pkg_name,
         path: pkg_path.display().to_string(),
@@ -489,27 +499,27 @@ fn package_and_go(cli: &Cli, mut ctx: Ctx, opts: &Options, prepared: Prepared) -
         manifest,
     });
     st.step = Step::Packaged;
-    state::save(&cli.db, &st)?;
-    say(cli, format!(
+    state::save(&opts.db, &st)?;
+    say(opts, format!(
         "返還データを作成し、読み直して照合しました: {}（{} ファイル）(return package written and checked)",
         pkg_path.display(),
         st.package.as_ref().map(|p| p.manifest.files.len()).unwrap_or(0)
     ));
     fault("packaged");
-    carry_on(cli, st, &sources, opts)
+    carry_on(st, &sources, opts)
 }
 
-fn say(cli: &Cli, msg: impl AsRef<str>) {
-    if !cli.quiet {
+fn say(opts: &Options, msg: impl AsRef<str>) {
+    if !opts.quiet {
         eprintln!("{}", msg.as_ref());
     }
 }
 
 /// A close-out interrupted after the package: check who runs it and with what, read the
 /// values back from the package, and carry on.
-fn resume(cli: &Cli, mut st: State, opts: &Options) -> Result<Outcome> {
-    let program = Program::parse(&st.program_toml, "close-out state")?;
-    let operator = cli
+fn resume(mut st: State, opts: &Options) -> Result<Outcome> {
+    let program = Program::load_stored(&st.program_toml, "close-out state")?;
+    let operator = opts
         .operator
         .as_deref()
         .map(str::trim)
@@ -570,21 +580,16 @@ fn resume(cli: &Cli, mut st: State, opts: &Options) -> Result<Outcome> {
         operator: operator.clone(),
         from: st.step,
     });
-    say(cli, format!(
+    say(opts, format!(
         "途中の契約終了の手続きを続けます（{}）。検索する値は返還データから読み直しました (resuming the close-out)",
         st.step.as_ja()
     ));
-    carry_on(cli, st, &sources, opts)
+    carry_on(st, &sources, opts)
 }
 
-fn carry_on(
-    cli: &Cli,
-    mut st: State,
-    sources: &BTreeSet<Source>,
-    _opts: &Options,
-) -> Result<Outcome> {
-    let db = cli.db.clone();
-    let handlers: Vec<String> = Program::parse(&st.program_toml, "close-out state")?
+fn carry_on(mut st: State, sources: &BTreeSet<Source>, opts: &Options) -> Result<Outcome> {
+    let db = opts.db.clone();
+    let handlers: Vec<String> = Program::load_stored(&st.program_toml, "close-out state")?
         .handlers
         .iter()
         .map(|h| h.name.clone())
@@ -610,7 +615,7 @@ fn carry_on(
         st.erased_at = Some(now());
         st.step = Step::Erased;
         state::save(&db, &st)?;
-        say(cli, format!(
+        say(opts, format!(
             "データベースを消去しました（{} ファイル）。書出しファイル: 消去 {} 件、消去せず {} 件 (database erased)",
             st.db_files.len(),
             st.exports.iter().filter(|e| e.status == "erased").count(),
@@ -669,7 +674,7 @@ fn carry_on(
         st.step = Step::Verified;
         state::save(&db, &st)?;
         say(
-            cli,
+            opts,
             format!(
                 "消去後の検査: {} 件の値を {} ファイルで検索し、検出 0 件 (remnant scan: 0 hits)",
                 needles.values,
@@ -680,7 +685,7 @@ fn carry_on(
     }
 
     if st.step == Step::Verified {
-        finish(cli, &mut st, &needles, &return_dir, &rec_name, &cert_name)?;
+        finish(opts, &mut st, &needles, &return_dir, &rec_name, &cert_name)?;
     }
 
     Ok(Outcome {
@@ -725,14 +730,14 @@ fn remnant_scan(db: &Path, st: &State, needles: &Needles, return_dir: &Path) -> 
 /// Write the record and the certificate, check neither holds a participant's value,
 /// and mark the close-out done.
 fn finish(
-    cli: &Cli,
+    opts: &Options,
     st: &mut State,
     needles: &Needles,
     return_dir: &Path,
     rec_name: &str,
     cert_name: &str,
 ) -> Result<()> {
-    let program = Program::parse(&st.program_toml, "close-out state")?;
+    let program = Program::load_stored(&st.program_toml, "close-out state")?;
     let summary = ProgramSummary::of(&program);
     let completed_at = now();
     let date = completed_at.get(..10).unwrap_or("").replace('-', "");
@@ -764,7 +769,7 @@ fn finish(
     st.certificate_path = Some(cert_path.display().to_string());
     st.completed_at = Some(completed_at);
     st.step = Step::Done;
-    state::save(&cli.db, st)?;
+    state::save(&opts.db, st)?;
     Ok(())
 }
 

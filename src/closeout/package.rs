@@ -11,6 +11,10 @@ use crate::output::{neutralize, sha256_hex};
 use anyhow::{bail, Context, Result};
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
+
+#[cfg(test)]
+use crate::db::closeout::counts;
+use crate::db::closeout::{self as store, tables, Table};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Seek, Write};
 use std::path::Path;
@@ -163,70 +167,6 @@ pub fn read_password(path: &Path) -> Result<String> {
     Ok(pw.to_string())
 }
 
-/// A table to export and the order its rows are written in.
-#[derive(Debug, Clone)]
-pub struct Table {
-    pub name: String,
-    pub columns: Vec<String>,
-    pub order_by: String,
-}
-
-pub fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-/// Every user table, in name order (SQLite's own `sqlite_*` tables excepted).
-pub fn tables(conn: &Connection) -> Result<Vec<Table>> {
-    let mut stmt = conn.prepare(
-        "SELECT name, wr FROM pragma_table_list WHERE schema='main' AND type='table' \
-         AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-    )?;
-    let list: Vec<(String, bool)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut out = Vec::new();
-    for (name, without_rowid) in list {
-        let mut cols = conn.prepare("SELECT name, pk FROM pragma_table_info(?1) ORDER BY cid")?;
-        let info: Vec<(String, i64)> = cols
-            .query_map([&name], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut pk: Vec<(i64, &String)> = info
-            .iter()
-            .filter(|(_, k)| *k > 0)
-            .map(|(n, k)| (*k, n))
-            .collect();
-        pk.sort();
-        let order_by = if without_rowid {
-            pk.iter()
-                .map(|(_, n)| quote_ident(n))
-                .collect::<Vec<_>>()
-                .join(", ")
-        } else {
-            "rowid".to_string()
-        };
-        out.push(Table {
-            columns: info.into_iter().map(|(n, _)| n).collect(),
-            name,
-            order_by,
-        });
-    }
-    Ok(out)
-}
-
-/// Rows per table, for the certificate and the check of the package.
-pub fn counts(conn: &Connection) -> Result<Vec<(String, u64)>> {
-    let mut out = Vec::new();
-    for t in tables(conn)? {
-        let n: i64 = conn.query_row(
-            &format!("SELECT count(*) FROM {}", quote_ident(&t.name)),
-            [],
-            |r| r.get(0),
-        )?;
-        out.push((t.name, n as u64));
-    }
-    Ok(out)
-}
-
 /// One table as CSV bytes (BOM, CRLF, formula-guarded text), and its row count.
 fn table_csv(conn: &Connection, t: &Table) -> Result<(Vec<u8>, u64)> {
     let mut buf = b"\xEF\xBB\xBF".to_vec();
@@ -236,21 +176,8 @@ fn table_csv(conn: &Connection, t: &Table) -> Result<(Vec<u8>, u64)> {
             .terminator(csv::Terminator::CRLF)
             .from_writer(&mut buf);
         w.write_record(t.columns.iter().map(|c| neutralize(c).into_owned()))?;
-        let cols = t
-            .columns
-            .iter()
-            .map(|c| quote_ident(c))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT {cols} FROM {} ORDER BY {}",
-            quote_ident(&t.name),
-            t.order_by
-        );
-        let mut stmt = conn.prepare(&sql)?;
-        let mut rows = stmt.query([])?;
         let mut field = String::new();
-        while let Some(r) = rows.next()? {
+        store::for_each_row(conn, t, |r| {
             for i in 0..t.columns.len() {
                 field.clear();
                 match r.get_ref(i)? {
@@ -264,7 +191,8 @@ fn table_csv(conn: &Connection, t: &Table) -> Result<(Vec<u8>, u64)> {
             }
             w.write_record(None::<&[u8]>)?;
             n += 1;
-        }
+            Ok(())
+        })?;
         w.flush()?;
     }
     Ok((buf, n))

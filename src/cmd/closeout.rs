@@ -4,6 +4,7 @@
 
 use crate::cli::{Cli, CloseOutArgs};
 use crate::closeout;
+use crate::cmd::Ctx;
 use anyhow::Result;
 
 pub fn run(cli: &Cli, args: &CloseOutArgs) -> Result<()> {
@@ -24,12 +25,24 @@ pub fn run(cli: &Cli, args: &CloseOutArgs) -> Result<()> {
         ));
     };
     let opts = closeout::Options {
+        db: cli.db.clone(),
+        operator: cli.operator.clone(),
+        quiet: cli.quiet,
         return_dir: return_dir.clone(),
         confirm: confirm.clone(),
         erase_exports: args.erase_exports,
         password,
     };
-    let out = closeout::run(cli, &opts)?;
+    let open = || {
+        let ctx = Ctx::open(cli, "close-out")?;
+        Ok(closeout::Opened {
+            conn: ctx.conn,
+            program: ctx.program,
+            operator: ctx.operator,
+            detail: ctx.detail,
+        })
+    };
+    let out = closeout::run(&opts, open)?;
     if !cli.quiet {
         eprintln!(
             "契約終了の手続きが完了しました。証明書番号 {}（書出しファイル: 消去 {} 件、消去せず {} 件）\

@@ -1,5 +1,6 @@
 //! One file per subcommand: each wires sheet reading, validation, the database and
-//! outputs together, and holds no parsing or scoring of its own.
+//! outputs together, and holds no parsing or scoring of its own. [`Ctx`] is what they
+//! share: the database, the program, and the designated handler running the command.
 
 pub mod audit;
 pub mod batches;
@@ -16,3 +17,97 @@ pub mod ship;
 pub mod steps;
 pub mod survey;
 pub mod verify;
+
+use crate::cli::Cli;
+use crate::{db, now, program, usage};
+use anyhow::{bail, Result};
+use rusqlite::Connection;
+use std::path::PathBuf;
+
+/// What every command that touches the data works with: the database, the program, the
+/// designated handler running it, and the audit detail it fills in.
+pub struct Ctx {
+    pub conn: Connection,
+    pub program: program::Program,
+    pub operator: String,
+    pub db_path: PathBuf,
+    pub quiet: bool,
+    pub detail: crate::audit::Detail,
+    /// Set when the command already wrote its audit entry inside its own transaction
+    /// (an import: the entry commits with the batch, so no batch is ever unrecorded).
+    pub recorded: bool,
+}
+
+impl Ctx {
+    /// Open the database and check the operator against the program's handlers. A
+    /// stranger is refused (exit 1), and the refusal is itself recorded.
+    pub fn open(cli: &Cli, command: &str) -> Result<Ctx> {
+        crate::closeout::state::refuse_if_in_progress(&cli.db)?;
+        let conn = db::open(&cli.db)?;
+        let program = load_program(&conn)?;
+        let Some(given) = cli
+            .operator
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        else {
+            return Err(usage(format!(
+                "操作者が指定されていません。--operator \"氏名\" か環境変数 STEPCARD_OPERATOR で、\
+                 プログラムファイルの取扱者を指定してください (no operator given; designated handlers: {})",
+                handler_list(&program)
+            )));
+        };
+        let Some(handler) = program.handler(given) else {
+            let mut d = crate::audit::Detail {
+                status: "refused: not a designated handler".into(),
+                ..Default::default()
+            };
+            d.arg("command", command);
+            crate::audit::append(&conn, &now(), given, command, &d)?;
+            bail!(
+                "{given} さんは取扱者として指定されていません。データを扱えるのは指定された取扱者だけです \
+                 (契約の特記事項; not a designated handler). 指定されている取扱者: {}",
+                handler_list(&program)
+            );
+        };
+        let operator = handler.name.clone();
+        Ok(Ctx {
+            conn,
+            program,
+            operator,
+            db_path: cli.db.clone(),
+            quiet: cli.quiet,
+            detail: crate::audit::Detail::default(),
+            recorded: false,
+        })
+    }
+
+    /// A line for the operator on stderr (stdout is kept for data).
+    pub fn say(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+
+    /// Write this command's audit entry.
+    pub fn record(&mut self, command: &str, status: &str) -> Result<i64> {
+        self.detail.status = status.to_string();
+        crate::audit::append(&self.conn, &now(), &self.operator, command, &self.detail)
+    }
+}
+
+fn handler_list(program: &program::Program) -> String {
+    program
+        .handlers
+        .iter()
+        .map(|h| format!("{}（{}）", h.name, h.role.as_ja()))
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+pub fn load_program(conn: &Connection) -> Result<program::Program> {
+    let Some(text) = db::meta_get(conn, "program_toml")? else {
+        bail!("データベースにプログラムがありません (no program stored; was init completed?)");
+    };
+    program::Program::load_stored(&text, "stored program")
+}

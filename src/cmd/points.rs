@@ -3,6 +3,7 @@
 //! `crate::points`), or one participant's day-by-day ledger.
 
 use crate::cli::PointsArgs;
+use crate::db;
 use crate::output::{TableWriter, Value};
 use crate::points::{self, parse_iso, Scorer};
 use crate::Ctx;
@@ -51,8 +52,8 @@ pub fn run(ctx: &mut Ctx, args: &PointsArgs) -> Result<()> {
             detail(ctx, &scorer, as_of, &pid, &mut w)?;
         } else {
             w.sheet("ポイント", &HEADERS)?;
-            let score = points::participant_score(&ctx.conn, &scorer, &pid)?;
-            let used = points::used_points(&ctx.conn, as_of)?
+            let score = db::points::participant_score(&ctx.conn, &scorer, &pid)?;
+            let used = db::points::used_points(&ctx.conn, as_of)?
                 .remove(&pid)
                 .unwrap_or(0);
             let s = points::Summary {
@@ -65,7 +66,7 @@ pub fn run(ctx: &mut Ctx, args: &PointsArgs) -> Result<()> {
     } else {
         w.sheet("ポイント", &HEADERS)?;
         let (mut people, mut earned, mut used) = (0u64, 0i64, 0i64);
-        points::for_each_participant(&ctx.conn, &scorer, as_of, |s| {
+        db::points::for_each_participant(&ctx.conn, &scorer, as_of, |s| {
             people += 1;
             earned += s.score.earned();
             used += s.used;
@@ -109,50 +110,42 @@ fn detail(
     w: &mut TableWriter,
 ) -> Result<()> {
     w.sheet("明細", &DETAIL_HEADERS)?;
-    let age = points::participant_age(&ctx.conn, scorer, pid)?;
+    let age = db::points::participant_age(&ctx.conn, scorer, pid)?;
     let table = scorer.table_for(age);
     let table_name = format!("{}の表", scorer.table_name(table));
     let mut tally = scorer.tally(table);
     let p = &ctx.program.program;
     let mut days = 0u64;
-    {
-        let mut stmt = ctx.conn.prepare(
-            "SELECT date, steps, batch_id FROM steps WHERE participant_id=?1 ORDER BY date",
-        )?;
-        let mut rows = stmt.query([pid])?;
-        while let Some(r) = rows.next()? {
-            let date: String = r.get(0)?;
-            let steps: i64 = r.get(1)?;
-            let batch: i64 = r.get(2)?;
-            let Some(d) = parse_iso(&date) else { continue };
-            let (points, note) = match tally.add(d, steps) {
-                Some(pts) => (
-                    Value::Int(pts),
-                    if scorer.capped(table, steps) {
-                        format!("{table_name}（1日の上限で頭打ち）")
-                    } else {
-                        table_name.clone()
-                    },
-                ),
-                None if d < p.start || d > p.end => (
-                    Value::Empty,
-                    format!("事業期間（{} 〜 {}）の外のため数えません", p.start, p.end),
-                ),
-                None => (
-                    Value::Empty,
-                    "基準日（--as-of）より後のため数えません".to_string(),
-                ),
-            };
-            w.row(&[
-                "日".into(),
-                Value::Text(date),
-                Value::Int(steps),
-                points,
-                Value::Int(batch),
-                Value::Text(note),
-            ])?;
-            days += 1;
-        }
+    for day in db::points::ledger_days(&ctx.conn, pid)? {
+        let db::points::LedgerDay { date, steps, batch } = day;
+        let Some(d) = parse_iso(&date) else { continue };
+        let (points, note) = match tally.add(d, steps) {
+            Some(pts) => (
+                Value::Int(pts),
+                if scorer.capped(table, steps) {
+                    format!("{table_name}（1日の上限で頭打ち）")
+                } else {
+                    table_name.clone()
+                },
+            ),
+            None if d < p.start || d > p.end => (
+                Value::Empty,
+                format!("事業期間（{} 〜 {}）の外のため数えません", p.start, p.end),
+            ),
+            None => (
+                Value::Empty,
+                "基準日（--as-of）より後のため数えません".to_string(),
+            ),
+        };
+        w.row(&[
+            "日".into(),
+            Value::Text(date),
+            Value::Int(steps),
+            points,
+            Value::Int(batch),
+            Value::Text(note),
+        ])?;
+        days += 1;
     }
     let score = tally.finish();
     for b in &score.bonuses {
@@ -170,47 +163,36 @@ fn detail(
         ])?;
     }
     let mut used = 0i64;
-    {
-        let mut stmt = ctx.conn.prepare(
-            "SELECT applied_on, prize_code, quantity, status, code, points, batch_id FROM orders \
-             WHERE participant_id=?1 AND (?2 IS NULL OR applied_on <= ?2) ORDER BY applied_on, id",
-        )?;
-        let mut rows = stmt.query(rusqlite::params![pid, as_of.map(|d| d.to_string())])?;
-        while let Some(r) = rows.next()? {
-            let status: String = r.get(3)?;
-            let code: Option<String> = r.get(4)?;
-            let pts: i64 = r.get(5)?;
-            let accepted = status == "accepted";
-            if accepted {
-                used += pts;
-            }
-            let prize: String = r.get(1)?;
-            let name = ctx
-                .program
-                .prize(&prize)
-                .map(|p| format!("「{}」", p.name))
-                .unwrap_or_default();
-            w.row(&[
-                "申込み".into(),
-                Value::Text(r.get(0)?),
-                Value::Empty,
-                if accepted {
-                    Value::Int(-pts)
-                } else {
-                    Value::Empty
-                },
-                Value::Int(r.get(6)?),
-                Value::Text(format!(
-                    "{prize}{name} × {}: {}",
-                    r.get::<_, i64>(2)?,
-                    if accepted {
-                        "受付".to_string()
-                    } else {
-                        format!("却下（{}）", code.unwrap_or_default())
-                    }
-                )),
-            ])?;
+    for o in db::points::ledger_orders(&ctx.conn, pid, as_of)? {
+        if o.accepted {
+            used += o.points;
         }
+        let name = ctx
+            .program
+            .prize(&o.prize_code)
+            .map(|p| format!("「{}」", p.name))
+            .unwrap_or_default();
+        w.row(&[
+            "申込み".into(),
+            Value::Text(o.applied_on),
+            Value::Empty,
+            if o.accepted {
+                Value::Int(-o.points)
+            } else {
+                Value::Empty
+            },
+            Value::Int(o.batch),
+            Value::Text(format!(
+                "{}{name} × {}: {}",
+                o.prize_code,
+                o.quantity,
+                if o.accepted {
+                    "受付".to_string()
+                } else {
+                    format!("却下（{}）", o.code.unwrap_or_default())
+                }
+            )),
+        ])?;
     }
     ctx.detail.count("days", days);
     ctx.say(format!(

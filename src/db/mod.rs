@@ -1,6 +1,13 @@
 //! The one local SQLite file: how it is created (owner-only), opened (pragmas every
 //! connection needs), and migrated (an append-only list keyed by `PRAGMA user_version`).
 
+pub mod audit;
+pub mod closeout;
+pub mod handling;
+pub mod points;
+pub mod prizes;
+pub mod report;
+
 use anyhow::{bail, Context, Result};
 use rusqlite::Connection;
 use std::path::Path;

@@ -11,6 +11,7 @@
 
 pub mod xlsx;
 
+use crate::db::report::{self as store, OrderRow as Order};
 use crate::import::survey::Timing;
 use crate::points::{self, rules_age, Scorer};
 use crate::program::{AnswerKind, Program, Question};
@@ -220,14 +221,6 @@ struct Person {
     months: BTreeMap<Month, Acc>,
 }
 
-struct Order {
-    prize: String,
-    participant: String,
-    quantity: i64,
-    accepted: bool,
-    shipped: bool,
-}
-
 /// Everything the report is computed from, read in one go.
 struct Data {
     people: Vec<Person>,
@@ -248,67 +241,50 @@ fn load(conn: &Connection, program: &Program) -> Result<Data> {
     let start = program.program.start;
     let mut people = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    {
-        let mut stmt =
-            conn.prepare("SELECT id, birth_date, age, sex, channel FROM participants ORDER BY id")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let id: String = r.get(0)?;
-            let bd: Option<String> = r.get(1)?;
-            let age: Option<i64> = r.get(2)?;
-            let sex: Option<String> = r.get(3)?;
-            let channel: String = r.get(4)?;
-            let age = rules_age(bd.as_deref(), age, start);
-            let sex = SexGroup::from_stored(sex.as_deref());
-            index.insert(id, people.len());
-            people.push(Person {
-                channel: if channel == "アプリ" {
-                    Channel::App
-                } else {
-                    Channel::Card
-                },
-                sex,
-                band: age_band(age),
-                target: target_group(age, sex),
-                months: BTreeMap::new(),
-            });
-        }
-    }
+    store::participants(conn, |r| {
+        let age = rules_age(r.birth_date, r.age, start);
+        let sex = SexGroup::from_stored(r.sex);
+        index.insert(r.id, people.len());
+        people.push(Person {
+            channel: if r.channel == "アプリ" {
+                Channel::App
+            } else {
+                Channel::Card
+            },
+            sex,
+            band: age_band(age),
+            target: target_group(age, sex),
+            months: BTreeMap::new(),
+        });
+    })?;
     let (mut first_day, mut last_day) = (None::<NaiveDate>, None::<NaiveDate>);
-    {
-        let mut stmt = conn.prepare(
-            "SELECT participant_id, date, steps FROM steps ORDER BY participant_id, date",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut cur: Option<(String, usize)> = None;
-        while let Some(r) = rows.next()? {
-            let pid = r.get_ref(0)?.as_str()?;
-            let Some(d) = points::parse_iso(r.get_ref(1)?.as_str()?) else {
-                continue;
-            };
-            if !program.in_period(d) {
-                continue;
-            }
-            let steps: i64 = r.get(2)?;
-            if cur.as_ref().is_none_or(|(p, _)| p != pid) {
-                // Steps of someone not in the roster cannot come through the imports.
-                let Some(&i) = index.get(pid) else {
-                    continue;
-                };
-                cur = Some((pid.to_string(), i));
-            }
-            let Some((_, i)) = cur else { continue };
-            let p = &mut people[i];
-            let acc = p.months.entry(Month::of(d)).or_default();
-            acc.days += 1;
-            acc.steps += steps;
-            if p.target.is_some_and(|t| meets_target(t, steps)) {
-                acc.met += 1;
-            }
-            first_day = Some(first_day.map_or(d, |f| f.min(d)));
-            last_day = Some(last_day.map_or(d, |l| l.max(d)));
+    let mut cur: Option<(String, usize)> = None;
+    crate::db::points::each_step(conn, |pid, date, steps| {
+        let Some(d) = points::parse_iso(date) else {
+            return Ok(());
+        };
+        if !program.in_period(d) {
+            return Ok(());
         }
-    }
+        if cur.as_ref().is_none_or(|(p, _)| p != pid) {
+            // Steps of someone not in the roster cannot come through the imports.
+            let Some(&i) = index.get(pid) else {
+                return Ok(());
+            };
+            cur = Some((pid.to_string(), i));
+        }
+        let Some((_, i)) = cur else { return Ok(()) };
+        let p = &mut people[i];
+        let acc = p.months.entry(Month::of(d)).or_default();
+        acc.days += 1;
+        acc.steps += steps;
+        if p.target.is_some_and(|t| meets_target(t, steps)) {
+            acc.met += 1;
+        }
+        first_day = Some(first_day.map_or(d, |f| f.min(d)));
+        last_day = Some(last_day.map_or(d, |l| l.max(d)));
+        Ok(())
+    })?;
     let mut months = Vec::new();
     if let Some(last) = last_day {
         let mut m = Month::of(start);
@@ -319,7 +295,7 @@ fn load(conn: &Connection, program: &Program) -> Result<Data> {
     }
     let scorer = Scorer::new(program, None);
     let (mut earned, mut earners, mut used, mut users) = (0i64, 0i64, 0i64, 0i64);
-    points::for_each_participant(conn, &scorer, None, |s| {
+    crate::db::points::for_each_participant(conn, &scorer, None, |s| {
         let e = s.score.earned();
         earned += e;
         earners += i64::from(e > 0);
@@ -327,41 +303,18 @@ fn load(conn: &Connection, program: &Program) -> Result<Data> {
         users += i64::from(s.used > 0);
         Ok(())
     })?;
-    let mut orders = Vec::new();
-    {
-        let mut stmt = conn.prepare(
-            "SELECT prize_code, participant_id, quantity, status, shipment_id IS NOT NULL FROM orders ORDER BY id",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            orders.push(Order {
-                prize: r.get(0)?,
-                participant: r.get(1)?,
-                quantity: r.get(2)?,
-                accepted: r.get::<_, String>(3)? == "accepted",
-                shipped: r.get(4)?,
-            });
-        }
-    }
+    let orders = store::orders(conn)?;
     let mut answers: HashMap<String, BTreeMap<Timing, BTreeMap<String, String>>> = HashMap::new();
-    {
-        let mut stmt = conn.prepare(
-            "SELECT question, timing, participant_id, answer FROM survey_answers ORDER BY question, timing, participant_id",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let q: String = r.get(0)?;
-            let Some(t) = Timing::from_stored(r.get_ref(1)?.as_str()?) else {
-                continue;
-            };
+    store::answers(conn, |q, timing, pid, answer| {
+        if let Some(t) = Timing::from_stored(timing) {
             answers
                 .entry(q)
                 .or_default()
                 .entry(t)
                 .or_default()
-                .insert(r.get(2)?, r.get(3)?);
+                .insert(pid, answer);
         }
-    }
+    })?;
     let mut bands: Vec<AgeBand> = AGE_BANDS.to_vec();
     if people.iter().any(|p| p.band == AgeBand::Unknown) {
         bands.push(AgeBand::Unknown);
