@@ -24,7 +24,7 @@ struct Sheet {
 
 fn sheet(ctx: &Ctx, args: &LabelsArgs) -> Result<Sheet> {
     let format = TableFormat::from_path(&args.out)?;
-    let Some(layout) = Layout::find(&args.layout, &ctx.program) else {
+    let Some(layout) = labels::find_layout(&args.layout, &ctx.program) else {
         let mut names: Vec<String> = BUILTIN.iter().map(|b| b.name.to_string()).collect();
         if let Some(n) = ctx.program.labels.as_ref().and_then(|l| l.layout.clone()) {
             names.push(n);

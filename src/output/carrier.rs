@@ -18,7 +18,7 @@
 //!   元払 0, 敬称 code 1 = 様, dates as yyyymmdd.
 
 use super::address::{split_building, wrap_by};
-use super::cp932;
+use crate::cp932;
 use crate::program::Program;
 use chrono::NaiveDate;
 

@@ -6,7 +6,6 @@
 
 pub mod address;
 pub mod carrier;
-pub mod cp932;
 pub mod handling_report;
 pub mod labels;
 pub mod shiplist;
