@@ -18,6 +18,7 @@ pub mod points;
 pub mod program;
 pub mod report;
 pub mod sheet;
+pub mod shipping;
 pub mod stats;
 pub mod verify;
 

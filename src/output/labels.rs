@@ -512,6 +512,73 @@ pub fn render_xlsx(
     Ok(wb.save_to_buffer()?)
 }
 
+/// A recipient's label text (a missing postal code or address is checked before, by
+/// `shipping::recipient_problems`).
+pub fn label_text(r: &crate::shipping::Recipient) -> LabelText {
+    LabelText {
+        participant_id: r.participant_id.clone(),
+        postal_code: r.postal_code.clone().unwrap_or_default(),
+        address: r.address.clone().unwrap_or_default(),
+        address2: r.address2.clone(),
+        name: r.name.clone(),
+    }
+}
+
+/// The label file's bytes, its number of sheets and of labels set smaller than usual.
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    pub pages: usize,
+    pub shrunk: usize,
+}
+
+/// The labels as `.csv` (mail merge) or laid out on `layout` (`.xlsx`, printer offset
+/// in mm, the first label at position `start_at`). Labels that do not fit stop it:
+/// nothing is truncated.
+pub fn render(
+    format: super::TableFormat,
+    layout: &Layout,
+    offset: (f64, f64),
+    start_at: usize,
+    texts: &[LabelText],
+    created: &ExcelDateTime,
+) -> Result<Rendered> {
+    if format == super::TableFormat::Csv {
+        let rows: Vec<Vec<super::Value>> = texts.iter().map(csv_row).collect();
+        return Ok(Rendered {
+            bytes: super::csv_bytes(&CSV_HEADERS, &rows)?,
+            pages: 0,
+            shrunk: 0,
+        });
+    }
+    let grid = grid(layout, offset.0, offset.1);
+    let placed = match place(layout, &grid, start_at, texts) {
+        Ok(p) => p,
+        Err(bad) => bail!(
+            "ラベル {} 枚に文字が収まりません。切り詰めずに止め、ファイルは書き出していません (labels that do not fit; nothing written):\n{}\n\
+             大きいラベル用紙（--layout a4-12 など）を使うか、名簿の住所・方書（建物名）を分けて roster import --update で取り込み直してください。",
+            bad.len(),
+            bad.iter()
+                .map(|b| format!("  - {}「{}」{} 行目: {} (label.does_not_fit)", b.participant_id, b.part.as_ja(), b.line, b.message))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    };
+    let pages = placed.iter().map(|p| p.page + 1).max().unwrap_or(0);
+    let shrunk = placed
+        .iter()
+        .filter(|p| {
+            p.lines
+                .iter()
+                .any(|l| l.part == Part::Address && l.size_pt < BASE_ADDRESS_PT)
+        })
+        .count();
+    Ok(Rendered {
+        bytes: render_xlsx(&grid, &placed, Some(created))?,
+        pages,
+        shrunk,
+    })
+}
+
 /// The columns of the mail-merge CSV.
 pub const CSV_HEADERS: [&str; 6] = ["参加者番号", "郵便番号", "住所", "方書", "氏名", "敬称"];
 

@@ -9,6 +9,7 @@ pub mod carrier;
 pub mod handling_report;
 pub mod labels;
 pub mod shiplist;
+pub mod xlsx;
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;

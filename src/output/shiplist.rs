@@ -2,8 +2,11 @@
 //! `.xlsx` (set up to print: A4 landscape, one page wide, the header repeated) or `.csv`
 //! (UTF-8 with BOM, as every CSV this tool writes for people).
 
+use super::carrier;
 use super::Value;
-use anyhow::Result;
+use crate::program::Program;
+use crate::shipping::{self, ListRow, Parcel, Problem, ShipFormat};
+use anyhow::{bail, Result};
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
 
 pub const HEADERS: [&str; 10] = [
@@ -21,36 +24,20 @@ pub const HEADERS: [&str; 10] = [
 
 const WIDTHS: [f64; 10] = [8.0, 11.0, 16.0, 10.0, 44.0, 24.0, 14.0, 11.0, 28.0, 6.0];
 
-/// One shipped order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ListRow {
-    pub shipment: i64,
-    pub participant_id: String,
-    pub name: String,
-    pub postal_code: Option<String>,
-    pub address: Option<String>,
-    pub address2: Option<String>,
-    pub phone: Option<String>,
-    pub prize_code: String,
-    pub prize_name: String,
-    pub quantity: i64,
-}
-
-impl ListRow {
-    pub fn values(&self) -> Vec<Value> {
-        vec![
-            Value::Int(self.shipment),
-            Value::Text(self.participant_id.clone()),
-            Value::Text(self.name.clone()),
-            self.postal_code.clone().into(),
-            self.address.clone().into(),
-            self.address2.clone().into(),
-            self.phone.clone().into(),
-            Value::Text(self.prize_code.clone()),
-            Value::Text(self.prize_name.clone()),
-            Value::Int(self.quantity),
-        ]
-    }
+/// A shipped order as the list's row.
+pub fn row_values(r: &ListRow) -> Vec<Value> {
+    vec![
+        Value::Int(r.shipment),
+        Value::Text(r.participant_id.clone()),
+        Value::Text(r.name.clone()),
+        r.postal_code.clone().into(),
+        r.address.clone().into(),
+        r.address2.clone().into(),
+        r.phone.clone().into(),
+        Value::Text(r.prize_code.clone()),
+        Value::Text(r.prize_name.clone()),
+        Value::Int(r.quantity),
+    ]
 }
 
 /// `&` starts a code in an Excel header/footer.
@@ -74,7 +61,7 @@ pub fn xlsx(title: &str, rows: &[ListRow], created: &ExcelDateTime) -> Result<Ve
     }
     for (r, row) in rows.iter().enumerate() {
         let r = r as u32 + 1;
-        for (c, v) in row.values().iter().enumerate() {
+        for (c, v) in row_values(row).iter().enumerate() {
             super::write_xlsx_value(ws, r, c as u16, v, None)?;
         }
     }
@@ -90,8 +77,111 @@ pub fn xlsx(title: &str, rows: &[ListRow], created: &ExcelDateTime) -> Result<Ve
 
 /// The list as `.csv` (UTF-8 with BOM; text that would start a formula neutralized).
 pub fn csv(rows: &[ListRow]) -> Result<Vec<u8>> {
-    super::csv_bytes(
-        &HEADERS,
-        &rows.iter().map(ListRow::values).collect::<Vec<_>>(),
-    )
+    super::csv_bytes(&HEADERS, &rows.iter().map(row_values).collect::<Vec<_>>())
+}
+
+/// A shipment's file and what to tell the operator about it.
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    pub notes: Vec<String>,
+}
+
+/// A shipment's file in `format`, or every problem that stops it (nothing is written
+/// then). `created_at` is the shipment's time: the list's creation time and the
+/// carrier file's ship date, so a reprint is the same file.
+pub fn render(
+    program: &Program,
+    format: &ShipFormat,
+    shipment: i64,
+    rows: &[ListRow],
+    created_at: &str,
+) -> Result<std::result::Result<Rendered, Vec<Problem>>> {
+    let parcels = shipping::parcels(rows);
+    let mut problems = shipping::destination_problems(&parcels);
+    let mut notes = Vec::new();
+    let bytes = match format {
+        ShipFormat::Xlsx | ShipFormat::Csv => {
+            let missing_phone = shipping::missing_phone(&parcels);
+            if !missing_phone.is_empty() {
+                notes.push(format!(
+                    "電話番号のない参加者が {} 名います（発送リストの電話番号は空欄です）: {}",
+                    missing_phone.len(),
+                    missing_phone.join("、")
+                ));
+            }
+            if !problems.is_empty() {
+                return Ok(Err(problems));
+            }
+            match format {
+                ShipFormat::Csv => csv(rows)?,
+                _ => xlsx(
+                    &format!("{} 発送リスト（発送番号 {shipment}）", program.program.name),
+                    rows,
+                    &super::xlsx::created_datetime(created_at),
+                )?,
+            }
+        }
+        ShipFormat::Carrier(id) => {
+            let Some(c) = carrier::find(id) else {
+                bail!("internal: unknown carrier format {id}");
+            };
+            let sender = match carrier::sender(program, c) {
+                Ok(s) => s,
+                Err(keys) => bail!(
+                    "{}の送り状データには、プログラムファイルの [shipping] に次の値が必要です: {}。\
+                     プログラムファイルに書き足して init からやり直すか、--format xlsx の発送リストを使ってください \
+                     (the carrier format needs these program-file keys)",
+                    c.as_ja(),
+                    keys.join("、")
+                ),
+            };
+            // Participants already refused (no address) are not checked again.
+            let refused: std::collections::BTreeSet<&str> =
+                problems.iter().map(|p| p.participant_id.as_str()).collect();
+            let rest: Vec<Parcel> = parcels
+                .iter()
+                .filter(|p| !refused.contains(p.participant_id.as_str()))
+                .cloned()
+                .collect();
+            match carrier::render(c, &rest, &sender, ship_date(created_at)) {
+                Err(more) => {
+                    problems.extend(more);
+                    return Ok(Err(problems));
+                }
+                Ok(_) if !problems.is_empty() => return Ok(Err(problems)),
+                Ok(w) => {
+                    if w.jis_mapped > 0 {
+                        notes.push(format!(
+                            "JIS と CP932 で対応の違う文字 {} 字を CP932 の字で書きました（〜→～ など、同じ文字です）",
+                            w.jis_mapped
+                        ));
+                    }
+                    for (pid, chars) in &w.vendor_chars {
+                        notes.push(format!(
+                            "{pid}: 機種依存文字 {} を含みます。送り状ソフトや印字で表示されないことがあります。取込み後に確かめてください",
+                            chars.iter().map(|c| format!("「{c}」")).collect::<String>()
+                        ));
+                    }
+                    notes.extend(w.notes);
+                    w.bytes
+                }
+            }
+        }
+    };
+    Ok(Ok(Rendered { bytes, notes }))
+}
+
+/// What the file is, as the done message names it.
+pub fn file_ja(format: &ShipFormat) -> &'static str {
+    match format {
+        ShipFormat::Xlsx | ShipFormat::Csv => "発送リスト",
+        ShipFormat::Carrier(id) => carrier::find(id)
+            .map(|c| c.file_ja())
+            .unwrap_or("送り状データ"),
+    }
+}
+
+fn ship_date(created_at: &str) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(created_at.get(..10).unwrap_or(""), "%Y-%m-%d")
+        .unwrap_or_else(|_| crate::today())
 }
