@@ -6,9 +6,12 @@
 
 pub mod address;
 pub mod carrier;
+pub mod certificate;
+pub mod evaluation;
 pub mod handling_report;
 pub mod labels;
 pub mod shiplist;
+pub mod verify_report;
 pub mod xlsx;
 
 use anyhow::{bail, Context, Result};

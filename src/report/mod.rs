@@ -9,8 +9,6 @@
 //! neither, and [`Report::show`] turns each figure into a number, ＊ (suppressed) or －
 //! (no one to compute it from). `xlsx` prints that.
 
-pub mod xlsx;
-
 use crate::import::survey::Timing;
 use crate::points::{self, rules_age, Scorer};
 use crate::program::{AnswerKind, Program, Question};

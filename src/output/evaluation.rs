@@ -4,7 +4,7 @@
 //! block below them (suppressed cells there are left empty, so a line breaks instead of
 //! dropping to zero as a ＊ would make it).
 
-use super::{Block, Chart, Fig, Fmt, Report, Sheet, Shown, Table, HIDDEN_MARK, NONE_MARK};
+use crate::report::{Block, Chart, Fig, Fmt, Report, Sheet, Shown, Table, HIDDEN_MARK, NONE_MARK};
 use anyhow::Result;
 use rust_xlsxwriter::{
     Chart as XChart, ChartEmptyCells, ChartFont, ChartLegendPosition, ChartType, Color, Format,
