@@ -9,15 +9,12 @@ use crate::closeout::certificate::{
 };
 use crate::closeout::record::Record;
 use crate::output::thousands;
+use crate::output::xlsx::{self, Fit, Page, Styles, Tone};
 use anyhow::Result;
 use rust_xlsxwriter::{
-    Color, DocProperties, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet,
+    Color, DocProperties, Format, FormatAlign, FormatBorder, Workbook, Worksheet,
 };
 
-/// ＭＳ 明朝 (as Windows names it, full-width ＭＳ) is on every Japanese Windows; the
-/// font family "Roman" lets LibreOffice and others substitute a Mincho (Noto Serif CJK
-/// JP, IPA明朝) where it is missing.
-const FONT: &str = "ＭＳ 明朝";
 const FONT_MONO: &str = "ＭＳ ゴシック";
 /// Width of columns C..I in Excel's character units, for the height of wrapped text.
 const VALUE_WIDTH: f64 = 71.5;
@@ -25,14 +22,14 @@ const LAST_COL: u16 = 8; // columns A..I
 /// Exports listed one per row on the page; the rest are counted (all are in the record).
 const MAX_EXPORT_ROWS: usize = 5;
 
-struct Styles {
+/// The certificate's cells, drawn from the one style set in its serif face.
+struct Looks {
     base: Format,
     right: Format,
     center: Format,
-    addressee: Format,
-    title: Format,
+    /// Item numbers and labels: grey, centred.
     label: Format,
-    num: Format,
+    /// A value: framed, wrapped, left.
     value: Format,
     value_right: Format,
     mono: Format,
@@ -42,78 +39,52 @@ struct Styles {
     table_name: Format,
     small: Format,
     seal: Format,
-    blank_box: Format,
 }
 
-fn styles() -> Styles {
-    let base = Format::new()
-        .set_font_name(FONT)
-        .set_font_family(1)
-        .set_font_charset(128)
-        .set_font_size(10.5)
-        .set_align(FormatAlign::VerticalCenter);
-    let boxed = base.clone().set_border(FormatBorder::Thin).set_text_wrap();
-    Styles {
-        right: base.clone().set_align(FormatAlign::Right),
-        center: base.clone().set_align(FormatAlign::Center),
-        addressee: base.clone().set_font_size(14).set_bold(),
-        title: base
+fn looks(st: &Styles) -> Looks {
+    let value = st
+        .tone(Tone::Plain)
+        .clone()
+        .set_text_wrap()
+        .set_align(FormatAlign::Left);
+    let mono = value
+        .clone()
+        .set_font_name(FONT_MONO)
+        .set_font_family(3)
+        .set_font_size(8);
+    Looks {
+        base: st.base.clone(),
+        right: st.base.clone().set_align(FormatAlign::Right),
+        center: st.base.clone().set_align(FormatAlign::Center),
+        label: st.label.clone().set_align(FormatAlign::Center),
+        value_right: value.clone().set_align(FormatAlign::Right),
+        mono_under: mono
             .clone()
-            .set_font_size(22)
-            .set_bold()
-            .set_align(FormatAlign::Center),
-        label: boxed
-            .clone()
-            .set_background_color(Color::RGB(0xF2F2F2))
-            .set_align(FormatAlign::Center),
-        num: boxed
-            .clone()
-            .set_background_color(Color::RGB(0xF2F2F2))
-            .set_align(FormatAlign::Center),
-        value: boxed.clone().set_align(FormatAlign::Left),
-        value_right: boxed.clone().set_align(FormatAlign::Right),
-        mono: boxed
-            .clone()
-            .set_font_name(FONT_MONO)
-            .set_font_family(3)
-            .set_font_size(8)
-            .set_align(FormatAlign::Left),
-        mono_under: boxed
-            .clone()
-            .set_font_name(FONT_MONO)
-            .set_font_family(3)
-            .set_font_size(8)
-            .set_align(FormatAlign::Left)
             .set_indent(1)
             .set_border_top(FormatBorder::None),
-        value_top: boxed
-            .clone()
-            .set_align(FormatAlign::Left)
-            .set_border_bottom(FormatBorder::None),
-        value_right_top: boxed
+        mono,
+        value_top: value.clone().set_border_bottom(FormatBorder::None),
+        value_right_top: value
             .clone()
             .set_align(FormatAlign::Right)
             .set_border_bottom(FormatBorder::None),
-        table_name: boxed
+        table_name: value
             .clone()
             .set_font_size(8)
-            .set_font_color(Color::RGB(0x606060))
-            .set_align(FormatAlign::Left),
-        small: boxed.clone().set_font_size(9).set_align(FormatAlign::Left),
-        seal: base
+            .set_font_color(Color::RGB(0x606060)),
+        small: value.clone().set_font_size(9),
+        seal: st
+            .tone(Tone::Mark)
             .clone()
-            .set_border(FormatBorder::Thin)
-            .set_font_color(Color::RGB(0xA0A0A0))
-            .set_align(FormatAlign::Center),
-        blank_box: boxed,
-        base,
+            .set_font_color(Color::RGB(0xA0A0A0)),
+        value,
     }
 }
 
 /// A numbered item of the 記 part, spanning `lines` rows.
 struct Items<'a> {
     ws: &'a mut Worksheet,
-    s: &'a Styles,
+    s: &'a Looks,
     row: u32,
     n: u32,
 }
@@ -125,10 +96,11 @@ impl Items<'_> {
         let (r0, r1) = (self.row, self.row + lines.max(1) - 1);
         let num = self.n.to_string();
         if r1 > r0 {
-            self.ws.merge_range(r0, 0, r1, 0, &num, &self.s.num)?;
+            self.ws.merge_range(r0, 0, r1, 0, &num, &self.s.label)?;
             self.ws.merge_range(r0, 1, r1, 1, label, &self.s.label)?;
         } else {
-            self.ws.write_string_with_format(r0, 0, &num, &self.s.num)?;
+            self.ws
+                .write_string_with_format(r0, 0, &num, &self.s.label)?;
             self.ws
                 .write_string_with_format(r0, 1, label, &self.s.label)?;
         }
@@ -174,32 +146,29 @@ fn label_height(label: &str) -> f64 {
 
 /// The certificate as `.xlsx` bytes.
 pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Vec<u8>> {
-    let s = styles();
+    let st = Styles::new(xlsx::MINCHO);
+    let s = looks(&st);
     let mut wb = Workbook::new();
-    let created = chrono::DateTime::parse_from_rfc3339(&rec.completed_at).ok();
-    let mut props = DocProperties::new()
+    let props = DocProperties::new()
         .set_title("消去証明書")
         .set_company(&rec.program.contractor)
-        .set_author(&rec.program.contractor);
-    if let Some(t) = created {
-        use chrono::{Datelike, Timelike};
-        if let Ok(dt) = ExcelDateTime::from_ymd(t.year() as u16, t.month() as u8, t.day() as u8)
-            .and_then(|d| d.and_hms(t.hour() as u16, t.minute() as u8, t.second() as u8))
-        {
-            props = props.set_creation_datetime(&dt);
-        }
-    }
+        .set_author(&rec.program.contractor)
+        .set_creation_datetime(&xlsx::created_datetime(&rec.completed_at));
     wb.set_properties(&props);
     let ws = wb.add_worksheet();
     ws.set_name("消去証明書")?;
     // A4 portrait, one page, no grid: a document, not a spreadsheet.
-    ws.set_paper_size(9);
-    ws.set_portrait();
-    ws.set_margins(0.6, 0.6, 0.6, 0.5, 0.3, 0.3);
-    ws.set_print_center_horizontally(true);
-    ws.set_print_fit_to_pages(1, 1);
-    ws.set_screen_gridlines(false);
-    ws.set_print_gridlines(false);
+    xlsx::page(
+        ws,
+        &Page {
+            landscape: false,
+            fit: Fit::OnePage,
+            repeat_rows: None,
+            freeze: None,
+            title: None,
+            gridlines: false,
+        },
+    )?;
     for (c, w) in [4.0, 15.0, 13.0, 9.0, 10.0, 10.0, 10.0, 10.0, 9.5]
         .iter()
         .enumerate()
@@ -226,7 +195,8 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
         &s.right,
     )?;
     // Addressee.
-    ws.merge_range(3, 0, 3, 5, &format!("{}　様", rec.addressee), &s.addressee)?;
+    let addressee = st.base.clone().set_font_size(14).set_bold();
+    ws.merge_range(3, 0, 3, 5, &format!("{}　様", rec.addressee), &addressee)?;
     ws.set_row_height(3, 22)?;
     if !p.department.trim().is_empty() {
         ws.merge_range(4, 0, 4, 5, &format!("（担当　{}）", p.department), &s.base)?;
@@ -239,7 +209,13 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
     ws.write_string_with_format(7, LAST_COL, "印", &s.seal)?;
     ws.set_row_height(7, 48)?;
     // Title and statement.
-    ws.merge_range(9, 0, 9, LAST_COL, "消 去 証 明 書", &s.title)?;
+    let title = st
+        .base
+        .clone()
+        .set_font_size(22)
+        .set_bold()
+        .set_align(FormatAlign::Center);
+    ws.merge_range(9, 0, 9, LAST_COL, "消 去 証 明 書", &title)?;
     ws.set_row_height(9, 40)?;
     let statement = format!(
         "　下記の業務委託契約の履行に当たり取り扱った個人情報について、保有する全データを返還データとして貴{}に返還した上で、\
@@ -463,7 +439,7 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
         row,
         LAST_COL,
         "返還データを受領し、この証明書の内容を確認しました。",
-        &s.blank_box,
+        &s.value,
     )?;
     ws.write_string_with_format(row + 1, 2, "確認日", &s.label)?;
     ws.merge_range(
@@ -472,12 +448,12 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
         row + 1,
         LAST_COL,
         "　　　　年　　　月　　　日",
-        &s.blank_box,
+        &s.value,
     )?;
     ws.write_string_with_format(row + 2, 2, "所属・職名", &s.label)?;
-    ws.merge_range(row + 2, 3, row + 2, LAST_COL, "", &s.blank_box)?;
+    ws.merge_range(row + 2, 3, row + 2, LAST_COL, "", &s.value)?;
     ws.write_string_with_format(row + 3, 2, "氏名", &s.label)?;
-    ws.merge_range(row + 3, 3, row + 3, 7, "", &s.blank_box)?;
+    ws.merge_range(row + 3, 3, row + 3, 7, "", &s.value)?;
     ws.write_string_with_format(row + 3, LAST_COL, "印", &s.seal)?;
     ws.set_row_height(row, 22)?;
     for r in row + 1..row + 4 {

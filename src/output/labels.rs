@@ -456,12 +456,17 @@ pub fn render_xlsx(
     }
     let ws = wb.add_worksheet();
     ws.set_name("ラベル")?;
-    ws.set_paper_size(9);
-    ws.set_portrait();
-    ws.set_margins(0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-    ws.set_print_scale(100);
-    ws.set_screen_gridlines(false);
-    ws.set_print_gridlines(false);
+    super::xlsx::page(
+        ws,
+        &super::xlsx::Page {
+            landscape: false,
+            fit: super::xlsx::Fit::ActualSize,
+            repeat_rows: None,
+            freeze: None,
+            title: None,
+            gridlines: false,
+        },
+    )?;
     for (c, px) in grid.cols.px.iter().enumerate() {
         ws.set_column_width_pixels(c as u16, *px)?;
     }

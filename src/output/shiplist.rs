@@ -3,11 +3,12 @@
 //! (UTF-8 with BOM, as every CSV this tool writes for people).
 
 use super::carrier;
+use super::xlsx::{self, write_table, Cell, Page, Styles, Tone, Widths};
 use super::Value;
 use crate::program::Program;
 use crate::shipping::{self, ListRow, Parcel, Problem, ShipFormat};
 use anyhow::{bail, Result};
-use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook};
 
 pub const HEADERS: [&str; 10] = [
     "発送番号",
@@ -40,38 +41,30 @@ pub fn row_values(r: &ListRow) -> Vec<Value> {
     ]
 }
 
-/// `&` starts a code in an Excel header/footer.
-fn header_text(s: &str) -> String {
-    s.replace('&', "&&")
-}
-
 /// The list as `.xlsx`. `created` fixes the document's creation time so a reprint of
 /// the same shipment is the same file, byte for byte.
 pub fn xlsx(title: &str, rows: &[ListRow], created: &ExcelDateTime) -> Result<Vec<u8>> {
     let mut wb = Workbook::new();
     wb.set_properties(&DocProperties::new().set_creation_datetime(created));
+    let st = Styles::new(xlsx::GOTHIC);
     let ws = wb.add_worksheet();
     ws.set_name("発送リスト")?;
-    let bold = Format::new()
-        .set_bold()
-        .set_border_bottom(rust_xlsxwriter::FormatBorder::Thin);
-    for (c, h) in HEADERS.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold)?;
-        ws.set_column_width(c as u16, WIDTHS[c])?;
-    }
-    for (r, row) in rows.iter().enumerate() {
-        let r = r as u32 + 1;
-        for (c, v) in row_values(row).iter().enumerate() {
-            super::write_xlsx_value(ws, r, c as u16, v, None)?;
-        }
-    }
-    ws.set_freeze_panes(1, 0)?;
-    ws.set_paper_size(9);
-    ws.set_landscape();
-    ws.set_print_fit_to_pages(1, 0);
-    ws.set_repeat_rows(0, 0)?;
-    ws.set_header(format!("&L{}&R&P / &N", header_text(title)));
-    ws.set_print_gridlines(true);
+    xlsx::page(ws, &Page::table(title))?;
+    let cells: Vec<Vec<Cell>> = rows
+        .iter()
+        .map(|r| {
+            row_values(r)
+                .into_iter()
+                .map(|v| match v {
+                    Value::Int(n) => Cell::Num(n as f64, xlsx::INT, Tone::Plain),
+                    Value::Float(x) => Cell::Num(x, xlsx::INT, Tone::Plain),
+                    Value::Text(s) => Cell::Text(s, Tone::Plain),
+                    Value::Empty => Cell::Blank(Tone::Plain),
+                })
+                .collect()
+        })
+        .collect();
+    write_table(ws, &st, 0, &HEADERS, &cells, Widths::Fixed(&WIDTHS), false)?;
     Ok(wb.save_to_buffer()?)
 }
 

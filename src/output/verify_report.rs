@@ -3,6 +3,7 @@
 //! card, and a copy of each keyed sheet with the cells to check coloured). What it says
 //! comes from `verify::report`.
 
+use crate::output::xlsx::{page, write_table, Cell, Page, Styles, Tone, Widths, GOTHIC, INT, PCT2};
 use crate::output::{FileRecord, TableFormat, TableWriter, Value};
 use crate::sheet::Book;
 use crate::verify::report::{figures, floor2, marks, Mark, Meta, SheetMarks};
@@ -71,49 +72,9 @@ fn write_xlsx(
     findings: &[Finding],
     meta: &Meta,
 ) -> Result<FileRecord> {
-    use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook, Worksheet};
-    let mut wb = Workbook::new();
-    let head = Format::new()
-        .set_bold()
-        .set_background_color(Color::RGB(0xD9D9D9))
-        .set_border(FormatBorder::Thin);
-    let red = Format::new()
-        .set_background_color(Color::RGB(0xFFC7CE))
-        .set_font_color(Color::RGB(0x9C0006))
-        .set_bold();
-    let orange = Format::new()
-        .set_background_color(Color::RGB(0xFFEB9C))
-        .set_font_color(Color::RGB(0x9C5700));
-    let blue = Format::new()
-        .set_background_color(Color::RGB(0xDDEBF7))
-        .set_font_color(Color::RGB(0x1F4E78));
-    let to_fill = Format::new()
-        .set_border(FormatBorder::Thin)
-        .set_border_color(Color::RGB(0x808080));
-    let plain = Format::new();
-    let wrap = Format::new()
-        .set_text_wrap()
-        .set_align(rust_xlsxwriter::FormatAlign::Top);
-    let pct_fmt = Format::new()
-        .set_num_format("0.00%")
-        .set_bold()
-        .set_align(rust_xlsxwriter::FormatAlign::Left);
-
-    let setup = |ws: &mut Worksheet, name: &str, headers: &[&str], widths: &[f64]| -> Result<()> {
-        ws.set_name(name)?;
-        for (c, h) in headers.iter().enumerate() {
-            ws.write_string_with_format(0, c as u16, *h, &head)?;
-        }
-        for (c, w) in widths.iter().enumerate() {
-            ws.set_column_width(c as u16, *w)?;
-        }
-        ws.set_freeze_panes(1, 0)?;
-        ws.set_landscape();
-        ws.set_paper_size(9);
-        ws.set_print_fit_to_pages(1, 0);
-        ws.set_repeat_rows(0, 0)?;
-        Ok(())
-    };
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let st = Styles::new(GOTHIC);
+    let title = format!("{} 2回入力の照合結果", meta.program);
     let (a, b, o) = (&v.a, &v.b, &v.outcome);
 
     // Which keyed sheets are copied with their cells coloured: those with something to
@@ -136,8 +97,8 @@ fn write_xlsx(
     // 概要: the figures, the files and what the colours mean.
     {
         let ws = wb.add_worksheet();
-        setup(ws, "概要", &["項目", "値"], &[30.0, 90.0])?;
-        ws.set_landscape();
+        ws.set_name("概要")?;
+        page(ws, &Page::table(&title))?;
         let mut rows: Vec<(&str, String)> = vec![
             ("事業", meta.program.clone()),
             ("照合日時", meta.at.clone()),
@@ -155,24 +116,21 @@ fn write_xlsx(
                 ),
             ));
         }
-        let mut r = 1u32;
-        for (k, val) in &rows {
-            ws.write_string(r, 0, *k)?;
-            match (*k, o.agreement_pct()) {
-                ("一致率", Some(p)) => {
-                    ws.write_number_with_format(r, 1, floor2(p) / 100.0, &pct_fmt)?;
-                }
-                ("判定", _) => {
-                    let f = if v.agree() { &blue } else { &red };
-                    ws.write_string_with_format(r, 1, val, f)?;
-                }
-                _ => {
-                    ws.write_string(r, 1, val)?;
-                }
-            }
-            r += 1;
-        }
-        r += 1;
+        let mut cells: Vec<Vec<Cell>> = rows
+            .into_iter()
+            .map(|(k, val)| {
+                let value = match (k, o.agreement_pct()) {
+                    ("一致率", Some(p)) => Cell::Num(floor2(p) / 100.0, PCT2, Tone::Strong),
+                    ("判定", _) => {
+                        Cell::Text(val, if v.agree() { Tone::Blue } else { Tone::Red })
+                    }
+                    (k, _) if k.ends_with("SHA-256") => Cell::Text(val, Tone::Mono),
+                    _ => Cell::Text(val, Tone::Wrap),
+                };
+                vec![Cell::Text(k.into(), Tone::Strong), value]
+            })
+            .collect();
+        cells.push(vec![Cell::Blank(Tone::Plain), Cell::Blank(Tone::Plain)]);
         for (k, val) in [
             (
                 "一致率の計算",
@@ -183,69 +141,79 @@ fn write_xlsx(
                 "全角・半角、桁区切り、和暦・西暦などの書き方の違いは一致として扱います（取込みと同じ正規化）",
             ),
         ] {
-            ws.write_string(r, 0, k)?;
-            ws.write_string(r, 1, val)?;
-            r += 1;
+            cells.push(vec![Cell::Text(k.into(), Tone::Strong), Cell::Text(val.into(), Tone::Wrap)]);
         }
-        r += 1;
-        ws.write_string_with_format(r, 0, "色の意味", &head)?;
-        ws.write_string_with_format(r, 1, "", &head)?;
-        r += 1;
-        for (f, what) in [
+        cells.push(vec![Cell::Blank(Tone::Plain), Cell::Blank(Tone::Plain)]);
+        cells.push(vec![
+            Cell::Text("色の意味".into(), Tone::Strong),
+            Cell::Blank(Tone::Strong),
+        ]);
+        for (t, what) in [
             (
-                &red,
+                Tone::Red,
                 "台紙と照らして直す値（不一致、値の違う重複、読めない入力、一致した値の誤り）",
             ),
-            (&orange, "片方の入力にしかない日"),
-            (&blue, "同じ値の重複（取込みでは1件として扱う）"),
+            (Tone::Orange, "片方の入力にしかない日"),
+            (Tone::Blue, "同じ値の重複（取込みでは1件として扱う）"),
         ] {
-            ws.write_string_with_format(r, 0, "セルの色", f)?;
-            ws.write_string(r, 1, what)?;
-            r += 1;
+            cells.push(vec![
+                Cell::Text("セルの色".into(), t),
+                Cell::Text(what.into(), Tone::Wrap),
+            ]);
         }
-        ws.write_string_with_format(r, 0, "（空欄・枠）", &to_fill)?;
-        ws.write_string(
-            r,
-            1,
-            "「台紙の値」「確認者・メモ」: 台紙を見た人が正しい値と名前を書く欄",
+        cells.push(vec![
+            Cell::Text("（空欄・枠）".into(), Tone::Fill),
+            Cell::Text(
+                "「台紙の値」「確認者・メモ」: 台紙を見た人が正しい値と名前を書く欄".into(),
+                Tone::Wrap,
+            ),
+        ]);
+        write_table(
+            ws,
+            &st,
+            0,
+            &["項目", "値"],
+            &cells,
+            Widths::Fixed(&[30.0, 90.0]),
+            false,
         )?;
     }
 
     // One sheet per kind of finding, the values to check coloured, with blank framed
     // columns for the value on the paper card and who checked it.
-    let val = |v: &crate::verify::Val, f: Style| match v {
-        crate::verify::Val::Int(n) => C::Num(*n as f64, f),
-        crate::verify::Val::Bad(_) => C::Text(v.shown(), f),
+    let val = |v: &crate::verify::Val, f: Tone| match v {
+        crate::verify::Val::Int(n) => num(*n as f64, f),
+        crate::verify::Val::Bad(_) => Cell::Text(v.shown(), f),
     };
-    let fill = || [C::Blank(Style::Fill), C::Blank(Style::Fill)];
+    let fill = || [Cell::Blank(Tone::Fill), Cell::Blank(Tone::Fill)];
 
-    let mismatch_rows: Vec<Vec<C>> = o
+    let mismatch_rows: Vec<Vec<Cell>> = o
         .mismatches
         .iter()
         .map(|&(i, j)| {
             let (ea, eb) = (&a.entries[i], &b.entries[j]);
             let diff = match (&ea.val, &eb.val) {
                 (crate::verify::Val::Int(x), crate::verify::Val::Int(y)) => {
-                    C::Num((y - x) as f64, Style::Plain)
+                    num((y - x) as f64, Tone::Plain)
                 }
-                _ => C::Blank(Style::Plain),
+                _ => Cell::Blank(Tone::Plain),
             };
             let mut row = vec![
-                C::Text(ea.participant.to_string(), Style::Plain),
-                C::Text(ea.date.to_string(), Style::Plain),
-                C::Text(a.place(ea), Style::Plain),
-                C::Text(ea.raw().into_owned(), Style::Red),
-                val(&ea.val, Style::Red),
-                C::Text(b.place(eb), Style::Plain),
-                C::Text(eb.raw().into_owned(), Style::Red),
-                val(&eb.val, Style::Red),
+                Cell::Text(ea.participant.to_string(), Tone::Plain),
+                Cell::Text(ea.date.to_string(), Tone::Plain),
+                Cell::Text(a.place(ea), Tone::Plain),
+                Cell::Text(ea.raw().into_owned(), Tone::Red),
+                val(&ea.val, Tone::Red),
+                Cell::Text(b.place(eb), Tone::Plain),
+                Cell::Text(eb.raw().into_owned(), Tone::Red),
+                val(&eb.val, Tone::Red),
                 diff,
             ];
             row.extend(fill());
             row
         })
         .collect();
-    let only_rows: Vec<Vec<C>> = o
+    let only_rows: Vec<Vec<Cell>> = o
         .only_first
         .iter()
         .map(|&i| (a, &a.entries[i], Side::Second))
@@ -256,34 +224,34 @@ fn write_xlsx(
         )
         .map(|(k, e, missing)| {
             let mut row = vec![
-                C::Text(e.participant.to_string(), Style::Plain),
-                C::Text(e.date.to_string(), Style::Plain),
-                C::Text(k.side.ja().into(), Style::Plain),
-                C::Text(k.place(e), Style::Plain),
-                C::Text(e.raw().into_owned(), Style::Orange),
-                val(&e.val, Style::Orange),
-                C::Text(missing.ja().into(), Style::Plain),
+                Cell::Text(e.participant.to_string(), Tone::Plain),
+                Cell::Text(e.date.to_string(), Tone::Plain),
+                Cell::Text(k.side.ja().into(), Tone::Plain),
+                Cell::Text(k.place(e), Tone::Plain),
+                Cell::Text(e.raw().into_owned(), Tone::Orange),
+                val(&e.val, Tone::Orange),
+                Cell::Text(missing.ja().into(), Tone::Plain),
             ];
             row.extend(fill());
             row
         })
         .collect();
-    let dup_rows: Vec<Vec<C>> = o
+    let dup_rows: Vec<Vec<Cell>> = o
         .dups
         .iter()
         .map(|d| {
             let k = v.keying(d.side);
             let (kept, later) = (&k.entries[d.kept], &k.entries[d.later]);
-            let f = if d.same { Style::Blue } else { Style::Red };
+            let f = if d.same { Tone::Blue } else { Tone::Red };
             let mut row = vec![
-                C::Text(d.side.ja().into(), Style::Plain),
-                C::Text(later.participant.to_string(), Style::Plain),
-                C::Text(later.date.to_string(), Style::Plain),
-                C::Text(k.place(kept), Style::Plain),
+                Cell::Text(d.side.ja().into(), Tone::Plain),
+                Cell::Text(later.participant.to_string(), Tone::Plain),
+                Cell::Text(later.date.to_string(), Tone::Plain),
+                Cell::Text(k.place(kept), Tone::Plain),
                 val(&kept.val, f),
-                C::Text(k.place(later), Style::Plain),
+                Cell::Text(k.place(later), Tone::Plain),
                 val(&later.val, f),
-                C::Text(
+                Cell::Text(
                     if d.same {
                         "同じ値（取込みでは1件として扱う）".into()
                     } else {
@@ -296,7 +264,7 @@ fn write_xlsx(
             row
         })
         .collect();
-    let check_rows: Vec<Vec<C>> = findings
+    let check_rows: Vec<Vec<Cell>> = findings
         .iter()
         .filter(|f| {
             matches!(
@@ -306,32 +274,24 @@ fn write_xlsx(
         })
         .map(|f| {
             let mut row = vec![
-                C::Text(f.kind.ja().into(), Style::Plain),
-                C::Text(f.participant.clone(), Style::Plain),
-                C::Text(f.date.clone(), Style::Plain),
+                Cell::Text(f.kind.ja().into(), Tone::Plain),
+                Cell::Text(f.participant.clone(), Tone::Plain),
+                Cell::Text(f.date.clone(), Tone::Plain),
             ];
             for side in [&f.first, &f.second] {
                 match side {
                     Some(s) => {
-                        row.push(C::Text(s.cell.clone(), Style::Plain));
-                        row.push(C::Text(s.raw.clone(), Style::Red));
+                        row.push(Cell::Text(s.cell.clone(), Tone::Plain));
+                        row.push(Cell::Text(s.raw.clone(), Tone::Red));
                     }
-                    None => row.extend([C::Blank(Style::Plain), C::Blank(Style::Plain)]),
+                    None => row.extend([Cell::Blank(Tone::Plain), Cell::Blank(Tone::Plain)]),
                 }
             }
-            row.push(C::Text(f.code.into(), Style::Plain));
-            row.push(C::Text(f.message.clone(), Style::Wrap));
+            row.push(Cell::Text(f.code.into(), Tone::Plain));
+            row.push(Cell::Text(f.message.clone(), Tone::Wrap));
             row
         })
         .collect();
-    let styles = Styles {
-        red: &red,
-        orange: &orange,
-        blue: &blue,
-        fill: &to_fill,
-        plain: &plain,
-        wrap: &wrap,
-    };
     let tables: [Table; 4] = [
         (
             "不一致",
@@ -399,8 +359,17 @@ fn write_xlsx(
     ];
     for (name, headers, rows) in &tables {
         let ws = wb.add_worksheet();
-        setup(ws, name, headers, &[])?;
-        write_table(ws, headers, rows, &styles)?;
+        ws.set_name(*name)?;
+        page(ws, &Page::table(&title))?;
+        write_table(
+            ws,
+            &st,
+            0,
+            headers,
+            rows,
+            Widths::Fit { wrap: WRAP_WIDTH },
+            true,
+        )?;
     }
 
     // The copies, so a reviewer can hold the keyed sheet against the paper card.
@@ -422,152 +391,53 @@ fn write_xlsx(
         used.push(name.clone());
         let ws = wb.add_worksheet();
         ws.set_name(&name)?;
-        ws.set_landscape();
-        ws.set_paper_size(9);
-        ws.set_print_fit_to_pages(1, 0);
+        page(
+            ws,
+            &Page {
+                repeat_rows: Some((header_row - 1, header_row - 1)),
+                freeze: Some((header_row, 1)),
+                ..Page::table(&title)
+            },
+        )?;
         let mut src = book.rows(&info.name)?;
         crate::output::copy_sheet_marked(
             ws,
             src.as_mut(),
             MAX_COPY_ROWS,
             header_row,
-            Some(&head),
-            Some(&plain),
+            Some(&st.head),
+            Some(st.tone(Tone::Plain)),
             |r, c| {
                 cells
                     .get(&(r, c))
                     .map(|(mark, notes)| crate::output::Marked {
                         format: match mark {
-                            Mark::Wrong => &red,
-                            Mark::OnlyHere => &orange,
-                            Mark::Duplicate => &blue,
+                            Mark::Wrong => st.tone(Tone::Red),
+                            Mark::OnlyHere => st.tone(Tone::Orange),
+                            Mark::Duplicate => st.tone(Tone::Blue),
                         },
                         note: Some(notes.join("\n")),
                     })
             },
         )?;
-        ws.set_freeze_panes(header_row, 1)?;
-        ws.set_repeat_rows(header_row - 1, header_row - 1)?;
     }
     let bytes = wb.save_to_buffer()?;
     crate::output::write_bytes(out, &bytes)
 }
 
+/// A number as the findings tables show it.
+fn num(x: f64, t: Tone) -> Cell {
+    Cell::Num(x, INT, t)
+}
+
 /// A findings sheet: name, headers, rows.
-type Table<'h> = (&'h str, &'h [&'h str], Vec<Vec<C>>);
-
-/// A cell of a findings table.
-enum C {
-    Text(String, Style),
-    Num(f64, Style),
-    Blank(Style),
-}
-
-#[derive(Clone, Copy)]
-enum Style {
-    Plain,
-    Red,
-    Orange,
-    Blue,
-    /// A blank framed cell for the reviewer to fill in.
-    Fill,
-    /// Long text, wrapped in a column of bounded width.
-    Wrap,
-}
-
-struct Styles<'f> {
-    red: &'f rust_xlsxwriter::Format,
-    orange: &'f rust_xlsxwriter::Format,
-    blue: &'f rust_xlsxwriter::Format,
-    fill: &'f rust_xlsxwriter::Format,
-    plain: &'f rust_xlsxwriter::Format,
-    wrap: &'f rust_xlsxwriter::Format,
-}
-
-impl Styles<'_> {
-    fn get(&self, s: Style) -> &rust_xlsxwriter::Format {
-        match s {
-            Style::Plain => self.plain,
-            Style::Red => self.red,
-            Style::Orange => self.orange,
-            Style::Blue => self.blue,
-            Style::Fill => self.fill,
-            Style::Wrap => self.wrap,
-        }
-    }
-}
+type Table<'h> = (&'h str, &'h [&'h str], Vec<Vec<Cell>>);
 
 /// Keyed sheets longer than this are not copied into the report.
 const MAX_COPY_ROWS: u32 = 20_000;
 
 /// The width of a column of wrapped text.
-const WRAP_WIDTH: usize = 60;
-
-/// Rows under a header already written, columns sized to their content (long messages
-/// capped, so a printed page stays readable), or 該当なし when there are none.
-fn write_table(
-    ws: &mut rust_xlsxwriter::Worksheet,
-    headers: &[&str],
-    rows: &[Vec<C>],
-    st: &Styles<'_>,
-) -> Result<()> {
-    let mut widths: Vec<usize> = headers.iter().map(|h| display_width(h)).collect();
-    if rows.is_empty() {
-        ws.write_string(1, 0, "該当なし")?;
-    }
-    for (n, row) in rows.iter().enumerate() {
-        let r = n as u32 + 1;
-        let mut lines = 1;
-        for (c, cell) in row.iter().enumerate() {
-            let col = c as u16;
-            let w = match cell {
-                C::Text(s, Style::Wrap) => {
-                    ws.write_string_with_format(r, col, s, st.wrap)?;
-                    // Row heights are not recomputed by every viewer: set them.
-                    lines = lines.max(display_width(s).div_ceil(WRAP_WIDTH));
-                    WRAP_WIDTH
-                }
-                C::Text(s, f) => {
-                    if s.is_empty() {
-                        ws.write_blank(r, col, st.get(*f))?;
-                    } else {
-                        ws.write_string_with_format(r, col, s, st.get(*f))?;
-                    }
-                    display_width(s)
-                }
-                C::Num(x, f) => {
-                    ws.write_number_with_format(r, col, *x, st.get(*f))?;
-                    format!("{x}").len()
-                }
-                C::Blank(f) => {
-                    ws.write_blank(r, col, st.get(*f))?;
-                    0
-                }
-            };
-            if let Some(m) = widths.get_mut(c) {
-                *m = (*m).max(w);
-            }
-        }
-        if lines > 1 {
-            ws.set_row_height(r, 15.0 * lines as f64)?;
-        }
-    }
-    for (c, w) in widths.iter().enumerate() {
-        ws.set_column_width(c as u16, (*w as f64 * 1.1 + 2.0).clamp(8.0, 90.0))?;
-    }
-    ws.autofilter(
-        0,
-        0,
-        rows.len().max(1) as u32,
-        headers.len().saturating_sub(1) as u16,
-    )?;
-    Ok(())
-}
-
-/// Width of text in Excel column units: full-width characters count two.
-fn display_width(s: &str) -> usize {
-    s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
-}
+const WRAP_WIDTH: f64 = 60.0;
 
 /// A valid, unused worksheet name (at most 31 characters, none of `[]:*?/\`).
 fn sheet_name(want: &str, used: &[String]) -> String {
