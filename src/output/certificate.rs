@@ -107,6 +107,19 @@ impl Items<'_> {
         Ok(r0)
     }
 
+    /// An item of two lines: what it is (`small`: in the smaller face) and its hash.
+    fn with_hash(&mut self, label: &str, what: &str, small: bool, hash: &str) -> Result<()> {
+        let r = self.head(label, 2)?;
+        let fmt = if small { &self.s.small } else { &self.s.value };
+        self.ws.merge_range(r, 2, r, LAST_COL, what, fmt)?;
+        self.ws
+            .merge_range(r + 1, 2, r + 1, LAST_COL, hash, &self.s.mono)?;
+        self.ws.set_row_height(r, 18)?;
+        self.ws.set_row_height(r + 1, 16)?;
+        self.row += 2;
+        Ok(())
+    }
+
     /// A one-value item over columns C..I, as tall as its wrapped text.
     fn simple(&mut self, label: &str, value: &str) -> Result<()> {
         let r = self.head(label, 1)?;
@@ -363,12 +376,8 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
         ),
     )?;
     let pkg = &rec.return_package;
-    let r = it.head("返還データ", 2)?;
-    it.ws.merge_range(
-        r,
-        2,
-        r,
-        LAST_COL,
+    it.with_hash(
+        "返還データ",
         &format!(
             "{}（{} ファイル、{}）",
             pkg.name,
@@ -379,53 +388,21 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
                 format!("{} で暗号化", pkg.encryption)
             }
         ),
-        &s.value,
-    )?;
-    it.ws.merge_range(
-        r + 1,
-        2,
-        r + 1,
-        LAST_COL,
+        false,
         &format!("SHA-256: {}", pkg.sha256),
-        &s.mono,
     )?;
-    it.ws.set_row_height(r, 18)?;
-    it.ws.set_row_height(r + 1, 16)?;
-    it.row += 2;
-    let r = it.head("監査ログ", 2)?;
-    it.ws.merge_range(
-        r,
-        2,
-        r,
-        LAST_COL,
+    it.with_hash(
+        "監査ログ",
         &format!("全 {} 件、ハッシュ連鎖を検証済み。最終ハッシュ（返還データの audit_log.csv の最終行）:", rec.audit.entries),
-        &s.small,
+        true,
+        &rec.audit.head,
     )?;
-    it.ws
-        .merge_range(r + 1, 2, r + 1, LAST_COL, &rec.audit.head, &s.mono)?;
-    it.ws.set_row_height(r, 18)?;
-    it.ws.set_row_height(r + 1, 16)?;
-    it.row += 2;
-    let r = it.head("消去記録", 2)?;
-    it.ws.merge_range(
-        r,
-        2,
-        r,
-        LAST_COL,
+    it.with_hash(
+        "消去記録",
         &format!("{record_file}（JSON）"),
-        &s.value,
-    )?;
-    it.ws.merge_range(
-        r + 1,
-        2,
-        r + 1,
-        LAST_COL,
+        false,
         &format!("SHA-256: {record_sha256}"),
-        &s.mono,
     )?;
-    it.ws.set_row_height(r, 18)?;
-    it.ws.set_row_height(r + 1, 16)?;
-    it.row += 2;
     let mut row = it.row;
     let ws = it.ws;
     ws.merge_range(row, 6, row, LAST_COL, "以上", &s.right)?;

@@ -4,11 +4,11 @@
 //! block below them (suppressed cells there are left empty, so a line breaks instead of
 //! dropping to zero as a ＊ would make it).
 
-use crate::output::xlsx::{self, Page, Styles, Tone};
+use crate::output::xlsx::{self, Cell, Page, Styles, Tone};
 use crate::report::{Block, Chart, Fig, Fmt, Report, Sheet, Shown, Table, HIDDEN_MARK, NONE_MARK};
 use anyhow::Result;
 use rust_xlsxwriter::{
-    Chart as XChart, ChartEmptyCells, ChartFont, ChartLegendPosition, ChartType, Format, Workbook,
+    Chart as XChart, ChartEmptyCells, ChartFont, ChartLegendPosition, ChartType, Workbook,
     Worksheet,
 };
 
@@ -25,11 +25,6 @@ fn num_format(f: Fmt) -> &'static str {
         Fmt::Dec2 => xlsx::DEC2,
         Fmt::SignedDec2 => xlsx::SIGNED_DEC2,
     }
-}
-
-/// A figure's number format in a row's tone.
-fn number(f: &Styles, fmt: Fmt, strong: bool) -> &Format {
-    f.number(num_format(fmt), tone(strong, Tone::Plain))
 }
 
 fn tone(strong: bool, plain: Tone) -> Tone {
@@ -266,43 +261,15 @@ fn write_figure_table(
                 continue;
             }
             let c = c as u16;
-            match report.show(fig) {
-                Shown::Text(s) => {
-                    let fmt = if row.strong {
-                        f.tone(Tone::Strong)
-                    } else {
-                        f.tone(Tone::Plain)
-                    };
-                    ws.write_string_with_format(r, c, &s, fmt)?;
-                }
-                Shown::Number(v, fmt) => {
-                    ws.write_number_with_format(r, c, v, number(f, fmt, row.strong))?;
-                }
-                Shown::Hidden => {
-                    let fmt = if row.strong {
-                        f.tone(Tone::MarkStrong)
-                    } else {
-                        f.tone(Tone::Mark)
-                    };
-                    ws.write_string_with_format(r, c, HIDDEN_MARK, fmt)?;
-                }
-                Shown::NoData => {
-                    let fmt = if row.strong {
-                        f.tone(Tone::MarkStrong)
-                    } else {
-                        f.tone(Tone::Mark)
-                    };
-                    ws.write_string_with_format(r, c, NONE_MARK, fmt)?;
-                }
-                Shown::Empty => {
-                    let fmt = if row.strong {
-                        f.tone(Tone::Strong)
-                    } else {
-                        f.tone(Tone::Plain)
-                    };
-                    ws.write_blank(r, c, fmt)?;
-                }
-            }
+            let strong = row.strong;
+            let cell = match report.show(fig) {
+                Shown::Text(s) => Cell::Text(s, tone(strong, Tone::Plain)),
+                Shown::Number(v, fmt) => Cell::Num(v, num_format(fmt), tone(strong, Tone::Plain)),
+                Shown::Hidden => Cell::Text(HIDDEN_MARK.into(), tone(strong, Tone::Mark)),
+                Shown::NoData => Cell::Text(NONE_MARK.into(), tone(strong, Tone::Mark)),
+                Shown::Empty => Cell::Blank(tone(strong, Tone::Plain)),
+            };
+            xlsx::write_cell(ws, f, r, c, &cell)?;
         }
         r += 1;
     }
@@ -340,12 +307,11 @@ fn write_charts(
             ws.write_string_with_format(row, 0, cat, f.tone(Tone::Plain))?;
             for (s, (_, values)) in chart.series.iter().enumerate() {
                 let col = s as u16 + 1;
-                match values.get(k).map(|v| report.show(v)) {
-                    Some(Shown::Number(v, _)) => {
-                        ws.write_number_with_format(row, col, v, number(f, Fmt::Int, false))?
-                    }
-                    _ => ws.write_blank(row, col, f.tone(Tone::Plain))?,
+                let cell = match values.get(k).map(|v| report.show(v)) {
+                    Some(Shown::Number(v, _)) => Cell::Num(v, xlsx::INT, Tone::Plain),
+                    _ => Cell::Blank(Tone::Plain),
                 };
+                xlsx::write_cell(ws, f, row, col, &cell)?;
             }
         }
         let last = top + chart.categories.len() as u32;

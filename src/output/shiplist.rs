@@ -169,7 +169,7 @@ pub fn file_ja(format: &ShipFormat) -> &'static str {
     match format {
         ShipFormat::Xlsx | ShipFormat::Csv => "発送リスト",
         ShipFormat::Carrier(id) => carrier::find(id)
-            .map(|c| c.file_ja())
+            .map(|c| c.info().file_ja)
             .unwrap_or("送り状データ"),
     }
 }

@@ -43,43 +43,59 @@ pub fn format_values() -> Vec<clap::builder::PossibleValue> {
     v.extend(
         REGISTRY
             .iter()
-            .map(|c| PossibleValue::new(c.id()).help(c.help())),
+            .map(|c| PossibleValue::new(c.id()).help(c.info().help)),
     );
     v
 }
 
+/// What a carrier's file is called and holds.
+pub struct Info {
+    /// The `ship --format` name, also stored as the shipment's format.
+    pub id: &'static str,
+    /// The carrier's software, as messages name it.
+    pub as_ja: &'static str,
+    /// The file, as `--help` lists it.
+    pub help: &'static str,
+    /// The file, as the done message names it.
+    pub file_ja: &'static str,
+    /// The file's columns in order, with their limits.
+    pub columns: &'static [Column],
+}
+
+/// One parcel's row being filled: its destination already split, and where problems
+/// and notes found while fitting values go.
+pub struct Row<'a> {
+    pub to: &'a Destination,
+    pub parcel: &'a Parcel,
+    pub date: NaiveDate,
+    pub notes: &'a mut Vec<String>,
+    pub problems: &'a mut Vec<Problem>,
+}
+
 /// One carrier's import file.
 pub trait Carrier: Sync {
-    /// The `ship --format` name, also stored as the shipment's format.
-    fn id(&self) -> &'static str;
-    /// The carrier's software, as messages name it.
-    fn as_ja(&self) -> &'static str;
-    /// The file, as `--help` lists it.
-    fn help(&self) -> &'static str;
-    /// The file, as the done message names it.
-    fn file_ja(&self) -> &'static str;
-    /// The file's columns in order, with their limits.
-    fn columns(&self) -> &'static [Column];
+    fn info(&self) -> &'static Info;
     /// Program-file values this carrier needs beyond the sender (billing codes): key,
     /// value in `[shipping]`, and whether it is required.
     fn billing(&self, _shipping: &Shipping) -> Vec<(&'static str, Option<String>, bool)> {
         Vec::new()
     }
-    /// The participant's values of one row, by column name, before checking. `to` is
-    /// the destination already split; problems found while fitting go to `problems`.
-    fn row_values(
-        &self,
-        to: &Destination,
-        p: &Parcel,
-        date: NaiveDate,
-        notes: &mut Vec<String>,
-        problems: &mut Vec<Problem>,
-    ) -> Vec<(&'static str, String)>;
+    /// The participant's values of one row, by column name, before checking.
+    fn row_values(&self, row: &mut Row<'_>) -> Vec<(&'static str, String)>;
     /// The sender's values, the same on every row (checked once): column, value, and
     /// the program-file key to correct it under (one of the `SENDER_*` keys or a
     /// billing key).
     fn sender_values(&self, s: &Sender) -> Vec<(&'static str, String, &'static str)>;
 
+    fn id(&self) -> &'static str {
+        self.info().id
+    }
+    fn as_ja(&self) -> &'static str {
+        self.info().as_ja
+    }
+    fn columns(&self) -> &'static [Column] {
+        self.info().columns
+    }
     /// A column's limit in bytes, from the table.
     fn max_bytes(&self, column: &str) -> usize {
         self.columns()
@@ -401,7 +417,13 @@ pub fn render(
             continue;
         }
         let to = destination(carrier, p, &mut problems);
-        let values = carrier.row_values(&to, p, date, &mut w.notes, &mut problems);
+        let values = carrier.row_values(&mut Row {
+            to: &to,
+            parcel: p,
+            date,
+            notes: &mut w.notes,
+            problems: &mut problems,
+        });
         let mut row = vec![String::new(); columns.len()];
         for (name, value) in values {
             // Names are unique in a layout except the empty 予備 columns we never fill.

@@ -8,11 +8,10 @@
 //! characters (①, 髙) are warned about.
 
 use super::{
-    cp932, fit_item, h, into_fields, item_code, t, Carrier, Column, Destination, Parcel, Problem,
-    Sender, SENDER_ADDRESS, SENDER_ADDRESS2, SENDER_NAME, SENDER_PHONE, SENDER_POSTAL,
+    cp932, fit_item, h, into_fields, item_code, t, Carrier, Column, Info, Row, Sender,
+    SENDER_ADDRESS, SENDER_ADDRESS2, SENDER_NAME, SENDER_PHONE, SENDER_POSTAL,
 };
 use crate::program::Shipping;
-use chrono::NaiveDate;
 
 pub struct YamatoB2;
 
@@ -26,20 +25,14 @@ const CLASS_CODE: &str = "shipping.yamato_class_code";
 const FREIGHT_NO: &str = "shipping.yamato_freight_no";
 
 impl Carrier for YamatoB2 {
-    fn id(&self) -> &'static str {
-        "yamato-b2"
-    }
-    fn as_ja(&self) -> &'static str {
-        "ヤマト B2クラウド"
-    }
-    fn help(&self) -> &'static str {
-        "ヤマト B2クラウド 取込み用 CSV (CP932)"
-    }
-    fn file_ja(&self) -> &'static str {
-        "ヤマト B2クラウド取込み用 CSV (CP932)"
-    }
-    fn columns(&self) -> &'static [Column] {
-        &B2_COLUMNS
+    fn info(&self) -> &'static Info {
+        &Info {
+            id: "yamato-b2",
+            as_ja: "ヤマト B2クラウド",
+            help: "ヤマト B2クラウド 取込み用 CSV (CP932)",
+            file_ja: "ヤマト B2クラウド取込み用 CSV (CP932)",
+            columns: &B2_COLUMNS,
+        }
     }
     fn billing(&self, sh: &Shipping) -> Vec<(&'static str, Option<String>, bool)> {
         vec![
@@ -49,14 +42,8 @@ impl Carrier for YamatoB2 {
         ]
     }
 
-    fn row_values(
-        &self,
-        to: &Destination,
-        p: &Parcel,
-        date: NaiveDate,
-        notes: &mut Vec<String>,
-        _problems: &mut Vec<Problem>,
-    ) -> Vec<(&'static str, String)> {
+    fn row_values(&self, row: &mut Row<'_>) -> Vec<(&'static str, String)> {
+        let (to, p) = (row.to, row.parcel);
         let (street_max, building_max) = (self.max_bytes(STREET), self.max_bytes(BUILDING));
         let (street, building) =
             if to.building.is_none() && cp932::byte_len(&to.street) > street_max {
@@ -72,10 +59,10 @@ impl Carrier for YamatoB2 {
         let items = &p.items;
         let item1 = items
             .first()
-            .map(|i| fit_item(i, self.max_bytes(ITEM1), notes));
+            .map(|i| fit_item(i, self.max_bytes(ITEM1), row.notes));
         let item2 = items
             .get(1)
-            .map(|i| fit_item(i, self.max_bytes(ITEM2), notes));
+            .map(|i| fit_item(i, self.max_bytes(ITEM2), row.notes));
         let rest = if items.len() > 2 {
             let codes: Vec<String> = items[2..].iter().map(item_code).collect();
             let text = format!("ほか {}", codes.join("、"));
@@ -91,7 +78,7 @@ impl Carrier for YamatoB2 {
             ("お客様管理番号", to.key.clone()),
             ("送り状種類", "0".into()),
             ("クール区分", "0".into()),
-            ("出荷予定日", date.format("%Y/%m/%d").to_string()),
+            ("出荷予定日", row.date.format("%Y/%m/%d").to_string()),
             ("お届け先電話番号", to.phone.clone()),
             ("お届け先郵便番号", to.postal.clone()),
             (STREET, street),

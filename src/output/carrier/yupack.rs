@@ -6,10 +6,9 @@
 //! code 1 = 様, dates as yyyymmdd.
 
 use super::{
-    cp932, h, into_fields, item_code, item_text, t, Carrier, Column, Destination, Parcel, Problem,
-    Sender, SENDER_ADDRESS, SENDER_NAME, SENDER_PHONE, SENDER_POSTAL,
+    cp932, h, into_fields, item_code, item_text, t, Carrier, Column, Info, Problem, Row, Sender,
+    SENDER_ADDRESS, SENDER_NAME, SENDER_PHONE, SENDER_POSTAL,
 };
-use chrono::NaiveDate;
 
 pub struct Yupack;
 
@@ -19,34 +18,21 @@ const SENDER_ADDRESS_LINES: [&str; 3] = ["ご依頼主住所1", "ご依頼主住
 const ITEM: &str = "品名";
 
 impl Carrier for Yupack {
-    fn id(&self) -> &'static str {
-        "yupack"
+    fn info(&self) -> &'static Info {
+        &Info {
+            id: "yupack",
+            as_ja: "ゆうパックプリントR",
+            help: "ゆうパックプリントR 取込み用 CSV (CP932)",
+            file_ja: "ゆうパックプリントR取込み用 CSV (CP932)",
+            columns: &YUPACK_COLUMNS,
+        }
     }
-    fn as_ja(&self) -> &'static str {
-        "ゆうパックプリントR"
-    }
-    fn help(&self) -> &'static str {
-        "ゆうパックプリントR 取込み用 CSV (CP932)"
-    }
-    fn file_ja(&self) -> &'static str {
-        "ゆうパックプリントR取込み用 CSV (CP932)"
-    }
-    fn columns(&self) -> &'static [Column] {
-        &YUPACK_COLUMNS
-    }
-
-    fn row_values(
-        &self,
-        to: &Destination,
-        p: &Parcel,
-        date: NaiveDate,
-        notes: &mut Vec<String>,
-        problems: &mut Vec<Problem>,
-    ) -> Vec<(&'static str, String)> {
+    fn row_values(&self, row: &mut Row<'_>) -> Vec<(&'static str, String)> {
+        let (to, p) = (row.to, row.parcel);
         let line_max = self.max_bytes(ADDRESS[0]);
         let building = to.building.as_deref().unwrap_or("");
         let lines = into_fields(&[&to.street, building], line_max, ADDRESS.len()).unwrap_or_else(|| {
-            problems.push(Problem {
+            row.problems.push(Problem {
                 participant_id: p.participant_id.clone(),
                 code: "length.too_long",
                 column: "お届け先住所1〜3".into(),
@@ -76,7 +62,7 @@ impl Carrier for Yupack {
                     String::new()
                 }
             );
-            notes.push(format!(
+            row.notes.push(format!(
                 "{}: 景品名が品名欄（{item_max} バイト）に入らないため、景品コードで書きました",
                 p.participant_id
             ));
@@ -85,7 +71,7 @@ impl Carrier for Yupack {
         let memo: Vec<String> = p.items.iter().map(item_code).collect();
         vec![
             ("お客様側管理番号", to.key.clone()),
-            ("発送予定日", date.format("%Y%m%d").to_string()),
+            ("発送予定日", row.date.format("%Y%m%d").to_string()),
             ("郵便種別", "0".into()),
             ("保冷種別", "0".into()),
             ("元/着払/代引", "0".into()),
