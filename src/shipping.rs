@@ -102,6 +102,17 @@ pub fn sort_recipients(rows: &mut [Recipient]) {
     });
 }
 
+/// Prize names from the program file (a code the program lacks keeps an empty name,
+/// shown blank on the list).
+pub fn name_prizes(rows: &mut [(i64, ListRow)], program: &crate::program::Program) {
+    for (_, r) in rows {
+        r.prize_name = program
+            .prize(&r.prize_code)
+            .map(|p| p.name.clone())
+            .unwrap_or_default();
+    }
+}
+
 /// One parcel per participant (the rows are sorted so a participant's rows are together).
 pub fn parcels(rows: &[ListRow]) -> Vec<Parcel> {
     let mut out: Vec<Parcel> = Vec::new();

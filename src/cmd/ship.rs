@@ -9,20 +9,9 @@
 use crate::cli::ShipArgs;
 use crate::db::shipments::{self, NewShipment};
 use crate::output::shiplist;
-use crate::program::Program;
 use crate::shipping::{self, ListRow, Problem};
 use crate::Ctx;
 use anyhow::{bail, Result};
-
-/// Prize names from the program file (an unknown code keeps an empty name).
-fn name_prizes(program: &Program, rows: &mut [(i64, ListRow)]) {
-    for (_, r) in rows {
-        r.prize_name = program
-            .prize(&r.prize_code)
-            .map(|p| p.name.clone())
-            .unwrap_or_default();
-    }
-}
 
 fn refusal(problems: &[Problem], what: &str, nothing: &str) -> anyhow::Error {
     let mut by_code: std::collections::BTreeMap<&str, usize> = Default::default();
@@ -70,7 +59,7 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
         ));
         return Ok(());
     }
-    name_prizes(&program, &mut orders);
+    shipping::name_prizes(&mut orders, &program);
     let rows: Vec<ListRow> = orders.iter().map(|(_, r)| r.clone()).collect();
     let rendered = match shiplist::render(&program, &format, id, &rows, &created_at)? {
         Ok(r) => r,
@@ -154,7 +143,7 @@ fn reprint(ctx: &mut Ctx, n: i64, args: &ShipArgs) -> Result<()> {
     ctx.detail.arg("format", format.as_str());
     let program = ctx.program.clone();
     let mut orders = shipments::orders(&ctx.conn, Some(n), n)?;
-    name_prizes(&program, &mut orders);
+    shipping::name_prizes(&mut orders, &program);
     let rows: Vec<ListRow> = orders.into_iter().map(|(_, r)| r).collect();
     let created_at = &original.created_at;
     let rendered = match shiplist::render(&program, &format, n, &rows, created_at)? {

@@ -378,7 +378,7 @@ fn holdings(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()> {
             vec![
                 text(h.label.clone(), false),
                 mono(h.table.clone()),
-                num(h.rows as i64, false),
+                num(h.rows, false),
                 text(h.personal.to_string(), false),
                 text(h.note.clone(), false),
             ]

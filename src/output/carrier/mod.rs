@@ -5,19 +5,14 @@
 //!
 //! **Adding a carrier is one new file plus one registry line**: write `newcarrier.rs`
 //! beside `yamato_b2.rs` with its column table (names, lengths, kinds: the lengths are
-//! read from that table, never repeated in code) and an `impl Carrier`, then add
-//! `&newcarrier::NewCarrier` to [`REGISTRY`]. `ship --format`, its `--help`, the stored
-//! shipment format and `ship --reprint` all come from the registry.
+//! read from that table, never repeated in code) and an `impl Carrier`, then add the
+//! line `newcarrier::NewCarrier,` to the `registry!` below. `ship --format`, its
+//! `--help`, the stored shipment format and `ship --reprint` all come from the
+//! registry.
 //!
 //! Checked from memory and public third-party material, not against the carriers'
 //! current specifications, which could not be consulted offline; each file says its
 //! source.
-
-mod yamato_b2;
-mod yupack;
-
-pub use yamato_b2::{YamatoB2, B2_COLUMNS};
-pub use yupack::{Yupack, YUPACK_COLUMNS};
 
 use super::address::wrap_by;
 use crate::cp932;
@@ -25,8 +20,20 @@ use crate::program::{Program, Shipping};
 pub use crate::shipping::{Item, Parcel, Problem};
 use chrono::NaiveDate;
 
-/// Every carrier `ship --format` knows, in the order `--help` lists them.
-pub static REGISTRY: &[&dyn Carrier] = &[&YamatoB2, &Yupack];
+/// Declares each carrier's file as a module and lists its type in [`REGISTRY`].
+macro_rules! registry {
+    ($($file:ident::$carrier:ident),* $(,)?) => {
+        $(mod $file;)*
+        /// Every carrier `ship --format` knows, in the order `--help` lists them.
+        pub static REGISTRY: &[&dyn Carrier] = &[$(&$file::$carrier),*];
+    };
+}
+
+// The registry: one line per carrier, `file::Type`.
+registry! {
+    yamato_b2::YamatoB2,
+    yupack::Yupack,
+}
 
 /// A carrier by its `--format` name.
 pub fn find(id: &str) -> Option<&'static dyn Carrier> {
@@ -493,6 +500,8 @@ pub fn render(
 
 #[cfg(test)]
 mod tests {
+    use super::yamato_b2::YamatoB2;
+    use super::yupack::{self, Yupack};
     use super::*;
 
     fn the_sender() -> Sender {
@@ -676,7 +685,7 @@ mod tests {
         let lines: Vec<&str> = text.split("\r\n").collect();
         let header: Vec<&str> = lines[0].split(',').collect();
         let row: Vec<&str> = lines[1].split(',').collect();
-        assert_eq!(header.len(), YUPACK_COLUMNS.len());
+        assert_eq!(header.len(), yupack::YUPACK_COLUMNS.len());
         let col = |n: &str| row[header.iter().position(|h| *h == n).unwrap()];
         assert_eq!(col("発送予定日"), "20251020");
         assert_eq!(col("お届け先住所1"), "東京都新宿区神楽坂5丁目8番13号");
