@@ -22,69 +22,13 @@ const LAST_COL: u16 = 8; // columns A..I
 /// Exports listed one per row on the page; the rest are counted (all are in the record).
 const MAX_EXPORT_ROWS: usize = 5;
 
-/// The certificate's cells, drawn from the one style set in its serif face.
-struct Looks {
-    base: Format,
-    right: Format,
-    center: Format,
-    /// Item numbers and labels: grey, centred.
-    label: Format,
-    /// A value: framed, wrapped, left.
-    value: Format,
-    value_right: Format,
-    mono: Format,
-    mono_under: Format,
-    value_top: Format,
-    value_right_top: Format,
-    table_name: Format,
-    small: Format,
-    seal: Format,
-}
-
-fn looks(st: &Styles) -> Looks {
-    let value = st
-        .tone(Tone::Plain)
-        .clone()
-        .set_text_wrap()
-        .set_align(FormatAlign::Left);
-    let mono = value
-        .clone()
-        .set_font_name(FONT_MONO)
-        .set_font_family(3)
-        .set_font_size(8);
-    Looks {
-        base: st.base.clone(),
-        right: st.base.clone().set_align(FormatAlign::Right),
-        center: st.base.clone().set_align(FormatAlign::Center),
-        label: st.label.clone().set_align(FormatAlign::Center),
-        value_right: value.clone().set_align(FormatAlign::Right),
-        mono_under: mono
-            .clone()
-            .set_indent(1)
-            .set_border_top(FormatBorder::None),
-        mono,
-        value_top: value.clone().set_border_bottom(FormatBorder::None),
-        value_right_top: value
-            .clone()
-            .set_align(FormatAlign::Right)
-            .set_border_bottom(FormatBorder::None),
-        table_name: value
-            .clone()
-            .set_font_size(8)
-            .set_font_color(Color::RGB(0x606060)),
-        small: value.clone().set_font_size(9),
-        seal: st
-            .tone(Tone::Mark)
-            .clone()
-            .set_font_color(Color::RGB(0xA0A0A0)),
-        value,
-    }
-}
-
 /// A numbered item of the 記 part, spanning `lines` rows.
 struct Items<'a> {
     ws: &'a mut Worksheet,
-    s: &'a Looks,
+    label: &'a Format,
+    value: &'a Format,
+    small: &'a Format,
+    mono: &'a Format,
     row: u32,
     n: u32,
 }
@@ -96,13 +40,11 @@ impl Items<'_> {
         let (r0, r1) = (self.row, self.row + lines.max(1) - 1);
         let num = self.n.to_string();
         if r1 > r0 {
-            self.ws.merge_range(r0, 0, r1, 0, &num, &self.s.label)?;
-            self.ws.merge_range(r0, 1, r1, 1, label, &self.s.label)?;
+            self.ws.merge_range(r0, 0, r1, 0, &num, self.label)?;
+            self.ws.merge_range(r0, 1, r1, 1, label, self.label)?;
         } else {
-            self.ws
-                .write_string_with_format(r0, 0, &num, &self.s.label)?;
-            self.ws
-                .write_string_with_format(r0, 1, label, &self.s.label)?;
+            self.ws.write_string_with_format(r0, 0, &num, self.label)?;
+            self.ws.write_string_with_format(r0, 1, label, self.label)?;
         }
         Ok(r0)
     }
@@ -110,10 +52,10 @@ impl Items<'_> {
     /// An item of two lines: what it is (`small`: in the smaller face) and its hash.
     fn with_hash(&mut self, label: &str, what: &str, small: bool, hash: &str) -> Result<()> {
         let r = self.head(label, 2)?;
-        let fmt = if small { &self.s.small } else { &self.s.value };
+        let fmt = if small { self.small } else { self.value };
         self.ws.merge_range(r, 2, r, LAST_COL, what, fmt)?;
         self.ws
-            .merge_range(r + 1, 2, r + 1, LAST_COL, hash, &self.s.mono)?;
+            .merge_range(r + 1, 2, r + 1, LAST_COL, hash, self.mono)?;
         self.ws.set_row_height(r, 18)?;
         self.ws.set_row_height(r + 1, 16)?;
         self.row += 2;
@@ -123,8 +65,7 @@ impl Items<'_> {
     /// A one-value item over columns C..I, as tall as its wrapped text.
     fn simple(&mut self, label: &str, value: &str) -> Result<()> {
         let r = self.head(label, 1)?;
-        self.ws
-            .merge_range(r, 2, r, LAST_COL, value, &self.s.value)?;
+        self.ws.merge_range(r, 2, r, LAST_COL, value, self.value)?;
         self.ws.set_row_height(
             r,
             height_for(value, VALUE_WIDTH, 10.5).max(label_height(label)),
@@ -159,8 +100,43 @@ fn label_height(label: &str) -> f64 {
 
 /// The certificate as `.xlsx` bytes.
 pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Vec<u8>> {
+    // The certificate's cells, drawn from the one style set in its serif face.
     let st = Styles::new(xlsx::MINCHO);
-    let s = looks(&st);
+
+    let value = st
+        .tone(Tone::Plain)
+        .clone()
+        .set_text_wrap()
+        .set_align(FormatAlign::Left);
+    let mono = value
+        .clone()
+        .set_font_name(FONT_MONO)
+        .set_font_family(3)
+        .set_font_size(8);
+    let base = st.base.clone();
+    let right = st.base.clone().set_align(FormatAlign::Right);
+    let center = st.base.clone().set_align(FormatAlign::Center);
+    let label = st.label.clone().set_align(FormatAlign::Center);
+    let value_right = value.clone().set_align(FormatAlign::Right);
+    let mono_under = mono
+        .clone()
+        .set_indent(1)
+        .set_border_top(FormatBorder::None);
+    let value_top = value.clone().set_border_bottom(FormatBorder::None);
+    let value_right_top = value
+        .clone()
+        .set_align(FormatAlign::Right)
+        .set_border_bottom(FormatBorder::None);
+    let table_name = value
+        .clone()
+        .set_font_size(8)
+        .set_font_color(Color::RGB(0x606060));
+    let small = value.clone().set_font_size(9);
+    let seal = st
+        .tone(Tone::Mark)
+        .clone()
+        .set_font_color(Color::RGB(0xA0A0A0));
+
     let mut wb = Workbook::new();
     let props = DocProperties::new()
         .set_title("消去証明書")
@@ -197,7 +173,7 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
         0,
         LAST_COL,
         &format!("証明書番号　{}", rec.certificate_no),
-        &s.right,
+        &right,
     )?;
     ws.merge_range(
         1,
@@ -205,21 +181,21 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
         1,
         LAST_COL,
         &format!("発行日　{}", ja_date(&rec.issued_on)),
-        &s.right,
+        &right,
     )?;
     // Addressee.
     let addressee = st.base.clone().set_font_size(14).set_bold();
     ws.merge_range(3, 0, 3, 5, &format!("{}　様", rec.addressee), &addressee)?;
     ws.set_row_height(3, 22)?;
     if !p.department.trim().is_empty() {
-        ws.merge_range(4, 0, 4, 5, &format!("（担当　{}）", p.department), &s.base)?;
+        ws.merge_range(4, 0, 4, 5, &format!("（担当　{}）", p.department), &base)?;
     }
     // The contractor, its responsible handler and the seal.
-    ws.write_string_with_format(6, 4, "受託者", &s.base)?;
-    ws.merge_range(6, 5, 6, LAST_COL, &p.contractor, &s.base)?;
-    ws.write_string_with_format(7, 4, "取扱責任者", &s.base)?;
-    ws.merge_range(7, 5, 7, 7, &rec.responsible_handler, &s.base)?;
-    ws.write_string_with_format(7, LAST_COL, "印", &s.seal)?;
+    ws.write_string_with_format(6, 4, "受託者", &base)?;
+    ws.merge_range(6, 5, 6, LAST_COL, &p.contractor, &base)?;
+    ws.write_string_with_format(7, 4, "取扱責任者", &base)?;
+    ws.merge_range(7, 5, 7, 7, &rec.responsible_handler, &base)?;
+    ws.write_string_with_format(7, LAST_COL, "印", &seal)?;
     ws.set_row_height(7, 48)?;
     // Title and statement.
     let title = st
@@ -235,15 +211,18 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
          受託者が保有する電子データを下記のとおり消去したことを証明します。",
         municipality_kind(&p.municipality)
     );
-    let wrap = s.base.clone().set_text_wrap().set_align(FormatAlign::Top);
+    let wrap = base.clone().set_text_wrap().set_align(FormatAlign::Top);
     ws.merge_range(11, 0, 11, LAST_COL, &statement, &wrap)?;
     ws.set_row_height(11, 36)?;
-    ws.merge_range(12, 0, 12, LAST_COL, "記", &s.center)?;
+    ws.merge_range(12, 0, 12, LAST_COL, "記", &center)?;
     ws.set_row_height(12, 20)?;
 
     let mut it = Items {
         ws,
-        s: &s,
+        label: &label,
+        value: &value,
+        small: &small,
+        mono: &mono,
         row: 13,
         n: 0,
     };
@@ -260,15 +239,15 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
     let r0 = it.head("消去したデータ\n（区分・件数）", cats.len() as u32)?;
     for (i, c) in cats.iter().enumerate() {
         let r = r0 + i as u32;
-        it.ws.merge_range(r, 2, r, 4, &c.category, &s.value)?;
-        it.ws.merge_range(r, 5, r, 6, &c.table, &s.table_name)?;
+        it.ws.merge_range(r, 2, r, 4, &c.category, &value)?;
+        it.ws.merge_range(r, 5, r, 6, &c.table, &table_name)?;
         it.ws.merge_range(
             r,
             7,
             r,
             LAST_COL,
             &format!("{} 件", thousands(c.records)),
-            &s.value_right,
+            &value_right,
         )?;
         it.ws.set_row_height(r, 15.5)?;
     }
@@ -316,23 +295,23 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
     let r0 = it.head("消去したファイル\n（大きさと\nSHA-256）", lines)?;
     for (i, (name, size, sha)) in files.iter().enumerate() {
         let r = r0 + 2 * i as u32;
-        it.ws.merge_range(r, 2, r, 6, name, &s.value_top)?;
+        it.ws.merge_range(r, 2, r, 6, name, &value_top)?;
         it.ws
-            .merge_range(r, 7, r, LAST_COL, size, &s.value_right_top)?;
+            .merge_range(r, 7, r, LAST_COL, size, &value_right_top)?;
         it.ws.merge_range(
             r + 1,
             2,
             r + 1,
             LAST_COL,
             &format!("SHA-256: {sha}"),
-            &s.mono_under,
+            &mono_under,
         )?;
         it.ws.set_row_height(r, 15.5)?;
         it.ws.set_row_height(r + 1, 13)?;
     }
     let r = r0 + lines - 1;
     it.ws
-        .merge_range(r, 2, r, LAST_COL, &notes.join("。"), &s.small)?;
+        .merge_range(r, 2, r, LAST_COL, &notes.join("。"), &small)?;
     it.ws.set_row_height(r, 15.5)?;
     it.row += lines;
 
@@ -405,33 +384,33 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
     )?;
     let mut row = it.row;
     let ws = it.ws;
-    ws.merge_range(row, 6, row, LAST_COL, "以上", &s.right)?;
+    ws.merge_range(row, 6, row, LAST_COL, "以上", &right)?;
     row += 2;
 
     // The municipality's confirmation.
-    ws.merge_range(row, 0, row + 3, 1, "委託元確認欄", &s.label)?;
+    ws.merge_range(row, 0, row + 3, 1, "委託元確認欄", &label)?;
     ws.merge_range(
         row,
         2,
         row,
         LAST_COL,
         "返還データを受領し、この証明書の内容を確認しました。",
-        &s.value,
+        &value,
     )?;
-    ws.write_string_with_format(row + 1, 2, "確認日", &s.label)?;
+    ws.write_string_with_format(row + 1, 2, "確認日", &label)?;
     ws.merge_range(
         row + 1,
         3,
         row + 1,
         LAST_COL,
         "　　　　年　　　月　　　日",
-        &s.value,
+        &value,
     )?;
-    ws.write_string_with_format(row + 2, 2, "所属・職名", &s.label)?;
-    ws.merge_range(row + 2, 3, row + 2, LAST_COL, "", &s.value)?;
-    ws.write_string_with_format(row + 3, 2, "氏名", &s.label)?;
-    ws.merge_range(row + 3, 3, row + 3, 7, "", &s.value)?;
-    ws.write_string_with_format(row + 3, LAST_COL, "印", &s.seal)?;
+    ws.write_string_with_format(row + 2, 2, "所属・職名", &label)?;
+    ws.merge_range(row + 2, 3, row + 2, LAST_COL, "", &value)?;
+    ws.write_string_with_format(row + 3, 2, "氏名", &label)?;
+    ws.merge_range(row + 3, 3, row + 3, 7, "", &value)?;
+    ws.write_string_with_format(row + 3, LAST_COL, "印", &seal)?;
     ws.set_row_height(row, 22)?;
     for r in row + 1..row + 4 {
         ws.set_row_height(r, 26)?;
