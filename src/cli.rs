@@ -249,39 +249,15 @@ pub enum OrdersCmd {
     },
 }
 
-/// The formats `ship` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ShipFormat {
-    /// 発送リスト (.xlsx, 印刷用)
-    Xlsx,
-    /// 発送リスト (.csv, UTF-8)
-    Csv,
-    /// ヤマト B2クラウド 取込み用 CSV (CP932)
-    #[value(name = "yamato-b2")]
-    YamatoB2,
-    /// ゆうパックプリントR 取込み用 CSV (CP932)
-    Yupack,
-}
-
-impl ShipFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ShipFormat::Xlsx => "xlsx",
-            ShipFormat::Csv => "csv",
-            ShipFormat::YamatoB2 => "yamato-b2",
-            ShipFormat::Yupack => "yupack",
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct ShipArgs {
     /// 出力ファイル (.xlsx, or .csv for csv / yamato-b2 / yupack)
     #[arg(long)]
     pub out: PathBuf,
     /// 形式 (default: from the file name: .xlsx or .csv)
-    #[arg(long, value_enum)]
-    pub format: Option<ShipFormat>,
+    // The carriers' names come from `output::carrier::REGISTRY`.
+    #[arg(long, value_parser = crate::output::carrier::format_values())]
+    pub format: Option<String>,
     /// 何が発送されるかを確かめるだけで、書き出さず発送済みにもしない (check and report; write and change nothing)
     #[arg(long, conflicts_with = "reprint")]
     pub dry_run: bool,

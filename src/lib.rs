@@ -8,14 +8,17 @@ pub mod audit;
 pub mod cli;
 pub mod closeout;
 pub mod cmd;
+pub mod cp932;
 pub mod db;
 pub mod handling;
 pub mod import;
+pub mod layout;
 pub mod output;
 pub mod points;
 pub mod program;
 pub mod report;
 pub mod sheet;
+pub mod shipping;
 pub mod stats;
 pub mod verify;
 

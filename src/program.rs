@@ -505,7 +505,7 @@ fn check_shipping(sh: &Shipping, out: &mut Vec<String>) {
                 "{key}: 空です (must not be empty; leave the key out instead)"
             ));
         }
-        if let Some(bad) = crate::output::cp932::unencodable(v).first() {
+        if let Some(bad) = crate::cp932::unencodable(v).first() {
             out.push(format!(
                 "{key}: 「{}」({}) は CP932（送り状ソフトの文字コード）で表せません。別の字に直してください (not encodable in CP932)",
                 bad.ch,
@@ -554,7 +554,7 @@ fn check_shipping(sh: &Shipping, out: &mut Vec<String>) {
 }
 
 fn check_labels(l: &LabelsConfig, out: &mut Vec<String>) {
-    use crate::output::labels::{Layout, BUILTIN, MAX_OFFSET_MM};
+    use crate::layout::{Layout, BUILTIN, MAX_OFFSET_MM};
     for (key, v) in [
         ("labels.offset_x_mm", l.offset_x_mm),
         ("labels.offset_y_mm", l.offset_y_mm),

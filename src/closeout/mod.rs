@@ -747,7 +747,7 @@ fn finish(
     let cert_path = return_dir.join(cert_name);
     let json = serde_json::to_vec_pretty(&record)?;
     let rec_file = crate::output::write_bytes(&rec_path, &json)?;
-    let xlsx = certificate::render(&record, rec_name, &rec_file.sha256)?;
+    let xlsx = crate::output::certificate::render(&record, rec_name, &rec_file.sha256)?;
     crate::output::write_bytes(&cert_path, &xlsx)?;
     erase::sync_dir(&cert_path);
     // Neither may hold a participant's value (a file name chosen after a person, say).

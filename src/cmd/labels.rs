@@ -8,12 +8,13 @@
 //! includes those already mailed and records the resend.
 
 use crate::cli::LabelsArgs;
-use crate::output::labels::{self, LabelText, Layout, BUILTIN};
-use crate::output::{TableFormat, Value};
+use crate::db::{mailings, shipments};
+use crate::output::labels::{self, LabelText, Layout, Rendered, BUILTIN};
+use crate::output::TableFormat;
 use crate::sheet::normalize::Channel;
+use crate::shipping::{self, Recipient};
 use crate::Ctx;
 use anyhow::{bail, Result};
-use rusqlite::Connection;
 
 /// Everything about the label sheet decided before reading any personal data.
 struct Sheet {
@@ -24,7 +25,7 @@ struct Sheet {
 
 fn sheet(ctx: &Ctx, args: &LabelsArgs) -> Result<Sheet> {
     let format = TableFormat::from_path(&args.out)?;
-    let Some(layout) = Layout::find(&args.layout, &ctx.program) else {
+    let Some(layout) = labels::find_layout(&args.layout, &ctx.program) else {
         let mut names: Vec<String> = BUILTIN.iter().map(|b| b.name.to_string()).collect();
         if let Some(n) = ctx.program.labels.as_ref().and_then(|l| l.layout.clone()) {
             names.push(n);
@@ -60,86 +61,18 @@ fn sheet(ctx: &Ctx, args: &LabelsArgs) -> Result<Sheet> {
     })
 }
 
-/// Who gets a label: participant, name, postal code, address, address2.
-type Row = (
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
-fn texts(rows: &[Row]) -> (Vec<LabelText>, Vec<String>) {
-    let mut out = Vec::new();
-    let mut problems = Vec::new();
-    for (id, name, postal, address, address2) in rows {
-        let postal = postal.clone().unwrap_or_default();
-        let address = address.clone().unwrap_or_default();
-        if postal.is_empty() {
-            problems.push(format!(
-                "{id}「郵便番号」: 郵便番号がありません。名簿に入れて roster import --update で取り込み直してください (postal_code.missing)"
-            ));
-        }
-        if address.trim().is_empty() {
-            problems.push(format!(
-                "{id}「住所」: 住所がありません。名簿に入れて roster import --update で取り込み直してください (address.missing)"
-            ));
-        }
-        out.push(LabelText {
-            participant_id: id.clone(),
-            postal_code: postal,
-            address,
-            address2: address2.clone(),
-            name: name.clone(),
-        });
+/// The label texts, or every missing postal code and address, one per line.
+fn texts(rows: &[Recipient]) -> std::result::Result<Vec<LabelText>, Vec<String>> {
+    let problems = shipping::recipient_problems(rows);
+    if !problems.is_empty() {
+        return Err(problems.iter().map(ToString::to_string).collect());
     }
-    (out, problems)
-}
-
-/// The rendered file, the number of sheets and of labels set smaller than usual.
-struct Rendered {
-    bytes: Vec<u8>,
-    pages: usize,
-    shrunk: usize,
+    Ok(rows.iter().map(labels::label_text).collect())
 }
 
 fn render(s: &Sheet, start_at: usize, texts: &[LabelText]) -> Result<Rendered> {
-    if s.format == TableFormat::Csv {
-        let rows: Vec<Vec<Value>> = texts.iter().map(labels::csv_row).collect();
-        return Ok(Rendered {
-            bytes: crate::output::csv_bytes(&labels::CSV_HEADERS, &rows)?,
-            pages: 0,
-            shrunk: 0,
-        });
-    }
-    let grid = labels::grid(&s.layout, s.offset.0, s.offset.1);
-    let placed = match labels::place(&s.layout, &grid, start_at, texts) {
-        Ok(p) => p,
-        Err(bad) => bail!(
-            "ラベル {} 枚に文字が収まりません。切り詰めずに止め、ファイルは書き出していません (labels that do not fit; nothing written):\n{}\n\
-             大きいラベル用紙（--layout a4-12 など）を使うか、名簿の住所・方書（建物名）を分けて roster import --update で取り込み直してください。",
-            bad.len(),
-            bad.iter()
-                .map(|b| format!("  - {}「{}」{} 行目: {} (label.does_not_fit)", b.participant_id, b.part.as_ja(), b.line, b.message))
-                .collect::<Vec<_>>()
-                .join("\n")
-        ),
-    };
-    let pages = placed.iter().map(|p| p.page + 1).max().unwrap_or(0);
-    let shrunk = placed
-        .iter()
-        .filter(|p| {
-            p.lines
-                .iter()
-                .any(|l| l.part == labels::Part::Address && l.size_pt < labels::BASE_ADDRESS_PT)
-        })
-        .count();
-    let dt = super::ship::created_datetime(&crate::now());
-    Ok(Rendered {
-        bytes: labels::render_xlsx(&grid, &placed, Some(&dt))?,
-        pages,
-        shrunk,
-    })
+    let created = crate::output::xlsx::created_datetime(&crate::now());
+    labels::render(s.format, &s.layout, s.offset, start_at, texts, &created)
 }
 
 fn done_message(s: &Sheet, path: &str, n: usize, r: &Rendered, start_at: usize) -> String {
@@ -190,17 +123,8 @@ pub fn run(ctx: &mut Ctx, args: &LabelsArgs) -> Result<()> {
 
 fn shipment(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet, n: i64) -> Result<()> {
     ctx.detail.arg("shipment", n);
-    let exists: i64 =
-        ctx.conn
-            .query_row("SELECT count(*) FROM shipments WHERE id = ?1", [n], |r| {
-                r.get(0)
-            })?;
-    if exists == 0 {
-        let last: i64 =
-            ctx.conn
-                .query_row("SELECT COALESCE(MAX(id), 0) FROM shipments", [], |r| {
-                    r.get(0)
-                })?;
+    if shipments::find(&ctx.conn, n)?.is_none() {
+        let last = shipments::last_id(&ctx.conn)?;
         bail!(
             "発送番号 {n} はありません（{}） (no such shipment)",
             if last == 0 {
@@ -210,21 +134,14 @@ fn shipment(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet, n: i64) -> Result<()> {
             }
         );
     }
-    let rows = select(
-        &ctx.conn,
-        "SELECT DISTINCT p.id, p.name, p.postal_code, p.address, p.address2 FROM orders o \
-         JOIN participants p ON p.id = o.participant_id WHERE o.shipment_id = ?1 \
-         ORDER BY p.postal_code IS NULL, p.postal_code, p.id",
-        [n],
-    )?;
-    let (texts, problems) = texts(&rows);
-    if !problems.is_empty() {
+    let rows = shipments::recipients(&ctx.conn, n)?;
+    let texts = texts(&rows).or_else(|problems| {
         bail!(
             "発送 {n} の宛名 {} 件に問題があります。ファイルは書き出していません:\n  - {}",
             problems.len(),
             problems.join("\n  - ")
-        );
-    }
+        )
+    })?;
     let r = render(s, args.start_at, &texts)?;
     let rec = crate::output::write_bytes(&args.out, &r.bytes)?;
     ctx.detail.count("labels", texts.len() as u64);
@@ -232,16 +149,6 @@ fn shipment(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet, n: i64) -> Result<()> {
     ctx.say(done_message(s, &rec.path, texts.len(), &r, args.start_at));
     ctx.detail.file(rec);
     Ok(())
-}
-
-fn select<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> Result<Vec<Row>> {
-    let mut stmt = conn.prepare(sql)?;
-    let rows = stmt
-        .query_map(params, |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?
-        .collect::<rusqlite::Result<Vec<Row>>>()?;
-    Ok(rows)
 }
 
 fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
@@ -262,38 +169,11 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
     let tx = crate::db::begin_write(&mut ctx.conn)?;
     // Named participants must exist, be card participants, and (without --resend) not
     // have been mailed: each refusal is named.
-    let mut refusals = Vec::new();
-    for id in &wanted {
-        use rusqlite::OptionalExtension;
-        let channel: Option<String> = tx
-            .query_row(
-                "SELECT channel FROM participants WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match channel {
-            None => refusals.push(format!("{id}: 名簿にありません (participant.unknown)")),
-            Some(c) if c != card => refusals.push(format!(
-                "{id}: 利用区分が「{c}」です。参加案内の郵送は台紙の参加者だけです (not a card participant)"
-            )),
-            Some(_) => {
-                let mailed: Option<(i64, String)> = tx
-                    .query_row(
-                        "SELECT mailing_id, mailed_at FROM guidance_mailed WHERE participant_id = ?1 ORDER BY mailing_id DESC LIMIT 1",
-                        [id],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .optional()?;
-                if let (Some((m, at)), false) = (mailed, args.resend) {
-                    refusals.push(format!(
-                        "{id}: 参加案内は送付済みです（郵送 {m}、{}）。もう一度送るときは --resend (already mailed)",
-                        at.get(..10).unwrap_or(&at)
-                    ));
-                }
-            }
-        }
-    }
+    let targets = wanted
+        .iter()
+        .map(|id| mailings::target(&tx, id))
+        .collect::<Result<Vec<_>>>()?;
+    let refusals = shipping::guidance_refusals(&targets, card, args.resend);
     if !refusals.is_empty() {
         drop(tx);
         bail!(
@@ -301,76 +181,46 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
             refusals.join("\n  - ")
         );
     }
-    let mailed_filter = if args.resend {
-        ""
-    } else {
-        "AND NOT EXISTS (SELECT 1 FROM guidance_mailed g WHERE g.participant_id = p.id)"
-    };
-    let mut rows = select(
-        &tx,
-        &format!(
-            "SELECT p.id, p.name, p.postal_code, p.address, p.address2 FROM participants p \
-             WHERE p.channel = ?1 {mailed_filter} ORDER BY p.postal_code IS NULL, p.postal_code, p.id"
-        ),
-        [card],
-    )?;
+    let mut rows = mailings::guidance_recipients(&tx, card, args.resend)?;
     if !wanted.is_empty() {
-        rows.retain(|r| wanted.contains(&r.0));
+        rows.retain(|r| wanted.contains(&r.participant_id));
     }
     if rows.is_empty() {
         drop(tx);
-        let (cards, mailed): (i64, i64) = ctx.conn.query_row(
-            "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM guidance_mailed g WHERE g.participant_id = p.id)) FROM participants p WHERE p.channel = ?1",
-            [card],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let (cards, mailed) = mailings::guidance_counts(&ctx.conn, card)?;
         ctx.detail.count("labels", 0);
         ctx.say(format!(
             "参加案内を送る参加者はいません: 台紙の参加者 {cards} 名のうち {mailed} 名は送付済みです。ファイルは書き出していません (nobody to mail)"
         ));
         return Ok(());
     }
-    let (texts, problems) = texts(&rows);
-    if !problems.is_empty() {
-        drop(tx);
-        bail!(
-            "参加案内の宛名 {} 件に問題があります。ファイルは書き出さず、郵送も記録していません:\n  - {}",
-            problems.len(),
-            problems.join("\n  - ")
-        );
-    }
-    let r = match render(s, args.start_at, &texts) {
-        Ok(r) => r,
-        Err(e) => {
+    let texts = match texts(&rows) {
+        Ok(t) => t,
+        Err(problems) => {
             drop(tx);
-            return Err(e);
+            bail!(
+                "参加案内の宛名 {} 件に問題があります。ファイルは書き出さず、郵送も記録していません:\n  - {}",
+                problems.len(),
+                problems.join("\n  - ")
+            );
         }
     };
+    let r = render(s, args.start_at, &texts)?;
     let sha = crate::output::sha256_hex(&r.bytes);
     let format = if s.format == TableFormat::Csv {
         "csv".to_string()
     } else {
         s.layout.name.clone()
     };
-    tx.execute(
-        "INSERT INTO mailings(kind, created_at, operator, format, file_sha256, participants, resend) VALUES ('guidance', ?1, ?2, ?3, ?4, ?5, ?6)",
-        rusqlite::params![created_at, operator, format, sha, texts.len() as i64, args.resend],
-    )?;
-    let mailing = tx.last_insert_rowid();
-    let mut resent = 0i64;
-    {
-        let mut stmt = tx.prepare(
-            "INSERT INTO guidance_mailed(participant_id, mailing_id, mailed_at, resend) \
-             VALUES (?1, ?2, ?3, EXISTS (SELECT 1 FROM guidance_mailed g WHERE g.participant_id = ?1))",
-        )?;
-        let mut again =
-            tx.prepare("SELECT EXISTS (SELECT 1 FROM guidance_mailed WHERE participant_id = ?1)")?;
-        for t in &texts {
-            let before: bool = again.query_row([&t.participant_id], |r| r.get(0))?;
-            resent += i64::from(before);
-            stmt.execute(rusqlite::params![t.participant_id, mailing, created_at])?;
-        }
-    }
+    let mailing = mailings::NewMailing {
+        created_at: &created_at,
+        operator: &operator,
+        format: &format,
+        file_sha256: &sha,
+        resend: args.resend,
+    };
+    let ids: Vec<&str> = texts.iter().map(|t| t.participant_id.as_str()).collect();
+    let (mailing, resent) = mailings::record_guidance(&tx, &mailing, &ids)?;
     let rec = crate::output::write_bytes(&args.out, &r.bytes)?;
     if let Err(e) = tx.commit() {
         let _ = std::fs::remove_file(&args.out);

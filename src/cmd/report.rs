@@ -18,7 +18,7 @@ pub fn run(ctx: &mut Ctx, args: &ReportArgs) -> Result<()> {
         )));
     }
     let report = crate::report::build(&ctx.conn, &ctx.program, crate::today())?;
-    let bytes = crate::report::xlsx::write(&report)?;
+    let bytes = crate::output::evaluation::write(&report)?;
     let rec = crate::output::write_bytes(&args.out, &bytes)?;
     ctx.detail.count("participants", report.participants);
     ctx.detail.count("active", report.active);

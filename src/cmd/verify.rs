@@ -73,7 +73,7 @@ pub fn run(ctx: &mut Ctx, args: &VerifyArgs) -> Result<()> {
             operator: ctx.operator.clone(),
             program: ctx.program.program.name.clone(),
         };
-        let rec = report::write(out, &v, &findings, &meta)?;
+        let rec = crate::output::verify_report::write(out, &v, &findings, &meta)?;
         ctx.say(format!(
             "照合結果: {}（指摘 {} 件） (report written)",
             out.display(),

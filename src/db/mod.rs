@@ -4,9 +4,11 @@
 pub mod audit;
 pub mod closeout;
 pub mod handling;
+pub mod mailings;
 pub mod points;
 pub mod prizes;
 pub mod report;
+pub mod shipments;
 
 use anyhow::{bail, Context, Result};
 use rusqlite::Connection;

@@ -4,81 +4,21 @@
 //! audit entry), 複製記録 (every file written and whether it is still on disk,
 //! unchanged), 保有件数 (records held now). Every text cell is written as a string.
 
+use super::xlsx::{self, write_table, Cell, Page, Styles, Tone, Widths};
 use crate::handling::{command_ja, status_ja, Copy, HandlingReport, OnDisk};
 use crate::program::Role;
 use anyhow::Result;
-use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, Worksheet};
+use rust_xlsxwriter::{Workbook, Worksheet};
 use std::path::Path;
-
-const FONT: &str = "游ゴシック";
-
-struct Styles {
-    title: Format,
-    label: Format,
-    text: Format,
-    mono: Format,
-    head: Format,
-    cell: Format,
-    cell_mono: Format,
-    num: Format,
-    bad: Format,
-    bad_num: Format,
-    note: Format,
-}
-
-fn styles() -> Styles {
-    let base = Format::new()
-        .set_font_name(FONT)
-        .set_font_size(10)
-        .set_align(FormatAlign::Top)
-        .set_text_wrap();
-    let boxed = base.clone().set_border(FormatBorder::Thin);
-    Styles {
-        title: Format::new()
-            .set_font_name(FONT)
-            .set_font_size(16)
-            .set_bold(),
-        label: boxed
-            .clone()
-            .set_bold()
-            .set_background_color(Color::RGB(0xF2F2F2)),
-        text: boxed.clone(),
-        mono: boxed.clone().set_font_name("Consolas"),
-        head: boxed
-            .clone()
-            .set_bold()
-            .set_background_color(Color::RGB(0xDDEBF7))
-            .set_align(FormatAlign::Center)
-            .set_align(FormatAlign::VerticalCenter),
-        cell: boxed.clone(),
-        cell_mono: boxed.clone().set_font_name("Consolas").set_font_size(9),
-        num: boxed.clone().set_num_format("#,##0"),
-        bad: boxed
-            .clone()
-            .set_background_color(Color::RGB(0xFFC7CE))
-            .set_font_color(Color::RGB(0x9C0006)),
-        bad_num: boxed
-            .clone()
-            .set_background_color(Color::RGB(0xFFC7CE))
-            .set_font_color(Color::RGB(0x9C0006)),
-        note: base.set_font_size(9),
-    }
-}
 
 /// Print setup shared by every sheet.
 fn page(ws: &mut Worksheet, title: &str, repeat_heading: bool) -> Result<()> {
-    ws.set_paper_size(9); // A4
-    ws.set_landscape();
-    ws.set_margins(0.5, 0.5, 0.6, 0.6, 0.3, 0.3);
-    ws.set_print_fit_to_pages(1, 0);
-    ws.set_print_center_horizontally(true);
-    ws.set_header(format!("&L{title}&R&A"));
-    ws.set_footer("&C&P / &N");
-    if repeat_heading {
-        ws.set_repeat_rows(0, 0)?;
-        ws.set_freeze_panes(1, 0)?;
+    let mut p = Page::table(title);
+    if !repeat_heading {
+        p.repeat_rows = None;
+        p.freeze = None;
     }
-    Ok(())
+    xlsx::page(ws, &p)
 }
 
 /// `2025-06-01T10:00:00+09:00` as `2025-06-01 10:00:00`; an offset other than Japan's
@@ -91,80 +31,20 @@ fn time(at: &str) -> String {
     }
 }
 
-/// Lines a wrapped cell needs at `width` (Excel column units). Spreadsheets do not grow
-/// rows for wrapped text written by a program, so heights are set from this estimate:
-/// a full-width character takes about two units, others about one.
-fn lines(text: &str, width: f64) -> u32 {
-    text.split('\n')
-        .map(|line| {
-            let units: f64 = line
-                .chars()
-                .map(|c| {
-                    if (c as u32) < 0x2E80 || ('\u{FF61}'..='\u{FF9F}').contains(&c) {
-                        1.0
-                    } else {
-                        1.9
-                    }
-                })
-                .sum();
-            ((units / (width - 1.0).max(1.0)).ceil() as u32).max(1)
-        })
-        .sum::<u32>()
-        .max(1)
+fn text(s: impl Into<String>, bad: bool) -> Cell {
+    Cell::Text(s.into(), if bad { Tone::Red } else { Tone::Wrap })
 }
 
-/// One table cell: text (wrapped), a hash or code (monospace), or a number.
-enum Cell {
-    Text(String),
-    Mono(String),
-    Num(f64),
-    /// Text in the error style (a broken entry, a changed copy).
-    Bad(String),
+fn mono(s: impl Into<String>) -> Cell {
+    Cell::Text(s.into(), Tone::Mono)
 }
 
-/// Write a table row and set its height to fit the tallest wrapped cell.
-fn table_row(
-    ws: &mut Worksheet,
-    st: &Styles,
-    row: u32,
-    widths: &[f64],
-    cells: Vec<Cell>,
-    all_bad: bool,
-) -> Result<()> {
-    let mut most = 1;
-    for (c, cell) in cells.into_iter().enumerate() {
-        let col = c as u16;
-        let w = widths.get(c).copied().unwrap_or(10.0);
-        match cell {
-            Cell::Num(n) => {
-                ws.write_number_with_format(
-                    row,
-                    col,
-                    n,
-                    if all_bad { &st.bad_num } else { &st.num },
-                )?;
-            }
-            Cell::Text(t) => {
-                most = most.max(lines(&t, w));
-                ws.write_string_with_format(
-                    row,
-                    col,
-                    &t,
-                    if all_bad { &st.bad } else { &st.cell },
-                )?;
-            }
-            Cell::Mono(t) => {
-                most = most.max(lines(&t, w));
-                ws.write_string_with_format(row, col, &t, &st.cell_mono)?;
-            }
-            Cell::Bad(t) => {
-                most = most.max(lines(&t, w));
-                ws.write_string_with_format(row, col, &t, &st.bad)?;
-            }
-        }
-    }
-    ws.set_row_height(row, 13.5 * most as f64 + 3.0)?;
-    Ok(())
+fn num(n: i64, bad: bool) -> Cell {
+    Cell::Num(
+        n as f64,
+        xlsx::INT,
+        if bad { Tone::Red } else { Tone::Plain },
+    )
 }
 
 fn base_name(path: &str) -> String {
@@ -183,7 +63,7 @@ fn folder(path: &str) -> String {
 
 /// The workbook's bytes.
 pub fn render(r: &HandlingReport) -> Result<Vec<u8>> {
-    let st = styles();
+    let st = Styles::new(xlsx::GOTHIC);
     let mut wb = Workbook::new();
     overview(wb.add_worksheet(), r, &st)?;
     operations(wb.add_worksheet(), r, &st)?;
@@ -207,8 +87,6 @@ fn chain_text(r: &HandlingReport) -> String {
 fn overview(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()> {
     ws.set_name("概要")?;
     page(ws, "取扱状況報告書", false)?;
-    ws.set_column_width(0, 24)?;
-    ws.set_column_width(1, 100)?;
     ws.merge_range(0, 0, 0, 1, "取扱状況報告書", &st.title)?;
     ws.set_row_height(0, 28)?;
     ws.merge_range(
@@ -308,20 +186,26 @@ fn overview(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()> {
         ),
         ("保有件数", holding_line.join("、"), false),
     ];
-    let mut row = 3u32;
-    for (label, value, bad) in &rows {
-        ws.write_string_with_format(row, 0, *label, &st.label)?;
-        let fmt = if *bad {
-            &st.bad
-        } else if label.starts_with("先頭ハッシュ") {
-            &st.mono
-        } else {
-            &st.text
-        };
-        ws.write_string_with_format(row, 1, value, fmt)?;
-        ws.set_row_height(row, 13.5 * lines(value, 100.0) as f64 + 3.0)?;
-        row += 1;
-    }
+    let cells: Vec<Vec<Cell>> = rows
+        .into_iter()
+        .map(|(label, value, bad)| {
+            let value = if !bad && label.starts_with("先頭ハッシュ") {
+                mono(value)
+            } else {
+                text(value, bad)
+            };
+            vec![Cell::Text(label.into(), Tone::Strong), value]
+        })
+        .collect();
+    let mut row = write_table(
+        ws,
+        st,
+        2,
+        &["項目", "内容"],
+        &cells,
+        Widths::Fixed(&[24.0, 100.0]),
+        false,
+    )?;
     row += 1;
     let notes = [
         "・この報告書に個人情報（氏名・住所・電話番号・生年月日など）は含まれていません。".to_string(),
@@ -336,42 +220,15 @@ fn overview(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()> {
     Ok(())
 }
 
-fn header_row(ws: &mut Worksheet, st: &Styles, heads: &[(&str, f64)]) -> Result<Vec<f64>> {
-    let mut most = 1;
-    for (c, (h, w)) in heads.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &st.head)?;
-        ws.set_column_width(c as u16, *w)?;
-        most = most.max(lines(h, *w));
-    }
-    ws.set_row_height(0, 14.0 * most as f64 + 6.0)?;
-    Ok(heads.iter().map(|h| h.1).collect())
-}
-
 fn operations(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()> {
     ws.set_name("操作記録")?;
     page(ws, "取扱状況報告書: 操作記録", true)?;
-    let widths = header_row(
-        ws,
-        st,
-        &[
-            ("番号", 6.0),
-            ("日時", 20.0),
-            ("操作者", 11.0),
-            ("操作", 22.0),
-            ("結果", 12.0),
-            ("件数", 34.0),
-            ("読んだファイル", 24.0),
-            ("書き出したファイル", 24.0),
-            ("ハッシュ（先頭16桁）", 18.0),
-        ],
-    )?;
     let broken = r.chain.broken.as_ref().map(|b| b.0);
-    let mut row = 0u32;
+    let mut rows: Vec<Vec<Cell>> = Vec::new();
     let mut expected = 1i64;
     for e in &r.entries {
         if e.seq > expected {
             // Entries missing from the log get a row of their own, so the gap is seen.
-            row += 1;
             let which = if e.seq == expected + 1 {
                 format!("記録 {expected} がありません（削除されています）")
             } else {
@@ -380,36 +237,45 @@ fn operations(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()>
                     e.seq - 1
                 )
             };
-            let mut cells = vec![Cell::Num(expected as f64), Cell::Bad(which)];
-            cells.extend((2..9).map(|_| Cell::Bad(String::new())));
-            table_row(ws, st, row, &widths, cells, true)?;
+            let mut cells = vec![num(expected, true), text(which, true)];
+            cells.extend((2..9).map(|_| text("", true)));
+            rows.push(cells);
         }
         expected = e.seq + 1;
-        row += 1;
         let written: Vec<String> = e.files().iter().map(|f| base_name(&f.path)).collect();
         let read: Vec<String> = e.files_read().iter().map(|f| base_name(f)).collect();
-        table_row(
-            ws,
-            st,
-            row,
-            &widths,
-            vec![
-                Cell::Num(e.seq as f64),
-                Cell::Text(time(&e.at)),
-                Cell::Text(e.operator.clone()),
-                Cell::Text(command_ja(&e.command)),
-                Cell::Text(status_ja(e.status())),
-                Cell::Text(e.counts_text()),
-                Cell::Text(read.join("\n")),
-                Cell::Text(written.join("\n")),
-                Cell::Mono(e.hash.get(..16).unwrap_or(&e.hash).to_string()),
-            ],
-            Some(e.seq) == broken,
-        )?;
+        let bad = Some(e.seq) == broken;
+        rows.push(vec![
+            num(e.seq, bad),
+            text(time(&e.at), bad),
+            text(e.operator.clone(), bad),
+            text(command_ja(&e.command), bad),
+            text(status_ja(e.status()), bad),
+            text(e.counts_text(), bad),
+            text(read.join("\n"), bad),
+            text(written.join("\n"), bad),
+            mono(e.hash.get(..16).unwrap_or(&e.hash)),
+        ]);
     }
-    if row > 0 {
-        ws.autofilter(0, 0, row, 8)?;
-    }
+    write_table(
+        ws,
+        st,
+        0,
+        &[
+            "番号",
+            "日時",
+            "操作者",
+            "操作",
+            "結果",
+            "件数",
+            "読んだファイル",
+            "書き出したファイル",
+            "ハッシュ（先頭16桁）",
+        ],
+        &rows,
+        Widths::Fixed(&[6.0, 20.0, 11.0, 22.0, 12.0, 34.0, 24.0, 24.0, 18.0]),
+        !rows.is_empty(),
+    )?;
     Ok(())
 }
 
@@ -446,56 +312,50 @@ fn copy_state(c: &Copy) -> (String, String, String) {
 fn copies(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()> {
     ws.set_name("複製記録")?;
     page(ws, "取扱状況報告書: 複製記録", true)?;
-    let widths = header_row(
+    let rows: Vec<Vec<Cell>> = r
+        .copies
+        .iter()
+        .map(|c| {
+            let (exists, matches, note) = copy_state(c);
+            let changed = c.matches() == Some(false) && c.overwritten_by.is_none();
+            vec![
+                num(c.seq, false),
+                text(time(&c.at), false),
+                text(c.operator.clone(), false),
+                text(command_ja(&c.command), false),
+                text(base_name(&c.path), false),
+                text(folder(&c.path), false),
+                num(c.bytes as i64, false),
+                mono(c.sha256.clone()),
+                text(exists, false),
+                text(matches, changed),
+                text(note, c.index_only),
+            ]
+        })
+        .collect();
+    write_table(
         ws,
         st,
+        0,
         &[
-            ("記録", 6.0),
-            ("日時", 20.0),
-            ("操作者", 11.0),
-            ("操作", 20.0),
-            ("ファイル名", 26.0),
-            ("場所（フォルダ）", 30.0),
-            ("バイト数", 11.0),
-            ("SHA-256", 35.0),
-            ("現在の有無", 10.0),
-            ("内容", 8.0),
-            ("備考", 22.0),
+            "記録",
+            "日時",
+            "操作者",
+            "操作",
+            "ファイル名",
+            "場所（フォルダ）",
+            "バイト数",
+            "SHA-256",
+            "現在の有無",
+            "内容",
+            "備考",
         ],
+        &rows,
+        Widths::Fixed(&[
+            6.0, 20.0, 11.0, 20.0, 26.0, 30.0, 11.0, 35.0, 10.0, 8.0, 22.0,
+        ]),
+        !rows.is_empty(),
     )?;
-    for (i, c) in r.copies.iter().enumerate() {
-        let (exists, matches, note) = copy_state(c);
-        let changed = c.matches() == Some(false) && c.overwritten_by.is_none();
-        let note = if c.index_only {
-            Cell::Bad(note)
-        } else {
-            Cell::Text(note)
-        };
-        table_row(
-            ws,
-            st,
-            i as u32 + 1,
-            &widths,
-            vec![
-                Cell::Num(c.seq as f64),
-                Cell::Text(time(&c.at)),
-                Cell::Text(c.operator.clone()),
-                Cell::Text(command_ja(&c.command)),
-                Cell::Text(base_name(&c.path)),
-                Cell::Text(folder(&c.path)),
-                Cell::Num(c.bytes as f64),
-                Cell::Mono(c.sha256.clone()),
-                Cell::Text(exists),
-                if changed {
-                    Cell::Bad(matches)
-                } else {
-                    Cell::Text(matches)
-                },
-                note,
-            ],
-            false,
-        )?;
-    }
     let after = r.copies.len() as u32 + 2;
     ws.merge_range(
         after,
@@ -505,42 +365,34 @@ fn copies(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()> {
         "出力したファイルはすべて個人情報の複製として記録しています（監査ログの記録から作成）。「内容」はいまディスク上にあるファイルの SHA-256 が出力時と同じかどうかです。この報告書自体は含みません。",
         &st.note,
     )?;
-    if !r.copies.is_empty() {
-        ws.autofilter(0, 0, r.copies.len() as u32, 10)?;
-    }
     Ok(())
 }
 
 fn holdings(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()> {
     ws.set_name("保有件数")?;
     page(ws, "取扱状況報告書: 保有件数", true)?;
-    let widths = header_row(
+    let rows: Vec<Vec<Cell>> = r
+        .holdings
+        .iter()
+        .map(|h| {
+            vec![
+                text(h.label.clone(), false),
+                mono(h.table.clone()),
+                num(h.rows, false),
+                text(h.personal.to_string(), false),
+                text(h.note.clone(), false),
+            ]
+        })
+        .collect();
+    write_table(
         ws,
         st,
-        &[
-            ("区分", 34.0),
-            ("表", 20.0),
-            ("件数", 12.0),
-            ("個人情報", 26.0),
-            ("備考", 40.0),
-        ],
+        0,
+        &["区分", "表", "件数", "個人情報", "備考"],
+        &rows,
+        Widths::Fixed(&[34.0, 20.0, 12.0, 26.0, 40.0]),
+        false,
     )?;
-    for (i, h) in r.holdings.iter().enumerate() {
-        table_row(
-            ws,
-            st,
-            i as u32 + 1,
-            &widths,
-            vec![
-                Cell::Text(h.label.clone()),
-                Cell::Mono(h.table.clone()),
-                Cell::Num(h.rows as f64),
-                Cell::Text(h.personal.to_string()),
-                Cell::Text(h.note.clone()),
-            ],
-            false,
-        )?;
-    }
     let after = r.holdings.len() as u32 + 2;
     ws.merge_range(
         after,
@@ -568,13 +420,5 @@ mod tests {
             "2025-06-01 01:00:00 +00:00"
         );
         assert_eq!(time("odd"), "odd");
-    }
-
-    #[test]
-    fn wrapped_lines_count_full_width_double() {
-        assert_eq!(lines("abc", 10.0), 1);
-        assert_eq!(lines("あいうえおかきくけこ", 10.0), 3);
-        assert_eq!(lines("a\nb", 10.0), 2);
-        assert_eq!(lines("", 10.0), 1);
     }
 }

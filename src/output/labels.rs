@@ -21,19 +21,12 @@
 //! LibreOffice uses, so the spreadsheet never wraps a line the estimate did not.
 
 use super::address::{split_building, wrap_by};
+pub use crate::layout::{
+    Builtin, Layout, BUILTIN, MAX_OFFSET_MM, PAD_MM, PAPER_H_MM, PAPER_W_MM, SAFE_MM,
+};
 use anyhow::{bail, Result};
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, FormatAlign, Workbook};
 
-pub const PAPER_W_MM: f64 = 210.0;
-pub const PAPER_H_MM: f64 = 297.0;
-/// Padding inside each label, on every side.
-pub const PAD_MM: f64 = 3.0;
-/// Text is kept at least this far from the paper's edge: most printers cannot print the
-/// outer 3–5 mm, which matters on labels with no sheet margin (a4-21, a4-24).
-pub const SAFE_MM: f64 = 5.0;
-/// The printer offset moves the text inside each label's padding, so it is limited to
-/// the padding.
-pub const MAX_OFFSET_MM: f64 = PAD_MM;
 /// The font the labels ask for (every Japanese Windows has it; fixed-width, so the
 /// estimate is exact there).
 pub const FONT: &str = "ＭＳ ゴシック";
@@ -58,179 +51,26 @@ const CELL_INSET_H_PT: f64 = 3.0;
 /// Excel allows 1,023 manual page breaks in a sheet.
 const MAX_PAGES: usize = 1024;
 
-/// A label sheet: `cols` × `rows` labels of `width_mm` × `height_mm`, the first at
-/// (`left_mm`, `top_mm`) from the paper's top-left corner, with gaps between them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Layout {
-    pub name: String,
-    pub cols: u32,
-    pub rows: u32,
-    pub width_mm: f64,
-    pub height_mm: f64,
-    pub left_mm: f64,
-    pub top_mm: f64,
-    pub gap_x_mm: f64,
-    pub gap_y_mm: f64,
-}
-
-/// A built-in layout (common Japanese A4 label sheets, エーワン/A-One style).
-#[derive(Debug, Clone, Copy)]
-pub struct Builtin {
-    pub name: &'static str,
-    pub cols: u32,
-    pub rows: u32,
-    pub width_mm: f64,
-    pub height_mm: f64,
-    pub left_mm: f64,
-    pub top_mm: f64,
-    pub what: &'static str,
-}
-
-/// The built-in sheets. a4-12 is the sheet the specification names; the others are the
-/// usual 18/21/24-up sheets, with the margin that centres the labels on A4 where the
-/// product's exact margin could not be checked (see the README section).
-pub const BUILTIN: [Builtin; 4] = [
-    Builtin {
-        name: "a4-12",
-        cols: 2,
-        rows: 6,
-        width_mm: 86.4,
-        height_mm: 42.3,
-        left_mm: 18.6,
-        top_mm: 21.2,
-        what: "12面 四辺余白付 86.4×42.3 mm",
-    },
-    Builtin {
-        name: "a4-18",
-        cols: 2,
-        rows: 9,
-        width_mm: 86.4,
-        height_mm: 31.0,
-        left_mm: 18.6,
-        top_mm: 9.0,
-        what: "18面 四辺余白付 86.4×31.0 mm",
-    },
-    Builtin {
-        name: "a4-21",
-        cols: 3,
-        rows: 7,
-        width_mm: 70.0,
-        height_mm: 42.3,
-        left_mm: 0.0,
-        top_mm: 0.45,
-        what: "21面 余白なし 70.0×42.3 mm",
-    },
-    Builtin {
-        name: "a4-24",
-        cols: 3,
-        rows: 8,
-        width_mm: 70.0,
-        height_mm: 33.9,
-        left_mm: 0.0,
-        top_mm: 12.9,
-        what: "24面 上下余白付 70.0×33.9 mm",
-    },
-];
-
-impl Builtin {
-    pub fn layout(&self) -> Layout {
-        Layout {
-            name: self.name.to_string(),
-            cols: self.cols,
-            rows: self.rows,
-            width_mm: self.width_mm,
-            height_mm: self.height_mm,
-            left_mm: self.left_mm,
-            top_mm: self.top_mm,
-            gap_x_mm: 0.0,
-            gap_y_mm: 0.0,
-        }
+/// A built-in layout or the program file's custom one, by name.
+pub fn find_layout(name: &str, program: &crate::program::Program) -> Option<Layout> {
+    if let Some(b) = BUILTIN.iter().find(|b| b.name == name) {
+        return Some(b.layout());
     }
-}
-
-impl Layout {
-    /// A built-in layout or the program file's custom one, by name.
-    pub fn find(name: &str, program: &crate::program::Program) -> Option<Layout> {
-        if let Some(b) = BUILTIN.iter().find(|b| b.name == name) {
-            return Some(b.layout());
-        }
-        let l = program.labels.as_ref()?;
-        if l.layout.as_deref() != Some(name) {
-            return None;
-        }
-        Some(Layout {
-            name: name.to_string(),
-            cols: l.cols?,
-            rows: l.rows?,
-            width_mm: l.width_mm?,
-            height_mm: l.height_mm?,
-            left_mm: l.left_mm?,
-            top_mm: l.top_mm?,
-            gap_x_mm: l.gap_x_mm,
-            gap_y_mm: l.gap_y_mm,
-        })
+    let l = program.labels.as_ref()?;
+    if l.layout.as_deref() != Some(name) {
+        return None;
     }
-
-    pub fn per_page(&self) -> usize {
-        (self.cols * self.rows) as usize
-    }
-
-    /// Every mistake in the geometry, each starting with its key.
-    pub fn check(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if !(1..=10).contains(&self.cols) {
-            out.push(format!(
-                "cols: 1〜10 にしてください（{}） (1 to 10)",
-                self.cols
-            ));
-        }
-        if !(1..=20).contains(&self.rows) {
-            out.push(format!(
-                "rows: 1〜20 にしてください（{}） (1 to 20)",
-                self.rows
-            ));
-        }
-        for (key, v, lo) in [
-            ("width_mm", self.width_mm, 20.0),
-            ("height_mm", self.height_mm, 15.0),
-            ("left_mm", self.left_mm, 0.0),
-            ("top_mm", self.top_mm, 0.0),
-            ("gap_x_mm", self.gap_x_mm, 0.0),
-            ("gap_y_mm", self.gap_y_mm, 0.0),
-        ] {
-            if !v.is_finite() || v < lo {
-                out.push(format!(
-                    "{key}: {lo} mm 以上にしてください（{v}） (at least {lo} mm)"
-                ));
-            }
-        }
-        if self.height_mm > 140.0 {
-            out.push(format!(
-                "height_mm: 140 mm までです（{}） (a spreadsheet row is at most 144 mm)",
-                self.height_mm
-            ));
-        }
-        if !out.is_empty() {
-            return out;
-        }
-        let w = self.left_mm
-            + self.cols as f64 * self.width_mm
-            + (self.cols - 1) as f64 * self.gap_x_mm;
-        let h = self.top_mm
-            + self.rows as f64 * self.height_mm
-            + (self.rows - 1) as f64 * self.gap_y_mm;
-        if w > PAPER_W_MM + 0.05 {
-            out.push(format!(
-                "width_mm: 左余白＋ラベル幅×列＋間隔が {w:.1} mm で、A4 の幅 210 mm を超えます (does not fit the paper's width)"
-            ));
-        }
-        if h > PAPER_H_MM + 0.05 {
-            out.push(format!(
-                "height_mm: 上余白＋ラベル高さ×行＋間隔が {h:.1} mm で、A4 の高さ 297 mm を超えます (does not fit the paper's height)"
-            ));
-        }
-        out
-    }
+    Some(Layout {
+        name: name.to_string(),
+        cols: l.cols?,
+        rows: l.rows?,
+        width_mm: l.width_mm?,
+        height_mm: l.height_mm?,
+        left_mm: l.left_mm?,
+        top_mm: l.top_mm?,
+        gap_x_mm: l.gap_x_mm,
+        gap_y_mm: l.gap_y_mm,
+    })
 }
 
 /// Millimetres to pixels at 96 dpi (the unit Excel keeps column widths and row heights in).
@@ -616,12 +456,17 @@ pub fn render_xlsx(
     }
     let ws = wb.add_worksheet();
     ws.set_name("ラベル")?;
-    ws.set_paper_size(9);
-    ws.set_portrait();
-    ws.set_margins(0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-    ws.set_print_scale(100);
-    ws.set_screen_gridlines(false);
-    ws.set_print_gridlines(false);
+    super::xlsx::page(
+        ws,
+        &super::xlsx::Page {
+            landscape: false,
+            fit: super::xlsx::Fit::ActualSize,
+            repeat_rows: None,
+            freeze: None,
+            title: None,
+            gridlines: false,
+        },
+    )?;
     for (c, px) in grid.cols.px.iter().enumerate() {
         ws.set_column_width_pixels(c as u16, *px)?;
     }
@@ -670,6 +515,73 @@ pub fn render_xlsx(
         ws.write_rich_string_with_format(row as u32, col as u16, &segments, &cell)?;
     }
     Ok(wb.save_to_buffer()?)
+}
+
+/// A recipient's label text (a missing postal code or address is checked before, by
+/// `shipping::recipient_problems`).
+pub fn label_text(r: &crate::shipping::Recipient) -> LabelText {
+    LabelText {
+        participant_id: r.participant_id.clone(),
+        postal_code: r.postal_code.clone().unwrap_or_default(),
+        address: r.address.clone().unwrap_or_default(),
+        address2: r.address2.clone(),
+        name: r.name.clone(),
+    }
+}
+
+/// The label file's bytes, its number of sheets and of labels set smaller than usual.
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    pub pages: usize,
+    pub shrunk: usize,
+}
+
+/// The labels as `.csv` (mail merge) or laid out on `layout` (`.xlsx`, printer offset
+/// in mm, the first label at position `start_at`). Labels that do not fit stop it:
+/// nothing is truncated.
+pub fn render(
+    format: super::TableFormat,
+    layout: &Layout,
+    offset: (f64, f64),
+    start_at: usize,
+    texts: &[LabelText],
+    created: &ExcelDateTime,
+) -> Result<Rendered> {
+    if format == super::TableFormat::Csv {
+        let rows: Vec<Vec<super::Value>> = texts.iter().map(csv_row).collect();
+        return Ok(Rendered {
+            bytes: super::csv_bytes(&CSV_HEADERS, &rows)?,
+            pages: 0,
+            shrunk: 0,
+        });
+    }
+    let grid = grid(layout, offset.0, offset.1);
+    let placed = match place(layout, &grid, start_at, texts) {
+        Ok(p) => p,
+        Err(bad) => bail!(
+            "ラベル {} 枚に文字が収まりません。切り詰めずに止め、ファイルは書き出していません (labels that do not fit; nothing written):\n{}\n\
+             大きいラベル用紙（--layout a4-12 など）を使うか、名簿の住所・方書（建物名）を分けて roster import --update で取り込み直してください。",
+            bad.len(),
+            bad.iter()
+                .map(|b| format!("  - {}「{}」{} 行目: {} (label.does_not_fit)", b.participant_id, b.part.as_ja(), b.line, b.message))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    };
+    let pages = placed.iter().map(|p| p.page + 1).max().unwrap_or(0);
+    let shrunk = placed
+        .iter()
+        .filter(|p| {
+            p.lines
+                .iter()
+                .any(|l| l.part == Part::Address && l.size_pt < BASE_ADDRESS_PT)
+        })
+        .count();
+    Ok(Rendered {
+        bytes: render_xlsx(&grid, &placed, Some(created))?,
+        pages,
+        shrunk,
+    })
 }
 
 /// The columns of the mail-merge CSV.

@@ -6,10 +6,15 @@
 
 pub mod address;
 pub mod carrier;
-pub mod cp932;
+pub mod certificate;
+pub mod evaluation;
 pub mod handling_report;
 pub mod labels;
 pub mod shiplist;
+pub mod verify_report;
+pub mod xlsx;
+
+pub use xlsx::{copy_sheet_marked, write_xlsx_value, Marked};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -163,107 +168,6 @@ pub fn thousands(n: impl Into<i128>) -> String {
     out
 }
 
-/// Write one value into an xlsx cell: text always as a string (never a formula), numbers
-/// as numbers, nothing for an empty value.
-pub fn write_xlsx_value(
-    ws: &mut rust_xlsxwriter::Worksheet,
-    r: u32,
-    c: u16,
-    v: &Value,
-    format: Option<&rust_xlsxwriter::Format>,
-) -> Result<()> {
-    match (v, format) {
-        (Value::Empty, _) => {}
-        (Value::Text(s), None) => {
-            ws.write_string(r, c, s)?;
-        }
-        (Value::Text(s), Some(f)) => {
-            ws.write_string_with_format(r, c, s, f)?;
-        }
-        (Value::Int(i), None) => {
-            ws.write_number(r, c, *i as f64)?;
-        }
-        (Value::Int(i), Some(f)) => {
-            ws.write_number_with_format(r, c, *i as f64, f)?;
-        }
-        (Value::Float(x), None) => {
-            ws.write_number(r, c, *x)?;
-        }
-        (Value::Float(x), Some(f)) => {
-            ws.write_number_with_format(r, c, *x, f)?;
-        }
-    }
-    Ok(())
-}
-
-/// A cell of a copied sheet marked for a reviewer: its colour and an optional note.
-pub struct Marked<'f> {
-    pub format: &'f rust_xlsxwriter::Format,
-    pub note: Option<String>,
-}
-
-/// Copy a keyed sheet into `ws` cell for cell, as text, at the positions Excel shows,
-/// with the cells `mark` names coloured (and noted), so a reviewer can hold it against
-/// the paper card. The row `header_row` (0: none) takes `head`; columns are sized to
-/// their text from the header down. Stops after `max_rows`.
-pub fn copy_sheet_marked<'f>(
-    ws: &mut rust_xlsxwriter::Worksheet,
-    src: &mut dyn crate::sheet::RowSource,
-    max_rows: u32,
-    header_row: u32,
-    head: Option<&rust_xlsxwriter::Format>,
-    plain: Option<&rust_xlsxwriter::Format>,
-    mut mark: impl FnMut(u32, usize) -> Option<Marked<'f>>,
-) -> Result<()> {
-    let mut widths: Vec<usize> = Vec::new();
-    let mut row = crate::sheet::Row::new();
-    while src.next_row(&mut row)? {
-        let r = row.number();
-        if r > max_rows {
-            break;
-        }
-        for c in 0..row.len() {
-            let t = row.raw_text(c);
-            if widths.len() <= c {
-                widths.resize(c + 1, 0);
-            }
-            if r >= header_row {
-                let w = t.chars().map(|ch| if ch.is_ascii() { 1 } else { 2 }).sum();
-                widths[c] = widths[c].max(w);
-            }
-            let (er, ec) = (r - 1, c as u16);
-            let (format, note) = match mark(r, c) {
-                Some(m) => (Some(m.format), m.note),
-                None if r == header_row => (head, None),
-                None => (plain, None),
-            };
-            match format {
-                Some(f) if t.is_empty() => {
-                    ws.write_blank(er, ec, f)?;
-                }
-                Some(f) => {
-                    ws.write_string_with_format(er, ec, t.as_ref(), f)?;
-                }
-                None if !t.is_empty() => {
-                    ws.write_string(er, ec, t.as_ref())?;
-                }
-                None => {}
-            }
-            if let Some(n) = note {
-                ws.insert_note(
-                    er,
-                    ec,
-                    &rust_xlsxwriter::Note::new(n).set_author("stepcard"),
-                )?;
-            }
-        }
-    }
-    for (c, w) in widths.iter().enumerate() {
-        ws.set_column_width(c as u16, (*w as f64 + 2.0).clamp(5.0, 30.0))?;
-    }
-    Ok(())
-}
-
 /// CSV text a spreadsheet would evaluate (`=`, `+`, `-`, `@`, tab, CR first) gets a
 /// leading `'`. Numbers are written as `Value::Int`/`Float` and never touched.
 pub fn neutralize(s: &str) -> std::borrow::Cow<'_, str> {
@@ -399,12 +303,20 @@ impl TableWriter {
             Inner::Xlsx(wb, current) => {
                 let ws = wb.add_worksheet_with_constant_memory()?;
                 ws.set_name(name)?;
-                let bold = rust_xlsxwriter::Format::new().set_bold();
+                // An export is data, not a form: a plain grid, printed on A4 like every
+                // table, its heading row repeated.
+                xlsx::page(
+                    ws,
+                    &xlsx::Page {
+                        gridlines: true,
+                        ..xlsx::Page::table(name)
+                    },
+                )?;
+                let head = xlsx::Styles::new(xlsx::GOTHIC).head;
                 for (c, h) in self.headers.iter().enumerate() {
-                    ws.write_string_with_format(0, c as u16, h, &bold)?;
+                    ws.write_string_with_format(0, c as u16, h, &head)?;
                     ws.set_column_width(c as u16, (h.chars().count() as f64 * 2.2).max(10.0))?;
                 }
-                ws.set_freeze_panes(1, 0)?;
                 *current = Some(self.sheet_no as usize - 1);
             }
         }

@@ -2,9 +2,13 @@
 //! `.xlsx` (set up to print: A4 landscape, one page wide, the header repeated) or `.csv`
 //! (UTF-8 with BOM, as every CSV this tool writes for people).
 
+use super::carrier;
+use super::xlsx::{self, write_table, Cell, Page, Styles, Tone, Widths};
 use super::Value;
-use anyhow::Result;
-use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
+use crate::program::Program;
+use crate::shipping::{self, ListRow, Parcel, Problem, ShipFormat};
+use anyhow::{bail, Result};
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook};
 
 pub const HEADERS: [&str; 10] = [
     "発送番号",
@@ -21,41 +25,20 @@ pub const HEADERS: [&str; 10] = [
 
 const WIDTHS: [f64; 10] = [8.0, 11.0, 16.0, 10.0, 44.0, 24.0, 14.0, 11.0, 28.0, 6.0];
 
-/// One shipped order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ListRow {
-    pub shipment: i64,
-    pub participant_id: String,
-    pub name: String,
-    pub postal_code: Option<String>,
-    pub address: Option<String>,
-    pub address2: Option<String>,
-    pub phone: Option<String>,
-    pub prize_code: String,
-    pub prize_name: String,
-    pub quantity: i64,
-}
-
-impl ListRow {
-    pub fn values(&self) -> Vec<Value> {
-        vec![
-            Value::Int(self.shipment),
-            Value::Text(self.participant_id.clone()),
-            Value::Text(self.name.clone()),
-            self.postal_code.clone().into(),
-            self.address.clone().into(),
-            self.address2.clone().into(),
-            self.phone.clone().into(),
-            Value::Text(self.prize_code.clone()),
-            Value::Text(self.prize_name.clone()),
-            Value::Int(self.quantity),
-        ]
-    }
-}
-
-/// `&` starts a code in an Excel header/footer.
-fn header_text(s: &str) -> String {
-    s.replace('&', "&&")
+/// A shipped order as the list's row.
+pub fn row_values(r: &ListRow) -> Vec<Value> {
+    vec![
+        Value::Int(r.shipment),
+        Value::Text(r.participant_id.clone()),
+        Value::Text(r.name.clone()),
+        r.postal_code.clone().into(),
+        r.address.clone().into(),
+        r.address2.clone().into(),
+        r.phone.clone().into(),
+        Value::Text(r.prize_code.clone()),
+        Value::Text(r.prize_name.clone()),
+        Value::Int(r.quantity),
+    ]
 }
 
 /// The list as `.xlsx`. `created` fixes the document's creation time so a reprint of
@@ -63,35 +46,135 @@ fn header_text(s: &str) -> String {
 pub fn xlsx(title: &str, rows: &[ListRow], created: &ExcelDateTime) -> Result<Vec<u8>> {
     let mut wb = Workbook::new();
     wb.set_properties(&DocProperties::new().set_creation_datetime(created));
+    let st = Styles::new(xlsx::GOTHIC);
     let ws = wb.add_worksheet();
     ws.set_name("発送リスト")?;
-    let bold = Format::new()
-        .set_bold()
-        .set_border_bottom(rust_xlsxwriter::FormatBorder::Thin);
-    for (c, h) in HEADERS.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold)?;
-        ws.set_column_width(c as u16, WIDTHS[c])?;
-    }
-    for (r, row) in rows.iter().enumerate() {
-        let r = r as u32 + 1;
-        for (c, v) in row.values().iter().enumerate() {
-            super::write_xlsx_value(ws, r, c as u16, v, None)?;
-        }
-    }
-    ws.set_freeze_panes(1, 0)?;
-    ws.set_paper_size(9);
-    ws.set_landscape();
-    ws.set_print_fit_to_pages(1, 0);
-    ws.set_repeat_rows(0, 0)?;
-    ws.set_header(format!("&L{}&R&P / &N", header_text(title)));
-    ws.set_print_gridlines(true);
+    xlsx::page(ws, &Page::table(title))?;
+    let cells: Vec<Vec<Cell>> = rows
+        .iter()
+        .map(|r| {
+            row_values(r)
+                .into_iter()
+                .map(|v| match v {
+                    Value::Int(n) => Cell::Num(n as f64, xlsx::INT, Tone::Plain),
+                    Value::Float(x) => Cell::Num(x, xlsx::INT, Tone::Plain),
+                    Value::Text(s) => Cell::Text(s, Tone::Plain),
+                    Value::Empty => Cell::Blank(Tone::Plain),
+                })
+                .collect()
+        })
+        .collect();
+    write_table(ws, &st, 0, &HEADERS, &cells, Widths::Fixed(&WIDTHS), false)?;
     Ok(wb.save_to_buffer()?)
 }
 
 /// The list as `.csv` (UTF-8 with BOM; text that would start a formula neutralized).
 pub fn csv(rows: &[ListRow]) -> Result<Vec<u8>> {
-    super::csv_bytes(
-        &HEADERS,
-        &rows.iter().map(ListRow::values).collect::<Vec<_>>(),
-    )
+    super::csv_bytes(&HEADERS, &rows.iter().map(row_values).collect::<Vec<_>>())
+}
+
+/// A shipment's file and what to tell the operator about it.
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    pub notes: Vec<String>,
+}
+
+/// A shipment's file in `format`, or every problem that stops it (nothing is written
+/// then). `created_at` is the shipment's time: the list's creation time and the
+/// carrier file's ship date, so a reprint is the same file.
+pub fn render(
+    program: &Program,
+    format: &ShipFormat,
+    shipment: i64,
+    rows: &[ListRow],
+    created_at: &str,
+) -> Result<std::result::Result<Rendered, Vec<Problem>>> {
+    let parcels = shipping::parcels(rows);
+    let mut problems = shipping::destination_problems(&parcels);
+    let mut notes = Vec::new();
+    let bytes = match format {
+        ShipFormat::Xlsx | ShipFormat::Csv => {
+            let missing_phone = shipping::missing_phone(&parcels);
+            if !missing_phone.is_empty() {
+                notes.push(format!(
+                    "電話番号のない参加者が {} 名います（発送リストの電話番号は空欄です）: {}",
+                    missing_phone.len(),
+                    missing_phone.join("、")
+                ));
+            }
+            if !problems.is_empty() {
+                return Ok(Err(problems));
+            }
+            match format {
+                ShipFormat::Csv => csv(rows)?,
+                _ => xlsx(
+                    &format!("{} 発送リスト（発送番号 {shipment}）", program.program.name),
+                    rows,
+                    &super::xlsx::created_datetime(created_at),
+                )?,
+            }
+        }
+        ShipFormat::Carrier(id) => {
+            let Some(c) = carrier::find(id) else {
+                bail!("internal: unknown carrier format {id}");
+            };
+            let sender = match carrier::sender(program, c) {
+                Ok(s) => s,
+                Err(keys) => bail!(
+                    "{}の送り状データには、プログラムファイルの [shipping] に次の値が必要です: {}。\
+                     プログラムファイルに書き足して init からやり直すか、--format xlsx の発送リストを使ってください \
+                     (the carrier format needs these program-file keys)",
+                    c.as_ja(),
+                    keys.join("、")
+                ),
+            };
+            // Participants already refused (no address) are not checked again.
+            let refused: std::collections::BTreeSet<&str> =
+                problems.iter().map(|p| p.participant_id.as_str()).collect();
+            let rest: Vec<Parcel> = parcels
+                .iter()
+                .filter(|p| !refused.contains(p.participant_id.as_str()))
+                .cloned()
+                .collect();
+            match carrier::render(c, &rest, &sender, ship_date(created_at)) {
+                Err(more) => {
+                    problems.extend(more);
+                    return Ok(Err(problems));
+                }
+                Ok(_) if !problems.is_empty() => return Ok(Err(problems)),
+                Ok(w) => {
+                    if w.jis_mapped > 0 {
+                        notes.push(format!(
+                            "JIS と CP932 で対応の違う文字 {} 字を CP932 の字で書きました（〜→～ など、同じ文字です）",
+                            w.jis_mapped
+                        ));
+                    }
+                    for (pid, chars) in &w.vendor_chars {
+                        notes.push(format!(
+                            "{pid}: 機種依存文字 {} を含みます。送り状ソフトや印字で表示されないことがあります。取込み後に確かめてください",
+                            chars.iter().map(|c| format!("「{c}」")).collect::<String>()
+                        ));
+                    }
+                    notes.extend(w.notes);
+                    w.bytes
+                }
+            }
+        }
+    };
+    Ok(Ok(Rendered { bytes, notes }))
+}
+
+/// What the file is, as the done message names it.
+pub fn file_ja(format: &ShipFormat) -> &'static str {
+    match format {
+        ShipFormat::Xlsx | ShipFormat::Csv => "発送リスト",
+        ShipFormat::Carrier(id) => carrier::find(id)
+            .map(|c| c.info().file_ja)
+            .unwrap_or("送り状データ"),
+    }
+}
+
+fn ship_date(created_at: &str) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(created_at.get(..10).unwrap_or(""), "%Y-%m-%d")
+        .unwrap_or_else(|_| crate::today())
 }

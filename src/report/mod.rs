@@ -7,9 +7,7 @@
 //! reader could subtract. After every sheet is laid out the suppression rule runs once
 //! ([`Disclosure::finish`]), so a figure shown on two sheets is hidden on both or
 //! neither, and [`Report::show`] turns each figure into a number, ＊ (suppressed) or －
-//! (no one to compute it from). `xlsx` prints that.
-
-pub mod xlsx;
+//! (no one to compute it from). `output::evaluation` prints that.
 
 use crate::db::report::{self as store, OrderRow as Order};
 use crate::import::survey::Timing;

@@ -4,99 +4,35 @@
 //! block below them (suppressed cells there are left empty, so a line breaks instead of
 //! dropping to zero as a ＊ would make it).
 
-use super::{Block, Chart, Fig, Fmt, Report, Sheet, Shown, Table, HIDDEN_MARK, NONE_MARK};
+use crate::output::xlsx::{self, Cell, Page, Styles, Tone};
+use crate::report::{Block, Chart, Fig, Fmt, Report, Sheet, Shown, Table, HIDDEN_MARK, NONE_MARK};
 use anyhow::Result;
 use rust_xlsxwriter::{
-    Chart as XChart, ChartEmptyCells, ChartFont, ChartLegendPosition, ChartType, Color, Format,
-    FormatAlign, FormatBorder, Workbook, Worksheet,
+    Chart as XChart, ChartEmptyCells, ChartFont, ChartLegendPosition, ChartType, Workbook,
+    Worksheet,
 };
 
-const FONT: &str = "游ゴシック";
 /// A chart's size in pixels and the rows it covers (at the default 20 px row).
 const CHART_W: u32 = 760;
 const CHART_H: u32 = 290;
 const CHART_ROWS: u32 = 15;
 
-struct Formats {
-    title: Format,
-    heading: Format,
-    note: Format,
-    head: Format,
-    text: Format,
-    text_strong: Format,
-    mark: Format,
-    mark_strong: Format,
-    number: Vec<(Fmt, Format, Format)>,
-}
-
 fn num_format(f: Fmt) -> &'static str {
     match f {
-        Fmt::Int => "#,##0",
-        Fmt::Pct => "0.0%",
-        Fmt::Signed => "+#,##0;-#,##0;0",
-        Fmt::Dec2 => "0.00",
-        Fmt::SignedDec2 => "+0.00;-0.00;0.00",
+        Fmt::Int => xlsx::INT,
+        Fmt::Pct => xlsx::PCT1,
+        Fmt::Signed => xlsx::SIGNED,
+        Fmt::Dec2 => xlsx::DEC2,
+        Fmt::SignedDec2 => xlsx::SIGNED_DEC2,
     }
 }
 
-impl Formats {
-    fn new() -> Formats {
-        let base = Format::new().set_font_name(FONT).set_font_size(10);
-        let cell = base
-            .clone()
-            .set_border(FormatBorder::Thin)
-            .set_border_color(Color::RGB(0x808080))
-            .set_align(FormatAlign::VerticalCenter);
-        let strong = |f: Format| f.set_bold().set_background_color(Color::RGB(0xF2F2F2));
-        let number = [Fmt::Int, Fmt::Pct, Fmt::Signed, Fmt::Dec2, Fmt::SignedDec2]
-            .into_iter()
-            .map(|f| {
-                let n = cell.clone().set_num_format(num_format(f));
-                (f, n.clone(), strong(n))
-            })
-            .collect();
-        let mark = cell.clone().set_align(FormatAlign::Center);
-        Formats {
-            title: base.clone().set_bold().set_font_size(14),
-            heading: base.clone().set_bold().set_font_size(11),
-            note: base
-                .clone()
-                .set_font_size(9)
-                .set_text_wrap()
-                .set_align(FormatAlign::Top),
-            head: cell
-                .clone()
-                .set_bold()
-                .set_text_wrap()
-                .set_align(FormatAlign::Center)
-                .set_background_color(Color::RGB(0xDDEBF7)),
-            text: cell.clone(),
-            text_strong: strong(cell.clone()),
-            mark_strong: strong(mark.clone()),
-            mark,
-            number,
-        }
+fn tone(strong: bool, plain: Tone) -> Tone {
+    match (strong, plain) {
+        (true, Tone::Mark) => Tone::MarkStrong,
+        (true, _) => Tone::Strong,
+        (false, t) => t,
     }
-
-    fn number(&self, f: Fmt, strong: bool) -> &Format {
-        let (_, n, s) = self
-            .number
-            .iter()
-            .find(|(k, _, _)| *k == f)
-            .unwrap_or(&self.number[0]);
-        if strong {
-            s
-        } else {
-            n
-        }
-    }
-}
-
-/// Display width of text in Excel column units (a full-width character is two).
-fn text_width(s: &str) -> f64 {
-    s.chars()
-        .map(|c| if c.is_ascii() { 1.1 } else { 2.0 })
-        .sum()
 }
 
 /// Points a printed page holds: A4 landscape (595 pt) less the top and bottom margins
@@ -108,7 +44,7 @@ const TITLE_ROW: f64 = 24.0;
 const ROW: f64 = 15.0;
 
 fn note_height(t: &str, total_width: f64) -> f64 {
-    let lines = (text_width(t) * 0.9 / total_width).ceil().max(1.0);
+    let lines = (xlsx::text_width(t) * 0.9 / total_width).ceil().max(1.0);
     13.0 * lines + 2.0
 }
 
@@ -139,7 +75,7 @@ fn height(b: &Block, total_width: f64) -> f64 {
 /// The workbook as bytes.
 pub fn write(report: &Report) -> Result<Vec<u8>> {
     let mut wb = Workbook::new();
-    let f = Formats::new();
+    let f = Styles::new(xlsx::GOTHIC);
     for sheet in &report.sheets {
         let ws = wb.add_worksheet();
         write_sheet(ws, report, sheet, &f)?;
@@ -151,31 +87,20 @@ pub fn write(report: &Report) -> Result<Vec<u8>> {
     Ok(wb.save_to_buffer()?)
 }
 
-fn header_text(s: &str) -> String {
-    // `&` starts a header code; a literal one is doubled.
-    s.replace('&', "&&")
-}
-
-fn write_sheet(ws: &mut Worksheet, report: &Report, sheet: &Sheet, f: &Formats) -> Result<()> {
+fn write_sheet(ws: &mut Worksheet, report: &Report, sheet: &Sheet, f: &Styles) -> Result<()> {
     ws.set_name(sheet.name)?;
     let ncols = sheet.widths.len().max(1) as u16;
     for (c, w) in sheet.widths.iter().enumerate() {
         ws.set_column_width(c as u16, *w)?;
     }
     let total_width: f64 = sheet.widths.iter().sum();
-    ws.set_landscape();
-    ws.set_paper_size(9); // A4
-    ws.set_print_fit_to_pages(1, 0);
-    ws.set_print_center_horizontally(true);
-    ws.set_margins(0.5, 0.5, 0.6, 0.6, 0.3, 0.3);
-    ws.set_header(format!(
-        "&L&9{}&R&9評価報告書　{}",
-        header_text(&report.program_name),
-        header_text(sheet.name)
-    ));
-    ws.set_footer("&C&9&P / &N");
-    ws.set_repeat_rows(0, 0)?;
-    ws.set_screen_gridlines(false);
+    xlsx::page(
+        ws,
+        &Page {
+            freeze: None,
+            ..Page::table(&format!("{} 評価報告書", report.program_name))
+        },
+    )?;
 
     let mut r: u32 = 0;
     let mut breaks = Vec::new();
@@ -227,7 +152,7 @@ fn write_sheet(ws: &mut Worksheet, report: &Report, sheet: &Sheet, f: &Formats) 
                 r += 1;
             }
             Block::Table(t) => {
-                r = write_table(ws, report, t, f, r)?;
+                r = write_figure_table(ws, report, t, f, r)?;
             }
             Block::Charts(charts) => {
                 if r > 0 {
@@ -243,11 +168,11 @@ fn write_sheet(ws: &mut Worksheet, report: &Report, sheet: &Sheet, f: &Formats) 
     Ok(())
 }
 
-fn write_table(
+fn write_figure_table(
     ws: &mut Worksheet,
     report: &Report,
     t: &Table,
-    f: &Formats,
+    f: &Styles,
     mut r: u32,
 ) -> Result<u32> {
     // Columns whose upper header is blank take their heading over both rows.
@@ -307,7 +232,14 @@ fn write_table(
             j += 1;
         }
         if j > i {
-            ws.merge_range(r + i as u32, 0, r + j as u32, 0, &label, &f.text)?;
+            ws.merge_range(
+                r + i as u32,
+                0,
+                r + j as u32,
+                0,
+                &label,
+                f.tone(Tone::Plain),
+            )?;
         }
         i = j + 1;
     }
@@ -329,27 +261,15 @@ fn write_table(
                 continue;
             }
             let c = c as u16;
-            match report.show(fig) {
-                Shown::Text(s) => {
-                    let fmt = if row.strong { &f.text_strong } else { &f.text };
-                    ws.write_string_with_format(r, c, &s, fmt)?;
-                }
-                Shown::Number(v, fmt) => {
-                    ws.write_number_with_format(r, c, v, f.number(fmt, row.strong))?;
-                }
-                Shown::Hidden => {
-                    let fmt = if row.strong { &f.mark_strong } else { &f.mark };
-                    ws.write_string_with_format(r, c, HIDDEN_MARK, fmt)?;
-                }
-                Shown::NoData => {
-                    let fmt = if row.strong { &f.mark_strong } else { &f.mark };
-                    ws.write_string_with_format(r, c, NONE_MARK, fmt)?;
-                }
-                Shown::Empty => {
-                    let fmt = if row.strong { &f.text_strong } else { &f.text };
-                    ws.write_blank(r, c, fmt)?;
-                }
-            }
+            let strong = row.strong;
+            let cell = match report.show(fig) {
+                Shown::Text(s) => Cell::Text(s, tone(strong, Tone::Plain)),
+                Shown::Number(v, fmt) => Cell::Num(v, num_format(fmt), tone(strong, Tone::Plain)),
+                Shown::Hidden => Cell::Text(HIDDEN_MARK.into(), tone(strong, Tone::Mark)),
+                Shown::NoData => Cell::Text(NONE_MARK.into(), tone(strong, Tone::Mark)),
+                Shown::Empty => Cell::Blank(tone(strong, Tone::Plain)),
+            };
+            xlsx::write_cell(ws, f, r, c, &cell)?;
         }
         r += 1;
     }
@@ -361,7 +281,7 @@ fn write_charts(
     report: &Report,
     sheet: &str,
     charts: &[Chart],
-    f: &Formats,
+    f: &Styles,
     start: u32,
     breaks: &mut Vec<u32>,
 ) -> Result<u32> {
@@ -384,15 +304,14 @@ fn write_charts(
         }
         for (k, cat) in chart.categories.iter().enumerate() {
             let row = top + 1 + k as u32;
-            ws.write_string_with_format(row, 0, cat, &f.text)?;
+            ws.write_string_with_format(row, 0, cat, f.tone(Tone::Plain))?;
             for (s, (_, values)) in chart.series.iter().enumerate() {
                 let col = s as u16 + 1;
-                match values.get(k).map(|v| report.show(v)) {
-                    Some(Shown::Number(v, _)) => {
-                        ws.write_number_with_format(row, col, v, f.number(Fmt::Int, false))?
-                    }
-                    _ => ws.write_blank(row, col, &f.text)?,
+                let cell = match values.get(k).map(|v| report.show(v)) {
+                    Some(Shown::Number(v, _)) => Cell::Num(v, xlsx::INT, Tone::Plain),
+                    _ => Cell::Blank(Tone::Plain),
                 };
+                xlsx::write_cell(ws, f, row, col, &cell)?;
             }
         }
         let last = top + chart.categories.len() as u32;
