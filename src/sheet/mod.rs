@@ -23,6 +23,7 @@ pub fn in_guarded_read() -> bool {
 pub mod date;
 pub mod normalize;
 mod workbook;
+mod xls_scan;
 
 use std::borrow::Cow;
 use std::fmt;
