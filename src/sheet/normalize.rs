@@ -178,9 +178,7 @@ pub fn why_not_a_number(s: &str) -> Option<&'static str> {
         return None;
     }
     let s = s.trim();
-    let body = s
-        .strip_prefix(['+', '-', '\u{2212}'])
-        .unwrap_or(s);
+    let body = s.strip_prefix(['+', '-', '\u{2212}']).unwrap_or(s);
     let (int_part, frac) = match body.split_once('.') {
         Some((i, f)) => (i, Some(f)),
         None => (body, None),
