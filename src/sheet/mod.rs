@@ -24,6 +24,7 @@ pub mod date;
 pub mod normalize;
 mod workbook;
 mod xls_scan;
+mod xml_scan;
 
 use std::borrow::Cow;
 use std::fmt;
