@@ -26,3 +26,6 @@ mod closeout;
 
 #[path = "it/robust.rs"]
 mod robust;
+
+#[path = "it/readers.rs"]
+mod readers;
