@@ -29,3 +29,5 @@ mod robust;
 
 #[path = "it/prizes.rs"]
 mod prizes;
+#[path = "it/readers.rs"]
+mod readers;

@@ -13,7 +13,7 @@
 //! [`IN_FLIGHT`] chunks exist, so memory stays bounded whatever the file size.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -26,6 +26,18 @@ use super::{open_file, read_error, sheet_not_found, Encoding, ReadOptions, Row, 
 
 /// How much of the file is looked at to detect the encoding and delimiter.
 const SNIFF_LEN: usize = 64 * 1024;
+
+/// Longest record (one row, with any lines a quoted field spans) the reader
+/// takes. The csv parser holds a whole record in memory before handing it
+/// over, so this is what bounds the reader's memory on a file with an
+/// unclosed quote (the rest of the file becomes one field) or with no line
+/// breaks at all. A 370-day card row is about 3 KB and a roster row with a
+/// long address well under 1 KB; 1 MiB is hundreds of times either.
+pub(crate) const MAX_RECORD_BYTES: u64 = 1024 * 1024;
+
+/// Read size of the parser's buffer: also the slack allowed over
+/// [`MAX_RECORD_BYTES`] before a record is refused.
+const READ_BUF: usize = 64 * 1024;
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -120,7 +132,13 @@ impl CsvBook {
             .has_headers(false)
             .flexible(true)
             .delimiter(self.delimiter)
-            .from_reader(BufReader::with_capacity(64 * 1024, f));
+            .buffer_capacity(READ_BUF)
+            .from_reader(Capped {
+                inner: f,
+                read: 0,
+                record_start: 0,
+                tripped: false,
+            });
         let parser = Parser {
             file: self.file.clone(),
             encoding: self.encoding.clone(),
@@ -399,15 +417,41 @@ impl RowSource for CsvRows {
     }
 }
 
+/// The file under the csv parser, refusing to feed it more than
+/// [`MAX_RECORD_BYTES`] (plus one buffer) past the start of the current record.
+struct Capped {
+    inner: File,
+    /// Bytes handed to the parser so far.
+    read: u64,
+    /// Parser position (bytes) where the current record starts.
+    record_start: u64,
+    /// The limit was hit: the parser's I/O error means "record too long".
+    tripped: bool,
+}
+
+impl Read for Capped {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.read.saturating_sub(self.record_start) > MAX_RECORD_BYTES + READ_BUF as u64 {
+            self.tripped = true;
+            return Err(std::io::Error::other("record too long"));
+        }
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 /// The CSV parser proper: one record at a time into a [`Row`].
 struct Parser {
     file: String,
     encoding: SharedEncoding,
     max_rows: u32,
     max_cols: usize,
-    reader: csv::Reader<BufReader<File>>,
+    reader: csv::Reader<Capped>,
     record: csv::ByteRecord,
-    /// Records read so far (= number of the current row).
+    /// Row number of the current record as Excel shows it: empty lines,
+    /// which the csv parser skips, count as rows; a quoted field's line
+    /// breaks do not.
     count: u32,
     /// Still allowed to switch from UTF-8 to CP932: detection was automatic
     /// and every byte so far was ASCII (identical in both encodings).
@@ -494,8 +538,19 @@ impl Parser {
 impl Parser {
     fn next_row(&mut self, row: &mut Row) -> Result<bool> {
         let file = &self.file;
+        let line_before = self.reader.position().line();
         let more = match self.reader.read_byte_record(&mut self.record) {
             Ok(more) => more,
+            Err(_) if self.reader.get_ref().tripped => {
+                let n = self.count.saturating_add(1);
+                let mib = MAX_RECORD_BYTES / 1024 / 1024;
+                bail!(
+                    "{file}: {n}行目から始まる行が長すぎます（1 行 {mib} MiB まで）。\
+                     引用符（\"）の閉じ忘れで後ろの行が一つにつながっているか、CSV ではないファイルです。\
+                     Excel で開いて確かめ、保存し直してください。 \
+                     (row {n} is longer than {mib} MiB: unclosed quote?)"
+                );
+            }
             Err(e) => {
                 let n = self.count.saturating_add(1);
                 bail!(
@@ -507,8 +562,27 @@ impl Parser {
         if !more {
             return Ok(false);
         }
-        self.count = match self.count.checked_add(1) {
-            Some(n) if n <= self.max_rows => n,
+        let pos = self.reader.position();
+        let (line_after, byte_after) = (pos.line(), pos.byte());
+        self.reader.get_mut().record_start = byte_after;
+        // One line per record is the common case. More lines: empty lines the
+        // parser skipped (Excel shows each as a row) and line breaks inside
+        // quoted fields (which stay in their row).
+        let lines = line_after.saturating_sub(line_before);
+        let skipped = if lines <= 1 {
+            0
+        } else {
+            let inside = self
+                .record
+                .as_slice()
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            lines.saturating_sub(1 + inside)
+        };
+        let next = u64::from(self.count) + 1 + skipped;
+        self.count = match u32::try_from(next) {
+            Ok(n) if n <= self.max_rows => n,
             _ => {
                 let max = self.max_rows;
                 bail!(
@@ -821,6 +895,49 @@ mod tests {
         let mut book = Book::open(&p, &opts).unwrap();
         let err = read_all(&mut book).unwrap_err().to_string();
         assert!(err.contains("2行目に 4 列"), "{err}");
+    }
+
+    /// Excel shows an empty line as a row (a one-column sheet saved as CSV has them):
+    /// rows after it keep Excel's numbers, and a bad byte is reported where it is.
+    #[test]
+    fn empty_lines_count_as_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = sjis("歩数\r\n\r\n\r\n\"一\r\n二\"\r\n\r\n8000\r\n9000");
+        let p = write(&dir, "blank.csv", &bytes);
+        let rows = read_all(&mut open(&p)).unwrap();
+        let numbers: Vec<u32> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(numbers, vec![1, 4, 6, 7]);
+        assert_eq!(rows[1].1, vec!["一\r\n二"]);
+        // A bad CP932 byte in row 3, after two empty rows.
+        bytes = sjis("氏名\n\n");
+        bytes.extend_from_slice(b"\x81\x20\n");
+        bytes.extend_from_slice(&sjis("田中\n"));
+        let p = write(&dir, "bad.csv", &bytes);
+        let err = read_all(&mut open(&p)).unwrap_err().to_string();
+        assert!(err.contains("3行目に CP932"), "{err}");
+    }
+
+    /// An unclosed quote makes the rest of the file one record: refused once the record
+    /// passes the limit, instead of being held whole in memory.
+    #[test]
+    fn a_record_longer_than_the_limit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("氏名,住所\n田中,\"東京都\n");
+        let line = "鈴木,大阪府\n";
+        while text.len() as u64 <= super::MAX_RECORD_BYTES + 200 * 1024 {
+            text.push_str(line);
+        }
+        let p = write(&dir, "quote.csv", text.as_bytes());
+        let err = read_all(&mut open(&p)).unwrap_err().to_string();
+        assert!(
+            err.contains("2行目から始まる行が長すぎます（1 行 1 MiB まで）"),
+            "{err}"
+        );
+        assert!(err.contains("引用符"), "{err}");
+        // The same file with the quote closed reads.
+        let fixed = text.replacen("\"東京都", "東京都", 1);
+        let p = write(&dir, "fixed.csv", fixed.as_bytes());
+        assert!(read_all(&mut open(&p)).unwrap().len() > 1000);
     }
 
     #[test]

@@ -9,7 +9,11 @@
 //! Era dates are checked against the exact first and last day of the era:
 //! `平成31年5月1日` does not exist (it is `令和元年5月1日`), so it is rejected
 //! rather than silently converted, because it usually means a mistyped era
-//! or year. Two-digit western years are rejected as ambiguous.
+//! or year. Such a date, in a year the era does have, is
+//! [`DateError::Nonexistent`] and [`nonexistent_reason`] names its right form.
+//! Two-digit western years are rejected as ambiguous. A trailing weekday in
+//! brackets or with 曜日 (`2025/5/27（火）`, `2025年6月2日(月)`, `火曜日`), as
+//! Excel date formats print it, is accepted when it is the date's weekday.
 
 use std::fmt;
 
@@ -20,9 +24,13 @@ use super::normalize::{is_hyphen, normalize};
 /// Why a cell could not be read as a date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DateError {
-    /// Not a date form we know, or an era year/date outside that era.
+    /// Not a date form we know, an era year the era never reached
+    /// (`平成40年`), or a weekday that is not the date's.
     Invalid,
-    /// A well-formed date that is not on the calendar (`2025-06-31`).
+    /// A well-formed date that is not on the calendar (`2025-06-31`), a date
+    /// outside its era in a year the era has (`平成31年5月1日`,
+    /// `令和元年4月30日`, `S64.1.8`), or Excel's serial 60 (the fictitious
+    /// 1900-02-29). [`nonexistent_reason`] says why and what it should be.
     Nonexistent,
 }
 
@@ -88,6 +96,12 @@ impl Era {
         ymd >= self.first_day && self.next_first_day.is_none_or(|end| ymd < end)
     }
 
+    /// Whether the era lasted into (western) year `y` at all: `平成31年` did
+    /// (until April), `平成32年` did not.
+    fn has_year(&self, y: i32) -> bool {
+        y >= self.first_day.0 && self.next_first_day.is_none_or(|end| y <= end.0)
+    }
+
     fn contains_month(&self, y: i32, m: u32) -> bool {
         // The month overlaps the era iff it does not end before the era
         // starts and does not start on or after the next era's first day.
@@ -123,6 +137,16 @@ pub fn from_excel_serial(serial: f64, is_1904: bool) -> Option<NaiveDate> {
     epoch.checked_add_signed(chrono::Duration::try_days(offset)?)
 }
 
+/// [`from_excel_serial`] with the reason: serial 60 (Excel's fictitious
+/// 1900-02-29) is [`DateError::Nonexistent`], other unusable serials
+/// [`DateError::Invalid`].
+pub fn excel_serial_date(serial: f64, is_1904: bool) -> Result<NaiveDate, DateError> {
+    if !is_1904 && serial.is_finite() && serial.trunc() == 60.0 {
+        return Err(DateError::Nonexistent);
+    }
+    from_excel_serial(serial, is_1904).ok_or(DateError::Invalid)
+}
+
 /// Days in month `m` of year `y` (proleptic Gregorian); 0 if `m` is not 1..=12.
 pub fn days_in_month(y: i32, m: u32) -> u32 {
     match m {
@@ -145,12 +169,135 @@ fn is_leap(y: i32) -> bool {
 pub fn parse_date(s: &str) -> Result<NaiveDate, DateError> {
     let n = normalize(s);
     let body = strip_time(&n)?;
-    if is_all_digits(body) {
-        return parse_digit_run_date(body);
+    let (body, weekday) = strip_weekday(body);
+    let date = if is_all_digits(body) {
+        parse_digit_run_date(body)
+    } else {
+        let parts = parse_parts(body).ok_or(DateError::Invalid)?;
+        let day = parts.day.ok_or(DateError::Invalid)?;
+        resolve_date(&parts, day)
+    }?;
+    match weekday {
+        Some(w) if w != date.weekday().num_days_from_monday() => Err(DateError::Invalid),
+        _ => Ok(date),
     }
-    let parts = parse_parts(body).ok_or(DateError::Invalid)?;
-    let day = parts.day.ok_or(DateError::Invalid)?;
-    resolve_date(&parts, day)
+}
+
+/// Why a date cell that is [`DateError::Nonexistent`] does not exist, with
+/// its right form where there is one, as a Japanese sentence for the
+/// `date.nonexistent` message: `平成31年5月1日` → "…令和元年5月1日 です…".
+/// `s` is the cell as shown (a numeric cell's text, `60`, is Excel's
+/// fictitious 1900-02-29). `None` when `s` is not such a date.
+pub fn nonexistent_reason(s: &str) -> Option<String> {
+    let n = normalize(s);
+    if n == "60" {
+        return Some(
+            "Excel の日付番号 60 は 1900年2月29日 を表しますが、この日は実在しません\
+             （Excel の古い誤りです）。正しい日付を入力してください"
+                .to_string(),
+        );
+    }
+    let body = strip_time(&n).ok()?;
+    let (body, _) = strip_weekday(body);
+    if is_all_digits(body) {
+        let y = i32::try_from(digits_value(body.get(..4))?).ok()?;
+        let m = digits_value(body.get(4..6))?;
+        let d = digits_value(body.get(6..))?;
+        return past_month_end(y, m, d);
+    }
+    let parts = parse_parts(body)?;
+    let d = parts.day?;
+    let y = parts.year.western().ok()?;
+    if let Some(why) = past_month_end(y, parts.month, d) {
+        return Some(why);
+    }
+    let Year::Era(era, n) = parts.year else {
+        return None;
+    };
+    let (m, date) = (parts.month, NaiveDate::from_ymd_opt(y, parts.month, d)?);
+    if era.contains_day((y, m, d)) || !era.has_year(y) {
+        return None;
+    }
+    let keyed = format!("{}{}年{m}月{d}日", era.name, era_year_text(n));
+    let right = wareki(date);
+    let bound = if (y, m, d) < era.first_day {
+        let (fy, fm, fd) = era.first_day;
+        format!(
+            "{}は {} から始まります",
+            era.name,
+            wareki(NaiveDate::from_ymd_opt(fy, fm, fd)?)
+        )
+    } else {
+        let last = era
+            .next_first_day
+            .and_then(|(ny, nm, nd)| NaiveDate::from_ymd_opt(ny, nm, nd))?
+            .pred_opt()?;
+        format!("{}は {} までです", era.name, wareki(last))
+    };
+    Some(format!(
+        "{keyed} という日はありません（{bound}）。この日は {right} です。{right} と入力してください"
+    ))
+}
+
+/// `元` for year 1, the number otherwise.
+fn era_year_text(n: u32) -> String {
+    if n == 1 {
+        "元".to_string()
+    } else {
+        n.to_string()
+    }
+}
+
+/// "2025年6月は30日までです…" for a day past the end of a real month.
+fn past_month_end(y: i32, m: u32, d: u32) -> Option<String> {
+    let last = days_in_month(y, m);
+    ((1..=12).contains(&m) && d > last && d <= 31).then(|| {
+        format!("{y}年{m}月は{last}日までで、{d}日はありません。台紙の日付を確かめてください")
+    })
+}
+
+/// A trailing weekday as Excel date formats print it: `(火)`, `(火曜)`,
+/// `(火曜日)`, `火曜日`, `火曜` (full-width brackets are ASCII after NFKC).
+/// Returns the date part and the weekday (0 = Monday).
+fn strip_weekday(s: &str) -> (&str, Option<u32>) {
+    const DAYS: [char; 7] = ['月', '火', '水', '木', '金', '土', '日'];
+    let t = s.trim_end();
+    let (inner, bracketed) = match t.strip_suffix(')') {
+        Some(r) => match r.rfind('(') {
+            Some(i) => (&r[i + 1..], Some(&r[..i])),
+            None => return (s, None),
+        },
+        None => (t, None),
+    };
+    let core = inner.trim();
+    let core = core
+        .strip_suffix("曜日")
+        .or_else(|| core.strip_suffix('曜'))
+        .map_or((core, false), |c| (c, true));
+    let (day_text, had_yobi) = core;
+    // Without brackets only `X曜日`/`X曜` counts; the date part must remain.
+    if bracketed.is_none() && !had_yobi {
+        return (s, None);
+    }
+    let day_text = day_text.trim_end();
+    let Some(c) = day_text.chars().next_back() else {
+        return (s, None);
+    };
+    let Some(w) = DAYS.iter().position(|&d| d == c) else {
+        return (s, None);
+    };
+    let before_day = &day_text[..day_text.len() - c.len_utf8()];
+    let rest = match bracketed {
+        Some(before) if before_day.trim().is_empty() => before,
+        Some(_) => return (s, None),
+        None => before_day,
+    };
+    let rest = rest.trim_end();
+    if rest.is_empty() {
+        return (s, None);
+    }
+    // `w` < 7.
+    (rest, Some(w as u32))
 }
 
 /// Parse the card layout's 年月 cell into (year, month).
@@ -183,7 +330,11 @@ pub fn parse_year_month(s: &str) -> Result<(i32, u32), DateError> {
     }
     if let Year::Era(era, _) = parts.year {
         if !era.contains_month(y, parts.month) {
-            return Err(DateError::Invalid);
+            return Err(if era.has_year(y) {
+                DateError::Nonexistent
+            } else {
+                DateError::Invalid
+            });
         }
     }
     Ok((y, parts.month))
@@ -354,7 +505,11 @@ fn resolve_date(p: &Parts, day: u32) -> Result<NaiveDate, DateError> {
     let date = make_date(y, p.month, day)?;
     if let Year::Era(era, _) = p.year {
         if !era.contains_day((y, p.month, day)) {
-            return Err(DateError::Invalid);
+            return Err(if era.has_year(y) {
+                DateError::Nonexistent
+            } else {
+                DateError::Invalid
+            });
         }
     }
     Ok(date)
@@ -423,14 +578,18 @@ fn eat_era(c: &mut Cursor<'_>) -> Option<&'static Era> {
     if let Some(era) = ERAS.iter().find(|e| c.eat_str(e.name)) {
         return Some(era);
     }
-    // A bare letter only counts as an era when a year follows, so stray
-    // letters stay Invalid instead of being read as eras.
+    // A bare letter (`R7.5.25`, `R.7.6.4`) or the era name's first kanji
+    // (`令7.5.25`, `平31.4.30`) only counts as an era when a year follows, so
+    // stray letters stay Invalid instead of being read as eras.
     let mut probe = *c;
     let letter = probe.bump()?;
     let era = ERAS
         .iter()
-        .find(|e| e.letter.eq_ignore_ascii_case(&letter))?;
+        .find(|e| e.letter.eq_ignore_ascii_case(&letter) || e.name.starts_with(letter))?;
     probe.skip_ws();
+    if probe.eat('.') {
+        probe.skip_ws();
+    }
     if probe
         .peek()
         .is_some_and(|d| d.is_ascii_digit() || d == '元')
@@ -627,28 +786,123 @@ mod tests {
     #[test]
     fn era_boundaries() {
         assert_eq!(parse_date("昭和64年1月7日"), Ok(ymd(1989, 1, 7)));
-        assert_eq!(parse_date("昭和64年1月8日"), Err(DateError::Invalid));
+        assert_eq!(parse_date("昭和64年1月8日"), Err(DateError::Nonexistent));
         assert_eq!(parse_date("平成元年1月8日"), Ok(ymd(1989, 1, 8)));
         assert_eq!(parse_date("H1.1.8"), Ok(ymd(1989, 1, 8)));
-        assert_eq!(parse_date("平成元年1月7日"), Err(DateError::Invalid));
+        assert_eq!(parse_date("平成元年1月7日"), Err(DateError::Nonexistent));
         assert_eq!(parse_date("平成31年4月30日"), Ok(ymd(2019, 4, 30)));
-        assert_eq!(parse_date("平成31年5月1日"), Err(DateError::Invalid));
-        assert_eq!(parse_date("H31.5.1"), Err(DateError::Invalid));
+        assert_eq!(parse_date("平成31年5月1日"), Err(DateError::Nonexistent));
+        assert_eq!(parse_date("H31.5.1"), Err(DateError::Nonexistent));
         assert_eq!(parse_date("平成32年1月1日"), Err(DateError::Invalid));
         assert_eq!(parse_date("令和元年5月1日"), Ok(ymd(2019, 5, 1)));
-        assert_eq!(parse_date("令和元年4月30日"), Err(DateError::Invalid));
-        assert_eq!(parse_date("R1.4.30"), Err(DateError::Invalid));
+        assert_eq!(parse_date("令和元年4月30日"), Err(DateError::Nonexistent));
+        assert_eq!(parse_date("R1.4.30"), Err(DateError::Nonexistent));
         assert_eq!(parse_date("昭和65年1月1日"), Err(DateError::Invalid));
-        assert_eq!(parse_date("大正15年12月25日"), Err(DateError::Invalid));
-        assert_eq!(parse_date("昭和元年12月24日"), Err(DateError::Invalid));
-        assert_eq!(parse_date("明治45年7月30日"), Err(DateError::Invalid));
-        assert_eq!(parse_date("大正元年7月29日"), Err(DateError::Invalid));
-        assert_eq!(parse_date("明治元年10月22日"), Err(DateError::Invalid));
+        assert_eq!(parse_date("大正15年12月25日"), Err(DateError::Nonexistent));
+        assert_eq!(parse_date("昭和元年12月24日"), Err(DateError::Nonexistent));
+        assert_eq!(parse_date("明治45年7月30日"), Err(DateError::Nonexistent));
+        assert_eq!(parse_date("大正元年7月29日"), Err(DateError::Nonexistent));
+        assert_eq!(parse_date("明治元年10月22日"), Err(DateError::Nonexistent));
+        assert_eq!(parse_date("S64.1.8"), Err(DateError::Nonexistent));
+        assert_eq!(parse_date("平成33年1月1日"), Err(DateError::Invalid));
+        assert_eq!(parse_year_month("平成31年5月"), Err(DateError::Nonexistent));
+        assert_eq!(parse_year_month("平成33年5月"), Err(DateError::Invalid));
 
         assert_eq!(wareki(ymd(1989, 1, 7)), "昭和64年1月7日");
         assert_eq!(wareki(ymd(1989, 1, 8)), "平成元年1月8日");
         assert_eq!(wareki(ymd(2019, 4, 30)), "平成31年4月30日");
         assert_eq!(wareki(ymd(2019, 5, 1)), "令和元年5月1日");
+    }
+
+    #[test]
+    fn trailing_weekday_and_era_abbreviations() {
+        let cases = [
+            ("2025/5/27（火）", ymd(2025, 5, 27)),
+            ("2025/5/27(火)", ymd(2025, 5, 27)),
+            ("2025年6月2日(月)", ymd(2025, 6, 2)),
+            ("2025年6月2日 (月)", ymd(2025, 6, 2)),
+            ("2025年6月2日月曜日", ymd(2025, 6, 2)),
+            ("2025年6月1日日曜日", ymd(2025, 6, 1)),
+            ("2025/6/2 月曜日", ymd(2025, 6, 2)),
+            ("2025/5/27（火曜日）", ymd(2025, 5, 27)),
+            ("2025/5/27(火曜)", ymd(2025, 5, 27)),
+            ("2025/5/27(火) 0:00", ymd(2025, 5, 27)),
+            ("令和7年5月27日（火）", ymd(2025, 5, 27)),
+            ("令7.5.25", ymd(2025, 5, 25)),
+            ("R.7.6.4", ymd(2025, 6, 4)),
+            ("r.7.6.4", ymd(2025, 6, 4)),
+            ("平31.4.30", ymd(2019, 4, 30)),
+            ("H.31.4.30", ymd(2019, 4, 30)),
+            ("S.64.1.7", ymd(1989, 1, 7)),
+            ("昭64.1.7", ymd(1989, 1, 7)),
+            ("大15.12.24", ymd(1926, 12, 24)),
+            ("明45.7.29", ymd(1912, 7, 29)),
+            ("令元.5.1", ymd(2019, 5, 1)),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_date(s), Ok(want), "{s:?}");
+        }
+        // A weekday that is not the date's: one of the two is mistyped.
+        for s in ["2025/5/27（水）", "2025年6月2日(火)", "2025/5/27水曜日"] {
+            assert_eq!(parse_date(s), Err(DateError::Invalid), "{s:?}");
+        }
+        for s in [
+            "(火)",
+            "火曜日",
+            "2025/5/27(",
+            "2025/5/27)",
+            "2025/5/27(火",
+            "2025/5/27(x)",
+        ] {
+            assert!(parse_date(s).is_err(), "{s:?}");
+        }
+        // Unchanged: a day mark is not a weekday.
+        assert_eq!(parse_date("2025年6月1日"), Ok(ymd(2025, 6, 1)));
+    }
+
+    #[test]
+    fn nonexistent_dates_name_their_right_form() {
+        let cases = [
+            ("平成31年5月1日", "令和元年5月1日"),
+            ("令和元年4月30日", "平成31年4月30日"),
+            ("S64.1.8", "平成元年1月8日"),
+            ("昭和64年1月8日", "平成元年1月8日"),
+            ("平成元年1月7日", "昭和64年1月7日"),
+            ("H31.5.1", "令和元年5月1日"),
+        ];
+        for (s, right) in cases {
+            assert_eq!(parse_date(s), Err(DateError::Nonexistent), "{s:?}");
+            let why = nonexistent_reason(s).unwrap_or_default();
+            assert!(
+                why.contains(&format!("この日は {right} です")),
+                "{s:?}: {why}"
+            );
+        }
+        let why = nonexistent_reason("平成31年5月1日").unwrap_or_default();
+        assert!(
+            why.starts_with(
+                "平成31年5月1日 という日はありません（平成は 平成31年4月30日 までです）"
+            ),
+            "{why}"
+        );
+        let why = nonexistent_reason("令和元年4月30日").unwrap_or_default();
+        assert!(
+            why.contains("令和は 令和元年5月1日 から始まります"),
+            "{why}"
+        );
+        let why = nonexistent_reason("2025-06-31").unwrap_or_default();
+        assert!(why.contains("2025年6月は30日まで"), "{why}");
+        assert!(nonexistent_reason("60")
+            .unwrap_or_default()
+            .contains("1900年2月29日"));
+        assert_eq!(nonexistent_reason("2025-06-30"), None);
+        assert_eq!(nonexistent_reason("abc"), None);
+        // Excel serial 60 is the fictitious 1900-02-29.
+        assert_eq!(excel_serial_date(60.0, false), Err(DateError::Nonexistent));
+        assert_eq!(excel_serial_date(60.5, false), Err(DateError::Nonexistent));
+        assert_eq!(excel_serial_date(61.0, false), Ok(ymd(1900, 3, 1)));
+        assert_eq!(excel_serial_date(-1.0, false), Err(DateError::Invalid));
+        assert_eq!(excel_serial_date(60.0, true), Ok(ymd(1904, 3, 1)));
     }
 
     #[test]
@@ -841,11 +1095,7 @@ mod tests {
             "25-05",
             "25/5",
             "R7",
-            "令和元年4月",
-            "平成31年5月",
-            "H31.5",
-            "昭和64年2月",
-            "昭和64年12月1日",
+            "平成32年5月",
             "2025-05-14-01",
             "2025年5月14日14",
             "年月",
@@ -853,6 +1103,16 @@ mod tests {
             assert_eq!(parse_year_month(s), Err(DateError::Invalid), "{s:?}");
         }
         assert_eq!(parse_year_month("2025-06-31"), Err(DateError::Nonexistent));
+        // Months the era has a year for but not the month: the operator is told the era.
+        for s in [
+            "令和元年4月",
+            "平成31年5月",
+            "H31.5",
+            "昭和64年2月",
+            "昭和64年12月1日",
+        ] {
+            assert_eq!(parse_year_month(s), Err(DateError::Nonexistent), "{s:?}");
+        }
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub fn in_guarded_read() -> bool {
 pub mod date;
 pub mod normalize;
 mod workbook;
+mod xls_scan;
+mod xml_scan;
 
 use std::borrow::Cow;
 use std::fmt;

@@ -82,9 +82,13 @@ pub enum IntParse {
 
 /// Parse an integer from an already-normalized cell.
 ///
-/// Accepts an optional sign, `,` between digits (`8,000`; placement is not
-/// checked because operators group inconsistently), and a zero fraction
-/// (`8000.0`, which Excel exports for numeric cells).
+/// Accepts an optional sign, `,` as a thousands separator in its right places
+/// only (`8,000`, `1,234,567`; after NFKC also `１２，３４５`), and a zero fraction
+/// (`8000.0`, which Excel exports for numeric cells). Ambiguous forms are
+/// [`IntParse::NotANumber`]: commas elsewhere (`1,2,3` may be three values run
+/// together, `8,0000` a slip of the finger) and a dot with three digits after
+/// a short integer part (`8.000` is 8000 to a European eye and 8 to Excel);
+/// [`why_not_a_number`] says which, for the message.
 pub fn parse_int(s: &str) -> IntParse {
     // The common cell, plain digits that fit: no sign, grouping or fraction to look at.
     let b = s.as_bytes();
@@ -113,6 +117,9 @@ pub fn parse_int(s: &str) -> IntParse {
         if f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()) {
             return IntParse::NotANumber;
         }
+        if dot_may_group_thousands(int_part, f) {
+            return IntParse::NotANumber;
+        }
         if f.bytes().any(|b| b != b'0') {
             return IntParse::Fraction;
         }
@@ -136,21 +143,67 @@ pub fn parse_int(s: &str) -> IntParse {
     IntParse::Int(acc)
 }
 
-/// Non-empty ASCII digits with single commas strictly between digits.
+/// Non-empty ASCII digits, either plain or grouped by thousands with commas:
+/// a first group of 1 to 3 digits, then groups of exactly 3 (`1,234,567`).
 fn valid_grouped_digits(s: &str) -> bool {
     let b = s.as_bytes();
-    if !b.first().is_some_and(u8::is_ascii_digit) || !b.last().is_some_and(u8::is_ascii_digit) {
+    if b.is_empty() {
         return false;
     }
-    let mut prev_comma = false;
-    for &c in b {
-        match c {
-            b'0'..=b'9' => prev_comma = false,
-            b',' if !prev_comma => prev_comma = true,
-            _ => return false,
+    if !b.contains(&b',') {
+        return b.iter().all(u8::is_ascii_digit);
+    }
+    let mut groups = s.split(',');
+    let first = groups.next().unwrap_or("");
+    (1..=3).contains(&first.len())
+        && first.bytes().all(|c| c.is_ascii_digit())
+        && groups.all(|g| g.len() == 3 && g.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// `8.000`, `12.500`: a dot followed by exactly three digits after an integer
+/// part of one to three digits (no commas) reads as a thousands separator in
+/// much of Europe, and as a decimal point to Excel: refused as ambiguous.
+fn dot_may_group_thousands(int_part: &str, frac: &str) -> bool {
+    frac.len() == 3
+        && (1..=3).contains(&int_part.len())
+        && int_part.bytes().all(|c| c.is_ascii_digit())
+}
+
+/// Why a normalized cell that [`parse_int`] refuses is not read as a number,
+/// when the cause is a misplaced separator rather than plain garbage: a
+/// Japanese sentence the caller can put in its `*.not_a_number` message.
+/// `None` for cells that are simply not numbers (or that [`parse_int`] accepts).
+pub fn why_not_a_number(s: &str) -> Option<&'static str> {
+    if !matches!(parse_int(s), IntParse::NotANumber) {
+        return None;
+    }
+    let s = s.trim();
+    let body = s.strip_prefix(['+', '-', '\u{2212}']).unwrap_or(s);
+    let (int_part, frac) = match body.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
+    };
+    let digits_and_commas = |t: &str| {
+        t.bytes().any(|c| c.is_ascii_digit()) && t.bytes().all(|c| c.is_ascii_digit() || c == b',')
+    };
+    if int_part.contains(',') && digits_and_commas(int_part) && !valid_grouped_digits(int_part) {
+        return Some(
+            "区切りのカンマ（,）の位置が3桁ごとになっていないため、どの数か決められません\
+             （例: 1,2,3 は 123 とも 1・2・3 とも読めます）。カンマを外して数字だけで入力してください",
+        );
+    }
+    if let Some(f) = frac {
+        if valid_grouped_digits(int_part)
+            && f.bytes().all(|c| c.is_ascii_digit())
+            && dot_may_group_thousands(int_part, f)
+        {
+            return Some(
+                "点（.）の後に3桁あるため、小数点か桁区切りか決められません\
+                 （例: 8.000 は 8 とも 8000 とも読めます）。区切りを付けずに数字だけで入力してください",
+            );
         }
     }
-    true
+    None
 }
 
 /// Classify a numeric (float) spreadsheet cell the same way as [`parse_int`].
@@ -464,7 +517,11 @@ mod tests {
         assert_eq!(parse_int(&normalize("８，０００")), IntParse::Int(8000));
         assert_eq!(parse_int("8000"), IntParse::Int(8000));
         assert_eq!(parse_int("12,345,678"), IntParse::Int(12_345_678));
-        assert_eq!(parse_int("8,0000"), IntParse::Int(80_000));
+        assert_eq!(parse_int("1,234,567"), IntParse::Int(1_234_567));
+        assert_eq!(parse_int(&normalize("１２，３４５")), IntParse::Int(12_345));
+        assert_eq!(parse_int("-1,000"), IntParse::Int(-1000));
+        assert_eq!(parse_int("8000.000"), IntParse::Int(8000));
+        assert_eq!(parse_int("1,000.000"), IntParse::Int(1000));
         assert_eq!(parse_int("-5"), IntParse::Int(-5));
         assert_eq!(parse_int("+5"), IntParse::Int(5));
         assert_eq!(parse_int("\u{2212}5"), IntParse::Int(-5));
@@ -494,6 +551,13 @@ mod tests {
             ",8000",
             "8000,",
             "8,,000",
+            "8,0000",
+            "1,2,3",
+            "12,34",
+            "1234,567",
+            "8.000",
+            "-8.000",
+            "12.500",
             "8000.",
             ".5",
             "8.0.0",
@@ -506,6 +570,21 @@ mod tests {
             "99999999999999999999999",
         ] {
             assert_eq!(parse_int(s), IntParse::NotANumber, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn misplaced_separators_say_why() {
+        for s in ["1,2,3", "8,0000", "12,34", "1234,567", "1,2,3.0"] {
+            let why = why_not_a_number(s).unwrap_or_default();
+            assert!(why.contains("カンマ"), "{s:?}: {why}");
+        }
+        for s in ["8.000", "-8.000", "12.500", "999.000"] {
+            let why = why_not_a_number(s).unwrap_or_default();
+            assert!(why.contains("小数点か桁区切りか"), "{s:?}: {why}");
+        }
+        for s in ["8,000", "8000", "8.0", "abc", "", "8.5", "8千", "1e5"] {
+            assert_eq!(why_not_a_number(s), None, "{s:?}");
         }
     }
 

@@ -45,6 +45,8 @@ use calamine::{
 };
 use chrono::NaiveDate;
 
+use super::xls_scan::xls_guard;
+use super::xml_scan;
 use super::{cell_name, open_file, read_error, sheet_not_found, ReadOptions, Row, RowSource, Slot};
 
 type Buf = BufReader<File>;
@@ -52,9 +54,15 @@ type Buf = BufReader<File>;
 /// An opened workbook.
 pub(crate) struct WorkBook {
     file: String,
+    path: std::path::PathBuf,
     kind: Kind,
     max_rows: u32,
     max_cols: usize,
+    /// .xlsx: each sheet's part in the zip, and how many shared strings there are.
+    parts: SheetParts,
+    strings: u64,
+    /// .xlsx sheets already pre-scanned (a second pass need not scan again).
+    checked: Vec<String>,
 }
 
 enum Kind {
@@ -80,7 +88,7 @@ enum Magic {
     Unknown,
 }
 
-const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
+pub(super) const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
 
 fn sniff(head: &[u8]) -> Magic {
     if head.is_empty() {
@@ -114,7 +122,7 @@ fn read_head(path: &Path, file: &str) -> Result<Vec<u8>> {
 }
 
 /// Run `f`, turning a panic inside calamine into an error naming the file.
-fn guarded<T>(file: &str, f: impl FnOnce() -> T) -> Result<T> {
+pub(super) fn guarded<T>(file: &str, f: impl FnOnce() -> T) -> Result<T> {
     super::GUARDED.with(|g| g.set(g.get() + 1));
     let r = catch_unwind(AssertUnwindSafe(f));
     super::GUARDED.with(|g| g.set(g.get().saturating_sub(1)));
@@ -139,15 +147,18 @@ pub(crate) const MAX_SHARED_STRINGS_BYTES: u64 = 64 * 1024 * 1024;
 /// the part (each string takes at least `<si/>`, 5 bytes) and [`MAX_SHARED_STRINGS`].
 /// What is actually stored is bounded too, while streaming: the part's decompressed size
 /// (never trusting the size the zip declares) and the number of `<si>` strings.
-fn shared_strings_guard(path: &Path, file: &str) -> Result<()> {
+fn shared_strings_guard(path: &Path, file: &str, xl_dir: &str) -> Result<u64> {
     let Ok(f) = File::open(path) else {
-        return Ok(()); // calamine reports it
+        return Ok(0); // calamine reports it
     };
     let Ok(mut z) = zip::ZipArchive::new(BufReader::new(f)) else {
-        return Ok(()); // not a readable zip: calamine's error names it
+        return Ok(0); // not a readable zip: calamine's error names it
     };
-    let Ok(entry) = z.by_name("xl/sharedStrings.xml") else {
-        return Ok(());
+    let Some(i) = zip_index(&z, &format!("{xl_dir}sharedStrings.xml")) else {
+        return Ok(0);
+    };
+    let Ok(entry) = z.by_index(i) else {
+        return Ok(0);
     };
     let scan = scan_shared_strings(entry);
     let refuse = |what: String| {
@@ -178,7 +189,138 @@ fn shared_strings_guard(path: &Path, file: &str) -> Result<()> {
             MAX_SHARED_STRINGS
         )));
     }
+    Ok(scan.strings)
+}
+
+/// The entry calamine opens for `path`: the same name ignoring ASCII case and with `\`
+/// read as `/` (calamine's path cache), else the exact name.
+fn zip_index<R: Read + std::io::Seek>(z: &zip::ZipArchive<R>, path: &str) -> Option<usize> {
+    let want = path.to_ascii_lowercase();
+    z.file_names()
+        .filter_map(|n| n.ok())
+        .find(|n| n.replace('\\', "/").to_ascii_lowercase() == want)
+        .and_then(|n| z.index_for_name(&n))
+        .or_else(|| z.index_for_name(path))
+}
+
+/// The .xlsx parts calamine reads at open and which part holds each sheet: the
+/// workbook (`_rels/.rels` names it), its relationships and `<sheet>` list, as
+/// calamine resolves them. Each of these parts, and `styles.xml`, is streamed with the
+/// tokenizer's bounds, so a bomb in one of them is refused before calamine gathers it.
+/// Returns the folder of the workbook part (`xl/`) and (sheet name, part path) pairs;
+/// where a part cannot be read calamine reports it, so it is left out here.
+fn xlsx_layout(path: &Path, file: &str) -> Result<(String, SheetParts)> {
+    let mut parts = Vec::new();
+    let Ok(f) = File::open(path) else {
+        return Ok(("xl/".into(), parts));
+    };
+    let Ok(mut z) = zip::ZipArchive::new(BufReader::new(f)) else {
+        return Ok(("xl/".into(), parts));
+    };
+    let bomb = |part: &str| {
+        anyhow!(
+            "{file}: ブックの {part} が大きすぎるか、巨大な空白などを含んでいます。\
+             壊れているか細工されたファイルです。Excel で開き直して保存し直してください。 \
+             (oversized part {part})"
+        )
+    };
+    let read = |z: &mut zip::ZipArchive<BufReader<File>>,
+                part: &str,
+                wanted: &[u8],
+                keys: &[&[u8]]|
+     -> Result<Vec<Vec<Option<String>>>> {
+        let Some(i) = zip_index(z, part) else {
+            return Ok(Vec::new());
+        };
+        let Ok(entry) = z.by_index(i) else {
+            return Ok(Vec::new());
+        };
+        xml_scan::collect_tags(entry, wanted, keys).map_err(|_| bomb(part))
+    };
+    let root = read(
+        &mut z,
+        "_rels/.rels",
+        b"Relationship",
+        &[b"Type", b"Target"],
+    )?;
+    let target = root
+        .iter()
+        .find(|a| {
+            a.first()
+                .and_then(|t| t.as_deref())
+                .is_some_and(|t| t.ends_with("/relationships/officeDocument"))
+        })
+        .and_then(|a| a.get(1).cloned().flatten())
+        .unwrap_or_else(|| "xl/workbook.xml".into());
+    let (dir, name) = match target.rfind('/') {
+        Some(i) => target.split_at(i + 1),
+        None => ("", target.as_str()),
+    };
+    let dir = dir.strip_prefix('/').unwrap_or(dir).to_string();
+    let name = if name.is_empty() {
+        "workbook.xml"
+    } else {
+        name
+    };
+    let rels = read(
+        &mut z,
+        &format!("{dir}_rels/{name}.rels"),
+        b"Relationship",
+        &[b"Id", b"Target"],
+    )?;
+    let sheets = read(&mut z, &format!("{dir}{name}"), b"sheet", &[b"name", b"id"])?;
+    read(&mut z, &format!("{dir}styles.xml"), b"-", &[])?;
+    for sheet in sheets {
+        let (Some(Some(sheet_name)), Some(Some(id))) = (sheet.first(), sheet.get(1)) else {
+            continue;
+        };
+        let Some(target) = rels
+            .iter()
+            .find(|r| r.first().and_then(|i| i.as_deref()) == Some(id.as_str()))
+            .and_then(|r| r.get(1).cloned().flatten())
+        else {
+            continue;
+        };
+        let part = match target.strip_prefix('/') {
+            Some(abs) => abs.to_string(),
+            None => format!("{dir}{target}"),
+        };
+        parts.push((sheet_name.clone(), part));
+    }
+    Ok((dir, parts))
+}
+
+/// Two sheets with one name (Excel forbids it, ignoring case): which one is meant
+/// cannot be told, and calamine would only ever read the first.
+fn duplicate_sheet_check(file: &str, names: &[String]) -> Result<()> {
+    for (i, a) in names.iter().enumerate() {
+        if let Some(b) = names[..i]
+            .iter()
+            .find(|b| b.to_lowercase() == a.to_lowercase())
+        {
+            return Err(anyhow!(
+                "{file}: シート名「{b}」と「{a}」が重なっています（同じ名前のシートが二つあります）。\
+                 どちらを読むか決められません。Excel で片方のシート名を変えて保存し直してください。 \
+                 (two sheets named {a:?})"
+            ));
+        }
+    }
     Ok(())
+}
+
+/// Stream `content.xml` of an .ods through [`xml_scan::OdsCheck`] before calamine
+/// expands it whole.
+fn ods_guard(path: &Path, file: &str, opts: &ReadOptions) -> Result<()> {
+    let Ok(f) = File::open(path) else {
+        return Ok(());
+    };
+    let Ok(mut z) = zip::ZipArchive::new(BufReader::new(f)) else {
+        return Ok(());
+    };
+    let Ok(entry) = z.by_name("content.xml") else {
+        return Ok(());
+    };
+    xml_scan::OdsCheck::new(file, opts.max_rows, opts.max_cols).run(entry)
 }
 
 /// What one streamed pass over `sharedStrings.xml` found.
@@ -211,9 +353,23 @@ fn scan_shared_strings(mut r: impl Read) -> SharedStringsScan {
             let take = (4096 - head.len()).min(n);
             head.extend_from_slice(&buf[carry..carry + take]);
         }
-        scan.strings += buf[..end]
+        // `<si>` or `<x:si>` (some tools write the prefix): calamine matches the local
+        // name. A prefixed one counts when its tag is not a closing one (`</x:si>`).
+        let piece = &buf[..end];
+        scan.strings += piece
             .windows(4)
-            .filter(|w| w[..3] == *b"<si" && (w[3] == b'>' || w[3] == b' ' || w[3] == b'/'))
+            .enumerate()
+            .filter(|(k, w)| {
+                w[1..3] == *b"si"
+                    && (w[3] == b'>' || w[3] == b' ' || w[3] == b'/')
+                    && (w[0] == b'<'
+                        || (w[0] == b':' && {
+                            let head = &piece[k.saturating_sub(16)..*k];
+                            head.iter()
+                                .rposition(|&b| b == b'<')
+                                .is_some_and(|lt| head.get(lt + 1) != Some(&b'/'))
+                        }))
+            })
             .count() as u64;
         if scan.bytes > MAX_SHARED_STRINGS_BYTES || scan.strings > MAX_SHARED_STRINGS {
             break;
@@ -250,7 +406,11 @@ fn panic_error(file: &str) -> anyhow::Error {
     )
 }
 
-fn damaged_error(file: &str, what: &str, detail: &dyn std::fmt::Display) -> anyhow::Error {
+pub(super) fn damaged_error(
+    file: &str,
+    what: &str,
+    detail: &dyn std::fmt::Display,
+) -> anyhow::Error {
     anyhow!(
         "{file}: ブックが壊れているか、途中で切れています（{what}）。\
          Excel で開き直して保存し直してください。 (workbook is damaged or truncated: {detail})"
@@ -332,11 +492,16 @@ fn ods_error(file: &str, e: OdsError) -> anyhow::Error {
     }
 }
 
-fn open_xlsx(path: &Path, file: &str) -> Result<Kind> {
-    shared_strings_guard(path, file)?;
+/// (sheet name, zip part) of each sheet of an .xlsx.
+type SheetParts = Vec<(String, String)>;
+
+/// An opened .xlsx, its sheets' parts and its shared-string count.
+fn open_xlsx(path: &Path, file: &str) -> Result<(Kind, SheetParts, u64)> {
+    let (dir, parts) = xlsx_layout(path, file)?;
+    let strings = shared_strings_guard(path, file, &dir)?;
     let rs = BufReader::new(open_file(path, file)?);
     match guarded(file, || Xlsx::new(rs))? {
-        Ok(x) => Ok(Kind::Xlsx(Box::new(x))),
+        Ok(x) => Ok((Kind::Xlsx(Box::new(x)), parts, strings)),
         Err(e) => Err(xlsx_error(file, e)),
     }
 }
@@ -357,7 +522,8 @@ fn open_xls(path: &Path, file: &str) -> Result<Kind> {
     }
 }
 
-fn open_ods(path: &Path, file: &str) -> Result<Kind> {
+fn open_ods(path: &Path, file: &str, opts: &ReadOptions) -> Result<Kind> {
+    ods_guard(path, file, opts)?;
     let rs = BufReader::new(open_file(path, file)?);
     match guarded(file, || Ods::new(rs))? {
         Ok(x) => Ok(Kind::Ods(Box::new(x))),
@@ -369,8 +535,16 @@ impl WorkBook {
     /// Open a workbook; `ext` is the lower-case extension without the dot.
     pub(crate) fn open(path: &Path, file: String, ext: &str, opts: &ReadOptions) -> Result<Self> {
         let magic = sniff(&read_head(path, &file)?);
+        let mut parts = Vec::new();
+        let mut strings = 0;
+        let mut xlsx = |path: &Path, file: &str| -> Result<Kind> {
+            let (kind, p, n) = open_xlsx(path, file)?;
+            parts = p;
+            strings = n;
+            Ok(kind)
+        };
         let kind = match (ext, magic) {
-            ("xlsx" | "xlsm", Magic::Zip) => open_xlsx(path, &file)?,
+            ("xlsx" | "xlsm", Magic::Zip) => xlsx(path, &file)?,
             // An OLE container named .xlsx is either an encrypted workbook or
             // an old .xls that was renamed: read the latter, refuse the former.
             ("xlsx" | "xlsm", Magic::Ole) => {
@@ -385,10 +559,10 @@ impl WorkBook {
                 open_xls(path, &file)?
             }
             // A newer workbook saved with an .xls name: Excel opens it too.
-            ("xls", Magic::Zip) => open_xlsx(path, &file)?,
+            ("xls", Magic::Zip) => xlsx(path, &file)?,
             ("xlsb", Magic::Zip) => open_xlsb(path, &file)?,
             ("xlsb", Magic::Ole) => return Err(password_error(&file)),
-            ("ods", Magic::Zip) => open_ods(path, &file)?,
+            ("ods", Magic::Zip) => open_ods(path, &file, opts)?,
             (_, Magic::Zip | Magic::Ole) => {
                 return Err(not_a_workbook_error(&file, ext, magic));
             }
@@ -403,12 +577,40 @@ impl WorkBook {
                 ));
             }
         };
-        Ok(WorkBook {
+        let book = WorkBook {
             file,
+            path: path.to_path_buf(),
             kind,
             max_rows: opts.max_rows,
             max_cols: opts.max_cols,
-        })
+            parts,
+            strings,
+            checked: Vec::new(),
+        };
+        duplicate_sheet_check(&book.file, &book.sheet_names())?;
+        Ok(book)
+    }
+
+    /// Pre-scan an .xlsx sheet's part once (see [`xml_scan`]): a damaged shared-string
+    /// index, a repeated row or cell, or a bomb is refused before calamine reads it.
+    fn check_xlsx_sheet(&mut self, sheet: &str) -> Result<()> {
+        if self.checked.iter().any(|s| s == sheet) {
+            return Ok(());
+        }
+        if let Some((_, part)) = self.parts.iter().find(|(n, _)| n == sheet) {
+            let f = File::open(&self.path).map_err(|e| read_error(&self.file, &e))?;
+            if let Ok(mut z) = zip::ZipArchive::new(BufReader::new(f)) {
+                if let Some(entry) = zip_index(&z, part).and_then(|i| z.by_index(i).ok()) {
+                    let place = xml_scan::Place {
+                        file: &self.file,
+                        sheet,
+                    };
+                    xml_scan::XlsxSheetCheck::new(place, self.strings).run(entry)?;
+                }
+            }
+        }
+        self.checked.push(sheet.to_string());
+        Ok(())
     }
 
     pub(crate) fn file_name(&self) -> &str {
@@ -428,6 +630,9 @@ impl WorkBook {
         let names = self.sheet_names();
         if !names.iter().any(|n| n == sheet) {
             return Err(sheet_not_found(&self.file, sheet, &names));
+        }
+        if matches!(self.kind, Kind::Xlsx(_)) {
+            self.check_xlsx_sheet(sheet)?;
         }
         let ctx = Ctx {
             file: &self.file,
@@ -474,519 +679,17 @@ impl WorkBook {
     }
 }
 
-// ---------------------------------------------------------------------------
-// .xls pre-scan
-//
-// calamine's `Xls::new` parses every sheet when the file is opened and builds
-// a dense grid spanning each sheet's cells. A BIFF8 cell record carries a
-// 16-bit column, so one damaged or hostile record at (65535, 65535) makes it
-// allocate 65536 x 65536 cells (137 GB) and the process aborts; a DIMENSIONS
-// record with a huge or reversed row range makes it reserve petabytes; a
-// cycle in the OLE sector chains makes it loop while growing a buffer. None
-// of these is a panic that `catch_unwind` could stop, so before calamine
-// sees an .xls we walk the file the same way it will and refuse it if it
-// would do any of that. Where calamine would simply fail (an error, or a
-// panic we catch) the scan steps aside and lets calamine report it.
-// ---------------------------------------------------------------------------
-
-const CFB_ENDOFCHAIN: u32 = 0xFFFF_FFFE;
-const CFB_RESERVED: u32 = 0xFFFF_FFFA;
-const CFB_DIFSECT: u32 = 0xFFFF_FFFC;
-/// Largest grid a real .xls can have (65536 rows x 256 columns).
-const XLS_MAX_CELLS: u64 = 65_536 * 256;
-/// Columns a real .xls can have (A..IV).
-const XLS_MAX_COLS: usize = 256;
-
-/// Why the scan stopped early.
-enum Stop {
-    /// calamine would return an error or hit a (caught) panic here, before
-    /// allocating anything large: let it.
-    CalamineFails,
-    /// The file is unsafe to hand to calamine.
-    Refuse(anyhow::Error),
-}
-
-type Scan<T> = std::result::Result<T, Stop>;
-
-fn le_u16(b: &[u8], at: usize) -> Option<u16> {
-    let s = b.get(at..at.checked_add(2)?)?;
-    Some(u16::from_le_bytes([s[0], s[1]]))
-}
-
-fn le_u32(b: &[u8], at: usize) -> Option<u32> {
-    let s = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-fn le_u64(b: &[u8], at: usize) -> Option<u64> {
-    let lo = le_u32(b, at)?;
-    let hi = le_u32(b, at.checked_add(4)?)?;
-    Some(u64::from(lo) | (u64::from(hi) << 32))
-}
-
-fn u32s(b: &[u8]) -> impl Iterator<Item = u32> + '_ {
-    b.chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-}
-
-/// Refuse an .xls whose structure would make calamine allocate absurdly or
-/// loop, or that has data outside the limits (naming the cell).
-fn xls_guard(path: &Path, file: &str, opts: &ReadOptions) -> Result<()> {
-    let bytes = std::fs::read(path).map_err(|e| read_error(file, &e))?;
-    match guarded(file, || scan_xls(&bytes, file, opts))? {
-        Ok(()) | Err(Stop::CalamineFails) => Ok(()),
-        Err(Stop::Refuse(e)) => Err(e),
-    }
-}
-
-fn cfb_broken(file: &str, what: &str) -> Stop {
-    Stop::Refuse(damaged_error(
-        file,
-        "OLE コンテナの構造が壊れています",
-        &what,
-    ))
-}
-
-/// The OLE container as calamine's `Cfb` reads it.
-struct CfbView<'d> {
-    file: &'d [u8],
-    sector_size: usize,
-    /// Highest sector id calamine accepts (file length / sector size).
-    maxid: usize,
-    fats: Vec<u32>,
-}
-
-impl<'d> CfbView<'d> {
-    /// Sector `id` as calamine's `Sectors::get` returns it (cut short at the
-    /// end of the file); `None` where calamine errors or panics.
-    fn sector(&self, id: u32) -> Option<&'d [u8]> {
-        let id = usize::try_from(id).ok()?;
-        if id > self.maxid {
-            return None;
-        }
-        let start = id.checked_add(1)?.checked_mul(self.sector_size)?;
-        let end = start.checked_add(self.sector_size)?.min(self.file.len());
-        self.file.get(start..end)
-    }
-
-    /// Follow a chain like calamine's `get_chain`, but give up once it is
-    /// longer than the file has sectors (a cycle).
-    fn chain(&self, start: u32, len: usize, what: &str, file: &str) -> Scan<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut id = start;
-        let mut steps = 0usize;
-        while id != CFB_ENDOFCHAIN {
-            let sector = self.sector(id).ok_or(Stop::CalamineFails)?;
-            let take = sector.len().min(len - out.len());
-            out.extend_from_slice(sector.get(..take).unwrap_or(&[]));
-            if out.len() >= len {
-                break;
-            }
-            id = *self
-                .fats
-                .get(usize::try_from(id).unwrap_or(usize::MAX))
-                .ok_or(Stop::CalamineFails)?;
-            steps += 1;
-            if steps > self.maxid.saturating_add(1) {
-                return Err(cfb_broken(file, what));
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// Follow a chain in the mini stream (64-byte sectors) like calamine does;
-/// a chain leaving the mini stream or longer than it is refused.
-fn mini_chain(
-    ministream: &[u8],
-    minifat: &[u32],
-    start: u32,
-    len: usize,
-    file: &str,
-) -> Scan<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut id = start;
-    let mut steps = 0usize;
-    while id != CFB_ENDOFCHAIN {
-        let at = usize::try_from(id).unwrap_or(usize::MAX).saturating_mul(64);
-        let sector = ministream
-            .get(at..at.saturating_add(64))
-            .ok_or_else(|| cfb_broken(file, "mini stream chain"))?;
-        let take = sector.len().min(len - out.len());
-        out.extend_from_slice(sector.get(..take).unwrap_or(&[]));
-        if out.len() >= len {
-            break;
-        }
-        id = *minifat
-            .get(usize::try_from(id).unwrap_or(usize::MAX))
-            .ok_or(Stop::CalamineFails)?;
-        steps += 1;
-        if steps > ministream.len() / 64 + 1 {
-            return Err(cfb_broken(file, "mini stream chain"));
-        }
-    }
-    Ok(out)
-}
-
-/// A directory entry: (name, start sector, stream length).
-type DirEntry = (String, u32, usize);
-
-/// The workbook stream, extracted the way calamine's `Cfb` does it.
-fn workbook_stream(bytes: &[u8], file: &str) -> Scan<Vec<u8>> {
-    let header = bytes.get(..512).ok_or(Stop::CalamineFails)?;
-    if !header.starts_with(OLE_MAGIC) {
-        return Err(Stop::CalamineFails);
-    }
-    let large = match le_u16(header, 30) {
-        Some(9) => false,
-        Some(12) => true,
-        _ => return Err(Stop::CalamineFails),
-    };
-    if le_u16(header, 32) != Some(6) {
-        return Err(Stop::CalamineFails);
-    }
-    let sector_size: usize = if large { 4096 } else { 512 };
-    if bytes.len() < sector_size {
-        return Err(Stop::CalamineFails);
-    }
-    let version = le_u16(header, 26).unwrap_or(0);
-    let dir_start = le_u32(header, 48).ok_or(Stop::CalamineFails)?;
-    let mini_fat_start = le_u32(header, 60).ok_or(Stop::CalamineFails)?;
-    let mini_fat_len = le_u32(header, 64).ok_or(Stop::CalamineFails)?;
-    let difat_start = le_u32(header, 68).ok_or(Stop::CalamineFails)?;
-    let mut cfb = CfbView {
-        file: bytes,
-        sector_size,
-        maxid: bytes.len() / sector_size,
-        fats: Vec::new(),
-    };
-
-    // DIFAT: the header's 109 entries, then a chain of DIFAT sectors whose
-    // last entry points at the next one (calamine bounds this loop itself).
-    let mut difat: Vec<u32> = u32s(header.get(76..512).unwrap_or(&[])).collect();
-    let mut id = difat_start;
-    let mut n = 0usize;
-    while id < CFB_RESERVED {
-        n += 1;
-        if n > cfb.maxid.saturating_add(1) {
-            return Err(Stop::CalamineFails);
-        }
-        let sector = cfb.sector(id).ok_or(Stop::CalamineFails)?;
-        if sector.len() % 4 != 0 {
-            return Err(Stop::CalamineFails);
-        }
-        difat.extend(u32s(sector));
-        id = difat.pop().ok_or(Stop::CalamineFails)?;
-    }
-    // FAT sectors. A real file lists each at most once; more entries than
-    // the file has sectors means a crafted DIFAT (calamine would copy the
-    // same sectors over and over).
-    let fat_ids: Vec<u32> = difat.into_iter().filter(|&id| id < CFB_DIFSECT).collect();
-    if fat_ids.len() > cfb.maxid.saturating_add(1) {
-        return Err(cfb_broken(file, "FAT"));
-    }
-    let mut fats = Vec::new();
-    for id in fat_ids {
-        let sector = cfb.sector(id).ok_or(Stop::CalamineFails)?;
-        if sector.len() % 4 != 0 {
-            return Err(Stop::CalamineFails);
-        }
-        fats.extend(u32s(sector));
-    }
-    cfb.fats = fats;
-
-    let dir_bytes = cfb.chain(dir_start, usize::MAX, "directory chain", file)?;
-    let dirs: Vec<DirEntry> = dir_bytes
-        .chunks_exact(128)
-        .map(|c| {
-            let (name, _, _) = encoding_rs::UTF_16LE.decode(c.get(..64).unwrap_or(&[]));
-            let mut name = name.into_owned();
-            if let Some(nul) = name.as_bytes().iter().position(|&b| b == 0) {
-                name.truncate(nul);
-            }
-            let start = le_u32(c, 116).unwrap_or(CFB_ENDOFCHAIN);
-            let len = if large {
-                le_u64(c, 120).and_then(|v| usize::try_from(v).ok())
-            } else {
-                le_u32(c, 120).and_then(|v| usize::try_from(v).ok())
-            };
-            (name, start, len.unwrap_or(usize::MAX))
-        })
-        .collect();
-    let root = dirs.first().ok_or(Stop::CalamineFails)?;
-    if version != 3 && root.1 == CFB_ENDOFCHAIN {
-        return Err(Stop::CalamineFails);
-    }
-    let (ministream, minifat) = if mini_fat_len > 0 {
-        let ministream = cfb.chain(root.1, root.2, "mini stream", file)?;
-        let fat_len = usize::try_from(mini_fat_len)
-            .unwrap_or(usize::MAX)
-            .saturating_mul(sector_size);
-        let minifat: Vec<u32> =
-            u32s(&cfb.chain(mini_fat_start, fat_len, "mini FAT", file)?).collect();
-        (ministream, minifat)
-    } else {
-        (Vec::new(), Vec::new())
-    };
-
-    // calamine tries "Workbook", then (on any failure) "Book".
-    let mut last = Err(Stop::CalamineFails);
-    for wanted in ["Workbook", "Book"] {
-        let Some((_, start, len)) = dirs
-            .iter()
-            .find(|d| d.0.as_bytes().eq_ignore_ascii_case(wanted.as_bytes()))
-        else {
-            continue;
-        };
-        let stream = if *len < 4096 {
-            mini_chain(&ministream, &minifat, *start, *len, file)
-        } else {
-            cfb.chain(*start, *len, "workbook stream", file)
-        };
-        match stream {
-            Ok(s) => return Ok(s),
-            Err(Stop::Refuse(e)) => return Err(Stop::Refuse(e)),
-            Err(Stop::CalamineFails) => last = Err(Stop::CalamineFails),
-        }
-    }
-    last
-}
-
-/// One BIFF record as calamine's `RecordIter` yields it (CONTINUE records
-/// that follow are skipped over with it). `None` at the end, `Some(None)`
-/// where calamine reports an error.
-fn next_record<'s>(s: &mut &'s [u8]) -> Option<Option<(u16, &'s [u8])>> {
-    if s.len() < 4 {
-        return if s.is_empty() { None } else { Some(None) };
-    }
-    let typ = le_u16(s, 0)?;
-    let len = usize::from(le_u16(s, 2)?);
-    if s.len() < len + 4 {
-        return Some(None);
-    }
-    let (rec, rest) = s.split_at(len + 4);
-    *s = rest;
-    let data = rec.get(4..).unwrap_or(&[]);
-    if rest.len() > 4 && le_u16(rest, 0) == Some(0x003C) {
-        while s.len() > 4 && le_u16(s, 0) == Some(0x003C) {
-            let l = usize::from(le_u16(s, 2).unwrap_or(0));
-            if s.len() < l + 4 {
-                return Some(None);
-            }
-            *s = s.get(l + 4..).unwrap_or(&[]);
-        }
-    }
-    Some(Some((typ, data)))
-}
-
-/// Sheet name from a BoundSheet8 record, for messages only.
-fn bound_sheet_name(data: &[u8], biff8: bool, index: usize) -> String {
-    let fallback = || format!("シート{}", index + 1);
-    let Some(&cch) = data.get(6) else {
-        return fallback();
-    };
-    let cch = usize::from(cch);
-    if biff8 {
-        let high = data.get(7).is_some_and(|f| f & 1 != 0);
-        if high {
-            let units: Vec<u16> = data
-                .get(8..)
-                .unwrap_or(&[])
-                .chunks_exact(2)
-                .take(cch)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect();
-            String::from_utf16_lossy(&units)
-        } else {
-            data.get(8..)
-                .unwrap_or(&[])
-                .iter()
-                .take(cch)
-                .map(|&b| char::from(b))
-                .collect()
-        }
-    } else {
-        let raw = data.get(7..).unwrap_or(&[]);
-        let raw = raw.get(..cch.min(raw.len())).unwrap_or(&[]);
-        encoding_rs::SHIFT_JIS
-            .decode_without_bom_handling(raw)
-            .0
-            .into_owned()
-    }
-}
-
-/// Walk the workbook stream like calamine's `parse_workbook` and check every
-/// sheet's DIMENSIONS and cell positions before calamine allocates for them.
-fn scan_xls(bytes: &[u8], file: &str, opts: &ReadOptions) -> Scan<()> {
-    let stream = workbook_stream(bytes, file)?;
-
-    // Globals substream: sheet positions, until EOF.
-    let mut sheets: Vec<(usize, String)> = Vec::new();
-    let mut biff8 = true;
-    let mut rest = stream.as_slice();
-    while let Some(rec) = next_record(&mut rest) {
-        let (typ, data) = rec.ok_or(Stop::CalamineFails)?;
-        match typ {
-            // FilePass: encrypted; calamine reports it (or fails) itself.
-            0x002F => return Err(Stop::CalamineFails),
-            0x0809 => {
-                let version = le_u16(data, 0);
-                let old = matches!(
-                    version,
-                    Some(0x0200 | 0x0002 | 0x0007 | 0x0300 | 0x0400 | 0x0500)
-                );
-                let biff5_by_type = version == Some(0) && le_u16(data, 2) == Some(0x1000);
-                biff8 = !(old || biff5_by_type);
-            }
-            0x0085 => {
-                if data.len() < 6 {
-                    return Err(Stop::CalamineFails);
-                }
-                let pos = le_u32(data, 0).ok_or(Stop::CalamineFails)?;
-                let name = bound_sheet_name(data, biff8, sheets.len());
-                sheets.push((usize::try_from(pos).unwrap_or(usize::MAX), name));
-            }
-            0x000A => break,
-            _ => {}
-        }
-    }
-
-    let col_limit = opts.max_cols.min(XLS_MAX_COLS);
-    for (pos, name) in sheets {
-        // calamine slices the stream here and panics past its end.
-        let mut rest = stream.get(pos..).ok_or(Stop::CalamineFails)?;
-        let ctx = Ctx {
-            file,
-            sheet: name,
-            max_rows: opts.max_rows,
-            max_cols: col_limit,
-        };
-        let check = |row: u64, col: u64| ctx.check(row, col).map_err(Stop::Refuse);
-        let mut seen_bof = false;
-        let mut depth = 0usize;
-        let mut fmla_pos = (0u16, 0u16);
-        while let Some(rec) = next_record(&mut rest) {
-            let (typ, data) = rec.ok_or(Stop::CalamineFails)?;
-            if depth > 0 {
-                match typ {
-                    0x0809 => depth += 1,
-                    0x000A => depth -= 1,
-                    _ => {}
-                }
-                continue;
-            }
-            let rc = || Some((le_u16(data, 0)?, le_u16(data, 2)?));
-            match typ {
-                0x0809 => {
-                    if seen_bof {
-                        depth += 1;
-                    } else {
-                        seen_bof = true;
-                    }
-                }
-                0x0200 => check_dimensions(data, &ctx)?,
-                // Number, Label, RString, BoolErr, Rk, LabelSst.
-                0x0203 | 0x0204 | 0x00D6 | 0x0205 | 0x027E | 0x00FD => {
-                    let min_len = match typ {
-                        0x0203 => 14,
-                        0x0205 => 8,
-                        0x027E | 0x00FD => 10,
-                        _ => 6,
-                    };
-                    if data.len() < min_len {
-                        return Err(Stop::CalamineFails);
-                    }
-                    let (r, c) = rc().ok_or(Stop::CalamineFails)?;
-                    check(u64::from(r), u64::from(c))?;
-                }
-                // MulRk: row, first column, 6 bytes per cell, last column.
-                0x00BD => {
-                    if data.len() < 6 {
-                        return Err(Stop::CalamineFails);
-                    }
-                    let (r, first) = rc().ok_or(Stop::CalamineFails)?;
-                    let last = le_u16(data, data.len() - 2).ok_or(Stop::CalamineFails)?;
-                    let Some(span) = last.checked_sub(first) else {
-                        return Err(Stop::CalamineFails);
-                    };
-                    if data.len() != 6 + 6 * (usize::from(span) + 1) {
-                        return Err(Stop::CalamineFails);
-                    }
-                    let count = (data.len() - 6) / 6;
-                    if count > 0 {
-                        check(u64::from(r), u64::from(first) + count as u64 - 1)?;
-                    }
-                }
-                // Formula (its value may follow in a String record).
-                0x0006 => {
-                    if data.len() < 20 {
-                        return Err(Stop::CalamineFails);
-                    }
-                    fmla_pos = rc().ok_or(Stop::CalamineFails)?;
-                    check(u64::from(fmla_pos.0), u64::from(fmla_pos.1))?;
-                }
-                0x0207 => check(u64::from(fmla_pos.0), u64::from(fmla_pos.1))?,
-                0x000A => break,
-                _ => {}
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A DIMENSIONS record makes calamine reserve rows x columns cells, with
-/// plain (overflowing) u32 arithmetic: refuse reversed or oversized ones.
-fn check_dimensions(data: &[u8], ctx: &Ctx<'_>) -> Scan<()> {
-    let (rf, rl, cf, cl) = match data.len() {
-        10 => (
-            le_u16(data, 0).map(u32::from),
-            le_u16(data, 2).map(u32::from),
-            le_u16(data, 4).map(u32::from),
-            le_u16(data, 6).map(u32::from),
-        ),
-        14 | 16 => (
-            le_u32(data, 0),
-            le_u32(data, 4),
-            le_u16(data, 8).map(u32::from),
-            le_u16(data, 10).map(u32::from),
-        ),
-        _ => return Err(Stop::CalamineFails),
-    };
-    let (Some(rf), Some(rl), Some(mut cf), Some(cl)) = (rf, rl, cf, cl) else {
-        return Err(Stop::CalamineFails);
-    };
-    if 0xFF < cf || cl < cf {
-        cf = 0;
-    }
-    let (start, end) = if rl >= 1 && cl >= 1 {
-        ((rf, cf), (rl - 1, cl - 1))
-    } else {
-        ((rf, cf), (rf, cf))
-    };
-    let rows = i64::from(end.0) - i64::from(start.0) + 1;
-    let cols = i64::from(end.1) - i64::from(start.1) + 1;
-    if rows <= 0 || cols <= 0 || rows.saturating_mul(cols) > XLS_MAX_CELLS as i64 {
-        let (file, sheet) = (ctx.file, &ctx.sheet);
-        return Err(Stop::Refuse(anyhow!(
-            "{file}: シート「{sheet}」の範囲情報が壊れています（{rows} 行 × {cols} 列）。\
-             Excel で開き直して「Excel ブック (*.xlsx)」として保存し直してください。 \
-             (sheet dimensions record is damaged)"
-        )));
-    }
-    Ok(())
-}
-
 /// File, sheet and limits, for bounds checks and messages.
-struct Ctx<'a> {
-    file: &'a str,
-    sheet: String,
-    max_rows: u32,
-    max_cols: usize,
+pub(super) struct Ctx<'a> {
+    pub(super) file: &'a str,
+    pub(super) sheet: String,
+    pub(super) max_rows: u32,
+    pub(super) max_cols: usize,
 }
 
 impl Ctx<'_> {
     /// A cell with data at 0-based (row, col) must lie inside the limits.
-    fn check(&self, row: u64, col: u64) -> Result<()> {
+    pub(super) fn check(&self, row: u64, col: u64) -> Result<()> {
         let max_cols = u64::try_from(self.max_cols).unwrap_or(u64::MAX);
         if row < u64::from(self.max_rows) && col < max_cols {
             return Ok(());
@@ -1526,10 +1229,8 @@ mod tests {
         let p = write(&dir, "badsst.xlsx", &hand_xlsx("", body));
         let mut book = open(&p).unwrap();
         let err = err_text(read_all(&mut book, "Sheet1"));
-        assert!(
-            err.contains("シート「Sheet1」の 1行目付近が壊れていて"),
-            "{err}"
-        );
+        assert!(err.contains("Sheet1!D1"), "{err}");
+        assert!(err.contains("共有文字列は 0 個しかありません"), "{err}");
     }
 
     #[test]
@@ -1886,8 +1587,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let body = r#"<table:table table:name="S"><table:table-row><table:table-cell office:value-type="string"><text:p>a</text:p></table:table-cell></table:table-row><table:table-row table:number-rows-repeated="3"><table:table-cell table:number-columns-repeated="600" office:value-type="float" office:value="1"><text:p>1</text:p></table:table-cell></table:table-row></table:table>"#;
         let p = write(&dir, "wide.ods", &ods_of(body));
-        let mut book = open(&p).unwrap();
-        let err = err_text(book.rows("S").map(|_| ()));
+        // Refused by the pre-scan, before calamine expands the repeats.
+        let err = err_text(open(&p));
         assert!(err.contains("S!SS2"), "{err}");
     }
 
@@ -2068,6 +1769,233 @@ mod tests {
         let p = write(&dir, "big.xlsx", &shared_xlsx(&big, "<sheetData/>"));
         let err = err_text(open(&p));
         assert!(err.contains("64 MiB"), "{err}");
+    }
+
+    /// A shared-string index calamine would read as 0 (or not find) is an error at its cell.
+    #[test]
+    fn xlsx_bad_shared_string_indices_name_the_cell() {
+        let dir = tempfile::tempdir().unwrap();
+        let sst = format!(
+            r#"{SST_HEAD} count="3" uniqueCount="2"><si><t>参加者番号</t></si><x:si><t>歩数</t></x:si></sst>"#
+        );
+        let body = |v: &str| {
+            format!(
+                r#"<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row><row r="2"><c r="A2"><v>1</v></c><c r="B2" t="s"><v>{v}</v></c></row></sheetData>"#
+            )
+        };
+        // Both strings (one written with a namespace prefix) are valid indices.
+        let p = write(&dir, "ok.xlsx", &shared_xlsx(&sst, &body("1")));
+        let rows = read_all(&mut open(&p).unwrap(), "Sheet1").unwrap();
+        assert_eq!(rows[1].1, vec!["1", "歩数"]);
+        for (v, want) in [
+            ("abc", "番号「abc」が正しくありません"),
+            ("-1", "番号「-1」が正しくありません"),
+            ("1.9", "番号「1.9」が正しくありません"),
+            (" 1", "番号「 1」が正しくありません"),
+            (
+                "99999999999999999999",
+                "番号「99999999999999999999」が正しくありません",
+            ),
+            (
+                "2",
+                "共有文字列の 2 番を指していますが、共有文字列は 2 個しかありません",
+            ),
+            (&"9".repeat(40), "…」が正しくありません"),
+        ] {
+            let p = write(&dir, "bad.xlsx", &shared_xlsx(&sst, &body(v)));
+            let mut book = open(&p).unwrap();
+            let err = err_text(read_all(&mut book, "Sheet1"));
+            assert!(
+                err.contains("シート「Sheet1」のセル B2（Sheet1!B2）"),
+                "{v}: {err}"
+            );
+            assert!(err.contains(want), "{v}: {err}");
+        }
+    }
+
+    /// A repeated row or cell is an error, never a silent choice of one of them.
+    #[test]
+    fn xlsx_repeated_rows_and_cells_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                r#"<sheetData><row r="2"><c r="A2"><v>1</v></c></row><row r="2"><c r="B2"><v>2</v></c></row></sheetData>"#,
+                "2行目が二度書かれています",
+            ),
+            (
+                r#"<sheetData><row r="3"><c r="A3"><v>1</v></c></row><row r="2"><c r="A2"><v>2</v></c></row></sheetData>"#,
+                "2行目が 3行目の後に置かれていて",
+            ),
+            (
+                r#"<sheetData><row r="2"><c r="A2"><v>1</v></c><c r="A2"><v>2</v></c></row></sheetData>"#,
+                "セル A2（Sheet1!A2）が二度書かれています",
+            ),
+            (
+                r#"<sheetData><row r="2"><c r="C2"><v>1</v></c><c r="B2"><v>2</v></c></row></sheetData>"#,
+                "セル B2（Sheet1!B2）がセル C2 の後に置かれていて",
+            ),
+            (
+                r#"<sheetData><row r="2"><c r="A5"><v>1</v></c></row></sheetData>"#,
+                "セル A5（Sheet1!A5）が 2行目の中に置かれていて",
+            ),
+            (
+                r#"<sheetData><row r="2"><c><v>1</v></c><c r="A2"><v>2</v></c></row></sheetData>"#,
+                "セル A2（Sheet1!A2）が二度書かれています",
+            ),
+            (
+                r#"<sheetData><row r="1048577"><c><v>1</v></c></row></sheetData>"#,
+                "行番号 1048577 があり",
+            ),
+        ];
+        for (body, want) in cases {
+            let p = write(&dir, "rep.xlsx", &hand_xlsx("", body));
+            let mut book = open(&p).unwrap();
+            let err = err_text(read_all(&mut book, "Sheet1"));
+            assert!(err.contains(want), "{body}: {err}");
+            assert!(
+                err.starts_with(&format!("{}: シート「Sheet1」", p.display())),
+                "{err}"
+            );
+        }
+        // Rows and cells without `r` follow on: still read.
+        let body = r#"<sheetData><row><c><v>1</v></c><c><v>2</v></c></row><row><c><v>3</v></c></row><row r="5"><c r="B5"><v>4</v></c><c><v>5</v></c></row></sheetData>"#;
+        let p = write(&dir, "seq.xlsx", &hand_xlsx("", body));
+        let rows = read_all(&mut open(&p).unwrap(), "Sheet1").unwrap();
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            rows,
+            vec![(1, s(&["1", "2"])), (2, s(&["3"])), (5, s(&["", "4", "5"]))]
+        );
+    }
+
+    /// One workbook with two sheets of the same name.
+    #[test]
+    fn xlsx_duplicate_sheet_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        wb.add_worksheet().set_name("S1").unwrap();
+        wb.add_worksheet().set_name("S2").unwrap();
+        let bytes = wb.save_to_buffer().unwrap();
+        // Rename the second sheet in workbook.xml to S1 (rust_xlsxwriter refuses to).
+        let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut parts = Vec::new();
+        for i in 0..z.len() {
+            let mut f = z.by_index(i).unwrap();
+            let mut text = String::new();
+            f.read_to_string(&mut text).unwrap();
+            parts.push((
+                f.name().unwrap().to_string(),
+                text.replace(r#"name="S2""#, r#"name="s1""#),
+            ));
+        }
+        let refs: Vec<(&str, &str)> = parts
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let p = write(&dir, "dup.xlsx", &zip_of(&refs));
+        let err = err_text(open(&p));
+        assert!(
+            err.contains("シート名「S1」と「s1」が重なっています"),
+            "{err}"
+        );
+    }
+
+    /// Whitespace that calamine would gather into one buffer, and an oversized cell.
+    #[test]
+    fn xlsx_bombs_are_refused_while_streaming() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = " ".repeat(super::xml_scan::MAX_RUN_BYTES as usize + 10);
+        let body = format!(r#"<sheetData><row r="1"><c r="A1"><v>1</v></c></row>{ws}</sheetData>"#);
+        let p = write(&dir, "ws.xlsx", &hand_xlsx("", &body));
+        let err = err_text(read_all(&mut open(&p).unwrap(), "Sheet1"));
+        assert!(
+            err.contains("1行目付近に、表のデータではない巨大な部分"),
+            "{err}"
+        );
+        // Inside a tag.
+        let body = format!(r#"<sheetData><row r="1"{ws}><c r="A1"><v>1</v></c></row></sheetData>"#);
+        let p = write(&dir, "tag.xlsx", &hand_xlsx("", &body));
+        let err = err_text(read_all(&mut open(&p).unwrap(), "Sheet1"));
+        assert!(err.contains("巨大な部分"), "{err}");
+        // Before sheetData (calamine reads up to it when the reader is made).
+        let body = format!(r#"<sheetViews>{ws}</sheetViews><sheetData/>"#);
+        let p = write(&dir, "head.xlsx", &hand_xlsx("", &body));
+        let err = err_text(read_all(&mut open(&p).unwrap(), "Sheet1"));
+        assert!(
+            err.contains("先頭に、表のデータではない巨大な部分"),
+            "{err}"
+        );
+        // One cell of more text than Excel can hold.
+        let big = "あ".repeat(400_000);
+        let body = format!(
+            r#"<sheetData><row r="3"><c r="B3" t="inlineStr"><is><t>{big}</t></is></c></row></sheetData>"#
+        );
+        let p = write(&dir, "cell.xlsx", &hand_xlsx("", &body));
+        let err = err_text(read_all(&mut open(&p).unwrap(), "Sheet1"));
+        assert!(
+            err.contains("セル B3（Sheet1!B3）の文字が長すぎます"),
+            "{err}"
+        );
+        // Whitespace in styles.xml, read whole when the book is opened.
+        let styles = STYLES.replace("<cellXfs", &format!("{ws}<cellXfs"));
+        let mut parts = vec![
+            ("[Content_Types].xml", CONTENT_TYPES.to_string()),
+            ("_rels/.rels", ROOT_RELS.to_string()),
+            ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS.to_string()),
+            ("xl/styles.xml", styles),
+        ];
+        parts.push(("xl/workbook.xml", r#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_string()));
+        parts.push((
+            "xl/worksheets/sheet1.xml",
+            r#"<worksheet><sheetData/></worksheet>"#.to_string(),
+        ));
+        let refs: Vec<(&str, &str)> = parts.iter().map(|(a, b)| (*a, b.as_str())).collect();
+        let p = write(&dir, "styles.xlsx", &zip_of(&refs));
+        let err = err_text(open(&p));
+        assert!(err.contains("xl/styles.xml が大きすぎるか"), "{err}");
+    }
+
+    /// Repeats that calamine would expand into a grid of 2.5 million cells, and whitespace
+    /// it would gather whole: refused while streaming `content.xml`, before calamine opens it.
+    #[test]
+    fn ods_bombs_are_refused_before_calamine() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = r#"<table:table-row><table:table-cell table:number-columns-repeated="500" office:value-type="float" office:value="1"><text:p>1</text:p></table:table-cell></table:table-row>"#.repeat(5000);
+        let body = format!(r#"<table:table table:name="S">{rows}</table:table>"#);
+        let p = write(&dir, "repeat.ods", &ods_of(&body));
+        let err = err_text(open(&p));
+        assert!(err.contains("上限（200 万セル"), "{err}");
+        assert!(
+            err.starts_with(&format!("{}: シート「S」", p.display())),
+            "{err}"
+        );
+        // The same with one row element repeated 3000 times.
+        let body = r#"<table:table table:name="S"><table:table-row table:number-rows-repeated="5000"><table:table-cell table:number-columns-repeated="500" office:value-type="float" office:value="1"><text:p>1</text:p></table:table-cell></table:table-row></table:table>"#;
+        let p = write(&dir, "rowrep.ods", &ods_of(body));
+        assert!(err_text(open(&p)).contains("上限（200 万セル"));
+        // Trailing empty repeats (as LibreOffice writes them) cost nothing.
+        let body = r#"<table:table table:name="S"><table:table-row table:number-rows-repeated="1048575"><table:table-cell table:number-columns-repeated="16384"/></table:table-row><table:table-row><table:table-cell office:value-type="float" office:value="1"><text:p>1</text:p></table:table-cell><table:table-cell table:number-columns-repeated="16383"/></table:table-row></table:table>"#;
+        let p = write(&dir, "empty.ods", &ods_of(body));
+        let rows = read_all(&mut open(&p).unwrap(), "S").unwrap();
+        assert_eq!(rows, vec![(1_048_576, vec!["1".to_string()])]);
+        // Whitespace.
+        let ws = " ".repeat(super::xml_scan::MAX_RUN_BYTES as usize + 10);
+        let body = format!(
+            r#"<table:table table:name="W"><table:table-row><table:table-cell office:value-type="float" office:value="1"><text:p>1</text:p></table:table-cell></table:table-row>{ws}</table:table>"#
+        );
+        let p = write(&dir, "ws.ods", &ods_of(&body));
+        let err = err_text(open(&p));
+        assert!(
+            err.contains("シート「W」の 2行目付近に、表のデータではない巨大な部分"),
+            "{err}"
+        );
+        // A long text repeated: counted once per copy calamine makes.
+        let text = "x".repeat(100_000);
+        let body = format!(
+            r#"<table:table table:name="T"><table:table-row table:number-rows-repeated="100"><table:table-cell table:number-columns-repeated="10" office:value-type="string"><text:p>{text}</text:p></table:table-cell></table:table-row></table:table>"#
+        );
+        let p = write(&dir, "text.ods", &ods_of(&body));
+        assert!(err_text(open(&p)).contains("MiB）を"));
     }
 
     /// An `<si>` split across two reads is counted once.
