@@ -560,6 +560,15 @@ impl<'a> XlsxSheetCheck<'a> {
                 &format!("cell {sheet}!{name} beyond Excel's limits"),
             ));
         }
+        if self.row >= 1 && r < self.row {
+            // Worded as the cell reader has always said it (operators may know it).
+            let (file, row) = (self.place.file, self.row);
+            return Err(anyhow!(
+                "{file}: シート「{sheet}」のセル {name}（{sheet}!{name}）が {row}行目より後に置かれていて、\
+                 行の並びが壊れています。Excel で開き直して保存し直してください。 \
+                 (sheet is damaged: cell {sheet}!{name} comes after row {row})"
+            ));
+        }
         if self.row >= 1 && r != self.row {
             return Err(self.place.refuse(
                 &format!(
