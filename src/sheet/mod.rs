@@ -249,12 +249,20 @@ pub struct ReadOptions {
     pub max_cols: usize,
 }
 
+/// Default [`ReadOptions::max_rows`]: a prefecture-wide long-layout CSV (100,000
+/// participants × 366 days) is under 40 million rows; this keeps row numbers well inside
+/// `u32` and bounds the time a runaway file takes, not memory (rows are streamed).
+pub const DEFAULT_MAX_ROWS: u32 = 500_000_000;
+/// Default [`ReadOptions::max_cols`]: a card row has about 35 columns and a whole year
+/// across one row about 370; a cell with data further right is almost always a stray.
+pub const DEFAULT_MAX_COLS: usize = 512;
+
 impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             encoding: None,
-            max_rows: 500_000_000,
-            max_cols: 512,
+            max_rows: DEFAULT_MAX_ROWS,
+            max_cols: DEFAULT_MAX_COLS,
         }
     }
 }

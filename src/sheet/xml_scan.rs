@@ -120,7 +120,23 @@ pub(crate) fn scan(
                 continue;
             }
             // Inside a tag: up to the '>' outside quotes (comments and CDATA up to
-            // their own ends).
+            // their own ends). The common tag lies whole in the piece: found and handed
+            // on without copying.
+            if tag.is_empty() && quote.is_none() && chunk[i] != b'!' {
+                let rest = &chunk[i..];
+                if let Some(k) = tag_end(rest) {
+                    if k as u64 > MAX_RUN_BYTES {
+                        return Err(limit(Limit::Run));
+                    }
+                    i += k + 1;
+                    in_tag = false;
+                    run = 0;
+                    if emit(&rest[..k], &mut on)? == Flow::Stop {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            }
             let b = chunk[i];
             i += 1;
             if let Some(q) = quote {
@@ -146,6 +162,23 @@ pub(crate) fn scan(
             }
         }
     }
+}
+
+/// Position of the `>` ending a tag that starts `s` (after its `<`), outside quotes.
+fn tag_end(s: &[u8]) -> Option<usize> {
+    let mut quote = 0u8;
+    for (k, &b) in s.iter().enumerate() {
+        if quote != 0 {
+            if b == quote {
+                quote = 0;
+            }
+        } else if b == b'>' {
+            return Some(k);
+        } else if b == b'"' || b == b'\'' {
+            quote = b;
+        }
+    }
+    None
 }
 
 /// A tag (without its `<`) ends at this `>`: comments need `--`, CDATA `]]` before it.
@@ -525,6 +558,15 @@ impl<'a> XlsxSheetCheck<'a> {
             return Err(self.place.refuse(
                 &format!("のセル {name}（{sheet}!{name}）が Excel の範囲（XFD1048576 まで）の外にあります"),
                 &format!("cell {sheet}!{name} beyond Excel's limits"),
+            ));
+        }
+        if self.row >= 1 && r < self.row {
+            // Worded as the cell reader has always said it (operators may know it).
+            let (file, row) = (self.place.file, self.row);
+            return Err(anyhow!(
+                "{file}: シート「{sheet}」のセル {name}（{sheet}!{name}）が {row}行目より後に置かれていて、\
+                 行の並びが壊れています。Excel で開き直して保存し直してください。 \
+                 (sheet is damaged: cell {sheet}!{name} comes after row {row})"
             ));
         }
         if self.row >= 1 && r != self.row {
