@@ -89,15 +89,18 @@ pub fn import_one_with(
         card_days: true,
         verified,
     };
+    let partial = opts.partial;
     batch::run_with(ctx, file, opts, &spec, &mut |conn, b| {
         let importer = StepsImporter::new(
+            conn,
             program.clone(),
             ids.take().unwrap_or_default(),
             b,
             replace,
+            partial,
             layout,
-        );
-        Ok(Box::new(importer.hold(conn)?))
+        )?;
+        Ok(Box::new(importer))
     })
 }
 

@@ -124,6 +124,8 @@ pub fn run_with(
     let mut fatal = false;
     let mut headers = serde_json::Map::new();
     let mut rejected_rows = 0u64;
+    // The rows refused as they were read (kept for not counting a row twice).
+    let mut refused_inline: std::collections::HashSet<(String, u32)> = Default::default();
     let mut sheets_read = 0;
     {
         let mut store = RejectStore::new(&tx, batch)?;
@@ -168,6 +170,7 @@ pub fn run_with(
                 problems.extend(outside_header(sheet, &row, width));
                 if problems.len() > before {
                     rejected_rows += 1;
+                    refused_inline.insert((sheet.clone(), row.number()));
                     if opts.partial {
                         store.row(sheet, &row, width)?;
                     }
@@ -183,12 +186,29 @@ pub fn run_with(
         if let Some(pb) = pb {
             pb.finish_and_clear();
         }
+        let read = problems.len();
         handler.finish(&tx, &mut problems)?;
-        if opts.partial && !fatal {
-            for (sheet, r, cells) in handler.extra_rejects() {
-                store.row_cells(&sheet, r, &cells)?;
-                rejected_rows += 1;
+        // Rows refused after the fact count once, and not again when a problem of
+        // their own had already refused them.
+        let extra = handler.extra_rejects();
+        for (sheet, r, cells) in &extra {
+            if refused_inline.contains(&(sheet.clone(), *r)) {
+                continue;
             }
+            rejected_rows += 1;
+            if opts.partial && !fatal {
+                store.row_cells(sheet, *r, cells)?;
+            }
+        }
+        if problems.len() > read {
+            // Problems found once the file was read go in file order with the others.
+            let order = |p: &Problem| {
+                let sheet = sheets.iter().position(|s| *s == p.sheet).unwrap_or(0);
+                (sheet, p.row.unwrap_or(0))
+            };
+            problems.sort_by_key(order);
+        }
+        if opts.partial && !fatal {
             store.problems(&problems)?;
         }
     }

@@ -9,6 +9,7 @@
 use super::header::{ColumnDef, Header};
 use super::{Counts, Problem};
 use crate::cli::Layout;
+use crate::db::steps::{At, Put, Refused, StepsWriter, Why};
 use crate::program::Program;
 use crate::sheet::date::{
     days_in_month, from_excel_serial, parse_date, parse_year_month, DateError,
@@ -17,7 +18,7 @@ use crate::sheet::normalize::{float_to_int, normalize, parse_int, IntParse};
 use crate::sheet::{CellRef, Row};
 use anyhow::Result;
 use chrono::{Datelike, NaiveDate};
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use std::collections::HashSet;
 
@@ -423,79 +424,57 @@ pub fn unknown_participant(h: &Header, row: &Row, id: &str) -> Problem {
     )
 }
 
-/// State of one steps import (one batch). `'c` is the import's transaction when the
-/// importer holds its insert statement (see [`StepsImporter::hold`]).
+/// State of one steps import (one batch). `'c` is the import's transaction, which the
+/// store's statements borrow.
 pub struct StepsImporter<'c> {
     participants: HashSet<String>,
     /// The last participant number found in the roster: rows come card by card, so most
     /// rows repeat it and skip the set lookup.
     last_known: String,
-    /// The insert, prepared once for the whole batch (`None`: through the statement cache).
-    insert: Option<rusqlite::Statement<'c>>,
+    /// Where keyed days go: inserted, or staged when the day is already stored, and
+    /// settled in [`StepsImporter::finish`] once the whole file is read.
+    store: StepsWriter<'c>,
     program: Program,
-    batch: i64,
     replace: bool,
+    /// Keep the cells of rows that may be refused at the end (`--partial` stores them).
+    keep_rows: bool,
     forced: Option<Layout>,
     layout: Option<Layout>,
+    /// The sheets read so far, by the number staged keyings carry.
+    sheets: Vec<Header>,
     date_buf: String,
     pub counts: Counts,
-    /// Rows taken back out after the fact (the first of two differing keyings of one
-    /// day), rebuilt in the sheet's layout so they are kept with the rejected rows.
+    /// Rows refused after the fact (a day keyed again with another value, a conflict
+    /// found once the file was read), in the sheet's layout, kept with the rejected rows.
     pub extra_rejects: Vec<(String, u32, Vec<String>)>,
-    /// Participants whose stored values `--replace` changed: their balances are checked.
-    replaced_pids: Vec<String>,
     now: String,
 }
 
-const INSERT: &str =
-    "INSERT INTO steps(participant_id, date, steps, batch_id, src_row) VALUES (?1,?2,?3,?4,?5) \
-                      ON CONFLICT(participant_id, date) DO NOTHING";
-
-impl StepsImporter<'static> {
+impl<'c> StepsImporter<'c> {
+    /// An importer storing into batch `batch` on `conn` (the import's transaction).
     pub fn new(
+        conn: &'c Connection,
         program: Program,
         participants: HashSet<String>,
         batch: i64,
         replace: bool,
+        keep_rows: bool,
         forced: Option<Layout>,
-    ) -> Self {
-        StepsImporter {
+    ) -> Result<Self> {
+        Ok(StepsImporter {
             participants,
             last_known: String::new(),
-            insert: None,
+            store: StepsWriter::new(conn, batch)?,
             program,
-            batch,
             replace,
+            keep_rows,
             forced,
             layout: None,
+            sheets: Vec::new(),
             date_buf: String::with_capacity(10),
             counts: Counts::default(),
             extra_rejects: Vec::new(),
-            replaced_pids: Vec::new(),
             now: crate::now(),
-        }
-    }
-
-    /// Prepare the insert once on `conn` (the import's transaction) and hold it for
-    /// every row; the importer must then be used with that connection only.
-    pub fn hold(self, conn: &Connection) -> Result<StepsImporter<'_>> {
-        let mut insert = conn.prepare(INSERT)?;
-        // The batch is the same for every row: bound once, kept across resets.
-        insert.raw_bind_parameter(4, self.batch)?;
-        Ok(StepsImporter {
-            insert: Some(insert),
-            participants: self.participants,
-            last_known: self.last_known,
-            program: self.program,
-            batch: self.batch,
-            replace: self.replace,
-            forced: self.forced,
-            layout: self.layout,
-            date_buf: self.date_buf,
-            counts: self.counts,
-            extra_rejects: self.extra_rejects,
-            replaced_pids: self.replaced_pids,
-            now: self.now,
         })
     }
 }
@@ -503,17 +482,15 @@ impl StepsImporter<'static> {
 impl StepsImporter<'_> {
     /// The header problems for the layout this sheet is in (or was forced to).
     pub fn check_header(&mut self, h: &Header) -> Vec<Problem> {
-        check_layout(h, self.forced, &mut self.layout)
+        let out = check_layout(h, self.forced, &mut self.layout);
+        if out.is_empty() {
+            self.sheets.push(h.clone());
+        }
+        out
     }
 
     /// Validate and store one non-blank row; problems are appended to `out`.
-    pub fn row(
-        &mut self,
-        conn: &Connection,
-        h: &Header,
-        row: &Row,
-        out: &mut Vec<Problem>,
-    ) -> Result<()> {
+    pub fn row(&mut self, h: &Header, row: &Row, out: &mut Vec<Problem>) -> Result<()> {
         self.counts.rows += 1;
         let layout = self.layout.unwrap_or(Layout::Long);
         let Some(pid) = self.participant(h, row, out) else {
@@ -533,7 +510,25 @@ impl StepsImporter<'_> {
                 out.push(self.period_problem(h, row, k.date_col, k.date));
                 return Ok(());
             }
-            self.store(conn, h, row, k.col, &pid, k.date, steps, out)
+            write_date(&mut self.date_buf, k.date);
+            let at = At {
+                sheet: self.sheets.len().saturating_sub(1) as u32,
+                row: row.number(),
+                col: k.col as u32,
+            };
+            let width = h.width();
+            let cells = || {
+                let cells: Vec<String> = (0..width.max(row.len()))
+                    .map(|c| row.raw_text(c).into_owned())
+                    .collect();
+                serde_json::to_string(&cells).unwrap_or_default()
+            };
+            let keep: Option<&dyn Fn() -> String> =
+                if self.keep_rows { Some(&cells) } else { None };
+            if self.store.put(&pid, &self.date_buf, steps, at, keep)? == Put::Inserted {
+                self.counts.inserted += 1;
+            }
+            Ok(())
         })
     }
 
@@ -576,135 +571,126 @@ impl StepsImporter<'_> {
         )
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn store(
-        &mut self,
-        conn: &Connection,
-        h: &Header,
-        row: &Row,
-        col: usize,
-        pid: &str,
-        date: NaiveDate,
-        steps: i64,
-        out: &mut Vec<Problem>,
-    ) -> Result<()> {
-        write_date(&mut self.date_buf, date);
-        let src_row = i64::from(row.number());
-        let n = match &mut self.insert {
-            Some(stmt) => {
-                stmt.raw_bind_parameter(1, pid)?;
-                stmt.raw_bind_parameter(2, self.date_buf.as_str())?;
-                stmt.raw_bind_parameter(3, steps)?;
-                stmt.raw_bind_parameter(5, src_row)?;
-                stmt.raw_execute()?
+    /// Settle the days met twice (see `db::steps`), in file order; then refuse a
+    /// `--replace` that lowers a participant's points below what their accepted orders
+    /// already used (it would overdraw them).
+    fn settle(&mut self, conn: &Connection, out: &mut Vec<Problem>) -> Result<()> {
+        let mut refused = Vec::new();
+        let res = self
+            .store
+            .resolve(self.replace, &self.now, |r| refused.push(r))?;
+        refused.sort_by_key(|r| (r.at.sheet, r.at.row, r.at.col));
+        self.counts.inserted = self.counts.inserted.saturating_sub(res.taken_back);
+        self.counts.duplicates += res.duplicates;
+        self.counts.replaced += res.replaced;
+        let mut last_row = None;
+        for r in refused {
+            let h = &self.sheets[r.at.sheet as usize];
+            let p = refused_problem(h, &r);
+            if last_row != Some((r.at.sheet, r.at.row)) {
+                last_row = Some((r.at.sheet, r.at.row));
+                let cells = match &r.cells {
+                    Some(json) => serde_json::from_str(json)?,
+                    None => rebuilt_row(h, &r),
+                };
+                self.extra_rejects.push((h.sheet.clone(), r.at.row, cells));
             }
-            None => conn.prepare_cached(INSERT)?.execute(rusqlite::params![
-                pid,
-                self.date_buf,
-                steps,
-                self.batch,
-                src_row
-            ])?,
-        };
-        if n == 1 {
-            self.counts.inserted += 1;
+            out.push(p);
+        }
+        if res.replaced_participants.is_empty() {
             return Ok(());
         }
-        let (old, old_batch, old_row): (i64, i64, i64) = conn
-            .prepare_cached(
-                "SELECT steps, batch_id, src_row FROM steps WHERE participant_id=?1 AND date=?2",
-            )?
-            .query_row(rusqlite::params![pid, self.date_buf], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .optional()?
-            .unwrap_or((steps, -1, 0));
-        if old == steps {
-            self.counts.duplicates += 1;
-            return Ok(());
-        }
-        if old_batch == self.batch {
-            // Keyed twice in this file with different values: neither can be trusted,
-            // so the first is taken back out as well.
-            conn.prepare_cached(
-                "DELETE FROM steps WHERE participant_id=?1 AND date=?2 AND batch_id=?3",
-            )?
-            .execute(rusqlite::params![pid, self.date_buf, self.batch])?;
-            self.counts.inserted = self.counts.inserted.saturating_sub(1);
-            let mut first = vec![String::new(); h.width()];
-            let mut set = |key: Option<usize>, v: String| {
-                if let Some(slot) = key.and_then(|c| first.get_mut(c)) {
-                    *slot = v;
-                }
-            };
-            set(h.col("participant_id"), pid.to_string());
-            set(h.col("date"), self.date_buf.clone());
-            set(
-                h.col("year_month"),
-                format!("{}-{:02}", date.year(), date.month()),
+        let over = crate::points::overdrawn(conn, &self.program, &res.replaced_participants)?;
+        if !over.is_empty() {
+            anyhow::bail!(
+                "--replace で歩数を置き換えると、景品の申込みで使ったポイントより獲得ポイントが少なくなる参加者がいるため、\
+                 何も取り込んでいません（置換後の獲得 / 使用済み）: {}。台紙と申込みを確かめてください \
+                 (replacing would leave these participants below the points their orders used)",
+                over.iter()
+                    .take(20)
+                    .map(|(p, e, u)| format!("{p}（{e} / {u}）"))
+                    .collect::<Vec<_>>()
+                    .join("、")
             );
-            set(Some(col), old.to_string());
-            self.extra_rejects
-                .push((h.sheet.clone(), old_row as u32, first));
-            out.push(Problem {
-                row: Some(old_row as u32),
-                raw: old.to_string(),
-                ..problem(
-                    h,
-                    row,
-                    col,
-                    "steps.duplicate_conflict",
-                    format!(
-                        "{pid} の {date} がこのファイルの {} 行目にもあり、値が違います（{old} と {steps}）。\
-                         台紙を確かめて一方を消してください（どちらも取り込んでいません）",
-                        row.number()
-                    ),
-                )
-            });
-            out.push(problem(
-                h,
-                row,
-                col,
-                "steps.duplicate_conflict",
-                format!(
-                    "{pid} の {date} がこのファイルの {old_row} 行目にもあり、値が違います（{old} と {steps}）。\
-                     台紙を確かめて一方を消してください（どちらも取り込んでいません）"
-                ),
-            ));
-            return Ok(());
         }
-        if self.replace {
-            conn.prepare_cached(
-                "INSERT INTO steps_history(participant_id, date, steps, batch_id, src_row, replaced_by, replaced_at) \
-                 SELECT participant_id, date, steps, batch_id, src_row, ?3, ?4 FROM steps WHERE participant_id=?1 AND date=?2",
-            )?
-            .execute(rusqlite::params![
-                pid,
-                self.date_buf,
-                self.batch,
-                self.now
-            ])?;
-            conn.prepare_cached(
-                "UPDATE steps SET steps=?3, batch_id=?4, src_row=?5 WHERE participant_id=?1 AND date=?2",
-            )?
-            .execute(rusqlite::params![pid, self.date_buf, steps, self.batch, src_row])?;
-            self.counts.replaced += 1;
-            self.replaced_pids.push(pid.to_string());
-            return Ok(());
-        }
-        out.push(problem(
-            h,
-            row,
-            col,
-            "steps.conflict",
-            format!(
-                "{pid} の {date} に {steps} と入力されましたが、取込み {old_batch} の {old} が既にあります。\
-                 新しい値にするなら --replace を付けてください（旧値は履歴に残ります）\
-                 ({steps} keyed, {old} already stored from batch {old_batch}; use --replace to keep the new value)"
-            ),
-        ));
         Ok(())
     }
+}
+
+/// The problem of a keying refused once the whole file was read.
+fn refused_problem(h: &Header, r: &Refused) -> Problem {
+    let (pid, date, steps) = (&r.participant, &r.date, r.steps);
+    let (code, message) = match &r.why {
+        Why::DuplicateConflict { others } => {
+            let rows = others
+                .iter()
+                .map(|(row, _)| row.to_string())
+                .collect::<Vec<_>>()
+                .join("・");
+            let mut values = vec![steps];
+            for (_, v) in others {
+                if !values.contains(v) {
+                    values.push(*v);
+                }
+            }
+            let values = values
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(" と ");
+            let none = if others.len() > 1 { "どれも" } else { "どちらも" };
+            (
+                "steps.duplicate_conflict",
+                format!(
+                    "{pid} の {date} がこのファイルの {rows} 行目にもあり、値が違います（{values}）。\
+                     台紙を確かめて一方を消してください（{none}取り込んでいません）"
+                ),
+            )
+        }
+        Why::Conflict { old, batch, .. } => (
+            "steps.conflict",
+            format!(
+                "{pid} の {date} に {steps} と入力されましたが、取込み {batch} の {old} が既にあります。\
+                 新しい値にするなら --replace を付けてください（旧値は履歴に残ります）\
+                 ({steps} keyed, {old} already stored from batch {batch}; use --replace to keep the new value)"
+            ),
+        ),
+    };
+    let col = r.at.col as usize;
+    Problem {
+        sheet: h.sheet.clone(),
+        row: Some(r.at.row),
+        col: Some(col),
+        column: h.heading(col).to_string(),
+        raw: match &r.cells {
+            Some(json) => serde_json::from_str::<Vec<String>>(json)
+                .ok()
+                .and_then(|c| c.get(col).cloned())
+                .unwrap_or_else(|| steps.to_string()),
+            None => steps.to_string(),
+        },
+        code,
+        message,
+    }
+}
+
+/// A refused keying's row rebuilt in the sheet's layout from what was stored (the row
+/// itself was read long before): participant, date or month, and the day's value.
+fn rebuilt_row(h: &Header, r: &Refused) -> Vec<String> {
+    let mut cells = vec![String::new(); h.width()];
+    let mut set = |key: Option<usize>, v: String| {
+        if let Some(slot) = key.and_then(|c| cells.get_mut(c)) {
+            *slot = v;
+        }
+    };
+    set(h.col("participant_id"), r.participant.clone());
+    set(h.col("date"), r.date.clone());
+    set(
+        h.col("year_month"),
+        r.date.get(..7).unwrap_or("").to_string(),
+    );
+    set(Some(r.at.col as usize), r.steps.to_string());
+    cells
 }
 
 fn layout_ja(l: Layout) -> &'static str {
@@ -720,12 +706,12 @@ impl super::batch::RowHandler for StepsImporter<'_> {
     }
     fn row(
         &mut self,
-        conn: &Connection,
+        _conn: &Connection,
         h: &Header,
         row: &Row,
         out: &mut Vec<Problem>,
     ) -> Result<()> {
-        StepsImporter::row(self, conn, h, row, out)
+        StepsImporter::row(self, h, row, out)
     }
     fn counts(&self) -> Counts {
         self.counts
@@ -739,27 +725,8 @@ impl super::batch::RowHandler for StepsImporter<'_> {
     fn extra_rejects(&mut self) -> Vec<(String, u32, Vec<String>)> {
         std::mem::take(&mut self.extra_rejects)
     }
-
-    /// A `--replace` that lowers a participant's points below what their accepted
-    /// orders already used would overdraw them: refuse the whole import.
-    fn finish(&mut self, conn: &Connection, _out: &mut Vec<Problem>) -> Result<()> {
-        if self.replaced_pids.is_empty() {
-            return Ok(());
-        }
-        let over = crate::points::overdrawn(conn, &self.program, &self.replaced_pids)?;
-        if !over.is_empty() {
-            anyhow::bail!(
-                "--replace で歩数を置き換えると、景品の申込みで使ったポイントより獲得ポイントが少なくなる参加者がいるため、\
-                 何も取り込んでいません（置換後の獲得 / 使用済み）: {}。台紙と申込みを確かめてください \
-                 (replacing would leave these participants below the points their orders used)",
-                over.iter()
-                    .take(20)
-                    .map(|(p, e, u)| format!("{p}（{e} / {u}）"))
-                    .collect::<Vec<_>>()
-                    .join("、")
-            );
-        }
-        Ok(())
+    fn finish(&mut self, conn: &Connection, out: &mut Vec<Problem>) -> Result<()> {
+        self.settle(conn, out)
     }
 }
 

@@ -687,3 +687,126 @@ fn excel_workbook_with_repeated_strings_imports() {
     assert_eq!(e.count("SELECT COUNT(*) FROM steps"), 90);
     assert_eq!(e.steps("C000004", "2025-06-17"), Some(5017));
 }
+
+// In-file duplicates are decided by the file alone (SPEC): a participant-day keyed more
+// than once in one file with differing values is `steps.duplicate_conflict` on every such
+// row, and none of them is stored or replaces anything, in strict, --partial and
+// --replace alike.
+
+/// A database holding C000001's 2025-06-01 as 1632 (batch 2).
+fn with_stored_1632() -> Env {
+    let e = Env::with_roster();
+    e.write("a.csv", "参加者番号,日付,歩数\nC000001,2025-06-01,1632\n");
+    e.run(&["steps", "import", "a.csv"]).ok();
+    assert_eq!(e.steps("C000001", "2025-06-01"), Some(1632));
+    e
+}
+
+#[test]
+fn replace_partial_keeps_a_stored_day_the_file_keys_twice_differently() {
+    let e = with_stored_1632();
+    e.write(
+        "b.csv",
+        "参加者番号,日付,歩数\nC000001,2025-06-01,3000\nC000001,2025-06-01,3001\nC000001,2025-06-02,500\n",
+    );
+    let report = e.path("errors.csv");
+    e.run(&[
+        "steps",
+        "import",
+        "b.csv",
+        "--replace",
+        "--partial",
+        "--errors",
+        s(&report),
+    ])
+    .ok()
+    .stderr_has("0 件を置換")
+    .stderr_has("2 行を保留");
+    assert_eq!(e.steps("C000001", "2025-06-01"), Some(1632));
+    assert_eq!(e.steps("C000001", "2025-06-02"), Some(500));
+    assert_eq!(e.count("SELECT count(*) FROM steps_history"), 0);
+    assert_eq!(
+        codes_at(&report),
+        [
+            ("C2".to_string(), "steps.duplicate_conflict".to_string()),
+            ("C3".to_string(), "steps.duplicate_conflict".to_string()),
+        ]
+    );
+    assert_eq!(e.count("SELECT count(*) FROM rejected_rows"), 2);
+}
+
+#[test]
+fn replace_refuses_a_file_keying_the_stored_value_and_another() {
+    let e = with_stored_1632();
+    e.write(
+        "b.csv",
+        "参加者番号,日付,歩数\nC000001,2025-06-01,1632\nC000001,2025-06-01,3000\n",
+    );
+    let report = e.path("errors.csv");
+    e.run(&[
+        "steps",
+        "import",
+        "b.csv",
+        "--replace",
+        "--errors",
+        s(&report),
+    ])
+    .refused()
+    .stderr_has("何も取り込んでいません");
+    assert_eq!(e.steps("C000001", "2025-06-01"), Some(1632));
+    assert_eq!(
+        codes_at(&report),
+        [
+            ("C2".to_string(), "steps.duplicate_conflict".to_string()),
+            ("C3".to_string(), "steps.duplicate_conflict".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn a_day_keyed_three_times_is_taken_from_none_and_reported_on_every_row() {
+    let e = Env::with_roster();
+    let text = "参加者番号,日付,歩数\nC000001,2025-06-01,3000\nC000001,2025-06-01,3001\nC000001,2025-06-01,3001\nC000001,2025-06-02,500\n";
+    e.write("b.csv", text);
+    let want = [
+        ("C2".to_string(), "steps.duplicate_conflict".to_string()),
+        ("C3".to_string(), "steps.duplicate_conflict".to_string()),
+        ("C4".to_string(), "steps.duplicate_conflict".to_string()),
+    ];
+    // Strict: refused, all three rows in the report.
+    let strict = e.path("strict.csv");
+    e.run(&["steps", "import", "b.csv", "--errors", s(&strict)])
+        .refused();
+    assert_eq!(codes_at(&strict), want);
+    // --partial: none of the three taken, the other day is.
+    let partial = e.path("partial.csv");
+    e.run(&[
+        "steps",
+        "import",
+        "b.csv",
+        "--partial",
+        "--errors",
+        s(&partial),
+    ])
+    .ok()
+    .stderr_has("3 行を保留");
+    assert_eq!(codes_at(&partial), want);
+    assert_eq!(e.steps("C000001", "2025-06-01"), None);
+    assert_eq!(e.steps("C000001", "2025-06-02"), Some(500));
+    assert_eq!(e.count("SELECT count(*) FROM rejected_rows"), 3);
+}
+
+#[test]
+fn the_same_value_keyed_twice_is_one_entry() {
+    let e = with_stored_1632();
+    e.write(
+        "b.csv",
+        "参加者番号,日付,歩数\nC000001,2025-06-01,3000\nC000001,2025-06-01,3000\nC000001,2025-06-02,7\nC000001,2025-06-02,7\n",
+    );
+    e.run(&["steps", "import", "b.csv", "--replace"])
+        .ok()
+        .stderr_has("1 件を追加、2 件は同じ値が既にあるため飛ばし、1 件を置換");
+    assert_eq!(e.steps("C000001", "2025-06-01"), Some(3000));
+    assert_eq!(e.steps("C000001", "2025-06-02"), Some(7));
+    assert_eq!(e.count("SELECT count(*) FROM steps_history"), 1);
+}
