@@ -17,6 +17,7 @@ pub mod program;
 pub mod report;
 pub mod sheet;
 pub mod stats;
+pub mod validate;
 pub mod verify;
 
 use anyhow::{bail, Result};

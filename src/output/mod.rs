@@ -7,6 +7,7 @@
 pub mod address;
 pub mod carrier;
 pub mod cp932;
+pub mod error_report;
 pub mod handling_report;
 pub mod labels;
 pub mod shiplist;
