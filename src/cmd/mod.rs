@@ -16,3 +16,17 @@ pub mod ship;
 pub mod steps;
 pub mod survey;
 pub mod verify;
+
+impl crate::Ctx {
+    /// What an import needs of this command's context.
+    pub fn session(&mut self) -> crate::import::Session<'_> {
+        crate::import::Session {
+            conn: &mut self.conn,
+            program: &self.program,
+            operator: &self.operator,
+            quiet: self.quiet,
+            detail: &mut self.detail,
+            recorded: &mut self.recorded,
+        }
+    }
+}

@@ -5,6 +5,7 @@
 use crate::cli::ImportOpts;
 use crate::import::batch::{self, Spec};
 use crate::import::orders::{OrdersImporter, COLUMNS, REJECTION_CODES};
+use crate::import::Options;
 use crate::Ctx;
 use anyhow::Result;
 use std::path::Path;
@@ -18,7 +19,8 @@ pub fn import(ctx: &mut Ctx, file: &Path, opts: &ImportOpts) -> Result<()> {
         card_days: false,
         verified: false,
     };
-    let Some(batch) = batch::run(ctx, file, opts, &spec, &mut |b| {
+    let opts = Options::from(opts);
+    let Some(batch) = batch::run(&mut ctx.session(), file, &opts, &spec, &mut |b| {
         Ok(Box::new(OrdersImporter::new(program.clone(), b, today)))
     })?
     else {

@@ -3,6 +3,7 @@
 use crate::cli::ImportOpts;
 use crate::import::batch::{self, Spec};
 use crate::import::roster::{Participant, RosterImporter, COLUMNS, EXPORT_HEADERS};
+use crate::import::Options;
 use crate::output::{TableWriter, Value};
 use crate::Ctx;
 use anyhow::Result;
@@ -16,7 +17,8 @@ pub fn import(ctx: &mut Ctx, file: &Path, opts: &ImportOpts, update: bool) -> Re
         card_days: false,
         verified: false,
     };
-    batch::run(ctx, file, opts, &spec, &mut |b| {
+    let opts = Options::from(opts);
+    batch::run(&mut ctx.session(), file, &opts, &spec, &mut |b| {
         Ok(Box::new(RosterImporter::new(b, update, today)))
     })?;
     Ok(())

@@ -1,8 +1,8 @@
 //! `steps import` / `steps export` (`steps verify` is in `verify.rs`).
 
-use crate::cli::{ImportOpts, Layout};
-use crate::import::batch::{self, Spec};
-use crate::import::steps::{participant_ids, StepsImporter, ANY_COLUMNS};
+use crate::cli::{ImportOpts, LayoutArg};
+use crate::import::steps::import_file;
+use crate::import::Options;
 use crate::output::{TableWriter, Value};
 use crate::Ctx;
 use anyhow::{bail, Result};
@@ -12,9 +12,11 @@ pub fn import(
     ctx: &mut Ctx,
     files: &[PathBuf],
     opts: &ImportOpts,
-    layout: Option<Layout>,
+    layout: Option<LayoutArg>,
     replace: bool,
 ) -> Result<()> {
+    let opts = Options::from(opts);
+    let layout = layout.map(Into::into);
     let mut refused = Vec::new();
     for (i, file) in files.iter().enumerate() {
         // One error report per input file: errors.xlsx -> errors_<file>.xlsx.
@@ -22,7 +24,7 @@ pub fn import(
         if let (Some(out), true) = (&opts.errors, files.len() > 1) {
             file_opts.errors = Some(per_file_report(out, file));
         }
-        match import_one(ctx, file, &file_opts, layout, replace) {
+        match import_file(&mut ctx.session(), file, &file_opts, layout, replace, false) {
             Ok(_) => {}
             Err(e) if files.len() == 1 => return Err(e),
             Err(e) => {
@@ -57,51 +59,6 @@ fn per_file_report(out: &Path, input: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     out.with_file_name(format!("{stem}_{input}.{ext}"))
-}
-
-/// One file as one batch; the batch id if committed.
-pub fn import_one(
-    ctx: &mut Ctx,
-    file: &Path,
-    opts: &ImportOpts,
-    layout: Option<Layout>,
-    replace: bool,
-) -> Result<Option<i64>> {
-    import_one_with(ctx, file, opts, layout, replace, false)
-}
-
-/// [`import_one`], recording on the batch whether the file passed double-entry
-/// verification (`steps verify --import`).
-pub fn import_one_with(
-    ctx: &mut Ctx,
-    file: &Path,
-    opts: &ImportOpts,
-    layout: Option<Layout>,
-    replace: bool,
-    verified: bool,
-) -> Result<Option<i64>> {
-    let program = ctx.program.clone();
-    let ids = participant_ids(&ctx.conn)?;
-    let mut ids = Some(ids);
-    let spec = Spec {
-        kind: "steps",
-        columns: ANY_COLUMNS,
-        card_days: true,
-        verified,
-    };
-    let partial = opts.partial;
-    batch::run_with(ctx, file, opts, &spec, &mut |conn, b| {
-        let importer = StepsImporter::new(
-            conn,
-            program.clone(),
-            ids.take().unwrap_or_default(),
-            b,
-            replace,
-            partial,
-            layout,
-        )?;
-        Ok(Box::new(importer))
-    })
 }
 
 pub fn export(ctx: &mut Ctx, participant: Option<&str>, out: Option<&Path>) -> Result<()> {

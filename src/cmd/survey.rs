@@ -3,8 +3,8 @@
 
 use crate::cli::ImportOpts;
 use crate::import::batch::{self, Spec};
-use crate::import::steps::participant_ids;
 use crate::import::survey::{columns, SurveyImporter};
+use crate::import::Options;
 use crate::Ctx;
 use anyhow::{bail, Result};
 use std::path::Path;
@@ -24,8 +24,9 @@ pub fn import(ctx: &mut Ctx, file: &Path, opts: &ImportOpts) -> Result<()> {
         card_days: false,
         verified: false,
     };
-    let mut participants = Some(participant_ids(&ctx.conn)?);
-    let Some(batch) = batch::run(ctx, file, opts, &spec, &mut |b| {
+    let mut participants = Some(crate::db::participants::ids(&ctx.conn)?);
+    let opts = Options::from(opts);
+    let Some(batch) = batch::run(&mut ctx.session(), file, &opts, &spec, &mut |b| {
         Ok(Box::new(SurveyImporter::new(
             &program,
             participants.take().unwrap_or_default(),

@@ -1,6 +1,8 @@
 //! The one local SQLite file: how it is created (owner-only), opened (pragmas every
 //! connection needs), and migrated (an append-only list keyed by `PRAGMA user_version`).
 
+pub mod batches;
+pub mod participants;
 pub mod steps;
 
 use anyhow::{bail, Context, Result};

@@ -6,11 +6,9 @@
 use super::header::{find_header, ColumnDef, Header};
 use super::{
     already_imported, chosen_sheets, open_source, print_problems, progress, sheet_key,
-    write_error_report, Counts, Problem, RejectStore,
+    write_error_report, Counts, Options, Problem, RejectStore, Session,
 };
-use crate::cli::ImportOpts;
 use crate::sheet::Row;
-use crate::Ctx;
 use anyhow::{bail, Result};
 use rusqlite::Connection;
 use std::path::Path;
@@ -65,9 +63,9 @@ pub struct Spec<'a> {
 
 /// Import one file as one batch. Returns the batch id when something was committed.
 pub fn run(
-    ctx: &mut Ctx,
+    ctx: &mut Session<'_>,
     path: &Path,
-    opts: &ImportOpts,
+    opts: &Options,
     spec: &Spec<'_>,
     make: &mut dyn FnMut(i64) -> Result<Box<dyn RowHandler>>,
 ) -> Result<Option<i64>> {
@@ -85,9 +83,9 @@ pub type MakeHandler<'m> =
 /// statement cache per row (which costs more than the insert itself on a long sheet).
 /// The handler is dropped before the transaction ends, whichever way it ends.
 pub fn run_with(
-    ctx: &mut Ctx,
+    ctx: &mut Session<'_>,
     path: &Path,
-    opts: &ImportOpts,
+    opts: &Options,
     spec: &Spec<'_>,
     make: &mut MakeHandler<'_>,
 ) -> Result<Option<i64>> {
@@ -97,15 +95,15 @@ pub fn run_with(
     let key = sheet_key(&sheets, opts.all_sheets);
     let file_name = src.file_name.clone();
     ctx.detail.files_read_push(&file_name, &src.sha256);
-    if let Some(found) = already_imported(&ctx.conn, spec.kind, &src.sha256, &key)? {
+    if let Some(found) = already_imported(ctx.conn, spec.kind, &src.sha256, &key)? {
         say_already_imported(ctx, &file_name, found);
         return Ok(None);
     }
 
     let now = crate::now();
-    let operator = ctx.operator.clone();
+    let operator = ctx.operator.to_string();
     let quiet = ctx.quiet;
-    let tx = crate::db::begin_write(&mut ctx.conn)?;
+    let tx = crate::db::begin_write(ctx.conn)?;
     // Asked again under the write lock: another import of the same file may have
     // committed while this one waited for the lock.
     if let Some(found) = already_imported(&tx, spec.kind, &src.sha256, &key)? {
@@ -113,12 +111,18 @@ pub fn run_with(
         say_already_imported(ctx, &file_name, found);
         return Ok(None);
     }
-    tx.execute(
-        "INSERT INTO batches(kind, file_name, sheet, sha256, layout, header_json, imported_at, operator, verified) \
-         VALUES (?1,?2,?3,?4,'','{}',?5,?6,?7)",
-        rusqlite::params![spec.kind, file_name, key, src.sha256, now, operator, spec.verified],
+    let batch = crate::db::batches::begin(
+        &tx,
+        &crate::db::batches::NewBatch {
+            kind: spec.kind,
+            file_name: &file_name,
+            sheet_key: &key,
+            sha256: &src.sha256,
+            imported_at: &now,
+            operator: &operator,
+            verified: spec.verified,
+        },
     )?;
-    let batch = tx.last_insert_rowid();
     let mut handler = make(&tx, batch)?;
     let mut problems: Vec<Problem> = Vec::new();
     let mut fatal = false;
@@ -232,7 +236,7 @@ pub fn run_with(
     } else {
         Vec::new()
     };
-    let d = &mut ctx.detail;
+    let d = &mut *ctx.detail;
     d.count("batch", batch);
     d.count("rows", counts.rows);
     d.count("inserted", counts.inserted);
@@ -301,22 +305,16 @@ pub fn run_with(
         ctx.detail.count("dry_run", true);
         return Ok(None);
     }
-    tx.execute(
-        "UPDATE batches SET layout=?2, header_json=?3, rows_read=?4, inserted=?5, duplicates=?6, replaced=?7, updated=?8, rejected=?9 WHERE id=?1",
-        rusqlite::params![
-            batch,
-            handler.layout(),
-            serde_json::to_string(&headers)?,
-            counts.rows as i64,
-            counts.inserted as i64,
-            counts.duplicates as i64,
-            counts.replaced as i64,
-            counts.updated as i64,
-            rejected_rows as i64
-        ],
+    crate::db::batches::record_totals(
+        &tx,
+        batch,
+        &handler.layout(),
+        &serde_json::to_string(&headers)?,
+        &counts,
+        rejected_rows,
     )?;
     // The audit entry commits with the batch: a batch is never without its record.
-    let mut detail = std::mem::take(&mut ctx.detail);
+    let mut detail = std::mem::take(ctx.detail);
     detail.status = "ok".into();
     handler.audit_counts(&tx, batch, &mut detail)?;
     crate::audit::append(
@@ -326,7 +324,7 @@ pub fn run_with(
         &format!("{} import", spec.kind),
         &detail,
     )?;
-    ctx.recorded = true;
+    *ctx.recorded = true;
     drop(handler);
     tx.commit()?;
     ctx.say(format!("{file_name}: 取込み {batch}: {summary}。"));
@@ -355,7 +353,7 @@ pub fn outside_header(sheet: &str, row: &Row, width: usize) -> Option<Problem> {
 }
 
 /// The file (same content, same sheets) was imported as batch `found.0`.
-fn say_already_imported(ctx: &mut Ctx, file_name: &str, (batch, rejected): (i64, i64)) {
+fn say_already_imported(ctx: &mut Session<'_>, file_name: &str, (batch, rejected): (i64, i64)) {
     ctx.say(format!(
         "{file_name}: このファイル（同じ内容・同じシート）は取込み {batch} で取り込み済みです。何も変えていません \
          (already imported as batch {batch}; nothing changed){}",

@@ -9,13 +9,63 @@ pub mod roster;
 pub mod steps;
 pub mod survey;
 
-use crate::cli::{EncodingArg, ImportOpts};
+pub use crate::db::batches::{already_imported, Counts, RejectStore};
 pub use crate::output::error_report::write_error_report;
-use crate::sheet::{Book, Encoding, ReadOptions, Row};
+use crate::sheet::{Book, Encoding, ReadOptions};
 pub use crate::validate::Problem;
 use anyhow::{Context, Result};
-use rusqlite::{Connection, OptionalExtension};
-use std::path::Path;
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+
+/// How an import reads its file and what it does with problems (`--sheet`,
+/// `--all-sheets`, `--encoding`, `--ignore-column`, `--partial`, `--dry-run`, `--errors`).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The sheet to read (default: the first).
+    pub sheet: Option<String>,
+    /// Every sheet with a header, as one batch.
+    pub all_sheets: bool,
+    /// A CSV's encoding (default: detected).
+    pub encoding: Option<Encoding>,
+    /// Columns dropped unread.
+    pub ignore_column: Vec<String>,
+    /// Commit the valid rows and keep the rejected ones.
+    pub partial: bool,
+    /// Validate and report; change nothing.
+    pub dry_run: bool,
+    /// Where to write the error report.
+    pub errors: Option<PathBuf>,
+}
+
+/// A step sheet's layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// 参加者番号, 日付, 歩数
+    Long,
+    /// 参加者番号, 年月, 1 … 31
+    Card,
+}
+
+/// What an import needs of the command running it: the database, the program, who is
+/// operating, whether to talk, and the audit entry it fills in (and writes with the
+/// batch, setting `recorded`).
+pub struct Session<'a> {
+    pub conn: &'a mut Connection,
+    pub program: &'a crate::program::Program,
+    pub operator: &'a str,
+    pub quiet: bool,
+    pub detail: &'a mut crate::audit::Detail,
+    pub recorded: &'a mut bool,
+}
+
+impl Session<'_> {
+    /// Tell the operator (stderr), unless quiet.
+    pub fn say(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+}
 
 /// An opened input file.
 pub struct Source {
@@ -25,17 +75,14 @@ pub struct Source {
     pub opts: ReadOptions,
 }
 
-pub fn read_options(opts: &ImportOpts) -> ReadOptions {
+pub fn read_options(opts: &Options) -> ReadOptions {
     ReadOptions {
-        encoding: opts.encoding.map(|e| match e {
-            EncodingArg::Utf8 => Encoding::Utf8,
-            EncodingArg::Cp932 => Encoding::Cp932,
-        }),
+        encoding: opts.encoding,
         ..ReadOptions::default()
     }
 }
 
-pub fn open_source(path: &Path, opts: &ImportOpts) -> Result<Source> {
+pub fn open_source(path: &Path, opts: &Options) -> Result<Source> {
     let file_name = path.display().to_string();
     let (sha256, _) = crate::output::sha256_file(path).with_context(|| {
         format!("{file_name}: ファイルを開けません。場所と名前を確かめてください (cannot open the file)")
@@ -51,7 +98,7 @@ pub fn open_source(path: &Path, opts: &ImportOpts) -> Result<Source> {
 }
 
 /// The sheets an import reads: `--sheet NAME`, every sheet (`--all-sheets`), or the first.
-pub fn chosen_sheets(src: &Source, opts: &ImportOpts) -> Result<Vec<String>> {
+pub fn chosen_sheets(src: &Source, opts: &Options) -> Result<Vec<String>> {
     let names = src.book.sheet_names();
     if let Some(want) = &opts.sheet {
         if names.iter().any(|n| n == want) {
@@ -82,77 +129,6 @@ pub fn sheet_key(sheets: &[String], all: bool) -> String {
         format!("*:{}", sheets.join("\u{1f}"))
     } else {
         sheets.join("\u{1f}")
-    }
-}
-
-/// The batch that already imported this content and sheet, if any.
-pub fn already_imported(
-    conn: &Connection,
-    kind: &str,
-    sha256: &str,
-    sheet_key: &str,
-) -> Result<Option<(i64, i64)>> {
-    Ok(conn
-        .query_row(
-            "SELECT id, rejected FROM batches WHERE kind=?1 AND sha256=?2 AND sheet=?3 AND status='committed' ORDER BY id LIMIT 1",
-            rusqlite::params![kind, sha256, sheet_key],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?)
-}
-
-/// Store a batch's problems and rejected rows (for `--partial`).
-pub struct RejectStore<'c> {
-    problem: rusqlite::Statement<'c>,
-    row: rusqlite::Statement<'c>,
-    batch: i64,
-}
-
-impl<'c> RejectStore<'c> {
-    pub fn new(conn: &'c Connection, batch: i64) -> Result<Self> {
-        Ok(RejectStore {
-            problem: conn.prepare(
-                "INSERT INTO problems(batch_id, sheet, row_no, cell, column_name, raw, code, message) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-            )?,
-            row: conn.prepare(
-                "INSERT INTO rejected_rows(batch_id, sheet, row_no, raw_json) VALUES (?1,?2,?3,?4)",
-            )?,
-            batch,
-        })
-    }
-
-    pub fn problems(&mut self, problems: &[Problem]) -> Result<()> {
-        for p in problems {
-            self.problem.execute(rusqlite::params![
-                self.batch,
-                p.sheet,
-                p.row,
-                p.cell(),
-                p.column,
-                p.raw,
-                p.code,
-                p.message
-            ])?;
-        }
-        Ok(())
-    }
-
-    /// Keep a rejected row as keyed, so nothing keyed is lost.
-    pub fn row(&mut self, sheet: &str, row: &Row, width: usize) -> Result<()> {
-        let cells: Vec<String> = (0..width.max(row.len()))
-            .map(|c| row.raw_text(c).into_owned())
-            .collect();
-        self.row_cells(sheet, row.number(), &cells)
-    }
-
-    pub fn row_cells(&mut self, sheet: &str, row_no: u32, cells: &[String]) -> Result<()> {
-        self.row.execute(rusqlite::params![
-            self.batch,
-            sheet,
-            row_no,
-            serde_json::to_string(cells)?
-        ])?;
-        Ok(())
     }
 }
 
@@ -226,17 +202,6 @@ fn place_in(file_name: &str, p: &Problem) -> String {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     format!("{base}:{}", p.place())
-}
-
-/// Counts an import reports.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Counts {
-    pub rows: u64,
-    pub inserted: u64,
-    pub duplicates: u64,
-    pub replaced: u64,
-    pub updated: u64,
-    pub rejected_rows: u64,
 }
 
 /// A progress spinner on stderr, only on a terminal and never with `--quiet`.

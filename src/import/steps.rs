@@ -7,8 +7,7 @@
 //! through one prepared statement.
 
 use super::header::{ColumnDef, Header};
-use super::{Counts, Problem};
-use crate::cli::Layout;
+use super::{Counts, Layout, Problem};
 use crate::db::steps::{At, Put, Refused, StepsWriter, Why};
 use crate::program::Program;
 use crate::sheet::date::{
@@ -424,6 +423,80 @@ pub fn unknown_participant(h: &Header, row: &Row, id: &str) -> Problem {
     )
 }
 
+/// Import one step file as one batch (`verified`: it passed double-entry verification,
+/// as recorded on the batch); the batch id if committed.
+pub fn import_file(
+    s: &mut super::Session<'_>,
+    file: &std::path::Path,
+    opts: &super::Options,
+    layout: Option<Layout>,
+    replace: bool,
+    verified: bool,
+) -> Result<Option<i64>> {
+    let program = s.program.clone();
+    let mut ids = Some(crate::db::participants::ids(s.conn)?);
+    let spec = super::batch::Spec {
+        kind: "steps",
+        columns: ANY_COLUMNS,
+        card_days: true,
+        verified,
+    };
+    let partial = opts.partial;
+    super::batch::run_with(s, file, opts, &spec, &mut |conn, b| {
+        let importer = StepsImporter::new(
+            conn,
+            program.clone(),
+            ids.take().unwrap_or_default(),
+            b,
+            replace,
+            partial,
+            layout,
+        )?;
+        Ok(Box::new(importer))
+    })
+}
+
+/// What `steps verify --import` did with the verified keying.
+pub enum Verified {
+    /// The content (same sheets) was already a batch: that batch is now marked verified.
+    Marked { file_name: String, batch: i64 },
+    /// Imported as a new batch recorded as verified (`None`: nothing committed).
+    Imported(Option<i64>),
+}
+
+/// Import the first keying as a verified batch, provided it is still the file verified
+/// (`verified_sha`); if that content (same sheets) is already a batch, mark it verified.
+pub fn import_verified(
+    s: &mut super::Session<'_>,
+    first: &std::path::Path,
+    opts: &super::Options,
+    layout: Option<Layout>,
+    verified_sha: &str,
+) -> Result<Verified> {
+    let src = super::open_source(first, opts)?;
+    if src.sha256 != verified_sha {
+        anyhow::bail!(
+            "{}: 照合の後にファイルが変わりました。もう一度ベリファイしてください。何も取り込んでいません \
+             (the file changed after verification; nothing imported)",
+            src.file_name
+        );
+    }
+    let key = super::sheet_key(&super::chosen_sheets(&src, opts)?, opts.all_sheets);
+    if let Some((batch, _)) =
+        crate::db::batches::already_imported(s.conn, "steps", &src.sha256, &key)?
+    {
+        crate::db::batches::mark_verified(s.conn, batch)?;
+        return Ok(Verified::Marked {
+            file_name: src.file_name,
+            batch,
+        });
+    }
+    drop(src);
+    Ok(Verified::Imported(import_file(
+        s, first, opts, layout, false, true,
+    )?))
+}
+
 /// State of one steps import (one batch). `'c` is the import's transaction, which the
 /// store's statements borrow.
 pub struct StepsImporter<'c> {
@@ -777,15 +850,6 @@ pub fn date_problem(h: &Header, row: &Row, col: usize, e: DateError) -> Problem 
             "日付として読めません（例: 2025-05-14、2025/5/14、R7.5.14、令和7年5月14日）".into(),
         ),
     }
-}
-
-/// The stored participant numbers, for checking rows against the roster.
-pub fn participant_ids(conn: &Connection) -> Result<HashSet<String>> {
-    let mut stmt = conn.prepare("SELECT id FROM participants")?;
-    let ids = stmt
-        .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<HashSet<String>>>()?;
-    Ok(ids)
 }
 
 #[cfg(test)]

@@ -10,13 +10,12 @@
 
 pub mod report;
 
-use crate::cli::{ImportOpts, Layout};
 use crate::import::batch::outside_header;
 use crate::import::header::find_header;
 use crate::import::steps::{
     check_layout, check_steps_value, keyed_days, read_participant, Checked, ANY_COLUMNS,
 };
-use crate::import::{chosen_sheets, open_source, Problem};
+use crate::import::{chosen_sheets, open_source, Layout, Options, Problem};
 use crate::program::Program;
 use crate::sheet::normalize::normalize;
 use crate::sheet::{cell_name, ReadOptions, Row};
@@ -177,7 +176,7 @@ impl Keying {
 pub fn read_keying(
     path: &Path,
     side: Side,
-    opts: &ImportOpts,
+    opts: &Options,
     forced: Option<Layout>,
 ) -> Result<Keying> {
     let mut src = open_source(path, opts)?;
