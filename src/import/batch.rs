@@ -3,7 +3,8 @@
 //! through the kind's row handler, then commit (clean, or `--partial`), or roll back
 //! (problems in strict mode, `--dry-run`), and tell the operator what happened.
 
-use super::header::{find_header, ColumnDef, Header};
+use super::header::{ColumnDef, Header};
+use super::walk::{walk, Visit};
 use super::{
     already_imported, chosen_sheets, open_source, print_problems, progress, sheet_key,
     write_error_report, Counts, Options, Problem, RejectStore, Session,
@@ -123,73 +124,35 @@ pub fn run_with(
             verified: spec.verified,
         },
     )?;
-    let mut handler = make(&tx, batch)?;
-    let mut problems: Vec<Problem> = Vec::new();
-    let mut fatal = false;
-    let mut headers = serde_json::Map::new();
-    let mut rejected_rows = 0u64;
-    // The rows refused as they were read (kept for not counting a row twice).
-    let mut refused_inline: std::collections::HashSet<(String, u32)> = Default::default();
-    let mut sheets_read = 0;
+    let handler = make(&tx, batch)?;
+    let d = Driver {
+        handler,
+        tx: &tx,
+        problems: Vec::new(),
+        fatal: false,
+        headers: serde_json::Map::new(),
+        rejected_rows: 0,
+        refused_inline: Default::default(),
+        store: RejectStore::new(&tx, batch)?,
+        partial: opts.partial,
+        quiet,
+        file_name: &file_name,
+        pb: progress(quiet, &file_name),
+    };
+    let (
+        mut handler,
+        mut problems,
+        fatal,
+        headers,
+        mut rejected_rows,
+        refused_inline,
+        mut store,
+        pb,
+    ) = read_sheets(&mut src.book, &sheets, spec, opts, d)?;
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
     {
-        let mut store = RejectStore::new(&tx, batch)?;
-        let pb = progress(quiet, &file_name);
-        for sheet in &sheets {
-            let mut rows = src.book.rows(sheet)?;
-            let mut row = Row::new();
-            let header = match find_header(
-                rows.as_mut(),
-                &mut row,
-                sheet,
-                spec.columns,
-                spec.card_days,
-                &opts.ignore_column,
-            )? {
-                Ok(h) => h,
-                Err(ps) => {
-                    if opts.all_sheets && ps.iter().all(|p| p.code == "header.not_found") {
-                        say(quiet, format!("{file_name}: シート「{sheet}」には見出しがないので読みません (no header; skipped)"));
-                        continue;
-                    }
-                    problems.extend(ps);
-                    fatal = true;
-                    continue;
-                }
-            };
-            let hp = handler.header(&header);
-            if !hp.is_empty() {
-                problems.extend(hp);
-                fatal = true;
-                continue;
-            }
-            sheets_read += 1;
-            headers.insert(sheet.clone(), serde_json::to_value(&header.raw)?);
-            let width = header.width();
-            while rows.next_row(&mut row)? {
-                if row.is_blank() {
-                    continue;
-                }
-                let before = problems.len();
-                handler.row(&tx, &header, &row, &mut problems)?;
-                problems.extend(outside_header(sheet, &row, width));
-                if problems.len() > before {
-                    rejected_rows += 1;
-                    refused_inline.insert((sheet.clone(), row.number()));
-                    if opts.partial {
-                        store.row(sheet, &row, width)?;
-                    }
-                }
-                if let Some(pb) = &pb {
-                    let n = handler.counts().rows;
-                    if n % 4096 == 0 {
-                        pb.set_position(n);
-                    }
-                }
-            }
-        }
-        if let Some(pb) = pb {
-            pb.finish_and_clear();
-        }
         let read = problems.len();
         handler.finish(&tx, &mut problems)?;
         // Rows refused after the fact count once, and not again when a problem of
@@ -216,18 +179,7 @@ pub fn run_with(
             store.problems(&problems)?;
         }
     }
-    if sheets_read == 0 && !fatal {
-        problems.push(Problem {
-            sheet: sheets.join("、"),
-            row: None,
-            col: None,
-            column: String::new(),
-            raw: String::new(),
-            code: "header.not_found",
-            message: "見出しのあるシートがありません (no sheet with a header)".into(),
-        });
-        fatal = true;
-    }
+    drop(store);
     let counts = handler.counts();
     // Notices only mean something when the rows they speak of are kept.
     let will_commit = !fatal && (problems.is_empty() || opts.partial);
@@ -336,20 +288,97 @@ pub fn run_with(
     Ok(Some(batch))
 }
 
-/// Cells with data under no heading would be dropped silently: the first such cell of
-/// a row is refused.
-pub fn outside_header(sheet: &str, row: &Row, width: usize) -> Option<Problem> {
-    (width..row.len())
-        .find(|&c| !row.raw_text(c).trim().is_empty())
-        .map(|c| Problem {
-            sheet: sheet.to_string(),
-            row: Some(row.number()),
-            col: Some(c),
-            column: String::new(),
-            raw: row.raw_text(c).into_owned(),
-            code: "cell.outside_header",
-            message: "見出しのない列に値があります。見出しを付けるか、値を消してください".into(),
-        })
+/// Walk the sheets through the driver, handing it back.
+fn read_sheets<'a, 'c>(
+    book: &mut crate::sheet::Book,
+    sheets: &[String],
+    spec: &Spec<'_>,
+    opts: &Options,
+    mut d: Driver<'a, 'c>,
+) -> Result<DriverParts<'c>> {
+    walk(book, sheets, spec.columns, spec.card_days, opts, &mut d)?;
+    Ok((
+        d.handler,
+        d.problems,
+        d.fatal,
+        d.headers,
+        d.rejected_rows,
+        d.refused_inline,
+        d.store,
+        d.pb,
+    ))
+}
+
+type DriverParts<'c> = (
+    Box<dyn RowHandler + 'c>,
+    Vec<Problem>,
+    bool,
+    serde_json::Map<String, serde_json::Value>,
+    u64,
+    std::collections::HashSet<(String, u32)>,
+    RejectStore<'c>,
+    Option<indicatif::ProgressBar>,
+);
+
+/// The driver's reading of the sheets: the kind's handler validates and stores each
+/// row; a row with problems is counted and (for `--partial`) kept as keyed.
+struct Driver<'a, 'c> {
+    handler: Box<dyn RowHandler + 'c>,
+    tx: &'c Connection,
+    problems: Vec<Problem>,
+    fatal: bool,
+    headers: serde_json::Map<String, serde_json::Value>,
+    rejected_rows: u64,
+    /// The rows refused as they were read (so a row refused again later counts once).
+    refused_inline: std::collections::HashSet<(String, u32)>,
+    store: RejectStore<'c>,
+    partial: bool,
+    quiet: bool,
+    file_name: &'a str,
+    pb: Option<indicatif::ProgressBar>,
+}
+
+impl Visit for Driver<'_, '_> {
+    fn header(&mut self, h: &Header) -> Result<Vec<Problem>> {
+        let hp = self.handler.header(h);
+        if hp.is_empty() {
+            self.headers
+                .insert(h.sheet.clone(), serde_json::to_value(&h.raw)?);
+        }
+        Ok(hp)
+    }
+    fn unreadable(&mut self, problems: Vec<Problem>) {
+        self.problems.extend(problems);
+        self.fatal = true;
+    }
+    fn skipped(&mut self, sheet: &str) {
+        say(
+            self.quiet,
+            format!(
+                "{}: シート「{sheet}」には見出しがないので読みません (no header; skipped)",
+                self.file_name
+            ),
+        );
+    }
+    fn row(&mut self, h: &Header, row: &Row, outside: Option<Problem>) -> Result<()> {
+        let before = self.problems.len();
+        self.handler.row(self.tx, h, row, &mut self.problems)?;
+        self.problems.extend(outside);
+        if self.problems.len() > before {
+            self.rejected_rows += 1;
+            self.refused_inline.insert((h.sheet.clone(), row.number()));
+            if self.partial {
+                self.store.row(&h.sheet, row, h.width())?;
+            }
+        }
+        if let Some(pb) = &self.pb {
+            let n = self.handler.counts().rows;
+            if n % 4096 == 0 {
+                pb.set_position(n);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The file (same content, same sheets) was imported as batch `found.0`.

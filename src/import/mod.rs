@@ -8,6 +8,7 @@ pub mod orders;
 pub mod roster;
 pub mod steps;
 pub mod survey;
+pub mod walk;
 
 pub use crate::db::batches::{already_imported, Counts, RejectStore};
 pub use crate::output::error_report::write_error_report;
