@@ -172,32 +172,21 @@ pub fn show(ctx: &mut Ctx, id: i64, rejected: bool, out: Option<&Path>) -> Resul
 /// An orders batch's outcome: how many accepted, and each refused application with
 /// its participant, so they can still be told.
 fn show_orders(ctx: &Ctx, id: i64) -> Result<()> {
-    let (accepted, points): (i64, i64) = ctx.conn.query_row(
-        "SELECT count(*), COALESCE(SUM(points),0) FROM orders WHERE batch_id=?1 AND status='accepted'",
-        [id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    println!("  受付した申込み: {accepted} 件（{points} ポイント）");
-    let mut stmt = ctx.conn.prepare(
-        "SELECT sheet, row_no, participant_id, prize_code, quantity, code, message FROM orders \
-         WHERE batch_id=?1 AND status='rejected' ORDER BY sheet, row_no, id",
-    )?;
-    let mut rows = stmt.query([id])?;
-    let mut first = true;
-    while let Some(r) = rows.next()? {
-        if first {
+    let t = crate::db::orders::batch_totals(&ctx.conn, id)?;
+    println!(
+        "  受付した申込み: {} 件（{} ポイント）",
+        t.accepted, t.points
+    );
+    for (i, r) in crate::db::orders::rejected_in_batch(&ctx.conn, id)?
+        .iter()
+        .enumerate()
+    {
+        if i == 0 {
             println!("  却下した申込み（参加者にお知らせください）:");
-            first = false;
         }
         println!(
             "    {}!{}行目 {} {}×{} {} {}",
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, i64>(4)?,
-            r.get::<_, String>(5)?,
-            r.get::<_, String>(6)?
+            r.sheet, r.row, r.participant, r.prize_code, r.quantity, r.code, r.message
         );
     }
     Ok(())
@@ -343,40 +332,15 @@ pub fn undo(ctx: &mut Ctx, id: i64) -> Result<()> {
             }
             // Participants this batch updated get their earlier values back (a changed
             // birth date or age can change which point table applies).
-            let mut stmt = tx.prepare(
-                "SELECT participant_id, old_json FROM participant_history WHERE batch_id=?1 ORDER BY id DESC",
-            )?;
-            let olds: Vec<(String, String)> = stmt
-                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            drop(stmt);
-            for (pid, json) in olds {
-                let p: crate::import::roster::Participant = serde_json::from_str(&json)?;
-                affected.push(pid.clone());
-                restored += tx.execute(
-                    "UPDATE participants SET name=?2, name_kana=?3, postal_code=?4, address=?5, address2=?6, birth_date=?7, age=?8, sex=?9, phone=?10, channel=?11, email=?12, updated_batch_id=NULL WHERE id=?1",
-                    rusqlite::params![pid, p.name, p.name_kana, p.postal_code, p.address, p.address2, p.birth_date, p.age, p.sex, p.phone, p.channel, p.email],
-                )?;
-            }
-            tx.execute("DELETE FROM participant_history WHERE batch_id=?1", [id])?;
+            let (changed, n) = crate::db::participants::restore_updated_by(&tx, id)?;
+            affected.extend(changed);
+            restored += n;
             tx.execute("DELETE FROM participants WHERE batch_id=?1", [id])?
         }
-        "orders" => {
-            let shipped: i64 = tx.query_row(
-                "SELECT count(*) FROM orders WHERE batch_id=?1 AND shipment_id IS NOT NULL",
-                [id],
-                |r| r.get(0),
-            )?;
-            if shipped > 0 {
-                bail!(
-                    "取込み {id} の申込みのうち {shipped} 件は発送済みのため、取り消せません (orders already shipped)"
-                );
-            }
-            tx.execute("DELETE FROM orders WHERE batch_id=?1", [id])?
-        }
+        "orders" => crate::db::orders::undo(&tx, id)?,
         // Answers never replace one another (a different answer is a conflict), so
         // taking a batch out restores nothing.
-        "survey" => tx.execute("DELETE FROM survey_answers WHERE batch_id=?1", [id])?,
+        "survey" => crate::db::survey::undo(&tx, id)?,
         other => bail!("種類「{other}」の取込みはこの版では取り消せません"),
     };
     let overdrawn = crate::points::overdrawn(&tx, &ctx.program, &affected)?;

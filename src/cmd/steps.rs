@@ -68,22 +68,17 @@ pub fn export(ctx: &mut Ctx, participant: Option<&str>, out: Option<&Path>) -> R
     };
     w.sheet("歩数", &["参加者番号", "日付", "歩数"])?;
     let mut n = 0u64;
-    {
-        let mut stmt = ctx.conn.prepare(
-            "SELECT participant_id, date, steps FROM steps WHERE ?1 IS NULL OR participant_id=?1 ORDER BY participant_id, date",
-        )?;
-        let mut rows = stmt.query([participant])?;
-        let mut vals = vec![Value::Empty, Value::Empty, Value::Empty];
-        while let Some(r) = rows.next()? {
-            vals[0] = Value::Text(r.get(0)?);
-            vals[1] = Value::Text(r.get(1)?);
-            vals[2] = Value::Int(r.get(2)?);
-            w.row(&vals)?;
-            n += 1;
-        }
-    }
+    let mut vals = vec![Value::Empty, Value::Empty, Value::Empty];
+    crate::db::steps::each(&ctx.conn, participant, |pid, date, steps| {
+        vals[0] = Value::Text(pid);
+        vals[1] = Value::Text(date);
+        vals[2] = Value::Int(steps);
+        w.row(&vals)?;
+        n += 1;
+        Ok(())
+    })?;
     if let Some(id) = participant {
-        if n == 0 && crate::import::roster::Participant::load(&ctx.conn, id)?.is_none() {
+        if n == 0 && crate::db::participants::Participant::load(&ctx.conn, id)?.is_none() {
             bail!("参加者番号 {id} は名簿にありません (participant.unknown)");
         }
     }

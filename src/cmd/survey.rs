@@ -37,13 +37,7 @@ pub fn import(ctx: &mut Ctx, file: &Path, opts: &ImportOpts) -> Result<()> {
         return Ok(());
     };
     // What the batch holds, by timing: questionnaires and answers.
-    let mut stmt = ctx.conn.prepare(
-        "SELECT timing, count(DISTINCT participant_id), count(*) FROM survey_answers WHERE batch_id=?1 GROUP BY timing ORDER BY timing = '事後'",
-    )?;
-    let rows: Vec<(String, i64, i64)> = stmt
-        .query_map([batch], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    drop(stmt);
+    let rows = crate::db::survey::batch_totals(&ctx.conn, batch)?;
     for (timing, people, answers) in &rows {
         let key = if timing == "事前" { "pre" } else { "post" };
         ctx.detail.count(&format!("respondents_{key}"), *people);

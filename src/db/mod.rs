@@ -2,8 +2,10 @@
 //! connection needs), and migrated (an append-only list keyed by `PRAGMA user_version`).
 
 pub mod batches;
+pub mod orders;
 pub mod participants;
 pub mod steps;
+pub mod survey;
 
 use anyhow::{bail, Context, Result};
 use rusqlite::Connection;

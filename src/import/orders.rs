@@ -17,6 +17,7 @@
 use super::header::{ColumnDef, Header};
 use super::steps::{cell_date, check_participant_id, date_problem, problem, PARTICIPANT};
 use super::{Counts, Problem};
+use crate::db::orders;
 use crate::points::{participant_score, Scorer};
 use crate::program::Program;
 use crate::sheet::normalize::{float_to_int, normalize, parse_int, IntParse};
@@ -104,15 +105,7 @@ impl OrdersImporter {
     /// Accepted quantity of a prize so far.
     fn taken(&mut self, conn: &Connection, code: &str) -> Result<&mut i64> {
         if self.taken.is_none() {
-            let mut t = HashMap::new();
-            let mut stmt = conn.prepare(
-                "SELECT prize_code, SUM(quantity) FROM orders WHERE status='accepted' GROUP BY prize_code",
-            )?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                t.insert(r.get::<_, String>(0)?, r.get::<_, i64>(1)?);
-            }
-            self.taken = Some(t);
+            self.taken = Some(orders::accepted_by_prize(conn)?);
         }
         Ok(self
             .taken
@@ -124,25 +117,14 @@ impl OrdersImporter {
     /// The participant as the decision needs them (`None`: not in the roster).
     fn person(&mut self, conn: &Connection, pid: &str) -> Result<Option<&mut Person>> {
         if !self.people.contains_key(pid) {
-            use rusqlite::OptionalExtension;
-            let row: Option<(Option<String>, Option<String>)> = conn
-                .query_row(
-                    "SELECT postal_code, address FROM participants WHERE id=?1",
-                    [pid],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
+            let row = crate::db::participants::postal_and_address(conn, pid)?;
             let person = match row {
                 None => None,
                 Some((postal, address)) => {
                     let filled =
                         |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
                     let earned = participant_score(conn, &self.scorer, pid)?.earned();
-                    let used: i64 = conn.query_row(
-                        "SELECT COALESCE(SUM(points),0) FROM orders WHERE status='accepted' AND participant_id=?1",
-                        [pid],
-                        |r| r.get(0),
-                    )?;
+                    let used = orders::points_used(conn, pid)?;
                     Some(Person {
                         has_address: filled(&postal) && filled(&address),
                         balance: earned - used,
@@ -159,11 +141,7 @@ impl OrdersImporter {
         if let Some(n) = self.had.get(&key) {
             return Ok(*n);
         }
-        let n: i64 = conn.query_row(
-            "SELECT COALESCE(SUM(quantity),0) FROM orders WHERE status='accepted' AND participant_id=?1 AND prize_code=?2",
-            [pid, code],
-            |r| r.get(0),
-        )?;
+        let n = orders::accepted_quantity(conn, pid, code)?;
         self.had.insert(key, n);
         Ok(n)
     }
@@ -395,9 +373,19 @@ impl OrdersImporter {
 }
 
 fn known_participant(conn: &Connection, pid: &str) -> Result<bool> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM participants WHERE id=?1")?
-        .exists([pid])?)
+    crate::db::participants::exists(conn, pid)
+}
+
+/// The counts an orders batch records in its audit entry (no participant numbers).
+pub fn audit_counts(conn: &Connection, batch: i64, d: &mut crate::audit::Detail) -> Result<()> {
+    let t = orders::batch_totals(conn, batch)?;
+    d.count("orders_accepted", t.accepted);
+    d.count("orders_rejected", t.rejected());
+    d.count("points_used", t.points);
+    for (code, n) in &t.rejected_by_code {
+        d.count(&format!("rejected.{code}"), *n);
+    }
+    Ok(())
 }
 
 impl super::batch::RowHandler for OrdersImporter {
@@ -407,7 +395,7 @@ impl super::batch::RowHandler for OrdersImporter {
         batch: i64,
         d: &mut crate::audit::Detail,
     ) -> Result<()> {
-        crate::cmd::orders::audit_counts(conn, batch, d)
+        audit_counts(conn, batch, d)
     }
 
     fn header(&mut self, _h: &Header) -> Vec<Problem> {
@@ -430,23 +418,22 @@ impl super::batch::RowHandler for OrdersImporter {
             Ok(cost) => ("accepted", None, None, *cost),
             Err((code, msg, cost)) => ("rejected", Some(*code), Some(msg.as_str()), *cost),
         };
-        conn.prepare_cached(
-            "INSERT INTO orders(batch_id, sheet, row_no, participant_id, prize_code, quantity, applied_on, status, code, message, points) \
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
-        )?
-        .execute(rusqlite::params![
-            self.batch,
-            h.sheet,
-            row.number(),
-            a.pid,
-            a.code,
-            a.quantity,
-            a.applied_on.format("%Y-%m-%d").to_string(),
-            status,
-            code,
-            message,
-            points
-        ])?;
+        orders::insert(
+            conn,
+            &orders::NewOrder {
+                batch: self.batch,
+                sheet: &h.sheet,
+                row: row.number(),
+                participant: &a.pid,
+                prize_code: &a.code,
+                quantity: a.quantity,
+                applied_on: &a.applied_on.format("%Y-%m-%d").to_string(),
+                status,
+                code,
+                message,
+                points,
+            },
+        )?;
         match decision {
             Ok(_) => self.counts.inserted += 1,
             Err((code, msg, _)) => {

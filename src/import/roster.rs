@@ -11,7 +11,6 @@ use crate::sheet::normalize::{
 };
 use crate::sheet::{CellRef, Row};
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 
 pub const COLUMNS: &[ColumnDef] = &[
     super::steps::PARTICIPANT,
@@ -88,22 +87,8 @@ pub const EXPORT_HEADERS: [&str; 12] = [
     "メールアドレス",
 ];
 
-/// A participant as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Participant {
-    pub id: String,
-    pub name: String,
-    pub name_kana: Option<String>,
-    pub postal_code: Option<String>,
-    pub address: Option<String>,
-    pub address2: Option<String>,
-    pub birth_date: Option<String>,
-    pub age: Option<i64>,
-    pub sex: Option<String>,
-    pub phone: Option<String>,
-    pub channel: String,
-    pub email: Option<String>,
-}
+use crate::db::participants;
+pub use crate::db::participants::Participant;
 
 fn text(row: &Row, h: &Header, key: &str) -> Option<(usize, String)> {
     let c = h.col(key)?;
@@ -307,34 +292,6 @@ pub fn check_row(row: &Row, h: &Header, today: NaiveDate) -> Result<Participant,
 }
 
 impl Participant {
-    pub fn load(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<Participant>> {
-        use rusqlite::OptionalExtension;
-        conn.query_row(
-            "SELECT id, name, name_kana, postal_code, address, address2, birth_date, age, sex, phone, channel, email \
-             FROM participants WHERE id=?1",
-            [id],
-            Participant::from_row,
-        )
-        .optional()
-    }
-
-    pub fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Participant> {
-        Ok(Participant {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            name_kana: r.get(2)?,
-            postal_code: r.get(3)?,
-            address: r.get(4)?,
-            address2: r.get(5)?,
-            birth_date: r.get(6)?,
-            age: r.get(7)?,
-            sex: r.get(8)?,
-            phone: r.get(9)?,
-            channel: r.get(10)?,
-            email: r.get(11)?,
-        })
-    }
-
     /// The columns that differ from `other`, by their Japanese heading.
     pub fn changed_fields(&self, other: &Participant) -> Vec<&'static str> {
         let pairs: [(&str, bool); 11] = [
@@ -418,11 +375,7 @@ impl super::batch::RowHandler for RosterImporter {
         self.seen.insert(p.id.clone(), row.number());
         match Participant::load(conn, &p.id)? {
             None => {
-                conn.execute(
-                    "INSERT INTO participants(id, name, name_kana, postal_code, address, address2, birth_date, age, sex, phone, channel, email, batch_id) \
-                     VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
-                    rusqlite::params![p.id, p.name, p.name_kana, p.postal_code, p.address, p.address2, p.birth_date, p.age, p.sex, p.phone, p.channel, p.email, self.batch],
-                )?;
+                participants::insert(conn, &p, self.batch)?;
                 self.counts.inserted += 1;
             }
             Some(old) if old == merge_absent(p.clone(), &old, h) => self.counts.duplicates += 1,
@@ -444,14 +397,7 @@ impl super::batch::RowHandler for RosterImporter {
                     ));
                     return Ok(());
                 }
-                conn.execute(
-                    "INSERT INTO participant_history(participant_id, batch_id, old_json, changed_at) VALUES (?1,?2,?3,?4)",
-                    rusqlite::params![p.id, self.batch, serde_json::to_string(&old)?, crate::now()],
-                )?;
-                conn.execute(
-                    "UPDATE participants SET name=?2, name_kana=?3, postal_code=?4, address=?5, address2=?6, birth_date=?7, age=?8, sex=?9, phone=?10, channel=?11, email=?12, updated_batch_id=?13 WHERE id=?1",
-                    rusqlite::params![p.id, p.name, p.name_kana, p.postal_code, p.address, p.address2, p.birth_date, p.age, p.sex, p.phone, p.channel, p.email, self.batch],
-                )?;
+                participants::update(conn, &p, &old, self.batch, &crate::now())?;
                 self.counts.updated += 1;
             }
         }

@@ -16,11 +16,12 @@
 use super::header::{ColumnDef, Header};
 use super::steps::{check_participant_id, PARTICIPANT};
 use super::{Counts, Problem};
+use crate::db::survey;
 use crate::program::{AnswerKind, Program, Question};
 use crate::sheet::normalize::{float_to_int, normalize, parse_int, IntParse};
 use crate::sheet::{CellRef, Row};
 use anyhow::Result;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Before or after the program (事前・事後).
@@ -358,10 +359,7 @@ impl super::batch::RowHandler for SurveyImporter {
             }
             // Keyed twice with different answers: neither row can be trusted, so the
             // first is taken back out and kept with the rejected rows.
-            conn.prepare_cached(
-                "DELETE FROM survey_answers WHERE participant_id=?1 AND timing=?2 AND batch_id=?3",
-            )?
-            .execute(rusqlite::params![pid, when, self.batch])?;
+            survey::take_back(conn, &pid, when, self.batch)?;
             let Some(first) = self.seen.remove(&key) else {
                 return Ok(());
             };
@@ -406,14 +404,7 @@ impl super::batch::RowHandler for SurveyImporter {
         let mut fresh = Vec::new();
         let mut duplicates = 0u64;
         for (q, (c, a)) in &answers {
-            let old: Option<(String, i64)> = conn
-                .prepare_cached(
-                    "SELECT answer, batch_id FROM survey_answers WHERE participant_id=?1 AND timing=?2 AND question=?3",
-                )?
-                .query_row(rusqlite::params![pid, when, q], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .optional()?;
+            let old = survey::stored(conn, &pid, when, q)?;
             match old {
                 None => fresh.push((q, a)),
                 Some((old, _)) if &old == a => duplicates += 1,
@@ -432,10 +423,7 @@ impl super::batch::RowHandler for SurveyImporter {
             return Ok(());
         }
         for (q, a) in &fresh {
-            conn.prepare_cached(
-                "INSERT INTO survey_answers(participant_id, timing, question, answer, batch_id, src_row) VALUES (?1,?2,?3,?4,?5,?6)",
-            )?
-            .execute(rusqlite::params![pid, when, q, a, self.batch, row.number()])?;
+            survey::insert(conn, &pid, when, q, a, self.batch, row.number())?;
         }
         let inserted = fresh.len() as u64;
         self.counts.inserted += inserted;
