@@ -140,3 +140,160 @@ impl<'c> RejectStore<'c> {
         Ok(())
     }
 }
+
+/// A batch as listed and shown.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub id: i64,
+    pub kind: String,
+    pub file_name: String,
+    /// The sheet key (`*:` for every sheet, names joined by U+001F).
+    pub sheet: String,
+    pub sha256: String,
+    pub imported_at: String,
+    pub operator: String,
+    pub layout: String,
+    pub header_json: String,
+    pub rows_read: i64,
+    pub inserted: i64,
+    pub duplicates: i64,
+    pub replaced: i64,
+    pub updated: i64,
+    pub rejected: i64,
+    pub verified: bool,
+    /// `committed` or `undone`.
+    pub status: String,
+}
+
+impl Batch {
+    pub fn committed(&self) -> bool {
+        self.status == "committed"
+    }
+}
+
+const BATCH_COLUMNS: &str =
+    "id, kind, file_name, sheet, sha256, imported_at, operator, layout, header_json, \
+     rows_read, inserted, duplicates, replaced, updated, rejected, verified, status";
+
+fn batch_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Batch> {
+    Ok(Batch {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        file_name: r.get(2)?,
+        sheet: r.get(3)?,
+        sha256: r.get(4)?,
+        imported_at: r.get(5)?,
+        operator: r.get(6)?,
+        layout: r.get(7)?,
+        header_json: r.get(8)?,
+        rows_read: r.get(9)?,
+        inserted: r.get(10)?,
+        duplicates: r.get(11)?,
+        replaced: r.get(12)?,
+        updated: r.get(13)?,
+        rejected: r.get(14)?,
+        verified: r.get(15)?,
+        status: r.get(16)?,
+    })
+}
+
+/// Every batch in id order.
+pub fn list(conn: &Connection) -> Result<Vec<Batch>> {
+    let mut stmt = conn.prepare(&format!("SELECT {BATCH_COLUMNS} FROM batches ORDER BY id"))?;
+    let rows = stmt
+        .query_map([], batch_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<Option<Batch>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {BATCH_COLUMNS} FROM batches WHERE id=?1"),
+            [id],
+            batch_from_row,
+        )
+        .optional()?)
+}
+
+/// A problem as stored with a `--partial` batch.
+#[derive(Debug, Clone)]
+pub struct StoredProblem {
+    pub sheet: String,
+    pub cell: String,
+    pub row_no: Option<i64>,
+    pub code: String,
+    pub raw: String,
+    pub message: String,
+}
+
+/// A batch's stored problems in the order found.
+pub fn problems(conn: &Connection, batch: i64) -> Result<Vec<StoredProblem>> {
+    let mut stmt = conn.prepare(
+        "SELECT sheet, cell, row_no, code, raw, message FROM problems WHERE batch_id=?1 ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([batch], |r| {
+            Ok(StoredProblem {
+                sheet: r.get(0)?,
+                cell: r.get(1)?,
+                row_no: r.get(2)?,
+                code: r.get(3)?,
+                raw: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                message: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// A batch's rejected rows of one sheet, in row order, each as its cells.
+pub fn each_rejected_row(
+    conn: &Connection,
+    batch: i64,
+    sheet: &str,
+    mut f: impl FnMut(Vec<String>) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT raw_json FROM rejected_rows WHERE batch_id=?1 AND sheet=?2 ORDER BY row_no, id",
+    )?;
+    let mut rows = stmt.query(rusqlite::params![batch, sheet])?;
+    while let Some(r) = rows.next()? {
+        f(serde_json::from_str(&r.get::<_, String>(0)?)?)?;
+    }
+    Ok(())
+}
+
+/// What undoing a batch did.
+#[derive(Debug, Default)]
+pub struct Undone {
+    pub removed: usize,
+    /// Values the batch had replaced or changed, put back.
+    pub restored: usize,
+    /// Participants whose points the undo may change.
+    pub affected: Vec<String>,
+}
+
+/// Take a batch's rows out (inside the caller's transaction), by the rule of its kind,
+/// and mark it undone. Refused (an error, nothing changed) when later data depends on it.
+pub fn undo(conn: &Connection, batch: &Batch, now: &str, operator: &str) -> Result<Undone> {
+    let id = batch.id;
+    let undone = match batch.kind.as_str() {
+        "steps" => super::steps::undo(conn, id)?,
+        "roster" => super::participants::undo(conn, id)?,
+        "orders" => Undone {
+            removed: super::orders::undo(conn, id)?,
+            ..Undone::default()
+        },
+        "survey" => Undone {
+            removed: super::survey::undo(conn, id)?,
+            ..Undone::default()
+        },
+        other => anyhow::bail!("種類「{other}」の取込みはこの版では取り消せません"),
+    };
+    conn.execute(
+        "UPDATE batches SET status='undone', undone_at=?2, undone_by=?3 WHERE id=?1",
+        rusqlite::params![id, now, operator],
+    )?;
+    Ok(undone)
+}

@@ -99,9 +99,47 @@ pub fn update(
     Ok(())
 }
 
+/// Undo a roster batch: refused while its participants have steps, orders or answers;
+/// the participants it updated get their earlier values back (a changed birth date or
+/// age can change which point table applies), and those it registered go.
+pub fn undo(conn: &Connection, batch: i64) -> Result<super::batches::Undone> {
+    let id = batch;
+    let depending = |table: &str| -> Result<Vec<String>> {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT DISTINCT p.id FROM participants p JOIN {table} x ON x.participant_id = p.id \
+             WHERE p.batch_id=?1 ORDER BY p.id"
+        ))?;
+        let ids = stmt
+            .query_map([id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(ids)
+    };
+    for (table, what, first) in [
+        ("steps", "歩数が記録されている", "歩数の取込み"),
+        ("orders", "景品の申込みがある", "申込みの取込み"),
+        ("survey_answers", "アンケートの回答がある", "回答の取込み"),
+    ] {
+        let ids = depending(table)?;
+        if !ids.is_empty() {
+            anyhow::bail!(
+                "取込み {id} で登録した参加者 {} 名には{what}ため、取り消せません。先に{first}を取り消してください: {}",
+                ids.len(),
+                ids.iter().take(20).cloned().collect::<Vec<_>>().join("、")
+            );
+        }
+    }
+    let (affected, restored) = restore_updated_by(conn, id)?;
+    let removed = conn.execute("DELETE FROM participants WHERE batch_id=?1", [id])?;
+    Ok(super::batches::Undone {
+        removed,
+        restored,
+        affected,
+    })
+}
+
 /// Undo a roster batch's updates: every participant it changed gets its earlier values
 /// back (newest change first). The participants changed, and how many rows were restored.
-pub fn restore_updated_by(conn: &Connection, batch: i64) -> Result<(Vec<String>, usize)> {
+fn restore_updated_by(conn: &Connection, batch: i64) -> Result<(Vec<String>, usize)> {
     let mut stmt = conn.prepare(
         "SELECT participant_id, old_json FROM participant_history WHERE batch_id=?1 ORDER BY id DESC",
     )?;

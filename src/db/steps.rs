@@ -345,6 +345,50 @@ pub fn each(
     Ok(())
 }
 
+/// Undo a steps batch: its days go, and the values it replaced come back unless a later
+/// batch replaced them again.
+pub fn undo(conn: &Connection, batch: i64) -> Result<super::batches::Undone> {
+    let id = batch;
+    let mut stmt = conn.prepare(
+        "SELECT participant_id FROM steps WHERE batch_id=?1 \
+         UNION SELECT participant_id FROM steps_history WHERE replaced_by=?1",
+    )?;
+    let affected = stmt
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    drop(stmt);
+    let removed = conn.execute("DELETE FROM steps WHERE batch_id=?1", [id])?;
+    // Values this batch replaced come back, unless a later batch replaced them again.
+    let restored = conn.execute(
+        "INSERT INTO steps(participant_id, date, steps, batch_id, src_row) \
+         SELECT h.participant_id, h.date, h.steps, h.batch_id, h.src_row FROM steps_history h \
+         JOIN batches b ON b.id = h.batch_id AND b.status = 'committed' \
+         WHERE h.replaced_by=?1 ORDER BY h.id DESC \
+         ON CONFLICT(participant_id, date) DO NOTHING",
+        [id],
+    )?;
+    // A value this batch replaced that a later batch replaced again stays in
+    // history, now as replaced by that later batch, so undoing the later batch
+    // still brings it back (undo in any order).
+    conn.execute(
+        "UPDATE steps_history SET replaced_by = \
+           (SELECT h2.replaced_by FROM steps_history h2 WHERE h2.batch_id=?1 \
+             AND h2.participant_id=steps_history.participant_id AND h2.date=steps_history.date) \
+         WHERE replaced_by=?1 AND EXISTS (SELECT 1 FROM steps_history h2 WHERE h2.batch_id=?1 \
+             AND h2.participant_id=steps_history.participant_id AND h2.date=steps_history.date)",
+        [id],
+    )?;
+    conn.execute(
+        "DELETE FROM steps_history WHERE replaced_by=?1 OR batch_id=?1",
+        [id],
+    )?;
+    Ok(super::batches::Undone {
+        removed,
+        restored,
+        affected,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
