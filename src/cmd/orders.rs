@@ -4,7 +4,7 @@
 
 use crate::cli::ImportOpts;
 use crate::import::batch::{self, Spec};
-use crate::import::orders::{OrdersImporter, COLUMNS, REJECTION_CODES};
+use crate::import::orders::{OrdersImporter, COLUMNS};
 use crate::import::Options;
 use crate::Ctx;
 use anyhow::Result;
@@ -37,11 +37,7 @@ fn summary(ctx: &mut Ctx, batch: i64) -> Result<()> {
         "申込み: 受付 {accepted} 件（{qty} 個、{points} ポイント）、却下 {rejected} 件"
     ));
     for (code, n) in &t.rejected_by_code {
-        let what = REJECTION_CODES
-            .iter()
-            .find(|(c, _)| c == code)
-            .map(|(_, w)| *w)
-            .unwrap_or("");
+        let what = crate::validate::meaning(code);
         ctx.say(format!("  {code}（{what}）: {n} 件"));
     }
     if rejected > 0 {

@@ -13,7 +13,7 @@ pub mod walk;
 pub use crate::db::batches::{already_imported, Counts, RejectStore};
 pub use crate::output::error_report::write_error_report;
 use crate::sheet::{Book, Encoding, ReadOptions};
-pub use crate::validate::Problem;
+pub use crate::validate::{raw_is_personal, shown_raw, Problem, RAW_WITHHELD};
 use anyhow::{Context, Result};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -132,39 +132,6 @@ pub fn sheet_key(sheets: &[String], all: bool) -> String {
         sheets.join("\u{1f}")
     }
 }
-
-/// Whether a problem's keyed value may be personal data (a name, kana, postal code,
-/// address, birth date, phone, email; or a stray cell whose content is unknown). Such a
-/// value is never printed on the terminal or in `batches show`; the `--errors` report,
-/// which the operator asks for, has it. Codes of new kinds whose values are personal
-/// belong in this list.
-pub fn raw_is_personal(code: &str) -> bool {
-    const PERSONAL: &[&str] = &[
-        "name.",
-        "name_kana.",
-        "postal_code.",
-        "address.",
-        "address2.",
-        "birth_date.",
-        "phone.",
-        "email.",
-        "cell.outside_header",
-    ];
-    PERSONAL.iter().any(|p| code.starts_with(p))
-}
-
-/// A problem's keyed value as shown on the terminal: `「8,000」`, or nothing when it is
-/// empty or may be personal data.
-pub fn shown_raw(code: &str, raw: &str) -> String {
-    if raw.is_empty() || raw_is_personal(code) {
-        String::new()
-    } else {
-        format!("「{raw}」")
-    }
-}
-
-/// The line said once when values were left off the terminal.
-pub const RAW_WITHHELD: &str = "（氏名・住所・電話番号などの個人情報の値は画面に出しません。--errors FILE の一覧で確かめてください） (personal values are not printed; see the --errors report)";
 
 /// Print problems for the operator: the first few on stderr, all in `--errors FILE`.
 pub fn print_problems(quiet: bool, file_name: &str, problems: &[Problem]) {

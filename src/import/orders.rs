@@ -49,15 +49,6 @@ pub const COLUMNS: &[ColumnDef] = &[
 /// The most of one prize a single application row may ask for.
 pub const MAX_QUANTITY: i64 = 99;
 
-/// The codes an application can be refused with, and what each means to operators.
-pub const REJECTION_CODES: &[(&str, &str)] = &[
-    ("prize.unknown", "景品コードがプログラムにない"),
-    ("participant.no_address", "住所がなく発送できない"),
-    ("prize.per_person_limit", "1人あたりの上限を超える"),
-    ("points.insufficient", "ポイントが足りない"),
-    ("prize.out_of_stock", "在庫が足りない"),
-];
-
 /// What the participant asked for, once the row reads.
 struct Application {
     pid: String,
