@@ -3,7 +3,6 @@
 //! that a file already imported (same content by SHA-256, same sheet) changes nothing.
 
 pub mod batch;
-pub mod header;
 pub mod orders;
 pub mod roster;
 pub mod steps;
@@ -13,6 +12,8 @@ pub mod walk;
 pub use crate::db::batches::{already_imported, Counts, RejectStore};
 pub use crate::output::error_report::write_error_report;
 use crate::sheet::{Book, Encoding, ReadOptions};
+pub use crate::validate::header;
+pub use crate::validate::steps::Layout;
 pub use crate::validate::{raw_is_personal, shown_raw, Problem, RAW_WITHHELD};
 use anyhow::{Context, Result};
 use rusqlite::Connection;
@@ -36,15 +37,6 @@ pub struct Options {
     pub dry_run: bool,
     /// Where to write the error report.
     pub errors: Option<PathBuf>,
-}
-
-/// A step sheet's layout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
-    /// 参加者番号, 日付, 歩数
-    Long,
-    /// 参加者番号, 年月, 1 … 31
-    Card,
 }
 
 /// What an import needs of the command running it: the database, the program, who is

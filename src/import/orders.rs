@@ -15,13 +15,15 @@
 //! accepted before, including those accepted earlier in the same file.
 
 use super::header::{ColumnDef, Header};
-use super::steps::{cell_date, check_participant_id, date_problem, problem, PARTICIPANT};
 use super::{Counts, Problem};
 use crate::db::orders;
 use crate::points::{participant_score, Scorer};
 use crate::program::Program;
 use crate::sheet::normalize::{float_to_int, normalize, parse_int, IntParse};
 use crate::sheet::{CellRef, Row};
+use crate::validate::fields::{
+    cell_date, check_participant_id, date_problem, problem, PARTICIPANT,
+};
 use anyhow::Result;
 use chrono::NaiveDate;
 use rusqlite::Connection;

@@ -2,7 +2,6 @@
 //! one form (postal code `NNN-NNNN`, フリガナ in full-width katakana, sex as 男/女/…).
 
 use super::header::{ColumnDef, Header};
-use super::steps::{check_participant_id, problem};
 use super::Problem;
 use crate::sheet::date::{from_excel_serial, parse_date};
 use crate::sheet::normalize::{
@@ -10,10 +9,11 @@ use crate::sheet::normalize::{
     parse_channel, parse_int, parse_sex, to_fullwidth_katakana, Channel, IntParse,
 };
 use crate::sheet::{CellRef, Row};
+use crate::validate::fields::{check_participant_id, header_problem, problem, PARTICIPANT};
 use chrono::NaiveDate;
 
 pub const COLUMNS: &[ColumnDef] = &[
-    super::steps::PARTICIPANT,
+    PARTICIPANT,
     ColumnDef {
         key: "name",
         names: &["氏名", "名前", "name"],
@@ -338,7 +338,7 @@ impl super::batch::RowHandler for RosterImporter {
         if h.has("birth_date") || h.has("age") {
             return Vec::new();
         }
-        vec![super::steps::header_problem(
+        vec![header_problem(
             h,
             None,
             "header.missing_column",

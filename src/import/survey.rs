@@ -14,12 +14,12 @@
 //! file, and then neither row is taken).
 
 use super::header::{ColumnDef, Header};
-use super::steps::{check_participant_id, PARTICIPANT};
 use super::{Counts, Problem};
 use crate::db::survey;
 use crate::program::{AnswerKind, Program, Question};
 use crate::sheet::normalize::{float_to_int, normalize, parse_int, IntParse};
 use crate::sheet::{CellRef, Row};
+use crate::validate::fields::{check_participant_id, header_problem, PARTICIPANT};
 use anyhow::Result;
 use rusqlite::Connection;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -259,7 +259,7 @@ impl super::batch::RowHandler for SurveyImporter {
         if self.questions.iter().any(|q| h.has(&column_key(&q.code))) {
             return Vec::new();
         }
-        vec![super::steps::header_problem(
+        vec![header_problem(
             h,
             None,
             "header.missing_column",

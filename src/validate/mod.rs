@@ -5,6 +5,10 @@
 //! A new code is one new line in [`CODES`]; a unit test finds any code used in the
 //! source that the table lacks.
 
+pub mod fields;
+pub mod header;
+pub mod steps;
+
 use crate::sheet::cell_name;
 
 /// One problem code.
