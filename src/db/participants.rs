@@ -3,25 +3,9 @@
 
 use anyhow::Result;
 use rusqlite::{Connection, OptionalExtension};
-use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
-/// A participant as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Participant {
-    pub id: String,
-    pub name: String,
-    pub name_kana: Option<String>,
-    pub postal_code: Option<String>,
-    pub address: Option<String>,
-    pub address2: Option<String>,
-    pub birth_date: Option<String>,
-    pub age: Option<i64>,
-    pub sex: Option<String>,
-    pub phone: Option<String>,
-    pub channel: String,
-    pub email: Option<String>,
-}
+pub use crate::validate::roster::Participant;
 
 const COLUMNS: &str =
     "id, name, name_kana, postal_code, address, address2, birth_date, age, sex, phone, channel, email";

@@ -7,6 +7,8 @@
 
 pub mod fields;
 pub mod header;
+pub mod orders;
+pub mod roster;
 pub mod steps;
 
 use crate::sheet::cell_name;
