@@ -10,6 +10,7 @@ pub mod header;
 pub mod orders;
 pub mod roster;
 pub mod steps;
+pub mod survey;
 
 use crate::sheet::cell_name;
 
