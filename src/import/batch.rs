@@ -373,7 +373,7 @@ impl Visit for Driver<'_, '_> {
         }
         if let Some(pb) = &self.pb {
             let n = self.handler.counts().rows;
-            if n % 4096 == 0 {
+            if n.is_multiple_of(4096) {
                 pb.set_position(n);
             }
         }

@@ -269,12 +269,9 @@ pub fn read_row(
     if out.len() > before {
         return None;
     }
-    let Some(timing) = timing else {
-        return None;
-    };
     Some(Questionnaire {
         pid,
-        timing,
+        timing: timing?,
         answers,
         pid_col: pc,
     })
