@@ -124,9 +124,8 @@ pub fn run_with(
             verified: spec.verified,
         },
     )?;
-    let handler = make(&tx, batch)?;
-    let d = Driver {
-        handler,
+    let mut d = Driver {
+        handler: make(&tx, batch)?,
         tx: &tx,
         problems: Vec::new(),
         fatal: false,
@@ -139,47 +138,21 @@ pub fn run_with(
         file_name: &file_name,
         pb: progress(quiet, &file_name),
     };
-    let (
+    walk(
+        &mut src.book,
+        &sheets,
+        spec.columns,
+        spec.card_days,
+        opts,
+        &mut d,
+    )?;
+    let Read {
         mut handler,
-        mut problems,
+        problems,
         fatal,
         headers,
-        mut rejected_rows,
-        refused_inline,
-        mut store,
-        pb,
-    ) = read_sheets(&mut src.book, &sheets, spec, opts, d)?;
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
-    }
-    {
-        let read = problems.len();
-        handler.finish(&tx, &mut problems)?;
-        // Rows refused after the fact count once, and not again when a problem of
-        // their own had already refused them.
-        let extra = handler.extra_rejects();
-        for (sheet, r, cells) in &extra {
-            if refused_inline.contains(&(sheet.clone(), *r)) {
-                continue;
-            }
-            rejected_rows += 1;
-            if opts.partial && !fatal {
-                store.row_cells(sheet, *r, cells)?;
-            }
-        }
-        if problems.len() > read {
-            // Problems found once the file was read go in file order with the others.
-            let order = |p: &Problem| {
-                let sheet = sheets.iter().position(|s| *s == p.sheet).unwrap_or(0);
-                (sheet, p.row.unwrap_or(0))
-            };
-            problems.sort_by_key(order);
-        }
-        if opts.partial && !fatal {
-            store.problems(&problems)?;
-        }
-    }
-    drop(store);
+        rejected_rows,
+    } = d.finish(&sheets)?;
     let counts = handler.counts();
     // Notices only mean something when the rows they speak of are kept.
     let will_commit = !fatal && (problems.is_empty() || opts.partial);
@@ -288,37 +261,14 @@ pub fn run_with(
     Ok(Some(batch))
 }
 
-/// Walk the sheets through the driver, handing it back.
-fn read_sheets<'a, 'c>(
-    book: &mut crate::sheet::Book,
-    sheets: &[String],
-    spec: &Spec<'_>,
-    opts: &Options,
-    mut d: Driver<'a, 'c>,
-) -> Result<DriverParts<'c>> {
-    walk(book, sheets, spec.columns, spec.card_days, opts, &mut d)?;
-    Ok((
-        d.handler,
-        d.problems,
-        d.fatal,
-        d.headers,
-        d.rejected_rows,
-        d.refused_inline,
-        d.store,
-        d.pb,
-    ))
+/// What the driver read, once the handler has finished.
+struct Read<'c> {
+    handler: Box<dyn RowHandler + 'c>,
+    problems: Vec<Problem>,
+    fatal: bool,
+    headers: serde_json::Map<String, serde_json::Value>,
+    rejected_rows: u64,
 }
-
-type DriverParts<'c> = (
-    Box<dyn RowHandler + 'c>,
-    Vec<Problem>,
-    bool,
-    serde_json::Map<String, serde_json::Value>,
-    u64,
-    std::collections::HashSet<(String, u32)>,
-    RejectStore<'c>,
-    Option<indicatif::ProgressBar>,
-);
 
 /// The driver's reading of the sheets: the kind's handler validates and stores each
 /// row; a row with problems is counted and (for `--partial`) kept as keyed.
@@ -378,6 +328,47 @@ impl Visit for Driver<'_, '_> {
             }
         }
         Ok(())
+    }
+}
+
+impl<'c> Driver<'_, 'c> {
+    /// After the last row: the handler's own finish (still in the transaction), the
+    /// rows it refused after the fact, and for `--partial` every problem stored.
+    fn finish(mut self, sheets: &[String]) -> Result<Read<'c>> {
+        if let Some(pb) = self.pb.take() {
+            pb.finish_and_clear();
+        }
+        let read = self.problems.len();
+        self.handler.finish(self.tx, &mut self.problems)?;
+        let keep = self.partial && !self.fatal;
+        // Rows refused after the fact count once, and not again when a problem of
+        // their own had already refused them.
+        for (sheet, r, cells) in self.handler.extra_rejects() {
+            if self.refused_inline.contains(&(sheet.clone(), r)) {
+                continue;
+            }
+            self.rejected_rows += 1;
+            if keep {
+                self.store.row_cells(&sheet, r, &cells)?;
+            }
+        }
+        if self.problems.len() > read {
+            // Problems found once the file was read go in file order with the others.
+            self.problems.sort_by_key(|p| {
+                let sheet = sheets.iter().position(|s| *s == p.sheet).unwrap_or(0);
+                (sheet, p.row.unwrap_or(0))
+            });
+        }
+        if keep {
+            self.store.problems(&self.problems)?;
+        }
+        Ok(Read {
+            handler: self.handler,
+            problems: self.problems,
+            fatal: self.fatal,
+            headers: self.headers,
+            rejected_rows: self.rejected_rows,
+        })
     }
 }
 
