@@ -1,6 +1,19 @@
-//! What every import shares: opening the file and choosing sheets, the problem record
-//! (code, place, message), the error report (`--errors`), the batch row, and the rule
-//! that a file already imported (same content by SHA-256, same sheet) changes nothing.
+//! The one import driver: sheet → validate → db, strict, `--partial` or `--dry-run`, in
+//! one transaction per file.
+//!
+//! - `walk.rs`: the sheet walker (header finding, blank rows, cells outside the
+//!   header), which `verify` reads keyings through as well;
+//! - `batch.rs`: the driver (a file already imported changes nothing; the batch row,
+//!   problems and rejected rows, the error report, the audit entry, commit or not);
+//! - `steps.rs`, `roster.rs`, `orders.rs`, `survey.rs`: each kind's row handler, which
+//!   checks rows with `validate::<kind>` and stores them with `db::<kind>`.
+//!
+//! It stays a folder rather than one `import.rs`: the driver is shared by four kinds,
+//! and each kind's storing (staging of step days, `--update` of participants, order
+//! decisions in file order, questionnaires taken whole) is a screen or two of its own.
+//!
+//! Here too: the options every import takes ([`Options`]), what it needs of the command
+//! ([`Session`]), opening the file and choosing its sheets.
 
 pub mod batch;
 pub mod orders;
