@@ -18,7 +18,8 @@ use super::{Counts, Problem};
 use crate::db::survey;
 use crate::program::{Program, Question};
 use crate::sheet::Row;
-use crate::validate::survey::{check_header, problem_at, read_row, Questionnaire};
+use crate::validate::fields::problem;
+use crate::validate::survey::{check_header, read_row, Questionnaire};
 pub use crate::validate::survey::{columns, parse_answer, parse_timing, Timing};
 use anyhow::Result;
 use rusqlite::Connection;
@@ -87,16 +88,8 @@ impl super::batch::RowHandler for SurveyImporter {
         else {
             return Ok(());
         };
-        let p = |col: usize, code: &'static str, message: String| {
-            problem_at(
-                h,
-                row.number(),
-                col,
-                row.raw_text(col).into_owned(),
-                code,
-                message,
-            )
-        };
+        let p =
+            |col: usize, code: &'static str, message: String| problem(h, row, col, code, message);
         let key = (pid.clone(), timing);
         let plain: BTreeMap<String, String> = answers
             .iter()

@@ -65,28 +65,12 @@ pub enum Checked {
 /// A keyed step count from any cell.
 pub fn check_steps(cell: CellRef<'_>, max: i64, empty_is_skip: bool) -> Checked {
     let parsed = match cell {
-        CellRef::Empty => {
-            return if empty_is_skip {
-                Checked::Skip
-            } else {
-                Checked::Bad(
-                    "steps.missing",
-                    "歩数が空です。台紙の値を入力してください".into(),
-                )
-            }
-        }
+        CellRef::Empty => return empty(empty_is_skip),
         CellRef::Number(f) => float_to_int(f),
         CellRef::Text(s) => {
             let n = normalize(s);
             if n.is_empty() {
-                return if empty_is_skip {
-                    Checked::Skip
-                } else {
-                    Checked::Bad(
-                        "steps.missing",
-                        "歩数が空です。台紙の値を入力してください".into(),
-                    )
-                };
+                return empty(empty_is_skip);
             }
             parse_int(&n)
         }
@@ -102,6 +86,18 @@ pub fn check_steps(cell: CellRef<'_>, max: i64, empty_is_skip: bool) -> Checked 
             "steps.not_a_number",
             "歩数が数字として読めません。数字だけを入力してください".into(),
         ),
+    }
+}
+
+/// An empty steps cell: a day left blank on a card, or a missing value in a long row.
+fn empty(empty_is_skip: bool) -> Checked {
+    if empty_is_skip {
+        Checked::Skip
+    } else {
+        Checked::Bad(
+            "steps.missing",
+            "歩数が空です。台紙の値を入力してください".into(),
+        )
     }
 }
 

@@ -2,7 +2,7 @@
 //! <question codes>…`, the columns built from the program's questions, and how each
 //! answer fits its question's kind. Pure: a row in, a questionnaire or its problems out.
 
-use super::fields::{check_participant_id, header_problem, PARTICIPANT};
+use super::fields::{check_participant_id, header_problem, problem, PARTICIPANT};
 use super::header::{ColumnDef, Header};
 use super::Problem;
 use crate::program::{AnswerKind, Program, Question};
@@ -218,16 +218,7 @@ pub fn read_row(
     out: &mut Vec<Problem>,
 ) -> Option<Questionnaire> {
     let before = out.len();
-    let p = |col: usize, code: &'static str, message: String| {
-        problem_at(
-            h,
-            row.number(),
-            col,
-            row.raw_text(col).into_owned(),
-            code,
-            message,
-        )
-    };
+    let p = |col: usize, code: &'static str, message: String| problem(h, row, col, code, message);
     let (Some(pc), Some(tc)) = (h.col("participant_id"), h.col("timing")) else {
         return None;
     };
@@ -275,26 +266,6 @@ pub fn read_row(
         answers,
         pid_col: pc,
     })
-}
-
-/// A problem at a cell of a given row (the row itself may be long gone).
-pub fn problem_at(
-    h: &Header,
-    row_no: u32,
-    col: usize,
-    raw: String,
-    code: &'static str,
-    message: String,
-) -> Problem {
-    Problem {
-        sheet: h.sheet.clone(),
-        row: Some(row_no),
-        col: Some(col),
-        column: h.heading(col).to_string(),
-        raw,
-        code,
-        message,
-    }
 }
 
 #[cfg(test)]
