@@ -199,6 +199,32 @@ impl Problem {
     }
 }
 
+/// Sheets for unit tests of the rules: CSV text read as any import reads it.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::header::{find_header, ColumnDef, Header};
+    use crate::sheet::{Book, ReadOptions, Row};
+
+    /// The header and the rows below it of `csv`, found with `defs`.
+    pub fn sheet(csv: &str, defs: &[ColumnDef], card_days: bool) -> (Header, Vec<Row>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, csv).unwrap();
+        let mut book = Book::open(&path, &ReadOptions::default()).unwrap();
+        let name = book.sheet_names()[0].clone();
+        let mut src = book.rows(&name).unwrap();
+        let mut row = Row::new();
+        let h = find_header(src.as_mut(), &mut row, &name, defs, card_days, &[])
+            .unwrap()
+            .unwrap_or_else(|p| panic!("no header: {p:?}"));
+        let mut rows = Vec::new();
+        while src.next_row(&mut row).unwrap() {
+            rows.push(row.clone());
+        }
+        (h, rows)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

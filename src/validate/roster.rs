@@ -375,3 +375,74 @@ pub fn merge_absent(mut p: Participant, old: &Participant, h: &Header) -> Partic
     }
     p
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::testing::sheet;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 6, 1).unwrap()
+    }
+
+    fn check(csv: &str) -> Result<Participant, Vec<&'static str>> {
+        let (h, rows) = sheet(csv, COLUMNS, false);
+        check_row(&rows[0], &h, today()).map_err(|ps| ps.iter().map(|p| p.code).collect())
+    }
+
+    const HEAD: &str = "参加者番号,氏名,フリガナ,郵便番号,住所,生年月日,利用区分,メールアドレス\n";
+
+    #[test]
+    fn a_row_is_kept_in_one_form() {
+        let p = check(&format!(
+            "{HEAD}C000001,山田 花子,やまだ はなこ,１６０００２２,新宿区1-1,S30.4.1,台紙,\n"
+        ))
+        .unwrap();
+        assert_eq!(p.postal_code.as_deref(), Some("160-0022"));
+        assert_eq!(p.name_kana.as_deref(), Some("ヤマダ\u{3000}ハナコ"));
+        assert_eq!(p.birth_date.as_deref(), Some("1955-04-01"));
+        assert_eq!(p.channel, "台紙");
+    }
+
+    #[test]
+    fn every_problem_of_a_row_is_reported() {
+        assert_eq!(
+            check(&format!(
+                "{HEAD}C000001,,Yamada,12,,2030-01-01,台紙,a@example.jp\n"
+            )),
+            Err(vec![
+                "name.missing",
+                "name_kana.invalid",
+                "postal_code.invalid",
+                "address.missing",
+                "birth_date.invalid",
+                "email.not_allowed",
+            ])
+        );
+    }
+
+    #[test]
+    fn an_app_participant_needs_no_address_and_may_give_an_email() {
+        let p = check(&format!(
+            "{HEAD}A000001,佐藤 一郎,,,,40,アプリ,a@example.jp\n"
+        ));
+        // 40 in the birth-date column is no date.
+        assert_eq!(p, Err(vec!["birth_date.invalid"]));
+        let p = check(
+            "参加者番号,氏名,年齢,利用区分,メールアドレス\nA000001,佐藤 一郎,40,アプリ,a@example.jp\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (p.age, p.email.as_deref()),
+            (Some(40), Some("a@example.jp"))
+        );
+    }
+
+    #[test]
+    fn a_roster_needs_a_birth_date_or_an_age_column() {
+        let (h, _) = sheet("参加者番号,氏名\nC1,山田\n", COLUMNS, false);
+        assert_eq!(check_header(&h)[0].code, "header.missing_column");
+        let (h, _) = sheet("参加者番号,氏名,年齢\nC1,山田,70\n", COLUMNS, false);
+        assert!(check_header(&h).is_empty());
+    }
+}

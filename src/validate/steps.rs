@@ -343,4 +343,62 @@ mod tests {
             Checked::Bad("steps.missing", _)
         ));
     }
+
+    /// The (column, date, steps) a row keys, and the codes of its problems.
+    fn keyed(csv: &str) -> (Vec<(usize, String, i64)>, Vec<&'static str>) {
+        let (h, rows) = crate::validate::testing::sheet(csv, ANY_COLUMNS, true);
+        let mut seen = None;
+        assert!(check_layout(&h, None, &mut seen).is_empty());
+        let mut out = Vec::new();
+        let mut days = Vec::new();
+        keyed_days(&h, seen.unwrap(), &rows[0], 60000, &mut out, |out, k| {
+            match k.steps {
+                Checked::Ok(v) => days.push((k.col, k.date.to_string(), v)),
+                Checked::Bad(code, _) => {
+                    out.push(problem(&h, &rows[0], k.col, code, String::new()))
+                }
+                Checked::Skip => {}
+            }
+            Ok(())
+        })
+        .unwrap();
+        (days, out.iter().map(|p| p.code).collect())
+    }
+
+    #[test]
+    fn a_card_row_keys_each_filled_day_of_its_month() {
+        let (days, problems) = keyed("参加者番号,年月,1,2,30,31\nC1,R7.6,8000,,abc,9000\n");
+        assert_eq!(days, [(2, "2025-06-01".to_string(), 8000)]);
+        // June has no 31st; an unreadable value is reported as such whatever its day.
+        assert_eq!(problems, ["steps.not_a_number", "date.nonexistent"]);
+    }
+
+    #[test]
+    fn a_long_row_keys_one_day() {
+        let (days, problems) = keyed("参加者番号,日付,歩数\nC1,R7.6.3,\"8,000\"\n");
+        assert_eq!(
+            (days, problems),
+            (vec![(2, "2025-06-03".to_string(), 8000)], vec![])
+        );
+        let (days, problems) = keyed("参加者番号,日付,歩数\nC1,2025-06-31,100\n");
+        assert!(days.is_empty());
+        assert_eq!(problems, ["date.nonexistent"]);
+    }
+
+    #[test]
+    fn one_file_cannot_mix_layouts() {
+        let (long, _) = crate::validate::testing::sheet(
+            "参加者番号,日付,歩数\nC1,2025-06-01,1\n",
+            ANY_COLUMNS,
+            true,
+        );
+        let (card, _) =
+            crate::validate::testing::sheet("参加者番号,年月,1\nC1,2025-06,1\n", ANY_COLUMNS, true);
+        let mut seen = None;
+        assert!(check_layout(&long, None, &mut seen).is_empty());
+        assert_eq!(
+            check_layout(&card, None, &mut seen)[0].code,
+            "header.layout_mixed"
+        );
+    }
 }
