@@ -17,6 +17,14 @@
 //! and applies the outcome set-based: days of this file keyed with differing values are
 //! taken back out, `--replace` keeps history and updates, and the rest are duplicates
 //! or conflicts.
+//!
+//! The staging table is keyed by (participant, day, sheet, row, column) without a rowid,
+//! so the resolving scan reads it in order with no sort. It lives where the connection
+//! keeps temporary tables, in memory (`temp_store=MEMORY`: nothing keyed is written to
+//! a temporary file). Measured on the benchmark's year at 1,000 participants (353,038
+//! rows, release build): a fresh import peaks at 25 MiB as before (nothing staged); the
+//! same year sent again, every row meeting its stored day, peaks at 39 MiB against 25
+//! MiB before (about 40 bytes per staged keying) and takes 0.70 s against 0.46 s.
 
 use anyhow::Result;
 use rusqlite::{Connection, Statement};
@@ -95,8 +103,9 @@ impl<'c> StepsWriter<'c> {
     pub fn new(conn: &'c Connection, batch: i64) -> Result<Self> {
         conn.execute_batch(
             "CREATE TEMP TABLE IF NOT EXISTS steps_stage(
-               participant_id TEXT NOT NULL, date TEXT NOT NULL, steps INTEGER NOT NULL,
-               sheet INTEGER NOT NULL, row_no INTEGER NOT NULL, col INTEGER NOT NULL, cells TEXT);
+               participant_id TEXT NOT NULL, date TEXT NOT NULL, sheet INTEGER NOT NULL,
+               row_no INTEGER NOT NULL, col INTEGER NOT NULL, steps INTEGER NOT NULL, cells TEXT,
+               PRIMARY KEY(participant_id, date, sheet, row_no, col)) WITHOUT ROWID;
              CREATE TEMP TABLE IF NOT EXISTS steps_verdict(
                participant_id TEXT NOT NULL, date TEXT NOT NULL, verdict TEXT NOT NULL,
                steps INTEGER NOT NULL, src_row INTEGER NOT NULL);
