@@ -843,3 +843,32 @@ fn the_same_value_keyed_twice_is_one_entry() {
     assert_eq!(e.steps("C000001", "2025-06-02"), Some(7));
     assert_eq!(e.count("SELECT count(*) FROM steps_history"), 1);
 }
+
+#[test]
+fn a_card_row_refused_for_two_reasons_is_one_rejected_row() {
+    let e = with_stored_1632();
+    // Row 2 conflicts with the stored 1632 on the 1st and keys the 2nd differently
+    // from row 3: two problems, one row.
+    e.write(
+        "card.csv",
+        "参加者番号,年月,1,2,3\nC000001,2025-06,100,200,300\nC000001,2025-06,,250,\n",
+    );
+    let report = e.path("errors.csv");
+    e.run(&[
+        "steps",
+        "import",
+        "card.csv",
+        "--partial",
+        "--errors",
+        s(&report),
+    ])
+    .ok()
+    .stderr_has("2 行を保留");
+    let conflict = ("C2".to_string(), "steps.conflict".to_string());
+    let mut want = vec![conflict];
+    want.extend(duplicate_conflicts(&["D2", "D3"]));
+    assert_eq!(codes_at(&report), want);
+    assert_eq!(e.count("SELECT count(*) FROM rejected_rows"), 2);
+    assert_eq!(e.steps("C000001", "2025-06-01"), Some(1632));
+    assert_eq!(e.steps("C000001", "2025-06-03"), Some(300));
+}
