@@ -796,9 +796,9 @@ fn a_day_keyed_three_times_is_taken_from_none_and_reported_on_every_row() {
     assert_eq!(e.count("SELECT count(*) FROM rejected_rows"), 3);
 }
 
-#[test]
-fn a_card_day_keyed_on_two_rows_differently_refuses_both_rows() {
-    let e = Env::with_roster();
+/// `steps import --partial` of a card sheet whose rows 2 and 3 both key June 2nd (200
+/// and 250); two rows are kept aside. The report's (cell, code) pairs.
+fn import_card_rows_partial(e: &Env) -> Vec<(String, String)> {
     e.write(
         "card.csv",
         "参加者番号,年月,1,2,3\nC000001,2025-06,100,200,300\nC000001,2025-06,,250,\n",
@@ -814,7 +814,14 @@ fn a_card_day_keyed_on_two_rows_differently_refuses_both_rows() {
     ])
     .ok()
     .stderr_has("2 行を保留");
-    assert_eq!(codes_at(&report), duplicate_conflicts(&["D2", "D3"]));
+    codes_at(&report)
+}
+
+#[test]
+fn a_card_day_keyed_on_two_rows_differently_refuses_both_rows() {
+    let e = Env::with_roster();
+    let codes = import_card_rows_partial(&e);
+    assert_eq!(codes, duplicate_conflicts(&["D2", "D3"]));
     assert_eq!(e.steps("C000001", "2025-06-01"), Some(100));
     assert_eq!(e.steps("C000001", "2025-06-02"), None);
     assert_eq!(e.steps("C000001", "2025-06-03"), Some(300));
@@ -849,25 +856,11 @@ fn a_card_row_refused_for_two_reasons_is_one_rejected_row() {
     let e = with_stored_1632();
     // Row 2 conflicts with the stored 1632 on the 1st and keys the 2nd differently
     // from row 3: two problems, one row.
-    e.write(
-        "card.csv",
-        "参加者番号,年月,1,2,3\nC000001,2025-06,100,200,300\nC000001,2025-06,,250,\n",
-    );
-    let report = e.path("errors.csv");
-    e.run(&[
-        "steps",
-        "import",
-        "card.csv",
-        "--partial",
-        "--errors",
-        s(&report),
-    ])
-    .ok()
-    .stderr_has("2 行を保留");
+    let codes = import_card_rows_partial(&e);
     let conflict = ("C2".to_string(), "steps.conflict".to_string());
     let mut want = vec![conflict];
     want.extend(duplicate_conflicts(&["D2", "D3"]));
-    assert_eq!(codes_at(&report), want);
+    assert_eq!(codes, want);
     assert_eq!(e.count("SELECT count(*) FROM rejected_rows"), 2);
     assert_eq!(e.steps("C000001", "2025-06-01"), Some(1632));
     assert_eq!(e.steps("C000001", "2025-06-03"), Some(300));
