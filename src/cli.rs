@@ -114,7 +114,7 @@ pub enum StepsCmd {
         opts: ImportOpts,
         /// シートの形式 (default: detected from the header)
         #[arg(long, value_enum)]
-        layout: Option<Layout>,
+        layout: Option<LayoutArg>,
         /// 既にある値と違う値で置き換える（旧値は履歴に残す）(replace stored values; old kept in history)
         #[arg(long)]
         replace: bool,
@@ -159,11 +159,11 @@ pub struct VerifyArgs {
     pub ignore_column: Vec<String>,
     /// シートの形式 (default: detected from each file's header, so a card-layout keying can be checked against a long one)
     #[arg(long, value_enum)]
-    pub layout: Option<Layout>,
+    pub layout: Option<LayoutArg>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Layout {
+pub enum LayoutArg {
     /// 参加者番号, 日付, 歩数
     Long,
     /// 参加者番号, 年月, 1 … 31
@@ -361,4 +361,52 @@ pub struct CloseOutArgs {
     /// 照合する返還データ (.zip) (the package to check, with --verify)
     #[arg(long, value_name = "ZIP", requires = "verify")]
     pub package: Option<PathBuf>,
+}
+
+/// The library's name for the layout (`verify::report` reads it as `cli::Layout`).
+pub use crate::import::Layout;
+
+impl From<LayoutArg> for Layout {
+    fn from(l: LayoutArg) -> Layout {
+        match l {
+            LayoutArg::Long => Layout::Long,
+            LayoutArg::Card => Layout::Card,
+        }
+    }
+}
+
+impl From<EncodingArg> for crate::sheet::Encoding {
+    fn from(e: EncodingArg) -> crate::sheet::Encoding {
+        match e {
+            EncodingArg::Utf8 => crate::sheet::Encoding::Utf8,
+            EncodingArg::Cp932 => crate::sheet::Encoding::Cp932,
+        }
+    }
+}
+
+impl From<&ImportOpts> for crate::import::Options {
+    fn from(o: &ImportOpts) -> crate::import::Options {
+        crate::import::Options {
+            sheet: o.sheet.clone(),
+            all_sheets: o.all_sheets,
+            encoding: o.encoding.map(Into::into),
+            ignore_column: o.ignore_column.clone(),
+            partial: o.partial,
+            dry_run: o.dry_run,
+            errors: o.errors.clone(),
+        }
+    }
+}
+
+impl From<&VerifyArgs> for crate::import::Options {
+    /// The reading options of both keyings (verification changes nothing).
+    fn from(a: &VerifyArgs) -> crate::import::Options {
+        crate::import::Options {
+            sheet: a.sheet.clone(),
+            all_sheets: a.all_sheets,
+            encoding: a.encoding.map(Into::into),
+            ignore_column: a.ignore_column.clone(),
+            ..Default::default()
+        }
+    }
 }

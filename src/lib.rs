@@ -20,6 +20,7 @@ pub mod report;
 pub mod sheet;
 pub mod shipping;
 pub mod stats;
+pub mod validate;
 pub mod verify;
 
 /// Kept while the other command files still name `crate::Ctx`; it lives in `cmd/`.

@@ -111,3 +111,17 @@ pub fn load_program(conn: &Connection) -> Result<program::Program> {
     };
     program::Program::load_stored(&text, "stored program")
 }
+
+impl Ctx {
+    /// What an import needs of this command's context.
+    pub fn session(&mut self) -> crate::import::Session<'_> {
+        crate::import::Session {
+            conn: &mut self.conn,
+            program: &self.program,
+            operator: &self.operator,
+            quiet: self.quiet,
+            detail: &mut self.detail,
+            recorded: &mut self.recorded,
+        }
+    }
+}

@@ -2,7 +2,8 @@
 
 use crate::cli::ImportOpts;
 use crate::import::batch::{self, Spec};
-use crate::import::roster::{Participant, RosterImporter, COLUMNS, EXPORT_HEADERS};
+use crate::import::roster::{RosterImporter, COLUMNS, EXPORT_HEADERS};
+use crate::import::Options;
 use crate::output::{TableWriter, Value};
 use crate::Ctx;
 use anyhow::Result;
@@ -16,7 +17,8 @@ pub fn import(ctx: &mut Ctx, file: &Path, opts: &ImportOpts, update: bool) -> Re
         card_days: false,
         verified: false,
     };
-    batch::run(ctx, file, opts, &spec, &mut |b| {
+    let opts = Options::from(opts);
+    batch::run(&mut ctx.session(), file, &opts, &spec, &mut |b| {
         Ok(Box::new(RosterImporter::new(b, update, today)))
     })?;
     Ok(())
@@ -25,14 +27,8 @@ pub fn import(ctx: &mut Ctx, file: &Path, opts: &ImportOpts, update: bool) -> Re
 pub fn export(ctx: &mut Ctx, out: &Path) -> Result<()> {
     let mut w = TableWriter::create(out)?;
     w.sheet("名簿", &EXPORT_HEADERS)?;
-    let mut stmt = ctx.conn.prepare(
-        "SELECT id, name, name_kana, postal_code, address, address2, birth_date, age, sex, phone, channel, email \
-         FROM participants ORDER BY id",
-    )?;
-    let mut rows = stmt.query([])?;
     let mut n = 0u64;
-    while let Some(r) = rows.next()? {
-        let p = Participant::from_row(r)?;
+    crate::db::participants::each(&ctx.conn, |p| {
         w.row(&[
             Value::Text(p.id),
             Value::Text(p.name),
@@ -48,9 +44,8 @@ pub fn export(ctx: &mut Ctx, out: &Path) -> Result<()> {
             p.email.into(),
         ])?;
         n += 1;
-    }
-    drop(rows);
-    drop(stmt);
+        Ok(())
+    })?;
     if let Some(rec) = w.finish()? {
         ctx.say(format!(
             "{}: {n} 名を書き出しました（個人情報の複製として記録しました）",

@@ -1,8 +1,8 @@
 //! `steps import` / `steps export` (`steps verify` is in `verify.rs`).
 
-use crate::cli::{ImportOpts, Layout};
-use crate::import::batch::{self, Spec};
-use crate::import::steps::{participant_ids, StepsImporter, ANY_COLUMNS};
+use crate::cli::{ImportOpts, LayoutArg};
+use crate::import::steps::import_file;
+use crate::import::Options;
 use crate::output::{TableWriter, Value};
 use crate::Ctx;
 use anyhow::{bail, Result};
@@ -12,9 +12,11 @@ pub fn import(
     ctx: &mut Ctx,
     files: &[PathBuf],
     opts: &ImportOpts,
-    layout: Option<Layout>,
+    layout: Option<LayoutArg>,
     replace: bool,
 ) -> Result<()> {
+    let opts = Options::from(opts);
+    let layout = layout.map(Into::into);
     let mut refused = Vec::new();
     for (i, file) in files.iter().enumerate() {
         // One error report per input file: errors.xlsx -> errors_<file>.xlsx.
@@ -22,7 +24,7 @@ pub fn import(
         if let (Some(out), true) = (&opts.errors, files.len() > 1) {
             file_opts.errors = Some(per_file_report(out, file));
         }
-        match import_one(ctx, file, &file_opts, layout, replace) {
+        match import_file(&mut ctx.session(), file, &file_opts, layout, replace, false) {
             Ok(_) => {}
             Err(e) if files.len() == 1 => return Err(e),
             Err(e) => {
@@ -59,48 +61,6 @@ fn per_file_report(out: &Path, input: &Path) -> PathBuf {
     out.with_file_name(format!("{stem}_{input}.{ext}"))
 }
 
-/// One file as one batch; the batch id if committed.
-pub fn import_one(
-    ctx: &mut Ctx,
-    file: &Path,
-    opts: &ImportOpts,
-    layout: Option<Layout>,
-    replace: bool,
-) -> Result<Option<i64>> {
-    import_one_with(ctx, file, opts, layout, replace, false)
-}
-
-/// [`import_one`], recording on the batch whether the file passed double-entry
-/// verification (`steps verify --import`).
-pub fn import_one_with(
-    ctx: &mut Ctx,
-    file: &Path,
-    opts: &ImportOpts,
-    layout: Option<Layout>,
-    replace: bool,
-    verified: bool,
-) -> Result<Option<i64>> {
-    let program = ctx.program.clone();
-    let ids = participant_ids(&ctx.conn)?;
-    let mut ids = Some(ids);
-    let spec = Spec {
-        kind: "steps",
-        columns: ANY_COLUMNS,
-        card_days: true,
-        verified,
-    };
-    batch::run_with(ctx, file, opts, &spec, &mut |conn, b| {
-        let importer = StepsImporter::new(
-            program.clone(),
-            ids.take().unwrap_or_default(),
-            b,
-            replace,
-            layout,
-        );
-        Ok(Box::new(importer.hold(conn)?))
-    })
-}
-
 pub fn export(ctx: &mut Ctx, participant: Option<&str>, out: Option<&Path>) -> Result<()> {
     let mut w = match out {
         Some(p) => TableWriter::create(p)?,
@@ -108,22 +68,17 @@ pub fn export(ctx: &mut Ctx, participant: Option<&str>, out: Option<&Path>) -> R
     };
     w.sheet("歩数", &["参加者番号", "日付", "歩数"])?;
     let mut n = 0u64;
-    {
-        let mut stmt = ctx.conn.prepare(
-            "SELECT participant_id, date, steps FROM steps WHERE ?1 IS NULL OR participant_id=?1 ORDER BY participant_id, date",
-        )?;
-        let mut rows = stmt.query([participant])?;
-        let mut vals = vec![Value::Empty, Value::Empty, Value::Empty];
-        while let Some(r) = rows.next()? {
-            vals[0] = Value::Text(r.get(0)?);
-            vals[1] = Value::Text(r.get(1)?);
-            vals[2] = Value::Int(r.get(2)?);
-            w.row(&vals)?;
-            n += 1;
-        }
-    }
+    let mut vals = vec![Value::Empty, Value::Empty, Value::Empty];
+    crate::db::steps::each(&ctx.conn, participant, |pid, date, steps| {
+        vals[0] = Value::Text(pid);
+        vals[1] = Value::Text(date);
+        vals[2] = Value::Int(steps);
+        w.row(&vals)?;
+        n += 1;
+        Ok(())
+    })?;
     if let Some(id) = participant {
-        if n == 0 && crate::import::roster::Participant::load(&ctx.conn, id)?.is_none() {
+        if n == 0 && crate::db::participants::Participant::load(&ctx.conn, id)?.is_none() {
             bail!("参加者番号 {id} は名簿にありません (participant.unknown)");
         }
     }

@@ -3,8 +3,8 @@
 
 use crate::cli::ImportOpts;
 use crate::import::batch::{self, Spec};
-use crate::import::steps::participant_ids;
 use crate::import::survey::{columns, SurveyImporter};
+use crate::import::Options;
 use crate::Ctx;
 use anyhow::{bail, Result};
 use std::path::Path;
@@ -24,8 +24,9 @@ pub fn import(ctx: &mut Ctx, file: &Path, opts: &ImportOpts) -> Result<()> {
         card_days: false,
         verified: false,
     };
-    let mut participants = Some(participant_ids(&ctx.conn)?);
-    let Some(batch) = batch::run(ctx, file, opts, &spec, &mut |b| {
+    let mut participants = Some(crate::db::participants::ids(&ctx.conn)?);
+    let opts = Options::from(opts);
+    let Some(batch) = batch::run(&mut ctx.session(), file, &opts, &spec, &mut |b| {
         Ok(Box::new(SurveyImporter::new(
             &program,
             participants.take().unwrap_or_default(),
@@ -36,13 +37,7 @@ pub fn import(ctx: &mut Ctx, file: &Path, opts: &ImportOpts) -> Result<()> {
         return Ok(());
     };
     // What the batch holds, by timing: questionnaires and answers.
-    let mut stmt = ctx.conn.prepare(
-        "SELECT timing, count(DISTINCT participant_id), count(*) FROM survey_answers WHERE batch_id=?1 GROUP BY timing ORDER BY timing = '事後'",
-    )?;
-    let rows: Vec<(String, i64, i64)> = stmt
-        .query_map([batch], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    drop(stmt);
+    let rows = crate::db::survey::batch_totals(&ctx.conn, batch)?;
     for (timing, people, answers) in &rows {
         let key = if timing == "事前" { "pre" } else { "post" };
         ctx.detail.count(&format!("respondents_{key}"), *people);

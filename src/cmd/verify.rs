@@ -4,9 +4,9 @@
 //! Exit 0 only when the keyings agree and every agreed value is valid; `--import` then
 //! imports the first keying as one batch recorded as verified.
 
-use crate::cli::{ImportOpts, Layout, VerifyArgs};
-use crate::import::steps::participant_ids;
-use crate::import::{already_imported, chosen_sheets, open_source, print_problems, sheet_key};
+use crate::cli::VerifyArgs;
+use crate::import::steps::{self, Verified};
+use crate::import::{print_problems, Layout, Options};
 use crate::output::TableFormat;
 use crate::verify::report::{self, Meta};
 use crate::verify::{read_keying, Side, Verification};
@@ -25,13 +25,8 @@ pub fn run(ctx: &mut Ctx, args: &VerifyArgs) -> Result<()> {
             args.first.display()
         )));
     }
-    let opts = ImportOpts {
-        sheet: args.sheet.clone(),
-        all_sheets: args.all_sheets,
-        encoding: args.encoding,
-        ignore_column: args.ignore_column.clone(),
-        ..ImportOpts::default()
-    };
+    let opts = Options::from(args);
+    let layout: Option<Layout> = args.layout.map(Into::into);
     ctx.detail.arg("import", args.import);
     let nothing_imported = if args.import {
         "。何も取り込んでいません (nothing imported)"
@@ -39,9 +34,9 @@ pub fn run(ctx: &mut Ctx, args: &VerifyArgs) -> Result<()> {
         ""
     };
 
-    let a = read_keying(&args.first, Side::First, &opts, args.layout)?;
+    let a = read_keying(&args.first, Side::First, &opts, layout)?;
     ctx.detail.files_read_push(&a.file_name, &a.sha256);
-    let b = read_keying(&args.second, Side::Second, &opts, args.layout)?;
+    let b = read_keying(&args.second, Side::Second, &opts, layout)?;
     ctx.detail.files_read_push(&b.file_name, &b.sha256);
     let mut unreadable = Vec::new();
     for k in [&a, &b] {
@@ -64,7 +59,7 @@ pub fn run(ctx: &mut Ctx, args: &VerifyArgs) -> Result<()> {
         );
     }
 
-    let roster = participant_ids(&ctx.conn)?;
+    let roster = crate::db::participants::ids(&ctx.conn)?;
     let v = Verification::new(a, b, &ctx.program, &roster);
     let findings = v.findings();
     if let Some(out) = &args.out {
@@ -135,7 +130,7 @@ pub fn run(ctx: &mut Ctx, args: &VerifyArgs) -> Result<()> {
         o.agreeing.len()
     ));
     if args.import {
-        import_verified(ctx, &args.first, &opts, args.layout, &v.a.sha256)?;
+        import_verified(ctx, &args.first, &opts, layout, &v.a.sha256)?;
     }
     Ok(())
 }
@@ -145,36 +140,22 @@ pub fn run(ctx: &mut Ctx, args: &VerifyArgs) -> Result<()> {
 fn import_verified(
     ctx: &mut Ctx,
     first: &Path,
-    opts: &ImportOpts,
+    opts: &Options,
     layout: Option<Layout>,
     verified_sha: &str,
 ) -> Result<()> {
-    let src = open_source(first, opts)?;
-    if src.sha256 != verified_sha {
-        bail!(
-            "{}: 照合の後にファイルが変わりました。もう一度ベリファイしてください。何も取り込んでいません \
-             (the file changed after verification; nothing imported)",
-            src.file_name
-        );
-    }
-    let key = sheet_key(&chosen_sheets(&src, opts)?, opts.all_sheets);
-    if let Some((batch, _)) = already_imported(&ctx.conn, "steps", &src.sha256, &key)? {
-        ctx.conn
-            .execute("UPDATE batches SET verified=1 WHERE id=?1", [batch])?;
-        ctx.say(format!(
-            "{}: この内容は取込み {batch} で取り込み済みです。取込み {batch} をベリファイ済みとして記録しました \
-             (already imported as batch {batch}; marked verified)",
-            src.file_name
-        ));
-        ctx.detail.count("marked_verified_batch", batch);
-        return Ok(());
-    }
-    drop(src);
-    if let Some(batch) = crate::cmd::steps::import_one_with(ctx, first, opts, layout, false, true)?
-    {
-        ctx.say(format!(
+    match steps::import_verified(&mut ctx.session(), first, opts, layout, verified_sha)? {
+        Verified::Marked { file_name, batch } => {
+            ctx.say(format!(
+                "{file_name}: この内容は取込み {batch} で取り込み済みです。取込み {batch} をベリファイ済みとして記録しました \
+                 (already imported as batch {batch}; marked verified)"
+            ));
+            ctx.detail.count("marked_verified_batch", batch);
+        }
+        Verified::Imported(Some(batch)) => ctx.say(format!(
             "取込み {batch} をベリファイ済みとして記録しました (batch {batch} recorded as verified)"
-        ));
+        )),
+        Verified::Imported(None) => {}
     }
     Ok(())
 }

@@ -2,13 +2,18 @@
 //! connection needs), and migrated (an append-only list keyed by `PRAGMA user_version`).
 
 pub mod audit;
+pub mod batches;
 pub mod closeout;
 pub mod handling;
 pub mod mailings;
+pub mod orders;
+pub mod participants;
 pub mod points;
 pub mod prizes;
 pub mod report;
 pub mod shipments;
+pub mod steps;
+pub mod survey;
 
 use anyhow::{bail, Context, Result};
 use rusqlite::Connection;

@@ -3,14 +3,13 @@
 //! through the kind's row handler, then commit (clean, or `--partial`), or roll back
 //! (problems in strict mode, `--dry-run`), and tell the operator what happened.
 
-use super::header::{find_header, ColumnDef, Header};
+use super::header::{ColumnDef, Header};
+use super::walk::{walk, Visit};
 use super::{
     already_imported, chosen_sheets, open_source, print_problems, progress, sheet_key,
-    write_error_report, Counts, Problem, RejectStore,
+    write_error_report, Counts, Options, Problem, RejectStore, Session,
 };
-use crate::cli::ImportOpts;
 use crate::sheet::Row;
-use crate::Ctx;
 use anyhow::{bail, Result};
 use rusqlite::Connection;
 use std::path::Path;
@@ -65,9 +64,9 @@ pub struct Spec<'a> {
 
 /// Import one file as one batch. Returns the batch id when something was committed.
 pub fn run(
-    ctx: &mut Ctx,
+    ctx: &mut Session<'_>,
     path: &Path,
-    opts: &ImportOpts,
+    opts: &Options,
     spec: &Spec<'_>,
     make: &mut dyn FnMut(i64) -> Result<Box<dyn RowHandler>>,
 ) -> Result<Option<i64>> {
@@ -85,9 +84,9 @@ pub type MakeHandler<'m> =
 /// statement cache per row (which costs more than the insert itself on a long sheet).
 /// The handler is dropped before the transaction ends, whichever way it ends.
 pub fn run_with(
-    ctx: &mut Ctx,
+    ctx: &mut Session<'_>,
     path: &Path,
-    opts: &ImportOpts,
+    opts: &Options,
     spec: &Spec<'_>,
     make: &mut MakeHandler<'_>,
 ) -> Result<Option<i64>> {
@@ -97,15 +96,15 @@ pub fn run_with(
     let key = sheet_key(&sheets, opts.all_sheets);
     let file_name = src.file_name.clone();
     ctx.detail.files_read_push(&file_name, &src.sha256);
-    if let Some(found) = already_imported(&ctx.conn, spec.kind, &src.sha256, &key)? {
+    if let Some(found) = already_imported(ctx.conn, spec.kind, &src.sha256, &key)? {
         say_already_imported(ctx, &file_name, found);
         return Ok(None);
     }
 
     let now = crate::now();
-    let operator = ctx.operator.clone();
+    let operator = ctx.operator.to_string();
     let quiet = ctx.quiet;
-    let tx = crate::db::begin_write(&mut ctx.conn)?;
+    let tx = crate::db::begin_write(ctx.conn)?;
     // Asked again under the write lock: another import of the same file may have
     // committed while this one waited for the lock.
     if let Some(found) = already_imported(&tx, spec.kind, &src.sha256, &key)? {
@@ -113,97 +112,47 @@ pub fn run_with(
         say_already_imported(ctx, &file_name, found);
         return Ok(None);
     }
-    tx.execute(
-        "INSERT INTO batches(kind, file_name, sheet, sha256, layout, header_json, imported_at, operator, verified) \
-         VALUES (?1,?2,?3,?4,'','{}',?5,?6,?7)",
-        rusqlite::params![spec.kind, file_name, key, src.sha256, now, operator, spec.verified],
+    let batch = crate::db::batches::begin(
+        &tx,
+        &crate::db::batches::NewBatch {
+            kind: spec.kind,
+            file_name: &file_name,
+            sheet_key: &key,
+            sha256: &src.sha256,
+            imported_at: &now,
+            operator: &operator,
+            verified: spec.verified,
+        },
     )?;
-    let batch = tx.last_insert_rowid();
-    let mut handler = make(&tx, batch)?;
-    let mut problems: Vec<Problem> = Vec::new();
-    let mut fatal = false;
-    let mut headers = serde_json::Map::new();
-    let mut rejected_rows = 0u64;
-    let mut sheets_read = 0;
-    {
-        let mut store = RejectStore::new(&tx, batch)?;
-        let pb = progress(quiet, &file_name);
-        for sheet in &sheets {
-            let mut rows = src.book.rows(sheet)?;
-            let mut row = Row::new();
-            let header = match find_header(
-                rows.as_mut(),
-                &mut row,
-                sheet,
-                spec.columns,
-                spec.card_days,
-                &opts.ignore_column,
-            )? {
-                Ok(h) => h,
-                Err(ps) => {
-                    if opts.all_sheets && ps.iter().all(|p| p.code == "header.not_found") {
-                        say(quiet, format!("{file_name}: シート「{sheet}」には見出しがないので読みません (no header; skipped)"));
-                        continue;
-                    }
-                    problems.extend(ps);
-                    fatal = true;
-                    continue;
-                }
-            };
-            let hp = handler.header(&header);
-            if !hp.is_empty() {
-                problems.extend(hp);
-                fatal = true;
-                continue;
-            }
-            sheets_read += 1;
-            headers.insert(sheet.clone(), serde_json::to_value(&header.raw)?);
-            let width = header.width();
-            while rows.next_row(&mut row)? {
-                if row.is_blank() {
-                    continue;
-                }
-                let before = problems.len();
-                handler.row(&tx, &header, &row, &mut problems)?;
-                problems.extend(outside_header(sheet, &row, width));
-                if problems.len() > before {
-                    rejected_rows += 1;
-                    if opts.partial {
-                        store.row(sheet, &row, width)?;
-                    }
-                }
-                if let Some(pb) = &pb {
-                    let n = handler.counts().rows;
-                    if n % 4096 == 0 {
-                        pb.set_position(n);
-                    }
-                }
-            }
-        }
-        if let Some(pb) = pb {
-            pb.finish_and_clear();
-        }
-        handler.finish(&tx, &mut problems)?;
-        if opts.partial && !fatal {
-            for (sheet, r, cells) in handler.extra_rejects() {
-                store.row_cells(&sheet, r, &cells)?;
-                rejected_rows += 1;
-            }
-            store.problems(&problems)?;
-        }
-    }
-    if sheets_read == 0 && !fatal {
-        problems.push(Problem {
-            sheet: sheets.join("、"),
-            row: None,
-            col: None,
-            column: String::new(),
-            raw: String::new(),
-            code: "header.not_found",
-            message: "見出しのあるシートがありません (no sheet with a header)".into(),
-        });
-        fatal = true;
-    }
+    let mut d = Driver {
+        handler: make(&tx, batch)?,
+        tx: &tx,
+        problems: Vec::new(),
+        fatal: false,
+        headers: serde_json::Map::new(),
+        rejected_rows: 0,
+        refused_inline: Default::default(),
+        store: RejectStore::new(&tx, batch)?,
+        partial: opts.partial,
+        quiet,
+        file_name: &file_name,
+        pb: progress(quiet, &file_name),
+    };
+    walk(
+        &mut src.book,
+        &sheets,
+        spec.columns,
+        spec.card_days,
+        opts,
+        &mut d,
+    )?;
+    let Read {
+        mut handler,
+        problems,
+        fatal,
+        headers,
+        rejected_rows,
+    } = d.finish(&sheets)?;
     let counts = handler.counts();
     // Notices only mean something when the rows they speak of are kept.
     let will_commit = !fatal && (problems.is_empty() || opts.partial);
@@ -212,7 +161,7 @@ pub fn run_with(
     } else {
         Vec::new()
     };
-    let d = &mut ctx.detail;
+    let d = &mut *ctx.detail;
     d.count("batch", batch);
     d.count("rows", counts.rows);
     d.count("inserted", counts.inserted);
@@ -281,22 +230,16 @@ pub fn run_with(
         ctx.detail.count("dry_run", true);
         return Ok(None);
     }
-    tx.execute(
-        "UPDATE batches SET layout=?2, header_json=?3, rows_read=?4, inserted=?5, duplicates=?6, replaced=?7, updated=?8, rejected=?9 WHERE id=?1",
-        rusqlite::params![
-            batch,
-            handler.layout(),
-            serde_json::to_string(&headers)?,
-            counts.rows as i64,
-            counts.inserted as i64,
-            counts.duplicates as i64,
-            counts.replaced as i64,
-            counts.updated as i64,
-            rejected_rows as i64
-        ],
+    crate::db::batches::record_totals(
+        &tx,
+        batch,
+        &handler.layout(),
+        &serde_json::to_string(&headers)?,
+        &counts,
+        rejected_rows,
     )?;
     // The audit entry commits with the batch: a batch is never without its record.
-    let mut detail = std::mem::take(&mut ctx.detail);
+    let mut detail = std::mem::take(ctx.detail);
     detail.status = "ok".into();
     handler.audit_counts(&tx, batch, &mut detail)?;
     crate::audit::append(
@@ -306,7 +249,7 @@ pub fn run_with(
         &format!("{} import", spec.kind),
         &detail,
     )?;
-    ctx.recorded = true;
+    *ctx.recorded = true;
     drop(handler);
     tx.commit()?;
     ctx.say(format!("{file_name}: 取込み {batch}: {summary}。"));
@@ -318,24 +261,119 @@ pub fn run_with(
     Ok(Some(batch))
 }
 
-/// Cells with data under no heading would be dropped silently: the first such cell of
-/// a row is refused.
-pub fn outside_header(sheet: &str, row: &Row, width: usize) -> Option<Problem> {
-    (width..row.len())
-        .find(|&c| !row.raw_text(c).trim().is_empty())
-        .map(|c| Problem {
-            sheet: sheet.to_string(),
-            row: Some(row.number()),
-            col: Some(c),
-            column: String::new(),
-            raw: row.raw_text(c).into_owned(),
-            code: "cell.outside_header",
-            message: "見出しのない列に値があります。見出しを付けるか、値を消してください".into(),
+/// What the driver read, once the handler has finished.
+struct Read<'c> {
+    handler: Box<dyn RowHandler + 'c>,
+    problems: Vec<Problem>,
+    fatal: bool,
+    headers: serde_json::Map<String, serde_json::Value>,
+    rejected_rows: u64,
+}
+
+/// The driver's reading of the sheets: the kind's handler validates and stores each
+/// row; a row with problems is counted and (for `--partial`) kept as keyed.
+struct Driver<'a, 'c> {
+    handler: Box<dyn RowHandler + 'c>,
+    tx: &'c Connection,
+    problems: Vec<Problem>,
+    fatal: bool,
+    headers: serde_json::Map<String, serde_json::Value>,
+    rejected_rows: u64,
+    /// The rows refused as they were read (so a row refused again later counts once).
+    refused_inline: std::collections::HashSet<(String, u32)>,
+    store: RejectStore<'c>,
+    partial: bool,
+    quiet: bool,
+    file_name: &'a str,
+    pb: Option<indicatif::ProgressBar>,
+}
+
+impl Visit for Driver<'_, '_> {
+    fn header(&mut self, h: &Header) -> Result<Vec<Problem>> {
+        let hp = self.handler.header(h);
+        if hp.is_empty() {
+            self.headers
+                .insert(h.sheet.clone(), serde_json::to_value(&h.raw)?);
+        }
+        Ok(hp)
+    }
+    fn unreadable(&mut self, problems: Vec<Problem>) {
+        self.problems.extend(problems);
+        self.fatal = true;
+    }
+    fn skipped(&mut self, sheet: &str) {
+        say(
+            self.quiet,
+            format!(
+                "{}: シート「{sheet}」には見出しがないので読みません (no header; skipped)",
+                self.file_name
+            ),
+        );
+    }
+    fn row(&mut self, h: &Header, row: &Row, outside: Option<Problem>) -> Result<()> {
+        let before = self.problems.len();
+        self.handler.row(self.tx, h, row, &mut self.problems)?;
+        self.problems.extend(outside);
+        if self.problems.len() > before {
+            self.rejected_rows += 1;
+            self.refused_inline.insert((h.sheet.clone(), row.number()));
+            if self.partial {
+                self.store.row(&h.sheet, row, h.width())?;
+            }
+        }
+        if let Some(pb) = &self.pb {
+            let n = self.handler.counts().rows;
+            if n.is_multiple_of(4096) {
+                pb.set_position(n);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'c> Driver<'_, 'c> {
+    /// After the last row: the handler's own finish (still in the transaction), the
+    /// rows it refused after the fact, and for `--partial` every problem stored.
+    fn finish(mut self, sheets: &[String]) -> Result<Read<'c>> {
+        if let Some(pb) = self.pb.take() {
+            pb.finish_and_clear();
+        }
+        let read = self.problems.len();
+        self.handler.finish(self.tx, &mut self.problems)?;
+        let keep = self.partial && !self.fatal;
+        // Rows refused after the fact count once, and not again when a problem of
+        // their own had already refused them.
+        for (sheet, r, cells) in self.handler.extra_rejects() {
+            if self.refused_inline.contains(&(sheet.clone(), r)) {
+                continue;
+            }
+            self.rejected_rows += 1;
+            if keep {
+                self.store.row_cells(&sheet, r, &cells)?;
+            }
+        }
+        if self.problems.len() > read {
+            // Problems found once the file was read go in file order with the others.
+            self.problems.sort_by_key(|p| {
+                let sheet = sheets.iter().position(|s| *s == p.sheet).unwrap_or(0);
+                (sheet, p.row.unwrap_or(0))
+            });
+        }
+        if keep {
+            self.store.problems(&self.problems)?;
+        }
+        Ok(Read {
+            handler: self.handler,
+            problems: self.problems,
+            fatal: self.fatal,
+            headers: self.headers,
+            rejected_rows: self.rejected_rows,
         })
+    }
 }
 
 /// The file (same content, same sheets) was imported as batch `found.0`.
-fn say_already_imported(ctx: &mut Ctx, file_name: &str, (batch, rejected): (i64, i64)) {
+fn say_already_imported(ctx: &mut Session<'_>, file_name: &str, (batch, rejected): (i64, i64)) {
     ctx.say(format!(
         "{file_name}: このファイル（同じ内容・同じシート）は取込み {batch} で取り込み済みです。何も変えていません \
          (already imported as batch {batch}; nothing changed){}",

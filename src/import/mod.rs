@@ -1,48 +1,74 @@
-//! What every import shares: opening the file and choosing sheets, the problem record
-//! (code, place, message), the error report (`--errors`), the batch row, and the rule
-//! that a file already imported (same content by SHA-256, same sheet) changes nothing.
+//! The one import driver: sheet → validate → db, strict, `--partial` or `--dry-run`, in
+//! one transaction per file.
+//!
+//! - `walk.rs`: the sheet walker (header finding, blank rows, cells outside the
+//!   header), which `verify` reads keyings through as well;
+//! - `batch.rs`: the driver (a file already imported changes nothing; the batch row,
+//!   problems and rejected rows, the error report, the audit entry, commit or not);
+//! - `steps.rs`, `roster.rs`, `orders.rs`, `survey.rs`: each kind's row handler, which
+//!   checks rows with `validate::<kind>` and stores them with `db::<kind>`.
+//!
+//! It stays a folder rather than one `import.rs`: the driver is shared by four kinds,
+//! and each kind's storing (staging of step days, `--update` of participants, order
+//! decisions in file order, questionnaires taken whole) is a screen or two of its own.
+//!
+//! Here too: the options every import takes ([`Options`]), what it needs of the command
+//! ([`Session`]), opening the file and choosing its sheets.
 
 pub mod batch;
-pub mod header;
 pub mod orders;
 pub mod roster;
 pub mod steps;
 pub mod survey;
+pub mod walk;
 
-use crate::cli::{EncodingArg, ImportOpts};
-use crate::output::{FileRecord, TableWriter, Value};
-use crate::sheet::{cell_name, Book, Encoding, ReadOptions, Row};
+pub use crate::db::batches::{already_imported, Counts, RejectStore};
+pub use crate::output::error_report::write_error_report;
+use crate::sheet::{Book, Encoding, ReadOptions};
+pub use crate::validate::header;
+pub use crate::validate::steps::Layout;
+pub use crate::validate::{raw_is_personal, shown_raw, Problem, RAW_WITHHELD};
 use anyhow::{Context, Result};
-use rusqlite::{Connection, OptionalExtension};
-use std::path::Path;
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
 
-/// One problem with one cell (or row, or the header), with a stable code.
-#[derive(Debug, Clone)]
-pub struct Problem {
-    pub sheet: String,
-    pub row: Option<u32>,
-    pub col: Option<usize>,
-    /// The column as headed in the file.
-    pub column: String,
-    /// The cell's value as keyed.
-    pub raw: String,
-    pub code: &'static str,
-    pub message: String,
+/// How an import reads its file and what it does with problems (`--sheet`,
+/// `--all-sheets`, `--encoding`, `--ignore-column`, `--partial`, `--dry-run`, `--errors`).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The sheet to read (default: the first).
+    pub sheet: Option<String>,
+    /// Every sheet with a header, as one batch.
+    pub all_sheets: bool,
+    /// A CSV's encoding (default: detected).
+    pub encoding: Option<Encoding>,
+    /// Columns dropped unread.
+    pub ignore_column: Vec<String>,
+    /// Commit the valid rows and keep the rejected ones.
+    pub partial: bool,
+    /// Validate and report; change nothing.
+    pub dry_run: bool,
+    /// Where to write the error report.
+    pub errors: Option<PathBuf>,
 }
 
-impl Problem {
-    /// `Sheet1!C12`, `Sheet1!12` (a whole row) or `Sheet1` (the sheet).
-    pub fn place(&self) -> String {
-        match (self.row, self.col) {
-            (Some(r), Some(c)) => format!("{}!{}", self.sheet, cell_name(r, c)),
-            (Some(r), None) => format!("{}!{}行目", self.sheet, r),
-            _ => self.sheet.clone(),
-        }
-    }
-    pub fn cell(&self) -> String {
-        match (self.row, self.col) {
-            (Some(r), Some(c)) => cell_name(r, c),
-            _ => String::new(),
+/// What an import needs of the command running it: the database, the program, who is
+/// operating, whether to talk, and the audit entry it fills in (and writes with the
+/// batch, setting `recorded`).
+pub struct Session<'a> {
+    pub conn: &'a mut Connection,
+    pub program: &'a crate::program::Program,
+    pub operator: &'a str,
+    pub quiet: bool,
+    pub detail: &'a mut crate::audit::Detail,
+    pub recorded: &'a mut bool,
+}
+
+impl Session<'_> {
+    /// Tell the operator (stderr), unless quiet.
+    pub fn say(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", msg.as_ref());
         }
     }
 }
@@ -55,17 +81,14 @@ pub struct Source {
     pub opts: ReadOptions,
 }
 
-pub fn read_options(opts: &ImportOpts) -> ReadOptions {
+pub fn read_options(opts: &Options) -> ReadOptions {
     ReadOptions {
-        encoding: opts.encoding.map(|e| match e {
-            EncodingArg::Utf8 => Encoding::Utf8,
-            EncodingArg::Cp932 => Encoding::Cp932,
-        }),
+        encoding: opts.encoding,
         ..ReadOptions::default()
     }
 }
 
-pub fn open_source(path: &Path, opts: &ImportOpts) -> Result<Source> {
+pub fn open_source(path: &Path, opts: &Options) -> Result<Source> {
     let file_name = path.display().to_string();
     let (sha256, _) = crate::output::sha256_file(path).with_context(|| {
         format!("{file_name}: ファイルを開けません。場所と名前を確かめてください (cannot open the file)")
@@ -81,7 +104,7 @@ pub fn open_source(path: &Path, opts: &ImportOpts) -> Result<Source> {
 }
 
 /// The sheets an import reads: `--sheet NAME`, every sheet (`--all-sheets`), or the first.
-pub fn chosen_sheets(src: &Source, opts: &ImportOpts) -> Result<Vec<String>> {
+pub fn chosen_sheets(src: &Source, opts: &Options) -> Result<Vec<String>> {
     let names = src.book.sheet_names();
     if let Some(want) = &opts.sheet {
         if names.iter().any(|n| n == want) {
@@ -114,110 +137,6 @@ pub fn sheet_key(sheets: &[String], all: bool) -> String {
         sheets.join("\u{1f}")
     }
 }
-
-/// The batch that already imported this content and sheet, if any.
-pub fn already_imported(
-    conn: &Connection,
-    kind: &str,
-    sha256: &str,
-    sheet_key: &str,
-) -> Result<Option<(i64, i64)>> {
-    Ok(conn
-        .query_row(
-            "SELECT id, rejected FROM batches WHERE kind=?1 AND sha256=?2 AND sheet=?3 AND status='committed' ORDER BY id LIMIT 1",
-            rusqlite::params![kind, sha256, sheet_key],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?)
-}
-
-/// Store a batch's problems and rejected rows (for `--partial`).
-pub struct RejectStore<'c> {
-    problem: rusqlite::Statement<'c>,
-    row: rusqlite::Statement<'c>,
-    batch: i64,
-}
-
-impl<'c> RejectStore<'c> {
-    pub fn new(conn: &'c Connection, batch: i64) -> Result<Self> {
-        Ok(RejectStore {
-            problem: conn.prepare(
-                "INSERT INTO problems(batch_id, sheet, row_no, cell, column_name, raw, code, message) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-            )?,
-            row: conn.prepare(
-                "INSERT INTO rejected_rows(batch_id, sheet, row_no, raw_json) VALUES (?1,?2,?3,?4)",
-            )?,
-            batch,
-        })
-    }
-
-    pub fn problems(&mut self, problems: &[Problem]) -> Result<()> {
-        for p in problems {
-            self.problem.execute(rusqlite::params![
-                self.batch,
-                p.sheet,
-                p.row,
-                p.cell(),
-                p.column,
-                p.raw,
-                p.code,
-                p.message
-            ])?;
-        }
-        Ok(())
-    }
-
-    /// Keep a rejected row as keyed, so nothing keyed is lost.
-    pub fn row(&mut self, sheet: &str, row: &Row, width: usize) -> Result<()> {
-        let cells: Vec<String> = (0..width.max(row.len()))
-            .map(|c| row.raw_text(c).into_owned())
-            .collect();
-        self.row_cells(sheet, row.number(), &cells)
-    }
-
-    pub fn row_cells(&mut self, sheet: &str, row_no: u32, cells: &[String]) -> Result<()> {
-        self.row.execute(rusqlite::params![
-            self.batch,
-            sheet,
-            row_no,
-            serde_json::to_string(cells)?
-        ])?;
-        Ok(())
-    }
-}
-
-/// Whether a problem's keyed value may be personal data (a name, kana, postal code,
-/// address, birth date, phone, email; or a stray cell whose content is unknown). Such a
-/// value is never printed on the terminal or in `batches show`; the `--errors` report,
-/// which the operator asks for, has it. Codes of new kinds whose values are personal
-/// belong in this list.
-pub fn raw_is_personal(code: &str) -> bool {
-    const PERSONAL: &[&str] = &[
-        "name.",
-        "name_kana.",
-        "postal_code.",
-        "address.",
-        "address2.",
-        "birth_date.",
-        "phone.",
-        "email.",
-        "cell.outside_header",
-    ];
-    PERSONAL.iter().any(|p| code.starts_with(p))
-}
-
-/// A problem's keyed value as shown on the terminal: `「8,000」`, or nothing when it is
-/// empty or may be personal data.
-pub fn shown_raw(code: &str, raw: &str) -> String {
-    if raw.is_empty() || raw_is_personal(code) {
-        String::new()
-    } else {
-        format!("「{raw}」")
-    }
-}
-
-/// The line said once when values were left off the terminal.
-pub const RAW_WITHHELD: &str = "（氏名・住所・電話番号などの個人情報の値は画面に出しません。--errors FILE の一覧で確かめてください） (personal values are not printed; see the --errors report)";
 
 /// Print problems for the operator: the first few on stderr, all in `--errors FILE`.
 pub fn print_problems(quiet: bool, file_name: &str, problems: &[Problem]) {
@@ -256,178 +175,6 @@ fn place_in(file_name: &str, p: &Problem) -> String {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     format!("{base}:{}", p.place())
-}
-
-pub const ERROR_HEADERS: [&str; 8] = [
-    "ファイル",
-    "シート",
-    "セル",
-    "行",
-    "列",
-    "値",
-    "コード",
-    "内容",
-];
-
-/// Write the full error report, one row per problem. In `.xlsx` a second sheet copies
-/// the input sheet with the problem cells highlighted.
-pub fn write_error_report(
-    out: &Path,
-    file_name: &str,
-    problems: &[Problem],
-    input: Option<(&Path, &ReadOptions)>,
-) -> Result<FileRecord> {
-    let fmt = crate::output::TableFormat::from_path(out)?;
-    if fmt == crate::output::TableFormat::Xlsx {
-        return write_error_xlsx(out, file_name, problems, input);
-    }
-    let mut w = TableWriter::create(out)?;
-    w.sheet("誤り", &ERROR_HEADERS)?;
-    for p in problems {
-        w.row(&problem_row(file_name, p))?;
-    }
-    Ok(w.finish()?.expect("file writer returns a record"))
-}
-
-fn problem_row(file_name: &str, p: &Problem) -> Vec<Value> {
-    vec![
-        file_name.into(),
-        p.sheet.as_str().into(),
-        p.cell().into(),
-        p.row.map(i64::from).into(),
-        p.column.as_str().into(),
-        p.raw.as_str().into(),
-        p.code.into(),
-        p.message.as_str().into(),
-    ]
-}
-
-fn write_error_xlsx(
-    out: &Path,
-    file_name: &str,
-    problems: &[Problem],
-    input: Option<(&Path, &ReadOptions)>,
-) -> Result<FileRecord> {
-    use rust_xlsxwriter::{Color, Format, Workbook};
-    let mut wb = Workbook::new();
-    let bold = Format::new().set_bold();
-    let ws = wb.add_worksheet();
-    ws.set_name("誤り")?;
-    for (c, h) in ERROR_HEADERS.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold)?;
-    }
-    let top = Format::new().set_align(rust_xlsxwriter::FormatAlign::Top);
-    let wrap = Format::new()
-        .set_text_wrap()
-        .set_align(rust_xlsxwriter::FormatAlign::Top);
-    for (i, p) in problems.iter().enumerate() {
-        let r = i as u32 + 1;
-        // Wrapped cells get no automatic height in every viewer: size the row to the
-        // message (full-width characters count double in a 60-character column).
-        let w: usize = p
-            .message
-            .chars()
-            .map(|ch| if ch.is_ascii() { 1 } else { 2 })
-            .sum();
-        let lines = w.div_ceil(50).max(file_name.len().div_ceil(29)).max(1);
-        ws.set_row_height(r, 13.5 * lines as f64)?;
-        for (c, v) in problem_row(file_name, p).iter().enumerate() {
-            let f = if c == 7 || c == 0 { &wrap } else { &top };
-            crate::output::write_xlsx_value(ws, r, c as u16, v, Some(f))?;
-        }
-    }
-    for (c, w) in [30.0, 12.0, 7.0, 5.0, 12.0, 12.0, 24.0, 60.0]
-        .iter()
-        .enumerate()
-    {
-        ws.set_column_width(c as u16, *w)?;
-    }
-    // Printed on A4 landscape, one page wide, the header repeated on every page.
-    ws.set_paper_size(9);
-    ws.set_landscape();
-    ws.set_print_fit_to_pages(1, 0);
-    ws.set_repeat_rows(0, 0)?;
-    ws.set_freeze_panes(1, 0)?;
-    ws.autofilter(0, 0, problems.len() as u32, 7)?;
-
-    // A copy of each input sheet with problems, the problem cells highlighted, so the
-    // operator can hold it against the paper card.
-    const MAX_COPY_ROWS: u32 = 200_000;
-    if let Some((path, ropts)) = input {
-        let mut book = Book::open(path, ropts)?;
-        let mut sheets: Vec<&str> = problems.iter().map(|p| p.sheet.as_str()).collect();
-        sheets.dedup();
-        sheets.sort();
-        sheets.dedup();
-        let red = Format::new()
-            .set_background_color(Color::RGB(0xFFC7CE))
-            .set_font_color(Color::RGB(0x9C0006));
-        for (i, sheet) in sheets.iter().enumerate() {
-            let mut marks: std::collections::HashMap<(u32, usize), Vec<&Problem>> =
-                std::collections::HashMap::new();
-            let mut row_marks: std::collections::HashSet<u32> = Default::default();
-            for p in problems.iter().filter(|p| p.sheet == *sheet) {
-                match (p.row, p.col) {
-                    (Some(r), Some(c)) => marks.entry((r, c)).or_default().push(p),
-                    (Some(r), None) => {
-                        row_marks.insert(r);
-                    }
-                    _ => {}
-                }
-            }
-            let ws = wb.add_worksheet();
-            let name: String = format!("入力{}_{}", i + 1, sheet)
-                .chars()
-                .take(31)
-                .collect();
-            let name: String = name
-                .chars()
-                .map(|c| if "[]:*?/\\".contains(c) { '_' } else { c })
-                .collect();
-            ws.set_name(&name)?;
-            ws.set_paper_size(9);
-            ws.set_landscape();
-            ws.set_print_fit_to_pages(1, 0);
-            let mut src = book.rows(sheet)?;
-            crate::output::copy_sheet_marked(
-                ws,
-                src.as_mut(),
-                MAX_COPY_ROWS,
-                0,
-                None,
-                None,
-                |r, c| match marks.get(&(r, c)) {
-                    Some(ps) => Some(crate::output::Marked {
-                        format: &red,
-                        note: Some(
-                            ps.iter()
-                                .map(|p| format!("{}: {}", p.code, p.message))
-                                .collect::<Vec<_>>()
-                                .join("\n"),
-                        ),
-                    }),
-                    None if row_marks.contains(&r) => Some(crate::output::Marked {
-                        format: &red,
-                        note: None,
-                    }),
-                    None => None,
-                },
-            )?;
-        }
-    }
-    let bytes = wb.save_to_buffer()?;
-    crate::output::write_bytes(out, &bytes)
-}
-
-/// Counts an import reports.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Counts {
-    pub rows: u64,
-    pub inserted: u64,
-    pub duplicates: u64,
-    pub replaced: u64,
-    pub updated: u64,
-    pub rejected_rows: u64,
 }
 
 /// A progress spinner on stderr, only on a terminal and never with `--quiet`.

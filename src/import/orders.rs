@@ -14,57 +14,21 @@
 //! stored day (as `stepcard points` shows without `--as-of`) less the points of orders
 //! accepted before, including those accepted earlier in the same file.
 
-use super::header::{ColumnDef, Header};
-use super::steps::{cell_date, check_participant_id, date_problem, problem, PARTICIPANT};
+use super::header::Header;
 use super::{Counts, Problem};
+use crate::db::orders;
 use crate::points::{participant_score, Scorer};
 use crate::program::Program;
-use crate::sheet::normalize::{float_to_int, normalize, parse_int, IntParse};
-use crate::sheet::{CellRef, Row};
+use crate::sheet::Row;
+use crate::validate::fields::problem;
+pub use crate::validate::orders::COLUMNS;
+use crate::validate::orders::{decide, find_prize, read_row, Application, Refusal, Standing};
 use anyhow::Result;
 use chrono::NaiveDate;
 use rusqlite::Connection;
 use std::collections::HashMap;
 
-pub const COLUMNS: &[ColumnDef] = &[
-    PARTICIPANT,
-    ColumnDef {
-        key: "prize_code",
-        names: &["景品コード", "景品番号", "prize_code", "prize"],
-        required: true,
-    },
-    ColumnDef {
-        key: "quantity",
-        names: &["数量", "個数", "quantity"],
-        required: true,
-    },
-    ColumnDef {
-        key: "applied_on",
-        names: &["申込日", "申込年月日", "受付日", "applied_on"],
-        required: true,
-    },
-];
-
-/// The most of one prize a single application row may ask for.
-pub const MAX_QUANTITY: i64 = 99;
-
-/// The codes an application can be refused with, and what each means to operators.
-pub const REJECTION_CODES: &[(&str, &str)] = &[
-    ("prize.unknown", "景品コードがプログラムにない"),
-    ("participant.no_address", "住所がなく発送できない"),
-    ("prize.per_person_limit", "1人あたりの上限を超える"),
-    ("points.insufficient", "ポイントが足りない"),
-    ("prize.out_of_stock", "在庫が足りない"),
-];
-
-/// What the participant asked for, once the row reads.
-struct Application {
-    pid: String,
-    code: String,
-    quantity: i64,
-    applied_on: NaiveDate,
-}
-
+#[derive(Clone, Copy)]
 struct Person {
     has_address: bool,
     /// Earned less used, kept current as this file's orders are accepted.
@@ -104,15 +68,7 @@ impl OrdersImporter {
     /// Accepted quantity of a prize so far.
     fn taken(&mut self, conn: &Connection, code: &str) -> Result<&mut i64> {
         if self.taken.is_none() {
-            let mut t = HashMap::new();
-            let mut stmt = conn.prepare(
-                "SELECT prize_code, SUM(quantity) FROM orders WHERE status='accepted' GROUP BY prize_code",
-            )?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                t.insert(r.get::<_, String>(0)?, r.get::<_, i64>(1)?);
-            }
-            self.taken = Some(t);
+            self.taken = Some(orders::accepted_by_prize(conn)?);
         }
         Ok(self
             .taken
@@ -124,25 +80,14 @@ impl OrdersImporter {
     /// The participant as the decision needs them (`None`: not in the roster).
     fn person(&mut self, conn: &Connection, pid: &str) -> Result<Option<&mut Person>> {
         if !self.people.contains_key(pid) {
-            use rusqlite::OptionalExtension;
-            let row: Option<(Option<String>, Option<String>)> = conn
-                .query_row(
-                    "SELECT postal_code, address FROM participants WHERE id=?1",
-                    [pid],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
+            let row = crate::db::participants::postal_and_address(conn, pid)?;
             let person = match row {
                 None => None,
                 Some((postal, address)) => {
                     let filled =
                         |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
                     let earned = participant_score(conn, &self.scorer, pid)?.earned();
-                    let used: i64 = conn.query_row(
-                        "SELECT COALESCE(SUM(points),0) FROM orders WHERE status='accepted' AND participant_id=?1",
-                        [pid],
-                        |r| r.get(0),
-                    )?;
+                    let used = orders::points_used(conn, pid)?;
                     Some(Person {
                         has_address: filled(&postal) && filled(&address),
                         balance: earned - used,
@@ -159,11 +104,7 @@ impl OrdersImporter {
         if let Some(n) = self.had.get(&key) {
             return Ok(*n);
         }
-        let n: i64 = conn.query_row(
-            "SELECT COALESCE(SUM(quantity),0) FROM orders WHERE status='accepted' AND participant_id=?1 AND prize_code=?2",
-            [pid, code],
-            |r| r.get(0),
-        )?;
+        let n = orders::accepted_quantity(conn, pid, code)?;
         self.had.insert(key, n);
         Ok(n)
     }
@@ -176,228 +117,64 @@ impl OrdersImporter {
         row: &Row,
         out: &mut Vec<Problem>,
     ) -> Result<Option<Application>> {
-        let before = out.len();
-        let (Some(pc), Some(zc), Some(qc), Some(dc)) = (
-            h.col("participant_id"),
-            h.col("prize_code"),
-            h.col("quantity"),
-            h.col("applied_on"),
-        ) else {
-            return Ok(None);
-        };
-        let pid = normalize(&row.raw_text(pc)).into_owned();
-        if let Err(msg) = check_participant_id(&pid) {
-            out.push(problem(h, row, pc, "participant.id_invalid", msg.into()));
-        } else if !known_participant(conn, &pid)? {
-            out.push(problem(
-                h,
-                row,
-                pc,
-                "participant.unknown",
-                format!("参加者番号 {pid} は名簿にありません。申込書の番号を確かめてください"),
-            ));
-        }
-        let code = normalize(&row.raw_text(zc)).to_ascii_uppercase();
-        if code.is_empty() {
-            out.push(problem(
-                h,
-                row,
-                zc,
-                "prize.code_invalid",
-                "景品コードが空です。申込書の景品コードを入力してください".into(),
-            ));
-        } else if code.len() > 20
-            || !code
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            out.push(problem(
-                h,
-                row,
-                zc,
-                "prize.code_invalid",
-                format!(
-                    "景品コードとして読めません（英数字）。使えるコード: {}",
-                    self.codes()
-                ),
-            ));
-        }
-        let quantity = match row.get(qc) {
-            CellRef::Empty => None,
-            CellRef::Number(f) => Some(float_to_int(f)),
-            CellRef::Text(s) => {
-                let n = normalize(s);
-                (!n.is_empty()).then(|| parse_int(n.trim_end_matches(['個', '点'])))
-            }
-            _ => Some(IntParse::NotANumber),
-        };
-        let quantity = match quantity {
-            Some(IntParse::Int(q)) if (1..=MAX_QUANTITY).contains(&q) => q,
-            None => {
-                out.push(problem(
-                    h,
-                    row,
-                    qc,
-                    "quantity.missing",
-                    "数量が空です。申込書の数量（ふつうは 1）を入力してください".into(),
-                ));
-                0
-            }
-            Some(_) => {
-                out.push(problem(
-                    h,
-                    row,
-                    qc,
-                    "quantity.invalid",
-                    format!("数量は 1〜{MAX_QUANTITY} の整数で入力してください"),
-                ));
-                0
-            }
-        };
-        let applied_on = match cell_date(row.get(dc)) {
-            Ok(d) if d < self.program.program.start => {
-                out.push(problem(
-                    h,
-                    row,
-                    dc,
-                    "date.out_of_period",
-                    format!(
-                        "申込日 {d} が事業の開始日 {} より前です。申込書の日付を確かめてください",
-                        self.program.program.start
-                    ),
-                ));
-                None
-            }
-            Ok(d) if d > self.today => {
-                out.push(problem(
-                    h,
-                    row,
-                    dc,
-                    "date.future",
-                    format!(
-                        "申込日 {d} は今日（{}）より後です。申込書の日付を確かめてください",
-                        self.today
-                    ),
-                ));
-                None
-            }
-            Ok(d) => Some(d),
-            Err(e) => {
-                out.push(date_problem(h, row, dc, e));
-                None
-            }
-        };
-        if out.len() > before {
-            return Ok(None);
-        }
-        Ok(applied_on.map(|applied_on| Application {
-            pid,
-            code,
-            quantity,
-            applied_on,
-        }))
-    }
-
-    fn codes(&self) -> String {
-        self.program
-            .prizes
-            .iter()
-            .map(|p| p.code.as_str())
-            .collect::<Vec<_>>()
-            .join("、")
+        let mut known = |pid: &str| crate::db::participants::exists(conn, pid);
+        read_row(h, row, &self.program, self.today, &mut known, out)
     }
 
     /// Decide one readable application: `Ok(cost)` accepted, or the rejection.
-    fn decide(
-        &mut self,
-        conn: &Connection,
-        a: &Application,
-    ) -> Result<std::result::Result<i64, (&'static str, String, i64)>> {
+    fn decide(&mut self, conn: &Connection, a: &Application) -> Result<Result<i64, Refusal>> {
         let pid = a.pid.as_str();
-        let Some(prize) = self
-            .program
-            .prizes
-            .iter()
-            .find(|p| p.code.eq_ignore_ascii_case(&a.code))
-            .cloned()
-        else {
-            return Ok(Err((
-                "prize.unknown",
-                format!(
-                    "景品コード {} はこの事業の景品にありません（あるコード: {}）",
-                    a.code,
-                    self.codes()
-                ),
-                0,
-            )));
+        let prize = match find_prize(&self.program, &a.code) {
+            Ok(p) => p.clone(),
+            Err(r) => return Ok(Err(r)),
         };
-        let cost = prize.points * a.quantity;
-        let what = format!("{}「{}」× {}", prize.code, prize.name, a.quantity);
-        let Some(person) = self.person(conn, pid)? else {
+        let Some(person) = self.person(conn, pid)?.copied() else {
             // Checked when the row was read; not reachable.
             return Ok(Err((
                 "participant.unknown",
                 format!("参加者番号 {pid} は名簿にありません"),
-                cost,
+                prize.points * a.quantity,
             )));
         };
-        if !person.has_address {
-            return Ok(Err((
-                "participant.no_address",
-                format!("{what}: 名簿に郵便番号・住所がないため発送できません。住所を確かめ、名簿を更新してから申し込み直してもらってください"),
-                cost,
-            )));
-        }
-        let balance = person.balance;
-        if let Some(limit) = prize.per_person {
-            let had = self.had(conn, pid, &prize.code)?;
-            if had + a.quantity > limit {
-                return Ok(Err((
-                    "prize.per_person_limit",
-                    format!(
-                        "{what}: この景品は 1 人 {limit} 個までで、既に {had} 個を受け付けています"
-                    ),
-                    cost,
-                )));
-            }
-        }
-        if balance < cost {
-            return Ok(Err((
-                "points.insufficient",
-                format!("{what}: {cost} ポイントが必要ですが、残高は {balance} ポイントです"),
-                cost,
-            )));
-        }
+        let had = if prize.per_person.is_some() {
+            self.had(conn, pid, &prize.code)?
+        } else {
+            0
+        };
         let taken = *self.taken(conn, &prize.code)?;
-        if taken + a.quantity > prize.stock {
-            return Ok(Err((
-                "prize.out_of_stock",
-                format!(
-                    "{what}: 在庫 {} 個のうち残りは {} 個です",
-                    prize.stock,
-                    (prize.stock - taken).max(0)
-                ),
-                cost,
-            )));
+        let standing = Standing {
+            has_address: person.has_address,
+            balance: person.balance,
+            had,
+            taken,
+        };
+        let decision = decide(&prize, a.quantity, &standing);
+        if let Ok(cost) = decision {
+            // Accepted: the balance, the stock and the per-person count move now, so
+            // the next rows of this file see them.
+            if let Some(p) = self.people.get_mut(pid).and_then(Option::as_mut) {
+                p.balance -= cost;
+            }
+            *self.taken(conn, &prize.code)? += a.quantity;
+            *self
+                .had
+                .entry((pid.to_string(), prize.code.clone()))
+                .or_insert(0) += a.quantity;
         }
-        // Accepted: the balance, the stock and the per-person count move now, so the
-        // next rows of this file see them.
-        if let Some(p) = self.people.get_mut(pid).and_then(Option::as_mut) {
-            p.balance -= cost;
-        }
-        *self.taken(conn, &prize.code)? += a.quantity;
-        *self
-            .had
-            .entry((pid.to_string(), prize.code.clone()))
-            .or_insert(0) += a.quantity;
-        Ok(Ok(cost))
+        Ok(decision)
     }
 }
 
-fn known_participant(conn: &Connection, pid: &str) -> Result<bool> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM participants WHERE id=?1")?
-        .exists([pid])?)
+/// The counts an orders batch records in its audit entry (no participant numbers).
+pub fn audit_counts(conn: &Connection, batch: i64, d: &mut crate::audit::Detail) -> Result<()> {
+    let t = orders::batch_totals(conn, batch)?;
+    d.count("orders_accepted", t.accepted);
+    d.count("orders_rejected", t.rejected());
+    d.count("points_used", t.points);
+    for (code, n) in &t.rejected_by_code {
+        d.count(&format!("rejected.{code}"), *n);
+    }
+    Ok(())
 }
 
 impl super::batch::RowHandler for OrdersImporter {
@@ -407,7 +184,7 @@ impl super::batch::RowHandler for OrdersImporter {
         batch: i64,
         d: &mut crate::audit::Detail,
     ) -> Result<()> {
-        crate::cmd::orders::audit_counts(conn, batch, d)
+        audit_counts(conn, batch, d)
     }
 
     fn header(&mut self, _h: &Header) -> Vec<Problem> {
@@ -430,23 +207,22 @@ impl super::batch::RowHandler for OrdersImporter {
             Ok(cost) => ("accepted", None, None, *cost),
             Err((code, msg, cost)) => ("rejected", Some(*code), Some(msg.as_str()), *cost),
         };
-        conn.prepare_cached(
-            "INSERT INTO orders(batch_id, sheet, row_no, participant_id, prize_code, quantity, applied_on, status, code, message, points) \
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
-        )?
-        .execute(rusqlite::params![
-            self.batch,
-            h.sheet,
-            row.number(),
-            a.pid,
-            a.code,
-            a.quantity,
-            a.applied_on.format("%Y-%m-%d").to_string(),
-            status,
-            code,
-            message,
-            points
-        ])?;
+        orders::insert(
+            conn,
+            &orders::NewOrder {
+                batch: self.batch,
+                sheet: &h.sheet,
+                row: row.number(),
+                participant: &a.pid,
+                prize_code: &a.code,
+                quantity: a.quantity,
+                applied_on: &a.applied_on.format("%Y-%m-%d").to_string(),
+                status,
+                code,
+                message,
+                points,
+            },
+        )?;
         match decision {
             Ok(_) => self.counts.inserted += 1,
             Err((code, msg, _)) => {

@@ -7,6 +7,7 @@
 pub mod address;
 pub mod carrier;
 pub mod certificate;
+pub mod error_report;
 pub mod evaluation;
 pub mod handling_report;
 pub mod labels;

@@ -10,16 +10,14 @@
 
 pub mod report;
 
-use crate::cli::{ImportOpts, Layout};
-use crate::import::batch::outside_header;
-use crate::import::header::find_header;
-use crate::import::steps::{
-    check_layout, check_steps_value, keyed_days, read_participant, Checked, ANY_COLUMNS,
-};
-use crate::import::{chosen_sheets, open_source, Problem};
+use crate::import::header::Header;
+use crate::import::walk::{walk, Visit};
+use crate::import::{chosen_sheets, open_source, Layout, Options, Problem};
 use crate::program::Program;
 use crate::sheet::normalize::normalize;
 use crate::sheet::{cell_name, ReadOptions, Row};
+use crate::validate::fields::read_participant;
+use crate::validate::steps::{check_layout, check_steps_value, keyed_days, Checked, ANY_COLUMNS};
 use anyhow::Result;
 use chrono::NaiveDate;
 use std::collections::{HashMap, HashSet};
@@ -177,138 +175,127 @@ impl Keying {
 pub fn read_keying(
     path: &Path,
     side: Side,
-    opts: &ImportOpts,
+    opts: &Options,
     forced: Option<Layout>,
 ) -> Result<Keying> {
     let mut src = open_source(path, opts)?;
     let sheets = chosen_sheets(&src, opts)?;
-    let mut k = Keying {
-        side,
-        path: path.to_path_buf(),
-        file_name: src.file_name.clone(),
-        sha256: src.sha256.clone(),
-        read_opts: src.opts.clone(),
-        sheets: Vec::new(),
-        layout: None,
-        rows: 0,
-        entries: Vec::new(),
-        problems: Vec::new(),
-        header_problems: Vec::new(),
+    let mut r = KeyingReader {
+        k: Keying {
+            side,
+            path: path.to_path_buf(),
+            file_name: src.file_name.clone(),
+            sha256: src.sha256.clone(),
+            read_opts: src.opts.clone(),
+            sheets: Vec::new(),
+            layout: None,
+            rows: 0,
+            entries: Vec::new(),
+            problems: Vec::new(),
+            header_problems: Vec::new(),
+        },
+        forced,
+        out: Vec::new(),
+        ids: HashSet::new(),
     };
-    let mut out: Vec<Problem> = Vec::new();
-    // One shared copy of each participant number, however many days it keys.
-    let mut ids: HashSet<Rc<str>> = HashSet::new();
-    for sheet in &sheets {
-        let mut rows = src.book.rows(sheet)?;
-        let mut row = Row::new();
-        let header = match find_header(
-            rows.as_mut(),
-            &mut row,
-            sheet,
-            ANY_COLUMNS,
-            true,
-            &opts.ignore_column,
-        )? {
-            Ok(h) => h,
-            Err(ps) => {
-                if opts.all_sheets && ps.iter().all(|p| p.code == "header.not_found") {
-                    continue;
-                }
-                k.header_problems.extend(ps);
-                continue;
-            }
-        };
-        let hp = check_layout(&header, forced, &mut k.layout);
-        if !hp.is_empty() {
-            k.header_problems.extend(hp);
-            continue;
-        }
-        let layout = k.layout.unwrap_or(Layout::Long);
-        let sheet_idx = k.sheets.len() as u32;
-        k.sheets.push(SheetInfo {
-            name: sheet.clone(),
-            header_row: header.row,
-            last_row: header.row,
-        });
-        let width = header.width();
-        let pid_col = header.col("participant_id").unwrap_or(0) as u16;
-        while rows.next_row(&mut row)? {
-            if row.is_blank() {
-                continue;
-            }
-            k.rows += 1;
-            if let Some(info) = k.sheets.last_mut() {
-                info.last_row = row.number();
-            }
-            let pid = match read_participant(&header, &row) {
-                Some(Ok(id)) => Some(match ids.get(id.as_ref()) {
-                    Some(rc) => Rc::clone(rc),
-                    None => {
-                        let rc = Rc::<str>::from(id.as_ref());
-                        ids.insert(Rc::clone(&rc));
-                        rc
-                    }
-                }),
-                Some(Err(p)) => {
-                    out.push(p);
-                    None
-                }
-                None => None,
-            };
-            if let Some(pid) = &pid {
-                let entries = &mut k.entries;
-                // No upper limit while reading: an implausible value is still compared
-                // with the other keying, and checked for plausibility once they agree.
-                keyed_days(&header, layout, &row, i64::MAX, &mut out, |_, d| {
-                    let val = match d.steps {
-                        Checked::Ok(v) => Val::Int(v),
-                        Checked::Skip => return Ok(()),
-                        Checked::Bad(code, message) => Val::Bad(Box::new(BadVal {
-                            code,
-                            message,
-                            norm: normalize(&row.raw_text(d.col)).into_owned(),
-                        })),
-                    };
-                    let raw = row.raw_text(d.col);
-                    let raw = match &val {
-                        Val::Int(v) if raw == v.to_string() => None,
-                        _ => Some(raw.into()),
-                    };
-                    // Columns fit: the reader refuses data beyond column 512.
-                    entries.push(Entry {
-                        participant: pid.clone(),
-                        date: d.date,
-                        val,
-                        raw,
-                        sheet: sheet_idx,
-                        row: row.number(),
-                        col: d.col as u16,
-                        date_col: d.date_col as u16,
-                        pid_col,
-                    });
-                    Ok(())
-                })?;
-            }
-            out.extend(outside_header(sheet, &row, width));
-            for p in out.drain(..) {
-                let pid = pid.as_deref().unwrap_or("").to_string();
-                k.problems.push((p, pid));
-            }
-        }
-    }
+    walk(&mut src.book, &sheets, ANY_COLUMNS, true, opts, &mut r)?;
+    let mut k = r.k;
     k.entries.shrink_to_fit();
-    if k.sheets.is_empty() && k.header_problems.is_empty() {
-        k.header_problems.push(Problem {
-            sheet: sheets.join("、"),
-            row: None,
-            col: None,
-            column: String::new(),
-            raw: String::new(),
-            code: "header.not_found",
-            message: "見出しのあるシートがありません (no sheet with a header)".into(),
-        });
-    }
     Ok(k)
+}
+
+/// A keying as its sheets are walked.
+struct KeyingReader {
+    k: Keying,
+    forced: Option<Layout>,
+    out: Vec<Problem>,
+    /// One shared copy of each participant number, however many days it keys.
+    ids: HashSet<Rc<str>>,
+}
+
+impl Visit for KeyingReader {
+    fn header(&mut self, h: &Header) -> Result<Vec<Problem>> {
+        let hp = check_layout(h, self.forced, &mut self.k.layout);
+        if hp.is_empty() {
+            self.k.sheets.push(SheetInfo {
+                name: h.sheet.clone(),
+                header_row: h.row,
+                last_row: h.row,
+            });
+        }
+        Ok(hp)
+    }
+
+    fn unreadable(&mut self, problems: Vec<Problem>) {
+        self.k.header_problems.extend(problems);
+    }
+
+    fn row(&mut self, header: &Header, row: &Row, outside: Option<Problem>) -> Result<()> {
+        let k = &mut self.k;
+        let layout = k.layout.unwrap_or(Layout::Long);
+        let sheet_idx = k.sheets.len().saturating_sub(1) as u32;
+        let pid_col = header.col("participant_id").unwrap_or(0) as u16;
+        k.rows += 1;
+        if let Some(info) = k.sheets.last_mut() {
+            info.last_row = row.number();
+        }
+        let out = &mut self.out;
+        let pid = match read_participant(header, row) {
+            Some(Ok(id)) => Some(match self.ids.get(id.as_ref()) {
+                Some(rc) => Rc::clone(rc),
+                None => {
+                    let rc = Rc::<str>::from(id.as_ref());
+                    self.ids.insert(Rc::clone(&rc));
+                    rc
+                }
+            }),
+            Some(Err(p)) => {
+                out.push(p);
+                None
+            }
+            None => None,
+        };
+        if let Some(pid) = &pid {
+            let entries = &mut k.entries;
+            // No upper limit while reading: an implausible value is still compared
+            // with the other keying, and checked for plausibility once they agree.
+            keyed_days(header, layout, row, i64::MAX, out, |_, d| {
+                let val = match d.steps {
+                    Checked::Ok(v) => Val::Int(v),
+                    Checked::Skip => return Ok(()),
+                    Checked::Bad(code, message) => Val::Bad(Box::new(BadVal {
+                        code,
+                        message,
+                        norm: normalize(&row.raw_text(d.col)).into_owned(),
+                    })),
+                };
+                let raw = row.raw_text(d.col);
+                let raw = match &val {
+                    Val::Int(v) if raw == v.to_string() => None,
+                    _ => Some(raw.into()),
+                };
+                // Columns fit: the reader refuses data beyond column 512.
+                entries.push(Entry {
+                    participant: pid.clone(),
+                    date: d.date,
+                    val,
+                    raw,
+                    sheet: sheet_idx,
+                    row: row.number(),
+                    col: d.col as u16,
+                    date_col: d.date_col as u16,
+                    pid_col,
+                });
+                Ok(())
+            })?;
+        }
+        out.extend(outside);
+        for p in out.drain(..) {
+            let pid = pid.as_deref().unwrap_or("").to_string();
+            k.problems.push((p, pid));
+        }
+        Ok(())
+    }
 }
 
 /// The same participant and day keyed again in one file (`later`, after `kept`).

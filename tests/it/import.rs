@@ -687,3 +687,181 @@ fn excel_workbook_with_repeated_strings_imports() {
     assert_eq!(e.count("SELECT COUNT(*) FROM steps"), 90);
     assert_eq!(e.steps("C000004", "2025-06-17"), Some(5017));
 }
+
+// In-file duplicates are decided by the file alone (SPEC): a participant-day keyed more
+// than once in one file with differing values is `steps.duplicate_conflict` on every such
+// row, and none of them is stored or replaces anything, in strict, --partial and
+// --replace alike.
+
+/// A database holding C000001's 2025-06-01 as 1632 (batch 2).
+fn with_stored_1632() -> Env {
+    let e = Env::with_roster();
+    e.write("a.csv", "参加者番号,日付,歩数\nC000001,2025-06-01,1632\n");
+    e.run(&["steps", "import", "a.csv"]).ok();
+    assert_eq!(e.steps("C000001", "2025-06-01"), Some(1632));
+    e
+}
+
+/// `steps import` of C000001's rows (date, steps) with `flags` and an error report: the
+/// run and the report's (cell, code) pairs.
+fn import_rows(e: &Env, rows: &[(&str, i64)], flags: &[&str]) -> (Run, Vec<(String, String)>) {
+    let mut text = String::from("参加者番号,日付,歩数\n");
+    for (date, steps) in rows {
+        text.push_str(&format!("C000001,{date},{steps}\n"));
+    }
+    e.write("b.csv", &text);
+    let report = e.path("errors.csv");
+    let _ = std::fs::remove_file(&report);
+    let mut args = vec!["steps", "import", "b.csv", "--errors", s(&report)];
+    args.extend(flags);
+    let run = e.run(&args);
+    (run, codes_at(&report))
+}
+
+/// `steps.duplicate_conflict` at each of these cells.
+fn duplicate_conflicts(cells: &[&str]) -> Vec<(String, String)> {
+    cells
+        .iter()
+        .map(|c| (c.to_string(), "steps.duplicate_conflict".to_string()))
+        .collect()
+}
+
+#[test]
+fn replace_partial_keeps_a_stored_day_the_file_keys_twice_differently() {
+    let e = with_stored_1632();
+    let (run, codes) = import_rows(
+        &e,
+        &[
+            ("2025-06-01", 3000),
+            ("2025-06-01", 3001),
+            ("2025-06-02", 500),
+        ],
+        &["--replace", "--partial"],
+    );
+    run.ok().stderr_has("0 件を置換").stderr_has("2 行を保留");
+    assert_eq!(e.steps("C000001", "2025-06-01"), Some(1632));
+    assert_eq!(e.steps("C000001", "2025-06-02"), Some(500));
+    assert_eq!(e.count("SELECT count(*) FROM steps_history"), 0);
+    assert_eq!(codes, duplicate_conflicts(&["C2", "C3"]));
+    assert_eq!(e.count("SELECT count(*) FROM rejected_rows"), 2);
+}
+
+#[test]
+fn replace_refuses_a_file_keying_the_stored_value_and_another() {
+    let e = with_stored_1632();
+    let (run, codes) = import_rows(
+        &e,
+        &[("2025-06-01", 1632), ("2025-06-01", 3000)],
+        &["--replace"],
+    );
+    run.refused().stderr_has("何も取り込んでいません");
+    assert_eq!(e.steps("C000001", "2025-06-01"), Some(1632));
+    assert_eq!(codes, duplicate_conflicts(&["C2", "C3"]));
+}
+
+#[test]
+fn a_stored_day_keyed_twice_differently_is_a_duplicate_conflict_not_a_conflict() {
+    let e = with_stored_1632();
+    let (run, codes) = import_rows(&e, &[("2025-06-01", 3000), ("2025-06-01", 3001)], &[]);
+    run.refused();
+    assert_eq!(codes, duplicate_conflicts(&["C2", "C3"]));
+    // One differing value keyed twice is a conflict on both rows.
+    let (run, codes) = import_rows(&e, &[("2025-06-01", 3000), ("2025-06-01", 3000)], &[]);
+    run.refused()
+        .stderr_has("3000 keyed, 1632 already stored from batch 2");
+    let conflict = |c: &str| (c.to_string(), "steps.conflict".to_string());
+    assert_eq!(codes, [conflict("C2"), conflict("C3")]);
+}
+
+#[test]
+fn a_day_keyed_three_times_is_taken_from_none_and_reported_on_every_row() {
+    let e = Env::with_roster();
+    let rows = [
+        ("2025-06-01", 3000),
+        ("2025-06-01", 3001),
+        ("2025-06-01", 3001),
+        ("2025-06-02", 500),
+    ];
+    let want = duplicate_conflicts(&["C2", "C3", "C4"]);
+    // Strict: refused, all three rows in the report.
+    let (run, codes) = import_rows(&e, &rows, &[]);
+    run.refused();
+    assert_eq!(codes, want);
+    // --partial: none of the three taken, the other day is.
+    let (run, codes) = import_rows(&e, &rows, &["--partial"]);
+    run.ok().stderr_has("3 行を保留");
+    assert_eq!(codes, want);
+    assert_eq!(e.steps("C000001", "2025-06-01"), None);
+    assert_eq!(e.steps("C000001", "2025-06-02"), Some(500));
+    assert_eq!(e.count("SELECT count(*) FROM rejected_rows"), 3);
+}
+
+/// `steps import --partial` of a card sheet whose rows 2 and 3 both key June 2nd (200
+/// and 250); two rows are kept aside. The report's (cell, code) pairs.
+fn import_card_rows_partial(e: &Env) -> Vec<(String, String)> {
+    e.write(
+        "card.csv",
+        "参加者番号,年月,1,2,3\nC000001,2025-06,100,200,300\nC000001,2025-06,,250,\n",
+    );
+    let report = e.path("errors.csv");
+    e.run(&[
+        "steps",
+        "import",
+        "card.csv",
+        "--partial",
+        "--errors",
+        s(&report),
+    ])
+    .ok()
+    .stderr_has("2 行を保留");
+    codes_at(&report)
+}
+
+#[test]
+fn a_card_day_keyed_on_two_rows_differently_refuses_both_rows() {
+    let e = Env::with_roster();
+    let codes = import_card_rows_partial(&e);
+    assert_eq!(codes, duplicate_conflicts(&["D2", "D3"]));
+    assert_eq!(e.steps("C000001", "2025-06-01"), Some(100));
+    assert_eq!(e.steps("C000001", "2025-06-02"), None);
+    assert_eq!(e.steps("C000001", "2025-06-03"), Some(300));
+    // The rejected rows come back as keyed, in the card layout.
+    let out = e.path("fix.csv");
+    e.run(&["batches", "show", "2", "--rejected", "--out", s(&out)])
+        .ok();
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("C000001,2025-06,,250,"), "{text}");
+}
+
+#[test]
+fn the_same_value_keyed_twice_is_one_entry() {
+    let e = with_stored_1632();
+    let rows = [
+        ("2025-06-01", 3000),
+        ("2025-06-01", 3000),
+        ("2025-06-02", 7),
+        ("2025-06-02", 7),
+    ];
+    import_rows(&e, &rows, &["--replace"])
+        .0
+        .ok()
+        .stderr_has("1 件を追加、2 件は同じ値が既にあるため飛ばし、1 件を置換");
+    assert_eq!(e.steps("C000001", "2025-06-01"), Some(3000));
+    assert_eq!(e.steps("C000001", "2025-06-02"), Some(7));
+    assert_eq!(e.count("SELECT count(*) FROM steps_history"), 1);
+}
+
+#[test]
+fn a_card_row_refused_for_two_reasons_is_one_rejected_row() {
+    let e = with_stored_1632();
+    // Row 2 conflicts with the stored 1632 on the 1st and keys the 2nd differently
+    // from row 3: two problems, one row.
+    let codes = import_card_rows_partial(&e);
+    let conflict = ("C2".to_string(), "steps.conflict".to_string());
+    let mut want = vec![conflict];
+    want.extend(duplicate_conflicts(&["D2", "D3"]));
+    assert_eq!(codes, want);
+    assert_eq!(e.count("SELECT count(*) FROM rejected_rows"), 2);
+    assert_eq!(e.steps("C000001", "2025-06-01"), Some(1632));
+    assert_eq!(e.steps("C000001", "2025-06-03"), Some(300));
+}

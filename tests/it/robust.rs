@@ -297,8 +297,9 @@ mod props {
     use chrono::NaiveDate;
     use proptest::prelude::*;
     use std::io::Write;
-    use stepcard::import::steps::{cell_date, cell_year_month, check_steps, Checked};
     use stepcard::sheet::{normalize, Book, CellRef, Encoding, ReadOptions, Row};
+    use stepcard::validate::fields::{cell_date, cell_year_month};
+    use stepcard::validate::steps::{check_steps, Checked};
 
     /// Every row of every sheet, as (row number, raw texts); or the error's message.
     fn read_book(path: &Path, opts: &ReadOptions) -> Result<Vec<(u32, Vec<String>)>, String> {
@@ -555,7 +556,7 @@ mod props {
                 let _ = normalize::parse_channel(text);
                 let _ = normalize::is_email(text);
                 let _ = normalize::header_key(text);
-                let _ = stepcard::import::steps::check_participant_id(text);
+                let _ = stepcard::validate::fields::check_participant_id(text);
             }
         }
     }
