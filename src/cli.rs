@@ -363,14 +363,11 @@ pub struct CloseOutArgs {
     pub package: Option<PathBuf>,
 }
 
-/// The library's name for the layout (`verify::report` reads it as `cli::Layout`).
-pub use crate::import::Layout;
-
-impl From<LayoutArg> for Layout {
-    fn from(l: LayoutArg) -> Layout {
+impl From<LayoutArg> for crate::import::Layout {
+    fn from(l: LayoutArg) -> crate::import::Layout {
         match l {
-            LayoutArg::Long => Layout::Long,
-            LayoutArg::Card => Layout::Card,
+            LayoutArg::Long => crate::import::Layout::Long,
+            LayoutArg::Card => crate::import::Layout::Card,
         }
     }
 }

@@ -23,9 +23,6 @@ pub mod stats;
 pub mod validate;
 pub mod verify;
 
-/// Kept while the other command files still name `crate::Ctx`; it lives in `cmd/`.
-pub use cmd::Ctx;
-
 use anyhow::Result;
 use cli::{Cli, Command};
 
@@ -111,7 +108,7 @@ pub fn run(cli: Cli) -> Result<()> {
         _ => {}
     }
     let name = command_name(&cli.command);
-    let mut ctx = Ctx::open(&cli, name)?;
+    let mut ctx = cmd::Ctx::open(&cli, name)?;
     let result = dispatch(&mut ctx, &cli.command);
     let status = match &result {
         Ok(()) => "ok".to_string(),
@@ -129,7 +126,7 @@ pub fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-fn dispatch(ctx: &mut Ctx, command: &Command) -> Result<()> {
+fn dispatch(ctx: &mut cmd::Ctx, command: &Command) -> Result<()> {
     use cli::{BatchesCmd, OrdersCmd, RosterCmd, StepsCmd, SurveyCmd};
     match command {
         Command::Init { .. } | Command::Demo { .. } | Command::CloseOut(_) => {

@@ -305,10 +305,6 @@ impl Summary {
     }
 }
 
-/// Kept while files outside this change still name them here; they live in
-/// `db::points` (the lead removes this line after merging).
-pub use crate::db::points::{overdrawn, participant_score};
-
 #[cfg(test)]
 mod tests {
     use super::*;

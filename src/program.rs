@@ -680,7 +680,7 @@ fn check_survey(survey: &Survey, out: &mut Vec<String>) {
                 out.push(format!(
                     "{key}.{field}: 「{value}」はアンケート表の参加者番号・回答時期の列名と同じです。別の名前にしてください (reserved heading)"
                 ));
-            } else if crate::import::header::is_forbidden(&k) {
+            } else if crate::validate::header::is_forbidden(&k) {
                 out.push(format!(
                     "{key}.{field}: 「{value}」は思想・信条・宗教・犯罪歴・病歴などの要配慮情報を尋ねるおそれがあり、\
                      契約（個人情報取扱特記事項）により収集できません (the contract forbids this category)"

@@ -1,9 +1,9 @@
 //! `audit verify`: recompute the audit log's hash chain, name the first broken entry and
 //! print the head hash. `audit --out FILE`: the handling-status report (取扱状況報告).
 
+use super::Ctx;
 use crate::cli::{AuditArgs, AuditCmd};
 use crate::output::{self, TableFormat};
-use crate::Ctx;
 use anyhow::Result;
 use std::path::Path;
 

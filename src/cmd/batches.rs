@@ -1,9 +1,9 @@
 //! `batches list|show|undo`: every import is a batch; list them, inspect one (and export
 //! its rejected rows in the import layout for fixing), or roll one back.
 
+use super::Ctx;
 use crate::db::batches::{self, Batch, Undone};
 use crate::output::{TableWriter, Value};
-use crate::Ctx;
 use anyhow::{bail, Result};
 use std::path::Path;
 
@@ -204,7 +204,7 @@ pub fn undo(ctx: &mut Ctx, id: i64) -> Result<()> {
     } = batches::undo(&tx, &info, &now, &operator)?;
     // Participants whose points the undo changes are checked in the same transaction,
     // against the points their accepted orders used.
-    let overdrawn = crate::points::overdrawn(&tx, &ctx.program, &affected)?;
+    let overdrawn = crate::db::points::overdrawn(&tx, &ctx.program, &affected)?;
     if !overdrawn.is_empty() {
         drop(tx);
         bail!(

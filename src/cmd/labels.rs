@@ -7,13 +7,13 @@
 //! recorded in the same transaction as the file, so nobody is mailed twice; `--resend`
 //! includes those already mailed and records the resend.
 
+use super::Ctx;
 use crate::cli::LabelsArgs;
 use crate::db::{mailings, shipments};
 use crate::output::labels::{self, LabelText, Layout, Rendered, BUILTIN};
 use crate::output::TableFormat;
 use crate::sheet::normalize::Channel;
 use crate::shipping::{self, Recipient};
-use crate::Ctx;
 use anyhow::{bail, Result};
 
 /// Everything about the label sheet decided before reading any personal data.

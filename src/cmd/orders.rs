@@ -2,11 +2,11 @@
 //! kept as one batch (see `crate::import::orders` for what is a problem in the file and
 //! what is a refusal to tell the participant).
 
+use super::Ctx;
 use crate::cli::ImportOpts;
 use crate::import::batch::{self, Spec};
 use crate::import::orders::{OrdersImporter, COLUMNS};
 use crate::import::Options;
-use crate::Ctx;
 use anyhow::Result;
 use std::path::Path;
 

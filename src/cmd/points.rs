@@ -2,11 +2,11 @@
 //! participant's points and balance, recomputed from the stored steps (see
 //! `crate::points`), or one participant's day-by-day ledger.
 
+use super::Ctx;
 use crate::cli::PointsArgs;
 use crate::db;
 use crate::output::{TableWriter, Value};
 use crate::points::{self, parse_iso, Scorer};
-use crate::Ctx;
 use anyhow::{bail, Result};
 use chrono::NaiveDate;
 

@@ -1,7 +1,8 @@
 //! `prizes`: the program's prizes with their cost, stock, what has been accepted and
 //! what is left, for the fulfillment staff (a listing on stdout; no personal data).
 
-use crate::{db, Ctx};
+use super::Ctx;
+use crate::db;
 use anyhow::Result;
 
 pub fn list(ctx: &mut Ctx) -> Result<()> {

@@ -1,8 +1,8 @@
 //! `report --out evaluation.xlsx`: the evaluation report (評価及び検証) for the
 //! municipality. Aggregates only, small cells suppressed (see `crate::report`).
 
+use super::Ctx;
 use crate::cli::ReportArgs;
-use crate::Ctx;
 use anyhow::Result;
 
 pub fn run(ctx: &mut Ctx, args: &ReportArgs) -> Result<()> {

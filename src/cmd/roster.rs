@@ -1,11 +1,11 @@
 //! `roster import` / `roster export`.
 
+use super::Ctx;
 use crate::cli::ImportOpts;
 use crate::import::batch::{self, Spec};
 use crate::import::roster::{RosterImporter, COLUMNS, EXPORT_HEADERS};
 use crate::import::Options;
 use crate::output::{TableWriter, Value};
-use crate::Ctx;
 use anyhow::Result;
 use std::path::Path;
 

@@ -6,11 +6,11 @@
 //! and nothing marked. An order is in at most one shipment, so a second `ship` never
 //! sends it again.
 
+use super::Ctx;
 use crate::cli::ShipArgs;
 use crate::db::shipments::{self, NewShipment};
 use crate::output::shiplist;
 use crate::shipping::{self, ListRow, Problem};
-use crate::Ctx;
 use anyhow::{bail, Result};
 
 fn refusal(problems: &[Problem], what: &str, nothing: &str) -> anyhow::Error {

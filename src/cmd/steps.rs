@@ -1,10 +1,10 @@
 //! `steps import` / `steps export` (`steps verify` is in `verify.rs`).
 
+use super::Ctx;
 use crate::cli::{ImportOpts, LayoutArg};
 use crate::import::steps::import_file;
 use crate::import::Options;
 use crate::output::{TableWriter, Value};
-use crate::Ctx;
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 

@@ -1,11 +1,11 @@
 //! `survey import FILE`: questionnaire answers (事前・事後アンケート) keyed from paper,
 //! against the questions the program file declares (see `crate::import::survey`).
 
+use super::Ctx;
 use crate::cli::ImportOpts;
 use crate::import::batch::{self, Spec};
 use crate::import::survey::{columns, SurveyImporter};
 use crate::import::Options;
-use crate::Ctx;
 use anyhow::{bail, Result};
 use std::path::Path;
 

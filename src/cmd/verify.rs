@@ -4,13 +4,13 @@
 //! Exit 0 only when the keyings agree and every agreed value is valid; `--import` then
 //! imports the first keying as one batch recorded as verified.
 
+use super::Ctx;
 use crate::cli::VerifyArgs;
 use crate::import::steps::{self, Verified};
 use crate::import::{print_problems, Layout, Options};
 use crate::output::TableFormat;
 use crate::verify::report::{self, Meta};
 use crate::verify::{read_keying, Side, Verification};
-use crate::Ctx;
 use anyhow::{bail, Result};
 use std::path::Path;
 

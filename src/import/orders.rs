@@ -17,7 +17,8 @@
 use super::header::Header;
 use super::{Counts, Problem};
 use crate::db::orders;
-use crate::points::{participant_score, Scorer};
+use crate::db::points::participant_score;
+use crate::points::Scorer;
 use crate::program::Program;
 use crate::sheet::Row;
 use crate::validate::fields::problem;

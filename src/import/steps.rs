@@ -289,7 +289,7 @@ impl StepsImporter<'_> {
         if res.replaced_participants.is_empty() {
             return Ok(());
         }
-        let over = crate::points::overdrawn(conn, &self.program, &res.replaced_participants)?;
+        let over = crate::db::points::overdrawn(conn, &self.program, &res.replaced_participants)?;
         if !over.is_empty() {
             anyhow::bail!(
                 "--replace で歩数を置き換えると、景品の申込みで使ったポイントより獲得ポイントが少なくなる参加者がいるため、\

@@ -4,7 +4,9 @@
 
 use super::header::{ColumnDef, Header};
 use super::Problem;
-use crate::sheet::date::{from_excel_serial, parse_date, parse_year_month, DateError};
+use crate::sheet::date::{
+    excel_serial_date, from_excel_serial, parse_date, parse_year_month, DateError,
+};
 use crate::sheet::normalize::normalize;
 use crate::sheet::{CellRef, Row};
 use chrono::{Datelike, NaiveDate};
@@ -42,7 +44,7 @@ pub fn check_participant_id(id: &str) -> std::result::Result<(), &'static str> {
 pub fn cell_date(cell: CellRef<'_>) -> std::result::Result<NaiveDate, DateError> {
     match cell {
         CellRef::Date(d) => Ok(d),
-        CellRef::Number(f) => from_excel_serial(f, false).ok_or(DateError::Invalid),
+        CellRef::Number(f) => excel_serial_date(f, false),
         CellRef::Text(s) => fast_iso(s).unwrap_or_else(|| parse_date(s)),
         CellRef::Empty | CellRef::Bool(_) | CellRef::Error(_) => Err(DateError::Invalid),
     }
@@ -152,7 +154,9 @@ pub fn date_problem(h: &Header, row: &Row, col: usize, e: DateError) -> Problem 
             row,
             col,
             "date.nonexistent",
-            "存在しない日付です（例: 6月31日）。台紙の日付を確かめてください".into(),
+            crate::sheet::date::nonexistent_reason(&row.raw_text(col)).unwrap_or_else(|| {
+                "存在しない日付です（例: 6月31日）。台紙の日付を確かめてください".into()
+            }),
         ),
         DateError::Invalid => problem(
             h,

@@ -82,31 +82,33 @@ pub fn read_row(
             format!("参加者番号 {pid} は名簿にありません。申込書の番号を確かめてください"),
         ));
     }
-    let code = normalize(&row.raw_text(zc)).to_ascii_uppercase();
-    if code.is_empty() {
-        out.push(problem(
-            h,
-            row,
-            zc,
-            "prize.code_invalid",
-            "景品コードが空です。申込書の景品コードを入力してください".into(),
-        ));
-    } else if code.len() > 20
-        || !code
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        out.push(problem(
-            h,
-            row,
-            zc,
-            "prize.code_invalid",
-            format!(
-                "景品コードとして読めません（英数字）。使えるコード: {}",
-                codes(program)
-            ),
-        ));
-    }
+    // Read exactly as the program file's prizes[i].code is (one rule: program::prize_code).
+    let code = match crate::program::prize_code(&row.raw_text(zc)) {
+        Ok(code) => code,
+        Err(crate::program::PrizeCodeError::Empty) => {
+            out.push(problem(
+                h,
+                row,
+                zc,
+                "prize.code_invalid",
+                "景品コードが空です。申込書の景品コードを入力してください".into(),
+            ));
+            String::new()
+        }
+        Err(crate::program::PrizeCodeError::Unreadable(code)) => {
+            out.push(problem(
+                h,
+                row,
+                zc,
+                "prize.code_invalid",
+                format!(
+                    "景品コードとして読めません（英数字）。使えるコード: {}",
+                    codes(program)
+                ),
+            ));
+            code
+        }
+    };
     let quantity = match row.get(qc) {
         CellRef::Empty => None,
         CellRef::Number(f) => Some(float_to_int(f)),
@@ -200,12 +202,12 @@ pub struct Standing {
     pub taken: i64,
 }
 
-/// The prize an application names (codes compare as keyed in upper case), or its refusal.
+/// The prize an application names (both codes read through `program::prize_code`), or its refusal.
 pub fn find_prize<'p>(program: &'p Program, code: &str) -> std::result::Result<&'p Prize, Refusal> {
     program
         .prizes
         .iter()
-        .find(|p| p.code.eq_ignore_ascii_case(code))
+        .find(|p| p.code == code)
         .ok_or_else(|| {
             (
                 "prize.unknown",
@@ -336,11 +338,12 @@ mod tests {
     }
 
     #[test]
-    fn prize_codes_match_in_any_case() {
+    fn prize_codes_match_as_read() {
         let mut program =
             Program::parse(include_str!("../../examples/program.toml"), "program.toml").unwrap();
         program.prizes = vec![prize(None)];
-        assert!(find_prize(&program, "q1").is_ok());
+        let keyed = crate::program::prize_code("ｑ１").unwrap();
+        assert!(find_prize(&program, &keyed).is_ok());
         assert_eq!(code(find_prize(&program, "Z9").map(|_| 0)), "prize.unknown");
     }
 }

@@ -9,7 +9,7 @@ use super::fields::{
 use super::header::{ColumnDef, Header};
 use super::Problem;
 use crate::sheet::date::days_in_month;
-use crate::sheet::normalize::{float_to_int, normalize, parse_int, IntParse};
+use crate::sheet::normalize::{float_to_int, normalize, parse_int, why_not_a_number, IntParse};
 use crate::sheet::{CellRef, Row};
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -84,7 +84,14 @@ pub fn check_steps(cell: CellRef<'_>, max: i64, empty_is_skip: bool) -> Checked 
         ),
         IntParse::NotANumber => Checked::Bad(
             "steps.not_a_number",
-            "歩数が数字として読めません。数字だけを入力してください".into(),
+            match cell {
+                CellRef::Text(s) => why_not_a_number(&normalize(s)),
+                _ => None,
+            }
+            .map_or_else(
+                || "歩数が数字として読めません。数字だけを入力してください".into(),
+                |why| format!("歩数が数字として読めません: {why}"),
+            ),
         ),
     }
 }

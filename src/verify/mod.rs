@@ -10,13 +10,13 @@
 
 pub mod report;
 
-use crate::import::header::Header;
 use crate::import::walk::{walk, Visit};
 use crate::import::{chosen_sheets, open_source, Layout, Options, Problem};
 use crate::program::Program;
 use crate::sheet::normalize::normalize;
 use crate::sheet::{cell_name, ReadOptions, Row};
 use crate::validate::fields::read_participant;
+use crate::validate::header::Header;
 use crate::validate::steps::{check_layout, check_steps_value, keyed_days, Checked, ANY_COLUMNS};
 use anyhow::Result;
 use chrono::NaiveDate;

@@ -17,8 +17,8 @@ pub struct Meta {
 
 fn layout_ja(k: &Keying) -> &'static str {
     match k.layout {
-        Some(crate::cli::Layout::Card) => "台紙型",
-        Some(crate::cli::Layout::Long) => "縦型",
+        Some(crate::import::Layout::Card) => "台紙型",
+        Some(crate::import::Layout::Long) => "縦型",
         None => "",
     }
 }
