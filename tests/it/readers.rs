@@ -263,4 +263,59 @@ fn dates_with_weekdays_and_era_abbreviations_and_nonexistent_era_dates() {
             "{cell}: {codes:?}"
         );
     }
+    // The message tells the operator what the day is called.
+    let text = std::fs::read_to_string(&report).unwrap();
+    for right in [
+        "令和元年5月1日",
+        "平成31年4月30日",
+        "平成元年1月8日",
+        "昭和64年1月7日",
+    ] {
+        assert!(text.contains(right), "{right} not in {text}");
+    }
+}
+
+/// The reason a number is refused reaches the operator's message.
+#[test]
+fn a_refused_number_says_why() {
+    let e = Env::with_roster();
+    let p = e.write(
+        "steps.csv",
+        "参加者番号,日付,歩数\nC000001,2025-06-02,\"1,2,3\"\nC000001,2025-06-03,8.000\n",
+    );
+    let report = e.path("errors.csv");
+    e.run(&["steps", "import", s(&p), "--errors", s(&report)])
+        .refused();
+    let text = std::fs::read_to_string(&report).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("steps.not_a_number"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for l in lines {
+        assert!(l.contains("歩数が数字として読めません: "), "{l}");
+    }
+}
+
+/// Excel's serial 60 is the 1900-02-29 that never was.
+#[test]
+fn excel_serial_60_is_a_nonexistent_day() {
+    use rust_xlsxwriter::Workbook;
+    let e = Env::with_roster();
+    let p = e.path("serial.xlsx");
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in ["参加者番号", "日付", "歩数"].iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    ws.write_string(1, 0, "C000001").unwrap();
+    ws.write_number(1, 1, 60.0).unwrap();
+    ws.write_number(1, 2, 1000.0).unwrap();
+    wb.save(&p).unwrap();
+    let report = e.path("errors.csv");
+    e.run(&["steps", "import", s(&p), "--errors", s(&report)])
+        .refused();
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("date.nonexistent"), "{text}");
+    assert!(text.contains("1900年2月29日"), "{text}");
 }
