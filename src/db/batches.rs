@@ -264,15 +264,9 @@ pub fn each_rejected_row(
     Ok(())
 }
 
-/// What undoing a batch did.
-#[derive(Debug, Default)]
-pub struct Undone {
-    pub removed: usize,
-    /// Values the batch had replaced or changed, put back.
-    pub restored: usize,
-    /// Participants whose points the undo may change.
-    pub affected: Vec<String>,
-}
+/// What undoing a batch did (defined in `db`, so each kind's undo returns it without
+/// importing this file, which calls them).
+pub use super::Undone;
 
 /// Take a batch's rows out (inside the caller's transaction), by the rule of its kind,
 /// and mark it undone. Refused (an error, nothing changed) when later data depends on it.

@@ -19,6 +19,16 @@ use anyhow::{bail, Context, Result};
 use rusqlite::Connection;
 use std::path::Path;
 
+/// What undoing a batch did.
+#[derive(Debug, Default)]
+pub struct Undone {
+    pub removed: usize,
+    /// Values the batch had replaced or changed, put back.
+    pub restored: usize,
+    /// Participants whose points the undo may change.
+    pub affected: Vec<String>,
+}
+
 /// Schema migrations. Append only: a shipped migration is never edited, because
 /// databases in the field have already run it.
 const MIGRATIONS: &[&str] = &[

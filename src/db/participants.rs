@@ -86,7 +86,7 @@ pub fn update(
 /// Undo a roster batch: refused while its participants have steps, orders or answers;
 /// the participants it updated get their earlier values back (a changed birth date or
 /// age can change which point table applies), and those it registered go.
-pub fn undo(conn: &Connection, batch: i64) -> Result<super::batches::Undone> {
+pub fn undo(conn: &Connection, batch: i64) -> Result<super::Undone> {
     let id = batch;
     let depending = |table: &str| -> Result<Vec<String>> {
         let mut stmt = conn.prepare(&format!(
@@ -114,7 +114,7 @@ pub fn undo(conn: &Connection, batch: i64) -> Result<super::batches::Undone> {
     }
     let (affected, restored) = restore_updated_by(conn, id)?;
     let removed = conn.execute("DELETE FROM participants WHERE batch_id=?1", [id])?;
-    Ok(super::batches::Undone {
+    Ok(super::Undone {
         removed,
         restored,
         affected,

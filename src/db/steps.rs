@@ -356,7 +356,7 @@ pub fn each(
 
 /// Undo a steps batch: its days go, and the values it replaced come back unless a later
 /// batch replaced them again.
-pub fn undo(conn: &Connection, batch: i64) -> Result<super::batches::Undone> {
+pub fn undo(conn: &Connection, batch: i64) -> Result<super::Undone> {
     let id = batch;
     let mut stmt = conn.prepare(
         "SELECT participant_id FROM steps WHERE batch_id=?1 \
@@ -391,7 +391,7 @@ pub fn undo(conn: &Connection, batch: i64) -> Result<super::batches::Undone> {
         "DELETE FROM steps_history WHERE replaced_by=?1 OR batch_id=?1",
         [id],
     )?;
-    Ok(super::batches::Undone {
+    Ok(super::Undone {
         removed,
         restored,
         affected,

@@ -9,6 +9,7 @@
 //! to do next, followed by a short English gloss in parentheses.
 
 mod csvread;
+mod guard;
 thread_local! {
     /// Depth of calls into calamine under `catch_unwind`: a panic there is turned into an
     /// error naming the file, so the panic hook stays silent about it.

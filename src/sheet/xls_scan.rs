@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, Result};
 
-use super::workbook::{damaged_error, guarded, Ctx, OLE_MAGIC};
+use super::guard::{damaged_error, guarded, Ctx, OLE_MAGIC};
 use super::{read_error, ReadOptions};
 
 // ---------------------------------------------------------------------------
