@@ -45,16 +45,7 @@ pub fn rules_age(birth_date: Option<&str>, age: Option<i64>, start: NaiveDate) -
 
 /// A stored `YYYY-MM-DD` date.
 pub fn parse_iso(s: &str) -> Option<NaiveDate> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |acc, &c| {
-            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-        })
-    };
-    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+    crate::sheet::date::iso_exact(s)?.ok()
 }
 
 /// The rules of one program, ready to score days.

@@ -147,6 +147,25 @@ pub fn excel_serial_date(serial: f64, is_1904: bool) -> Result<NaiveDate, DateEr
     from_excel_serial(serial, is_1904).ok_or(DateError::Invalid)
 }
 
+/// `YYYY-MM-DD` exactly, the form generated files and the database use: parsed without
+/// normalization (the import's fast path and every stored date read back).
+pub fn iso_exact(s: &str) -> Option<Result<NaiveDate, DateError>> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&m) || d == 0 || d > 31 {
+        return Some(Err(DateError::Invalid));
+    }
+    Some(NaiveDate::from_ymd_opt(y as i32, m, d).ok_or(DateError::Nonexistent))
+}
+
 /// Days in month `m` of year `y` (proleptic Gregorian); 0 if `m` is not 1..=12.
 pub fn days_in_month(y: i32, m: u32) -> u32 {
     match m {

@@ -52,20 +52,7 @@ pub fn cell_date(cell: CellRef<'_>) -> std::result::Result<NaiveDate, DateError>
 
 /// `YYYY-MM-DD` exactly, the form generated files use: parsed without normalization.
 pub(crate) fn fast_iso(s: &str) -> Option<std::result::Result<NaiveDate, DateError>> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |acc, &c| {
-            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-        })
-    };
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if !(1..=12).contains(&m) || d == 0 || d > 31 {
-        return Some(Err(DateError::Invalid));
-    }
-    Some(NaiveDate::from_ymd_opt(y as i32, m, d).ok_or(DateError::Nonexistent))
+    crate::sheet::date::iso_exact(s)
 }
 
 /// A year-month from any cell (a month cell Excel turned into a date is that month).
