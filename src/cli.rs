@@ -305,7 +305,7 @@ pub enum SurveyCmd {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// 出力ファイル (.xlsx): 概要・月別歩数・目標達成・行動変容・アンケート・景品
+    /// 出力ファイル (.xlsx): 概要・月別歩数・目標達成・行動変容・継続・アンケート・景品
     #[arg(long)]
     pub out: PathBuf,
 }
