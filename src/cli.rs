@@ -274,7 +274,7 @@ pub struct ShipArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["shipment", "guidance"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["shipment", "guidance", "calibrate"])))]
 pub struct LabelsArgs {
     /// 発送番号 N の宛名ラベル (labels for shipment N)
     #[arg(long, value_name = "N")]
@@ -285,9 +285,11 @@ pub struct LabelsArgs {
     /// 出力ファイル (.xlsx: ラベル用紙に合わせた配置; .csv: 差し込み印刷用)
     #[arg(long)]
     pub out: PathBuf,
-    /// ラベル用紙: a4-12, a4-18, a4-21, a4-24, またはプログラムファイル [labels] の名前
-    #[arg(long, default_value = "a4-12")]
+    #[arg(long, default_value = "a4-12", help = crate::layout::LAYOUT_HELP)]
     pub layout: String,
+    /// 調整用シート: 用紙の各ラベルの枠と位置だけを印刷し、実際の用紙に重ねてプリンタのずれを確かめる（個人情報なし、記録なし） (a calibration sheet: each label's rectangle)
+    #[arg(long, conflicts_with_all = ["resend", "participant", "start_at"])]
+    pub calibrate: bool,
     /// 使いかけの用紙: 1 枚目は K 面目から（前の K−1 面は使用済み） (start at label K of the first sheet)
     #[arg(long, value_name = "K", default_value_t = 1)]
     pub start_at: usize,

@@ -599,7 +599,7 @@ fn label_options_are_checked() {
         "l.xlsx",
     ])
     .usage()
-    .stderr_has("a4-12、a4-18、a4-21、a4-24、my-10");
+    .stderr_has("a4-12、a4-21、a4-24、my-10");
     e.run(&["labels", "--out", "l.xlsx"]).usage();
     e.run(&["labels", "--shipment", "1", "--resend", "--out", "l.xlsx"])
         .usage();
@@ -802,4 +802,34 @@ fn the_carrier_ship_date_is_today_or_the_one_given_within_thirty_days() {
     )
     .usage();
     assert!(!e.path("x.csv").exists());
+}
+
+#[test]
+fn a_calibration_sheet_outlines_the_layout_and_names_no_one() {
+    let e = setup();
+    e.run(&[
+        "labels",
+        "--calibrate",
+        "--layout",
+        "a4-24",
+        "--out",
+        "cal.xlsx",
+    ])
+    .ok()
+    .stderr_has("調整用シート");
+    let rows = read_xlsx(&e.path("cal.xlsx"), "ラベル");
+    let cells: Vec<&String> = rows.iter().flatten().filter(|c| !c.is_empty()).collect();
+    assert_eq!(cells.len(), 24);
+    assert!(cells[0].contains("a4-24  1列 1行"), "{}", cells[0]);
+    assert!(cells[0].contains("66.0×33.9 mm"));
+    assert!(cells[0].contains("左 6.0 mm・上 12.9 mm"));
+    assert!(cells.iter().all(|c| !c.contains("試験")));
+    // Nothing is recorded as mailed.
+    assert_eq!(e.count("SELECT count(*) FROM guidance_mailed"), 0);
+    e.run(&["labels", "--calibrate", "--out", "cal.csv"])
+        .usage();
+    e.run(&["labels", "--help"])
+        .ok()
+        .stdout_has("ヒサゴ ELM012 と互換品")
+        .stdout_has("エーワン 31538");
 }
