@@ -955,9 +955,10 @@ mod tests {
         ]
     }
 
+    /// The file and its notes, without the postal table's date (which a refresh changes).
     fn golden_hash(bytes: &[u8], notes: &[String]) -> String {
         let mut all = bytes.to_vec();
-        for n in notes {
+        for n in notes.iter().filter(|n| !n.contains("郵便番号データ")) {
             all.extend_from_slice(n.as_bytes());
         }
         crate::output::sha256_hex(&all)

@@ -50,6 +50,13 @@ fn b2_address(
 ) -> (String, String) {
     let sp = &to.split;
     let pid = &p.participant_id;
+    let used = format!(
+        "住所の都道府県・市区郡町村の分割に使った郵便番号データ: {}",
+        crate::postal::snapshot()
+    );
+    if !row.notes.contains(&used) {
+        row.notes.push(used);
+    }
     let mut problem = |code: &'static str, column: &str, message: String| {
         row.problems.push(super::Problem {
             participant_id: pid.clone(),
