@@ -314,6 +314,12 @@ fn destination(carrier: &dyn Carrier, p: &Parcel, problems: &mut Vec<Problem>) -
     let (street, building) = super::address::split_building(&address, p.address2.as_deref());
     let postal = p.postal_code.clone().unwrap_or_default();
     let split = crate::postal::split_address(&street, &postal);
+    // A prefecture the address lacks is written from the postal code on the carrier
+    // row only (each carrier notes it); the roster is not changed.
+    let street = match (&split.prefecture, split.prefecture_from_postal) {
+        (Some(pref), true) => format!("{pref}{street}"),
+        _ => street,
+    };
     Destination {
         key: format!("{}-{}", p.shipment, p.participant_id),
         postal,
@@ -322,6 +328,18 @@ fn destination(carrier: &dyn Carrier, p: &Parcel, problems: &mut Vec<Problem>) -
         phone,
         split,
     }
+}
+
+/// The note a carrier row gives when its prefecture came from the postal code.
+fn prefecture_note(to: &Destination, pid: &str) -> Option<String> {
+    let pref = to.split.prefecture.as_deref()?;
+    to.split.prefecture_from_postal.then(|| {
+        format!(
+            "{pid}: 住所に都道府県がないため、郵便番号 {} から「{pref}」を補って送り状に書きました（名簿の住所は変えていません。郵便番号データ: {}）",
+            to.postal,
+            crate::postal::snapshot()
+        )
+    })
 }
 
 /// Where the program file keeps the sender's values (for messages).
@@ -822,6 +840,24 @@ mod tests {
             .notes
             .iter()
             .any(|n| n.contains("名簿の住所は変えていません")));
+        // ゆうパックプリントR gets the prefecture too, and the note.
+        let w = render(
+            &Yupack,
+            &[parcel(
+                "山田 太郎",
+                "新宿区早稲田鶴巻町27番8号",
+                Some("03-1111-2222"),
+            )],
+            &the_sender(),
+            date(),
+        )
+        .unwrap();
+        let text = decode(&w.bytes);
+        assert_eq!(
+            text.split(',').nth(13),
+            Some("東京都新宿区早稲田鶴巻町27番8号")
+        );
+        assert!(w.notes.iter().any(|n| n.contains("「東京都」を補って")));
         // No prefecture and a postal code that names none: refused (WS003001).
         let mut p = parcel(
             "山田 太郎",

@@ -45,6 +45,7 @@ impl Carrier for Yupack {
     }
     fn row_values(&self, row: &mut Row<'_>) -> Vec<(&'static str, String)> {
         let (to, p) = (row.to, row.parcel);
+        row.notes.extend(super::prefecture_note(to, &p.participant_id));
         let line_max = self.max_bytes(ADDRESS[0]);
         let building = to.building.as_deref().unwrap_or("");
         let lines = into_fields(&[&to.street, building], line_max, ADDRESS.len()).unwrap_or_else(|| {
