@@ -7,7 +7,11 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(
     name = "stepcard",
-    version,
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        "\n郵便番号データ (postal codes): ",
+        include_str!("postal/snapshot.txt")
+    ),
     about = "健康ポイント事業（台紙）のデータ管理: 取込み・ポイント・景品・発送・報告・消去",
     long_about = "stepcard: an offline tool for municipal health point programs (健康ポイント事業).\n\
                   Operators key paper point cards into CSV or Excel; stepcard imports them into one\n\
@@ -251,7 +255,7 @@ pub enum OrdersCmd {
 
 #[derive(Debug, Args)]
 pub struct ShipArgs {
-    /// 出力ファイル (.xlsx, or .csv for csv / yamato-b2 / yupack)
+    /// 出力ファイル (.xlsx, or .csv for csv / yamato-b2 / yupack / yupack-filter)
     #[arg(long)]
     pub out: PathBuf,
     /// 形式 (default: from the file name: .xlsx or .csv)
@@ -264,10 +268,13 @@ pub struct ShipArgs {
     /// 発送番号 N を書き出し直す（.csv は元が送り状形式ならその形式で） (rewrite an earlier shipment's file)
     #[arg(long, value_name = "N")]
     pub reprint: Option<i64>,
+    /// 送り状の出荷予定日・発送予定日 (YYYY-MM-DD; 既定は今日)。今日から30日後までに限る（B2クラウド ES003001）。--reprint でも使う (the carriers' ship date, today..today+30)
+    #[arg(long, value_name = "DATE")]
+    pub ship_date: Option<String>,
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["shipment", "guidance"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["shipment", "guidance", "calibrate"])))]
 pub struct LabelsArgs {
     /// 発送番号 N の宛名ラベル (labels for shipment N)
     #[arg(long, value_name = "N")]
@@ -278,9 +285,11 @@ pub struct LabelsArgs {
     /// 出力ファイル (.xlsx: ラベル用紙に合わせた配置; .csv: 差し込み印刷用)
     #[arg(long)]
     pub out: PathBuf,
-    /// ラベル用紙: a4-12, a4-18, a4-21, a4-24, またはプログラムファイル [labels] の名前
-    #[arg(long, default_value = "a4-12")]
+    #[arg(long, default_value = "a4-12", help = crate::layout::LAYOUT_HELP)]
     pub layout: String,
+    /// 調整用シート: 用紙の各ラベルの枠と位置だけを印刷し、実際の用紙に重ねてプリンタのずれを確かめる（個人情報なし、記録なし） (a calibration sheet: each label's rectangle)
+    #[arg(long, conflicts_with_all = ["resend", "participant", "start_at"])]
+    pub calibrate: bool,
     /// 使いかけの用紙: 1 枚目は K 面目から（前の K−1 面は使用済み） (start at label K of the first sheet)
     #[arg(long, value_name = "K", default_value_t = 1)]
     pub start_at: usize,
@@ -305,7 +314,7 @@ pub enum SurveyCmd {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// 出力ファイル (.xlsx): 概要・月別歩数・目標達成・行動変容・アンケート・景品
+    /// 出力ファイル (.xlsx): 概要・月別歩数・目標達成・行動変容・継続・アンケート・景品
     #[arg(long)]
     pub out: PathBuf,
 }

@@ -29,7 +29,7 @@ pub struct Layout {
     pub gap_y_mm: f64,
 }
 
-/// A built-in layout (common Japanese A4 label sheets, エーワン/A-One style).
+/// A built-in layout: a common Japanese A4 label sheet, with the products it matches.
 #[derive(Debug, Clone, Copy)]
 pub struct Builtin {
     pub name: &'static str,
@@ -40,12 +40,14 @@ pub struct Builtin {
     pub left_mm: f64,
     pub top_mm: f64,
     pub what: &'static str,
+    /// Products with this geometry (the gLabels templates' names).
+    pub products: &'static str,
 }
 
-/// The built-in sheets. a4-12 is the sheet the specification names; the others are the
-/// usual 18/21/24-up sheets, with the margin that centres the labels on A4 where the
-/// product's exact margin could not be checked (see the README section).
-pub const BUILTIN: [Builtin; 4] = [
+/// The built-in sheets, each the geometry of a product on sale (gLabels templates; see
+/// the README section). The former `a4-18` (2×9, 86.4×31.0) matched no product found
+/// and was removed: describe such a sheet in the program file's `[labels]`.
+pub const BUILTIN: [Builtin; 3] = [
     Builtin {
         name: "a4-12",
         cols: 2,
@@ -55,16 +57,7 @@ pub const BUILTIN: [Builtin; 4] = [
         left_mm: 18.6,
         top_mm: 21.2,
         what: "12面 四辺余白付 86.4×42.3 mm",
-    },
-    Builtin {
-        name: "a4-18",
-        cols: 2,
-        rows: 9,
-        width_mm: 86.4,
-        height_mm: 31.0,
-        left_mm: 18.6,
-        top_mm: 9.0,
-        what: "18面 四辺余白付 86.4×31.0 mm",
+        products: "ヒサゴ ELM008 と互換品",
     },
     Builtin {
         name: "a4-21",
@@ -75,18 +68,26 @@ pub const BUILTIN: [Builtin; 4] = [
         left_mm: 0.0,
         top_mm: 0.45,
         what: "21面 余白なし 70.0×42.3 mm",
+        products: "ヒサゴ ELM011、エーワン 31538",
     },
     Builtin {
         name: "a4-24",
         cols: 3,
         rows: 8,
-        width_mm: 70.0,
+        width_mm: 66.0,
         height_mm: 33.9,
-        left_mm: 0.0,
+        left_mm: 6.0,
         top_mm: 12.9,
-        what: "24面 上下余白付 70.0×33.9 mm",
+        what: "24面 四辺余白付 66.0×33.9 mm",
+        products: "ヒサゴ ELM012 と互換品",
     },
 ];
+
+/// `labels --layout` as `--help` lists it (a test keeps it in step with [`BUILTIN`]).
+pub const LAYOUT_HELP: &str = "ラベル用紙: a4-12（12面 86.4×42.3 mm、左 18.6 上 21.2: ヒサゴ ELM008 と互換品）、\
+a4-21（21面 70.0×42.3 mm、余白なし: ヒサゴ ELM011、エーワン 31538）、\
+a4-24（24面 66.0×33.9 mm、左 6.0 上 12.9: ヒサゴ ELM012 と互換品）、\
+またはプログラムファイル [labels] の名前。初めての用紙は --calibrate で枠を印刷して合わせてください";
 
 impl Builtin {
     pub fn layout(&self) -> Layout {
@@ -164,5 +165,28 @@ impl Layout {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_names_every_builtin_with_its_products() {
+        for b in BUILTIN {
+            assert!(LAYOUT_HELP.contains(b.name), "{}", b.name);
+            assert!(LAYOUT_HELP.contains(b.products), "{}", b.products);
+            assert!(
+                LAYOUT_HELP.contains(&format!("{:.1}×{:.1}", b.width_mm, b.height_mm)),
+                "{}",
+                b.name
+            );
+            assert!(b.layout().check().is_empty(), "{}", b.name);
+        }
+        // a4-24 is the 66.0×33.9 sheet (Hisago ELM012), not 70×33.9.
+        let b = BUILTIN.iter().find(|b| b.name == "a4-24").unwrap();
+        assert_eq!((b.width_mm, b.left_mm, b.top_mm), (66.0, 6.0, 12.9));
+        assert!(!BUILTIN.iter().any(|b| b.name == "a4-18"));
     }
 }

@@ -15,6 +15,7 @@ pub mod import;
 pub mod layout;
 pub mod output;
 pub mod points;
+pub mod postal;
 pub mod program;
 pub mod report;
 pub mod sheet;

@@ -25,6 +25,27 @@ pub struct Program {
     /// still parse.
     #[serde(default)]
     pub survey: Survey,
+    /// `[report]`: optional figures for the evaluation report.
+    #[serde(default, skip_serializing_if = "ReportConfig::is_empty")]
+    pub report: ReportConfig,
+}
+
+/// `[report]`: the eligible population (for the participation rate) and the first-month
+/// threshold of the baseline classes. Both optional.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// 対象人口: the people the program was open to (e.g. residents aged 20 and over).
+    pub eligible_population: Option<i64>,
+    /// The first-month mean daily steps below which a participant is in the
+    /// low-activity class; default 8,000.
+    pub baseline_threshold: Option<i64>,
+}
+
+impl ReportConfig {
+    fn is_empty(&self) -> bool {
+        self == &ReportConfig::default()
+    }
 }
 
 /// `[shipping]`: the sender (ご依頼主) printed on carrier slips, and the carrier
@@ -331,6 +352,22 @@ impl Program {
             if v.trim().is_empty() {
                 out.push(format!("{key}: 空です (must not be empty)"));
             }
+        }
+        if self.report.eligible_population.is_some_and(|n| n <= 0) {
+            out.push(
+                "report.eligible_population: 1以上の人数を書いてください (must be a positive number of people)"
+                    .to_string(),
+            );
+        }
+        if self
+            .report
+            .baseline_threshold
+            .is_some_and(|n| !(1..=100_000).contains(&n))
+        {
+            out.push(
+                "report.baseline_threshold: 1〜100000 の歩数を書いてください (must be 1..=100000 steps)"
+                    .to_string(),
+            );
         }
         if p.end < p.start {
             out.push(format!(

@@ -1,7 +1,7 @@
 //! The statistics of the evaluation report (評価及び検証), as pure functions with their
 //! hand-checked tests: means and standard deviations, the paired comparison with its 95%
 //! confidence interval (Student's t, computed, not looked up), age bands, the 健康日本21
-//! step targets, and small-cell suppression (秘匿) with its complementary rule.
+//! （第三次） step targets and the 令和元年 baseline, and small-cell suppression (秘匿) with its complementary rule.
 
 use chrono::NaiveDate;
 
@@ -290,58 +290,67 @@ impl SexGroup {
     }
 }
 
-/// The 健康日本21 (第二次) daily step targets: 20〜64 歳 男性 9,000・女性 8,500、
-/// 65 歳以上 男性 7,000・女性 6,000.
+/// Where the targets come from, as the report names it.
+pub const TARGET_SOURCE: &str = "目標値: 厚生労働省「健康日本21（第三次）推進のための説明資料」（令和5年5月）、1日の歩数の平均値の目標（令和14年度）: 20〜64歳 8,000歩、65歳以上 6,000歩（男女とも）、全体 7,100歩。";
+/// Where the national baseline comes from, as the report names it.
+pub const BASELINE_SOURCE: &str = "基準値: 令和元年 国民健康・栄養調査（厚生労働省）の1日の歩数の平均値（健康日本21（第三次）のベースライン）: 20〜64歳 男性 7,864歩・女性 6,685歩、65歳以上 男性 5,396歩・女性 4,656歩、総数 6,278歩。";
+/// 健康日本21（第三次）: the target for everyone aged 20 and over together.
+pub const OVERALL_TARGET: i64 = 7100;
+/// 令和元年 国民健康・栄養調査: 総数 (20 and over, both sexes).
+pub const BASELINE_TOTAL: i64 = 6278;
+/// The first-month mean below which a participant is in the low-activity class (the
+/// usual 無関心層 proxy), unless the program file sets `report.baseline_threshold`.
+pub const DEFAULT_BASELINE_THRESHOLD: i64 = 8000;
+
+/// The 健康日本21（第三次） target groups for 1日の歩数の平均値 (令和6年度〜): 20〜64 歳
+/// 8,000 歩、65 歳以上 6,000 歩, the same for both sexes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TargetGroup {
-    AdultMale,
-    AdultFemale,
-    SeniorMale,
-    SeniorFemale,
+    Adult,
+    Senior,
 }
 
-pub const TARGET_GROUPS: [TargetGroup; 4] = [
-    TargetGroup::AdultMale,
-    TargetGroup::AdultFemale,
-    TargetGroup::SeniorMale,
-    TargetGroup::SeniorFemale,
-];
+pub const TARGET_GROUPS: [TargetGroup; 2] = [TargetGroup::Adult, TargetGroup::Senior];
 
 impl TargetGroup {
     pub fn steps(self) -> i64 {
         match self {
-            TargetGroup::AdultMale => 9000,
-            TargetGroup::AdultFemale => 8500,
-            TargetGroup::SeniorMale => 7000,
-            TargetGroup::SeniorFemale => 6000,
+            TargetGroup::Adult => 8000,
+            TargetGroup::Senior => 6000,
         }
     }
     pub fn label(self) -> &'static str {
         match self {
-            TargetGroup::AdultMale => "20〜64歳 男性",
-            TargetGroup::AdultFemale => "20〜64歳 女性",
-            TargetGroup::SeniorMale => "65歳以上 男性",
-            TargetGroup::SeniorFemale => "65歳以上 女性",
+            TargetGroup::Adult => "20〜64歳",
+            TargetGroup::Senior => "65歳以上",
+        }
+    }
+    /// The 令和元年 national mean for this group and sex (`None` for その他・無回答,
+    /// which the survey does not publish).
+    pub fn baseline(self, sex: SexGroup) -> Option<i64> {
+        match (self, sex) {
+            (TargetGroup::Adult, SexGroup::Male) => Some(7864),
+            (TargetGroup::Adult, SexGroup::Female) => Some(6685),
+            (TargetGroup::Senior, SexGroup::Male) => Some(5396),
+            (TargetGroup::Senior, SexGroup::Female) => Some(4656),
+            (_, SexGroup::Other) => None,
         }
     }
 }
 
-/// The target a participant's days are held against: `None` under 20, with no age, or
-/// with a sex the targets do not name.
-pub fn target_group(age: Option<u32>, sex: SexGroup) -> Option<TargetGroup> {
-    let age = age?;
-    match (age, sex) {
-        (0..=19, _) | (_, SexGroup::Other) => None,
-        (20..=64, SexGroup::Male) => Some(TargetGroup::AdultMale),
-        (20..=64, SexGroup::Female) => Some(TargetGroup::AdultFemale),
-        (_, SexGroup::Male) => Some(TargetGroup::SeniorMale),
-        (_, SexGroup::Female) => Some(TargetGroup::SeniorFemale),
+/// The target a participant is held against: `None` under 20 or with no age.
+pub fn target_group(age: Option<u32>) -> Option<TargetGroup> {
+    match age? {
+        0..=19 => None,
+        20..=64 => Some(TargetGroup::Adult),
+        _ => Some(TargetGroup::Senior),
     }
 }
 
-/// Whether a day's steps reach the target (the target itself counts as reached).
-pub fn meets_target(group: TargetGroup, steps: i64) -> bool {
-    steps >= group.steps()
+/// Whether steps (a day's, or a person's mean) reach the target (the target itself counts
+/// as reached).
+pub fn meets_target(group: TargetGroup, steps: f64) -> bool {
+    steps >= group.steps() as f64
 }
 
 /// A month as the report lists it.
@@ -549,27 +558,24 @@ mod tests {
     #[test]
     fn targets_by_age_and_sex() {
         use SexGroup::*;
-        assert_eq!(target_group(Some(19), Male), None);
-        assert_eq!(target_group(None, Female), None);
-        assert_eq!(target_group(Some(40), Other), None);
-        assert_eq!(target_group(Some(20), Male), Some(TargetGroup::AdultMale));
-        assert_eq!(
-            target_group(Some(64), Female),
-            Some(TargetGroup::AdultFemale)
-        );
-        assert_eq!(target_group(Some(65), Male), Some(TargetGroup::SeniorMale));
-        assert_eq!(
-            target_group(Some(90), Female),
-            Some(TargetGroup::SeniorFemale)
-        );
-        assert!(meets_target(TargetGroup::AdultMale, 9000));
-        assert!(!meets_target(TargetGroup::AdultMale, 8999));
-        assert!(meets_target(TargetGroup::AdultFemale, 8500));
-        assert!(!meets_target(TargetGroup::AdultFemale, 8499));
-        assert!(meets_target(TargetGroup::SeniorMale, 7000));
-        assert!(!meets_target(TargetGroup::SeniorMale, 6999));
-        assert!(meets_target(TargetGroup::SeniorFemale, 6000));
-        assert!(!meets_target(TargetGroup::SeniorFemale, 5999));
+        assert_eq!(target_group(Some(19)), None);
+        assert_eq!(target_group(None), None);
+        assert_eq!(target_group(Some(20)), Some(TargetGroup::Adult));
+        assert_eq!(target_group(Some(64)), Some(TargetGroup::Adult));
+        assert_eq!(target_group(Some(65)), Some(TargetGroup::Senior));
+        assert_eq!(target_group(Some(90)), Some(TargetGroup::Senior));
+        // 健康日本21（第三次）: 8,000 and 6,000, any sex; not the 第二次 9,000/8,500/7,000.
+        assert!(meets_target(TargetGroup::Adult, 8000.0));
+        assert!(!meets_target(TargetGroup::Adult, 7999.9));
+        assert!(meets_target(TargetGroup::Senior, 6000.0));
+        assert!(!meets_target(TargetGroup::Senior, 5999.0));
+        assert_eq!(OVERALL_TARGET, 7100);
+        assert_eq!(TargetGroup::Adult.baseline(Male), Some(7864));
+        assert_eq!(TargetGroup::Adult.baseline(Female), Some(6685));
+        assert_eq!(TargetGroup::Senior.baseline(Male), Some(5396));
+        assert_eq!(TargetGroup::Senior.baseline(Female), Some(4656));
+        assert_eq!(TargetGroup::Senior.baseline(Other), None);
+        assert_eq!(BASELINE_TOTAL, 6278);
     }
 
     #[test]

@@ -31,3 +31,6 @@ mod robust;
 mod prizes;
 #[path = "it/readers.rs"]
 mod readers;
+
+#[path = "it/postal.rs"]
+mod postal;

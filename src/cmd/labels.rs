@@ -114,6 +114,9 @@ fn done_message(s: &Sheet, path: &str, n: usize, r: &Rendered, start_at: usize) 
 pub fn run(ctx: &mut Ctx, args: &LabelsArgs) -> Result<()> {
     let s = sheet(ctx, args)?;
     ctx.detail.arg("layout", s.layout.name.clone());
+    if args.calibrate {
+        return calibrate(ctx, args, &s);
+    }
     ctx.detail.arg("start_at", args.start_at as u64);
     match args.shipment {
         Some(n) => shipment(ctx, args, &s, n),
@@ -241,6 +244,26 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
         } else {
             String::new()
         }
+    ));
+    ctx.detail.file(rec);
+    Ok(())
+}
+
+/// `labels --calibrate`: the layout's rectangles on one A4 page, nothing personal.
+fn calibrate(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
+    if s.format != TableFormat::Xlsx {
+        return Err(crate::usage(
+            "--calibrate はラベル用紙 (.xlsx) に書き出します。--out は .xlsx にしてください",
+        ));
+    }
+    ctx.detail.arg("calibrate", true);
+    let created = crate::output::xlsx::created_datetime(&crate::now());
+    let bytes = labels::render_calibration(&s.layout, &created)?;
+    let rec = crate::output::write_bytes(&args.out, &bytes)?;
+    ctx.say(format!(
+        "{}: 調整用シート（{}、{}×{} 面）を書き出しました。A4・倍率 100 %（実際のサイズ）で普通紙に印刷し、ラベル用紙に重ねて光に透かし、\
+         枠のずれをプログラムファイル [labels] の offset_x_mm（右へ +）・offset_y_mm（下へ +）に書いてください",
+        rec.path, s.layout.name, s.layout.cols, s.layout.rows
     ));
     ctx.detail.file(rec);
     Ok(())

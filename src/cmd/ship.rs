@@ -34,9 +34,35 @@ fn refusal(problems: &[Problem], what: &str, nothing: &str) -> anyhow::Error {
     )
 }
 
+/// The carriers' ship date: `--ship-date` or today, within today…today+30 (B2クラウド
+/// refuses others with ES003001; ゆうパックプリントR takes the same window).
+fn ship_date(args: &ShipArgs) -> Result<chrono::NaiveDate> {
+    let today = crate::today();
+    let Some(s) = args.ship_date.as_deref() else {
+        return Ok(today);
+    };
+    let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+        crate::usage(format!(
+            "--ship-date {s}: 日付として読めません。YYYY-MM-DD で書いてください（例: {}） (not a date)",
+            today.format("%Y-%m-%d")
+        ))
+    })?;
+    let last = today + chrono::Duration::days(30);
+    if d < today || d > last {
+        return Err(crate::usage(format!(
+            "--ship-date {d}: 出荷予定日は今日（{today}）から30日後（{last}）までにしてください。B2クラウドはこの範囲外の日付を取り込みません（ES003001） (the ship date must be within today..today+30)"
+        )));
+    }
+    Ok(d)
+}
+
 pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
+    let date = ship_date(args)?;
+    if args.ship_date.is_some() {
+        ctx.detail.arg("ship_date", date.to_string());
+    }
     if let Some(n) = args.reprint {
-        return reprint(ctx, n, args);
+        return reprint(ctx, n, args, date);
     }
     let format =
         shipping::resolve_format(args.format.as_deref(), &args.out).map_err(crate::usage)?;
@@ -61,7 +87,7 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
     }
     shipping::name_prizes(&mut orders, &program);
     let rows: Vec<ListRow> = orders.iter().map(|(_, r)| r.clone()).collect();
-    let rendered = match shiplist::render(&program, &format, id, &rows, &created_at)? {
+    let rendered = match shiplist::render(&program, &format, id, &rows, &created_at, date)? {
         Ok(r) => r,
         Err(problems) => {
             drop(tx);
@@ -125,7 +151,7 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
     Ok(())
 }
 
-fn reprint(ctx: &mut Ctx, n: i64, args: &ShipArgs) -> Result<()> {
+fn reprint(ctx: &mut Ctx, n: i64, args: &ShipArgs, date: chrono::NaiveDate) -> Result<()> {
     ctx.detail.arg("reprint", n);
     let Some(original) = shipments::find(&ctx.conn, n)? else {
         let last = shipments::last_id(&ctx.conn)?;
@@ -146,7 +172,7 @@ fn reprint(ctx: &mut Ctx, n: i64, args: &ShipArgs) -> Result<()> {
     shipping::name_prizes(&mut orders, &program);
     let rows: Vec<ListRow> = orders.into_iter().map(|(_, r)| r).collect();
     let created_at = &original.created_at;
-    let rendered = match shiplist::render(&program, &format, n, &rows, created_at)? {
+    let rendered = match shiplist::render(&program, &format, n, &rows, created_at, date)? {
         Ok(r) => r,
         Err(problems) => {
             return Err(refusal(
@@ -162,6 +188,10 @@ fn reprint(ctx: &mut Ctx, n: i64, args: &ShipArgs) -> Result<()> {
         format!("元の形式（{}）とは別の形式で書きました", original.format)
     } else if identical {
         "元のファイルと同じ内容です (identical to the original)".to_string()
+    } else if crate::output::carrier::find(format.as_str()).is_some() {
+        format!(
+            "出荷予定日を {date} にして書きました（元のファイルとは日付などが違います） (ship date {date}; differs from the original)"
+        )
     } else {
         "元のファイルと内容が違います: 発送後に名簿の住所などが更新されています (differs from the original: the roster changed since)".to_string()
     };

@@ -429,19 +429,14 @@ pub fn place(
     }
 }
 
-/// The label sheet as an `.xlsx`.
-pub fn render_xlsx(
+/// The workbook's one sheet set up for `pages` pages of the grid: A4 at 100 %, no
+/// gridlines, every column and row sized in pixels, a page break after each sheet.
+fn label_sheet<'a>(
+    wb: &'a mut Workbook,
     grid: &Grid,
-    placed: &[Placed],
+    pages: usize,
     created: Option<&ExcelDateTime>,
-) -> Result<Vec<u8>> {
-    let pages = placed.iter().map(|p| p.page + 1).max().unwrap_or(1);
-    if pages > MAX_PAGES {
-        bail!(
-            "ラベルが {pages} 枚になり、1 ファイルの上限 {MAX_PAGES} 枚を超えます。--participant で分けて作ってください (too many sheets)"
-        );
-    }
-    let mut wb = Workbook::new();
+) -> Result<&'a mut rust_xlsxwriter::Worksheet> {
     // Column widths are stored in digits of the default font. Courier New 10 has a
     // digit of exactly 8 px at 96 dpi (0.6 em × 13⅓ px) and at every other common dpi,
     // in Excel and in LibreOffice (Liberation Mono/Cousine share its metrics), so the
@@ -482,9 +477,71 @@ pub fn render_xlsx(
     let last_col = grid.cols.px.len().saturating_sub(1) as u16;
     ws.set_print_area(0, 0, last_row, last_col)?;
 
+    Ok(ws)
+}
+
+/// A calibration sheet for `layout` (`labels --calibrate`): every label's rectangle
+/// outlined where the layout puts it (no printer offset), with its column, row, size
+/// and position. Printed on plain paper and held against a label sheet to the light,
+/// it shows the printer's shift, to be set as `[labels] offset_x_mm / offset_y_mm`,
+/// before the real run. No personal data.
+pub fn render_calibration(layout: &Layout, created: &ExcelDateTime) -> Result<Vec<u8>> {
+    let grid = grid(layout, 0.0, 0.0);
+    let mut wb = Workbook::new();
+    let ws = label_sheet(&mut wb, &grid, 1, Some(created))?;
+    let frame = Format::new()
+        .set_border(rust_xlsxwriter::FormatBorder::Thin)
+        .set_text_wrap()
+        .set_align(FormatAlign::Top)
+        .set_align(FormatAlign::Left)
+        .set_font_name(FONT)
+        .set_font_size(8);
+    for r in 0..layout.rows as usize {
+        for c in 0..layout.cols as usize {
+            let (r0, r1) = (
+                grid.rows.content[r].saturating_sub(1),
+                (grid.rows.content[r] + 1).min(grid.rows.px.len() - 1),
+            );
+            let (c0, c1) = (
+                grid.cols.content[c].saturating_sub(1),
+                (grid.cols.content[c] + 1).min(grid.cols.px.len() - 1),
+            );
+            let x = layout.left_mm + c as f64 * (layout.width_mm + layout.gap_x_mm);
+            let y = layout.top_mm + r as f64 * (layout.height_mm + layout.gap_y_mm);
+            let text = format!(
+                "〒 {}  {}列 {}行\n{:.1}×{:.1} mm\n左 {x:.1} mm・上 {y:.1} mm",
+                layout.name,
+                c + 1,
+                r + 1,
+                layout.width_mm,
+                layout.height_mm
+            );
+            ws.merge_range(r0 as u32, c0 as u16, r1 as u32, c1 as u16, &text, &frame)?;
+        }
+    }
+    Ok(wb.save_to_buffer()?)
+}
+
+/// The label sheet as an `.xlsx`.
+pub fn render_xlsx(
+    grid: &Grid,
+    placed: &[Placed],
+    created: Option<&ExcelDateTime>,
+) -> Result<Vec<u8>> {
+    let pages = placed.iter().map(|p| p.page + 1).max().unwrap_or(1);
+    if pages > MAX_PAGES {
+        bail!(
+            "ラベルが {pages} 枚になり、1 ファイルの上限 {MAX_PAGES} 枚を超えます。--participant で分けて作ってください (too many sheets)"
+        );
+    }
+    let mut wb = Workbook::new();
+    let ws = label_sheet(&mut wb, grid, pages, created)?;
+    let rows_per_page = grid.rows.px.len();
+    // Top-aligned, so that the 〒 lines of a row of labels line up whatever the length
+    // of each address.
     let cell = Format::new()
         .set_text_wrap()
-        .set_align(FormatAlign::VerticalCenter)
+        .set_align(FormatAlign::Top)
         .set_align(FormatAlign::Left)
         .set_font_name(FONT);
     for p in placed {
@@ -687,12 +744,76 @@ mod tests {
 
     #[test]
     fn edge_labels_keep_text_out_of_the_unprintable_border() {
-        let g = grid(&BUILTIN[2].layout(), 0.0, 0.0); // a4-21: no side margin
-                                                      // First column: no margin span; the padding is 5 mm, not 3.
+        let a4_21 = BUILTIN.iter().find(|b| b.name == "a4-21").unwrap();
+        let g = grid(&a4_21.layout(), 0.0, 0.0); // no side margin
+                                                 // First column: no margin span; the padding is 5 mm, not 3.
         assert_eq!(g.cols.content[0], 1);
         assert!((g.cols.spans_mm[0] - SAFE_MM).abs() < 1e-9);
         assert!((g.cols.content_mm[1] - 64.0).abs() < 1e-9);
         assert!((g.cols.content_mm[0] - 62.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a4_24_is_the_hisago_elm012_sheet() {
+        let a4_24 = BUILTIN.iter().find(|b| b.name == "a4-24").unwrap();
+        let g = grid(&a4_24.layout(), 0.0, 0.0);
+        // Each label's left edge is 6.0 + 66.0 k mm, its top 12.9 + 33.9 k mm (to the
+        // pixel), so the text cell starts one padding further in.
+        for k in 0..3 {
+            let edge = edge_mm(&g.cols, g.cols.content[k] - 1);
+            assert!(
+                (edge - (6.0 + 66.0 * k as f64)).abs() <= 0.14,
+                "col {k}: {edge}"
+            );
+        }
+        for k in 0..8 {
+            let edge = edge_mm(&g.rows, g.rows.content[k] - 1);
+            assert!(
+                (edge - (12.9 + 33.9 * k as f64)).abs() <= 0.14,
+                "row {k}: {edge}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_calibration_sheet_outlines_every_label() {
+        let created = ExcelDateTime::from_ymd(2025, 5, 1).unwrap();
+        for b in BUILTIN {
+            let bytes = render_calibration(&b.layout(), &created).unwrap();
+            let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+            let mut xml = String::new();
+            std::io::Read::read_to_string(
+                &mut z.by_name("xl/worksheets/sheet1.xml").unwrap(),
+                &mut xml,
+            )
+            .unwrap();
+            assert_eq!(
+                xml.matches("<mergeCell ").count(),
+                (b.cols * b.rows) as usize,
+                "{}",
+                b.name
+            );
+        }
+    }
+
+    #[test]
+    fn label_text_is_top_aligned() {
+        let created = ExcelDateTime::from_ymd(2025, 5, 1).unwrap();
+        let t = text("東京都新宿区西新宿2-8-1", None, "山田 太郎");
+        let r = render(
+            crate::output::TableFormat::Xlsx,
+            &a4_12(),
+            (0.0, 0.0),
+            1,
+            &[t],
+            &created,
+        )
+        .unwrap();
+        let mut z = zip::ZipArchive::new(std::io::Cursor::new(r.bytes)).unwrap();
+        let mut xml = String::new();
+        std::io::Read::read_to_string(&mut z.by_name("xl/styles.xml").unwrap(), &mut xml).unwrap();
+        assert!(xml.contains("vertical=\"top\""), "{xml}");
+        assert!(!xml.contains("vertical=\"center\""), "{xml}");
     }
 
     #[test]

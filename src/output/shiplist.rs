@@ -80,14 +80,15 @@ pub struct Rendered {
 }
 
 /// A shipment's file in `format`, or every problem that stops it (nothing is written
-/// then). `created_at` is the shipment's time: the list's creation time and the
-/// carrier file's ship date, so a reprint is the same file.
+/// then). `created_at` is the shipment's time (the list's creation time); `ship_date`
+/// the carrier file's 出荷予定日 (`ship --ship-date`, checked by the command).
 pub fn render(
     program: &Program,
     format: &ShipFormat,
     shipment: i64,
     rows: &[ListRow],
     created_at: &str,
+    ship_date: chrono::NaiveDate,
 ) -> Result<std::result::Result<Rendered, Vec<Problem>>> {
     let parcels = shipping::parcels(rows);
     let mut problems = shipping::destination_problems(&parcels);
@@ -136,7 +137,7 @@ pub fn render(
                 .filter(|p| !refused.contains(p.participant_id.as_str()))
                 .cloned()
                 .collect();
-            match carrier::render(c, &rest, &sender, ship_date(created_at)) {
+            match carrier::render(c, &rest, &sender, ship_date) {
                 Err(more) => {
                     problems.extend(more);
                     return Ok(Err(problems));
@@ -172,9 +173,4 @@ pub fn file_ja(format: &ShipFormat) -> &'static str {
             .map(|c| c.info().file_ja)
             .unwrap_or("送り状データ"),
     }
-}
-
-fn ship_date(created_at: &str) -> chrono::NaiveDate {
-    chrono::NaiveDate::parse_from_str(created_at.get(..10).unwrap_or(""), "%Y-%m-%d")
-        .unwrap_or_else(|_| crate::today())
 }

@@ -251,7 +251,7 @@ fn load(conn: &Connection, program: &Program) -> Result<Data> {
             },
             sex,
             band: age_band(age),
-            target: target_group(age, sex),
+            target: target_group(age),
             months: BTreeMap::new(),
         });
     })?;
@@ -276,7 +276,7 @@ fn load(conn: &Connection, program: &Program) -> Result<Data> {
         let acc = p.months.entry(Month::of(d)).or_default();
         acc.days += 1;
         acc.steps += steps;
-        if p.target.is_some_and(|t| meets_target(t, steps)) {
+        if p.target.is_some_and(|t| meets_target(t, steps as f64)) {
             acc.met += 1;
         }
         first_day = Some(first_day.map_or(d, |f| f.min(d)));
@@ -402,13 +402,22 @@ pub fn build(conn: &Connection, program: &Program, today: NaiveDate) -> Result<R
     let prizes = prizes_sheet(&data, program, &mut d, &mut shared);
     let monthly = monthly_sheet(&data, &mut d, &shared);
     let targets = targets_sheet(&data, &mut d);
-    let change = change_sheet(&data, &mut d);
+    let change = change_sheet(&data, program, &mut d);
+    let continuation = continuation_sheet(&data, &mut d, &shared);
     let survey = survey_sheet(&data, program, &mut d);
     let overview = overview_sheet(&data, program, today, &mut d, &shared);
     d.finish();
     let hidden_cells = {
         let mut n = 0;
-        for s in [&overview, &monthly, &targets, &change, &survey, &prizes] {
+        for s in [
+            &overview,
+            &monthly,
+            &targets,
+            &change,
+            &continuation,
+            &survey,
+            &prizes,
+        ] {
             for b in &s.blocks {
                 if let Block::Table(t) = b {
                     for r in &t.rows {
@@ -427,7 +436,15 @@ pub fn build(conn: &Connection, program: &Program, today: NaiveDate) -> Result<R
         n
     };
     Ok(Report {
-        sheets: vec![overview, monthly, targets, change, survey, prizes],
+        sheets: vec![
+            overview,
+            monthly,
+            targets,
+            change,
+            continuation,
+            survey,
+            prizes,
+        ],
         cells: d,
         program_name: program.program.name.clone(),
         participants: data.people.len() as i64,
@@ -528,6 +545,17 @@ fn overview_sheet(
         Fig::Count(total),
         share(total, total, d),
     ]);
+    if let Some(n) = program.report.eligible_population {
+        t.row(vec![
+            text("参加率"),
+            text(format!(
+                "登録者数 ÷ 対象人口 {}人（プログラムファイルの report.eligible_population）",
+                crate::output::thousands(n)
+            )),
+            Fig::Empty,
+            participation(total, n, d),
+        ]);
+    }
     blocks.push(Block::Heading(
         "1. 登録者数（利用区分・性別・年齢区分）".into(),
     ));
@@ -620,8 +648,9 @@ fn overview_sheet(
     blocks.push(Block::Heading("3. 歩数・ポイント・景品".into()));
     blocks.push(Block::Table(t));
     blocks.push(Block::Note(
-        "各シート: 月別歩数（年齢区分別・性別の1日あたり平均歩数とグラフ）、目標達成（健康日本21の目標歩数を達成した日の割合）、\
-         行動変容（最初の月と最後の月の比較）、アンケート（事前・事後）、景品（申込みと発送）。"
+        "各シート: 月別歩数（年齢区分別・性別の1日あたり平均歩数とグラフ）、目標達成（健康日本21（第三次）の目標値・令和元年の全国値との比較、\
+         1人あたり平均歩数と達成者の割合、達成日の割合）、行動変容（最初の月と最後の月の比較、開始時の歩数による層別）、\
+         継続（月ごとの継続と離脱、グラフ）、アンケート（事前・事後）、景品（申込みと発送）。"
             .into(),
     ));
     Sheet {
@@ -739,23 +768,169 @@ fn monthly_sheet(data: &Data, d: &mut Disclosure, shared: &Shared) -> Sheet {
     }
 }
 
+/// The registered participants as a share of the eligible population (a fact of the
+/// program, not a count of people, so it hides only with the registered count).
+fn participation(registered: CellId, eligible: i64, d: &Disclosure) -> Fig {
+    of(
+        (eligible > 0).then(|| d.value(registered) as f64 / eligible as f64),
+        &[registered],
+        Fmt::Pct,
+    )
+}
+
+/// A participant's mean daily steps over the whole period (`None`: no record).
+fn person_mean(p: &Person) -> Option<f64> {
+    let a = p.months.values().fold(Acc::default(), |mut a, x| {
+        a.add(x);
+        a
+    });
+    (a.days > 0).then(|| a.mean())
+}
+
+/// One row of the per-person table: who, n, their mean of means, the target and the
+/// baseline with the differences, and how many reached the target on average.
+fn person_row(
+    d: &mut Disclosure,
+    label: &str,
+    people: &[(f64, TargetGroup)],
+    target: Option<i64>,
+    baseline: Option<i64>,
+) -> (Vec<Fig>, CellId, CellId, CellId) {
+    let means: Vec<f64> = people.iter().map(|x| x.0).collect();
+    let met_n = people.iter().filter(|(m, g)| meets_target(*g, *m)).count();
+    let n = count(d, people.len());
+    let met = count(d, met_n);
+    let not_met = count(d, people.len() - met_n);
+    d.sum(n, &[met, not_met]);
+    let mean = stats::mean(&means);
+    let fixed = |v: Option<i64>| v.map_or(text("－"), |v| Fig::Fixed(v as f64, Fmt::Int));
+    let cells = vec![
+        text(label),
+        Fig::Count(n),
+        of(mean, &[n], Fmt::Int),
+        fixed(target),
+        of(
+            mean.zip(target).map(|(m, t)| m - t as f64),
+            &[n],
+            Fmt::Signed,
+        ),
+        fixed(baseline),
+        of(
+            mean.zip(baseline).map(|(m, b)| m - b as f64),
+            &[n],
+            Fmt::Signed,
+        ),
+        Fig::Count(met),
+        of(
+            (!people.is_empty()).then(|| met_n as f64 / people.len() as f64),
+            &[met, n],
+            Fmt::Pct,
+        ),
+    ];
+    (cells, n, met, not_met)
+}
+
 fn targets_sheet(data: &Data, d: &mut Disclosure) -> Sheet {
     let mut blocks = vec![
-        Block::Title("目標達成: 健康日本21の目標歩数を達成した日の割合".into()),
-        Block::Note(
-            "目標歩数（健康日本21（第二次）の1日の歩数の目標値）: 20〜64歳 男性 9,000歩・女性 8,500歩、65歳以上 男性 7,000歩・女性 6,000歩。"
-                .into(),
+        Block::Title(
+            "目標達成: 健康日本21（第三次）の目標値と令和元年の全国値との比較".into(),
         ),
+        Block::Note(stats::TARGET_SOURCE.into()),
+        Block::Note(stats::BASELINE_SOURCE.into()),
         Block::Note(
-            "達成日の割合 = 目標歩数以上を記録した日 ÷ 記録した日（その区分の参加者全員の延べ日数）。20歳未満・年齢不明・性別がその他・無回答の人は目標がないため含みません。"
+            "1人1日あたり平均歩数 = 参加者ごとに事業期間中に記録した日の平均歩数を出し、それを参加者で平均した値（健康日本21の指標と同じく1人あたりの平均）。\
+             目標達成者 = 自分の平均歩数が自分の年齢の目標値以上の人。対象は記録のある20歳以上の参加者（年齢不明の人は含みません）。"
                 .into(),
         ),
     ];
+    let mut t = Table::new(&[
+        "区分",
+        "人数",
+        "1人1日あたり\n平均歩数",
+        "目標値",
+        "目標値との差",
+        "令和元年\n全国値",
+        "全国値との差",
+        "人数",
+        "達成率",
+    ]);
+    t.groups = vec![
+        (String::new(), 1),
+        (String::new(), 1),
+        (String::new(), 1),
+        ("健康日本21（第三次）".into(), 2),
+        ("令和元年 国民健康・栄養調査".into(), 2),
+        ("目標達成者".into(), 2),
+    ];
+    let of_group = |g: TargetGroup, keep: &dyn Fn(&Person) -> bool| -> Vec<(f64, TargetGroup)> {
+        data.people
+            .iter()
+            .filter(|p| p.target == Some(g) && keep(p))
+            .filter_map(|p| person_mean(p).map(|m| (m, g)))
+            .collect()
+    };
+    let (mut all_people, mut group_n, mut group_met, mut group_not) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for g in TARGET_GROUPS {
+        let (mut ns, mut mets, mut nots) = (Vec::new(), Vec::new(), Vec::new());
+        for s in SEX_GROUPS {
+            let people = of_group(g, &|p| p.sex == s);
+            let (cells, n, met, not) = person_row(
+                d,
+                &format!("{} {}", g.label(), s.label()),
+                &people,
+                Some(g.steps()),
+                g.baseline(s),
+            );
+            t.row(cells);
+            ns.push(n);
+            mets.push(met);
+            nots.push(not);
+        }
+        let people = of_group(g, &|_| true);
+        let (cells, n, met, not) = person_row(
+            d,
+            &format!("{} 計", g.label()),
+            &people,
+            Some(g.steps()),
+            None,
+        );
+        t.total(cells);
+        d.sum(n, &ns);
+        d.sum(met, &mets);
+        d.sum(not, &nots);
+        group_n.push(n);
+        group_met.push(met);
+        group_not.push(not);
+        all_people.extend(people);
+    }
+    let (cells, n, met, not) = person_row(
+        d,
+        "20歳以上 全体",
+        &all_people,
+        Some(stats::OVERALL_TARGET),
+        Some(stats::BASELINE_TOTAL),
+    );
+    t.total(cells);
+    d.sum(n, &group_n);
+    d.sum(met, &group_met);
+    d.sum(not, &group_not);
+    blocks.push(Block::Heading(
+        "1. 1人1日あたり平均歩数と目標達成者（事業期間全体）".into(),
+    ));
+    blocks.push(Block::Table(t));
+    blocks.push(Block::Note(
+        "全体の目標値 7,100歩は20歳以上全体の平均値の目標。全体の目標達成者は、各人をその年齢の目標値（8,000歩・6,000歩）と比べた人数の合計です。\
+         全国値は男女別のみ公表されているため、その他・無回答と年齢区分の計には全国値を示していません。"
+            .into(),
+    ));
+
+    // The secondary view: the share of recorded days at or above each one's target.
     let mut t = Table::new(&["月"]);
     t.head.push("記録日数".into());
     t.head.push("達成日の割合".into());
     t.groups.push((String::new(), 1));
-    t.groups.push(("目標のある参加者全体".into(), 2));
+    t.groups.push(("20歳以上全体".into(), 2));
     for g in TARGET_GROUPS {
         t.groups.push((
             format!("{}（{}歩）", g.label(), crate::output::thousands(g.steps())),
@@ -824,14 +999,163 @@ fn targets_sheet(data: &Data, d: &mut Disclosure) -> Sheet {
             t.total(cells);
         }
     }
-    blocks.push(Block::Heading("月ごとの達成日の割合".into()));
+    blocks.push(Block::Heading(
+        "2. 参考: 目標値以上を記録した日の割合（月ごと）".into(),
+    ));
+    blocks.push(Block::Note(
+        "達成日の割合 = 目標値以上を記録した日 ÷ 記録した日（その区分の参加者全員の延べ日数）。"
+            .into(),
+    ));
     blocks.push(Block::Table(t));
-    let mut widths = vec![12.0];
-    widths.extend(std::iter::repeat_n(10.0, 10));
     Sheet {
         name: "目標達成",
         blocks,
-        widths,
+        widths: vec![24.0, 8.0, 12.0, 9.0, 11.0, 10.0, 11.0, 8.0, 9.0],
+    }
+}
+
+/// The baseline classes: participants by their first recorded month's mean, below the
+/// threshold (the low-activity class, the usual 無関心層 proxy) or at and above it,
+/// each class's first and last month compared.
+fn baseline_classes(data: &Data, threshold: i64, d: &mut Disclosure) -> Vec<Block> {
+    let mut t = paired_table(
+        "開始時の層",
+        "1日あたり平均歩数（歩）",
+        "最後の月 − 最初の月",
+        "増えた人",
+        ["最初の月", "最後の月"],
+    );
+    let th = crate::output::thousands(threshold);
+    let mut ns = Vec::new();
+    let mut ups = Vec::new();
+    let mut all = Vec::new();
+    for (label, low) in [
+        (format!("最初の月の平均 {th}歩未満"), true),
+        (format!("最初の月の平均 {th}歩以上"), false),
+    ] {
+        let pairs: Vec<(f64, f64)> = data
+            .people
+            .iter()
+            .filter(|p| p.months.len() >= 2)
+            .filter_map(|p| {
+                let first = p.months.values().next()?.mean();
+                let last = p.months.values().next_back()?.mean();
+                ((first < threshold as f64) == low).then_some((first, last))
+            })
+            .collect();
+        all.extend(pairs.iter().copied());
+        let (cells, n, up) = paired_row(d, &label, &pairs, Fmt::Int, Fmt::Signed);
+        t.row(cells);
+        ns.push(n);
+        ups.push(up);
+    }
+    let (cells, n, up) = paired_row(d, "計", &all, Fmt::Int, Fmt::Signed);
+    t.total(cells);
+    d.sum(n, &ns);
+    d.sum(up, &ups);
+    vec![
+        Block::Heading(format!(
+            "開始時の歩数による層別（最初の月の1日あたり平均歩数 {th}歩未満・以上）"
+        )),
+        Block::Note(format!(
+            "最初の月の平均が {th}歩未満の層は、健幸ポイントの複数自治体による実証で「無関心層」の目安とされた層です（運動習慣は問うていません）。\
+             基準はプログラムファイルの report.baseline_threshold で変えられます（既定 8,000歩）。対象は2か月以上記録のある参加者。"
+        )),
+        Block::Table(t),
+    ]
+}
+
+/// Month by month: who has started, who is active, who paused and came back later, who
+/// left (no record that month or after), with a chart.
+fn continuation_sheet(data: &Data, d: &mut Disclosure, shared: &Shared) -> Sheet {
+    let mut blocks = vec![
+        Block::Title("継続: 月ごとの継続と離脱".into()),
+        Block::Note(
+            "記録を始めた人（累計）= その月までに1日以上の歩数記録がある参加者。活動 = その月に記録がある人。休止 = その月に記録はないが後の月に記録がある人。\
+             離脱（累計）= その月とそれ以降に記録がない人（最後の月は、集計時点で記録がない人を含みます）。継続率 = 活動 ÷ 記録を始めた人。"
+                .into(),
+        ),
+    ];
+    let first_last: Vec<Option<(Month, Month)>> = data
+        .people
+        .iter()
+        .map(|p| Some((*p.months.keys().next()?, *p.months.keys().next_back()?)))
+        .collect();
+    let mut t = Table::new(&[
+        "月",
+        "この月に始めた人",
+        "記録を始めた人\n（累計）",
+        "活動",
+        "休止",
+        "離脱（累計）",
+        "継続率",
+        "離脱率",
+    ]);
+    let mut active_series = Vec::new();
+    let mut dropped_series = Vec::new();
+    let mut prev_started: Option<CellId> = None;
+    for (mi, m) in data.months.iter().enumerate() {
+        let (mut new, mut started, mut paused, mut dropped) = (0, 0, 0, 0);
+        for (p, fl) in data.people.iter().zip(&first_last) {
+            let Some((first, last)) = fl else { continue };
+            if first == m {
+                new += 1;
+            }
+            if first > m {
+                continue;
+            }
+            started += 1;
+            if p.months.contains_key(m) {
+            } else if last > m {
+                paused += 1;
+            } else {
+                dropped += 1;
+            }
+        }
+        let active = shared.active_by_month[mi];
+        let not_active = started - d.value(active) as usize;
+        let new = count(d, new);
+        let started = count(d, started);
+        let paused = count(d, paused);
+        let dropped = count(d, dropped);
+        // Those started but not active this month are 記録を始めた人 − 活動, figures the
+        // report shows as the overview always has (active of registered); what is
+        // protected is how they split into paused and dropped.
+        let not_active = count(d, not_active);
+        d.sum(not_active, &[paused, dropped]);
+        match prev_started {
+            Some(prev) => d.sum(started, &[prev, new]),
+            None => d.sum(started, &[new]),
+        }
+        prev_started = Some(started);
+        t.row(vec![
+            text(m.label()),
+            Fig::Count(new),
+            Fig::Count(started),
+            Fig::Count(active),
+            Fig::Count(paused),
+            Fig::Count(dropped),
+            share(active, started, d),
+            share(dropped, started, d),
+        ]);
+        active_series.push(Fig::Count(active));
+        dropped_series.push(Fig::Count(dropped));
+    }
+    blocks.push(Block::Heading("1. 月ごとの継続と離脱（人）".into()));
+    blocks.push(Block::Table(t));
+    blocks.push(Block::Charts(vec![Chart {
+        title: "活動した参加者と離脱（累計）".into(),
+        y_title: "人".into(),
+        categories: data.months.iter().map(|m| m.label()).collect(),
+        series: vec![
+            ("活動".into(), active_series),
+            ("離脱（累計）".into(), dropped_series),
+        ],
+    }]));
+    Sheet {
+        name: "継続",
+        blocks,
+        widths: vec![12.0, 12.0, 14.0, 10.0, 10.0, 12.0, 10.0, 10.0],
     }
 }
 
@@ -894,7 +1218,7 @@ fn paired_row(
     (cells, n, up)
 }
 
-fn change_sheet(data: &Data, d: &mut Disclosure) -> Sheet {
+fn change_sheet(data: &Data, program: &Program, d: &mut Disclosure) -> Sheet {
     let mut blocks = vec![
         Block::Title("行動変容: 最初の月と最後の月の比較（対応のある比較）".into()),
         Block::Note(
@@ -953,6 +1277,14 @@ fn change_sheet(data: &Data, d: &mut Disclosure) -> Sheet {
         "1日あたり平均歩数: 最初の月と最後の月（歩）".into(),
     ));
     blocks.push(Block::Table(t));
+    blocks.extend(baseline_classes(
+        data,
+        program
+            .report
+            .baseline_threshold
+            .unwrap_or(stats::DEFAULT_BASELINE_THRESHOLD),
+        d,
+    ));
     let mut widths = vec![24.0, 8.0];
     widths.extend([11.0, 11.0, 10.0, 12.0, 12.0, 8.0, 9.0]);
     Sheet {

@@ -8,6 +8,7 @@
 pub mod fields;
 pub mod header;
 pub mod orders;
+pub mod postal;
 pub mod roster;
 pub mod steps;
 pub mod survey;
@@ -94,6 +95,14 @@ pub const CODES: &[Code] = &[
     personal("postal_code.invalid", "郵便番号として読めない"),
     personal("postal_code.missing", "郵便番号がない"),
     personal("address.missing", "住所がない"),
+    personal(
+        "postal_code.unknown",
+        "日本郵便の郵便番号データにない郵便番号",
+    ),
+    personal(
+        "address.postal_mismatch",
+        "住所の都道府県・市区町村が郵便番号の地域と合わない",
+    ),
     personal("birth_date.invalid", "生年月日として読めない"),
     personal("birth_date.missing", "生年月日も年齢もない"),
     code("age.invalid", "年齢として読めない"),
@@ -132,6 +141,15 @@ pub const CODES: &[Code] = &[
     personal("length.too_long", "運送会社の欄に収まらない"),
     personal("format.half_width", "半角にできない文字がある"),
     personal("cp932.unencodable", "Shift_JIS にない文字がある"),
+    personal(
+        "csv.formula",
+        "表計算ソフトが式として実行する文字（= + - @）で始まる",
+    ),
+    personal("csv.control_char", "改行・タブなどの制御文字がある"),
+    personal(
+        "address.prefecture_missing",
+        "住所に都道府県がなく郵便番号からも決まらない",
+    ),
 ];
 
 /// The table's line for a code.

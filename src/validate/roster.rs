@@ -185,6 +185,17 @@ pub fn check_row(row: &Row, h: &Header, today: NaiveDate) -> Result<Participant,
             "台紙の参加者には住所が必要です（景品・案内の発送先）",
         );
     }
+    // 郵便番号 ↔ 住所 (validate::postal, the embedded Japan Post table).
+    if let (Some(pcode), Some(addr)) = (&postal_code, &address) {
+        if let Some(slip) = super::postal::check(pcode, addr) {
+            let key = if slip.at_postal_code {
+                "postal_code"
+            } else {
+                "address"
+            };
+            bad(h.col(key).unwrap_or(pc), slip.code, &slip.message);
+        }
+    }
     let address2 = text(row, h, "address2").map(|(_, v)| v);
     let birth_date = h.col("birth_date").and_then(|c| {
         let d = match row.get(c) {

@@ -44,6 +44,10 @@ choices = ["ほぼ毎日", "週に3〜4日", "ほとんどしない"]
 [[handlers]]
 name = "山田 太郎"
 role = "responsible"
+
+[report]
+eligible_population = 400
+baseline_threshold = 7000
 "#;
 
 /// Six men of 40 (M1–M6), five women of 70 (W1–W5), one person of 50 who did not
@@ -61,7 +65,7 @@ fn roster() -> String {
         ));
     }
     s.push_str(
-        "X1,無回答 太郎,160-0024,東京都新宿区百人町3-3-3,1975-01-01,無回答,03-3333-0001,台紙\n",
+        "X1,無回答 太郎,169-0073,東京都新宿区百人町3-3-3,1975-01-01,無回答,03-3333-0001,台紙\n",
     );
     s
 }
@@ -355,6 +359,7 @@ fn the_report_of_a_small_program_matches_figures_worked_by_hand() {
             "月別歩数",
             "目標達成",
             "行動変容",
+            "継続",
             "アンケート",
             "景品"
         ]
@@ -398,22 +403,58 @@ fn the_report_of_a_small_program_matches_figures_worked_by_hand() {
     let (_, cv) = row_after(m, chart, &["2025年5月"]);
     assert!(!cv.iter().any(|c| c == "＊"), "{cv:?}");
 
-    // 目標達成: 20〜64 men (9,000) and 65+ women (6,000) by hand.
+    // 目標達成 (健康日本21（第三次）): each person's mean over the period, by hand.
+    // 20〜64 (age 40 and 50): M1–M6 5,250 6,050 7,300 8,000 9,400 10,000, X1 4,000;
+    // 65+ (age 70): W1–W5 6,250 5,000 7,500 6,250 6,250.
     let t = sheet(&wb, "目標達成");
+    assert!(t.iter().any(|r| r
+        .iter()
+        .any(|c| c.contains("健康日本21（第三次）推進のための説明資料"))));
+    assert!(t
+        .iter()
+        .any(|r| r.iter().any(|c| c.contains("令和元年 国民健康・栄養調査"))));
+    let w = values(row(t, &["65歳以上 女性"]));
+    assert_eq!(w[0], "5");
+    close(w[1], 6250.0, 1e-9);
+    assert_eq!(w[2], "6000");
+    close(w[3], 250.0, 1e-9);
+    assert_eq!(w[4], "4656");
+    close(w[5], 6250.0 - 4656.0, 1e-9);
+    // 4 of 5 reach 6,000: fewer than 5, hidden with their rate.
+    assert_eq!(w[6..], ["＊", "＊"]);
+    let all = values(row(t, &["20歳以上 全体"]));
+    assert_eq!(all[0], "12");
+    close(all[1], 81250.0 / 12.0, 1e-9);
+    assert_eq!(all[2], "7100");
+    close(all[3], 81250.0 / 12.0 - 7100.0, 1e-9);
+    assert_eq!(all[4], "6278");
+    close(all[5], 81250.0 / 12.0 - 6278.0, 1e-9);
+    // M4, M5, M6 and W1, W3, W4, W5: 7 of 12.
+    assert_eq!(all[6], "7");
+    close(all[7], 7.0 / 12.0, 1e-12);
+    let adult = values(row(t, &["20〜64歳 計"]));
+    assert_eq!(adult[0], "7");
+    close(adult[1], 50000.0 / 7.0, 1e-9);
+    // The 20〜64 その他・無回答 cell is one person (X1): hidden, and the men with it.
+    assert_eq!(values(row(t, &["20〜64歳 その他・無回答"]))[0], "＊");
+    assert_eq!(values(row(t, &["20〜64歳 男性"]))[0], "＊");
+    // The secondary table: the share of days at or above 8,000 (20〜64) / 6,000 (65+).
     let may = values(row(t, &["2025年5月"]));
-    // 全体 11 days (X1 has no target), 5 met; men 6 days, 2 met; women 20〜64 and men
-    // 65+ none; women 65+ 5 days, 3 met.
-    assert_eq!(may[0], "11");
-    close(may[1], 5.0 / 11.0, 1e-12);
-    assert_eq!(may[2], "6");
-    close(may[3], 2.0 / 6.0, 1e-12);
-    assert_eq!(may[4..8], ["0", "－", "0", "－"]);
-    assert_eq!(may[8], "5");
-    close(may[9], 3.0 / 5.0, 1e-12);
+    assert_eq!(may[0], "12");
+    close(may[1], 6.0 / 12.0, 1e-12);
+    assert_eq!(may[2], "7");
+    close(may[3], 3.0 / 7.0, 1e-12);
+    assert_eq!(may[4], "5");
+    close(may[5], 3.0 / 5.0, 1e-12);
     let all = values(row(t, &["期間全体"]));
-    assert_eq!(all[0], "22");
-    close(all[1], 0.5, 1e-12);
-    close(all[9], 0.7, 1e-12);
+    assert_eq!(all[0], "23");
+    close(all[1], 13.0 / 23.0, 1e-12);
+    close(all[3], 6.0 / 13.0, 1e-12);
+    close(all[5], 7.0 / 10.0, 1e-12);
+
+    // 概要: the participation rate against report.eligible_population.
+    let p = values(row(o, &["参加率"]));
+    close(p[0], 12.0 / 400.0, 1e-12);
 
     // 行動変容: 11 people with two months; differences 500, 100, 600, 0, 800, 0,
     // 500, 0, 1000, −500, 1500: mean 409.09, sd 562.947, t(0.975, 10) = 2.228139.
@@ -438,6 +479,38 @@ fn the_report_of_a_small_program_matches_figures_worked_by_hand() {
     close(women[3], 500.0, 1e-9);
     close(women[4], -481.621_581, 1e-3);
     close(women[5], 1_481.621_581, 1e-3);
+
+    // Baseline classes at report.baseline_threshold = 7000 (first-month mean).
+    // Under: M1 M2 W1 W2 W4 W5, 34,000 → 36,100, diffs 500 100 500 0 −500 1500:
+    // mean 350, sd 674.537, t(0.975, 5) = 2.570582 → 350 ± 707.888.
+    let low = values(row(c, &["最初の月の平均 7,000歩未満"]));
+    assert_eq!(low[0], "6");
+    close(low[1], 34000.0 / 6.0, 1e-9);
+    close(low[2], 36100.0 / 6.0, 1e-9);
+    close(low[3], 350.0, 1e-9);
+    close(low[4], 350.0 - 707.888, 1e-2);
+    close(low[5], 350.0 + 707.888, 1e-2);
+    assert_eq!(low[6..], ["＊", "＊"]);
+    // At or above: M3–M6, W3, 41,000 → 43,400.
+    let high = values(row(c, &["最初の月の平均 7,000歩以上"]));
+    assert_eq!(high[0], "5");
+    close(high[1], 8200.0, 1e-9);
+    close(high[2], 8680.0, 1e-9);
+    close(high[3], 480.0, 1e-9);
+
+    // 継続: May everyone started; in June X1 has no record and none after: one
+    // dropout, hidden with its rate.
+    let k = sheet(&wb, "継続");
+    assert_eq!(
+        values(row(k, &["2025年5月"])),
+        ["12", "12", "12", "0", "0", "1", "0"]
+    );
+    let june = values(row(k, &["2025年6月"]));
+    assert_eq!(june[..4], ["0", "12", "11", "0"]);
+    assert_eq!(june[4], "＊");
+    close(june[5], 11.0 / 12.0, 1e-12);
+    assert_eq!(june[6], "＊");
+    assert!(k.iter().any(|r| r.iter().any(|c| c == "活動")));
 
     // アンケート: answers 2,3,3,4,2,3 → 3,3,4,4,4,3; distribution cells of 1〜4
     // people hidden, the paired change worked by hand (t(0.975, 5) = 2.570582).
@@ -600,11 +673,9 @@ fn the_report_of_the_sample_data_agrees_with_the_database_and_holds_no_personal_
     for (p, _, steps) in &s.steps {
         let v = &s.people[p];
         let a = age_at_start(&v[5]);
-        let key = match (a, v[8].as_str()) {
-            (20..=64, "男") => ("20〜64 男", 9000),
-            (20..=64, "女") => ("20〜64 女", 8500),
-            (65.., "男") => ("65〜 男", 7000),
-            (65.., "女") => ("65〜 女", 6000),
+        let key = match a {
+            20..=64 => ("20〜64", 8000),
+            65.. => ("65〜", 6000),
             _ => continue,
         };
         let x = met.entry(key.0).or_default();
@@ -612,10 +683,7 @@ fn the_report_of_the_sample_data_agrees_with_the_database_and_holds_no_personal_
         x.1 += i64::from(*steps >= key.1);
     }
     let all = values(row(sheet(&wb, "目標達成"), &["期間全体"]));
-    for (i, g) in ["20〜64 男", "20〜64 女", "65〜 男", "65〜 女"]
-        .iter()
-        .enumerate()
-    {
+    for (i, g) in ["20〜64", "65〜"].iter().enumerate() {
         let (days, hit) = met[g];
         assert_eq!(all[2 + 2 * i], days.to_string(), "{g}");
         close(all[3 + 2 * i], hit as f64 / days as f64, 1e-12);

@@ -599,7 +599,7 @@ fn label_options_are_checked() {
         "l.xlsx",
     ])
     .usage()
-    .stderr_has("a4-12、a4-18、a4-21、a4-24、my-10");
+    .stderr_has("a4-12、a4-21、a4-24、my-10");
     e.run(&["labels", "--out", "l.xlsx"]).usage();
     e.run(&["labels", "--shipment", "1", "--resend", "--out", "l.xlsx"])
         .usage();
@@ -613,7 +613,7 @@ fn a_label_that_cannot_fit_is_reported_never_cut() {
     e.write(
         "long.csv",
         &format!(
-            "参加者番号,氏名,郵便番号,住所,電話番号,年齢,利用区分\nP002,試験 二郎,100-0001,{long},03-1111-0002,40,台紙\n"
+            "参加者番号,氏名,郵便番号,住所,電話番号,年齢,利用区分\nP002,試験 二郎,160-0023,{long},03-1111-0002,40,台紙\n"
         ),
     );
     e.run(&["roster", "import", "long.csv", "--update"]).ok();
@@ -731,4 +731,105 @@ fn an_orders_batch_that_was_shipped_cannot_be_undone() {
     e.run(&["batches", "undo", "3"])
         .refused()
         .stderr_has("4 件は発送済みのため、取り消せません");
+}
+
+#[test]
+fn the_carrier_ship_date_is_today_or_the_one_given_within_thirty_days() {
+    let e = setup();
+    let at = |now: &str, args: &[&str]| {
+        let o = e
+            .cmd()
+            .env("STEPCARD_NOW", now)
+            .args(args)
+            .output()
+            .unwrap();
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    };
+    let now = "2027-03-02T10:00:00+09:00";
+    let b2 = [
+        "ship",
+        "--format",
+        "yamato-b2",
+        "--out",
+        "b2.csv",
+        "--ship-date",
+    ];
+    // Yesterday and 31 days ahead: B2 would refuse them (ES003001); nothing written.
+    for d in ["2027-03-01", "2027-04-02"] {
+        let mut args = b2.to_vec();
+        args.push(d);
+        at(now, &args).usage().stderr_has("ES003001");
+        assert!(!e.path("b2.csv").exists());
+    }
+    assert_eq!(e.count("SELECT count(*) FROM shipments"), 0);
+    let mut args = b2.to_vec();
+    args.push("2027-04-01");
+    at(now, &args).ok();
+    let date_of = |name: &str| -> String {
+        let text = cp932_text(&e.path(name));
+        text.split("\r\n")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .nth(4)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(date_of("b2.csv"), "2027/04/01");
+    // A reprint the next day carries that day, not the shipment's.
+    at(
+        "2027-03-03T09:00:00+09:00",
+        &["ship", "--reprint", "1", "--out", "again.csv"],
+    )
+    .ok()
+    .stderr_has("出荷予定日を 2027-03-03");
+    assert_eq!(date_of("again.csv"), "2027/03/03");
+    at(
+        "2027-03-03T09:00:00+09:00",
+        &[
+            "ship",
+            "--reprint",
+            "1",
+            "--out",
+            "x.csv",
+            "--ship-date",
+            "2027-03-02",
+        ],
+    )
+    .usage();
+    assert!(!e.path("x.csv").exists());
+}
+
+#[test]
+fn a_calibration_sheet_outlines_the_layout_and_names_no_one() {
+    let e = setup();
+    e.run(&[
+        "labels",
+        "--calibrate",
+        "--layout",
+        "a4-24",
+        "--out",
+        "cal.xlsx",
+    ])
+    .ok()
+    .stderr_has("調整用シート");
+    let rows = read_xlsx(&e.path("cal.xlsx"), "ラベル");
+    let cells: Vec<&String> = rows.iter().flatten().filter(|c| !c.is_empty()).collect();
+    assert_eq!(cells.len(), 24);
+    assert!(cells[0].contains("a4-24  1列 1行"), "{}", cells[0]);
+    assert!(cells[0].contains("66.0×33.9 mm"));
+    assert!(cells[0].contains("左 6.0 mm・上 12.9 mm"));
+    assert!(cells.iter().all(|c| !c.contains("試験")));
+    // Nothing is recorded as mailed.
+    assert_eq!(e.count("SELECT count(*) FROM guidance_mailed"), 0);
+    e.run(&["labels", "--calibrate", "--out", "cal.csv"])
+        .usage();
+    e.run(&["labels", "--help"])
+        .ok()
+        .stdout_has("ヒサゴ ELM012 と互換品")
+        .stdout_has("エーワン 31538");
 }

@@ -33,6 +33,7 @@ macro_rules! registry {
 registry! {
     yamato_b2::YamatoB2,
     yupack::Yupack,
+    yupack_filter::YupackFilter,
 }
 
 /// A carrier by its `--format` name.
@@ -67,6 +68,9 @@ pub struct Info {
     pub file_ja: &'static str,
     /// The file's columns in order, with their limits.
     pub columns: &'static [Column],
+    /// Whether the file starts with a header row of the column names (a positional
+    /// layout has none).
+    pub header: bool,
 }
 
 /// One parcel's row being filled: its destination already split, and where problems
@@ -287,6 +291,9 @@ pub struct Destination {
     pub street: String,
     pub building: Option<String>,
     pub phone: String,
+    /// The street split as B2クラウド keeps it (都道府県 / 市区郡町村 / 町・番地), with a
+    /// missing prefecture taken from the postal code (the stored address is unchanged).
+    pub split: crate::postal::Split,
 }
 
 /// The common part of a row: the destination, and the phone every carrier needs.
@@ -305,13 +312,34 @@ fn destination(carrier: &dyn Carrier, p: &Parcel, problems: &mut Vec<Problem>) -
     }
     let address = p.address.clone().unwrap_or_default();
     let (street, building) = super::address::split_building(&address, p.address2.as_deref());
+    let postal = p.postal_code.clone().unwrap_or_default();
+    let split = crate::postal::split_address(&street, &postal);
+    // A prefecture the address lacks is written from the postal code on the carrier
+    // row only (each carrier notes it); the roster is not changed.
+    let street = match (&split.prefecture, split.prefecture_from_postal) {
+        (Some(pref), true) => format!("{pref}{street}"),
+        _ => street,
+    };
     Destination {
         key: format!("{}-{}", p.shipment, p.participant_id),
-        postal: p.postal_code.clone().unwrap_or_default(),
+        postal,
         street,
         building,
         phone,
+        split,
     }
+}
+
+/// The note a carrier row gives when its prefecture came from the postal code.
+fn prefecture_note(to: &Destination, pid: &str) -> Option<String> {
+    let pref = to.split.prefecture.as_deref()?;
+    to.split.prefecture_from_postal.then(|| {
+        format!(
+            "{pid}: 住所に都道府県がないため、郵便番号 {} から「{pref}」を補って送り状に書きました（名簿の住所は変えていません。郵便番号データ: {}）",
+            to.postal,
+            crate::postal::snapshot()
+        )
+    })
 }
 
 /// Where the program file keeps the sender's values (for messages).
@@ -344,6 +372,33 @@ fn field_ja(column: &str) -> &'static str {
 /// where to correct it.
 fn check_value(col: &Column, value: &str, pid: &str, fix: &str, problems: &mut Vec<Problem>) {
     if value.is_empty() {
+        return;
+    }
+    if let Some((pos, c)) = value.chars().enumerate().find(|(_, c)| c.is_control()) {
+        problems.push(Problem {
+            participant_id: pid.to_string(),
+            code: "csv.control_char",
+            column: col.name.to_string(),
+            message: format!(
+                "{}の {} 文字目に制御文字 (U+{:04X}: 改行・タブなど) があり、送り状ソフトの取込みで行や欄がずれます。書き出さずに止めました: {fix}",
+                field_ja(col.name),
+                pos + 1,
+                c as u32
+            ),
+        });
+        return;
+    }
+    if value.starts_with(['=', '+', '-', '@']) {
+        problems.push(Problem {
+            participant_id: pid.to_string(),
+            code: "csv.formula",
+            column: col.name.to_string(),
+            message: format!(
+                "{}が「{}」で始まっています。表計算ソフトで開くと式として実行されるため、書き出さずに止めました（CSV インジェクション対策）: {fix}",
+                field_ja(col.name),
+                value.chars().next().unwrap_or_default()
+            ),
+        });
         return;
     }
     let bad = cp932::unencodable(value);
@@ -467,7 +522,9 @@ pub fn render(
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
     let mut write = || -> csv::Result<()> {
-        csv.write_record(columns.iter().map(|c| c.name))?;
+        if carrier.info().header {
+            csv.write_record(columns.iter().map(|c| c.name))?;
+        }
         for row in &table {
             csv.write_record(row)?;
         }
@@ -502,6 +559,7 @@ pub fn render(
 mod tests {
     use super::yamato_b2::YamatoB2;
     use super::yupack::{self, Yupack};
+    use super::yupack_filter;
     use super::*;
 
     fn the_sender() -> Sender {
@@ -669,7 +727,7 @@ mod tests {
     }
 
     #[test]
-    fn yupack_file_splits_the_address_into_three_lines() {
+    fn yupack_file_is_positional_without_a_header() {
         let w = render(
             &Yupack,
             &[parcel(
@@ -683,17 +741,162 @@ mod tests {
         .unwrap();
         let text = decode(&w.bytes);
         let lines: Vec<&str> = text.split("\r\n").collect();
+        assert_eq!(lines.len(), 2, "one row, final CRLF, no header");
+        let row: Vec<&str> = lines[0].split(',').collect();
+        assert_eq!(row.len(), yupack::YUPACK_COLUMNS.len());
+        // Positions as the standard layout numbers them (1-based).
+        let pos = |n: usize| row[n - 1];
+        assert_eq!(pos(1), "3-C000001");
+        assert_eq!(pos(2), "20251020");
+        assert_eq!([pos(3), pos(4), pos(5)], ["", "", ""]);
+        assert_eq!([pos(6), pos(7), pos(8)], ["0", "0", "0"]);
+        assert_eq!(pos(11), "0");
+        assert_eq!(pos(13), "162-0041");
+        assert_eq!(pos(14), "東京都新宿区神楽坂5丁目8番13号");
+        assert_eq!(pos(15), "戸山コーポ808号室");
+        assert_eq!(pos(16), "");
+        assert_eq!(pos(17), "井上 恵子");
+        assert_eq!(pos(19), "0");
+        assert_eq!(pos(20), "03-5306-6777");
+        // The custom-filter file keeps its header, sender and item.
+        let w = render(
+            &yupack_filter::YupackFilter,
+            &[parcel(
+                "井上 恵子",
+                "東京都新宿区神楽坂5丁目8番13号",
+                Some("03-5306-6777"),
+            )],
+            &the_sender(),
+            date(),
+        )
+        .unwrap();
+        let text = decode(&w.bytes);
+        let lines: Vec<&str> = text.split("\r\n").collect();
         let header: Vec<&str> = lines[0].split(',').collect();
         let row: Vec<&str> = lines[1].split(',').collect();
-        assert_eq!(header.len(), yupack::YUPACK_COLUMNS.len());
         let col = |n: &str| row[header.iter().position(|h| *h == n).unwrap()];
-        assert_eq!(col("発送予定日"), "20251020");
-        assert_eq!(col("お届け先住所1"), "東京都新宿区神楽坂5丁目8番13号");
-        assert_eq!(col("お届け先住所2"), "戸山コーポ808号室");
-        assert_eq!(col("お届け先住所3"), "");
-        assert_eq!(col("お届け先敬称"), "1");
         assert_eq!(col("品名"), "区内共通商品券 500円分 ×2");
-        assert_eq!(col("記事"), "T1×2");
+        assert_eq!(col("ご依頼主名称1"), "株式会社サンプル");
+        assert_eq!(col("お届け先敬称"), "0");
+    }
+
+    fn b2_row(w: &Written) -> Vec<String> {
+        let text = decode(&w.bytes);
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(text.as_bytes());
+        r.records()
+            .next()
+            .unwrap()
+            .unwrap()
+            .iter()
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn b2_checks_the_address_in_its_four_parts_and_needs_a_prefecture() {
+        // 町・番地 over 32 bytes with no building: continued in the building column.
+        let mut p = parcel(
+            "山田 太郎",
+            "東京都新宿区早稲田鶴巻町二十七番地八号サンプル荘東棟",
+            Some("03-1111-2222"),
+        );
+        let w = render(&YamatoB2, &[p.clone()], &the_sender(), date()).unwrap();
+        let row = b2_row(&w);
+        assert!(
+            row[11].starts_with("東京都新宿区早稲田鶴巻町"),
+            "{}",
+            row[11]
+        );
+        assert!(cp932::byte_len(&row[11]) <= 8 + 24 + 32);
+        assert_eq!(
+            format!("{}{}", row[11], row[12]),
+            "東京都新宿区早稲田鶴巻町二十七番地八号サンプル荘東棟"
+        );
+        // With a building already there, an over-long 町・番地 is refused (ES001014).
+        p.address2 = Some("101".into());
+        let e = render(&YamatoB2, &[p.clone()], &the_sender(), date()).unwrap_err();
+        assert_eq!(e[0].code, "length.too_long");
+        assert_eq!(e[0].column, "お届け先住所（町・番地）");
+        assert!(e[0].message.contains("ES001014"), "{}", e[0]);
+        // No prefecture: filled from the postal code, the row says so.
+        let w = render(
+            &YamatoB2,
+            &[parcel(
+                "山田 太郎",
+                "新宿区早稲田鶴巻町27番8号",
+                Some("03-1111-2222"),
+            )],
+            &the_sender(),
+            date(),
+        )
+        .unwrap();
+        let row = b2_row(&w);
+        assert_eq!(row[11], "東京都新宿区早稲田鶴巻町27番8号");
+        assert_eq!(row[74], "都道府県");
+        assert_eq!(row[75], "郵便番号から補完");
+        assert!(w
+            .notes
+            .iter()
+            .any(|n| n.contains("名簿の住所は変えていません")));
+        // ゆうパックプリントR gets the prefecture too, and the note.
+        let w = render(
+            &Yupack,
+            &[parcel(
+                "山田 太郎",
+                "新宿区早稲田鶴巻町27番8号",
+                Some("03-1111-2222"),
+            )],
+            &the_sender(),
+            date(),
+        )
+        .unwrap();
+        let text = decode(&w.bytes);
+        assert_eq!(
+            text.split(',').nth(13),
+            Some("東京都新宿区早稲田鶴巻町27番8号")
+        );
+        assert!(w.notes.iter().any(|n| n.contains("「東京都」を補って")));
+        // No prefecture and a postal code that names none: refused (WS003001).
+        let mut p = parcel(
+            "山田 太郎",
+            "新宿区早稲田鶴巻町27番8号",
+            Some("03-1111-2222"),
+        );
+        p.postal_code = Some("999-9999".into());
+        let e = render(&YamatoB2, &[p], &the_sender(), date()).unwrap_err();
+        assert_eq!(e[0].code, "address.prefecture_missing");
+        assert!(e[0].message.contains("WS003001"));
+    }
+
+    #[test]
+    fn values_a_spreadsheet_would_run_and_control_characters_are_refused() {
+        for (name, code) in [
+            ("=1+1", "csv.formula"),
+            ("-山田", "csv.formula"),
+            ("+佐藤", "csv.formula"),
+            ("@SUM(A1)", "csv.formula"),
+            ("山田\t太郎", "csv.control_char"),
+            ("山田\r\n太郎", "csv.control_char"),
+        ] {
+            for c in REGISTRY {
+                let e = render(
+                    *c,
+                    &[parcel(
+                        name,
+                        "東京都新宿区早稲田鶴巻町27番8号",
+                        Some("03-1111-2222"),
+                    )],
+                    &the_sender(),
+                    date(),
+                )
+                .unwrap_err();
+                assert_eq!(e.len(), 1, "{name:?} {}", c.id());
+                assert_eq!(e[0].code, code, "{name:?} {}", c.id());
+                assert!(crate::validate::lookup(code).is_some());
+            }
+        }
     }
 
     #[test]
@@ -788,26 +991,32 @@ mod tests {
         ]
     }
 
+    /// The file and its notes, without the postal table's date (which a refresh changes).
     fn golden_hash(bytes: &[u8], notes: &[String]) -> String {
         let mut all = bytes.to_vec();
-        for n in notes {
+        for n in notes.iter().filter(|n| !n.contains("郵便番号データ")) {
             all.extend_from_slice(n.as_bytes());
         }
         crate::output::sha256_hex(&all)
     }
 
-    /// The carrier files are byte for byte what they were before the carriers moved
-    /// behind the trait (hashes taken from the code at 82ca77e with these parcels).
+    /// The carrier files, byte for byte, pinned (B2: the address checked in its four
+    /// parts since issue 16; yupack: the standard positional layout; yupack-filter: the
+    /// former headed file with 敬称 0). A change to any shows here.
     #[test]
-    fn carrier_files_are_unchanged_by_the_registry() {
+    fn carrier_files_are_pinned() {
         for (c, want) in [
             (
                 &YamatoB2 as &dyn Carrier,
-                "5b5d3d6e1f52dc9d7ed2beec704f7e17cdaa55dbd0a7f2238b31c24d42676fa5",
+                "8654fc16226bf7f57390cb9ae271ed3e7caa56d4d2b89c0a5e703dfa50e2dc89",
             ),
             (
                 &Yupack,
-                "5cdb7efcc41ccd3fa160fff0d305e67264a586c619f2503e9526bd36125546ab",
+                "9754445a39d0d437e027129486cf511486e2f362af5a154dca9da0f57d583ff6",
+            ),
+            (
+                &yupack_filter::YupackFilter,
+                "940be386b314d26c717eb3c6e9e175eba8b7c5f702dbf6196972fe35e4c9678b",
             ),
         ] {
             let w = render(c, &golden_parcels(), &the_sender(), date()).unwrap();

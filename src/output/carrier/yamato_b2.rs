@@ -2,7 +2,8 @@
 //!
 //! Source: the column order and names of 「B2クラウド 送り状発行データレイアウト
 //! 入出力用」 (new_exchange1.pdf), 97 columns, as also used by third-party exporters;
-//! lengths as there in 半角 characters (全角 counts 2), e.g. お届け先住所 64,
+//! lengths as there in 半角 characters (全角 counts 2), e.g. お届け先住所 64 (checked in
+//! its parts, see [`b2_address`]),
 //! アパートマンション名 32, お届け先名 32, 品名 50, 記事 44. 送り状種類 0 = 発払い,
 //! クール区分 0 = 通常. B2 accepts JIS level 1 and 2 kanji only, so NEC/IBM extension
 //! characters (①, 髙) are warned about.
@@ -24,6 +25,123 @@ const CUSTOMER_CODE: &str = "shipping.yamato_customer_code";
 const CLASS_CODE: &str = "shipping.yamato_class_code";
 const FREIGHT_NO: &str = "shipping.yamato_freight_no";
 
+/// B2クラウド keeps the address as 都道府県 / 市区郡町村 / 町・番地 / 建物 and refuses a
+/// row whose part is too long (町・番地 over 32 bytes: ES001014) or that has no
+/// prefecture (WS003001). The basic layout's お届け先住所 (64 bytes) is the first three
+/// together; each part is checked on its own. 都道府県 8 and 市区郡町村 24 bytes are the
+/// B2 entry screen's field sizes as exporters give them (no primary document could be
+/// consulted); 町・番地 32 is the limit error ES001014 names.
+pub const PREFECTURE_MAX: usize = 8;
+pub const CITY_MAX: usize = 24;
+pub const TOWN_MAX: usize = 32;
+/// Where a prefecture filled from the postal code is said on the row (検索キー, not
+/// printed on the slip, searchable in B2).
+const SOURCE_TITLE: &str = "都道府県";
+const SOURCE_KEY: &str = "郵便番号から補完";
+
+/// The row's お届け先住所 and 建物: the parts checked against B2's limits, the prefecture
+/// added from the postal code when the address has none (and noted), an over-long
+/// 町・番地 continued in an empty 建物 column at a sensible break.
+fn b2_address(
+    to: &super::Destination,
+    p: &super::Parcel,
+    building_max: usize,
+    row: &mut Row<'_>,
+) -> (String, String) {
+    let sp = &to.split;
+    let pid = &p.participant_id;
+    let used = format!(
+        "住所の都道府県・市区郡町村の分割に使った郵便番号データ: {}",
+        crate::postal::snapshot()
+    );
+    if !row.notes.contains(&used) {
+        row.notes.push(used);
+    }
+    let mut problem = |code: &'static str, column: &str, message: String| {
+        row.problems.push(super::Problem {
+            participant_id: pid.clone(),
+            code,
+            column: column.to_string(),
+            message,
+        })
+    };
+    let Some(pref) = sp.prefecture.as_deref() else {
+        problem(
+            "address.prefecture_missing",
+            "お届け先住所（都道府県）",
+            format!(
+                "住所に都道府県がなく、郵便番号 {} からも決まりません。B2クラウドは都道府県のない住所を取り込みません（WS003001）。名簿の住所に都道府県を書いて roster import --update で取り込み直してください",
+                to.postal
+            ),
+        );
+        return (to.street.clone(), to.building.clone().unwrap_or_default());
+    };
+    if sp.prefecture_from_postal {
+        row.notes.push(format!(
+            "{pid}: 住所に都道府県がないため、郵便番号 {} から「{pref}」を補って送り状に書きました（名簿の住所は変えていません。行の検索キー１に「{SOURCE_KEY}」と記録。郵便番号データ: {}）",
+            to.postal,
+            crate::postal::snapshot()
+        ));
+    }
+    let mut town = sp.street.clone();
+    let mut building = to.building.clone().unwrap_or_default();
+    if building.is_empty() && cp932::byte_len(&town) > TOWN_MAX {
+        let split = after_number(&town, TOWN_MAX).or_else(|| {
+            into_fields(&[&town], TOWN_MAX, 2).map(|f| (f[0].clone(), f[1].clone()))
+        });
+        if let Some((a, b)) = split.filter(|(_, b)| cp932::byte_len(b) <= building_max) {
+            town = a;
+            building = b;
+        }
+    }
+    for (part, value, max, code) in [
+        ("都道府県", pref, PREFECTURE_MAX, ""),
+        ("市区郡町村", sp.city.as_str(), CITY_MAX, ""),
+        ("町・番地", town.as_str(), TOWN_MAX, "（B2 のエラー ES001014）"),
+    ] {
+        let bytes = cp932::byte_len(value);
+        if bytes > max {
+            problem(
+                "length.too_long",
+                &format!("お届け先住所（{part}）"),
+                format!(
+                    "住所の{part}が {bytes} バイトあり、B2クラウドの{part}欄の上限 {max} バイト（全角 {} 文字）を超えます{code}。切り詰めずに止めました: 名簿の住所の番地以降を方書・建物名に分けて roster import --update で取り込み直すか、--format xlsx の発送リストで手配してください",
+                    max / 2
+                ),
+            );
+        }
+    }
+    (format!("{pref}{}{town}", sp.city), building)
+}
+
+/// Split 町・番地 after its last house number (番地, 番, 号, or a digit run) that ends
+/// within `max` bytes, so the building name goes whole into the next column.
+fn after_number(town: &str, max: usize) -> Option<(String, String)> {
+    let mut best = None;
+    let mut chars = town.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let end = i + c.len_utf8();
+        if cp932::byte_len(&town[..end]) > max {
+            break;
+        }
+        let next = chars.peek().map(|x| x.1);
+        let number_end = match c {
+            '号' => true,
+            '地' => town[..i].ends_with('番'),
+            '番' => next != Some('地'),
+            c if c.is_ascii_digit() || ('０'..='９').contains(&c) => {
+                next.is_none_or(|n| !(n.is_ascii_digit() || ('０'..='９').contains(&n) || matches!(n, '-' | '－' | '番' | '号')))
+            }
+            _ => false,
+        };
+        if number_end && end < town.len() {
+            best = Some(end);
+        }
+    }
+    let cut = best?;
+    Some((town[..cut].to_string(), town[cut..].trim_start().to_string()))
+}
+
 impl Carrier for YamatoB2 {
     fn info(&self) -> &'static Info {
         &Info {
@@ -32,6 +150,7 @@ impl Carrier for YamatoB2 {
             help: "ヤマト B2クラウド 取込み用 CSV (CP932)",
             file_ja: "ヤマト B2クラウド取込み用 CSV (CP932)",
             columns: &B2_COLUMNS,
+            header: true,
         }
     }
     fn billing(&self, sh: &Shipping) -> Vec<(&'static str, Option<String>, bool)> {
@@ -44,18 +163,7 @@ impl Carrier for YamatoB2 {
 
     fn row_values(&self, row: &mut Row<'_>) -> Vec<(&'static str, String)> {
         let (to, p) = (row.to, row.parcel);
-        let (street_max, building_max) = (self.max_bytes(STREET), self.max_bytes(BUILDING));
-        let (street, building) =
-            if to.building.is_none() && cp932::byte_len(&to.street) > street_max {
-                match into_fields(&[&to.street], street_max, 2) {
-                    Some(f) if cp932::byte_len(&f[1]) <= building_max => {
-                        (f[0].clone(), Some(f[1].clone()).filter(|b| !b.is_empty()))
-                    }
-                    _ => (to.street.clone(), None),
-                }
-            } else {
-                (to.street.clone(), to.building.clone())
-            };
+        let (street, building) = b2_address(to, p, self.max_bytes(BUILDING), row);
         let items = &p.items;
         let item1 = items
             .first()
@@ -82,9 +190,25 @@ impl Carrier for YamatoB2 {
             ("お届け先電話番号", to.phone.clone()),
             ("お届け先郵便番号", to.postal.clone()),
             (STREET, street),
-            (BUILDING, building.unwrap_or_default()),
+            (BUILDING, building),
             ("お届け先名", p.name.clone()),
             ("敬称", "様".into()),
+            (
+                "検索キータイトル１",
+                if to.split.prefecture_from_postal {
+                    SOURCE_TITLE.to_string()
+                } else {
+                    String::new()
+                },
+            ),
+            (
+                "検索キー１",
+                if to.split.prefecture_from_postal {
+                    SOURCE_KEY.to_string()
+                } else {
+                    String::new()
+                },
+            ),
             (
                 "品名コード１",
                 items.first().map(|i| i.code.clone()).unwrap_or_default(),
