@@ -26,15 +26,68 @@ pub fn write_error_report(
     problems: &[Problem],
     input: Option<(&Path, &ReadOptions)>,
 ) -> Result<FileRecord> {
+    let mut each = |f: &mut dyn FnMut(&Problem) -> Result<()>| problems.iter().try_for_each(f);
+    let mut recs =
+        write_error_report_streamed(out, file_name, problems.len() as u64, &mut each, input)?;
+    Ok(recs.remove(0))
+}
+
+/// The most problems an `.xlsx` report lists: beyond them a workbook is too slow to
+/// open and too big to hold while writing. The full list goes to a CSV beside it.
+pub const XLSX_MAX_PROBLEMS: usize = 100_000;
+
+/// Runs its argument over every problem in order; may be called more than once.
+pub type EachProblem<'a> = dyn FnMut(&mut dyn FnMut(&Problem) -> Result<()>) -> Result<()> + 'a;
+
+/// Where the full list of an `.xlsx` report cut at [`XLSX_MAX_PROBLEMS`] goes:
+/// `誤り.xlsx` → `誤り_全件.csv`.
+pub fn full_list_path(out: &Path) -> std::path::PathBuf {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    out.with_file_name(format!("{stem}_全件.csv"))
+}
+
+/// [`write_error_report`] for problems read back from a spool, never all held: a
+/// `.csv` report takes every problem as it comes; an `.xlsx` one the first
+/// [`XLSX_MAX_PROBLEMS`], saying on its first sheet how many there were and where the
+/// full list is (a CSV written beside it). The records of every file written.
+pub fn write_error_report_streamed(
+    out: &Path,
+    file_name: &str,
+    total: u64,
+    each: &mut EachProblem<'_>,
+    input: Option<(&Path, &ReadOptions)>,
+) -> Result<Vec<FileRecord>> {
     let fmt = crate::output::TableFormat::from_path(out)?;
-    if fmt == crate::output::TableFormat::Xlsx {
-        return write_error_xlsx(out, file_name, problems, input);
+    if fmt != crate::output::TableFormat::Xlsx {
+        return Ok(vec![write_error_csv(out, file_name, each)?]);
     }
+    let mut recs = Vec::new();
+    let full = if total > XLSX_MAX_PROBLEMS as u64 {
+        let full = full_list_path(out);
+        recs.push(write_error_csv(&full, file_name, each)?);
+        Some(full)
+    } else {
+        None
+    };
+    let mut first = Vec::new();
+    each(&mut |p| {
+        if first.len() < XLSX_MAX_PROBLEMS {
+            first.push(p.clone());
+        }
+        Ok(())
+    })?;
+    let cut = full.as_deref().map(|f| (total, f));
+    recs.insert(0, write_error_xlsx(out, file_name, &first, cut, input)?);
+    Ok(recs)
+}
+
+fn write_error_csv(out: &Path, file_name: &str, each: &mut EachProblem<'_>) -> Result<FileRecord> {
     let mut w = TableWriter::create(out)?;
     w.sheet("誤り", &ERROR_HEADERS)?;
-    for p in problems {
-        w.row(&problem_row(file_name, p))?;
-    }
+    each(&mut |p| w.row(&problem_row(file_name, p)))?;
     Ok(w.finish()?.expect("file writer returns a record"))
 }
 
@@ -55,6 +108,7 @@ fn write_error_xlsx(
     out: &Path,
     file_name: &str,
     problems: &[Problem],
+    cut: Option<(u64, &Path)>,
     input: Option<(&Path, &ReadOptions)>,
 ) -> Result<FileRecord> {
     use rust_xlsxwriter::{Color, Format, Workbook};
@@ -62,15 +116,36 @@ fn write_error_xlsx(
     let bold = Format::new().set_bold();
     let ws = wb.add_worksheet();
     ws.set_name("誤り")?;
+    // A list cut short says so above its header, with where the full list is.
+    let top_row: u32 = match cut {
+        Some((total, full)) => {
+            let name = full
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            ws.write_string_with_format(
+                0,
+                0,
+                format!(
+                    "誤りは全部で {total} 件あります。この表には最初の {} 件だけを載せています。全件の一覧は同じフォルダの「{name}」にあります \
+                     ({total} problems; the first {} are listed here, all of them in {name})",
+                    XLSX_MAX_PROBLEMS, XLSX_MAX_PROBLEMS
+                ),
+                &bold,
+            )?;
+            1
+        }
+        None => 0,
+    };
     for (c, h) in ERROR_HEADERS.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold)?;
+        ws.write_string_with_format(top_row, c as u16, *h, &bold)?;
     }
     let top = Format::new().set_align(rust_xlsxwriter::FormatAlign::Top);
     let wrap = Format::new()
         .set_text_wrap()
         .set_align(rust_xlsxwriter::FormatAlign::Top);
     for (i, p) in problems.iter().enumerate() {
-        let r = i as u32 + 1;
+        let r = i as u32 + 1 + top_row;
         // Wrapped cells get no automatic height in every viewer: size the row to the
         // message (full-width characters count double in a 60-character column).
         let w: usize = p
@@ -95,9 +170,9 @@ fn write_error_xlsx(
     ws.set_paper_size(9);
     ws.set_landscape();
     ws.set_print_fit_to_pages(1, 0);
-    ws.set_repeat_rows(0, 0)?;
-    ws.set_freeze_panes(1, 0)?;
-    ws.autofilter(0, 0, problems.len() as u32, 7)?;
+    ws.set_repeat_rows(top_row, top_row)?;
+    ws.set_freeze_panes(top_row + 1, 0)?;
+    ws.autofilter(top_row, 0, problems.len() as u32 + top_row, 7)?;
 
     // A copy of each input sheet with problems, the problem cells highlighted, so the
     // operator can hold it against the paper card.
