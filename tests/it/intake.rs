@@ -78,3 +78,132 @@ fn control_characters_and_absurd_lengths_in_text_fields_are_refused() {
     assert!(!got.iter().any(|(_, c)| c.ends_with(".missing")), "{got:?}");
     assert_eq!(e.count("SELECT count(*) FROM participants"), 0);
 }
+
+/// A long steps CSV of `n` rows of A000002, every date a year before the program.
+fn last_year(n: usize) -> String {
+    let mut t = String::from("参加者番号,日付,歩数\n");
+    let start = chrono::NaiveDate::from_ymd_opt(2024, 4, 1).unwrap();
+    for i in 0..n {
+        let d = start + chrono::Duration::days((i % 365) as i64);
+        t.push_str(&format!("A{:06},{d},{}\n", 2 + i / 365, 5000 + i % 7));
+    }
+    t
+}
+
+#[test]
+fn a_sheet_of_another_year_is_named_as_such() {
+    let e = Env::with_roster();
+    let p = e.write("lastyear.csv", &last_year(400));
+    e.run(&["steps", "import", s(&p)])
+        .refused()
+        .stderr_has("400 件の誤り")
+        .stderr_has("どの行の日付も事業期間 2025-05-14〜2026-03-31 の外です")
+        .stderr_has("is this last year's sheet?")
+        .stderr_has("… ほか 380 件");
+    // One row inside the period: not every row, no such guess.
+    let mut text = last_year(400);
+    text.push_str("A000002,2025-06-01,5000\n");
+    let p = e.write("mixed.csv", &text);
+    let r = e.run(&["steps", "import", s(&p)]).refused();
+    assert!(!r.stderr.contains("別の年のシート"), "{}", r.stderr);
+    assert_eq!(e.count("SELECT count(*) FROM steps"), 0);
+}
+
+#[test]
+fn an_xlsx_report_holds_the_first_100000_problems_and_a_csv_beside_it_all() {
+    let e = Env::with_roster();
+    let p = e.write("lastyear.csv", &last_year(100_003));
+    let report = e.path("e.xlsx");
+    e.run(&["steps", "import", s(&p), "--errors", s(&report)])
+        .refused()
+        .stderr_has("e_全件.csv");
+    let rows = read_xlsx(&report, "誤り");
+    assert!(
+        rows[0][0].contains("誤りは全部で 100003 件"),
+        "{:?}",
+        rows[0]
+    );
+    assert!(rows[0][0].contains("e_全件.csv"));
+    assert_eq!(rows[1][0], "ファイル");
+    assert_eq!(rows.len(), 2 + 100_000);
+    // Every problem (rows of participants not in the roster have two).
+    let full = codes_at(&e.path("e_全件.csv"));
+    assert!(rows[0][0].contains(&format!("全部で {} 件", full.len())));
+    assert!(full.len() > 100_003);
+    assert_eq!(
+        full.iter().filter(|(_, c)| c == "date.out_of_period").count(),
+        100_003
+    );
+    // Both files are recorded as written.
+    assert_eq!(
+        e.count("SELECT count(*) FROM audit_log WHERE detail LIKE '%e_全件.csv%' AND detail LIKE '%e.xlsx%'"),
+        1
+    );
+}
+
+#[test]
+fn a_csv_report_takes_every_problem_in_file_order_with_late_ones_merged() {
+    let e = Env::with_roster();
+    // Row 2 and row 4 key the same day with different values (found after the last
+    // row), row 3 is out of the period (found while reading).
+    let text = "参加者番号,日付,歩数\nA000002,2025-06-01,5000\nA000002,2024-06-01,5000\nA000002,2025-06-01,6000\nA000002,2023-06-01,1\n";
+    let p = e.write("s.csv", text);
+    let report = e.path("e.csv");
+    e.run(&["steps", "import", s(&p), "--errors", s(&report)])
+        .refused();
+    let rows: Vec<String> = codes_at(&report).into_iter().map(|(c, _)| c).collect();
+    let mut sorted = rows.clone();
+    sorted.sort_by_key(|c| c[1..].parse::<u32>().unwrap());
+    assert_eq!(rows, sorted, "file order");
+    assert!(rows.len() >= 4, "{rows:?}");
+}
+
+#[test]
+fn cells_over_excels_limit_are_cut_with_a_mark_not_a_failure() {
+    let e = Env::init();
+    let long = "あ".repeat(40_000);
+    let text = format!(
+        "{ROSTER_HEAD}X0001,{long},ヤマダ タロウ,160-0022,東京都新宿区新宿1-1-1,1955-04-01,男,台紙\n\
+         X0002,佐藤 花子,サトウ ハナコ,160-0023,東京都新宿区西新宿2-2-2,1960-05-05,女,台紙\n"
+    );
+    let p = e.write("long.csv", &text);
+    let report = e.path("e.xlsx");
+    e.run(&[
+        "roster",
+        "import",
+        s(&p),
+        "--partial",
+        "--errors",
+        s(&report),
+    ])
+    .ok();
+    let rows = read_xlsx(&report, "誤り");
+    let raw = &rows[1][5];
+    assert!(
+        raw.contains("以下略: 全 40000 文字"),
+        "{}",
+        &raw[raw.len() - 300..]
+    );
+    assert!(raw.chars().count() <= 32_767);
+    e.run(&[
+        "batches",
+        "show",
+        "1",
+        "--rejected",
+        "--out",
+        s(&e.path("r.xlsx")),
+    ])
+    .ok();
+    let names = {
+        use calamine::Reader;
+        calamine::open_workbook_auto(e.path("r.xlsx"))
+            .unwrap()
+            .sheet_names()
+            .to_vec()
+    };
+    let rows = read_xlsx(&e.path("r.xlsx"), &names[0]);
+    assert!(rows
+        .iter()
+        .flatten()
+        .any(|c| c.contains("以下略: 全 40000 文字")));
+}
