@@ -131,7 +131,9 @@ fn an_xlsx_report_holds_the_first_100000_problems_and_a_csv_beside_it_all() {
     assert!(rows[0][0].contains(&format!("全部で {} 件", full.len())));
     assert!(full.len() > 100_003);
     assert_eq!(
-        full.iter().filter(|(_, c)| c == "date.out_of_period").count(),
+        full.iter()
+            .filter(|(_, c)| c == "date.out_of_period")
+            .count(),
         100_003
     );
     // Both files are recorded as written.
@@ -206,4 +208,88 @@ fn cells_over_excels_limit_are_cut_with_a_mark_not_a_failure() {
         .iter()
         .flatten()
         .any(|c| c.contains("以下略: 全 40000 文字")));
+}
+
+const ORDERS_PROGRAM: &str = r#"
+[program]
+name = "テスト健康ポイント"
+municipality = "テスト市"
+contractor = "株式会社テスト"
+contract_no = "T-1"
+start = 2025-05-14
+end = 2025-08-31
+
+[points]
+bands = [ { steps = 2000, points = 1 }, { steps = 10000, points = 5 } ]
+
+[[handlers]]
+name = "山田 太郎"
+role = "responsible"
+
+[[prizes]]
+code = "Q1"
+name = "クオカード"
+points = 10
+stock = 10
+"#;
+
+/// The balance column of `points --as-of D` for P001.
+fn balance_as_of(e: &Env, d: &str) -> i64 {
+    let out = e.run(&["points", "--as-of", d]).ok().stdout;
+    let line = out.lines().find(|l| l.starts_with("P001,")).unwrap();
+    line.rsplit(',').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn an_order_spends_only_points_earned_by_its_date() {
+    let e = Env::new();
+    e.write("program.toml", ORDERS_PROGRAM);
+    e.run(&["init", "--program", "program.toml"]).ok();
+    e.write(
+        "roster.csv",
+        "参加者番号,氏名,郵便番号,住所,電話番号,年齢,利用区分\n\
+         P001,試験 一郎,160-0022,東京都新宿区新宿1-1-1,03-1111-0001,40,台紙\n",
+    );
+    e.run(&["roster", "import", "roster.csv"]).ok();
+    // 5 points a day from 1 June: 10 points by 2 June, none in May.
+    let mut steps = String::from("参加者番号,日付,歩数\n");
+    for d in 1..=10 {
+        steps.push_str(&format!("P001,2025-06-{d:02},10000\n"));
+    }
+    e.write("steps.csv", &steps);
+    e.run(&["steps", "import", "steps.csv"]).ok();
+    // Dated in May: nothing earned by then (June's steps cannot pay for it). Dated
+    // 2 June: 10 earned, accepted. Dated 3 June: 15 earned, 10 used, refused. Dated
+    // 4 June: 20 earned, 10 used, accepted.
+    e.write(
+        "orders.csv",
+        "参加者番号,景品コード,数量,申込日\n\
+         P001,Q1,1,2025-05-20\n\
+         P001,Q1,1,2025-06-02\n\
+         P001,Q1,1,2025-06-03\n\
+         P001,Q1,1,2025-06-04\n",
+    );
+    let report = e.path("e.csv");
+    e.run(&["orders", "import", "orders.csv", "--errors", s(&report)])
+        .ok();
+    let got = codes_at(&report);
+    assert_eq!(
+        got,
+        vec![
+            ("B2".to_string(), "points.insufficient".to_string()),
+            ("B4".to_string(), "points.insufficient".to_string()),
+        ]
+    );
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("残高は 0 ポイント"), "{text}");
+    for d in [
+        "2025-05-20",
+        "2025-06-02",
+        "2025-06-03",
+        "2025-06-04",
+        "2025-08-31",
+    ] {
+        assert!(balance_as_of(&e, d) >= 0, "{d}");
+    }
+    assert_eq!(balance_as_of(&e, "2025-06-04"), 0);
 }
