@@ -37,8 +37,9 @@ use chrono::NaiveDate;
 use rusqlite::Connection;
 use std::collections::HashMap;
 
-/// How many participants' stored days are held at once (about 5 KB each).
-pub const DAYS_KEPT: usize = 2_000;
+/// How many participants' stored days are held at once (8 bytes a day, about 2.5 KB
+/// for a year): a 10,000-participant program is read once, in about 25 MB.
+pub const DAYS_KEPT: usize = 10_000;
 
 #[derive(Clone, Copy)]
 struct Person {
@@ -56,8 +57,9 @@ pub struct OrdersImporter {
     today: NaiveDate,
     counts: Counts,
     people: HashMap<String, Option<Person>>,
-    /// Stored days of recently seen participants.
-    days: HashMap<String, Vec<(NaiveDate, i64)>>,
+    /// Stored days of recently seen participants inside the program period: (days
+    /// from the start, steps).
+    days: HashMap<String, Vec<(u16, u32)>>,
     /// A scorer per application date (days counted up to it).
     scorers: HashMap<NaiveDate, Scorer>,
     /// Accepted quantity per prize (stored plus this file), read at the first row.
@@ -130,20 +132,33 @@ impl OrdersImporter {
             if self.days.len() >= DAYS_KEPT {
                 self.days.clear();
             }
-            self.days
-                .insert(pid.to_string(), participant_days(conn, pid)?);
+            let start = self.program.program.start;
+            let end = self.program.program.end;
+            let days = participant_days(conn, pid)?
+                .into_iter()
+                .filter(|(d, _)| *d >= start && *d <= end)
+                .map(|(d, steps)| {
+                    (
+                        u16::try_from((d - start).num_days()).unwrap_or(u16::MAX),
+                        u32::try_from(steps.max(0)).unwrap_or(u32::MAX),
+                    )
+                })
+                .collect();
+            self.days.insert(pid.to_string(), days);
         }
+        let start = self.program.program.start;
         let program = &self.program;
         let scorer = self
             .scorers
             .entry(on)
             .or_insert_with(|| Scorer::new(program, Some(on)));
         let mut t = scorer.tally(table);
-        for &(d, steps) in &self.days[pid] {
+        for &(offset, steps) in &self.days[pid] {
+            let d = start + chrono::Days::new(u64::from(offset));
             if d > on {
                 break;
             }
-            t.add(d, steps);
+            t.add(d, i64::from(steps));
         }
         Ok(t.finish().earned())
     }
