@@ -134,7 +134,7 @@ impl OrdersImporter {
             }
             let start = self.program.program.start;
             let end = self.program.program.end;
-            let days = participant_days(conn, pid)?
+            let mut days: Vec<(u16, u32)> = participant_days(conn, pid)?
                 .into_iter()
                 .filter(|(d, _)| *d >= start && *d <= end)
                 .map(|(d, steps)| {
@@ -144,6 +144,7 @@ impl OrdersImporter {
                     )
                 })
                 .collect();
+            days.shrink_to_fit();
             self.days.insert(pid.to_string(), days);
         }
         let start = self.program.program.start;
