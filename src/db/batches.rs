@@ -107,18 +107,20 @@ impl<'c> RejectStore<'c> {
     }
 
     pub fn problems(&mut self, problems: &[Problem]) -> Result<()> {
-        for p in problems {
-            self.problem.execute(rusqlite::params![
-                self.batch,
-                p.sheet,
-                p.row,
-                p.cell(),
-                p.column,
-                p.raw,
-                p.code,
-                p.message
-            ])?;
-        }
+        problems.iter().try_for_each(|p| self.problem(p))
+    }
+
+    pub fn problem(&mut self, p: &Problem) -> Result<()> {
+        self.problem.execute(rusqlite::params![
+            self.batch,
+            p.sheet,
+            p.row,
+            p.cell(),
+            p.column,
+            p.raw,
+            p.code,
+            p.message
+        ])?;
         Ok(())
     }
 

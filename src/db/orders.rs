@@ -27,6 +27,21 @@ pub fn points_used(conn: &Connection, pid: &str) -> Result<i64> {
     )?)
 }
 
+/// One participant's stored days in date order (days that are not dates left out):
+/// what an application's balance on its 申込日 is scored from.
+pub fn participant_days(conn: &Connection, pid: &str) -> Result<Vec<(chrono::NaiveDate, i64)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT date, steps FROM steps WHERE participant_id=?1 ORDER BY date")?;
+    let mut rows = stmt.query([pid])?;
+    let mut days = Vec::new();
+    while let Some(r) = rows.next()? {
+        if let Some(d) = crate::points::parse_iso(r.get_ref(0)?.as_str()?) {
+            days.push((d, r.get(1)?));
+        }
+    }
+    Ok(days)
+}
+
 /// Quantity of a prize a participant's accepted orders hold.
 pub fn accepted_quantity(conn: &Connection, pid: &str, prize_code: &str) -> Result<i64> {
     Ok(conn.query_row(

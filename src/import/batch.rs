@@ -4,10 +4,11 @@
 //! (problems in strict mode, `--dry-run`), and tell the operator what happened.
 
 use super::header::{ColumnDef, Header};
+use super::problems::ProblemLog;
 use super::walk::{walk, Visit};
 use super::{
-    already_imported, chosen_sheets, open_source, print_problems, progress, sheet_key,
-    write_error_report, Counts, Options, Problem, RejectStore, Session,
+    already_imported, chosen_sheets, open_source, print_first, progress, sheet_key, Counts,
+    Options, Problem, RejectStore, Session,
 };
 use crate::sheet::Row;
 use anyhow::{bail, Result};
@@ -124,14 +125,27 @@ pub fn run_with(
             verified: spec.verified,
         },
     )?;
+    // Every problem goes to a spool file when a report or `--partial` needs them all
+    // (beside the report: it is as personal as the report), else only counted.
+    let spool_dir = match &opts.errors {
+        Some(out) => Some(match out.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        }),
+        None if opts.partial => Some(std::env::temp_dir()),
+        None => None,
+    };
     let mut d = Driver {
         handler: make(&tx, batch)?,
         tx: &tx,
-        problems: Vec::new(),
+        log: ProblemLog::new(&sheets, spool_dir.as_deref())?,
+        buf: Vec::new(),
+        rows_out_of_period: 0,
+        spool_error: None,
         fatal: false,
         headers: serde_json::Map::new(),
         rejected_rows: 0,
-        refused_inline: Default::default(),
+        refused_inline: RowSet::default(),
         store: RejectStore::new(&tx, batch)?,
         partial: opts.partial,
         quiet,
@@ -148,14 +162,15 @@ pub fn run_with(
     )?;
     let Read {
         mut handler,
-        problems,
+        mut log,
         fatal,
         headers,
         rejected_rows,
-    } = d.finish(&sheets)?;
+        rows_out_of_period,
+    } = d.finish()?;
     let counts = handler.counts();
     // Notices only mean something when the rows they speak of are kept.
-    let will_commit = !fatal && (problems.is_empty() || opts.partial);
+    let will_commit = !fatal && (log.is_empty() || opts.partial);
     let notices = if will_commit {
         handler.notices()
     } else {
@@ -168,7 +183,7 @@ pub fn run_with(
     d.count("duplicates", counts.duplicates);
     d.count("replaced", counts.replaced);
     d.count("updated", counts.updated);
-    d.count("problems", problems.len() as u64);
+    d.count("problems", log.total());
     d.count("rejected_rows", rejected_rows);
     if !notices.is_empty() {
         d.count("notices", notices.len() as u64);
@@ -176,21 +191,48 @@ pub fn run_with(
 
     if let Some(out) = &opts.errors {
         let input = (path, &src.opts);
-        let listed: Vec<Problem> = problems.iter().chain(&notices).cloned().collect();
-        let rec = write_error_report(out, &file_name, &listed, Some(input))?;
+        let total = log.total() + notices.len() as u64;
+        let mut each = |f: &mut dyn FnMut(&Problem) -> Result<()>| {
+            log.for_each(&mut *f)?;
+            notices.iter().try_for_each(&mut *f)
+        };
+        let recs = crate::output::error_report::write_error_report_streamed(
+            out,
+            &file_name,
+            total,
+            &mut each,
+            Some(input),
+        )?;
         say(
             ctx.quiet,
-            format!("誤りの一覧: {} ({} 件)", out.display(), listed.len()),
+            format!("誤りの一覧: {} ({} 件)", out.display(), total),
         );
-        ctx.detail.file(rec);
+        for rec in recs.into_iter() {
+            if rec.path != out.display().to_string() {
+                say(
+                    ctx.quiet,
+                    format!(
+                        "  一覧が長いため、{} 件を超える分も含めた全件を {} に書き出しました (the full list)",
+                        crate::output::error_report::XLSX_MAX_PROBLEMS,
+                        rec.path
+                    ),
+                );
+            }
+            ctx.detail.file(rec);
+        }
     }
-    print_problems(ctx.quiet, &file_name, &problems);
+    let first = log.first()?;
+    print_first(ctx.quiet, &file_name, &first, log.total());
+    let hint = likely_cause(ctx.program, &log, counts.rows, rows_out_of_period);
+    if let Some(h) = &hint {
+        say(ctx.quiet, format!("{file_name}: {h}"));
+    }
     if !notices.is_empty() && !ctx.quiet {
         eprintln!(
             "{file_name}: 取り込んだうえで、お知らせが必要な行 {} 件:",
             notices.len()
         );
-        print_problems(ctx.quiet, &file_name, &notices);
+        super::print_problems(ctx.quiet, &file_name, &notices);
     }
 
     if fatal {
@@ -201,20 +243,21 @@ pub fn run_with(
              (header problems; nothing imported)"
         );
     }
-    if !problems.is_empty() && !opts.partial {
+    if !log.is_empty() && !opts.partial {
         drop(handler);
         drop(tx);
         bail!(
-            "{file_name}: {} 件の誤り（{rejected_rows} 行）があるため、何も取り込んでいません。\
+            "{file_name}: {} 件の誤り（{rejected_rows} 行）があるため、何も取り込んでいません。{}\
              直して取り込み直すか、--partial で正しい行だけ取り込んでください{} \
              ({} problem(s); nothing imported)",
-            problems.len(),
+            log.total(),
+            hint.map(|h| format!("{h}。")).unwrap_or_default(),
             if opts.errors.is_none() {
                 "。--errors 誤り.xlsx で一覧を書き出せます"
             } else {
                 ""
             },
-            problems.len()
+            log.total()
         );
     }
     let summary = format!(
@@ -264,10 +307,65 @@ pub fn run_with(
 /// What the driver read, once the handler has finished.
 struct Read<'c> {
     handler: Box<dyn RowHandler + 'c>,
-    problems: Vec<Problem>,
+    log: ProblemLog,
     fatal: bool,
     headers: serde_json::Map<String, serde_json::Value>,
     rejected_rows: u64,
+    rows_out_of_period: u64,
+}
+
+/// What most likely went wrong when every row was refused the same way: a sheet of
+/// another year (every date outside the program period).
+fn likely_cause(
+    program: &crate::program::Program,
+    log: &ProblemLog,
+    rows: u64,
+    rows_out_of_period: u64,
+) -> Option<String> {
+    (rows > 0 && rows_out_of_period == rows && log.count_of("date.out_of_period") > 0).then(|| {
+        let p = &program.program;
+        format!(
+            "どの行の日付も事業期間 {}〜{} の外です。前年度など別の年のシートではありませんか \
+             (every date is outside the program period {}〜{}: is this last year's sheet?)",
+            p.start, p.end, p.start, p.end
+        )
+    })
+}
+
+/// Rows (sheet, row number) as bits: an import refused row by row holds one bit a row,
+/// not a key.
+#[derive(Default)]
+struct RowSet {
+    sheets: Vec<(String, Vec<u64>)>,
+}
+
+impl RowSet {
+    fn bits(&mut self, sheet: &str) -> &mut Vec<u64> {
+        let i = match self.sheets.iter().position(|(s, _)| s == sheet) {
+            Some(i) => i,
+            None => {
+                self.sheets.push((sheet.to_string(), Vec::new()));
+                self.sheets.len() - 1
+            }
+        };
+        &mut self.sheets[i].1
+    }
+    fn insert(&mut self, sheet: &str, row: u32) {
+        let bits = self.bits(sheet);
+        let (w, b) = ((row / 64) as usize, row % 64);
+        if bits.len() <= w {
+            bits.resize(w + 1, 0);
+        }
+        bits[w] |= 1 << b;
+    }
+    fn contains(&self, sheet: &str, row: u32) -> bool {
+        let (w, b) = ((row / 64) as usize, row % 64);
+        self.sheets
+            .iter()
+            .find(|(s, _)| s == sheet)
+            .and_then(|(_, bits)| bits.get(w))
+            .is_some_and(|x| x & (1 << b) != 0)
+    }
 }
 
 /// The driver's reading of the sheets: the kind's handler validates and stores each
@@ -275,12 +373,19 @@ struct Read<'c> {
 struct Driver<'a, 'c> {
     handler: Box<dyn RowHandler + 'c>,
     tx: &'c Connection,
-    problems: Vec<Problem>,
+    /// Every problem, counted and spooled, never all held.
+    log: ProblemLog,
+    /// One row's problems, handed to the log.
+    buf: Vec<Problem>,
+    /// Rows refused (among others) for a date outside the program period.
+    rows_out_of_period: u64,
     fatal: bool,
+    /// A problem that could not be written to the spool (reported after the walk).
+    spool_error: Option<anyhow::Error>,
     headers: serde_json::Map<String, serde_json::Value>,
     rejected_rows: u64,
     /// The rows refused as they were read (so a row refused again later counts once).
-    refused_inline: std::collections::HashSet<(String, u32)>,
+    refused_inline: RowSet,
     store: RejectStore<'c>,
     partial: bool,
     quiet: bool,
@@ -298,7 +403,11 @@ impl Visit for Driver<'_, '_> {
         Ok(hp)
     }
     fn unreadable(&mut self, problems: Vec<Problem>) {
-        self.problems.extend(problems);
+        for p in problems {
+            if let Err(e) = self.log.push(p) {
+                self.spool_error.get_or_insert(e);
+            }
+        }
         self.fatal = true;
     }
     fn skipped(&mut self, sheet: &str) {
@@ -311,12 +420,18 @@ impl Visit for Driver<'_, '_> {
         );
     }
     fn row(&mut self, h: &Header, row: &Row, outside: Option<Problem>) -> Result<()> {
-        let before = self.problems.len();
-        self.handler.row(self.tx, h, row, &mut self.problems)?;
-        self.problems.extend(outside);
-        if self.problems.len() > before {
+        self.buf.clear();
+        self.handler.row(self.tx, h, row, &mut self.buf)?;
+        self.buf.extend(outside);
+        if !self.buf.is_empty() {
+            if self.buf.iter().any(|p| p.code == "date.out_of_period") {
+                self.rows_out_of_period += 1;
+            }
+            for p in self.buf.drain(..) {
+                self.log.push(p)?;
+            }
             self.rejected_rows += 1;
-            self.refused_inline.insert((h.sheet.clone(), row.number()));
+            self.refused_inline.insert(&h.sheet, row.number());
             if self.partial {
                 self.store.row(&h.sheet, row, h.width())?;
             }
@@ -334,17 +449,20 @@ impl Visit for Driver<'_, '_> {
 impl<'c> Driver<'_, 'c> {
     /// After the last row: the handler's own finish (still in the transaction), the
     /// rows it refused after the fact, and for `--partial` every problem stored.
-    fn finish(mut self, sheets: &[String]) -> Result<Read<'c>> {
+    fn finish(mut self) -> Result<Read<'c>> {
         if let Some(pb) = self.pb.take() {
             pb.finish_and_clear();
         }
-        let read = self.problems.len();
-        self.handler.finish(self.tx, &mut self.problems)?;
+        if let Some(e) = self.spool_error.take() {
+            return Err(e);
+        }
+        let mut late = Vec::new();
+        self.handler.finish(self.tx, &mut late)?;
         let keep = self.partial && !self.fatal;
         // Rows refused after the fact count once, and not again when a problem of
         // their own had already refused them.
         for (sheet, r, cells) in self.handler.extra_rejects() {
-            if self.refused_inline.contains(&(sheet.clone(), r)) {
+            if self.refused_inline.contains(&sheet, r) {
                 continue;
             }
             self.rejected_rows += 1;
@@ -352,22 +470,19 @@ impl<'c> Driver<'_, 'c> {
                 self.store.row_cells(&sheet, r, &cells)?;
             }
         }
-        if self.problems.len() > read {
-            // Problems found once the file was read go in file order with the others.
-            self.problems.sort_by_key(|p| {
-                let sheet = sheets.iter().position(|s| *s == p.sheet).unwrap_or(0);
-                (sheet, p.row.unwrap_or(0))
-            });
-        }
+        // Problems found once the file was read go in file order with the others.
+        self.log.push_late(late);
         if keep {
-            self.store.problems(&self.problems)?;
+            let store = &mut self.store;
+            self.log.for_each(|p| store.problem(p))?;
         }
         Ok(Read {
             handler: self.handler,
-            problems: self.problems,
+            log: self.log,
             fatal: self.fatal,
             headers: self.headers,
             rejected_rows: self.rejected_rows,
+            rows_out_of_period: self.rows_out_of_period,
         })
     }
 }

@@ -17,6 +17,7 @@
 
 pub mod batch;
 pub mod orders;
+pub mod problems;
 pub mod roster;
 pub mod steps;
 pub mod survey;
@@ -140,12 +141,18 @@ pub fn sheet_key(sheets: &[String], all: bool) -> String {
 
 /// Print problems for the operator: the first few on stderr, all in `--errors FILE`.
 pub fn print_problems(quiet: bool, file_name: &str, problems: &[Problem]) {
+    print_first(quiet, file_name, problems, problems.len() as u64);
+}
+
+/// Print the first few of `total` problems (the rest are counted, and listed in full
+/// only in `--errors FILE`).
+pub fn print_first(quiet: bool, file_name: &str, first: &[Problem], total: u64) {
     if quiet {
         return;
     }
-    const SHOWN: usize = 20;
+    const SHOWN: usize = problems::SHOWN;
     let mut withheld = false;
-    for p in problems.iter().take(SHOWN) {
+    for p in first.iter().take(SHOWN) {
         withheld |= !p.raw.is_empty() && raw_is_personal(p.code);
         let raw = shown_raw(p.code, &p.raw);
         eprintln!(
@@ -160,11 +167,12 @@ pub fn print_problems(quiet: bool, file_name: &str, problems: &[Problem]) {
     if withheld {
         eprintln!("  {RAW_WITHHELD}");
     }
-    if problems.len() > SHOWN {
+    let shown = first.len().min(SHOWN) as u64;
+    if total > shown {
         eprintln!(
             "  … ほか {} 件 (and {} more): --errors FILE で全件を書き出せます",
-            problems.len() - SHOWN,
-            problems.len() - SHOWN
+            total - shown,
+            total - shown
         );
     }
 }

@@ -10,15 +10,23 @@
 //!   outcome the participant must be told about: it is stored as a rejected order with
 //!   its code and listed in the report, and the batch commits.
 //!
-//! Applications are decided in file order. The balance is the points earned from every
-//! stored day (as `stepcard points` shows without `--as-of`) less the points of orders
-//! accepted before, including those accepted earlier in the same file.
+//! Applications are decided in file order. The balance an application may spend is the
+//! points earned on days up to and including its 申込日 (as `stepcard points --as-of
+//! 申込日` shows them: bonuses of months that end by then) less the points of every
+//! order accepted before it, in earlier batches and earlier in the same file. So no
+//! `points --as-of D` is ever negative: the orders dated by D were each paid from what
+//! had been earned by their own date, itself no more than by D.
+//!
+//! Each participant's stored days are read once (one query) when their first
+//! application comes, and scored again per application date from memory; the days of
+//! at most [`DAYS_KEPT`] participants are held at a time.
 
 use super::header::Header;
 use super::{Counts, Problem};
 use crate::db::orders;
-use crate::db::points::participant_score;
-use crate::points::Scorer;
+use crate::db::orders::participant_days;
+use crate::db::points::participant_age;
+use crate::points::{Scorer, Table};
 use crate::program::Program;
 use crate::sheet::Row;
 use crate::validate::fields::problem;
@@ -29,11 +37,16 @@ use chrono::NaiveDate;
 use rusqlite::Connection;
 use std::collections::HashMap;
 
+/// How many participants' stored days are held at once (8 bytes a day, about 2.5 KB
+/// for a year): a 10,000-participant program is read once, in about 25 MB.
+pub const DAYS_KEPT: usize = 10_000;
+
 #[derive(Clone, Copy)]
 struct Person {
     has_address: bool,
-    /// Earned less used, kept current as this file's orders are accepted.
-    balance: i64,
+    /// Points of accepted orders, kept current as this file's orders are accepted.
+    used: i64,
+    table: Table,
 }
 
 /// The orders import's row handler.
@@ -44,6 +57,11 @@ pub struct OrdersImporter {
     today: NaiveDate,
     counts: Counts,
     people: HashMap<String, Option<Person>>,
+    /// Stored days of recently seen participants inside the program period: (days
+    /// from the start, steps).
+    days: HashMap<String, Vec<(u16, u32)>>,
+    /// A scorer per application date (days counted up to it).
+    scorers: HashMap<NaiveDate, Scorer>,
     /// Accepted quantity per prize (stored plus this file), read at the first row.
     taken: Option<HashMap<String, i64>>,
     /// Accepted quantity per participant and prize.
@@ -60,6 +78,8 @@ impl OrdersImporter {
             today,
             counts: Counts::default(),
             people: HashMap::new(),
+            days: HashMap::new(),
+            scorers: HashMap::new(),
             taken: None,
             had: HashMap::new(),
             notices: Vec::new(),
@@ -87,17 +107,61 @@ impl OrdersImporter {
                 Some((postal, address)) => {
                     let filled =
                         |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
-                    let earned = participant_score(conn, &self.scorer, pid)?.earned();
-                    let used = orders::points_used(conn, pid)?;
+                    let age = participant_age(conn, &self.scorer, pid)?;
                     Some(Person {
                         has_address: filled(&postal) && filled(&address),
-                        balance: earned - used,
+                        used: orders::points_used(conn, pid)?,
+                        table: self.scorer.table_for(age),
                     })
                 }
             };
             self.people.insert(pid.to_string(), person);
         }
         Ok(self.people.get_mut(pid).and_then(Option::as_mut))
+    }
+
+    /// Points a participant earned on days up to and including `on`.
+    fn earned_by(
+        &mut self,
+        conn: &Connection,
+        pid: &str,
+        table: Table,
+        on: NaiveDate,
+    ) -> Result<i64> {
+        if !self.days.contains_key(pid) {
+            if self.days.len() >= DAYS_KEPT {
+                self.days.clear();
+            }
+            let start = self.program.program.start;
+            let end = self.program.program.end;
+            let mut days: Vec<(u16, u32)> = participant_days(conn, pid)?
+                .into_iter()
+                .filter(|(d, _)| *d >= start && *d <= end)
+                .map(|(d, steps)| {
+                    (
+                        u16::try_from((d - start).num_days()).unwrap_or(u16::MAX),
+                        u32::try_from(steps.max(0)).unwrap_or(u32::MAX),
+                    )
+                })
+                .collect();
+            days.shrink_to_fit();
+            self.days.insert(pid.to_string(), days);
+        }
+        let start = self.program.program.start;
+        let program = &self.program;
+        let scorer = self
+            .scorers
+            .entry(on)
+            .or_insert_with(|| Scorer::new(program, Some(on)));
+        let mut t = scorer.tally(table);
+        for &(offset, steps) in &self.days[pid] {
+            let d = start + chrono::Days::new(u64::from(offset));
+            if d > on {
+                break;
+            }
+            t.add(d, i64::from(steps));
+        }
+        Ok(t.finish().earned())
     }
 
     fn had(&mut self, conn: &Connection, pid: &str, code: &str) -> Result<i64> {
@@ -143,9 +207,10 @@ impl OrdersImporter {
             0
         };
         let taken = *self.taken(conn, &prize.code)?;
+        let earned = self.earned_by(conn, pid, person.table, a.applied_on)?;
         let standing = Standing {
             has_address: person.has_address,
-            balance: person.balance,
+            balance: earned - person.used,
             had,
             taken,
         };
@@ -154,7 +219,7 @@ impl OrdersImporter {
             // Accepted: the balance, the stock and the per-person count move now, so
             // the next rows of this file see them.
             if let Some(p) = self.people.get_mut(pid).and_then(Option::as_mut) {
-                p.balance -= cost;
+                p.used += cost;
             }
             *self.taken(conn, &prize.code)? += a.quantity;
             *self

@@ -315,7 +315,7 @@ impl TableWriter {
                 )?;
                 let head = xlsx::Styles::new(xlsx::GOTHIC).head;
                 for (c, h) in self.headers.iter().enumerate() {
-                    ws.write_string_with_format(0, c as u16, h, &head)?;
+                    ws.write_string_with_format(0, c as u16, xlsx::excel_text(h), &head)?;
                     ws.set_column_width(c as u16, (h.chars().count() as f64 * 2.2).max(10.0))?;
                 }
                 *current = Some(self.sheet_no as usize - 1);

@@ -319,7 +319,7 @@ pub fn write_cell(ws: &mut Worksheet, st: &Styles, r: u32, c: u16, cell: &Cell) 
             ws.write_blank(r, c, st.tone(*t))?;
         }
         Cell::Text(s, t) => {
-            ws.write_string_with_format(r, c, s, st.tone(*t))?;
+            ws.write_string_with_format(r, c, excel_text(s), st.tone(*t))?;
         }
         Cell::Num(x, code, t) => {
             ws.write_number_with_format(r, c, *x, st.number(code, *t))?;
@@ -469,6 +469,37 @@ pub fn created_datetime(created_at: &str) -> ExcelDateTime {
         .unwrap_or_else(|| ExcelDateTime::from_ymd(2000, 1, 1).unwrap_or_default())
 }
 
+/// The most characters an Excel cell holds.
+pub const EXCEL_CELL_MAX: usize = 32_767;
+
+/// Text as an xlsx cell can hold it: a value over Excel's 32,767 characters is cut, and
+/// the cut is marked at its end with how long the value was, so nobody takes it for the
+/// whole. Cut rather than refused: these workbooks are lists for people (the error
+/// report, rejected rows, a roster export), and refusing would withhold the very list
+/// that says which cell is wrong; the whole value stays in the CSV forms and the
+/// database.
+pub fn excel_text(s: &str) -> std::borrow::Cow<'_, str> {
+    // Counted in UTF-16 units, as Excel counts: a character outside the BMP takes two.
+    if s.len() <= EXCEL_CELL_MAX || s.encode_utf16().count() <= EXCEL_CELL_MAX {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let total = s.chars().count();
+    let mark = format!(
+        "…［以下略: 全 {total} 文字。Excel のセルは 32,767 文字までのため切りました。全文は CSV で書き出してください (cut: {total} characters)］"
+    );
+    let room = EXCEL_CELL_MAX - mark.encode_utf16().count();
+    let mut used = 0;
+    let mut end = 0;
+    for (i, ch) in s.char_indices() {
+        used += ch.len_utf16();
+        if used > room {
+            break;
+        }
+        end = i + ch.len_utf8();
+    }
+    std::borrow::Cow::Owned(format!("{}{mark}", &s[..end]))
+}
+
 /// Write one value into an xlsx cell: text always as a string (never a formula), numbers
 /// as numbers, nothing for an empty value.
 pub fn write_xlsx_value(
@@ -481,10 +512,10 @@ pub fn write_xlsx_value(
     match (v, format) {
         (Value::Empty, _) => {}
         (Value::Text(s), None) => {
-            ws.write_string(r, c, s)?;
+            ws.write_string(r, c, excel_text(s))?;
         }
         (Value::Text(s), Some(f)) => {
-            ws.write_string_with_format(r, c, s, f)?;
+            ws.write_string_with_format(r, c, excel_text(s), f)?;
         }
         (Value::Int(i), None) => {
             ws.write_number(r, c, *i as f64)?;
@@ -548,10 +579,10 @@ pub fn copy_sheet_marked<'f>(
                     ws.write_blank(er, ec, f)?;
                 }
                 Some(f) => {
-                    ws.write_string_with_format(er, ec, t.as_ref(), f)?;
+                    ws.write_string_with_format(er, ec, excel_text(&t), f)?;
                 }
                 None if !t.is_empty() => {
-                    ws.write_string(er, ec, t.as_ref())?;
+                    ws.write_string(er, ec, excel_text(&t))?;
                 }
                 None => {}
             }
@@ -573,6 +604,23 @@ pub fn copy_sheet_marked<'f>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_over_excels_cell_limit_is_cut_with_a_mark() {
+        assert_eq!(excel_text("abc"), "abc");
+        let exact = "a".repeat(EXCEL_CELL_MAX);
+        assert_eq!(excel_text(&exact), exact);
+        for long in [
+            "a".repeat(EXCEL_CELL_MAX + 1),
+            "あ".repeat(100_000),
+            "😀".repeat(20_000),
+        ] {
+            let cut = excel_text(&long);
+            assert!(cut.encode_utf16().count() <= EXCEL_CELL_MAX);
+            assert!(cut.contains("以下略"), "{}", &cut[cut.len() - 200..]);
+            assert!(cut.contains(&format!("全 {} 文字", long.chars().count())));
+        }
+    }
 
     #[test]
     fn wrapped_lines_count_full_width_double() {

@@ -40,6 +40,66 @@ pub fn check_participant_id(id: &str) -> std::result::Result<(), &'static str> {
     Ok(())
 }
 
+/// The most characters a text field may hold, chosen to fit the carriers' and the
+/// labels' fields: 氏名 32 (a label line at 9 pt, the carriers' 32-character name
+/// field), フリガナ 64, 郵便番号 10 (`〒160-0022` and a space), 住所 100 and 方書 60
+/// (two label lines; the carriers split longer ones), 電話番号 20, メール 254 (the
+/// longest address mail can carry).
+pub const TEXT_LIMITS: &[(&str, usize)] = &[
+    ("name", 32),
+    ("name_kana", 64),
+    ("postal_code", 10),
+    ("address", 100),
+    ("address2", 60),
+    ("phone", 20),
+    ("email", 254),
+];
+
+/// The limit for a text field's key (none for keys not in [`TEXT_LIMITS`]).
+pub fn text_limit(key: &str) -> Option<usize> {
+    TEXT_LIMITS.iter().find(|(k, _)| *k == key).map(|(_, n)| *n)
+}
+
+/// What is wrong with a text field's keyed value, before it is normalized: a line
+/// break inside it (`text.newline`: a CSV quote left open swallows the line break and
+/// the next row), any other control character (`text.control_character`: C0, DEL,
+/// C1, TAB), or more than `max` characters once normalized (`text.too_long`).
+/// Whitespace around the value is trimmed as always and not refused.
+pub fn text_problem(raw: &str, max: usize) -> Option<(&'static str, String)> {
+    let inner = raw.trim();
+    if inner
+        .chars()
+        .any(|c| matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}'))
+    {
+        return Some((
+            "text.newline",
+            "セルの中に改行があります。CSV では「\"」の閉じ忘れで次の行がこのセルに入り込むとこうなります（次の参加者の行が消えています）。\
+             元のファイルの引用符を直すか、改行を消してください (a line break inside the cell: in a CSV this is how an unclosed quote shows itself)"
+                .into(),
+        ));
+    }
+    if let Some(c) = inner.chars().find(|c| c.is_control()) {
+        return Some((
+            "text.control_character",
+            format!(
+                "表示できない制御文字（U+{:04X}）が入っています。消して入力し直してください (control character U+{:04X})",
+                c as u32, c as u32
+            ),
+        ));
+    }
+    let n = crate::sheet::normalize::normalize(raw).chars().count();
+    if n > max {
+        return Some((
+            "text.too_long",
+            format!(
+                "{n} 文字あり、この欄の上限 {max} 文字を超えています（宛名ラベル・運送会社の欄に収まりません）。\
+                 入力の誤りでないか確かめ、短くしてください (too long: {n} > {max} characters)"
+            ),
+        ));
+    }
+    None
+}
+
 /// A date from any cell: a date cell, an Excel serial number, or text in any keyed form.
 pub fn cell_date(cell: CellRef<'_>) -> std::result::Result<NaiveDate, DateError> {
     match cell {
@@ -158,6 +218,31 @@ pub fn date_problem(h: &Header, row: &Row, col: usize, e: DateError) -> Problem 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_fields_refuse_line_breaks_control_characters_and_lengths() {
+        let code = |s: &str, max| text_problem(s, max).map(|p| p.0);
+        assert_eq!(code("山田 太郎", 32), None);
+        assert_eq!(code("  山田 太郎\t\r\n", 32), None);
+        assert_eq!(code("山田\n太郎", 32), Some("text.newline"));
+        assert_eq!(code("山田\r太郎", 32), Some("text.newline"));
+        assert_eq!(code("山田\u{2028}太郎", 32), Some("text.newline"));
+        for c in ['\0', '\u{7}', '\u{1b}', '\t', '\u{7f}', '\u{85}', '\u{9f}'] {
+            assert_eq!(
+                code(&format!("山田{c}太郎"), 32),
+                Some("text.control_character"),
+                "{:?}",
+                c
+            );
+        }
+        assert_eq!(code(&"あ".repeat(32), 32), None);
+        assert_eq!(code(&"あ".repeat(33), 32), Some("text.too_long"));
+        // Counted as stored: half-width kana normalized first.
+        assert_eq!(code(&"ｱ".repeat(32), 32), None);
+        assert!(text_problem("a\nb", 5).unwrap().1.contains("閉じ忘れ"));
+        assert_eq!(text_limit("name"), Some(32));
+        assert_eq!(text_limit("address"), Some(100));
+    }
 
     #[test]
     fn fast_iso_agrees_with_the_full_parser() {

@@ -115,6 +115,12 @@ pub const CODES: &[Code] = &[
         "台紙の参加者のメールアドレスは集められない",
     ),
     code("channel.invalid", "利用区分として読めない"),
+    personal(
+        "text.newline",
+        "セルの中に改行がある（CSV の引用符の閉じ忘れ）",
+    ),
+    personal("text.control_character", "制御文字がある"),
+    personal("text.too_long", "欄の上限の文字数を超える"),
     // Prize applications: mistakes in the file, then refusals.
     code("prize.code_invalid", "景品コードとして読めない"),
     code("quantity.invalid", "数量として読めない"),

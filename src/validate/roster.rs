@@ -2,7 +2,9 @@
 //! form (postal code `NNN-NNNN`, フリガナ in full-width katakana, sex as 男/女/…). Pure:
 //! a row in, a participant or every problem with it out.
 
-use super::fields::{check_participant_id, header_problem, problem, PARTICIPANT};
+use super::fields::{
+    check_participant_id, header_problem, problem, text_problem, PARTICIPANT, TEXT_LIMITS,
+};
 use super::header::{ColumnDef, Header};
 use super::Problem;
 use crate::sheet::date::{from_excel_serial, parse_date};
@@ -118,6 +120,24 @@ pub fn check_row(row: &Row, h: &Header, today: NaiveDate) -> Result<Participant,
     let mut bad = |c: usize, code: &'static str, msg: &str| {
         out.push(problem(h, row, c, code, msg.to_string()))
     };
+    // Text fields first: a value with a line break, a control character or too many
+    // characters is refused once, and not read further (nor called missing).
+    let mut refused: Vec<&str> = Vec::new();
+    for (key, max) in TEXT_LIMITS {
+        if let Some(c) = h.col(key) {
+            if let Some((code, msg)) = text_problem(&row.raw_text(c), *max) {
+                bad(c, code, &msg);
+                refused.push(key);
+            }
+        }
+    }
+    let text = |row: &Row, h: &Header, key: &str| {
+        if refused.contains(&key) {
+            None
+        } else {
+            text(row, h, key)
+        }
+    };
     let pc = h.col("participant_id").unwrap_or(0);
     let id = text(row, h, "participant_id")
         .map(|(_, v)| v)
@@ -128,7 +148,9 @@ pub fn check_row(row: &Row, h: &Header, today: NaiveDate) -> Result<Participant,
     let name = match text(row, h, "name") {
         Some((_, v)) => v,
         None => {
-            bad(h.col("name").unwrap_or(0), "name.missing", "氏名が空です");
+            if !refused.contains(&"name") {
+                bad(h.col("name").unwrap_or(0), "name.missing", "氏名が空です");
+            }
             String::new()
         }
     };
@@ -167,7 +189,7 @@ pub fn check_row(row: &Row, h: &Header, today: NaiveDate) -> Result<Participant,
             None
         }),
         None => {
-            if card {
+            if card && !refused.contains(&"postal_code") {
                 bad(
                     h.col("postal_code").unwrap_or(pc),
                     "postal_code.missing",
@@ -178,7 +200,7 @@ pub fn check_row(row: &Row, h: &Header, today: NaiveDate) -> Result<Participant,
         }
     };
     let address = text(row, h, "address").map(|(_, v)| v);
-    if address.is_none() && card {
+    if address.is_none() && card && !refused.contains(&"address") {
         bad(
             h.col("address").unwrap_or(pc),
             "address.missing",

@@ -609,7 +609,7 @@ fn label_options_are_checked() {
 #[test]
 fn a_label_that_cannot_fit_is_reported_never_cut() {
     let e = setup_with(PROGRAM_TOML, &[]);
-    let long = "東京都新宿区西新宿二丁目八番一号".repeat(8);
+    let long = "東京都新宿区西新宿二丁目八番一号".repeat(6);
     e.write(
         "long.csv",
         &format!(
@@ -620,7 +620,7 @@ fn a_label_that_cannot_fit_is_reported_never_cut() {
     e.run(&["labels", "--guidance", "--layout", "a4-24", "--out", "g.xlsx"])
         .refused()
         .stderr_has("ラベル 1 枚に文字が収まりません。切り詰めずに止め、ファイルは書き出していません")
-        .stderr_has("P002「住所」6 行目: 住所と方書が 6 行になり、氏名の 1 行目から下が高さ 27.9 mm のラベルに収まりません")
+        .stderr_has("P002「住所」5 行目: 住所と方書が 5 行になり、参加者番号の 1 行目から下が高さ 27.9 mm のラベルに収まりません")
         .stderr_has("(label.does_not_fit)");
     assert!(!e.path("g.xlsx").exists());
     assert_eq!(e.count("SELECT count(*) FROM guidance_mailed"), 0);
