@@ -8,6 +8,7 @@
 //! of its reach, and the certificate says so.
 
 use super::scan::{Needles, Scanner};
+pub use super::state::sync_dir;
 use super::state::{DbCheck, ErasedFile, ExportFile};
 use crate::db::closeout as store;
 use anyhow::{bail, Context, Result};
@@ -56,22 +57,6 @@ pub fn hash_db_files(db: &Path) -> Result<Vec<ErasedFile>> {
     Ok(out)
 }
 
-/// Make a rename or removal in `path`'s folder durable (best effort: not every
-/// platform can sync a folder).
-pub fn sync_dir(path: &Path) {
-    #[cfg(unix)]
-    if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-}
-
 /// Overwrite a file's bytes with zeros, sync, and remove it. Returns the size.
 pub fn overwrite_and_remove(path: &Path) -> Result<u64> {
     let len = std::fs::metadata(path)
@@ -114,7 +99,7 @@ pub fn erase_database(db: &Path, needles: &Needles, files: &mut [ErasedFile]) ->
                 return Err(e);
             }
         }
-        super::fault("erasing");
+        super::state::fault("erasing");
     }
     let mut scanner = Scanner::new(needles, &[]);
     for (p, _) in db_files(db) {

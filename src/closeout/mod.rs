@@ -90,14 +90,7 @@ pub struct Outcome {
     pub kept_exports: usize,
 }
 
-/// A crash simulated at a named point, for the tests of resumption (hidden: the
-/// environment variable `STEPCARD_FAULT=close-out:<point>`).
-pub(crate) fn fault(point: &str) {
-    if std::env::var("STEPCARD_FAULT").ok().as_deref() == Some(&format!("close-out:{point}")) {
-        eprintln!("STEPCARD_FAULT: simulated crash at close-out:{point}");
-        std::process::exit(86);
-    }
-}
+pub(crate) use state::fault;
 
 /// The return package's, the record's and the certificate's file names.
 pub fn file_names(contract_no: &str) -> (String, String, String) {
