@@ -27,6 +27,12 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// `meta` keys holding the chain's last sequence number and head hash.
 pub use crate::db::audit::{META_HEAD, META_LAST_SEQ};
 
+/// The status of an entry recording a file about to be written (its path and purpose
+/// in `args`): a possible copy until a later entry of the same command lists it.
+pub const COPY_PENDING: &str = "copy pending";
+/// The status of an entry saying a pending file was not written after all.
+pub const COPY_NOT_WRITTEN: &str = "copy not written";
+
 /// What a command reports for its audit entry.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Detail {

@@ -109,6 +109,7 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     let name = command_name(&cli.command);
     let mut ctx = cmd::Ctx::open(&cli, name)?;
+    let copies = ctx.record_copies(name, &inputs_of(&cli.command))?;
     let result = dispatch(&mut ctx, &cli.command);
     let status = match &result {
         Ok(()) => "ok".to_string(),
@@ -121,9 +122,23 @@ pub fn run(cli: Cli) -> Result<()> {
         return Ok(());
     }
     let recorded = ctx.record(name, &status);
+    drop(copies);
     result?;
     recorded?;
     Ok(())
+}
+
+/// The files a command reads: no output of the same command may be written onto them.
+fn inputs_of(command: &Command) -> Vec<std::path::PathBuf> {
+    use cli::{OrdersCmd, RosterCmd, StepsCmd, SurveyCmd};
+    match command {
+        Command::Roster(RosterCmd::Import { file, .. })
+        | Command::Orders(OrdersCmd::Import { file, .. })
+        | Command::Survey(SurveyCmd::Import { file, .. }) => vec![file.clone()],
+        Command::Steps(StepsCmd::Import { files, .. }) => files.clone(),
+        Command::Steps(StepsCmd::Verify(a)) => vec![a.first.clone(), a.second.clone()],
+        _ => Vec::new(),
+    }
 }
 
 fn dispatch(ctx: &mut cmd::Ctx, command: &Command) -> Result<()> {

@@ -13,6 +13,7 @@ use super::state::{DbCheck, ErasedFile, ExportFile};
 use crate::db::closeout as store;
 use anyhow::{bail, Context, Result};
 use rusqlite::Connection;
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -131,9 +132,58 @@ pub fn erase_database(db: &Path, needles: &Needles, files: &mut [ErasedFile]) ->
     Ok(check)
 }
 
-/// The exports the tool recorded, one per path (the last hash, and every hash it had).
+/// Marks, in an export's recorded hashes, a possible copy whose content was never
+/// recorded (a pending record never settled, a temporary file): any content is the
+/// tool's.
+pub const ANY_CONTENT: &str = "*";
+
+/// The copies the tool recorded, one per path (the last hash, and every hash it had):
+/// the `exports` index, every file the chained audit entries list (so a row deleted
+/// from the index is still found), every pending record not settled afterwards (a
+/// crash between the record and the entry that lists the file), and the tool's
+/// temporary files in every folder it wrote to.
 pub fn exports_of(conn: &Connection) -> Result<Vec<ExportFile>> {
-    let rows = store::exports_by_path(conn)?;
+    let mut rows: Vec<(String, String, i64)> = store::exports_by_path(conn)?;
+    let mut pending: Vec<String> = Vec::new();
+    for e in crate::audit::entries(conn)? {
+        for f in e.files() {
+            pending.retain(|p| *p != f.path);
+            rows.push((f.path, f.sha256, f.bytes as i64));
+        }
+        let path = e
+            .detail
+            .get("args")
+            .and_then(|a| a.get("path"))
+            .and_then(|p| p.as_str());
+        match (e.status(), path) {
+            (crate::audit::COPY_PENDING, Some(p)) => pending.push(p.to_string()),
+            (crate::audit::COPY_NOT_WRITTEN, Some(p)) => pending.retain(|q| q != p),
+            _ => {}
+        }
+    }
+    let mut folders: BTreeSet<PathBuf> = BTreeSet::new();
+    for (p, _, _) in &rows {
+        if let Some(d) = Path::new(p).parent() {
+            folders.insert(d.to_path_buf());
+        }
+    }
+    for p in &pending {
+        if let Some(d) = Path::new(p).parent() {
+            folders.insert(d.to_path_buf());
+        }
+        rows.push((p.clone(), ANY_CONTENT.into(), 0));
+    }
+    for d in folders {
+        let Ok(list) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for f in list.flatten() {
+            if crate::output::is_temp_name(&f.file_name().to_string_lossy()) {
+                rows.push((abs(&f.path()), ANY_CONTENT.into(), 0));
+            }
+        }
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out: Vec<ExportFile> = Vec::new();
     for (path, sha256, bytes) in rows {
         match out.last_mut() {
@@ -141,8 +191,10 @@ pub fn exports_of(conn: &Connection) -> Result<Vec<ExportFile>> {
                 if !last.recorded.contains(&sha256) {
                     last.recorded.push(sha256.clone());
                 }
-                last.sha256 = sha256;
-                last.bytes = bytes as u64;
+                if sha256 != ANY_CONTENT {
+                    last.sha256 = sha256;
+                    last.bytes = bytes as u64;
+                }
             }
             _ => out.push(ExportFile {
                 path,
@@ -154,6 +206,13 @@ pub fn exports_of(conn: &Connection) -> Result<Vec<ExportFile>> {
         }
     }
     Ok(out)
+}
+
+impl ExportFile {
+    /// A possible copy whose content the tool never recorded (unsettled, or temporary).
+    pub fn unsettled(&self) -> bool {
+        self.recorded.iter().any(|r| r == ANY_CONTENT)
+    }
 }
 
 /// Erase each recorded export still on disk as the tool wrote it; one changed since is
@@ -174,7 +233,7 @@ pub fn erase_exports(exports: &mut [ExportFile], erase: bool, protect: &[PathBuf
             continue;
         }
         let (sha, bytes) = crate::output::sha256_file(p)?;
-        if !e.recorded.contains(&sha) {
+        if !e.recorded.contains(&sha) && !e.unsettled() {
             e.status = "changed".into();
             continue;
         }

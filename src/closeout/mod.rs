@@ -621,6 +621,22 @@ fn carry_on(mut st: State, sources: &BTreeSet<Source>, opts: &Options) -> Result
         // A resumed run may now erase the exports the first run kept.
         erase::erase_exports(&mut st.exports, st.erase_exports, &protect)?;
         state::save(&db, &st)?;
+        let unsettled: Vec<&str> = st
+            .exports
+            .iter()
+            .filter(|e| e.unsettled() && e.status == "kept")
+            .map(|e| e.path.as_str())
+            .collect();
+        if !unsettled.is_empty() {
+            bail!(
+                "書出しが完了したと記録されていない複製（書出しの途中で止まったファイルか一時ファイル）が {} 件残っています。\
+                 消去証明書は作成していません:\n  {}\n\
+                 --erase-exports を付けて同じコマンドをもう一度実行すると消去します。続き（検査）から行います \
+                 (possible copies never settled remain; run again with --erase-exports to erase them)",
+                unsettled.len(),
+                unsettled.join("\n  ")
+            );
+        }
         let report = remnant_scan(&db, &st, &needles, &return_dir);
         let mut summary = summary_of(&needles);
         summary.at = now();

@@ -96,6 +96,58 @@ impl Ctx {
     }
 }
 
+/// While alive, every file the tool writes in this command is first recorded as pending
+/// in the hash chain (the file writer calls back through a second handle on the
+/// command's connection, so the record joins an open transaction); the command's own
+/// entry settles it with its SHA-256. Dropped before the [`Ctx`] it was made from.
+pub struct CopyRecorder(());
+
+impl Drop for CopyRecorder {
+    fn drop(&mut self) {
+        crate::output::set_recorder(None);
+    }
+}
+
+impl Ctx {
+    /// Record every file this command writes as pending before it exists, and refuse an
+    /// output onto the database, its sidecars or one of `inputs`.
+    pub fn record_copies(&self, command: &str, inputs: &[PathBuf]) -> Result<CopyRecorder> {
+        let alias = db::alias(&self.conn)?;
+        let operator = self.operator.clone();
+        let command = command.to_string();
+        let mut protected: Vec<PathBuf> = Vec::new();
+        let real = std::fs::canonicalize(&self.db_path).unwrap_or_else(|_| self.db_path.clone());
+        for db in [&self.db_path, &real] {
+            protected.extend(
+                crate::closeout::erase::db_files(db)
+                    .into_iter()
+                    .map(|(p, _)| p),
+            );
+            protected.push(crate::closeout::state::path_for(db));
+        }
+        protected.extend(inputs.iter().cloned());
+        crate::output::protect(&protected);
+        crate::output::set_recorder(Some(Box::new(move |ev| {
+            let mut d = crate::audit::Detail::default();
+            match ev {
+                crate::output::CopyEvent::Pending(path) => {
+                    d.status = crate::audit::COPY_PENDING.into();
+                    d.arg("path", path);
+                    d.arg("purpose", command.as_str());
+                }
+                crate::output::CopyEvent::NotWritten(path, why) => {
+                    d.status = crate::audit::COPY_NOT_WRITTEN.into();
+                    d.arg("path", path);
+                    d.arg("reason", why);
+                }
+            }
+            crate::audit::append(&alias, &now(), &operator, &command, &d)?;
+            Ok(())
+        })));
+        Ok(CopyRecorder(()))
+    }
+}
+
 fn handler_list(program: &program::Program) -> String {
     program
         .handlers

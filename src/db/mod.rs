@@ -310,6 +310,16 @@ pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// A second handle on the same SQLite connection, for the recorder of copies that the
+/// file writer calls while a command holds `conn` (its writes join the command's open
+/// transaction, if any, as the audit log's savepoint does). The alias must be dropped
+/// before `conn`; it never closes the connection itself.
+pub fn alias(conn: &Connection) -> Result<Connection> {
+    // SAFETY: `from_handle` makes a non-owning wrapper of the same `sqlite3*`; both are
+    // used from this thread only, and the caller drops the alias first (cmd::Ctx).
+    Ok(unsafe { Connection::from_handle(conn.handle())? })
+}
+
 /// `BEGIN IMMEDIATE`: take the write lock up front so concurrent importers queue on the
 /// busy timeout instead of failing with "database is locked" on upgrade.
 pub fn begin_write(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>> {
