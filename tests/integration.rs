@@ -27,6 +27,8 @@ mod closeout;
 #[path = "it/robust.rs"]
 mod robust;
 
+#[path = "it/copies.rs"]
+mod copies;
 #[path = "it/prizes.rs"]
 mod prizes;
 #[path = "it/readers.rs"]

@@ -44,6 +44,11 @@ impl Ctx {
     pub fn open(cli: &Cli, command: &str) -> Result<Ctx> {
         crate::closeout::state::refuse_if_in_progress(&cli.db)?;
         let conn = db::open(&cli.db)?;
+        // The handlers come from the stored program: one changed outside the tool (a
+        // forged handler) is not trusted.
+        if let Some(why) = crate::audit::program_changed(&conn)? {
+            bail!("{why}。取扱責任者に報告してください");
+        }
         let program = load_program(&conn)?;
         let Some(given) = cli
             .operator
@@ -126,7 +131,6 @@ impl Ctx {
             protected.push(crate::closeout::state::path_for(db));
         }
         protected.extend(inputs.iter().cloned());
-        crate::output::protect(&protected);
         crate::output::set_recorder(Some(Box::new(move |ev| {
             let mut d = crate::audit::Detail::default();
             match ev {
@@ -144,6 +148,7 @@ impl Ctx {
             crate::audit::append(&alias, &now(), &operator, &command, &d)?;
             Ok(())
         })));
+        crate::output::protect(&protected);
         Ok(CopyRecorder(()))
     }
 }

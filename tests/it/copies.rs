@@ -1,0 +1,223 @@
+//! Copies (issue 14): every file the tool writes is recorded as pending in the hash chain
+//! before it exists and settled after, so a crash at any step leaves a record (or a
+//! temporary name) that the close-out finds; the copy records and the program file are
+//! checked by `audit verify`; an output never lands on the database or an input.
+
+use crate::harness::*;
+use std::path::{Path, PathBuf};
+
+const CONTRACT: &str = "R7-健-0123";
+
+fn run_env(e: &Env, envs: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut c = e.cmd();
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    let o = c.args(args).output().expect("run stepcard");
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn close_out(e: &Env, extra: &[&str]) -> Run {
+    let mut args = vec!["close-out", "--return-dir", "ret", "--confirm", CONTRACT];
+    args.extend_from_slice(extra);
+    e.run(&args)
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|f| f.path())
+        .collect();
+    v.sort();
+    v
+}
+
+fn with_steps() -> Env {
+    let e = Env::with_roster();
+    e.run(&[
+        "steps",
+        "import",
+        example("steps_long.csv").to_str().unwrap(),
+    ])
+    .ok();
+    e
+}
+
+/// Kill `args` at each named step (the hidden fault points of the file writer and of
+/// `ship`); each time, the close-out without `--erase-exports` stops naming what is on
+/// disk, and with it erases everything and certifies.
+fn killed_at_every_step(setup: fn() -> Env, args: &[&str], out_dir: &str, points: &[&str]) {
+    for point in points {
+        let e = setup();
+        let r = run_env(&e, &[("STEPCARD_FAULT", point)], args);
+        assert_eq!(r.code, 86, "{point}: not killed there: {}", r.stderr);
+        let left = files_in(&e.path(out_dir));
+        let pending = e.count(
+            "SELECT count(*) FROM audit_log WHERE detail LIKE '%\"status\":\"copy pending\"%'",
+        );
+        assert_eq!(
+            pending, 1,
+            "{point}: the copy was recorded before it existed"
+        );
+        e.run(&["audit", "verify"]).ok();
+        if !left.is_empty() {
+            let r = close_out(&e, &[]).refused();
+            for f in &left {
+                let name = f.file_name().unwrap().to_string_lossy();
+                assert!(
+                    r.stderr.contains(&*name),
+                    "{point}: {name} not named: {}",
+                    r.stderr
+                );
+            }
+        }
+        close_out(&e, &["--erase-exports"]).ok();
+        assert!(
+            files_in(&e.path(out_dir)).is_empty(),
+            "{point}: left behind {:?}",
+            files_in(&e.path(out_dir))
+        );
+    }
+}
+
+#[test]
+fn an_export_killed_at_every_step_leaves_nothing_the_close_out_misses() {
+    let setup = || {
+        let e = with_steps();
+        std::fs::create_dir(e.path("out")).unwrap();
+        e
+    };
+    for out in ["out/s.csv", "out/s.xlsx"] {
+        killed_at_every_step(
+            setup,
+            &["steps", "export", "--out", out],
+            "out",
+            &["write:pending", "write:temp", "write:renamed"],
+        );
+    }
+}
+
+fn shipment_ready() -> Env {
+    let e = with_steps();
+    std::fs::create_dir(e.path("out")).unwrap();
+    e.run(&[
+        "steps",
+        "import",
+        example("steps_card.xlsx").to_str().unwrap(),
+        "--all-sheets",
+    ])
+    .ok();
+    e.run(&["orders", "import", example("orders.csv").to_str().unwrap()]);
+    assert!(e.count("SELECT count(*) FROM orders WHERE status='accepted'") > 0);
+    e
+}
+
+#[test]
+fn a_shipment_killed_at_every_step_leaves_nothing_the_close_out_misses() {
+    killed_at_every_step(
+        shipment_ready,
+        &["ship", "--out", "out/ship.xlsx"],
+        "out",
+        &["ship:committed", "write:temp", "write:renamed"],
+    );
+    // The pending record is in the shipment's transaction: killed after the commit, the
+    // shipment is recorded and its copy pending, together.
+    let e = shipment_ready();
+    let r = run_env(
+        &e,
+        &[("STEPCARD_FAULT", "ship:committed")],
+        &["ship", "--out", "out/ship.xlsx"],
+    );
+    assert_eq!(r.code, 86);
+    assert_eq!(e.count("SELECT count(*) FROM shipments"), 1);
+    assert_eq!(
+        e.count(
+            "SELECT count(*) FROM audit_log WHERE command='ship' AND detail LIKE '%copy pending%'"
+        ),
+        1
+    );
+}
+
+#[test]
+fn a_deleted_copy_record_is_named_and_the_copy_still_erased() {
+    let e = Env::with_roster();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let roster = elsewhere.path().join("roster.csv");
+    e.run(&["roster", "export", "--out", roster.to_str().unwrap()])
+        .ok();
+    e.conn().execute("DELETE FROM exports", []).unwrap();
+    e.run(&["audit", "verify"])
+        .refused()
+        .stderr_has("複製の索引（exports）にありません");
+    // The close-out stops on it (nothing erased) until the index is restored.
+    close_out(&e, &["--erase-exports"]).refused();
+    assert!(roster.exists());
+    e.conn()
+        .execute(
+            "INSERT INTO exports(audit_seq, path, sha256, bytes, at) SELECT seq, json_extract(detail,'$.files[0].path'), json_extract(detail,'$.files[0].sha256'), json_extract(detail,'$.files[0].bytes'), at FROM audit_log WHERE command='roster export' AND detail LIKE '%\"files\":[{%'",
+            [],
+        )
+        .unwrap();
+    e.run(&["audit", "verify"]).ok();
+}
+
+#[test]
+fn a_forged_handler_is_refused_and_named() {
+    let e = Env::with_roster();
+    let text: String = e
+        .conn()
+        .query_row("SELECT value FROM meta WHERE key='program_toml'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let forged = format!("{text}\n[[handlers]]\nname = \"偽 太郎\"\nrole = \"responsible\"\n");
+    e.conn()
+        .execute(
+            "UPDATE meta SET value=?1 WHERE key='program_toml'",
+            [forged],
+        )
+        .unwrap();
+    e.run_as("偽 太郎", &["roster", "export", "--out", "r.csv"])
+        .refused()
+        .stderr_has("stepcard 以外の方法で書き換えられています");
+    assert!(!e.path("r.csv").exists());
+    e.run(&["audit", "verify"])
+        .refused()
+        .stderr_has("プログラム");
+}
+
+#[test]
+fn an_output_onto_the_database_or_an_input_is_refused() {
+    let e = Env::with_roster();
+    let db = e.db();
+    let before = std::fs::read(&db).unwrap();
+    let out = format!("{}.csv", db.display());
+    std::fs::rename(&db, &out).unwrap();
+    // (the database under a .csv name, so the output's extension is accepted)
+    let r = run_env(
+        &e,
+        &[("STEPCARD_DB", &out)],
+        &["roster", "export", "--out", &out],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("データベース"), "{}", r.stderr);
+    std::fs::rename(&out, &db).unwrap();
+    assert_eq!(std::fs::read(&db).unwrap().len(), before.len());
+
+    // --errors onto the sheet being imported.
+    let sheet = e.write("bad.csv", "参加者番号,日付,歩数\nC000001,2025-10-01,-5\n");
+    let keyed = std::fs::read(&sheet).unwrap();
+    let r = e.run(&["steps", "import", "bad.csv", "--errors", "bad.csv"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("このコマンドが読むファイル"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(std::fs::read(&sheet).unwrap(), keyed);
+}
