@@ -347,6 +347,10 @@ pub struct CloseOutArgs {
     /// 記録にある書出しファイルも消去する（指定しなければ一覧に載せるだけ）(also erase the exports the audit log recorded)
     #[arg(long, conflicts_with = "verify")]
     pub erase_exports: bool,
+    /// 取り込んだ元のファイル（名簿・歩数シートなど）のうち、取り込んだときと同じ内容のものを消去する
+    /// (also erase the imported source files still identical to what was imported)
+    #[arg(long, conflicts_with = "verify")]
+    pub erase_inputs: bool,
     /// 返還データを AES-256 で暗号化するパスワードのファイル（1 行目）(file holding the package password; AES-256)
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,

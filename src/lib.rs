@@ -109,7 +109,16 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     let name = command_name(&cli.command);
     let mut ctx = cmd::Ctx::open(&cli, name)?;
-    let copies = ctx.record_copies(name, &inputs_of(&cli.command))?;
+    let inputs = inputs_of(&cli.command);
+    let copies = ctx.record_copies(name, &inputs)?;
+    if !inputs.is_empty() {
+        // The source files by full path, in the chain: the close-out accounts for them.
+        let abs: Vec<String> = inputs
+            .iter()
+            .map(|p| crate::output::FileRecord::path_of(p))
+            .collect();
+        ctx.detail.arg("inputs", abs);
+    }
     let result = dispatch(&mut ctx, &cli.command);
     let status = match &result {
         Ok(()) => "ok".to_string(),

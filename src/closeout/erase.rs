@@ -208,6 +208,56 @@ pub fn exports_of(conn: &Connection) -> Result<Vec<ExportFile>> {
     Ok(out)
 }
 
+/// The source files imports read, from the chained entries: each command's `inputs`
+/// (absolute paths) with the SHA-256 of every file it read (`files_read`). A file still
+/// holding one of those contents is the source as imported.
+pub fn inputs_of(conn: &Connection) -> Result<Vec<ExportFile>> {
+    let mut out: Vec<ExportFile> = Vec::new();
+    for e in crate::audit::entries(conn)? {
+        if e.command == "init" {
+            continue;
+        }
+        let Some(paths) = e
+            .detail
+            .get("args")
+            .and_then(|a| a.get("inputs"))
+            .and_then(|p| p.as_array())
+        else {
+            continue;
+        };
+        let shas: Vec<String> = e
+            .detail
+            .get("files_read")
+            .and_then(|f| f.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|f| Some(f.get("sha256")?.as_str()?.to_string()))
+            .collect();
+        for p in paths.iter().filter_map(|p| p.as_str()) {
+            let i = match out.iter().position(|x| x.path == p) {
+                Some(i) => i,
+                None => {
+                    out.push(ExportFile {
+                        path: p.to_string(),
+                        sha256: String::new(),
+                        bytes: 0,
+                        recorded: Vec::new(),
+                        status: "pending".into(),
+                    });
+                    out.len() - 1
+                }
+            };
+            for s in &shas {
+                if !out[i].recorded.contains(s) {
+                    out[i].recorded.push(s.clone());
+                    out[i].sha256 = s.clone();
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 impl ExportFile {
     /// A possible copy whose content the tool never recorded (unsettled, or temporary).
     pub fn unsettled(&self) -> bool {

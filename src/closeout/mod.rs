@@ -50,6 +50,8 @@ pub struct Options {
     pub return_dir: PathBuf,
     pub confirm: String,
     pub erase_exports: bool,
+    /// Erase the imported source files still as imported (`--erase-inputs`).
+    pub erase_inputs: bool,
     pub password: Option<String>,
 }
 
@@ -379,6 +381,7 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
     let pkg_path = return_dir.join(&pkg_name);
     let counts = store::counts(&ctx.conn)?;
     let exports = erase::exports_of(&ctx.conn)?;
+    let inputs = erase::inputs_of(&ctx.conn)?;
     let started_at = now();
 
     // The close-out's own audit entry comes before the package, so the package holds it
@@ -421,6 +424,8 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
         package: None,
         db_files: Vec::new(),
         exports,
+        erase_inputs: opts.erase_inputs,
+        inputs,
         erased_at: None,
         db_check: None,
         scan: None,
@@ -568,6 +573,7 @@ fn resume(mut st: State, opts: &Options) -> Result<Outcome> {
     }
     let sources = sources_from_package(&read.kept)?;
     st.erase_exports |= opts.erase_exports;
+    st.erase_inputs |= opts.erase_inputs;
     st.runs.push(RunInfo {
         at: now(),
         operator: operator.clone(),
@@ -604,6 +610,7 @@ fn carry_on(mut st: State, sources: &BTreeSet<Source>, opts: &Options) -> Result
     if st.step == Step::Packaged {
         let check = erase::erase_database(&db, &needles, &mut st.db_files)?;
         erase::erase_exports(&mut st.exports, st.erase_exports, &protect)?;
+        erase::erase_exports(&mut st.inputs, st.erase_inputs, &protect)?;
         st.db_check = Some(check);
         st.erased_at = Some(now());
         st.step = Step::Erased;
@@ -620,7 +627,34 @@ fn carry_on(mut st: State, sources: &BTreeSet<Source>, opts: &Options) -> Result
     if st.step == Step::Erased {
         // A resumed run may now erase the exports the first run kept.
         erase::erase_exports(&mut st.exports, st.erase_exports, &protect)?;
+        erase::erase_exports(&mut st.inputs, st.erase_inputs, &protect)?;
         state::save(&db, &st)?;
+        let inputs_left: Vec<String> = st
+            .inputs
+            .iter()
+            .filter(|i| i.status == "kept" || i.status == "changed")
+            .map(|i| {
+                format!(
+                    "{}: {}",
+                    i.path,
+                    if i.status == "kept" {
+                        "取り込んだ元のファイルが残っています (an imported source file remains)"
+                    } else {
+                        "取り込んだ元のファイルが、内容が変わって残っています (an imported source file remains, changed)"
+                    }
+                )
+            })
+            .collect();
+        if !inputs_left.is_empty() {
+            bail!(
+                "取り込んだ元のファイル（受託者が作成・保管した個人情報）が {} 件残っています。消去証明書は作成していません:\n  {}\n\
+                 取り込んだときと同じ内容のものは --erase-inputs を付けて同じコマンドをもう一度実行すると消去します。\
+                 内容が変わったものは消去するか、委託元へ渡して検査の対象外へ移してから、もう一度実行してください。続き（検査）から行います \
+                 (imported source files remain: run again with --erase-inputs, or move them away)",
+                inputs_left.len(),
+                inputs_left.join("\n  ")
+            );
+        }
         let unsettled: Vec<&str> = st
             .exports
             .iter()

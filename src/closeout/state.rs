@@ -158,6 +158,13 @@ pub struct State {
     pub db_files: Vec<ErasedFile>,
     #[serde(default)]
     pub exports: Vec<ExportFile>,
+    /// `--erase-inputs` was given (by this run or an earlier one).
+    #[serde(default)]
+    pub erase_inputs: bool,
+    /// The source files imports read (path and every SHA-256 imported from it), and what
+    /// became of them.
+    #[serde(default)]
+    pub inputs: Vec<ExportFile>,
     pub erased_at: Option<String>,
     pub db_check: Option<DbCheck>,
     pub scan: Option<ScanSummary>,

@@ -31,6 +31,7 @@ pub fn run(cli: &Cli, args: &CloseOutArgs) -> Result<()> {
         return_dir: return_dir.clone(),
         confirm: confirm.clone(),
         erase_exports: args.erase_exports,
+        erase_inputs: args.erase_inputs,
         password,
     };
     let open = || {

@@ -22,7 +22,14 @@ fn run_env(e: &Env, envs: &[(&str, &str)], args: &[&str]) -> Run {
 }
 
 fn close_out(e: &Env, extra: &[&str]) -> Run {
-    let mut args = vec!["close-out", "--return-dir", "ret", "--confirm", CONTRACT];
+    let mut args = vec![
+        "close-out",
+        "--return-dir",
+        "ret",
+        "--confirm",
+        CONTRACT,
+        "--erase-inputs",
+    ];
     args.extend_from_slice(extra);
     e.run(&args)
 }
@@ -39,12 +46,8 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 
 fn with_steps() -> Env {
     let e = Env::with_roster();
-    e.run(&[
-        "steps",
-        "import",
-        example("steps_long.csv").to_str().unwrap(),
-    ])
-    .ok();
+    e.run(&["steps", "import", &e.sample("steps_long.csv")])
+        .ok();
     e
 }
 
@@ -108,11 +111,12 @@ fn shipment_ready() -> Env {
     e.run(&[
         "steps",
         "import",
-        example("steps_card.xlsx").to_str().unwrap(),
+        &e.sample("steps_card.xlsx"),
         "--all-sheets",
     ])
     .ok();
-    e.run(&["orders", "import", example("orders.csv").to_str().unwrap()]);
+    let orders = e.sample("orders.csv");
+    e.run(&["orders", "import", &orders]);
     assert!(e.count("SELECT count(*) FROM orders WHERE status='accepted'") > 0);
     e
 }
@@ -220,4 +224,47 @@ fn an_output_onto_the_database_or_an_input_is_refused() {
         r.stderr
     );
     assert_eq!(std::fs::read(&sheet).unwrap(), keyed);
+}
+
+#[test]
+fn imported_source_files_stop_the_certificate_until_erased_as_imported() {
+    let e = with_steps();
+    let roster = e.path("samples/roster.csv");
+    let steps = e.path("samples/steps_long.csv");
+    // Without --erase-inputs: each sheet still on disk is named, no certificate.
+    let r = e
+        .run(&["close-out", "--return-dir", "ret", "--confirm", CONTRACT])
+        .refused();
+    for f in [&roster, &steps] {
+        assert!(r.stderr.contains(&*f.display().to_string()), "{}", r.stderr);
+    }
+    assert!(r.stderr.contains("--erase-inputs"), "{}", r.stderr);
+    assert!(!e.path("ret/消去証明書_R7-健-0123.xlsx").exists());
+    // A sheet changed since it was imported is not the tool's to erase: still named.
+    std::fs::write(&steps, "参加者番号,日付,歩数\n").unwrap();
+    let r = e
+        .run(&[
+            "close-out",
+            "--return-dir",
+            "ret",
+            "--confirm",
+            CONTRACT,
+            "--erase-inputs",
+        ])
+        .refused();
+    assert!(
+        r.stderr.contains("内容が変わって残っています"),
+        "{}",
+        r.stderr
+    );
+    assert!(!roster.exists(), "the sheet as imported is erased");
+    std::fs::remove_file(&steps).unwrap();
+    e.run(&["close-out", "--return-dir", "ret", "--confirm", CONTRACT])
+        .ok();
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(e.path("ret/消去記録_R7-健-0123.json")).unwrap())
+            .unwrap();
+    let inputs = rec["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 2, "{inputs:?}");
+    assert!(inputs.iter().any(|i| i["status"] == "erased"));
 }
