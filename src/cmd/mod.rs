@@ -90,7 +90,12 @@ impl Ctx {
     /// A line for the operator on stderr (stdout is kept for data).
     pub fn say(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", msg.as_ref());
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "{}",
+                crate::output::terminal_safe(msg.as_ref())
+            );
         }
     }
 

@@ -137,6 +137,18 @@ pub fn fault(point: &str) {
     }
 }
 
+/// A full disk simulated while writing, for the tests (hidden: `STEPCARD_FAULT=
+/// write:enospc`): the write fails as it would with no space left.
+fn injected_full_disk() -> std::io::Result<()> {
+    if std::env::var("STEPCARD_FAULT").ok().as_deref() == Some("write:enospc") {
+        #[cfg(unix)]
+        return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        #[cfg(not(unix))]
+        return Err(std::io::Error::other("no space left on device"));
+    }
+    Ok(())
+}
+
 /// The part of a temporary file's name by which the tool (and the close-out) knows it:
 /// `NAME.stepcard-tmp-PID-N`.
 pub const TEMP_MARK: &str = ".stepcard-tmp-";
@@ -293,6 +305,7 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<FileRecord> {
     let (tmp, mut f) = create_temp(path)?;
     let res = (|| -> std::io::Result<()> {
         f.write_all(bytes)?;
+        injected_full_disk()?;
         fault("temp");
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -549,6 +562,9 @@ impl TableWriter {
     }
 
     fn row_inner(&mut self, values: &[Value]) -> Result<()> {
+        if self.rows_in_sheet == 100 && matches!(self.inner, Inner::Csv(_)) {
+            injected_full_disk()?;
+        }
         if matches!(self.inner, Inner::Xlsx(..)) && self.rows_in_sheet >= XLSX_MAX_DATA_ROWS {
             // Excel cannot hold more rows in one sheet: continue on the next.
             self.sheet_no += 1;
@@ -603,6 +619,7 @@ impl TableWriter {
                 let saved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     guarded_write(|| wb.save_to_writer(&mut f))
                 }));
+                injected_full_disk()?;
                 match saved {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => return Err(anyhow::Error::new(e)),
@@ -683,6 +700,46 @@ fn guarded_write<T>(f: impl FnOnce() -> T) -> T {
     GUARDED_WRITE.with(|g| g.set(true));
     let _reset = Reset;
     f()
+}
+
+/// Whether an error is a closed pipe on standard output (`stepcard … | head`): the
+/// reader stopped early, which is not a failure.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    io_error_of(e).is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// The longest line put on the terminal; a longer value (a 50 MB cell) is cut.
+pub const TERMINAL_LINE_MAX: usize = 2000;
+
+/// Text made safe for a terminal: control characters other than newline and tab (an
+/// escape sequence that would set the window title or clear the screen) are shown as
+/// `\u{1b}`, and each line is cut after [`TERMINAL_LINE_MAX`] characters, saying how
+/// much was left out.
+pub fn terminal_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(1 << 16));
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let mut n = 0usize;
+        let total = line.chars().count();
+        for c in line.chars() {
+            if n >= TERMINAL_LINE_MAX {
+                out.push_str(&format!(
+                    "…（以下 {} 文字省略）(cut)",
+                    total - TERMINAL_LINE_MAX
+                ));
+                break;
+            }
+            n += 1;
+            if c.is_control() && c != '\t' {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 /// The I/O error under an error, if any (a CSV or xlsx error wraps one).

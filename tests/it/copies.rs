@@ -268,3 +268,100 @@ fn imported_source_files_stop_the_certificate_until_erased_as_imported() {
     assert_eq!(inputs.len(), 2, "{inputs:?}");
     assert!(inputs.iter().any(|i| i["status"] == "erased"));
 }
+
+/// Run `args`, read `keep` bytes of stdout (or stderr), then close the pipe, as `head`
+/// does; the exit code.
+fn closed_early(e: &Env, args: &[&str], from_stderr: bool, keep: usize) -> (i32, String) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut c = e.cmd();
+    c.args(args);
+    if from_stderr {
+        c.stderr(Stdio::piped()).stdout(Stdio::null());
+    } else {
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    let mut child = c.spawn().unwrap();
+    let mut buf = vec![0u8; keep];
+    {
+        let mut pipe: Box<dyn Read> = if from_stderr {
+            Box::new(child.stderr.take().unwrap())
+        } else {
+            Box::new(child.stdout.take().unwrap())
+        };
+        pipe.read_exact(&mut buf).unwrap();
+    }
+    let mut err = String::new();
+    if !from_stderr {
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+    }
+    (child.wait().unwrap().code().unwrap_or(-1), err)
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    let e = with_steps();
+    let (code, err) = closed_early(&e, &["steps", "export"], false, 1);
+    assert_eq!(code, 0, "steps export | head -1: {err}");
+    assert!(!err.contains("Broken pipe"), "{err}");
+    let (code, err) = closed_early(&e, &["batches", "list"], false, 1);
+    assert_eq!(code, 0, "batches list | head -c1: {err}");
+    let demo = e.path("demo");
+    let (code, _) = closed_early(&e, &["demo", "--out", demo.to_str().unwrap()], true, 10);
+    assert_eq!(code, 0, "demo 2>&1 | head");
+}
+
+#[test]
+fn terminal_messages_escape_control_characters_and_cut_long_values() {
+    let e = Env::with_roster();
+    let r = e
+        .run_as("\u{1b}]0;pwned\u{7}\u{1b}[2J", &["batches", "list"])
+        .refused();
+    assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
+    assert!(r.stderr.contains("\\u{1b}]0;pwned"), "{:?}", r.stderr);
+    let long = "あ".repeat(30_000);
+    let r = e.run_as(&long, &["batches", "list"]).refused();
+    assert!(
+        r.stderr.chars().count() < 10_000,
+        "{} chars",
+        r.stderr.len()
+    );
+    assert!(r.stderr.contains("文字省略"), "{}", &r.stderr[..200]);
+}
+
+#[test]
+fn a_write_that_fails_names_the_file_removes_the_temp_and_settles_the_record() {
+    let e = with_steps();
+    std::fs::create_dir(e.path("out")).unwrap();
+    for out in ["out/s.csv", "out/s.xlsx"] {
+        let r = run_env(
+            &e,
+            &[("STEPCARD_FAULT", "write:enospc")],
+            &["steps", "export", "--out", out],
+        );
+        assert_eq!(r.code, 1, "{out}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("書き込めません: ディスクの空きがありません"),
+            "{out}: {}",
+            r.stderr
+        );
+        assert!(r.stderr.contains(out), "{out}: {}", r.stderr);
+        assert!(!r.stderr.contains("内部エラー"), "{out}: {}", r.stderr);
+        assert!(
+            files_in(&e.path("out")).is_empty(),
+            "{out}: {:?}",
+            files_in(&e.path("out"))
+        );
+    }
+    assert_eq!(
+        e.count("SELECT count(*) FROM audit_log WHERE detail LIKE '%copy not written%'"),
+        2
+    );
+    e.run(&["audit", "verify"]).ok();
+}
