@@ -106,8 +106,10 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
     // The file is a copy of personal data: recorded as pending in the chain, in the
     // transaction that marks the orders shipped, before it exists; this command's entry
     // settles it with its SHA-256 once written.
-    let mut pending = crate::audit::Detail::default();
-    pending.status = crate::audit::COPY_PENDING.into();
+    let mut pending = crate::audit::Detail {
+        status: crate::audit::COPY_PENDING.into(),
+        ..Default::default()
+    };
     pending.arg("path", crate::output::FileRecord::path_of(&args.out));
     pending.arg("purpose", "ship");
     crate::audit::append(&tx, &crate::now(), &operator, "ship", &pending)?;

@@ -266,7 +266,7 @@ fn resolved(path: &Path) -> PathBuf {
 
 fn refuse_protected(path: &Path) -> Result<()> {
     let r = resolved(path);
-    if PROTECTED.with(|c| c.borrow().iter().any(|p| *p == r)) {
+    if PROTECTED.with(|c| c.borrow().contains(&r)) {
         bail!(
             "{}: 出力先が、データベース（またはその付随ファイル）か、このコマンドが読むファイルと同じです。\
              上書きすると元のデータが失われるため書き出しません。別のファイル名を指定してください \
@@ -721,9 +721,8 @@ pub fn terminal_safe(s: &str) -> String {
         if i > 0 {
             out.push('\n');
         }
-        let mut n = 0usize;
         let total = line.chars().count();
-        for c in line.chars() {
+        for (n, c) in line.chars().enumerate() {
             if n >= TERMINAL_LINE_MAX {
                 out.push_str(&format!(
                     "…（以下 {} 文字省略）(cut)",
@@ -731,7 +730,6 @@ pub fn terminal_safe(s: &str) -> String {
                 ));
                 break;
             }
-            n += 1;
             if c.is_control() && c != '\t' {
                 out.push_str(&format!("\\u{{{:x}}}", c as u32));
             } else {
