@@ -365,3 +365,23 @@ fn a_write_that_fails_names_the_file_removes_the_temp_and_settles_the_record() {
     );
     e.run(&["audit", "verify"]).ok();
 }
+
+#[cfg(unix)]
+#[test]
+fn a_database_readable_by_others_is_refused_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let e = Env::with_roster();
+    std::fs::set_permissions(e.db(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    e.run(&["batches", "list"])
+        .refused()
+        .stderr_has("chmod 600")
+        .stderr_has("644");
+    std::fs::set_permissions(e.db(), std::fs::Permissions::from_mode(0o600)).unwrap();
+    e.run(&["batches", "list"]).ok();
+    // The sidecars SQLite made are owner-only too.
+    for side in ["stepcard.db-wal", "stepcard.db-shm"] {
+        if let Ok(m) = std::fs::metadata(e.path(side)) {
+            assert_eq!(m.permissions().mode() & 0o077, 0, "{side}");
+        }
+    }
+}
