@@ -365,6 +365,18 @@ pub struct CloseOutArgs {
     /// 照合する返還データ (.zip) (the package to check, with --verify)
     #[arg(long, value_name = "ZIP", requires = "verify")]
     pub package: Option<PathBuf>,
+    /// 消去記録の SHA-256 を読む消去証明書 (.xlsx)。省略時は消去記録と同じフォルダの証明書
+    /// (the certificate whose printed SHA-256 the record must match; default: beside the record)
+    #[arg(
+        long,
+        value_name = "XLSX",
+        requires = "verify",
+        conflicts_with = "record_sha256"
+    )]
+    pub certificate: Option<PathBuf>,
+    /// 消去証明書に印刷された消去記録の SHA-256 (the record's SHA-256 as printed on the certificate)
+    #[arg(long, value_name = "HEX", requires = "verify")]
+    pub record_sha256: Option<String>,
 }
 
 impl From<LayoutArg> for crate::import::Layout {

@@ -818,12 +818,83 @@ fn finish(
 
 /// `close-out --verify RECORD --package ZIP`: the package against its record. Returns
 /// the lines to print when they agree; an error naming every difference otherwise.
+/// Where `--verify` takes the erasure record's SHA-256 from: given on the command line,
+/// or printed on the certificate (by default the one beside the record).
+#[derive(Debug, Default, Clone)]
+pub struct ExpectedRecord {
+    pub certificate: Option<PathBuf>,
+    pub sha256: Option<String>,
+}
+
+/// The record's SHA-256 as the certificate prints it (`SHA-256: …` in the 消去記録 row).
+pub fn record_sha_from_certificate(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let cant = || {
+        format!(
+            "{}: 消去証明書を読めません。--certificate で場所を指定するか、--record-sha256 で証明書に印刷された値を入力してください \
+             (cannot read the certificate)",
+            path.display()
+        )
+    };
+    let f = std::fs::File::open(path).with_context(cant)?;
+    let mut z = zip::ZipArchive::new(f).with_context(cant)?;
+    let mut found = Vec::new();
+    for i in 0..z.len() {
+        let mut e = z.by_index(i)?;
+        if !e.name().is_ok_and(|n| n.ends_with(".xml")) {
+            continue;
+        }
+        let mut s = String::new();
+        if e.read_to_string(&mut s).is_err() {
+            continue;
+        }
+        let mut rest = s.as_str();
+        let label = crate::output::certificate::RECORD_SHA_LABEL;
+        while let Some(k) = rest.find(label) {
+            let h = &rest[k + label.len()..];
+            let hex: String = h.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+            if hex.len() == 64 {
+                found.push(hex.to_ascii_lowercase());
+            }
+            rest = &h[hex.len().min(h.len())..];
+        }
+    }
+    found.dedup();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(anyhow::anyhow!(cant())),
+    }
+}
+
 pub fn verify(
     record_path: &Path,
     package_path: &Path,
     password: Option<&str>,
+    expected: &ExpectedRecord,
 ) -> Result<Vec<String>> {
     let rec = record::load(record_path)?;
+    // The record itself first: it must be the one the certificate certifies, or an
+    // edited record (counts changed, dates moved) would vouch for itself.
+    let (rec_sha, _) = crate::output::sha256_file(record_path)?;
+    let (want, from) = match (&expected.sha256, &expected.certificate) {
+        (Some(h), _) => (
+            h.trim().to_ascii_lowercase(),
+            "コマンドラインで指定された値".to_string(),
+        ),
+        (None, Some(c)) => (record_sha_from_certificate(c)?, c.display().to_string()),
+        (None, None) => {
+            let (_, _, cert) = file_names(&rec.program.contract_no);
+            let c = record_path.parent().unwrap_or(Path::new(".")).join(cert);
+            (record_sha_from_certificate(&c)?, c.display().to_string())
+        }
+    };
+    if want != rec_sha {
+        bail!(
+            "{}: 消去記録の SHA-256 が消去証明書に印刷された値と違います（証明書 {want}（{from}）、この記録 {rec_sha}）。\
+             消去記録が書き換えられています (the erasure record differs from the one the certificate certifies)",
+            record_path.display()
+        );
+    }
     let (sha256, bytes) = crate::output::sha256_file(package_path).with_context(|| {
         format!(
             "{}: 返還データを読めません (cannot read the package)",
@@ -832,10 +903,11 @@ pub fn verify(
     })?;
     let whole_matches = sha256 == rec.return_package.sha256;
     let mut ok = vec![format!(
-        "消去記録: {}（証明書番号 {}、契約 {}）",
+        "消去記録: {}（証明書番号 {}、契約 {}）: SHA-256 {} は消去証明書の値と一致します (the record matches the certificate)",
         record_path.display(),
         rec.certificate_no,
-        rec.program.contract_no
+        rec.program.contract_no,
+        rec_sha
     )];
     let encrypted = rec.return_package.encryption != "none";
     if encrypted && password.is_none() {

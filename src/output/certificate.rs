@@ -99,6 +99,10 @@ fn label_height(label: &str) -> f64 {
 }
 
 /// The certificate as `.xlsx` bytes.
+/// The text before the erasure record's SHA-256 on the certificate (`close-out --verify`
+/// reads the value back after it).
+pub const RECORD_SHA_LABEL: &str = "消去記録の SHA-256: ";
+
 pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Vec<u8>> {
     // The certificate's cells, drawn from the one style set in its serif face.
     let st = Styles::new(xlsx::MINCHO);
@@ -397,7 +401,7 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
         "消去記録",
         &format!("{record_file}（JSON）"),
         false,
-        &format!("SHA-256: {record_sha256}"),
+        &format!("{RECORD_SHA_LABEL}{record_sha256}"),
     )?;
     let mut row = it.row;
     let ws = it.ws;

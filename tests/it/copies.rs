@@ -385,3 +385,67 @@ fn a_database_readable_by_others_is_refused_with_the_fix() {
         }
     }
 }
+
+#[test]
+fn verify_refuses_an_erasure_record_edited_after_the_certificate() {
+    let e = Env::with_roster();
+    close_out(&e, &[]).ok();
+    let record = "ret/消去記録_R7-健-0123.json";
+    let package = "ret/返還データ_R7-健-0123.zip";
+    let certificate = "ret/消去証明書_R7-健-0123.xlsx";
+    e.run(&["close-out", "--verify", record, "--package", package])
+        .ok()
+        .stdout_has("消去証明書の値と一致します");
+    // Counts set to 0 and the erasure moved back a day: the package still matches
+    // the record, but the record no longer matches the certificate.
+    let text = std::fs::read_to_string(e.path(record)).unwrap();
+    let edited = text.replace("\"records\": 60", "\"records\": 0").replacen(
+        "\"erased_at\": \"20",
+        "\"erased_at\": \"19",
+        1,
+    );
+    assert_ne!(edited, text);
+    std::fs::write(e.path(record), &edited).unwrap();
+    e.run(&["close-out", "--verify", record, "--package", package])
+        .refused()
+        .stderr_has("消去記録が書き換えられています");
+    e.run(&[
+        "close-out",
+        "--verify",
+        record,
+        "--package",
+        package,
+        "--certificate",
+        certificate,
+    ])
+    .refused()
+    .stderr_has("消去記録が書き換えられています");
+    let sha = {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    e.run(&[
+        "close-out",
+        "--verify",
+        record,
+        "--package",
+        package,
+        "--record-sha256",
+        &sha,
+    ])
+    .refused();
+    std::fs::write(e.path(record), &text).unwrap();
+    e.run(&[
+        "close-out",
+        "--verify",
+        record,
+        "--package",
+        package,
+        "--record-sha256",
+        &sha,
+    ])
+    .ok();
+}
