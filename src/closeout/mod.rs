@@ -398,6 +398,12 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
         "close-out",
         &ctx.detail,
     )?;
+    // In the database too, so a command through another path to it (a symlink) refuses.
+    crate::db::meta_set(
+        &ctx.conn,
+        crate::db::META_CLOSEOUT,
+        &format!("{}\t{started_at}", canonical(&opts.db).display()),
+    )?;
     let v = audit::verify(&ctx.conn)?;
     if v.broken.is_some() {
         bail!("監査ログの検証に失敗しました（close-out の記録の後）(audit chain broken after the close-out entry)");
@@ -425,6 +431,7 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
         db_files: Vec::new(),
         exports,
         erase_inputs: opts.erase_inputs,
+        erasing: false,
         inputs,
         erased_at: None,
         db_check: None,
@@ -477,6 +484,7 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
                 let _ = erase::overwrite_and_remove(&pkg_path);
             }
             let _ = std::fs::remove_file(state::path_for(&opts.db));
+            let _ = crate::db::meta_delete(&ctx.conn, crate::db::META_CLOSEOUT);
             ctx.detail.status = "refused: return package check failed".into();
             let _ = audit::append(&ctx.conn, &now(), &ctx.operator, "close-out", &ctx.detail);
             return Err(e);
@@ -608,6 +616,41 @@ fn carry_on(mut st: State, sources: &BTreeSet<Source>, opts: &Options) -> Result
     ];
 
     if st.step == Step::Packaged {
+        // Resumed: the database must still be what was packaged, byte for byte (unless
+        // its erasure had begun).
+        let now_files = if st.erasing {
+            st.db_files.clone()
+        } else {
+            erase::hash_db_files(&db)?
+        };
+        let changed: Vec<String> = st
+            .db_files
+            .iter()
+            .filter(|f| f.status != "erased")
+            .filter(|f| {
+                !now_files
+                    .iter()
+                    .any(|n| n.path == f.path && n.sha256 == f.sha256)
+            })
+            .map(|f| f.path.clone())
+            .chain(
+                now_files
+                    .iter()
+                    .filter(|n| !st.db_files.iter().any(|f| f.path == n.path))
+                    .map(|n| n.path.clone()),
+            )
+            .collect();
+        if !changed.is_empty() {
+            bail!(
+                "データベースが返還データを作った後に変更されています（{}）。返還データに無いデータを消去することになるため、何も消去していません。\
+                 取扱責任者に報告してください。返還データを作り直すには、状態ファイル {} を消してから close-out を最初から実行してください \
+                 (the database changed after the package was made; nothing erased)",
+                changed.join("、"),
+                state::path_for(&db).display()
+            );
+        }
+        st.erasing = true;
+        state::save(&db, &st)?;
         let check = erase::erase_database(&db, &needles, &mut st.db_files)?;
         erase::erase_exports(&mut st.exports, st.erase_exports, &protect)?;
         erase::erase_exports(&mut st.inputs, st.erase_inputs, &protect)?;

@@ -158,6 +158,10 @@ pub struct State {
     pub db_files: Vec<ErasedFile>,
     #[serde(default)]
     pub exports: Vec<ExportFile>,
+    /// The erasure of the database has begun (from here on its files differ from what
+    /// was packaged, by design).
+    #[serde(default)]
+    pub erasing: bool,
     /// `--erase-inputs` was given (by this run or an earlier one).
     #[serde(default)]
     pub erase_inputs: bool,

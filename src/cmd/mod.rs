@@ -22,7 +22,7 @@ use crate::cli::Cli;
 use crate::{db, now, program, usage};
 use anyhow::{bail, Result};
 use rusqlite::Connection;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What every command that touches the data works with: the database, the program, the
 /// designated handler running it, and the audit detail it fills in.
@@ -44,6 +44,20 @@ impl Ctx {
     pub fn open(cli: &Cli, command: &str) -> Result<Ctx> {
         crate::closeout::state::refuse_if_in_progress(&cli.db)?;
         let conn = db::open(&cli.db)?;
+        // A close-out under way is recorded in the database itself: through any path
+        // (a symlink to it, say), nothing else may change what was packaged.
+        if let Some(v) = db::meta_get(&conn, db::META_CLOSEOUT)? {
+            let at = v.split('\t').next().unwrap_or_default().to_string();
+            let here = std::fs::canonicalize(&cli.db).unwrap_or_else(|_| cli.db.clone());
+            if !(command == "close-out" && Path::new(&at) == here) {
+                bail!(
+                    "{}: このデータベースは契約終了の手続き（close-out）が途中です（{at} として開始）。データは変更できません。\
+                     `stepcard --db {at} close-out …` をもう一度実行して終わらせてください \
+                     (a close-out of this database is in progress under another path)",
+                    cli.db.display()
+                );
+            }
+        }
         // The handlers come from the stored program: one changed outside the tool (a
         // forged handler) is not trusted.
         if let Some(why) = crate::audit::program_changed(&conn)? {

@@ -374,6 +374,15 @@ pub fn alias(conn: &Connection) -> Result<Connection> {
     Ok(unsafe { Connection::from_handle(conn.handle())? })
 }
 
+pub fn meta_delete(conn: &Connection, key: &str) -> Result<()> {
+    conn.execute("DELETE FROM meta WHERE key=?1", [key])?;
+    Ok(())
+}
+
+/// `meta` key set when a close-out starts (the database's real path and the start
+/// time): the database itself says a close-out is under way, whatever path opens it.
+pub const META_CLOSEOUT: &str = "closeout_started";
+
 /// `BEGIN IMMEDIATE`: take the write lock up front so concurrent importers queue on the
 /// busy timeout instead of failing with "database is locked" on upgrade.
 pub fn begin_write(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>> {

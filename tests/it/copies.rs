@@ -449,3 +449,51 @@ fn verify_refuses_an_erasure_record_edited_after_the_certificate() {
     ])
     .ok();
 }
+
+#[cfg(unix)]
+#[test]
+fn a_half_done_close_out_holds_through_any_path_and_resumes_only_on_what_was_packaged() {
+    let packaged = || {
+        let e = with_steps();
+        let r = run_env(
+            &e,
+            &[("STEPCARD_FAULT", "close-out:packaged")],
+            &[
+                "close-out",
+                "--return-dir",
+                "ret",
+                "--confirm",
+                CONTRACT,
+                "--erase-inputs",
+            ],
+        );
+        assert_eq!(r.code, 86, "{}", r.stderr);
+        e
+    };
+    let e = packaged();
+    let alias = e.path("alias.db");
+    std::os::unix::fs::symlink(e.db(), &alias).unwrap();
+    let roster = e.sample("roster.csv");
+    let r = run_env(
+        &e,
+        &[("STEPCARD_DB", alias.to_str().unwrap())],
+        &["roster", "import", &roster, "--update"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("close-out）が途中です"), "{}", r.stderr);
+    std::fs::remove_file(e.path("samples/roster.csv")).unwrap();
+    close_out(&e, &[]).ok();
+
+    // Changed behind the tool's back after packaging: nothing is erased.
+    let e = packaged();
+    e.conn()
+        .execute(
+            "UPDATE participants SET name='別人 です' WHERE id=(SELECT min(id) FROM participants)",
+            [],
+        )
+        .unwrap();
+    close_out(&e, &[])
+        .refused()
+        .stderr_has("返還データを作った後に変更されています");
+    assert!(e.db().exists());
+}
