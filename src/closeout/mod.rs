@@ -209,6 +209,9 @@ pub fn sources_from_db(conn: &Connection) -> Result<BTreeSet<Source>> {
     store::participant_values(conn, |id, name, kana, phone, email| {
         scan::sources_of(id, name, kana, phone, email, &mut out)
     })?;
+    store::participant_places(conn, |id, postal, a1, a2, birth| {
+        scan::places_of(id, postal, a1, a2, birth, &mut out)
+    })?;
     store::participant_history(conn, |id, old| history_sources(id, old, &mut out))?;
     Ok(out)
 }
@@ -217,6 +220,14 @@ fn history_sources(id: &str, old_json: &str, out: &mut BTreeSet<Source>) {
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(old_json) {
         let f = |k: &str| v.get(k).and_then(|x| x.as_str());
         scan::sources_of(id, f("name"), f("name_kana"), f("phone"), f("email"), out);
+        scan::places_of(
+            id,
+            f("postal_code"),
+            f("address"),
+            f("address2"),
+            f("birth_date"),
+            out,
+        );
     }
 }
 
@@ -251,6 +262,14 @@ pub fn sources_from_package(kept: &[(String, Vec<u8>)]) -> Result<BTreeSet<Sourc
                     cell(row, "name_kana").as_deref(),
                     cell(row, "phone").as_deref(),
                     cell(row, "email").as_deref(),
+                    &mut out,
+                );
+                scan::places_of(
+                    &id,
+                    cell(row, "postal_code").as_deref(),
+                    cell(row, "address").as_deref(),
+                    cell(row, "address2").as_deref(),
+                    cell(row, "birth_date").as_deref(),
                     &mut out,
                 );
             } else if let (Some(id), Some(old)) =
