@@ -805,4 +805,31 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_planted_under_a_temporary_name_is_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "keep").unwrap();
+        let out = dir.path().join("pts.csv");
+        let pid = std::process::id();
+        // Under every name a build of the tool has used for its temporary file.
+        for name in [
+            format!("pts.csv.tmp-{pid}"),
+            format!("pts.csv{TEMP_MARK}{pid}-0"),
+        ] {
+            std::os::unix::fs::symlink(&victim, dir.path().join(name)).unwrap();
+        }
+        write_bytes(&out, b"data").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        assert_eq!(std::fs::read(&out).unwrap(), b"data");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&victim).unwrap().permissions().mode();
+        assert_ne!(mode & 0o777, 0o600, "the victim's mode is untouched");
+        assert!(is_temp_name(&format!("pts.csv{TEMP_MARK}{pid}-0")));
+        assert!(is_temp_name("s.csv.tmp-1234"));
+        assert!(is_temp_name(".tmpAbC123"));
+        assert!(!is_temp_name("s.csv"));
+    }
 }
