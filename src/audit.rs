@@ -27,6 +27,12 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// `meta` keys holding the chain's last sequence number and head hash.
 pub use crate::db::audit::{META_HEAD, META_LAST_SEQ};
 
+/// The status of an entry recording a file about to be written (its path and purpose
+/// in `args`): a possible copy until a later entry of the same command lists it.
+pub const COPY_PENDING: &str = "copy pending";
+/// The status of an entry saying a pending file was not written after all.
+pub const COPY_NOT_WRITTEN: &str = "copy not written";
+
 /// What a command reports for its audit entry.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Detail {
@@ -168,7 +174,102 @@ pub fn verify(conn: &Connection) -> Result<Verification> {
     // lets a broken entry be compared with every other one.
     let all = store::all(conn)?;
     let (last, head) = store::control(conn)?;
-    Ok(check_chain(&all, last, head))
+    let mut v = check_chain(&all, last, head);
+    if v.broken.is_none() {
+        let program = crate::db::meta_get(conn, "program_toml")?;
+        v.broken = check_program(&all, program.as_deref()).or(check_index(
+            &all,
+            &crate::db::handling::exports_index(conn)?,
+        ));
+    }
+    Ok(v)
+}
+
+/// Why the stored program cannot be trusted, if it was changed since `init`.
+pub fn program_changed(conn: &Connection) -> Result<Option<String>> {
+    let program = crate::db::meta_get(conn, "program_toml")?;
+    Ok(check_program(&store::all(conn)?, program.as_deref()).map(|(_, why)| why))
+}
+
+/// The program file (handlers, roles) governs who may touch the data: the text stored
+/// must be the one `init` read, whose SHA-256 its chained entry holds.
+pub fn check_program(all: &[Stored], program: Option<&str>) -> Option<(i64, String)> {
+    let init = all.iter().find(|e| e.command == "init")?;
+    let detail: Json = serde_json::from_str(&init.detail).ok()?;
+    let recorded = detail
+        .get("files_read")?
+        .as_array()?
+        .first()?
+        .get("sha256")?
+        .as_str()?
+        .to_string();
+    let now = program.map(|p| sha256_hex(p.as_bytes()));
+    if now.as_deref() == Some(recorded.as_str()) {
+        return None;
+    }
+    Some((
+        init.seq,
+        format!(
+            "データベースに保存されたプログラム（取扱者・役割を含む）が、記録 {} に記録された init 時のもの（SHA-256 {}）と違います。\
+             stepcard 以外の方法で書き換えられています (the stored program file was changed outside stepcard)",
+            init.seq,
+            &recorded[..recorded.len().min(16)]
+        ),
+    ))
+}
+
+/// The `exports` index must hold exactly the files the chained entries list: a row
+/// deleted (a copy hidden from the close-out) or added is named.
+pub fn check_index(
+    all: &[Stored],
+    index: &[crate::db::handling::IndexedExport],
+) -> Option<(i64, String)> {
+    let mut listed: Vec<(i64, String, String)> = Vec::new();
+    for e in all {
+        let Ok(d) = serde_json::from_str::<Json>(&e.detail) else {
+            continue;
+        };
+        for f in d
+            .get("files")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let (Some(p), Some(s)) = (
+                f.get("path").and_then(Json::as_str),
+                f.get("sha256").and_then(Json::as_str),
+            ) {
+                listed.push((e.seq, p.to_string(), s.to_string()));
+            }
+        }
+    }
+    let mut rows: Vec<(i64, String, String)> = index
+        .iter()
+        .map(|r| (r.seq, r.path.clone(), r.sha256.clone()))
+        .collect();
+    for (seq, path, sha) in &listed {
+        match rows.iter().position(|r| r.0 == *seq && r.1 == *path && r.2 == *sha) {
+            Some(i) => {
+                rows.remove(i);
+            }
+            None => {
+                return Some((
+                    *seq,
+                    format!(
+                        "記録 {seq} の複製 {path} が複製の索引（exports）にありません。索引が stepcard 以外の方法で書き換えられています (the copy is missing from the exports index)"
+                    ),
+                ))
+            }
+        }
+    }
+    rows.first().map(|(seq, path, _)| {
+        (
+            *seq,
+            format!(
+                "複製の索引（exports）に、監査ログの記録 {seq} にない複製 {path} があります。索引が stepcard 以外の方法で書き換えられています (the exports index holds a copy no entry lists)"
+            ),
+        )
+    })
 }
 
 /// The chain's state from its stored entries (in sequence order) and the control values

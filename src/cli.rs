@@ -356,6 +356,10 @@ pub struct CloseOutArgs {
     /// 記録にある書出しファイルも消去する（指定しなければ一覧に載せるだけ）(also erase the exports the audit log recorded)
     #[arg(long, conflicts_with = "verify")]
     pub erase_exports: bool,
+    /// 取り込んだ元のファイル（名簿・歩数シートなど）のうち、取り込んだときと同じ内容のものを消去する
+    /// (also erase the imported source files still identical to what was imported)
+    #[arg(long, conflicts_with = "verify")]
+    pub erase_inputs: bool,
     /// 返還データを AES-256 で暗号化するパスワードのファイル（1 行目）(file holding the package password; AES-256)
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
@@ -370,6 +374,18 @@ pub struct CloseOutArgs {
     /// 照合する返還データ (.zip) (the package to check, with --verify)
     #[arg(long, value_name = "ZIP", requires = "verify")]
     pub package: Option<PathBuf>,
+    /// 消去記録の SHA-256 を読む消去証明書 (.xlsx)。省略時は消去記録と同じフォルダの証明書
+    /// (the certificate whose printed SHA-256 the record must match; default: beside the record)
+    #[arg(
+        long,
+        value_name = "XLSX",
+        requires = "verify",
+        conflicts_with = "record_sha256"
+    )]
+    pub certificate: Option<PathBuf>,
+    /// 消去証明書に印刷された消去記録の SHA-256 (the record's SHA-256 as printed on the certificate)
+    #[arg(long, value_name = "HEX", requires = "verify")]
+    pub record_sha256: Option<String>,
 }
 
 impl From<LayoutArg> for crate::import::Layout {

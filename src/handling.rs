@@ -278,6 +278,8 @@ pub fn status_ja(status: &str) -> String {
         "refused" => "拒否（データ・状態）".into(),
         "usage error" => "指定の誤り".into(),
         "refused: not a designated handler" => "拒否（指定された取扱者ではない）".into(),
+        crate::audit::COPY_PENDING => "複製の書出し予定".into(),
+        crate::audit::COPY_NOT_WRITTEN => "複製は書き出されず".into(),
         other => other.to_string(),
     }
 }

@@ -110,6 +110,16 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     let name = command_name(&cli.command);
     let mut ctx = cmd::Ctx::open(&cli, name)?;
+    let inputs = inputs_of(&cli.command);
+    let copies = ctx.record_copies(name, &inputs)?;
+    if !inputs.is_empty() {
+        // The source files by full path, in the chain: the close-out accounts for them.
+        let abs: Vec<String> = inputs
+            .iter()
+            .map(|p| crate::output::FileRecord::path_of(p))
+            .collect();
+        ctx.detail.arg("inputs", abs);
+    }
     let result = dispatch(&mut ctx, &cli.command);
     let status = match &result {
         Ok(()) => "ok".to_string(),
@@ -122,9 +132,23 @@ pub fn run(cli: Cli) -> Result<()> {
         return Ok(());
     }
     let recorded = ctx.record(name, &status);
+    drop(copies);
     result?;
     recorded?;
     Ok(())
+}
+
+/// The files a command reads: no output of the same command may be written onto them.
+fn inputs_of(command: &Command) -> Vec<std::path::PathBuf> {
+    use cli::{OrdersCmd, RosterCmd, StepsCmd, SurveyCmd};
+    match command {
+        Command::Roster(RosterCmd::Import { file, .. })
+        | Command::Orders(OrdersCmd::Import { file, .. })
+        | Command::Survey(SurveyCmd::Import { file, .. }) => vec![file.clone()],
+        Command::Steps(StepsCmd::Import { files, .. }) => files.clone(),
+        Command::Steps(StepsCmd::Verify(a)) => vec![a.first.clone(), a.second.clone()],
+        _ => Vec::new(),
+    }
 }
 
 fn dispatch(ctx: &mut cmd::Ctx, command: &Command) -> Result<()> {

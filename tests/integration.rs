@@ -29,6 +29,8 @@ mod robust;
 
 #[path = "it/intake.rs"]
 mod intake;
+#[path = "it/copies.rs"]
+mod copies;
 #[path = "it/prizes.rs"]
 mod prizes;
 #[path = "it/readers.rs"]

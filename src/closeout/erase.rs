@@ -8,10 +8,12 @@
 //! of its reach, and the certificate says so.
 
 use super::scan::{Needles, Scanner};
+pub use super::state::sync_dir;
 use super::state::{DbCheck, ErasedFile, ExportFile};
 use crate::db::closeout as store;
 use anyhow::{bail, Context, Result};
 use rusqlite::Connection;
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -56,22 +58,6 @@ pub fn hash_db_files(db: &Path) -> Result<Vec<ErasedFile>> {
     Ok(out)
 }
 
-/// Make a rename or removal in `path`'s folder durable (best effort: not every
-/// platform can sync a folder).
-pub fn sync_dir(path: &Path) {
-    #[cfg(unix)]
-    if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-}
-
 /// Overwrite a file's bytes with zeros, sync, and remove it. Returns the size.
 pub fn overwrite_and_remove(path: &Path) -> Result<u64> {
     let len = std::fs::metadata(path)
@@ -114,7 +100,7 @@ pub fn erase_database(db: &Path, needles: &Needles, files: &mut [ErasedFile]) ->
                 return Err(e);
             }
         }
-        super::fault("erasing");
+        super::state::fault("erasing");
     }
     let mut scanner = Scanner::new(needles, &[]);
     for (p, _) in db_files(db) {
@@ -146,9 +132,58 @@ pub fn erase_database(db: &Path, needles: &Needles, files: &mut [ErasedFile]) ->
     Ok(check)
 }
 
-/// The exports the tool recorded, one per path (the last hash, and every hash it had).
+/// Marks, in an export's recorded hashes, a possible copy whose content was never
+/// recorded (a pending record never settled, a temporary file): any content is the
+/// tool's.
+pub const ANY_CONTENT: &str = "*";
+
+/// The copies the tool recorded, one per path (the last hash, and every hash it had):
+/// the `exports` index, every file the chained audit entries list (so a row deleted
+/// from the index is still found), every pending record not settled afterwards (a
+/// crash between the record and the entry that lists the file), and the tool's
+/// temporary files in every folder it wrote to.
 pub fn exports_of(conn: &Connection) -> Result<Vec<ExportFile>> {
-    let rows = store::exports_by_path(conn)?;
+    let mut rows: Vec<(String, String, i64)> = store::exports_by_path(conn)?;
+    let mut pending: Vec<String> = Vec::new();
+    for e in crate::audit::entries(conn)? {
+        for f in e.files() {
+            pending.retain(|p| *p != f.path);
+            rows.push((f.path, f.sha256, f.bytes as i64));
+        }
+        let path = e
+            .detail
+            .get("args")
+            .and_then(|a| a.get("path"))
+            .and_then(|p| p.as_str());
+        match (e.status(), path) {
+            (crate::audit::COPY_PENDING, Some(p)) => pending.push(p.to_string()),
+            (crate::audit::COPY_NOT_WRITTEN, Some(p)) => pending.retain(|q| q != p),
+            _ => {}
+        }
+    }
+    let mut folders: BTreeSet<PathBuf> = BTreeSet::new();
+    for (p, _, _) in &rows {
+        if let Some(d) = Path::new(p).parent() {
+            folders.insert(d.to_path_buf());
+        }
+    }
+    for p in &pending {
+        if let Some(d) = Path::new(p).parent() {
+            folders.insert(d.to_path_buf());
+        }
+        rows.push((p.clone(), ANY_CONTENT.into(), 0));
+    }
+    for d in folders {
+        let Ok(list) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for f in list.flatten() {
+            if crate::output::is_temp_name(&f.file_name().to_string_lossy()) {
+                rows.push((abs(&f.path()), ANY_CONTENT.into(), 0));
+            }
+        }
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out: Vec<ExportFile> = Vec::new();
     for (path, sha256, bytes) in rows {
         match out.last_mut() {
@@ -156,8 +191,10 @@ pub fn exports_of(conn: &Connection) -> Result<Vec<ExportFile>> {
                 if !last.recorded.contains(&sha256) {
                     last.recorded.push(sha256.clone());
                 }
-                last.sha256 = sha256;
-                last.bytes = bytes as u64;
+                if sha256 != ANY_CONTENT {
+                    last.sha256 = sha256;
+                    last.bytes = bytes as u64;
+                }
             }
             _ => out.push(ExportFile {
                 path,
@@ -169,6 +206,63 @@ pub fn exports_of(conn: &Connection) -> Result<Vec<ExportFile>> {
         }
     }
     Ok(out)
+}
+
+/// The source files imports read, from the chained entries: each command's `inputs`
+/// (absolute paths) with the SHA-256 of every file it read (`files_read`). A file still
+/// holding one of those contents is the source as imported.
+pub fn inputs_of(conn: &Connection) -> Result<Vec<ExportFile>> {
+    let mut out: Vec<ExportFile> = Vec::new();
+    for e in crate::audit::entries(conn)? {
+        if e.command == "init" {
+            continue;
+        }
+        let Some(paths) = e
+            .detail
+            .get("args")
+            .and_then(|a| a.get("inputs"))
+            .and_then(|p| p.as_array())
+        else {
+            continue;
+        };
+        let shas: Vec<String> = e
+            .detail
+            .get("files_read")
+            .and_then(|f| f.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|f| Some(f.get("sha256")?.as_str()?.to_string()))
+            .collect();
+        for p in paths.iter().filter_map(|p| p.as_str()) {
+            let i = match out.iter().position(|x| x.path == p) {
+                Some(i) => i,
+                None => {
+                    out.push(ExportFile {
+                        path: p.to_string(),
+                        sha256: String::new(),
+                        bytes: 0,
+                        recorded: Vec::new(),
+                        status: "pending".into(),
+                    });
+                    out.len() - 1
+                }
+            };
+            for s in &shas {
+                if !out[i].recorded.contains(s) {
+                    out[i].recorded.push(s.clone());
+                    out[i].sha256 = s.clone();
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl ExportFile {
+    /// A possible copy whose content the tool never recorded (unsettled, or temporary).
+    pub fn unsettled(&self) -> bool {
+        self.recorded.iter().any(|r| r == ANY_CONTENT)
+    }
 }
 
 /// Erase each recorded export still on disk as the tool wrote it; one changed since is
@@ -189,7 +283,7 @@ pub fn erase_exports(exports: &mut [ExportFile], erase: bool, protect: &[PathBuf
             continue;
         }
         let (sha, bytes) = crate::output::sha256_file(p)?;
-        if !e.recorded.contains(&sha) {
+        if !e.recorded.contains(&sha) && !e.unsettled() {
             e.status = "changed".into();
             continue;
         }

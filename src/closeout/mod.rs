@@ -50,6 +50,8 @@ pub struct Options {
     pub return_dir: PathBuf,
     pub confirm: String,
     pub erase_exports: bool,
+    /// Erase the imported source files still as imported (`--erase-inputs`).
+    pub erase_inputs: bool,
     pub password: Option<String>,
 }
 
@@ -90,14 +92,7 @@ pub struct Outcome {
     pub kept_exports: usize,
 }
 
-/// A crash simulated at a named point, for the tests of resumption (hidden: the
-/// environment variable `STEPCARD_FAULT=close-out:<point>`).
-pub(crate) fn fault(point: &str) {
-    if std::env::var("STEPCARD_FAULT").ok().as_deref() == Some(&format!("close-out:{point}")) {
-        eprintln!("STEPCARD_FAULT: simulated crash at close-out:{point}");
-        std::process::exit(86);
-    }
-}
+pub(crate) use state::fault;
 
 /// The return package's, the record's and the certificate's file names.
 pub fn file_names(contract_no: &str) -> (String, String, String) {
@@ -214,6 +209,9 @@ pub fn sources_from_db(conn: &Connection) -> Result<BTreeSet<Source>> {
     store::participant_values(conn, |id, name, kana, phone, email| {
         scan::sources_of(id, name, kana, phone, email, &mut out)
     })?;
+    store::participant_places(conn, |id, postal, a1, a2, birth| {
+        scan::places_of(id, postal, a1, a2, birth, &mut out)
+    })?;
     store::participant_history(conn, |id, old| history_sources(id, old, &mut out))?;
     Ok(out)
 }
@@ -222,6 +220,14 @@ fn history_sources(id: &str, old_json: &str, out: &mut BTreeSet<Source>) {
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(old_json) {
         let f = |k: &str| v.get(k).and_then(|x| x.as_str());
         scan::sources_of(id, f("name"), f("name_kana"), f("phone"), f("email"), out);
+        scan::places_of(
+            id,
+            f("postal_code"),
+            f("address"),
+            f("address2"),
+            f("birth_date"),
+            out,
+        );
     }
 }
 
@@ -256,6 +262,14 @@ pub fn sources_from_package(kept: &[(String, Vec<u8>)]) -> Result<BTreeSet<Sourc
                     cell(row, "name_kana").as_deref(),
                     cell(row, "phone").as_deref(),
                     cell(row, "email").as_deref(),
+                    &mut out,
+                );
+                scan::places_of(
+                    &id,
+                    cell(row, "postal_code").as_deref(),
+                    cell(row, "address").as_deref(),
+                    cell(row, "address2").as_deref(),
+                    cell(row, "birth_date").as_deref(),
                     &mut out,
                 );
             } else if let (Some(id), Some(old)) =
@@ -386,6 +400,7 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
     let pkg_path = return_dir.join(&pkg_name);
     let counts = store::counts(&ctx.conn)?;
     let exports = erase::exports_of(&ctx.conn)?;
+    let inputs = erase::inputs_of(&ctx.conn)?;
     let started_at = now();
 
     // The close-out's own audit entry comes before the package, so the package holds it
@@ -401,6 +416,12 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
         &ctx.operator,
         "close-out",
         &ctx.detail,
+    )?;
+    // In the database too, so a command through another path to it (a symlink) refuses.
+    crate::db::meta_set(
+        &ctx.conn,
+        crate::db::META_CLOSEOUT,
+        &format!("{}\t{started_at}", canonical(&opts.db).display()),
     )?;
     let v = audit::verify(&ctx.conn)?;
     if v.broken.is_some() {
@@ -428,6 +449,9 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
         package: None,
         db_files: Vec::new(),
         exports,
+        erase_inputs: opts.erase_inputs,
+        erasing: false,
+        inputs,
         erased_at: None,
         db_check: None,
         scan: None,
@@ -479,6 +503,7 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
                 let _ = erase::overwrite_and_remove(&pkg_path);
             }
             let _ = std::fs::remove_file(state::path_for(&opts.db));
+            let _ = crate::db::meta_delete(&ctx.conn, crate::db::META_CLOSEOUT);
             ctx.detail.status = "refused: return package check failed".into();
             let _ = audit::append(&ctx.conn, &now(), &ctx.operator, "close-out", &ctx.detail);
             return Err(e);
@@ -575,6 +600,7 @@ fn resume(mut st: State, opts: &Options) -> Result<Outcome> {
     }
     let sources = sources_from_package(&read.kept)?;
     st.erase_exports |= opts.erase_exports;
+    st.erase_inputs |= opts.erase_inputs;
     st.runs.push(RunInfo {
         at: now(),
         operator: operator.clone(),
@@ -609,8 +635,44 @@ fn carry_on(mut st: State, sources: &BTreeSet<Source>, opts: &Options) -> Result
     ];
 
     if st.step == Step::Packaged {
+        // Resumed: the database must still be what was packaged, byte for byte (unless
+        // its erasure had begun).
+        let now_files = if st.erasing {
+            st.db_files.clone()
+        } else {
+            erase::hash_db_files(&db)?
+        };
+        let changed: Vec<String> = st
+            .db_files
+            .iter()
+            .filter(|f| f.status != "erased")
+            .filter(|f| {
+                !now_files
+                    .iter()
+                    .any(|n| n.path == f.path && n.sha256 == f.sha256)
+            })
+            .map(|f| f.path.clone())
+            .chain(
+                now_files
+                    .iter()
+                    .filter(|n| !st.db_files.iter().any(|f| f.path == n.path))
+                    .map(|n| n.path.clone()),
+            )
+            .collect();
+        if !changed.is_empty() {
+            bail!(
+                "データベースが返還データを作った後に変更されています（{}）。返還データに無いデータを消去することになるため、何も消去していません。\
+                 取扱責任者に報告してください。返還データを作り直すには、状態ファイル {} を消してから close-out を最初から実行してください \
+                 (the database changed after the package was made; nothing erased)",
+                changed.join("、"),
+                state::path_for(&db).display()
+            );
+        }
+        st.erasing = true;
+        state::save(&db, &st)?;
         let check = erase::erase_database(&db, &needles, &mut st.db_files)?;
         erase::erase_exports(&mut st.exports, st.erase_exports, &protect)?;
+        erase::erase_exports(&mut st.inputs, st.erase_inputs, &protect)?;
         st.db_check = Some(check);
         st.erased_at = Some(now());
         st.step = Step::Erased;
@@ -627,7 +689,50 @@ fn carry_on(mut st: State, sources: &BTreeSet<Source>, opts: &Options) -> Result
     if st.step == Step::Erased {
         // A resumed run may now erase the exports the first run kept.
         erase::erase_exports(&mut st.exports, st.erase_exports, &protect)?;
+        erase::erase_exports(&mut st.inputs, st.erase_inputs, &protect)?;
         state::save(&db, &st)?;
+        let inputs_left: Vec<String> = st
+            .inputs
+            .iter()
+            .filter(|i| i.status == "kept" || i.status == "changed")
+            .map(|i| {
+                format!(
+                    "{}: {}",
+                    i.path,
+                    if i.status == "kept" {
+                        "取り込んだ元のファイルが残っています (an imported source file remains)"
+                    } else {
+                        "取り込んだ元のファイルが、内容が変わって残っています (an imported source file remains, changed)"
+                    }
+                )
+            })
+            .collect();
+        if !inputs_left.is_empty() {
+            bail!(
+                "取り込んだ元のファイル（受託者が作成・保管した個人情報）が {} 件残っています。消去証明書は作成していません:\n  {}\n\
+                 取り込んだときと同じ内容のものは --erase-inputs を付けて同じコマンドをもう一度実行すると消去します。\
+                 内容が変わったものは消去するか、委託元へ渡して検査の対象外へ移してから、もう一度実行してください。続き（検査）から行います \
+                 (imported source files remain: run again with --erase-inputs, or move them away)",
+                inputs_left.len(),
+                inputs_left.join("\n  ")
+            );
+        }
+        let unsettled: Vec<&str> = st
+            .exports
+            .iter()
+            .filter(|e| e.unsettled() && e.status == "kept")
+            .map(|e| e.path.as_str())
+            .collect();
+        if !unsettled.is_empty() {
+            bail!(
+                "書出しが完了したと記録されていない複製（書出しの途中で止まったファイルか一時ファイル）が {} 件残っています。\
+                 消去証明書は作成していません:\n  {}\n\
+                 --erase-exports を付けて同じコマンドをもう一度実行すると消去します。続き（検査）から行います \
+                 (possible copies never settled remain; run again with --erase-exports to erase them)",
+                unsettled.len(),
+                unsettled.join("\n  ")
+            );
+        }
         let report = remnant_scan(&db, &st, &needles, &return_dir);
         let mut summary = summary_of(&needles);
         summary.at = now();
@@ -775,12 +880,83 @@ fn finish(
 
 /// `close-out --verify RECORD --package ZIP`: the package against its record. Returns
 /// the lines to print when they agree; an error naming every difference otherwise.
+/// Where `--verify` takes the erasure record's SHA-256 from: given on the command line,
+/// or printed on the certificate (by default the one beside the record).
+#[derive(Debug, Default, Clone)]
+pub struct ExpectedRecord {
+    pub certificate: Option<PathBuf>,
+    pub sha256: Option<String>,
+}
+
+/// The record's SHA-256 as the certificate prints it (`SHA-256: …` in the 消去記録 row).
+pub fn record_sha_from_certificate(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let cant = || {
+        format!(
+            "{}: 消去証明書を読めません。--certificate で場所を指定するか、--record-sha256 で証明書に印刷された値を入力してください \
+             (cannot read the certificate)",
+            path.display()
+        )
+    };
+    let f = std::fs::File::open(path).with_context(cant)?;
+    let mut z = zip::ZipArchive::new(f).with_context(cant)?;
+    let mut found = Vec::new();
+    for i in 0..z.len() {
+        let mut e = z.by_index(i)?;
+        if !e.name().is_ok_and(|n| n.ends_with(".xml")) {
+            continue;
+        }
+        let mut s = String::new();
+        if e.read_to_string(&mut s).is_err() {
+            continue;
+        }
+        let mut rest = s.as_str();
+        let label = crate::output::certificate::RECORD_SHA_LABEL;
+        while let Some(k) = rest.find(label) {
+            let h = &rest[k + label.len()..];
+            let hex: String = h.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+            if hex.len() == 64 {
+                found.push(hex.to_ascii_lowercase());
+            }
+            rest = &h[hex.len().min(h.len())..];
+        }
+    }
+    found.dedup();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(anyhow::anyhow!(cant())),
+    }
+}
+
 pub fn verify(
     record_path: &Path,
     package_path: &Path,
     password: Option<&str>,
+    expected: &ExpectedRecord,
 ) -> Result<Vec<String>> {
     let rec = record::load(record_path)?;
+    // The record itself first: it must be the one the certificate certifies, or an
+    // edited record (counts changed, dates moved) would vouch for itself.
+    let (rec_sha, _) = crate::output::sha256_file(record_path)?;
+    let (want, from) = match (&expected.sha256, &expected.certificate) {
+        (Some(h), _) => (
+            h.trim().to_ascii_lowercase(),
+            "コマンドラインで指定された値".to_string(),
+        ),
+        (None, Some(c)) => (record_sha_from_certificate(c)?, c.display().to_string()),
+        (None, None) => {
+            let (_, _, cert) = file_names(&rec.program.contract_no);
+            let c = record_path.parent().unwrap_or(Path::new(".")).join(cert);
+            (record_sha_from_certificate(&c)?, c.display().to_string())
+        }
+    };
+    if want != rec_sha {
+        bail!(
+            "{}: 消去記録の SHA-256 が消去証明書に印刷された値と違います（証明書 {want}（{from}）、この記録 {rec_sha}）。\
+             消去記録が書き換えられています (the erasure record differs from the one the certificate certifies)",
+            record_path.display()
+        );
+    }
     let (sha256, bytes) = crate::output::sha256_file(package_path).with_context(|| {
         format!(
             "{}: 返還データを読めません (cannot read the package)",
@@ -789,10 +965,11 @@ pub fn verify(
     })?;
     let whole_matches = sha256 == rec.return_package.sha256;
     let mut ok = vec![format!(
-        "消去記録: {}（証明書番号 {}、契約 {}）",
+        "消去記録: {}（証明書番号 {}、契約 {}）: SHA-256 {} は消去証明書の値と一致します (the record matches the certificate)",
         record_path.display(),
         rec.certificate_no,
-        rec.program.contract_no
+        rec.program.contract_no,
+        rec_sha
     )];
     let encrypted = rec.return_package.encryption != "none";
     if encrypted && password.is_none() {

@@ -61,6 +61,9 @@ pub struct Record {
     pub categories: Vec<Category>,
     pub erased_files: Vec<ErasedFile>,
     pub exports: Vec<ExportFile>,
+    /// The imported source files and what became of them.
+    #[serde(default)]
+    pub inputs: Vec<ExportFile>,
     pub method: Method,
     pub verification: Verification,
     pub certificate_file: String,
@@ -177,6 +180,7 @@ pub fn build(
             .collect(),
         erased_files: state.db_files.clone(),
         exports: state.exports.clone(),
+        inputs: state.inputs.clone(),
         method: method(state.erase_exports),
         verification: Verification {
             summary,

@@ -24,6 +24,8 @@ pub enum Kind {
     Kana,
     Phone,
     Email,
+    Address,
+    Birth,
 }
 
 impl Kind {
@@ -34,9 +36,19 @@ impl Kind {
             Kind::Kana => "フリガナ",
             Kind::Phone => "電話番号",
             Kind::Email => "メールアドレス",
+            Kind::Address => "住所",
+            Kind::Birth => "生年月日",
         }
     }
-    pub const ALL: [Kind; 5] = [Kind::Id, Kind::Name, Kind::Kana, Kind::Phone, Kind::Email];
+    pub const ALL: [Kind; 7] = [
+        Kind::Id,
+        Kind::Name,
+        Kind::Kana,
+        Kind::Phone,
+        Kind::Email,
+        Kind::Address,
+        Kind::Birth,
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -96,6 +108,107 @@ pub fn sources_of(
     push(Kind::Email, email);
 }
 
+/// A participant's address (with the second line and postal code, which a copy may
+/// hold joined to it) and birth date, to look for as well.
+pub fn places_of(
+    id: &str,
+    postal: Option<&str>,
+    address: Option<&str>,
+    address2: Option<&str>,
+    birth: Option<&str>,
+    out: &mut BTreeSet<Source>,
+) {
+    let id = id.trim();
+    if id.is_empty() {
+        return;
+    }
+    fn clean(v: Option<&str>) -> Option<&str> {
+        v.map(str::trim).filter(|v| !v.is_empty())
+    }
+    let mut push = |kind: Kind, text: String| {
+        out.insert(Source {
+            participant: id.to_string(),
+            kind,
+            text,
+        });
+    };
+    if let Some(a) = clean(address) {
+        push(Kind::Address, a.to_string());
+        if let Some(a2) = clean(address2) {
+            push(Kind::Address, format!("{a}{a2}"));
+        }
+        if let Some(p) = clean(postal) {
+            // A postal code with its address (as labels and carrier files print them).
+            push(Kind::Address, format!("〒{p} {a}"));
+        }
+    }
+    if let Some(b) = clean(birth) {
+        push(Kind::Birth, b.to_string());
+    }
+}
+
+/// Full-width katakana as half-width (ﾔﾏﾀﾞ ﾀﾛｳ), as old systems and carrier files write
+/// kana; other characters unchanged.
+pub fn half_width_kana(s: &str) -> String {
+    const BASE: &str = "ァアィイゥウェエォオカキクケコサシスセソタチッツテトナニヌネノハヒフヘホマミムメモャヤュユョヨラリルレロワヲンー・「」、。";
+    const HALF: &str = "ｧｱｨｲｩｳｪｴｫｵｶｷｸｹｺｻｼｽｾｿﾀﾁｯﾂﾃﾄﾅﾆﾇﾈﾉﾊﾋﾌﾍﾎﾏﾐﾑﾒﾓｬﾔｭﾕｮﾖﾗﾘﾙﾚﾛﾜｦﾝｰ･｢｣､｡";
+    const VOICED: &str = "ガギグゲゴザジズゼゾダヂヅデドバビブベボ";
+    const VOICED_BASE: &str = "カキクケコサシスセソタチツテトハヒフヘホ";
+    const SEMI: &str = "パピプペポ";
+    const SEMI_BASE: &str = "ハヒフヘホ";
+    let half = |c: char| -> Option<char> {
+        BASE.chars()
+            .position(|b| b == c)
+            .and_then(|i| HALF.chars().nth(i))
+    };
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if let Some(i) = VOICED.chars().position(|v| v == c) {
+            if let Some(h) = VOICED_BASE.chars().nth(i).and_then(half) {
+                out.push(h);
+                out.push('ﾞ');
+                continue;
+            }
+        }
+        if let Some(i) = SEMI.chars().position(|v| v == c) {
+            if let Some(h) = SEMI_BASE.chars().nth(i).and_then(half) {
+                out.push(h);
+                out.push('ﾟ');
+                continue;
+            }
+        }
+        if c == 'ヴ' {
+            out.push_str("ｳﾞ");
+            continue;
+        }
+        match half(c) {
+            Some(h) => out.push(h),
+            None if c == '\u{3000}' => out.push(' '),
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// A birth date (`YYYY-MM-DD` as stored) in the forms people and spreadsheets write it.
+fn date_forms(text: &str) -> Vec<String> {
+    let Ok(d) = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") else {
+        return Vec::new();
+    };
+    use chrono::Datelike;
+    let (y, m, day) = (d.year(), d.month(), d.day());
+    vec![
+        format!("{y}-{m:02}-{day:02}"),
+        format!("{y}/{m:02}/{day:02}"),
+        format!("{y}/{m}/{day}"),
+        format!("{y}.{m:02}.{day:02}"),
+        format!("{y}年{m}月{day}日"),
+        format!("{y}年{m:02}月{day:02}日"),
+        format!("{y}{m:02}{day:02}"),
+        crate::sheet::date::wareki(d),
+    ]
+}
+
 /// The spellings a copy of a value may have: names with the space between family and
 /// given name as stored, full-width, or none; phone numbers with or without hyphens;
 /// e-mail addresses in lower case.
@@ -112,7 +225,28 @@ fn variants(kind: Kind, text: &str) -> Vec<String> {
                 v.push(parts.join(" "));
                 v.push(parts.join("\u{3000}"));
             }
+            if kind == Kind::Kana {
+                let more: Vec<String> = v.iter().map(|s| half_width_kana(s)).collect();
+                v.extend(more);
+            }
         }
+        Kind::Address => {
+            use unicode_normalization::UnicodeNormalization;
+            let nfkc: String = text.nfkc().collect();
+            let squashed: String = nfkc.chars().filter(|c| !c.is_whitespace()).collect();
+            // As keyed in Excel: full-width digits and hyphens.
+            let wide: String = squashed
+                .chars()
+                .map(|c| match c {
+                    '!'..='~' => char::from_u32(c as u32 + 0xFEE0).unwrap_or(c),
+                    c => c,
+                })
+                .collect();
+            v.push(nfkc);
+            v.push(squashed);
+            v.push(wide);
+        }
+        Kind::Birth => v.extend(date_forms(text)),
         Kind::Phone => {
             let digits: String = text.chars().filter(char::is_ascii_digit).collect();
             v.push(digits);
@@ -531,6 +665,68 @@ impl<'a> Scanner<'a> {
                 if let Ok(ar) = zip::ZipArchive::new(std::io::BufReader::new(f)) {
                     self.zip(ar, &place, 1);
                 }
+            } else if magic[..2] == [0x1f, 0x8b] {
+                // A gzip copy (`roster.csv.gz`): its content, decompressed.
+                if let Ok(f) = std::fs::File::open(&path) {
+                    let dec = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(f));
+                    self.inner(dec, &format!("{place}!gzip"));
+                }
+            } else if magic == *b"%PDF" {
+                self.pdf(&path, &place);
+            }
+        }
+    }
+
+    /// Scan decompressed content found inside a file, as one more place.
+    fn inner<R: Read>(&mut self, r: R, place: &str) {
+        let mut raw = Vec::new();
+        match self.needles.scan_reader(r, &mut raw) {
+            Ok(n) => {
+                self.report.zip_entries += 1;
+                self.report.bytes += n;
+            }
+            Err(e) => {
+                self.report
+                    .unreadable
+                    .push((place.to_string(), e.to_string()));
+                return;
+            }
+        }
+        self.push_hits(place, raw);
+    }
+
+    /// A PDF's Flate-compressed streams (where its text is), each decompressed and
+    /// scanned. Files over 256 MiB are scanned as bytes only.
+    fn pdf(&mut self, path: &Path, place: &str) {
+        const MAX: u64 = 256 << 20;
+        if std::fs::metadata(path).map_or(true, |m| m.len() > MAX) {
+            return;
+        }
+        let Ok(bytes) = std::fs::read(path) else {
+            return;
+        };
+        let mut at = 0usize;
+        let mut n = 0u32;
+        while let Some(k) = find_bytes(&bytes[at..], b"stream") {
+            let mut start = at + k + 6;
+            at = start;
+            if bytes.get(start) == Some(&b'\r') {
+                start += 1;
+            }
+            if bytes.get(start) != Some(&b'\n') {
+                continue;
+            }
+            start += 1;
+            let Some(len) = find_bytes(&bytes[start..], b"endstream") else {
+                break;
+            };
+            let data = &bytes[start..start + len];
+            at = start + len + 9;
+            n += 1;
+            let mut dec = flate2::read::ZlibDecoder::new(data);
+            let mut out = Vec::new();
+            if dec.read_to_end(&mut out).is_ok() || !out.is_empty() {
+                self.inner(&out[..], &format!("{place}!stream{n}"));
             }
         }
     }
@@ -631,6 +827,10 @@ impl<R: Read> Read for Tee<'_, R> {
         }
         Ok(n)
     }
+}
+
+fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Hits grouped by place for the operator: place, count, kinds, participants (numbers).
@@ -841,5 +1041,81 @@ mod tests {
             !lines.join("\n").contains("井上"),
             "the report names no personal value"
         );
+    }
+
+    fn wider() -> Needles {
+        let mut s = BTreeSet::new();
+        sources_of("C000003", None, Some("ヤマダ タロウ"), None, None, &mut s);
+        places_of(
+            "C000003",
+            Some("160-0022"),
+            Some("東京都新宿区新宿7-8-9"),
+            Some("ハイツ201"),
+            Some("1955-03-07"),
+            &mut s,
+        );
+        Needles::build(&s)
+    }
+
+    fn hits_in_files(n: &Needles, files: &[(&str, Vec<u8>)]) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in files {
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        let mut s = Scanner::new(n, &[]);
+        s.folder(dir.path(), true);
+        s.report
+            .hits
+            .iter()
+            .map(|h| {
+                format!(
+                    "{}:{}",
+                    Path::new(&h.place).file_name().unwrap().to_string_lossy(),
+                    h.kind.as_ja()
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn finds_half_width_kana_addresses_and_birth_dates() {
+        assert_eq!(half_width_kana("ヤマダ タロウ"), "ﾔﾏﾀﾞ ﾀﾛｳ");
+        assert_eq!(half_width_kana("パン・ヴ"), "ﾊﾟﾝ･ｳﾞ");
+        let n = wider();
+        for (text, kind) in [
+            ("ﾔﾏﾀﾞ ﾀﾛｳ", "フリガナ"),
+            ("ﾔﾏﾀﾞﾀﾛｳ", "フリガナ"),
+            ("東京都新宿区新宿７－８－９", "住所"),
+            ("〒160-0022 東京都新宿区新宿7-8-9", "住所"),
+            ("昭和30年3月7日", "生年月日"),
+            ("1955/3/7", "生年月日"),
+            ("1955年03月07日", "生年月日"),
+        ] {
+            let hits = hits_in_files(&n, &[("a.txt", format!("x,{text},y").into_bytes())]);
+            assert!(hits.iter().any(|h| h.ends_with(kind)), "{text}: {hits:?}");
+        }
+    }
+
+    #[test]
+    fn looks_inside_gzip_and_pdf_flate_streams() {
+        use std::io::Write;
+        let n = wider();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all("id,kana\nC000003,ヤマダ タロウ\n".as_bytes())
+            .unwrap();
+        let gz = gz.finish().unwrap();
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all("BT (東京都新宿区新宿7-8-9) Tj ET".as_bytes())
+            .unwrap();
+        let z = z.finish().unwrap();
+        let mut pdf = b"%PDF-1.4\n1 0 obj << /Filter /FlateDecode >>\nstream\r\n".to_vec();
+        pdf.extend_from_slice(&z);
+        pdf.extend_from_slice(b"\nendstream\nendobj\n%%EOF\n");
+        let hits = hits_in_files(&n, &[("roster.csv.gz", gz), ("doc.pdf", pdf)]);
+        assert!(
+            hits.iter().any(|h| h == "roster.csv.gz!gzip:フリガナ"),
+            "{hits:?}"
+        );
+        assert!(hits.iter().any(|h| h == "doc.pdf!stream1:住所"), "{hits:?}");
     }
 }

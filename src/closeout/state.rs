@@ -158,6 +158,17 @@ pub struct State {
     pub db_files: Vec<ErasedFile>,
     #[serde(default)]
     pub exports: Vec<ExportFile>,
+    /// The erasure of the database has begun (from here on its files differ from what
+    /// was packaged, by design).
+    #[serde(default)]
+    pub erasing: bool,
+    /// `--erase-inputs` was given (by this run or an earlier one).
+    #[serde(default)]
+    pub erase_inputs: bool,
+    /// The source files imports read (path and every SHA-256 imported from it), and what
+    /// became of them.
+    #[serde(default)]
+    pub inputs: Vec<ExportFile>,
     pub erased_at: Option<String>,
     pub db_check: Option<DbCheck>,
     pub scan: Option<ScanSummary>,
@@ -213,7 +224,7 @@ pub fn save(db: &Path, state: &State) -> Result<()> {
     let p = path_for(db);
     let text = serde_json::to_string_pretty(state)?;
     crate::output::write_bytes(&p, text.as_bytes())?;
-    super::erase::sync_dir(&p);
+    sync_dir(&p);
     Ok(())
 }
 
@@ -235,4 +246,29 @@ pub fn refuse_if_in_progress(db: &Path) -> Result<()> {
         state.return_dir,
         state.contract_no
     );
+}
+
+/// A crash simulated at a named point, for the tests of resumption (hidden: the
+/// environment variable `STEPCARD_FAULT=close-out:<point>`).
+pub(crate) fn fault(point: &str) {
+    if std::env::var("STEPCARD_FAULT").ok().as_deref() == Some(&format!("close-out:{point}")) {
+        eprintln!("STEPCARD_FAULT: simulated crash at close-out:{point}");
+        std::process::exit(86);
+    }
+}
+
+/// Make a rename or removal in `path`'s folder durable (best effort: not every
+/// platform can sync a folder).
+pub fn sync_dir(path: &Path) {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
 }

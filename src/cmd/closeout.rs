@@ -13,7 +13,11 @@ pub fn run(cli: &Cli, args: &CloseOutArgs) -> Result<()> {
         None => None,
     };
     if let (Some(record), Some(package)) = (&args.verify, &args.package) {
-        for line in closeout::verify(record, package, password.as_deref())? {
+        let expected = closeout::ExpectedRecord {
+            certificate: args.certificate.clone(),
+            sha256: args.record_sha256.clone(),
+        };
+        for line in closeout::verify(record, package, password.as_deref(), &expected)? {
             println!("{line}");
         }
         return Ok(());
@@ -31,6 +35,7 @@ pub fn run(cli: &Cli, args: &CloseOutArgs) -> Result<()> {
         return_dir: return_dir.clone(),
         confirm: confirm.clone(),
         erase_exports: args.erase_exports,
+        erase_inputs: args.erase_inputs,
         password,
     };
     let open = || {

@@ -288,9 +288,9 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
     )?;
     // Contract end, on a database of its own in close-out/ (the main run's artifacts
     // stay in DIR to be looked at): the samples imported, one export, then the
-    // close-out. The sample sheets are still in close-out/input/: the remnant scan finds
-    // them and no certificate is issued, as it would be for a real operator who kept the
-    // municipality's source files. Erased, the close-out resumes at the scan and ends.
+    // close-out. The sample sheets are still in close-out/input/: the close-out names
+    // them and issues no certificate, as it would for a real operator who kept the
+    // source files; run again with --erase-inputs, it erases them and ends.
     let cdir = out.join(CLOSE_OUT_DIR);
     let cdb = cdir.join("stepcard.db");
     std::fs::create_dir_all(cdir.join("input"))?;
@@ -344,26 +344,18 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
     ];
     step_on(
         &cdb,
-        "契約終了: 返還データ・消去・検査。取り込んだ元のファイルが input/ に残っているため、検査で見つかり証明書は出ない \
-         (close-out: the source sheets left in input/ are found by the remnant scan)",
+        "契約終了: 返還データ・消去・検査。取り込んだ元のファイルが input/ に残っているため、名前を挙げて止まり証明書は出ない \
+         (close-out: the source sheets left in input/ stop it, each named)",
         &close_out,
         false,
     )?;
-    if !cli.quiet {
-        eprintln!(
-            "\n== 取り込んだ元のファイル（名簿・歩数シート）を消去する (erase the source sheets)"
-        );
-    }
-    for name in CLOSE_OUT_INPUTS.iter().filter(|n| **n != "program.toml") {
-        let p = cdir.join("input").join(name);
-        if p.exists() {
-            crate::closeout::erase::overwrite_and_remove(&p)?;
-        }
-    }
+    let mut again = close_out.to_vec();
+    again.push("--erase-inputs");
     step_on(
         &cdb,
-        "契約終了をもう一度: 検査から続け、消去記録と消去証明書を書く (close-out resumes at the scan and finishes)",
-        &close_out,
+        "契約終了をもう一度 (--erase-inputs): 取り込んだときと同じ内容の元のファイルを消去し、検査から続け、消去記録と消去証明書を書く \
+         (close-out resumes, erases the source sheets as imported, and finishes)",
+        &again,
         true,
     )?;
     let (pkg, rec, _) = crate::closeout::file_names(&contract);

@@ -22,7 +22,7 @@ use crate::cli::Cli;
 use crate::{db, now, program, usage};
 use anyhow::{bail, Result};
 use rusqlite::Connection;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What every command that touches the data works with: the database, the program, the
 /// designated handler running it, and the audit detail it fills in.
@@ -44,6 +44,25 @@ impl Ctx {
     pub fn open(cli: &Cli, command: &str) -> Result<Ctx> {
         crate::closeout::state::refuse_if_in_progress(&cli.db)?;
         let conn = db::open(&cli.db)?;
+        // A close-out under way is recorded in the database itself: through any path
+        // (a symlink to it, say), nothing else may change what was packaged.
+        if let Some(v) = db::meta_get(&conn, db::META_CLOSEOUT)? {
+            let at = v.split('\t').next().unwrap_or_default().to_string();
+            let here = std::fs::canonicalize(&cli.db).unwrap_or_else(|_| cli.db.clone());
+            if !(command == "close-out" && Path::new(&at) == here) {
+                bail!(
+                    "{}: このデータベースは契約終了の手続き（close-out）が途中です（{at} として開始）。データは変更できません。\
+                     `stepcard --db {at} close-out …` をもう一度実行して終わらせてください \
+                     (a close-out of this database is in progress under another path)",
+                    cli.db.display()
+                );
+            }
+        }
+        // The handlers come from the stored program: one changed outside the tool (a
+        // forged handler) is not trusted.
+        if let Some(why) = crate::audit::program_changed(&conn)? {
+            bail!("{why}。取扱責任者に報告してください");
+        }
         let program = load_program(&conn)?;
         let Some(given) = cli
             .operator
@@ -85,7 +104,12 @@ impl Ctx {
     /// A line for the operator on stderr (stdout is kept for data).
     pub fn say(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", msg.as_ref());
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "{}",
+                crate::output::terminal_safe(msg.as_ref())
+            );
         }
     }
 
@@ -93,6 +117,58 @@ impl Ctx {
     pub fn record(&mut self, command: &str, status: &str) -> Result<i64> {
         self.detail.status = status.to_string();
         crate::audit::append(&self.conn, &now(), &self.operator, command, &self.detail)
+    }
+}
+
+/// While alive, every file the tool writes in this command is first recorded as pending
+/// in the hash chain (the file writer calls back through a second handle on the
+/// command's connection, so the record joins an open transaction); the command's own
+/// entry settles it with its SHA-256. Dropped before the [`Ctx`] it was made from.
+pub struct CopyRecorder(());
+
+impl Drop for CopyRecorder {
+    fn drop(&mut self) {
+        crate::output::set_recorder(None);
+    }
+}
+
+impl Ctx {
+    /// Record every file this command writes as pending before it exists, and refuse an
+    /// output onto the database, its sidecars or one of `inputs`.
+    pub fn record_copies(&self, command: &str, inputs: &[PathBuf]) -> Result<CopyRecorder> {
+        let alias = db::alias(&self.conn)?;
+        let operator = self.operator.clone();
+        let command = command.to_string();
+        let mut protected: Vec<PathBuf> = Vec::new();
+        let real = std::fs::canonicalize(&self.db_path).unwrap_or_else(|_| self.db_path.clone());
+        for db in [&self.db_path, &real] {
+            protected.extend(
+                crate::closeout::erase::db_files(db)
+                    .into_iter()
+                    .map(|(p, _)| p),
+            );
+            protected.push(crate::closeout::state::path_for(db));
+        }
+        protected.extend(inputs.iter().cloned());
+        crate::output::set_recorder(Some(Box::new(move |ev| {
+            let mut d = crate::audit::Detail::default();
+            match ev {
+                crate::output::CopyEvent::Pending(path) => {
+                    d.status = crate::audit::COPY_PENDING.into();
+                    d.arg("path", path);
+                    d.arg("purpose", command.as_str());
+                }
+                crate::output::CopyEvent::NotWritten(path, why) => {
+                    d.status = crate::audit::COPY_NOT_WRITTEN.into();
+                    d.arg("path", path);
+                    d.arg("reason", why);
+                }
+            }
+            crate::audit::append(&alias, &now(), &operator, &command, &d)?;
+            Ok(())
+        })));
+        crate::output::protect(&protected);
+        Ok(CopyRecorder(()))
     }
 }
 

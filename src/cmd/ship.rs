@@ -129,13 +129,26 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
         summary: &summary,
     };
     shipments::record(&tx, &shipment, &order_ids)?;
-    let rec = crate::output::write_bytes(&args.out, &rendered.bytes)?;
-    if let Err(e) = tx.commit() {
-        let _ = std::fs::remove_file(&args.out);
-        return Err(anyhow::Error::new(e).context(format!(
-            "発送 {id} を記録できなかったため、書き出したファイルを消しました (the shipment was not recorded; the file was removed)"
-        )));
-    }
+    // The file is a copy of personal data: recorded as pending in the chain, in the
+    // transaction that marks the orders shipped, before it exists; this command's entry
+    // settles it with its SHA-256 once written.
+    let mut pending = crate::audit::Detail {
+        status: crate::audit::COPY_PENDING.into(),
+        ..Default::default()
+    };
+    pending.arg("path", crate::output::FileRecord::path_of(&args.out));
+    pending.arg("purpose", "ship");
+    crate::audit::append(&tx, &crate::now(), &operator, "ship", &pending)?;
+    tx.commit()?;
+    crate::output::pre_recorded(&args.out);
+    crate::output::fault("ship:committed");
+    let rec = crate::output::write_bytes(&args.out, &rendered.bytes).map_err(|e| {
+        e.context(format!(
+            "発送 {id} は発送済みとして記録しましたが、ファイルを書けませんでした。\
+             `stepcard ship --reprint {id} --out FILE` で書き出してください \
+             (shipment {id} is recorded but its file was not written; use --reprint)"
+        ))
+    })?;
     ctx.say(format!(
         "発送 {id}: {summary}を発送済みにしました。{}: {}（個人情報の複製として記録しました）",
         rec.path,

@@ -123,6 +123,30 @@ pub fn participant_values(
     Ok(())
 }
 
+/// The participants' postal codes, addresses and birth dates: `(id, postal_code,
+/// address, address2, birth_date)` in id order.
+pub fn participant_places(
+    conn: &Connection,
+    mut f: impl FnMut(&str, Option<&str>, Option<&str>, Option<&str>, Option<&str>),
+) -> Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT id, postal_code, address, address2, birth_date FROM participants ORDER BY id",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        let v: Vec<Option<String>> = (1..5).map(|i| r.get(i)).collect::<rusqlite::Result<_>>()?;
+        f(
+            &id,
+            v[0].as_deref(),
+            v[1].as_deref(),
+            v[2].as_deref(),
+            v[3].as_deref(),
+        );
+    }
+    Ok(())
+}
+
 /// The participants' earlier values: `(participant id, old values as JSON)` in the
 /// order they were replaced.
 pub fn participant_history(conn: &Connection, mut f: impl FnMut(&str, &str)) -> Result<()> {

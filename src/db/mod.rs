@@ -272,6 +272,7 @@ pub fn open(path: &Path) -> Result<Connection> {
             path.display()
         );
     }
+    refuse_loose_modes(path)?;
     let mut conn = Connection::open(path)
         .with_context(|| format!("{}: データベースを開けません", path.display()))?;
     configure(&conn)?;
@@ -291,6 +292,59 @@ pub fn open(path: &Path) -> Result<Connection> {
     }
     migrate(&mut conn)?;
     Ok(conn)
+}
+
+/// The database and its sidecars (`-wal`, `-shm`, `-journal`) must be readable by their
+/// owner only. A looser mode is refused, with the fix, rather than tightened quietly:
+/// someone made it so (the tool never does), the data may already have been read, and
+/// the supervisor should know before anyone carries on.
+fn refuse_loose_modes(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut loose = Vec::new();
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = path.file_name().unwrap_or_default().to_os_string();
+            name.push(suffix);
+            let p = path.with_file_name(name);
+            if let Ok(m) = std::fs::metadata(&p) {
+                let mode = m.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    loose.push((p, mode));
+                }
+            }
+        }
+        if !loose.is_empty() {
+            bail!(
+                "{}: データベースのファイルが所有者以外にも読める設定になっています（{}）。個人情報を守るため開きません。\
+                 取扱責任者に報告し、`chmod 600 {}` で所有者だけに戻してから、もう一度実行してください \
+                 (the database files are readable by others; run the chmod shown, then try again)",
+                path.display(),
+                loose
+                    .iter()
+                    .map(|(p, m)| format!("{} {:o}", p.display(), m))
+                    .collect::<Vec<_>>()
+                    .join("、"),
+                loose
+                    .iter()
+                    .map(|(p, _)| shell_quote(&p.display().to_string()))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn shell_quote(s: &str) -> String {
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
@@ -319,6 +373,25 @@ pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<()> {
     )?;
     Ok(())
 }
+
+/// A second handle on the same SQLite connection, for the recorder of copies that the
+/// file writer calls while a command holds `conn` (its writes join the command's open
+/// transaction, if any, as the audit log's savepoint does). The alias must be dropped
+/// before `conn`; it never closes the connection itself.
+pub fn alias(conn: &Connection) -> Result<Connection> {
+    // SAFETY: `from_handle` makes a non-owning wrapper of the same `sqlite3*`; both are
+    // used from this thread only, and the caller drops the alias first (cmd::Ctx).
+    Ok(unsafe { Connection::from_handle(conn.handle())? })
+}
+
+pub fn meta_delete(conn: &Connection, key: &str) -> Result<()> {
+    conn.execute("DELETE FROM meta WHERE key=?1", [key])?;
+    Ok(())
+}
+
+/// `meta` key set when a close-out starts (the database's real path and the start
+/// time): the database itself says a close-out is under way, whatever path opens it.
+pub const META_CLOSEOUT: &str = "closeout_started";
 
 /// `BEGIN IMMEDIATE`: take the write lock up front so concurrent importers queue on the
 /// busy timeout instead of failing with "database is locked" on upgrade.

@@ -99,6 +99,10 @@ fn label_height(label: &str) -> f64 {
 }
 
 /// The certificate as `.xlsx` bytes.
+/// The text before the erasure record's SHA-256 on the certificate (`close-out --verify`
+/// reads the value back after it).
+pub const RECORD_SHA_LABEL: &str = "消去記録の SHA-256: ";
+
 pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Vec<u8>> {
     // The certificate's cells, drawn from the one style set in its serif face.
     let st = Styles::new(xlsx::MINCHO);
@@ -290,6 +294,23 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
             "消去していない書出しファイル {not_erased} 件（状態は消去記録に記載）"
         ));
     }
+    // Each category of file the tool read or wrote, with its counts.
+    let count = |v: &[crate::closeout::state::ExportFile], s: &str| {
+        v.iter().filter(|e| e.status == s).count()
+    };
+    notes.push(format!(
+        "取り込んだ元のファイル {} 件: 消去 {} 件、記録の場所に無し（移動・引渡し済み）{} 件",
+        rec.inputs.len(),
+        count(&rec.inputs, "erased"),
+        count(&rec.inputs, "not_found")
+    ));
+    notes.push(format!(
+        "書出しファイル {} 件: 消去 {} 件、記録の場所に無し（移動・引渡し済み）{} 件、消去せず {} 件",
+        rec.exports.len(),
+        count(&rec.exports, "erased"),
+        count(&rec.exports, "not_found"),
+        rec.exports.len() - count(&rec.exports, "erased") - count(&rec.exports, "not_found")
+    ));
     notes.push("各ファイルの場所は消去記録に記載".into());
     let lines = files.len() as u32 * 2 + 1;
     let r0 = it.head("消去したファイル\n（大きさと\nSHA-256）", lines)?;
@@ -380,7 +401,7 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
         "消去記録",
         &format!("{record_file}（JSON）"),
         false,
-        &format!("SHA-256: {record_sha256}"),
+        &format!("{RECORD_SHA_LABEL}{record_sha256}"),
     )?;
     let mut row = it.row;
     let ws = it.ws;

@@ -32,6 +32,13 @@ pub struct FileRecord {
     pub bytes: u64,
 }
 
+impl FileRecord {
+    /// A path as records hold it (absolute).
+    pub fn path_of(path: &Path) -> String {
+        display_path(path)
+    }
+}
+
 /// Create (or truncate) a file with mode 0600.
 pub fn create_private(path: &Path) -> std::io::Result<File> {
     let mut opts = OpenOptions::new();
@@ -49,6 +56,119 @@ pub fn create_private(path: &Path) -> std::io::Result<File> {
         f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
     Ok(f)
+}
+
+/// Create a new file, owner-only, refusing one that exists or a symlink planted under
+/// its name (`O_EXCL | O_NOFOLLOW`): a temporary file is never someone else's file.
+pub fn create_new_private(path: &Path) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    opts.open(path)
+}
+
+/// What the file writer tells whoever keeps the record of copies (the command layer
+/// installs a recorder with [`set_recorder`]): a file is announced before it exists,
+/// and told as not written if it never got there. The file written is settled by the
+/// command's own audit entry, which lists it with its SHA-256.
+pub enum CopyEvent<'a> {
+    /// About to be written (absolute path).
+    Pending(&'a str),
+    /// Its writing failed or was abandoned: nothing is under its name.
+    NotWritten(&'a str, &'a str),
+}
+
+type Recorder = Box<dyn FnMut(CopyEvent<'_>) -> Result<()>>;
+
+thread_local! {
+    static RECORDER: std::cell::RefCell<Option<Recorder>> = const { std::cell::RefCell::new(None) };
+    /// Paths whose pending record the command wrote itself, in its own transaction.
+    static PRE_RECORDED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Install (Some) or remove (None) the recorder of copies for this thread.
+pub fn set_recorder(r: Option<Recorder>) {
+    RECORDER.with(|c| *c.borrow_mut() = r);
+    PRE_RECORDED.with(|c| c.borrow_mut().clear());
+    PROTECTED.with(|c| c.borrow_mut().clear());
+}
+
+/// The pending record of `path` was already written by the command (a shipment writes
+/// it in the transaction that marks the orders shipped).
+pub fn pre_recorded(path: &Path) {
+    PRE_RECORDED.with(|c| c.borrow_mut().push(display_path(path)));
+}
+
+fn announce(path: &Path) -> Result<()> {
+    let p = display_path(path);
+    if PRE_RECORDED.with(|c| c.borrow().contains(&p)) {
+        return Ok(());
+    }
+    RECORDER.with(|c| match c.borrow_mut().as_mut() {
+        Some(r) => r(CopyEvent::Pending(&p)),
+        None => Ok(()),
+    })
+}
+
+fn not_written(path: &Path, why: &str) {
+    let p = display_path(path);
+    RECORDER.with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            if let Some(r) = c.as_mut() {
+                let _ = r(CopyEvent::NotWritten(&p, why));
+            }
+        }
+    });
+}
+
+/// A crash simulated at a named point of writing a file, for the crash tests (hidden:
+/// `STEPCARD_FAULT=write:<point>`; `write:<point>:<n>` at the n-th file).
+pub fn fault(point: &str) {
+    let Ok(f) = std::env::var("STEPCARD_FAULT") else {
+        return;
+    };
+    if f == format!("write:{point}") || f == point {
+        eprintln!("STEPCARD_FAULT: simulated crash at {f}");
+        std::process::exit(86);
+    }
+}
+
+/// A full disk simulated while writing, for the tests (hidden: `STEPCARD_FAULT=
+/// write:enospc`): the write fails as it would with no space left.
+fn injected_full_disk() -> std::io::Result<()> {
+    if std::env::var("STEPCARD_FAULT").ok().as_deref() == Some("write:enospc") {
+        #[cfg(unix)]
+        return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        #[cfg(not(unix))]
+        return Err(std::io::Error::other("no space left on device"));
+    }
+    Ok(())
+}
+
+/// The part of a temporary file's name by which the tool (and the close-out) knows it:
+/// `NAME.stepcard-tmp-PID-N`.
+pub const TEMP_MARK: &str = ".stepcard-tmp-";
+
+/// Whether a file name is one of the tool's temporary names: its own
+/// (`….stepcard-tmp-…`), an older build's (`….tmp-PID`), or a spill file of the xlsx
+/// writer (`.tmpXXXXXX`).
+pub fn is_temp_name(name: &str) -> bool {
+    if name.contains(TEMP_MARK) {
+        return true;
+    }
+    if let Some(i) = name.rfind(".tmp-") {
+        let rest = &name[i + 5..];
+        if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) {
+            return true;
+        }
+    }
+    name.len() == 10
+        && name.starts_with(".tmp")
+        && name[4..].bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -83,10 +203,94 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
     Ok((hex(&h.finalize()), n))
 }
 
-fn temp_name(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp-{}", std::process::id()));
-    path.with_file_name(name)
+/// Announce `path` to the recorder, then create its temporary file (a new name, never
+/// an existing file or a symlink).
+fn create_temp(path: &Path) -> Result<(PathBuf, File)> {
+    refuse_protected(path)?;
+    announce(path)?;
+    fault("pending");
+    let mut last = None;
+    for n in 0..100u32 {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(format!("{TEMP_MARK}{}-{n}", std::process::id()));
+        let tmp = path.with_file_name(name);
+        match create_new_private(&tmp) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => {
+                not_written(path, &e.to_string());
+                return Err(write_error(path, e));
+            }
+        }
+    }
+    let e = last.unwrap_or_else(|| std::io::Error::other("no free temporary name"));
+    not_written(path, &e.to_string());
+    Err(write_error(path, e))
+}
+
+thread_local! {
+    /// Files an output must not land on: the database and its sidecars, and the inputs
+    /// of the running command.
+    static PROTECTED: std::cell::RefCell<Vec<PathBuf>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Files no output of this thread may be written onto (the database, its sidecars, the
+/// command's inputs).
+pub fn protect(paths: &[PathBuf]) {
+    PROTECTED.with(|c| {
+        c.borrow_mut().extend(
+            paths
+                .iter()
+                .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| absolute_of(p))),
+        )
+    });
+}
+
+fn absolute_of(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// The path as it will resolve: its folder's real path and its name.
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(path) {
+        return c;
+    }
+    let abs = absolute_of(path);
+    match (abs.parent(), abs.file_name()) {
+        (Some(d), Some(n)) => std::fs::canonicalize(d)
+            .unwrap_or_else(|_| d.to_path_buf())
+            .join(n),
+        _ => abs,
+    }
+}
+
+fn refuse_protected(path: &Path) -> Result<()> {
+    let r = resolved(path);
+    if PROTECTED.with(|c| c.borrow().contains(&r)) {
+        bail!(
+            "{}: 出力先が、データベース（またはその付随ファイル）か、このコマンドが読むファイルと同じです。\
+             上書きすると元のデータが失われるため書き出しません。別のファイル名を指定してください \
+             (the output would overwrite the database or an input of this command; choose another name)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The error for a file that could not be written, in Japanese, naming it; a full disk
+/// is said so.
+fn write_error(path: &Path, e: std::io::Error) -> anyhow::Error {
+    let why = match e.raw_os_error() {
+        #[cfg(unix)]
+        Some(libc::ENOSPC) => "ディスクの空きがありません (no space left on device)".to_string(),
+        #[cfg(unix)]
+        Some(libc::EFBIG) => "ファイルの大きさの上限を超えました (file too large)".to_string(),
+        _ => format!("{e}"),
+    };
+    anyhow::anyhow!(
+        "{}: 書き込めません: {why}。書きかけのファイルは消しました (cannot write; the partial file was removed)",
+        path.display()
+    )
 }
 
 fn display_path(path: &Path) -> String {
@@ -98,18 +302,21 @@ fn display_path(path: &Path) -> String {
 
 /// Write bytes to `path` (owner-only, atomic rename) and return its record.
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<FileRecord> {
-    let tmp = temp_name(path);
+    let (tmp, mut f) = create_temp(path)?;
     let res = (|| -> std::io::Result<()> {
-        let mut f = create_private(&tmp)?;
         f.write_all(bytes)?;
+        injected_full_disk()?;
+        fault("temp");
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
+    drop(f);
     if let Err(e) = res {
         let _ = std::fs::remove_file(&tmp);
-        return Err(e)
-            .with_context(|| format!("{}: 書き込めません (cannot write)", path.display()));
+        not_written(path, &e.to_string());
+        return Err(write_error(path, e));
     }
+    fault("renamed");
     Ok(FileRecord {
         path: display_path(path),
         sha256: sha256_hex(bytes),
@@ -218,7 +425,7 @@ pub struct TableWriter {
 enum Inner {
     Csv(csv::Writer<BufWriter<File>>),
     /// The workbook and the index of the sheet being written.
-    Xlsx(Box<rust_xlsxwriter::Workbook>, Option<usize>),
+    Xlsx(Box<rust_xlsxwriter::Workbook>, Option<usize>, File),
     Stdout(csv::Writer<std::io::StdoutLock<'static>>),
     Done,
 }
@@ -230,13 +437,16 @@ impl TableWriter {
     /// Write to `path` (`.csv` in UTF-8 with BOM so Excel reads the Japanese, or `.xlsx`).
     pub fn create(path: &Path) -> Result<TableWriter> {
         let fmt = TableFormat::from_path(path)?;
-        let tmp = temp_name(path);
+        let (tmp, f) = create_temp(path)?;
         let inner = match fmt {
             TableFormat::Csv => {
-                let f = create_private(&tmp)
-                    .with_context(|| format!("{}: 書き込めません", path.display()))?;
                 let mut w = BufWriter::new(f);
-                w.write_all(b"\xEF\xBB\xBF")?;
+                if let Err(e) = w.write_all(b"\xEF\xBB\xBF") {
+                    drop(w);
+                    let _ = std::fs::remove_file(&tmp);
+                    not_written(path, &e.to_string());
+                    return Err(write_error(path, e));
+                }
                 Inner::Csv(csv::WriterBuilder::new().flexible(true).from_writer(w))
             }
             TableFormat::Xlsx => {
@@ -248,7 +458,7 @@ impl TableWriter {
                     .filter(|p| !p.as_os_str().is_empty())
                     .unwrap_or(Path::new("."));
                 wb.set_tempdir(dir)?;
-                Inner::Xlsx(Box::new(wb), None)
+                Inner::Xlsx(Box::new(wb), None, f)
             }
         };
         Ok(TableWriter {
@@ -301,7 +511,7 @@ impl TableWriter {
                     w.write_record(self.headers.iter().map(|h| neutralize(h).into_owned()))?;
                 }
             }
-            Inner::Xlsx(wb, current) => {
+            Inner::Xlsx(wb, current, _) => {
                 let ws = wb.add_worksheet_with_constant_memory()?;
                 ws.set_name(name)?;
                 // An export is data, not a form: a plain grid, printed on A4 like every
@@ -325,6 +535,36 @@ impl TableWriter {
     }
 
     pub fn row(&mut self, values: &[Value]) -> Result<()> {
+        self.row_inner(values).map_err(|e| self.failed(e))
+    }
+
+    /// An error while writing: the temporary file is removed, its pending record told
+    /// as not written, and a write error becomes a message naming the file.
+    fn failed(&mut self, e: anyhow::Error) -> anyhow::Error {
+        if self.tmp.as_os_str().is_empty() {
+            return e;
+        }
+        self.inner = Inner::Done;
+        let _ = std::fs::remove_file(&self.tmp);
+        not_written(&self.path, &format!("{e:#}"));
+        self.tmp = PathBuf::new();
+        let io = io_error_of(&e).map(|io| match io.raw_os_error() {
+            Some(code) => std::io::Error::from_raw_os_error(code),
+            None => std::io::Error::new(io.kind(), io.to_string()),
+        });
+        match io {
+            Some(io) => write_error(&self.path, io),
+            None => e.context(format!(
+                "{}: 書き込めません。書きかけのファイルは消しました (cannot write)",
+                self.path.display()
+            )),
+        }
+    }
+
+    fn row_inner(&mut self, values: &[Value]) -> Result<()> {
+        if self.rows_in_sheet == 100 && matches!(self.inner, Inner::Csv(_)) {
+            injected_full_disk()?;
+        }
         if matches!(self.inner, Inner::Xlsx(..)) && self.rows_in_sheet >= XLSX_MAX_DATA_ROWS {
             // Excel cannot hold more rows in one sheet: continue on the next.
             self.sheet_no += 1;
@@ -335,20 +575,27 @@ impl TableWriter {
         match &mut self.inner {
             Inner::Csv(w) => write_csv_row(w, values)?,
             Inner::Stdout(w) => write_csv_row(w, values)?,
-            Inner::Xlsx(wb, Some(idx)) => {
+            Inner::Xlsx(wb, Some(idx), _) => {
                 let ws = wb.worksheet_from_index(*idx)?;
                 let r = self.rows_in_sheet;
                 for (c, v) in values.iter().enumerate() {
                     write_xlsx_value(ws, r, c as u16, v, None)?;
                 }
             }
-            Inner::Xlsx(_, None) | Inner::Done => bail!("internal: row outside a sheet"),
+            Inner::Xlsx(_, None, _) | Inner::Done => bail!("internal: row outside a sheet"),
         }
         Ok(())
     }
 
     /// Finish the file; returns its record (None for stdout).
     pub fn finish(mut self) -> Result<Option<FileRecord>> {
+        match self.finish_inner() {
+            Ok(r) => Ok(r),
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    fn finish_inner(&mut self) -> Result<Option<FileRecord>> {
         match std::mem::replace(&mut self.inner, Inner::Done) {
             Inner::Done => Ok(None),
             Inner::Stdout(mut w) => {
@@ -360,15 +607,27 @@ impl TableWriter {
                     .into_inner()
                     .map_err(|e| anyhow::anyhow!("{}: {}", self.path.display(), e.error()))?;
                 inner.flush()?;
+                fault("temp");
                 inner.get_ref().sync_all()?;
                 drop(inner);
                 finish_file(&self.tmp, &self.path).map(Some)
             }
-            Inner::Xlsx(mut wb, _) => {
-                // Created owner-only first: the workbook is then written into that file.
-                drop(create_private(&self.tmp)?);
-                wb.save(&self.tmp)
-                    .with_context(|| format!("{}: 書き込めません", self.path.display()))?;
+            Inner::Xlsx(mut wb, _, mut f) => {
+                // Into the temporary file created (new, owner-only, no symlink) at the
+                // start; a panic inside the xlsx writer (it has some on I/O errors) is an
+                // error naming the file, not a crash.
+                let saved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    guarded_write(|| wb.save_to_writer(&mut f))
+                }));
+                injected_full_disk()?;
+                match saved {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(anyhow::Error::new(e)),
+                    Err(_) => bail!("{}: ブックを書き込めません", self.path.display()),
+                }
+                fault("temp");
+                f.sync_all()?;
+                drop(f);
                 finish_file(&self.tmp, &self.path).map(Some)
             }
         }
@@ -421,8 +680,82 @@ fn itoa_buf() -> String {
     String::with_capacity(24)
 }
 
+thread_local! {
+    static GUARDED_WRITE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a panic now comes from inside the xlsx writer, where it is caught and told as
+/// a write error (the panic hook then stays quiet).
+pub fn in_guarded_write() -> bool {
+    GUARDED_WRITE.with(|g| g.get())
+}
+
+fn guarded_write<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            GUARDED_WRITE.with(|g| g.set(false));
+        }
+    }
+    GUARDED_WRITE.with(|g| g.set(true));
+    let _reset = Reset;
+    f()
+}
+
+/// Whether an error is a closed pipe on standard output (`stepcard … | head`): the
+/// reader stopped early, which is not a failure.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    io_error_of(e).is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// The longest line put on the terminal; a longer value (a 50 MB cell) is cut.
+pub const TERMINAL_LINE_MAX: usize = 2000;
+
+/// Text made safe for a terminal: control characters other than newline and tab (an
+/// escape sequence that would set the window title or clear the screen) are shown as
+/// `\u{1b}`, and each line is cut after [`TERMINAL_LINE_MAX`] characters, saying how
+/// much was left out.
+pub fn terminal_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(1 << 16));
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let total = line.chars().count();
+        for (n, c) in line.chars().enumerate() {
+            if n >= TERMINAL_LINE_MAX {
+                out.push_str(&format!(
+                    "…（以下 {} 文字省略）(cut)",
+                    total - TERMINAL_LINE_MAX
+                ));
+                break;
+            }
+            if c.is_control() && c != '\t' {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// The I/O error under an error, if any (a CSV or xlsx error wraps one).
+fn io_error_of(e: &anyhow::Error) -> Option<&std::io::Error> {
+    e.chain().find_map(|c| {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        if let Some(csv::ErrorKind::Io(io)) = c.downcast_ref::<csv::Error>().map(|e| e.kind()) {
+            return Some(io);
+        }
+        None
+    })
+}
+
 fn finish_file(tmp: &Path, path: &Path) -> Result<FileRecord> {
-    std::fs::rename(tmp, path).with_context(|| format!("{}: 書き込めません", path.display()))?;
+    std::fs::rename(tmp, path)?;
+    fault("renamed");
     let (sha256, bytes) = sha256_file(path)?;
     Ok(FileRecord {
         path: display_path(path),
@@ -433,9 +766,11 @@ fn finish_file(tmp: &Path, path: &Path) -> Result<FileRecord> {
 
 impl Drop for TableWriter {
     fn drop(&mut self) {
-        // A writer dropped without finish (an error midway) leaves no temp file behind.
+        // A writer dropped without finish (an error midway) leaves no temp file behind,
+        // and its pending record is told as not written.
         if !self.tmp.as_os_str().is_empty() && self.tmp.exists() {
             let _ = std::fs::remove_file(&self.tmp);
+            not_written(&self.path, "中断 (abandoned)");
         }
     }
 }
@@ -469,5 +804,32 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_planted_under_a_temporary_name_is_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "keep").unwrap();
+        let out = dir.path().join("pts.csv");
+        let pid = std::process::id();
+        // Under every name a build of the tool has used for its temporary file.
+        for name in [
+            format!("pts.csv.tmp-{pid}"),
+            format!("pts.csv{TEMP_MARK}{pid}-0"),
+        ] {
+            std::os::unix::fs::symlink(&victim, dir.path().join(name)).unwrap();
+        }
+        write_bytes(&out, b"data").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        assert_eq!(std::fs::read(&out).unwrap(), b"data");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&victim).unwrap().permissions().mode();
+        assert_ne!(mode & 0o777, 0o600, "the victim's mode is untouched");
+        assert!(is_temp_name(&format!("pts.csv{TEMP_MARK}{pid}-0")));
+        assert!(is_temp_name("s.csv.tmp-1234"));
+        assert!(is_temp_name(".tmpAbC123"));
+        assert!(!is_temp_name("s.csv"));
     }
 }

@@ -15,12 +15,13 @@ fn sha256_of(path: &Path) -> String {
         .collect()
 }
 
-/// A database with four entries: init, roster import, roster export, batches list.
-fn four_entries() -> Env {
+/// A database with five entries: init, roster import, the export's pending copy, roster
+/// export, batches list.
+fn five_entries() -> Env {
     let e = Env::with_roster();
     e.run(&["roster", "export", "--out", "名簿.csv"]).ok();
     e.run(&["batches", "list"]).ok();
-    assert_eq!(e.count("SELECT count(*) FROM audit_log"), 4);
+    assert_eq!(e.count("SELECT count(*) FROM audit_log"), 5);
     e
 }
 
@@ -77,27 +78,27 @@ fn csv_rows(path: &Path) -> Vec<Vec<String>> {
 
 #[test]
 fn audit_verify_prints_the_head_hash() {
-    let e = four_entries();
+    let e = five_entries();
     let r = e.run(&["audit", "verify"]).ok();
     assert!(
-        r.stdout.contains("監査ログ: 4 件、連鎖は正常です"),
+        r.stdout.contains("監査ログ: 5 件、連鎖は正常です"),
         "{}",
         r.stdout
     );
     assert!(
         r.stdout
-            .contains(&format!("先頭ハッシュ (head): {}", hash_of(&e, 4))),
+            .contains(&format!("先頭ハッシュ (head): {}", hash_of(&e, 5))),
         "{}",
         r.stdout
     );
     // The verification is itself recorded, and the chain moves on.
     let r = e.run(&["audit"]).ok();
-    assert!(r.stdout.contains(&hash_of(&e, 5)), "{}", r.stdout);
+    assert!(r.stdout.contains(&hash_of(&e, 6)), "{}", r.stdout);
 }
 
 #[test]
 fn an_edited_entry_is_named() {
-    let e = four_entries();
+    let e = five_entries();
     let changed = e
         .conn()
         .execute(
@@ -114,7 +115,7 @@ fn an_edited_entry_is_named() {
 
 #[test]
 fn a_deleted_entry_is_named_in_the_middle_and_at_the_end() {
-    let e = four_entries();
+    let e = five_entries();
     e.conn()
         .execute("DELETE FROM audit_log WHERE seq=2", [])
         .unwrap();
@@ -124,25 +125,25 @@ fn a_deleted_entry_is_named_in_the_middle_and_at_the_end() {
         .stderr_has("entry 2");
 
     // The last entry leaves a valid, shorter chain: the control values catch it.
-    let e = four_entries();
+    let e = five_entries();
     e.conn()
-        .execute("DELETE FROM audit_log WHERE seq=4", [])
+        .execute("DELETE FROM audit_log WHERE seq=5", [])
         .unwrap();
     e.run(&["audit", "verify"])
         .refused()
-        .stderr_has("最後の記録 4 が削除されています")
-        .stderr_has("audit chain broken at entry 4");
+        .stderr_has("最後の記録 5 が削除されています")
+        .stderr_has("audit chain broken at entry 5");
     // Later commands continue from the recorded end, so the gap stays visible.
     e.run(&["batches", "list"]).ok();
     e.run(&["audit", "verify"])
         .refused()
-        .stderr_has("記録 4 がありません（削除されています）")
-        .stderr_has("audit chain broken at entry 4");
+        .stderr_has("記録 5 がありません（削除されています）")
+        .stderr_has("audit chain broken at entry 5");
 }
 
 #[test]
 fn a_reordered_entry_is_named() {
-    let e = four_entries();
+    let e = five_entries();
     e.conn()
         .execute_batch(
             "UPDATE audit_log SET seq=100 WHERE seq=2; UPDATE audit_log SET seq=2 WHERE seq=3; \
@@ -199,7 +200,7 @@ fn the_handling_report_lists_every_copy_and_its_state_on_disk() {
     e.run(&["audit", "--out", "取扱状況報告.xlsx"])
         .ok()
         .stderr_has(
-            "取扱状況報告を書き出しました（操作 6 件、複製 3 件、うち現在ディスク上 2 件）",
+            "取扱状況報告を書き出しました（操作 9 件、複製 3 件、うち現在ディスク上 2 件）",
         );
     let report = e.path("取扱状況報告.xlsx");
 
@@ -279,7 +280,8 @@ fn the_handling_report_lists_every_copy_and_its_state_on_disk() {
         "{}",
         ops[2][5]
     );
-    assert_eq!(ops[4][7], "名簿.csv");
+    assert_eq!(ops[4][4], "複製の書出し予定");
+    assert_eq!(ops[5][7], "名簿.csv");
 
     let held = read_xlsx(&report, "保有件数");
     let count = |table: &str| {
@@ -341,32 +343,32 @@ fn the_handling_report_lists_every_copy_and_its_state_on_disk() {
 
 #[test]
 fn a_report_on_a_broken_chain_says_so_and_exits_1() {
-    let e = four_entries();
+    let e = five_entries();
     e.conn()
-        .execute("DELETE FROM audit_log WHERE seq=3", [])
+        .execute("DELETE FROM audit_log WHERE seq=4", [])
         .unwrap();
     e.run(&["audit", "--out", "report.xlsx"])
         .refused()
-        .stderr_has("記録 3 がありません");
+        .stderr_has("記録 4 がありません");
     let overview = read_xlsx(&e.path("report.xlsx"), "概要");
     let state = overview.iter().find(|r| r[0] == "監査ログの状態").unwrap()[1].clone();
     assert!(
-        state.starts_with("異常: 記録 3 で連鎖が切れています"),
+        state.starts_with("異常: 記録 4 で連鎖が切れています"),
         "{state}"
     );
     // The gap has its own row, and the copy that entry made is still reported, from the
     // exports index.
     let ops = read_xlsx(&e.path("report.xlsx"), "操作記録");
     assert_eq!(
-        ops[3][..2],
-        ["3", "記録 3 がありません（削除されています）"]
+        ops[4][..2],
+        ["4", "記録 4 がありません（削除されています）"]
     );
     let copies = read_xlsx(&e.path("report.xlsx"), "複製記録");
     let roster = copies.iter().find(|r| r[4] == "名簿.csv").unwrap();
-    assert_eq!(roster[0], "3");
+    assert_eq!(roster[0], "4");
     assert_eq!(
         roster[10],
-        "監査ログに記録 3 の記載がありません（索引にのみ残っています）"
+        "監査ログに記録 4 の記載がありません（索引にのみ残っています）"
     );
 }
 

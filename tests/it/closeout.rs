@@ -28,7 +28,15 @@ fn run_with(e: &Env, envs: &[(&str, &str)], args: &[&str]) -> Run {
 }
 
 fn close_out(e: &Env, extra: &[&str]) -> Run {
-    let mut args = vec!["close-out", "--return-dir", "ret", "--confirm", CONTRACT];
+    // The sample sheets imported are copies in the test's folder: erased as imported.
+    let mut args = vec![
+        "close-out",
+        "--return-dir",
+        "ret",
+        "--confirm",
+        CONTRACT,
+        "--erase-inputs",
+    ];
     args.extend_from_slice(extra);
     e.run(&args)
 }
@@ -36,12 +44,8 @@ fn close_out(e: &Env, extra: &[&str]) -> Run {
 /// Roster, steps and a changed participant (so the history table is not empty).
 fn full_env() -> Env {
     let e = Env::with_roster();
-    e.run(&[
-        "steps",
-        "import",
-        example("steps_long.csv").to_str().unwrap(),
-    ])
-    .ok();
+    e.run(&["steps", "import", &e.sample("steps_long.csv")])
+        .ok();
     e
 }
 
@@ -210,7 +214,14 @@ fn the_package_holds_every_table_as_the_database_does() {
     let r = run_with(
         &e,
         &[("STEPCARD_NOW", "2026-03-31T17:30:00+09:00")],
-        &["close-out", "--return-dir", "ret", "--confirm", CONTRACT],
+        &[
+            "close-out",
+            "--return-dir",
+            "ret",
+            "--confirm",
+            CONTRACT,
+            "--erase-inputs",
+        ],
     )
     .ok();
     assert!(r.stdout.contains("返還データ_R7-健-0123.zip"));
@@ -258,7 +269,8 @@ fn the_package_holds_every_table_as_the_database_does() {
         assert_eq!(f["bytes"].as_u64().unwrap(), data.len() as u64, "{name}");
         if let Some(t) = f["table"].as_str() {
             let rows = csv_rows(data);
-            let expected = counts[t] + i64::from(t == "audit_log");
+            // The close-out's own audit entry and its start (in meta) are in the package.
+            let expected = counts[t] + i64::from(t == "audit_log" || t == "meta");
             assert_eq!(f["records"].as_i64().unwrap(), expected, "{name}");
             assert_eq!(rows.len() as i64 - 1, expected, "{name}: rows in the file");
         }
@@ -671,6 +683,7 @@ fn a_crash_at_any_step_is_finished_by_running_again() {
                 "--confirm",
                 CONTRACT,
                 "--erase-exports",
+                "--erase-inputs",
             ],
         );
         assert_eq!(r.code, 86, "{point}: {}", r.stderr);

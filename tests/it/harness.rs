@@ -103,12 +103,22 @@ impl Env {
         e
     }
 
-    /// A fresh database with the sample roster imported.
+    /// A fresh database with the sample roster imported (from a copy: a close-out with
+    /// `--erase-inputs` erases what was imported, never the repository's samples).
     pub fn with_roster() -> Env {
         let e = Env::init();
-        e.run(&["roster", "import", example("roster.csv").to_str().unwrap()])
-            .ok();
+        let roster = e.sample("roster.csv");
+        e.run(&["roster", "import", &roster]).ok();
         e
+    }
+
+    /// A copy of the sample `name` in this folder (`samples/NAME`), as a path to import.
+    pub fn sample(&self, name: &str) -> String {
+        let dir = self.path("samples");
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::copy(example(name), &p).unwrap();
+        p.display().to_string()
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

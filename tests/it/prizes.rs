@@ -132,13 +132,40 @@ fn a_database_made_before_still_opens_with_codes_init_now_refuses() {
     let e = Env::new();
     e.write("program.toml", &program(&["Q1"]));
     e.run(&["init", "--program", "program.toml"]).ok();
-    // As an earlier build stored it: a code no order can match, and two that read alike.
-    e.conn()
-        .execute(
-            "UPDATE meta SET value=?1 WHERE key='program_toml'",
-            [program(&["景品1", "q1", "Q1"])],
+    // As an earlier build stored it: a code no order can match, and two that read alike,
+    // with init's chained entry recording that program (as that build's init did).
+    let stored = program(&["景品1", "q1", "Q1"]);
+    let c = e.conn();
+    c.execute(
+        "UPDATE meta SET value=?1 WHERE key='program_toml'",
+        [&stored],
+    )
+    .unwrap();
+    let hex = |b: &[u8]| {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+    };
+    let (at, op, cmd, detail, prev): (String, String, String, String, String) = c
+        .query_row(
+            "SELECT at, operator, command, detail, prev_hash FROM audit_log WHERE seq=1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .unwrap();
+    let old_sha = hex(program(&["Q1"]).as_bytes());
+    let detail = detail.replace(&old_sha, &hex(stored.as_bytes()));
+    let h = hex(format!("1\n{at}\n{op}\n{cmd}\n{detail}\n{prev}").as_bytes());
+    c.execute(
+        "UPDATE audit_log SET detail=?1, hash=?2 WHERE seq=1",
+        [&detail, &h],
+    )
+    .unwrap();
+    c.execute("UPDATE meta SET value=?1 WHERE key='audit_head'", [&h])
+        .unwrap();
+    drop(c);
     let out = e.run(&["prizes"]).ok().stdout;
     assert!(out.contains("\n景品1\tクオカード0\t"), "{out}");
     assert!(out.contains("\nQ1\tクオカード1\t"), "{out}");

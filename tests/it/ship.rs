@@ -232,7 +232,7 @@ fn a_shipment_holds_every_accepted_unshipped_order_sorted_by_postal_code() {
     let detail: String = e
         .conn()
         .query_row(
-            "SELECT detail FROM audit_log WHERE command='ship'",
+            "SELECT detail FROM audit_log WHERE command='ship' ORDER BY seq DESC LIMIT 1",
             [],
             |r| r.get(0),
         )
