@@ -19,7 +19,7 @@ use std::io::{BufWriter, Write};
 pub const CHUNK: usize = 256 * 1024;
 
 /// Memory shared by the read buffers of all runs being merged.
-const MERGE_BUFFERS: usize = 16 << 20;
+const MERGE_BUFFERS: usize = 4 << 20;
 
 /// The order entries are compared and reported in: participant, day, then where the
 /// entry stands in the file (so the first keying of a day comes first).
