@@ -91,7 +91,30 @@ const STAGES: &[Stage] = &[
         run: Some(stage_close_out),
         scales: &[10000],
     },
+    Stage {
+        name: "verify",
+        what: "steps verify, long CSV against the card CSV of the same days",
+        run: Some(stage_verify),
+        scales: &[10000],
+    },
+    Stage {
+        name: "survey",
+        what: "survey import, 事前 and 事後 for every participant",
+        run: Some(stage_survey),
+        scales: &[10000],
+    },
+    Stage {
+        name: "report",
+        what: "the evaluation report",
+        run: Some(stage_report),
+        scales: &[10000],
+    },
 ];
+
+/// Peak RSS every command must stay under at every scale (goal: 64 MiB).
+const RSS_CEILING_MIB: f64 = 128.0;
+/// How much the time per row may grow from the smallest scale to the largest.
+const SCALING_RATIO: f64 = 1.5;
 
 fn main() {
     if let Some(code) = child_mode() {
@@ -128,7 +151,7 @@ struct Opts {
 
 impl Opts {
     const USAGE: &'static str = "usage: cargo run --release --example bench -- \
-[--scale 1000|10000]... [--only import|xlsx|points|ship|labels|close-out]... [--runs N] [--data DIR] [--tools DIR]";
+[--scale|--participants 1000,10000,100000]... [--only import|xlsx|points|ship|labels|close-out|verify|survey|report]... [--runs N] [--data DIR] [--tools DIR]";
 
     fn parse() -> Result<Opts> {
         let mut o = Opts {
@@ -142,7 +165,7 @@ impl Opts {
         while let Some(a) = args.next() {
             let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
             match a.as_str() {
-                "--scale" => {
+                "--scale" | "--participants" => {
                     for s in value("--scale")?.split(',') {
                         let n: u32 = s
                             .parse()
@@ -225,6 +248,10 @@ struct Bench {
     sqlite3: bool,
     report: String,
     failures: Vec<String>,
+    /// The stage and scale running, and each stage's stepcard figure per scale.
+    stage: &'static str,
+    scale: u32,
+    scaling: Vec<(&'static str, u32, Figure)>,
 }
 
 impl Bench {
@@ -281,6 +308,9 @@ impl Bench {
             sqlite3,
             report: String::new(),
             failures: Vec::new(),
+            stage: "",
+            scale: 0,
+            scaling: Vec::new(),
         })
     }
 
@@ -311,6 +341,8 @@ impl Bench {
             };
             for n in scales {
                 eprintln!("bench: {} at {n} participants…", stage.name);
+                self.stage = stage.name;
+                self.scale = n;
                 if let Err(e) = run(self, n) {
                     let msg = format!("{} at {n}: {e}", stage.name);
                     eprintln!("bench: FAILED {msg}");
@@ -325,6 +357,7 @@ impl Bench {
                 stage.name, stage.what
             );
         }
+        self.scaling_table();
         let _ = writeln!(self.report, "load average at end {}", load_average());
         if self.failures.is_empty() {
             let _ = writeln!(self.report, "\nall targets met");
@@ -415,7 +448,87 @@ impl Bench {
         c
     }
 
+    /// Each stage's time per row and peak RSS at every scale it ran at, so that a
+    /// command that stops being linear, or whose memory grows, shows at a glance.
+    fn scaling_table(&mut self) {
+        if self.scaling.is_empty() {
+            return;
+        }
+        let mut scales: Vec<u32> = self.scaling.iter().map(|s| s.1).collect();
+        scales.sort_unstable();
+        scales.dedup();
+        let _ = writeln!(
+            self.report,
+            "## scaling: µs per row (peak RSS MiB) by participants\n"
+        );
+        let mut head = String::from("| command |");
+        let mut rule = String::from("|---|");
+        for n in &scales {
+            let _ = write!(head, " {} |", thousands(u64::from(*n)));
+            rule.push_str("---:|");
+        }
+        head.push_str(" last ÷ first |");
+        rule.push_str("---:|");
+        let _ = writeln!(self.report, "{head}\n{rule}");
+        let mut stages: Vec<&'static str> = self.scaling.iter().map(|s| s.0).collect();
+        stages.dedup();
+        let mut checks = Vec::new();
+        for st in stages {
+            let figs: Vec<(u32, Figure)> = self
+                .scaling
+                .iter()
+                .filter(|s| s.0 == st)
+                .map(|s| (s.1, s.2.clone()))
+                .collect();
+            let per_row = |f: &Figure| f.wall * 1e6 / f.rows.max(1) as f64;
+            let mut line = format!("| {st} |");
+            for n in &scales {
+                match figs.iter().find(|(m, _)| m == n) {
+                    Some((_, f)) => {
+                        let _ = write!(line, " {:.2} ({:.0}) |", per_row(f), f.max_rss / MIB);
+                        checks.push((
+                            f.max_rss / MIB < RSS_CEILING_MIB,
+                            format!(
+                                "{st} at {n}: peak RSS {:.1} MiB (< {RSS_CEILING_MIB} MiB)",
+                                f.max_rss / MIB
+                            ),
+                        ));
+                    }
+                    None => line.push_str(" – |"),
+                }
+            }
+            let first = figs.iter().min_by_key(|(n, _)| *n);
+            let last = figs.iter().max_by_key(|(n, _)| *n);
+            match (first, last) {
+                (Some((a, fa)), Some((b, fb))) if a != b => {
+                    let r = per_row(fb) / per_row(fa);
+                    let _ = write!(line, " {r:.2}× |");
+                    checks.push((
+                        r <= SCALING_RATIO,
+                        format!("{st}: time per row {r:.2}× from {a} to {b} (≤ {SCALING_RATIO}×)"),
+                    ));
+                }
+                _ => line.push_str(" – |"),
+            }
+            let _ = writeln!(self.report, "{line}");
+        }
+        let _ = writeln!(self.report);
+        for (ok, what) in checks {
+            self.check(ok, what);
+        }
+    }
+
     fn section(&mut self, title: &str, figures: &[Figure], base: Option<&Figure>, note: &str) {
+        if let Some(f) = figures.first() {
+            if !self.stage.is_empty()
+                && !self
+                    .scaling
+                    .iter()
+                    .any(|s| s.0 == self.stage && s.1 == self.scale)
+            {
+                self.scaling.push((self.stage, self.scale, f.clone()));
+            }
+        }
         let _ = writeln!(self.report, "## {title}\n");
         let _ = writeln!(
             self.report,
@@ -727,6 +840,94 @@ fn stage_close_out(b: &mut Bench, n: u32) -> Result<()> {
             let s = measure(&mut cmd)?;
             let _ = std::fs::remove_dir_all(&folder);
             Ok(s)
+        },
+    )
+}
+
+/// `steps verify` of the long CSV against the card CSV (the same days, pivoted): every
+/// day matched, compared and checked.
+fn stage_verify(b: &mut Bench, n: u32) -> Result<()> {
+    let dir = b.dataset(n, false)?;
+    let long = dir.join("steps_long.csv");
+    let card = dir.join("steps_card.csv");
+    let days = count_lines(&long)?.saturating_sub(1);
+    let db = b.fresh_db(&dir, &format!("verify{n}"))?;
+    timed_stage(
+        b,
+        &format!(
+            "verify: {} participants, {} days in each keying",
+            thousands(u64::from(n)),
+            thousands(days)
+        ),
+        days,
+        "`stepcard steps verify steps_long.csv steps_card.csv`: both keyings read as the import \
+         reads them, sorted in bounded runs, merged by (participant, day), every agreed value checked.",
+        |b, _| {
+            let mut cmd = b.stepcard(&db);
+            cmd.args(["steps", "verify"]).arg(&long).arg(&card);
+            measure(&mut cmd)
+        },
+    )
+}
+
+/// `survey import` of a 事前 and a 事後 questionnaire for every participant.
+fn stage_survey(b: &mut Bench, n: u32) -> Result<()> {
+    let dir = b.dataset(n, false)?;
+    let roster = std::fs::read_to_string(dir.join("roster.csv")).map_err(|e| e.to_string())?;
+    let csv = b.data.join("work").join(format!("survey{n}.csv"));
+    let mut text = String::from("参加者番号,回答時期,Q1,Q2,Q3,Q4\n");
+    let mut rows = 0u64;
+    for (i, line) in roster.lines().skip(1).enumerate() {
+        if let Some(id) = line.split(',').next() {
+            let _ = writeln!(
+                text,
+                "{id},事前,{},はい,{},{}",
+                1 + i % 5,
+                1 + i % 4,
+                1 + (i / 5) % 5
+            );
+            let _ = writeln!(
+                text,
+                "{id},事後,{},いいえ,{},{}",
+                1 + (i + 1) % 5,
+                1 + (i + 1) % 4,
+                1 + (i / 3) % 5
+            );
+            rows += 2;
+        }
+    }
+    std::fs::write(&csv, text).map_err(|e| e.to_string())?;
+    timed_stage(
+        b,
+        &format!("survey: {} questionnaires", thousands(rows)),
+        rows,
+        "`stepcard survey import survey.csv` into a fresh database each round: every answer checked, \
+         each questionnaire against this file's earlier rows and the stored answers.",
+        |b, _| {
+            let db = b.fresh_db(&dir, &format!("survey{n}"))?;
+            let mut cmd = b.stepcard(&db);
+            cmd.args(["survey", "import"]).arg(&csv);
+            let s = measure(&mut cmd)?;
+            remove_db(&db);
+            Ok(s)
+        },
+    )
+}
+
+/// `report` on the pipeline database (a copy: it records its export).
+fn stage_report(b: &mut Bench, n: u32) -> Result<()> {
+    let (base, participants) = pipeline_db(b, n)?;
+    let out = b.data.join("pipeline").join("report");
+    let db = copy_db(&base, &out)?;
+    timed_stage(
+        b,
+        &format!("report: {} participants × 365 days", thousands(u64::from(n))),
+        participants,
+        "`stepcard report --out report.xlsx`: every step read once, aggregated per participant and month.",
+        |b, _| {
+            let mut cmd = b.stepcard(&db);
+            cmd.args(["report", "--out"]).arg(out.join("report.xlsx"));
+            measure(&mut cmd)
         },
     )
 }

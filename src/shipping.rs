@@ -113,6 +113,15 @@ pub fn name_prizes(rows: &mut [(i64, ListRow)], program: &crate::program::Progra
     }
 }
 
+/// The first row of each participant's parcel (the rows are sorted so a participant's
+/// rows are together): a parcel's destination without copying it.
+pub fn parcel_heads(rows: &[ListRow]) -> impl Iterator<Item = &ListRow> {
+    rows.iter()
+        .enumerate()
+        .filter(|(i, r)| *i == 0 || rows[*i - 1].participant_id != r.participant_id)
+        .map(|(_, r)| r)
+}
+
 /// One parcel per participant (the rows are sorted so a participant's rows are together).
 pub fn parcels(rows: &[ListRow]) -> Vec<Parcel> {
     let mut out: Vec<Parcel> = Vec::new();
@@ -170,23 +179,50 @@ pub fn address_problems(
 pub fn destination_problems(parcels: &[Parcel]) -> Vec<Problem> {
     let mut out = Vec::new();
     for p in parcels {
-        if p.name.is_empty() {
-            out.push(Problem {
-                participant_id: p.participant_id.clone(),
-                code: "participant.unknown",
-                column: "参加者番号".into(),
-                message: "名簿にない参加者です。名簿を取り込み直してください".into(),
-            });
-            continue;
-        }
-        address_problems(
+        destination_problem(
             &p.participant_id,
+            &p.name,
             p.postal_code.as_deref(),
             p.address.as_deref(),
             &mut out,
         );
     }
     out
+}
+
+/// [`destination_problems`] read from the rows (one check per parcel), for the lists
+/// that need no parcels.
+pub fn row_destination_problems(rows: &[ListRow]) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for r in parcel_heads(rows) {
+        destination_problem(
+            &r.participant_id,
+            &r.name,
+            r.postal_code.as_deref(),
+            r.address.as_deref(),
+            &mut out,
+        );
+    }
+    out
+}
+
+fn destination_problem(
+    pid: &str,
+    name: &str,
+    postal_code: Option<&str>,
+    address: Option<&str>,
+    out: &mut Vec<Problem>,
+) {
+    if name.is_empty() {
+        out.push(Problem {
+            participant_id: pid.to_string(),
+            code: "participant.unknown",
+            column: "参加者番号".into(),
+            message: "名簿にない参加者です。名簿を取り込み直してください".into(),
+        });
+        return;
+    }
+    address_problems(pid, postal_code, address, out);
 }
 
 /// Every label's address problems, in the recipients' order.
@@ -212,6 +248,14 @@ pub fn missing_phone(parcels: &[Parcel]) -> Vec<&str> {
         .collect()
 }
 
+/// Participants whose parcel has no phone number, read from the rows.
+pub fn rows_missing_phone(rows: &[ListRow]) -> Vec<&str> {
+    parcel_heads(rows)
+        .filter(|r| r.phone.as_deref().unwrap_or("").is_empty())
+        .map(|r| r.participant_id.as_str())
+        .collect()
+}
+
 /// What a shipment holds, for the operator and the audit log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
@@ -228,7 +272,7 @@ pub fn summary(rows: &[ListRow]) -> Summary {
     }
     Summary {
         orders: rows.len(),
-        participants: parcels(rows).len(),
+        participants: parcel_heads(rows).count(),
         quantity: rows.iter().map(|r| r.quantity).sum(),
         per_prize,
     }
@@ -393,6 +437,20 @@ mod tests {
         assert_eq!(p[2].items.len(), 2);
         let s = summary(&rows);
         assert_eq!(s.to_string(), "4 名・5 件（T1 × 4、T2 × 1）");
+    }
+
+    #[test]
+    fn the_lists_check_each_parcel_once_from_the_rows() {
+        let rows = vec![
+            row("A", None, "T1", 1),
+            row("A", None, "T2", 1),
+            row("B", Some("1600022"), "T1", 1),
+        ];
+        let problems = row_destination_problems(&rows);
+        assert_eq!(problems, destination_problems(&parcels(&rows)));
+        assert_eq!(problems.len(), 1, "one postal-code problem for A, once");
+        assert_eq!(rows_missing_phone(&rows), missing_phone(&parcels(&rows)));
+        assert_eq!(summary(&rows).participants, 2);
     }
 
     #[test]

@@ -468,11 +468,9 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
     state::save(&opts.db, &st)?;
 
     let built = (|| -> Result<(crate::output::FileRecord, package::Manifest, BTreeSet<Source>)> {
-        let (bytes, manifest) =
-            package::build(&ctx.conn, program.clone(), &started_at, audit_head.clone(), opts.password.as_deref())?;
-        let rec = crate::output::write_bytes(&pkg_path, &bytes)?;
+        let (rec, manifest) =
+            package::write(&pkg_path, &ctx.conn, program.clone(), &started_at, audit_head.clone(), opts.password.as_deref())?;
         erase::sync_dir(&pkg_path);
-        drop(bytes);
         fault("packaging");
         let read = package::check_written(
             &pkg_path,

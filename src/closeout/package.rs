@@ -167,35 +167,93 @@ pub fn read_password(path: &Path) -> Result<String> {
     Ok(pw.to_string())
 }
 
-/// One table as CSV bytes (BOM, CRLF, formula-guarded text), and its row count.
-fn table_csv(conn: &Connection, t: &Table) -> Result<(Vec<u8>, u64)> {
-    let mut buf = b"\xEF\xBB\xBF".to_vec();
+/// One table as CSV (BOM, CRLF, formula-guarded text) written to `out` as it is read
+/// from the database; its row count.
+fn write_table_csv<W: Write>(conn: &Connection, t: &Table, mut out: W) -> Result<u64> {
     let mut n = 0u64;
-    {
-        let mut w = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(&mut buf);
-        w.write_record(t.columns.iter().map(|c| neutralize(c).into_owned()))?;
-        let mut field = String::new();
-        store::for_each_row(conn, t, |r| {
-            for i in 0..t.columns.len() {
-                field.clear();
-                match r.get_ref(i)? {
-                    ValueRef::Null => {}
-                    ValueRef::Integer(v) => field.push_str(&v.to_string()),
-                    ValueRef::Real(v) => field.push_str(&v.to_string()),
-                    ValueRef::Text(b) => field.push_str(&neutralize(&String::from_utf8_lossy(b))),
-                    ValueRef::Blob(b) => field.push_str(&crate::output::hex(b)),
+    out.write_all(b"\xEF\xBB\xBF")?;
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .buffer_capacity(1 << 16)
+        .from_writer(out);
+    w.write_record(t.columns.iter().map(|c| neutralize(c).into_owned()))?;
+    let mut field = String::new();
+    store::for_each_row(conn, t, |r| {
+        for i in 0..t.columns.len() {
+            field.clear();
+            match r.get_ref(i)? {
+                ValueRef::Null => {}
+                ValueRef::Integer(v) => {
+                    use std::fmt::Write as _;
+                    let _ = write!(field, "{v}");
                 }
-                w.write_field(field.as_bytes())?;
+                ValueRef::Real(v) => field.push_str(&v.to_string()),
+                ValueRef::Text(b) => field.push_str(&neutralize(&String::from_utf8_lossy(b))),
+                ValueRef::Blob(b) => field.push_str(&crate::output::hex(b)),
             }
-            w.write_record(None::<&[u8]>)?;
-            n += 1;
-            Ok(())
-        })?;
-        w.flush()?;
-    }
+            w.write_field(field.as_bytes())?;
+        }
+        w.write_record(None::<&[u8]>)?;
+        n += 1;
+        Ok(())
+    })?;
+    w.flush()?;
+    Ok(n)
+}
+
+/// One table as CSV bytes, and its row count.
+#[cfg(test)]
+fn table_csv(conn: &Connection, t: &Table) -> Result<(Vec<u8>, u64)> {
+    let mut buf = Vec::new();
+    let n = write_table_csv(conn, t, &mut buf)?;
     Ok((buf, n))
+}
+
+/// A writer that hashes and counts what passes through it.
+pub struct Hashing<W> {
+    inner: W,
+    hash: sha2::Sha256,
+    bytes: u64,
+}
+
+impl<W> Hashing<W> {
+    pub fn new(inner: W) -> Self {
+        use sha2::Digest;
+        Hashing {
+            inner,
+            hash: sha2::Sha256::new(),
+            bytes: 0,
+        }
+    }
+    /// The inner writer, the SHA-256 (hex) and the byte count.
+    pub fn finish(self) -> (W, String, u64) {
+        use sha2::Digest;
+        let h = self.hash.finalize();
+        (self.inner, crate::output::hex(&h), self.bytes)
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
 }
 
 fn readme(manifest: &Manifest) -> String {
@@ -250,14 +308,22 @@ fn entry_time(end: &str) -> zip::DateTime {
         .unwrap_or(zip::DateTime::DEFAULT)
 }
 
-/// Build the package in memory: the zip bytes and its manifest.
-pub fn build(
+/// Tables with more rows than this are written with zip64 sizes, so that an entry of
+/// more than 4 GiB (10⁶ participants' steps) can be written without seeking back.
+const LARGE_ROWS: u64 = 4_000_000;
+
+/// Write the package to `out` as it is built, never holding a table: each table's CSV
+/// goes straight into its zip entry while being hashed for the manifest. The zip is
+/// written as a stream (each entry's sizes and CRC after its data), so `out` is never
+/// sought and can hash the whole file on the way.
+pub fn build_into<W: Write>(
     conn: &Connection,
     program: ProgramSummary,
     created_at: &str,
     audit: AuditHead,
     password: Option<&str>,
-) -> Result<(Vec<u8>, Manifest)> {
+    out: W,
+) -> Result<(W, Manifest)> {
     use zip::write::SimpleFileOptions;
     let base = SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
@@ -268,7 +334,8 @@ pub fn build(
         Some(pw) => base.with_aes_encryption(zip::AesMode::Aes256, pw),
         None => base,
     };
-    let mut zw = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let rows = store::counts(conn)?;
+    let mut zw = zip::ZipWriter::new_stream(out);
     let mut manifest = Manifest {
         format: FORMAT.into(),
         program,
@@ -285,17 +352,19 @@ pub fn build(
         files: Vec::new(),
     };
     for t in tables(conn)? {
-        let (bytes, records) = table_csv(conn, &t)?;
         let name = format!("{}.csv", t.name);
-        zw.start_file(name.as_str(), opts)?;
-        zw.write_all(&bytes)?;
+        let large = rows.iter().any(|(n, c)| *n == t.name && *c > LARGE_ROWS);
+        zw.start_file(name.as_str(), opts.large_file(large))?;
+        let mut h = Hashing::new(&mut zw);
+        let records = write_table_csv(conn, &t, &mut h)?;
+        let (_, sha256, bytes) = h.finish();
         manifest.files.push(ManifestFile {
             name,
             category: category(&t.name),
             table: Some(t.name),
             records: Some(records),
-            bytes: bytes.len() as u64,
-            sha256: sha256_hex(&bytes),
+            bytes,
+            sha256,
         });
     }
     let text = readme(&manifest);
@@ -312,8 +381,63 @@ pub fn build(
     let json = serde_json::to_vec_pretty(&manifest)?;
     zw.start_file(MANIFEST, opts)?;
     zw.write_all(&json)?;
-    let cursor = zw.finish()?;
-    Ok((cursor.into_inner(), manifest))
+    let out = zw.finish()?.into_inner();
+    Ok((out, manifest))
+}
+
+/// Build the package in memory: the zip bytes and its manifest (tests only).
+#[cfg(test)]
+pub fn build(
+    conn: &Connection,
+    program: ProgramSummary,
+    created_at: &str,
+    audit: AuditHead,
+    password: Option<&str>,
+) -> Result<(Vec<u8>, Manifest)> {
+    build_into(conn, program, created_at, audit, password, Vec::new())
+}
+
+/// Write the package to `path` (owner-only, through a temporary file renamed into
+/// place once synced), hashing it on the way: its record and manifest. Memory stays
+/// flat whatever the size of the database.
+pub fn write(
+    path: &Path,
+    conn: &Connection,
+    program: ProgramSummary,
+    created_at: &str,
+    audit: AuditHead,
+    password: Option<&str>,
+) -> Result<(crate::output::FileRecord, Manifest)> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(name);
+    let res = (|| -> Result<(String, u64, Manifest)> {
+        let f = crate::output::create_private(&tmp)?;
+        let w = Hashing::new(std::io::BufWriter::with_capacity(1 << 16, f));
+        let (w, manifest) = build_into(conn, program, created_at, audit, password, w)?;
+        let (buf, sha256, bytes) = w.finish();
+        let f = buf.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        Ok((sha256, bytes, manifest))
+    })();
+    match res {
+        Ok((sha256, bytes, manifest)) => Ok((
+            crate::output::FileRecord {
+                path: std::path::absolute(path)
+                    .unwrap_or_else(|_| path.to_path_buf())
+                    .display()
+                    .to_string(),
+                sha256,
+                bytes,
+            },
+            manifest,
+        )),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e.context(format!("{}: 書き込めません (cannot write)", path.display())))
+        }
+    }
 }
 
 /// One entry as read back.
@@ -385,12 +509,20 @@ pub fn parse_csv(bytes: &[u8]) -> Result<(Vec<String>, Vec<Vec<String>>)> {
     Ok((headers, rows))
 }
 
-fn count_csv(bytes: &[u8]) -> Result<u64> {
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+/// Data rows of a CSV read from `r` (a leading BOM skipped).
+fn count_csv<R: Read>(r: R) -> Result<u64> {
+    let mut r = std::io::BufReader::with_capacity(1 << 16, r);
+    {
+        use std::io::BufRead;
+        let head = r.fill_buf()?;
+        if head.starts_with(b"\xEF\xBB\xBF") {
+            r.consume(3);
+        }
+    }
     let mut r = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
-        .from_reader(body);
+        .from_reader(r);
     let mut rec = csv::ByteRecord::new();
     let mut n = 0u64;
     while r.read_byte_record(&mut rec)? {
@@ -438,22 +570,54 @@ pub fn read(path: &Path, password: Option<&str>, keep: &[&str]) -> Result<Packag
         };
         let mut e = open_entry(&mut ar, i, pw).map_err(|e| zip_error(path, e))?;
         let name = e.name().map_err(|e| zip_error(path, e))?.to_string();
-        let mut data = Vec::new();
-        e.read_to_end(&mut data).map_err(|err| {
+        let damaged = |err: std::io::Error| {
             anyhow::anyhow!(
                 "{}: 返還データの {name} を読めません: {err} (cannot read this entry; the file is damaged or the password is wrong)",
                 path.display()
             )
-        })?;
-        drop(e);
-        let (records, unreadable) = if name.ends_with(".csv") {
-            match count_csv(&data) {
+        };
+        // Entries are read as a stream: hashed and (CSV) counted on the way; only the
+        // manifest and the entries asked for are held.
+        let hold = name == MANIFEST || keep.contains(&name.as_str());
+        let mut data = Vec::new();
+        let mut h = Hashing::new(&mut e);
+        let (records, unreadable) = if hold {
+            h.read_to_end(&mut data).map_err(damaged)?;
+            if name.ends_with(".csv") {
+                match count_csv(data.as_slice()) {
+                    Ok(n) => (Some(n), None),
+                    Err(err) => (None, Some(err.to_string())),
+                }
+            } else {
+                (None, None)
+            }
+        } else if name.ends_with(".csv") {
+            let counted = count_csv(&mut h);
+            // Whatever the parse stopped at, the rest is still hashed (and a damaged
+            // entry still refused).
+            std::io::copy(&mut h, &mut std::io::sink()).map_err(damaged)?;
+            match counted {
                 Ok(n) => (Some(n), None),
-                Err(err) => (None, Some(err.to_string())),
+                Err(err) => match err.downcast::<csv::Error>() {
+                    Ok(c) if !matches!(c.kind(), csv::ErrorKind::Io(_)) => {
+                        (None, Some(c.to_string()))
+                    }
+                    Ok(c) => match c.into_kind() {
+                        csv::ErrorKind::Io(io) => return Err(damaged(io)),
+                        _ => unreachable!("matched as Io"),
+                    },
+                    Err(other) => match other.downcast::<std::io::Error>() {
+                        Ok(io) => return Err(damaged(io)),
+                        Err(other) => (None, Some(other.to_string())),
+                    },
+                },
             }
         } else {
+            std::io::copy(&mut h, &mut std::io::sink()).map_err(damaged)?;
             (None, None)
         };
+        let (_, sha, n) = h.finish();
+        drop(e);
         if name == MANIFEST {
             manifest = Some(serde_json::from_slice::<Manifest>(&data).with_context(|| {
                 format!(
@@ -463,11 +627,11 @@ pub fn read(path: &Path, password: Option<&str>, keep: &[&str]) -> Result<Packag
             })?);
         }
         if keep.contains(&name.as_str()) {
-            kept.push((name.clone(), data.clone()));
+            kept.push((name.clone(), data));
         }
         entries.push(EntryRead {
-            sha256: sha256_hex(&data),
-            bytes: data.len() as u64,
+            sha256: sha,
+            bytes: n,
             name,
             records,
             unreadable,
@@ -685,6 +849,29 @@ mod tests {
         let e = ar.by_index(0).unwrap();
         let t = e.last_modified().unwrap();
         assert_eq!((t.year(), t.month(), t.day(), t.hour()), (2026, 3, 31, 0));
+    }
+
+    #[test]
+    fn package_streamed_to_its_file_is_hashed_on_the_way() {
+        let c = db();
+        let audit = AuditHead {
+            entries: 3,
+            head: "ab".repeat(32),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.zip");
+        for pw in [None, Some("秘密")] {
+            let (rec, m) = write(&p, &c, summary(), "t", audit.clone(), pw).unwrap();
+            let (sha, bytes) = crate::output::sha256_file(&p).unwrap();
+            assert_eq!((rec.sha256.as_str(), rec.bytes), (sha.as_str(), bytes));
+            let read =
+                check_written(&p, pw, &m, &rec.sha256, &counts(&c).unwrap(), &["b.csv"]).unwrap();
+            let (_, rows) = parse_csv(&read.kept[0].1).unwrap();
+            assert_eq!(rows.len(), 2);
+            assert_eq!(read.entries[0].records, Some(3));
+        }
+        // No temporary file is left beside the package.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -75,6 +75,122 @@ fn render(s: &Sheet, start_at: usize, texts: &[LabelText]) -> Result<Rendered> {
     labels::render(s.format, &s.layout, s.offset, start_at, texts, &created)
 }
 
+/// The label files written: one, or (more labels than one `.xlsx` can hold) several,
+/// `NAME-1.xlsx`, `NAME-2.xlsx`…, each rendered and written before the next is made.
+struct Written {
+    files: Vec<crate::output::FileRecord>,
+    /// Labels in each file.
+    counts: Vec<usize>,
+    /// The file's hash, or with several files the hash of their hashes (one per line).
+    sha256: String,
+    rendered: Rendered,
+}
+
+fn split_path(out: &std::path::Path, i: usize) -> std::path::PathBuf {
+    let stem = out.file_stem().unwrap_or_default().to_string_lossy();
+    let ext = out
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    out.with_file_name(format!("{stem}-{i}{ext}"))
+}
+
+fn write_labels(
+    s: &Sheet,
+    start_at: usize,
+    texts: &[LabelText],
+    out: &std::path::Path,
+) -> Result<Written> {
+    let first = if s.format == TableFormat::Csv {
+        texts.len().max(1)
+    } else {
+        labels::labels_per_file(&s.layout, start_at).max(1)
+    };
+    let rest = if s.format == TableFormat::Csv {
+        first
+    } else {
+        labels::labels_per_file(&s.layout, 1).max(1)
+    };
+    let mut chunks: Vec<&[LabelText]> = vec![&texts[..first.min(texts.len())]];
+    let mut tail = &texts[first.min(texts.len())..];
+    while !tail.is_empty() {
+        let (a, b) = tail.split_at(rest.min(tail.len()));
+        chunks.push(a);
+        tail = b;
+    }
+    let mut w = Written {
+        files: Vec::new(),
+        counts: Vec::new(),
+        sha256: String::new(),
+        rendered: Rendered {
+            bytes: Vec::new(),
+            pages: 0,
+            shrunk: 0,
+        },
+    };
+    let several = chunks.len() > 1;
+    let mut hashes = String::new();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let r = render(s, if i == 0 { start_at } else { 1 }, chunk)?;
+        let path = if several {
+            split_path(out, i + 1)
+        } else {
+            out.to_path_buf()
+        };
+        let rec = match crate::output::write_bytes(&path, &r.bytes) {
+            Ok(rec) => rec,
+            Err(e) => {
+                remove_written(&w);
+                return Err(e);
+            }
+        };
+        hashes.push_str(&rec.sha256);
+        hashes.push('\n');
+        w.rendered.pages += r.pages;
+        w.rendered.shrunk += r.shrunk;
+        w.counts.push(chunk.len());
+        w.files.push(rec);
+    }
+    w.sha256 = if several {
+        crate::output::sha256_hex(hashes.as_bytes())
+    } else {
+        w.files[0].sha256.clone()
+    };
+    Ok(w)
+}
+
+fn remove_written(w: &Written) {
+    for f in &w.files {
+        let _ = std::fs::remove_file(&f.path);
+    }
+}
+
+/// The done message, with the files listed when the labels were split.
+fn written_message(s: &Sheet, w: &Written, n: usize, start_at: usize) -> String {
+    let mut m = done_message(s, &w.files[0].path, n, &w.rendered, start_at);
+    if w.files.len() > 1 {
+        let per = labels::labels_per_file(&s.layout, 1);
+        m = done_message(s, "", n, &w.rendered, start_at)
+            .trim_start_matches(": ")
+            .to_string();
+        m.push_str(&format!(
+            "\n  ラベルが 1 ファイルに入る数（A4 1,024 枚、{per} 枚）を超えるため、{} ファイルに分けました。順に印刷してください:",
+            w.files.len()
+        ));
+        let mut from = 1;
+        for (f, c) in w.files.iter().zip(&w.counts) {
+            m.push_str(&format!(
+                "\n    {}（{}〜{} 枚目）",
+                f.path,
+                from,
+                from + c - 1
+            ));
+            from += c;
+        }
+    }
+    m
+}
+
 fn done_message(s: &Sheet, path: &str, n: usize, r: &Rendered, start_at: usize) -> String {
     if s.format == TableFormat::Csv {
         return format!(
@@ -145,12 +261,13 @@ fn shipment(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet, n: i64) -> Result<()> {
             problems.join("\n  - ")
         )
     })?;
-    let r = render(s, args.start_at, &texts)?;
-    let rec = crate::output::write_bytes(&args.out, &r.bytes)?;
+    let w = write_labels(s, args.start_at, &texts, &args.out)?;
     ctx.detail.count("labels", texts.len() as u64);
-    ctx.detail.count("sheets", r.pages as u64);
-    ctx.say(done_message(s, &rec.path, texts.len(), &r, args.start_at));
-    ctx.detail.file(rec);
+    ctx.detail.count("sheets", w.rendered.pages as u64);
+    ctx.say(written_message(s, &w, texts.len(), args.start_at));
+    for rec in w.files {
+        ctx.detail.file(rec);
+    }
     Ok(())
 }
 
@@ -208,8 +325,8 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
             );
         }
     };
-    let r = render(s, args.start_at, &texts)?;
-    let sha = crate::output::sha256_hex(&r.bytes);
+    let w = write_labels(s, args.start_at, &texts, &args.out)?;
+    let sha = w.sha256.clone();
     let format = if s.format == TableFormat::Csv {
         "csv".to_string()
     } else {
@@ -223,10 +340,15 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
         resend: args.resend,
     };
     let ids: Vec<&str> = texts.iter().map(|t| t.participant_id.as_str()).collect();
-    let (mailing, resent) = mailings::record_guidance(&tx, &mailing, &ids)?;
-    let rec = crate::output::write_bytes(&args.out, &r.bytes)?;
+    let (mailing, resent) = match mailings::record_guidance(&tx, &mailing, &ids) {
+        Ok(x) => x,
+        Err(e) => {
+            remove_written(&w);
+            return Err(e);
+        }
+    };
     if let Err(e) = tx.commit() {
-        let _ = std::fs::remove_file(&args.out);
+        remove_written(&w);
         return Err(anyhow::Error::new(e).context(
             "郵送を記録できなかったため、書き出したファイルを消しました (the mailing was not recorded; the file was removed)",
         ));
@@ -234,8 +356,8 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
     ctx.detail.count("mailing", mailing);
     ctx.detail.count("labels", texts.len() as u64);
     ctx.detail.count("resent", resent);
-    ctx.detail.count("sheets", r.pages as u64);
-    ctx.say(done_message(s, &rec.path, texts.len(), &r, args.start_at));
+    ctx.detail.count("sheets", w.rendered.pages as u64);
+    ctx.say(written_message(s, &w, texts.len(), args.start_at));
     ctx.say(format!(
         "  参加案内の郵送 {mailing} として {} 名を記録しました{}。次回の --guidance ではこの人たちを除きます",
         texts.len(),
@@ -245,7 +367,9 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
             String::new()
         }
     ));
-    ctx.detail.file(rec);
+    for rec in w.files {
+        ctx.detail.file(rec);
+    }
     Ok(())
 }
 

@@ -86,7 +86,8 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
         return Ok(());
     }
     shipping::name_prizes(&mut orders, &program);
-    let rows: Vec<ListRow> = orders.iter().map(|(_, r)| r.clone()).collect();
+    // The rows are moved out, not copied: one copy of the shipment in memory.
+    let (order_ids, rows): (Vec<i64>, Vec<ListRow>) = orders.into_iter().unzip();
     let rendered = match shiplist::render(&program, &format, id, &rows, &created_at, date)? {
         Ok(r) => r,
         Err(problems) => {
@@ -119,7 +120,6 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
         return Ok(());
     }
     let sha = crate::output::sha256_hex(&rendered.bytes);
-    let order_ids: Vec<i64> = orders.iter().map(|(o, _)| *o).collect();
     let shipment = NewShipment {
         id,
         created_at: &created_at,

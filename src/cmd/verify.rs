@@ -10,7 +10,7 @@ use crate::import::steps::{self, Verified};
 use crate::import::{print_problems, Layout, Options};
 use crate::output::TableFormat;
 use crate::verify::report::{self, Meta};
-use crate::verify::{read_keying, Side, Verification};
+use crate::verify::{read_keying, Ids, Side, Verification};
 use anyhow::{bail, Result};
 use std::path::Path;
 
@@ -34,9 +34,10 @@ pub fn run(ctx: &mut Ctx, args: &VerifyArgs) -> Result<()> {
         ""
     };
 
-    let a = read_keying(&args.first, Side::First, &opts, layout)?;
+    let mut ids = Ids::default();
+    let a = read_keying(&args.first, Side::First, &opts, layout, &mut ids)?;
     ctx.detail.files_read_push(&a.file_name, &a.sha256);
-    let b = read_keying(&args.second, Side::Second, &opts, layout)?;
+    let b = read_keying(&args.second, Side::Second, &opts, layout, &mut ids)?;
     ctx.detail.files_read_push(&b.file_name, &b.sha256);
     let mut unreadable = Vec::new();
     for k in [&a, &b] {
@@ -60,7 +61,7 @@ pub fn run(ctx: &mut Ctx, args: &VerifyArgs) -> Result<()> {
     }
 
     let roster = crate::db::participants::ids(&ctx.conn)?;
-    let v = Verification::new(a, b, &ctx.program, &roster);
+    let v = Verification::new(a, b, ids, &ctx.program, &roster)?;
     let findings = v.findings();
     if let Some(out) = &args.out {
         let meta = Meta {
@@ -82,10 +83,10 @@ pub fn run(ctx: &mut Ctx, args: &VerifyArgs) -> Result<()> {
     // Prefixed: with --import the import's own counts go into the same audit entry.
     let o = &v.outcome;
     let d = &mut ctx.detail;
-    d.count("verify_first_entries", o.first_keys as u64);
-    d.count("verify_second_entries", o.second_keys as u64);
-    d.count("verify_matched", o.matched() as u64);
-    d.count("verify_agreeing", o.agreeing.len() as u64);
+    d.count("verify_first_entries", o.first_keys);
+    d.count("verify_second_entries", o.second_keys);
+    d.count("verify_matched", o.matched());
+    d.count("verify_agreeing", o.agreeing);
     d.count("verify_mismatches", o.mismatches.len() as u64);
     d.count("verify_only_first", o.only_first.len() as u64);
     d.count("verify_only_second", o.only_second.len() as u64);
@@ -127,7 +128,7 @@ pub fn run(ctx: &mut Ctx, args: &VerifyArgs) -> Result<()> {
     }
     ctx.say(format!(
         "2回の入力は一致し（{} 件）、値もすべて正しいことを確かめました (the keyings agree)",
-        o.agreeing.len()
+        o.agreeing
     ));
     if args.import {
         import_verified(ctx, &args.first, &opts, layout, &v.a.sha256)?;

@@ -63,3 +63,32 @@ pub fn batch_totals(conn: &Connection, batch: i64) -> Result<Vec<(String, i64, i
 pub fn undo(conn: &Connection, batch: i64) -> Result<usize> {
     Ok(conn.execute("DELETE FROM survey_answers WHERE batch_id=?1", [batch])?)
 }
+
+/// This file's first row for each participant and timing, held in a temporary table
+/// (on disk, in SQLite's page cache) instead of a map that grows with the program:
+/// `first` is the row as the import serialized it, NULL once the key is poisoned (keyed
+/// twice differently). Emptied for each import.
+pub fn seen_reset(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS survey_seen(participant_id TEXT NOT NULL, timing TEXT NOT NULL, \
+         first TEXT, PRIMARY KEY(participant_id, timing)) WITHOUT ROWID; DELETE FROM temp.survey_seen;",
+    )?;
+    Ok(())
+}
+
+/// `None`: not seen; `Some(None)`: poisoned; `Some(Some(first))`: the first row.
+pub fn seen_get(conn: &Connection, pid: &str, timing: &str) -> Result<Option<Option<String>>> {
+    Ok(conn
+        .prepare_cached("SELECT first FROM temp.survey_seen WHERE participant_id=?1 AND timing=?2")?
+        .query_row(rusqlite::params![pid, timing], |r| r.get(0))
+        .optional()?)
+}
+
+/// Record the first row (`Some`) or poison the key (`None`).
+pub fn seen_put(conn: &Connection, pid: &str, timing: &str, first: Option<&str>) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO temp.survey_seen(participant_id, timing, first) VALUES (?1,?2,?3)",
+    )?
+    .execute(rusqlite::params![pid, timing, first])?;
+    Ok(())
+}

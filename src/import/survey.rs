@@ -23,10 +23,11 @@ use crate::validate::survey::{check_header, read_row, Questionnaire};
 pub use crate::validate::survey::{columns, parse_answer, parse_timing, Timing};
 use anyhow::Result;
 use rusqlite::Connection;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
-/// The first row of this file for a participant and timing, kept so that a second,
-/// different row can take it back out.
+/// The first row of this file for a participant and timing, kept (in a temporary table,
+/// `db::survey::seen_*`) so that a second, different row can take it back out.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct FirstRow {
     sheet: String,
     row: u32,
@@ -42,9 +43,10 @@ pub struct SurveyImporter {
     participants: HashSet<String>,
     batch: i64,
     counts: Counts,
-    seen: HashMap<(String, Timing), FirstRow>,
-    /// Keys keyed twice differently in this file: every further row for them is refused.
-    poisoned: HashSet<(String, Timing)>,
+    /// Whether the table of first rows has been emptied for this import. (Keys keyed
+    /// twice differently in this file are poisoned there: every further row for them is
+    /// refused.)
+    seen_ready: bool,
     extra_rejects: Vec<(String, u32, Vec<String>)>,
     /// Questionnaires (participant and timing) stored, per timing.
     pub respondents: BTreeMap<Timing, u64>,
@@ -57,8 +59,7 @@ impl SurveyImporter {
             participants,
             batch,
             counts: Counts::default(),
-            seen: HashMap::new(),
-            poisoned: HashSet::new(),
+            seen_ready: false,
             extra_rejects: Vec::new(),
             respondents: BTreeMap::new(),
         }
@@ -78,6 +79,10 @@ impl super::batch::RowHandler for SurveyImporter {
         out: &mut Vec<Problem>,
     ) -> Result<()> {
         self.counts.rows += 1;
+        if !self.seen_ready {
+            survey::seen_reset(conn)?;
+            self.seen_ready = true;
+        }
         let before = out.len();
         let Some(Questionnaire {
             pid,
@@ -90,14 +95,14 @@ impl super::batch::RowHandler for SurveyImporter {
         };
         let p =
             |col: usize, code: &'static str, message: String| problem(h, row, col, code, message);
-        let key = (pid.clone(), timing);
         let plain: BTreeMap<String, String> = answers
             .iter()
             .map(|(q, (_, a))| (q.clone(), a.clone()))
             .collect();
         let when = timing.as_ja();
 
-        if self.poisoned.contains(&key) {
+        let seen = survey::seen_get(conn, &pid, when)?;
+        if let Some(None) = seen {
             out.push(p(
                 pc,
                 "survey.duplicate_conflict",
@@ -105,7 +110,8 @@ impl super::batch::RowHandler for SurveyImporter {
             ));
             return Ok(());
         }
-        if let Some(first) = self.seen.get(&key) {
+        if let Some(Some(first)) = seen {
+            let first: FirstRow = serde_json::from_str(&first)?;
             if first.answers == plain {
                 self.counts.duplicates += plain.len() as u64;
                 return Ok(());
@@ -113,9 +119,6 @@ impl super::batch::RowHandler for SurveyImporter {
             // Keyed twice with different answers: neither row can be trusted, so the
             // first is taken back out and kept with the rejected rows.
             survey::take_back(conn, &pid, when, self.batch)?;
-            let Some(first) = self.seen.remove(&key) else {
-                return Ok(());
-            };
             self.counts.inserted = self.counts.inserted.saturating_sub(first.inserted);
             self.counts.duplicates = self.counts.duplicates.saturating_sub(first.duplicates);
             if first.inserted > 0 {
@@ -148,7 +151,7 @@ impl super::batch::RowHandler for SurveyImporter {
             out.push(p(pc, "survey.duplicate_conflict", msg(first.row)));
             self.extra_rejects
                 .push((first.sheet, first.row, first.cells));
-            self.poisoned.insert(key);
+            survey::seen_put(conn, &pid, when, None)?;
             return Ok(());
         }
 
@@ -184,19 +187,17 @@ impl super::batch::RowHandler for SurveyImporter {
         if inserted > 0 {
             *self.respondents.entry(timing).or_insert(0) += 1;
         }
-        self.seen.insert(
-            key,
-            FirstRow {
-                sheet: h.sheet.clone(),
-                row: row.number(),
-                cells: (0..h.width().max(row.len()))
-                    .map(|c| row.raw_text(c).into_owned())
-                    .collect(),
-                answers: plain,
-                inserted,
-                duplicates,
-            },
-        );
+        let first = FirstRow {
+            sheet: h.sheet.clone(),
+            row: row.number(),
+            cells: (0..h.width().max(row.len()))
+                .map(|c| row.raw_text(c).into_owned())
+                .collect(),
+            answers: plain,
+            inserted,
+            duplicates,
+        };
+        survey::seen_put(conn, &pid, when, Some(&serde_json::to_string(&first)?))?;
         Ok(())
     }
 

@@ -51,6 +51,12 @@ const CELL_INSET_H_PT: f64 = 3.0;
 /// Excel allows 1,023 manual page breaks in a sheet.
 const MAX_PAGES: usize = 1024;
 
+/// The most labels one `.xlsx` holds when its first label is at `start_at` (Excel's
+/// limit on page breaks): `labels` splits a longer run into several files.
+pub fn labels_per_file(layout: &Layout, start_at: usize) -> usize {
+    (MAX_PAGES * layout.per_page()).saturating_sub(start_at.saturating_sub(1))
+}
+
 /// A built-in layout or the program file's custom one, by name.
 pub fn find_layout(name: &str, program: &crate::program::Program) -> Option<Layout> {
     if let Some(b) = BUILTIN.iter().find(|b| b.name == name) {
@@ -531,7 +537,7 @@ pub fn render_xlsx(
     let pages = placed.iter().map(|p| p.page + 1).max().unwrap_or(1);
     if pages > MAX_PAGES {
         bail!(
-            "ラベルが {pages} 枚になり、1 ファイルの上限 {MAX_PAGES} 枚を超えます。--participant で分けて作ってください (too many sheets)"
+            "ラベルが A4 {pages} 枚になり、1 ファイルの上限 {MAX_PAGES} 枚を超えます（labels_per_file で分けてから呼ぶこと） (internal: too many sheets for one file)"
         );
     }
     let mut wb = Workbook::new();

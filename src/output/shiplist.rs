@@ -3,7 +3,7 @@
 //! (UTF-8 with BOM, as every CSV this tool writes for people).
 
 use super::carrier;
-use super::xlsx::{self, write_table, Cell, Page, Styles, Tone, Widths};
+use super::xlsx::{self, Cell, Page, Styles, Tone};
 use super::Value;
 use crate::program::Program;
 use crate::shipping::{self, ListRow, Parcel, Problem, ShipFormat};
@@ -42,29 +42,35 @@ pub fn row_values(r: &ListRow) -> Vec<Value> {
 }
 
 /// The list as `.xlsx`. `created` fixes the document's creation time so a reprint of
-/// the same shipment is the same file, byte for byte.
+/// the same shipment is the same file, byte for byte. The sheet is written in constant
+/// memory (row by row to a temporary file), each row made as it is written.
 pub fn xlsx(title: &str, rows: &[ListRow], created: &ExcelDateTime) -> Result<Vec<u8>> {
     let mut wb = Workbook::new();
     wb.set_properties(&DocProperties::new().set_creation_datetime(created));
     let st = Styles::new(xlsx::GOTHIC);
-    let ws = wb.add_worksheet();
+    let ws = wb.add_worksheet_with_constant_memory()?;
     ws.set_name("発送リスト")?;
     xlsx::page(ws, &Page::table(title))?;
-    let cells: Vec<Vec<Cell>> = rows
-        .iter()
-        .map(|r| {
-            row_values(r)
-                .into_iter()
-                .map(|v| match v {
-                    Value::Int(n) => Cell::Num(n as f64, xlsx::INT, Tone::Plain),
-                    Value::Float(x) => Cell::Num(x, xlsx::INT, Tone::Plain),
-                    Value::Text(s) => Cell::Text(s, Tone::Plain),
-                    Value::Empty => Cell::Blank(Tone::Plain),
-                })
-                .collect()
-        })
-        .collect();
-    write_table(ws, &st, 0, &HEADERS, &cells, Widths::Fixed(&WIDTHS), false)?;
+    for (c, w) in WIDTHS.iter().enumerate() {
+        ws.set_column_width(c as u16, *w)?;
+    }
+    for (c, h) in HEADERS.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &st.head)?;
+    }
+    if rows.is_empty() {
+        ws.write_string_with_format(1, 0, "該当なし", &st.base)?;
+    }
+    for (n, r) in rows.iter().enumerate() {
+        for (c, v) in row_values(r).into_iter().enumerate() {
+            let cell = match v {
+                Value::Int(n) => Cell::Num(n as f64, xlsx::INT, Tone::Plain),
+                Value::Float(x) => Cell::Num(x, xlsx::INT, Tone::Plain),
+                Value::Text(s) => Cell::Text(s, Tone::Plain),
+                Value::Empty => Cell::Blank(Tone::Plain),
+            };
+            xlsx::write_cell(ws, &st, 1 + n as u32, c as u16, &cell)?;
+        }
+    }
     Ok(wb.save_to_buffer()?)
 }
 
@@ -90,12 +96,12 @@ pub fn render(
     created_at: &str,
     ship_date: chrono::NaiveDate,
 ) -> Result<std::result::Result<Rendered, Vec<Problem>>> {
-    let parcels = shipping::parcels(rows);
-    let mut problems = shipping::destination_problems(&parcels);
     let mut notes = Vec::new();
     let bytes = match format {
         ShipFormat::Xlsx | ShipFormat::Csv => {
-            let missing_phone = shipping::missing_phone(&parcels);
+            // The lists need no parcels: checked from the rows, never copied.
+            let problems = shipping::row_destination_problems(rows);
+            let missing_phone = shipping::rows_missing_phone(rows);
             if !missing_phone.is_empty() {
                 notes.push(format!(
                     "電話番号のない参加者が {} 名います（発送リストの電話番号は空欄です）: {}",
@@ -116,6 +122,8 @@ pub fn render(
             }
         }
         ShipFormat::Carrier(id) => {
+            let parcels = shipping::parcels(rows);
+            let mut problems = shipping::destination_problems(&parcels);
             let Some(c) = carrier::find(id) else {
                 bail!("internal: unknown carrier format {id}");
             };

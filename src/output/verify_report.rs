@@ -190,8 +190,7 @@ fn write_xlsx(
     let mismatch_rows: Vec<Vec<Cell>> = o
         .mismatches
         .iter()
-        .map(|&(i, j)| {
-            let (ea, eb) = (&a.entries[i], &b.entries[j]);
+        .map(|(ea, eb)| {
             let diff = match (&ea.val, &eb.val) {
                 (crate::verify::Val::Int(x), crate::verify::Val::Int(y)) => {
                     num((y - x) as f64, Tone::Plain)
@@ -199,7 +198,7 @@ fn write_xlsx(
                 _ => Cell::Blank(Tone::Plain),
             };
             let mut row = vec![
-                Cell::Text(ea.participant.to_string(), Tone::Plain),
+                Cell::Text(v.pid(ea).to_string(), Tone::Plain),
                 Cell::Text(ea.date.to_string(), Tone::Plain),
                 Cell::Text(a.place(ea), Tone::Plain),
                 Cell::Text(ea.raw().into_owned(), Tone::Red),
@@ -216,15 +215,11 @@ fn write_xlsx(
     let only_rows: Vec<Vec<Cell>> = o
         .only_first
         .iter()
-        .map(|&i| (a, &a.entries[i], Side::Second))
-        .chain(
-            o.only_second
-                .iter()
-                .map(|&j| (b, &b.entries[j], Side::First)),
-        )
+        .map(|e| (a, e, Side::Second))
+        .chain(o.only_second.iter().map(|e| (b, e, Side::First)))
         .map(|(k, e, missing)| {
             let mut row = vec![
-                Cell::Text(e.participant.to_string(), Tone::Plain),
+                Cell::Text(v.pid(e).to_string(), Tone::Plain),
                 Cell::Text(e.date.to_string(), Tone::Plain),
                 Cell::Text(k.side.ja().into(), Tone::Plain),
                 Cell::Text(k.place(e), Tone::Plain),
@@ -241,11 +236,11 @@ fn write_xlsx(
         .iter()
         .map(|d| {
             let k = v.keying(d.side);
-            let (kept, later) = (&k.entries[d.kept], &k.entries[d.later]);
+            let (kept, later) = (&d.kept, &d.later);
             let f = if d.same { Tone::Blue } else { Tone::Red };
             let mut row = vec![
                 Cell::Text(d.side.ja().into(), Tone::Plain),
-                Cell::Text(later.participant.to_string(), Tone::Plain),
+                Cell::Text(v.pid(later).to_string(), Tone::Plain),
                 Cell::Text(later.date.to_string(), Tone::Plain),
                 Cell::Text(k.place(kept), Tone::Plain),
                 val(&kept.val, f),

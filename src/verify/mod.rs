@@ -4,11 +4,15 @@
 //! `８，０００` and `8000`, or `R7.8.4` and `2025-08-04`, agree. Values both keyings agree
 //! on are still checked (roster, period, plausibility): a double miss is still a miss.
 //!
-//! Both keyings are held in memory as a list of entries and a map keyed by (participant,
-//! day). That suits verification, which is done on a day's or a month's keying (a few
-//! thousand to a few hundred thousand entries), not on a whole program year at once.
+//! Linear in time and flat in memory whatever the size: each keying's days are kept as
+//! compact entries (a participant index, not the number; the keyed text only where it
+//! differs from the number), sorted in bounded runs spilled to a temporary file
+//! ([`spill`]), and the two sorted streams are merged by (participant, day). Only what
+//! is reported (differences, duplicates, problems) is held, plus one name per
+//! participant.
 
 pub mod report;
+pub mod spill;
 
 use crate::import::walk::{walk, Visit};
 use crate::import::{chosen_sheets, open_source, Layout, Options, Problem};
@@ -77,12 +81,42 @@ impl Val {
     }
 }
 
-/// One keyed day: who, when, the steps, and where it stands in the file. Kept small
-/// (the participant number is shared by the days of a row), since a keying is held in
-/// memory whole.
+/// The participant numbers seen in either keying, each once, by index (the index is
+/// the order of first sighting; both keyings share it so their entries compare by
+/// index).
+#[derive(Debug, Default)]
+pub struct Ids {
+    map: HashMap<Rc<str>, u32>,
+    names: Vec<Rc<str>>,
+}
+
+impl Ids {
+    pub fn intern(&mut self, id: &str) -> u32 {
+        if let Some(&i) = self.map.get(id) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        let rc: Rc<str> = Rc::from(id);
+        self.names.push(Rc::clone(&rc));
+        self.map.insert(rc, i);
+        i
+    }
+    pub fn name(&self, i: u32) -> &str {
+        self.names.get(i as usize).map(|s| &**s).unwrap_or("")
+    }
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// One keyed day: who (an index into [`Ids`]), when, the steps, and where it stands in
+/// the file. Kept small, since a keying's days pass through a sort.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub participant: Rc<str>,
+    pub pid: u32,
     pub date: NaiveDate,
     pub val: Val,
     /// The steps cell as keyed, when that is not simply the number (most cells are).
@@ -139,7 +173,8 @@ pub struct Keying {
     pub layout: Option<Layout>,
     /// Non-blank rows read below the headers.
     pub rows: u64,
-    pub entries: Vec<Entry>,
+    /// The keyed days, until [`Verification::new`] merges them.
+    entries: spill::Store,
     /// Cells that could not be read into an entry, each with the row's participant
     /// number where that could be read.
     pub problems: Vec<(Problem, String)>,
@@ -168,15 +203,21 @@ impl Keying {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| self.file_name.clone())
     }
+    /// Days read (every keyed cell, duplicates included).
+    pub fn entry_count(&self) -> u64 {
+        self.entries.len
+    }
 }
 
 /// Read one keying through the import's reading path: the same sheet choice, header
 /// detection, layout check, row reading and cell normalization as `steps import`.
+/// Participant numbers go into `ids`, shared by both keyings.
 pub fn read_keying(
     path: &Path,
     side: Side,
     opts: &Options,
     forced: Option<Layout>,
+    ids: &mut Ids,
 ) -> Result<Keying> {
     let mut src = open_source(path, opts)?;
     let sheets = chosen_sheets(&src, opts)?;
@@ -190,30 +231,27 @@ pub fn read_keying(
             sheets: Vec::new(),
             layout: None,
             rows: 0,
-            entries: Vec::new(),
+            entries: spill::Store::default(),
             problems: Vec::new(),
             header_problems: Vec::new(),
         },
         forced,
         out: Vec::new(),
-        ids: HashSet::new(),
+        ids,
     };
     walk(&mut src.book, &sheets, ANY_COLUMNS, true, opts, &mut r)?;
-    let mut k = r.k;
-    k.entries.shrink_to_fit();
-    Ok(k)
+    Ok(r.k)
 }
 
 /// A keying as its sheets are walked.
-struct KeyingReader {
+struct KeyingReader<'a> {
     k: Keying,
     forced: Option<Layout>,
     out: Vec<Problem>,
-    /// One shared copy of each participant number, however many days it keys.
-    ids: HashSet<Rc<str>>,
+    ids: &'a mut Ids,
 }
 
-impl Visit for KeyingReader {
+impl Visit for KeyingReader<'_> {
     fn header(&mut self, h: &Header) -> Result<Vec<Problem>> {
         let hp = check_layout(h, self.forced, &mut self.k.layout);
         if hp.is_empty() {
@@ -241,22 +279,16 @@ impl Visit for KeyingReader {
         }
         let out = &mut self.out;
         let pid = match read_participant(header, row) {
-            Some(Ok(id)) => Some(match self.ids.get(id.as_ref()) {
-                Some(rc) => Rc::clone(rc),
-                None => {
-                    let rc = Rc::<str>::from(id.as_ref());
-                    self.ids.insert(Rc::clone(&rc));
-                    rc
-                }
-            }),
+            Some(Ok(id)) => Some((self.ids.intern(id.as_ref()), id.to_string())),
             Some(Err(p)) => {
                 out.push(p);
                 None
             }
             None => None,
         };
-        if let Some(pid) = &pid {
+        if let Some((pid, _)) = &pid {
             let entries = &mut k.entries;
+            let mut num = String::new();
             // No upper limit while reading: an implausible value is still compared
             // with the other keying, and checked for plausibility once they agree.
             keyed_days(header, layout, row, i64::MAX, out, |_, d| {
@@ -271,12 +303,17 @@ impl Visit for KeyingReader {
                 };
                 let raw = row.raw_text(d.col);
                 let raw = match &val {
-                    Val::Int(v) if raw == v.to_string() => None,
+                    Val::Int(v) => {
+                        use std::fmt::Write;
+                        num.clear();
+                        let _ = write!(num, "{v}");
+                        (raw != num.as_str()).then(|| raw.into())
+                    }
                     _ => Some(raw.into()),
                 };
                 // Columns fit: the reader refuses data beyond column 512.
                 entries.push(Entry {
-                    participant: pid.clone(),
+                    pid: *pid,
                     date: d.date,
                     val,
                     raw,
@@ -285,13 +322,12 @@ impl Visit for KeyingReader {
                     col: d.col as u16,
                     date_col: d.date_col as u16,
                     pid_col,
-                });
-                Ok(())
+                })
             })?;
         }
         out.extend(outside);
         for p in out.drain(..) {
-            let pid = pid.as_deref().unwrap_or("").to_string();
+            let pid = pid.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
             k.problems.push((p, pid));
         }
         Ok(())
@@ -302,105 +338,157 @@ impl Visit for KeyingReader {
 #[derive(Debug, Clone)]
 pub struct Dup {
     pub side: Side,
-    pub kept: usize,
-    pub later: usize,
+    pub kept: Entry,
+    pub later: Entry,
     pub same: bool,
 }
 
-/// How two keyings compare. Indexes are into each keying's entries; every list is in
-/// (participant, date) order.
+/// How two keyings compare. Agreeing days are only counted; what differs is kept, each
+/// list in (participant, date) order.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    pub agreeing: Vec<(usize, usize)>,
-    pub mismatches: Vec<(usize, usize)>,
-    pub only_first: Vec<usize>,
-    pub only_second: Vec<usize>,
+    pub agreeing: u64,
+    /// (first keying, second keying).
+    pub mismatches: Vec<(Entry, Entry)>,
+    pub only_first: Vec<Entry>,
+    pub only_second: Vec<Entry>,
     pub dups: Vec<Dup>,
     /// Distinct (participant, day) keys in each keying.
-    pub first_keys: usize,
-    pub second_keys: usize,
+    pub first_keys: u64,
+    pub second_keys: u64,
 }
 
 impl Outcome {
-    pub fn matched(&self) -> usize {
-        self.agreeing.len() + self.mismatches.len()
+    pub fn matched(&self) -> u64 {
+        self.agreeing + self.mismatches.len() as u64
     }
     /// Keys in either keying.
-    pub fn union(&self) -> usize {
-        self.matched() + self.only_first.len() + self.only_second.len()
+    pub fn union(&self) -> u64 {
+        self.matched() + self.only_first.len() as u64 + self.only_second.len() as u64
     }
     /// Agreeing days as a share of the days either keying has (`None` when neither has
     /// any): a day keyed only once counts against agreement, as a differing one does.
     pub fn agreement_pct(&self) -> Option<f64> {
         let n = self.union();
-        (n > 0).then(|| self.agreeing.len() as f64 * 100.0 / n as f64)
+        (n > 0).then(|| self.agreeing as f64 * 100.0 / n as f64)
     }
     pub fn conflicting_dups(&self) -> usize {
         self.dups.iter().filter(|d| !d.same).count()
     }
 }
 
-type Key<'a> = (&'a str, NaiveDate);
-
-/// First occurrence of each key, and every later occurrence as a duplicate.
-fn index(k: &Keying) -> (HashMap<Key<'_>, usize>, Vec<Dup>) {
-    let mut map: HashMap<Key<'_>, usize> = HashMap::with_capacity(k.entries.len());
-    let mut dups = Vec::new();
-    for (i, e) in k.entries.iter().enumerate() {
-        match map.entry((&*e.participant, e.date)) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(i);
-            }
-            std::collections::hash_map::Entry::Occupied(o) => {
-                let kept = *o.get();
-                dups.push(Dup {
-                    side: k.side,
-                    kept,
-                    later: i,
-                    same: k.entries[kept].val.same(&e.val),
-                });
-            }
-        }
-    }
-    (map, dups)
+/// One keying's sorted days, a (participant, day) group at a time: the first keying of
+/// the day, and any later ones recorded as duplicates.
+struct Groups {
+    side: Side,
+    sorted: spill::Sorted,
+    peeked: Option<Entry>,
+    keys: u64,
 }
 
-/// Match the keyings by participant and day and compare each day's steps by meaning. A
-/// key keyed twice in one file is compared by its first keying; the later one is listed
-/// among the duplicates.
-pub fn compare(a: &Keying, b: &Keying) -> Outcome {
-    let (ia, mut dups) = index(a);
-    let (ib, dups_b) = index(b);
-    dups.extend(dups_b);
-    let mut o = Outcome {
-        first_keys: ia.len(),
-        second_keys: ib.len(),
-        ..Outcome::default()
-    };
-    for (key, &i) in &ia {
-        match ib.get(key) {
-            Some(&j) if a.entries[i].val.same(&b.entries[j].val) => o.agreeing.push((i, j)),
-            Some(&j) => o.mismatches.push((i, j)),
-            None => o.only_first.push(i),
+impl Groups {
+    fn new(side: Side, store: spill::Store) -> Result<Self> {
+        let mut sorted = store.sorted()?;
+        let peeked = sorted.next_entry()?;
+        Ok(Groups {
+            side,
+            sorted,
+            peeked,
+            keys: 0,
+        })
+    }
+
+    fn head(&self) -> Option<(u32, NaiveDate)> {
+        self.peeked.as_ref().map(|e| (e.pid, e.date))
+    }
+
+    /// The next day's first entry; its later keyings go to `dups`.
+    fn take(&mut self, dups: &mut Vec<Dup>) -> Result<Option<Entry>> {
+        let Some(first) = self.peeked.take() else {
+            return Ok(None);
+        };
+        self.keys += 1;
+        loop {
+            match self.sorted.next_entry()? {
+                Some(e) if (e.pid, e.date) == (first.pid, first.date) => dups.push(Dup {
+                    side: self.side,
+                    same: first.val.same(&e.val),
+                    kept: first.clone(),
+                    later: e,
+                }),
+                next => {
+                    self.peeked = next;
+                    break;
+                }
+            }
+        }
+        Ok(Some(first))
+    }
+}
+
+/// What the merge does with each day both keyings agree on.
+trait OnAgreed {
+    fn agreed(&mut self, a: &Entry, b: &Entry);
+    /// Called before the first day of each participant (in merge order) and at the end.
+    fn participant_done(&mut self) {}
+}
+
+impl OnAgreed for () {
+    fn agreed(&mut self, _: &Entry, _: &Entry) {}
+}
+
+/// Merge both keyings by participant and day and compare each day's steps by meaning.
+/// A key keyed twice in one file is compared by its first keying; the later one is
+/// listed among the duplicates. Linear: one pass over each keying's sorted days.
+fn merge(a: spill::Store, b: spill::Store, ids: &Ids, on: &mut impl OnAgreed) -> Result<Outcome> {
+    let mut ga = Groups::new(Side::First, a)?;
+    let mut gb = Groups::new(Side::Second, b)?;
+    let mut o = Outcome::default();
+    let mut last_pid = None;
+    loop {
+        let (ha, hb) = (ga.head(), gb.head());
+        let pid = match (ha, hb) {
+            (None, None) => break,
+            (Some(x), Some(y)) => x.min(y).0,
+            (Some(x), None) | (None, Some(x)) => x.0,
+        };
+        if last_pid != Some(pid) {
+            if last_pid.is_some() {
+                on.participant_done();
+            }
+            last_pid = Some(pid);
+        }
+        match (ha, hb) {
+            (Some(x), Some(y)) if x == y => {
+                let (Some(ea), Some(eb)) = (ga.take(&mut o.dups)?, gb.take(&mut o.dups)?) else {
+                    unreachable!("both heads were present")
+                };
+                if ea.val.same(&eb.val) {
+                    o.agreeing += 1;
+                    on.agreed(&ea, &eb);
+                } else {
+                    o.mismatches.push((ea, eb));
+                }
+            }
+            (Some(x), Some(y)) if x < y => o.only_first.extend(ga.take(&mut o.dups)?),
+            (Some(_), None) => o.only_first.extend(ga.take(&mut o.dups)?),
+            _ => o.only_second.extend(gb.take(&mut o.dups)?),
         }
     }
-    for (key, &j) in &ib {
-        if !ia.contains_key(key) {
-            o.only_second.push(j);
-        }
+    if last_pid.is_some() {
+        on.participant_done();
     }
-    let key = |e: &Entry| (e.participant.clone(), e.date, e.row, e.col);
-    o.agreeing.sort_by_cached_key(|&(i, _)| key(&a.entries[i]));
-    o.mismatches
-        .sort_by_cached_key(|&(i, _)| key(&a.entries[i]));
-    o.only_first.sort_by_cached_key(|&i| key(&a.entries[i]));
-    o.only_second.sort_by_cached_key(|&j| key(&b.entries[j]));
-    o.dups.extend(dups);
-    o.dups.sort_by_cached_key(|d| {
-        let k = if d.side == Side::First { a } else { b };
-        (key(&k.entries[d.later]), d.side == Side::Second)
+    o.first_keys = ga.keys;
+    o.second_keys = gb.keys;
+    // Report order: participant number as text, then day, then place.
+    let by = |e: &Entry| (ids.name(e.pid), e.date, e.row, e.col);
+    o.mismatches.sort_by(|x, y| by(&x.0).cmp(&by(&y.0)));
+    o.only_first.sort_by(|x, y| by(x).cmp(&by(y)));
+    o.only_second.sort_by(|x, y| by(x).cmp(&by(y)));
+    o.dups.sort_by(|x, y| {
+        (by(&x.later), x.side == Side::Second).cmp(&(by(&y.later), y.side == Side::Second))
     });
-    o
+    Ok(o)
 }
 
 /// Which cell of an entry a check is about.
@@ -415,50 +503,38 @@ pub enum At {
 #[derive(Debug, Clone)]
 pub struct Check {
     /// The agreeing pair (first, second).
-    pub pair: (usize, usize),
+    pub pair: (Entry, Entry),
     pub at: At,
     pub code: &'static str,
     pub message: String,
 }
 
-/// Validate what both keyings agree on, as the import would: the participant is on the
+/// Validates what both keyings agree on, as the import would: the participant is on the
 /// roster (reported once per participant), the day is in the program period, and the
-/// steps are plausible.
-pub fn check_agreed(
-    a: &Keying,
-    outcome: &Outcome,
-    program: &Program,
-    roster: &HashSet<String>,
-) -> Vec<Check> {
-    let mut out = Vec::new();
-    let mut unknown: HashMap<&str, usize> = HashMap::new();
-    for &(i, _) in &outcome.agreeing {
-        let p = &*a.entries[i].participant;
-        if !roster.contains(p) {
-            *unknown.entry(p).or_default() += 1;
+/// steps are plausible. A participant's days arrive together, so only that
+/// participant's checks are held until it is done.
+struct Checker<'a> {
+    program: &'a Program,
+    roster: &'a HashSet<String>,
+    ids: &'a Ids,
+    out: Vec<Check>,
+    /// The current participant: its first agreed pair when it is not on the roster, its
+    /// agreed days, and its other checks.
+    unknown: Option<(Entry, Entry)>,
+    days: usize,
+    group: Vec<Check>,
+}
+
+impl OnAgreed for Checker<'_> {
+    fn agreed(&mut self, e: &Entry, f: &Entry) {
+        let rules = &self.program.program;
+        if self.days == 0 && !self.roster.contains(self.ids.name(e.pid)) {
+            self.unknown = Some((e.clone(), f.clone()));
         }
-    }
-    let mut told: HashSet<&str> = HashSet::new();
-    let rules = &program.program;
-    for &(i, j) in &outcome.agreeing {
-        let e = &a.entries[i];
-        let pid = &*e.participant;
-        if let Some(n) = unknown.get(pid) {
-            if told.insert(pid) {
-                out.push(Check {
-                    pair: (i, j),
-                    at: At::Participant,
-                    code: "participant.unknown",
-                    message: format!(
-                        "参加者番号 {pid} は名簿にありません（2回の入力がどちらもこの番号で、{n} 日分あります）。\
-                         台紙の番号を確かめるか、先に名簿を取り込んでください"
-                    ),
-                });
-            }
-        }
-        if !program.in_period(e.date) {
-            out.push(Check {
-                pair: (i, j),
+        self.days += 1;
+        if !self.program.in_period(e.date) {
+            self.group.push(Check {
+                pair: (e.clone(), f.clone()),
                 at: At::Date,
                 code: "date.out_of_period",
                 message: format!(
@@ -475,35 +551,79 @@ pub fn check_agreed(
             Val::Bad(b) => Some((b.code, b.message.clone())),
         };
         if let Some((code, message)) = bad {
-            out.push(Check {
-                pair: (i, j),
+            self.group.push(Check {
+                pair: (e.clone(), f.clone()),
                 at: At::Steps,
                 code,
                 message: format!("{message}（2回の入力がどちらもこの値です）"),
             });
         }
     }
-    out
+
+    fn participant_done(&mut self) {
+        if let Some(pair) = self.unknown.take() {
+            let pid = self.ids.name(pair.0.pid);
+            let n = self.days;
+            self.out.push(Check {
+                pair,
+                at: At::Participant,
+                code: "participant.unknown",
+                message: format!(
+                    "参加者番号 {pid} は名簿にありません（2回の入力がどちらもこの番号で、{n} 日分あります）。\
+                     台紙の番号を確かめるか、先に名簿を取り込んでください"
+                ),
+            });
+        }
+        self.out.append(&mut self.group);
+        self.days = 0;
+    }
 }
 
 /// Both keyings, how they compare, and what is wrong with what they agree on.
 pub struct Verification {
     pub a: Keying,
     pub b: Keying,
+    pub ids: Ids,
     pub outcome: Outcome,
     pub checks: Vec<Check>,
 }
 
 impl Verification {
-    pub fn new(a: Keying, b: Keying, program: &Program, roster: &HashSet<String>) -> Self {
-        let outcome = compare(&a, &b);
-        let checks = check_agreed(&a, &outcome, program, roster);
-        Verification {
+    pub fn new(
+        mut a: Keying,
+        mut b: Keying,
+        ids: Ids,
+        program: &Program,
+        roster: &HashSet<String>,
+    ) -> Result<Self> {
+        let ea = std::mem::take(&mut a.entries);
+        let eb = std::mem::take(&mut b.entries);
+        let mut checker = Checker {
+            program,
+            roster,
+            ids: &ids,
+            out: Vec::new(),
+            unknown: None,
+            days: 0,
+            group: Vec::new(),
+        };
+        let outcome = merge(ea, eb, &ids, &mut checker)?;
+        let mut checks = checker.out;
+        // Participants in number order (the merge goes by first sighting); within one,
+        // the order the checks were found in.
+        checks.sort_by(|x, y| ids.name(x.pair.0.pid).cmp(ids.name(y.pair.0.pid)));
+        Ok(Verification {
             a,
             b,
+            ids,
             outcome,
             checks,
-        }
+        })
+    }
+
+    /// The participant number of an entry.
+    pub fn pid(&self, e: &Entry) -> &str {
+        self.ids.name(e.pid)
     }
 
     pub fn keying(&self, side: Side) -> &Keying {
@@ -537,11 +657,10 @@ impl Verification {
         let (a, b, o) = (&self.a, &self.b, &self.outcome);
         let mut out = Vec::new();
         let side_of = |k: &Keying, e: &Entry| Some(SideCell::of(k, e));
-        for &(i, j) in &o.mismatches {
-            let (ea, eb) = (&a.entries[i], &b.entries[j]);
+        for (ea, eb) in &o.mismatches {
             out.push(Finding {
                 kind: Kind::Mismatch,
-                participant: ea.participant.to_string(),
+                participant: self.pid(ea).to_string(),
                 date: ea.date.to_string(),
                 first: side_of(a, ea),
                 second: side_of(b, eb),
@@ -553,11 +672,10 @@ impl Verification {
                 ),
             });
         }
-        for &i in &o.only_first {
-            let e = &a.entries[i];
+        for e in &o.only_first {
             out.push(Finding {
                 kind: Kind::OnlyFirst,
-                participant: e.participant.to_string(),
+                participant: self.pid(e).to_string(),
                 date: e.date.to_string(),
                 first: side_of(a, e),
                 second: None,
@@ -565,11 +683,10 @@ impl Verification {
                 message: "1回目にだけあり、2回目にはこの参加者・日の入力がありません。台紙を見て、入力漏れか余分な入力かを確かめてください".into(),
             });
         }
-        for &j in &o.only_second {
-            let e = &b.entries[j];
+        for e in &o.only_second {
             out.push(Finding {
                 kind: Kind::OnlySecond,
-                participant: e.participant.to_string(),
+                participant: self.pid(e).to_string(),
                 date: e.date.to_string(),
                 first: None,
                 second: side_of(b, e),
@@ -579,7 +696,7 @@ impl Verification {
         }
         for d in &o.dups {
             let k = self.keying(d.side);
-            let (kept, later) = (&k.entries[d.kept], &k.entries[d.later]);
+            let (kept, later) = (&d.kept, &d.later);
             let cell = side_of(k, later);
             let (first, second) = match d.side {
                 Side::First => (cell, None),
@@ -609,7 +726,7 @@ impl Verification {
             };
             out.push(Finding {
                 kind: Kind::Duplicate(d.side),
-                participant: later.participant.to_string(),
+                participant: self.pid(later).to_string(),
                 date: later.date.to_string(),
                 first,
                 second,
@@ -640,23 +757,12 @@ impl Verification {
             }
         }
         for c in &self.checks {
-            let (ea, eb) = (&a.entries[c.pair.0], &b.entries[c.pair.1]);
+            let (ea, eb) = (&c.pair.0, &c.pair.1);
             let at = |k: &Keying, e: &Entry| {
                 let (col, raw) = match c.at {
                     At::Steps => (e.col(), e.raw().into_owned()),
-                    At::Date | At::Participant => {
-                        let col = if c.at == At::Date {
-                            e.date_col()
-                        } else {
-                            e.pid_col()
-                        };
-                        let shown = if c.at == At::Date {
-                            e.date.to_string()
-                        } else {
-                            e.participant.to_string()
-                        };
-                        (col, shown)
-                    }
+                    At::Date => (e.date_col(), e.date.to_string()),
+                    At::Participant => (e.pid_col(), self.pid(e).to_string()),
                 };
                 Some(SideCell {
                     cell: k.place_at(e, col),
@@ -670,7 +776,7 @@ impl Verification {
             };
             out.push(Finding {
                 kind: Kind::Check,
-                participant: ea.participant.to_string(),
+                participant: self.pid(ea).to_string(),
                 date: ea.date.to_string(),
                 first: at(a, ea),
                 second: at(b, eb),
@@ -743,7 +849,24 @@ pub struct Finding {
 mod tests {
     use super::*;
 
-    fn keying(side: Side, entries: &[(&str, u32, Val)]) -> Keying {
+    /// A keying of the given days, its store spilling every `chunk` entries.
+    fn keying(side: Side, ids: &mut Ids, chunk: usize, entries: &[(&str, u32, Val)]) -> Keying {
+        let mut store = spill::Store::with_chunk(chunk);
+        for (r, (p, d, v)) in entries.iter().enumerate() {
+            store
+                .push(Entry {
+                    pid: ids.intern(p),
+                    date: NaiveDate::from_ymd_opt(2025, 10, *d).unwrap(),
+                    val: v.clone(),
+                    raw: None,
+                    sheet: 0,
+                    row: r as u32 + 2,
+                    col: 2,
+                    date_col: 1,
+                    pid_col: 0,
+                })
+                .unwrap();
+        }
         Keying {
             side,
             path: PathBuf::from("k.csv"),
@@ -757,21 +880,7 @@ mod tests {
             }],
             layout: Some(Layout::Long),
             rows: entries.len() as u64,
-            entries: entries
-                .iter()
-                .enumerate()
-                .map(|(r, (p, d, v))| Entry {
-                    participant: Rc::from(*p),
-                    date: NaiveDate::from_ymd_opt(2025, 10, *d).unwrap(),
-                    val: v.clone(),
-                    raw: None,
-                    sheet: 0,
-                    row: r as u32 + 2,
-                    col: 2,
-                    date_col: 1,
-                    pid_col: 0,
-                })
-                .collect(),
+            entries: store,
             problems: Vec::new(),
             header_problems: Vec::new(),
         }
@@ -785,6 +894,32 @@ mod tests {
         }))
     }
 
+    fn program() -> Program {
+        Program::parse(
+            include_str!("../../examples/program.toml"),
+            "examples/program.toml",
+        )
+        .unwrap()
+    }
+
+    fn verify(
+        chunk: usize,
+        a: &[(&str, u32, Val)],
+        b: &[(&str, u32, Val)],
+        roster: &[&str],
+    ) -> Verification {
+        let mut ids = Ids::default();
+        let ka = keying(Side::First, &mut ids, chunk, a);
+        let kb = keying(Side::Second, &mut ids, chunk, b);
+        let roster: HashSet<String> = roster.iter().map(|s| s.to_string()).collect();
+        Verification::new(ka, kb, ids, &program(), &roster).unwrap()
+    }
+
+    /// (participant, day, row) of each entry, to compare outcomes.
+    fn at(v: &Verification, e: &Entry) -> (String, u32, u32) {
+        (v.pid(e).to_string(), chrono::Datelike::day(&e.date), e.row)
+    }
+
     #[test]
     fn values_compare_by_meaning() {
         assert!(Val::Int(8000).same(&Val::Int(8000)));
@@ -795,89 +930,129 @@ mod tests {
         assert_eq!(bad("").shown(), "（空）");
     }
 
+    fn kinds_a() -> Vec<(&'static str, u32, Val)> {
+        use Val::Int;
+        vec![
+            ("C2", 1, Int(7000)),
+            ("C1", 1, Int(8000)),
+            ("C1", 2, Int(5000)),
+            ("C1", 3, Int(100)),
+            ("C2", 1, Int(7000)),
+        ]
+    }
+
+    fn kinds_b() -> Vec<(&'static str, u32, Val)> {
+        use Val::Int;
+        vec![
+            ("C3", 9, Int(1)),
+            ("C2", 1, Int(7000)),
+            ("C1", 2, Int(5800)),
+            ("C1", 1, Int(8000)),
+            ("C3", 9, Int(2)),
+        ]
+    }
+
     #[test]
     fn each_kind_of_difference_is_found() {
-        use Val::Int;
-        let a = keying(
-            Side::First,
-            &[
-                ("C1", 1, Int(8000)),
-                ("C1", 2, Int(5000)),
-                ("C1", 3, Int(100)),
-                ("C2", 1, Int(7000)),
-                ("C2", 1, Int(7000)),
-            ],
+        // In memory, and spilled in runs of two entries (three runs a keying): the
+        // same outcome.
+        for chunk in [spill::CHUNK, 2, 1] {
+            let v = verify(chunk, &kinds_a(), &kinds_b(), &["C1", "C2", "C3"]);
+            let o = &v.outcome;
+            assert_eq!(o.agreeing, 2, "chunk {chunk}");
+            let mm: Vec<_> = o
+                .mismatches
+                .iter()
+                .map(|(x, y)| (at(&v, x), at(&v, y)))
+                .collect();
+            assert_eq!(
+                mm,
+                [(("C1".into(), 2, 4), ("C1".into(), 2, 4))],
+                "chunk {chunk}"
+            );
+            let only_a: Vec<_> = o.only_first.iter().map(|e| at(&v, e)).collect();
+            assert_eq!(only_a, [("C1".into(), 3, 5)]);
+            let only_b: Vec<_> = o.only_second.iter().map(|e| at(&v, e)).collect();
+            assert_eq!(only_b, [("C3".into(), 9, 2)]);
+            assert_eq!(o.dups.len(), 2);
+            assert!(o.dups[0].same && o.dups[0].side == Side::First);
+            assert_eq!((o.dups[0].kept.row, o.dups[0].later.row), (2, 6));
+            assert!(!o.dups[1].same && o.dups[1].side == Side::Second);
+            assert_eq!((o.dups[1].kept.row, o.dups[1].later.row), (2, 6));
+            assert_eq!(o.conflicting_dups(), 1);
+            assert_eq!((o.first_keys, o.second_keys), (4, 4));
+            // 2 agree out of 5 days keyed in either file.
+            assert_eq!(o.agreement_pct(), Some(40.0));
+        }
+    }
+
+    #[test]
+    fn spilled_text_comes_back_whole() {
+        let mut ids = Ids::default();
+        let mut store = spill::Store::with_chunk(1);
+        let mut e = Entry {
+            pid: ids.intern("C1"),
+            date: NaiveDate::from_ymd_opt(2025, 10, 1).unwrap(),
+            val: bad("八千"),
+            raw: Some("八千 ".into()),
+            sheet: 3,
+            row: 70_000,
+            col: 31,
+            date_col: 30,
+            pid_col: 0,
+        };
+        store.push(e.clone()).unwrap();
+        e.date = NaiveDate::from_ymd_opt(2025, 9, 30).unwrap();
+        e.val = Val::Int(-5);
+        e.raw = None;
+        store.push(e).unwrap();
+        let mut s = store.sorted().unwrap();
+        let first = s.next_entry().unwrap().unwrap();
+        assert_eq!(
+            (first.val.clone(), first.raw()),
+            (Val::Int(-5), "-5".into())
         );
-        let b = keying(
-            Side::Second,
-            &[
-                ("C2", 1, Int(7000)),
-                ("C1", 2, Int(5800)),
-                ("C1", 1, Int(8000)),
-                ("C3", 9, Int(1)),
-                ("C3", 9, Int(2)),
-            ],
+        let second = s.next_entry().unwrap().unwrap();
+        assert_eq!(second.raw(), "八千 ");
+        assert!(
+            matches!(&second.val, Val::Bad(b) if b.norm == "八千" && b.code == "steps.not_a_number")
         );
-        let o = compare(&a, &b);
-        assert_eq!(o.agreeing, vec![(0, 2), (3, 0)]);
-        assert_eq!(o.mismatches, vec![(1, 1)]);
-        assert_eq!(o.only_first, vec![2]);
-        assert_eq!(o.only_second, vec![3]);
-        assert_eq!(o.dups.len(), 2);
-        assert!(o.dups[0].same && o.dups[0].side == Side::First);
-        assert!(!o.dups[1].same && o.dups[1].side == Side::Second);
-        assert_eq!(o.conflicting_dups(), 1);
-        assert_eq!((o.first_keys, o.second_keys), (4, 4));
-        // 2 agree out of 5 days keyed in either file.
-        assert_eq!(o.agreement_pct(), Some(40.0));
+        assert_eq!(
+            (second.sheet, second.row, second.col, second.date_col),
+            (3, 70_000, 31, 30)
+        );
+        assert!(s.next_entry().unwrap().is_none());
     }
 
     #[test]
     fn no_days_is_no_percentage() {
-        let a = keying(Side::First, &[]);
-        let b = keying(Side::Second, &[]);
-        assert_eq!(compare(&a, &b).agreement_pct(), None);
+        let v = verify(spill::CHUNK, &[], &[], &[]);
+        assert_eq!(v.outcome.agreement_pct(), None);
     }
 
     #[test]
     fn agreed_values_are_still_checked() {
-        let program = Program::parse(
-            include_str!("../../examples/program.toml"),
-            "examples/program.toml",
-        )
-        .unwrap();
-        let roster: HashSet<String> = ["C1".to_string()].into();
-        let a = keying(
-            Side::First,
-            &[
-                ("C1", 1, Val::Int(8000)),
-                ("C1", 2, Val::Int(80000)),
-                ("Z9", 3, Val::Int(1)),
-                ("Z9", 4, Val::Int(1)),
-                ("C1", 5, bad("八千")),
-            ],
-        );
-        let b = keying(
-            Side::Second,
-            &[
-                ("C1", 1, Val::Int(8000)),
-                ("C1", 2, Val::Int(80000)),
-                ("Z9", 3, Val::Int(1)),
-                ("Z9", 4, Val::Int(1)),
-                ("C1", 5, bad("八千")),
-            ],
-        );
-        let v = Verification::new(a, b, &program, &roster);
-        let codes: Vec<&str> = v.checks.iter().map(|c| c.code).collect();
-        assert_eq!(
-            codes,
-            [
-                "steps.implausible",
-                "steps.not_a_number",
-                "participant.unknown"
-            ]
-        );
-        assert!(!v.agree());
-        assert_eq!(v.outcome.agreement_pct(), Some(100.0));
+        let days = [
+            ("Z9", 3, Val::Int(1)),
+            ("C1", 1, Val::Int(8000)),
+            ("C1", 2, Val::Int(80000)),
+            ("Z9", 4, Val::Int(1)),
+            ("C1", 5, bad("八千")),
+        ];
+        for chunk in [spill::CHUNK, 2] {
+            let v = verify(chunk, &days, &days, &["C1"]);
+            let codes: Vec<&str> = v.checks.iter().map(|c| c.code).collect();
+            assert_eq!(
+                codes,
+                [
+                    "steps.implausible",
+                    "steps.not_a_number",
+                    "participant.unknown"
+                ]
+            );
+            assert!(v.checks[2].message.contains("2 日分"));
+            assert!(!v.agree());
+            assert_eq!(v.outcome.agreement_pct(), Some(100.0));
+        }
     }
 }

@@ -62,7 +62,7 @@ pub fn figures(v: &Verification) -> Vec<(&'static str, String)> {
         ("1回目の件数（参加者・日）", o.first_keys.to_string()),
         ("2回目の件数（参加者・日）", o.second_keys.to_string()),
         ("照合（両方にある日）", o.matched().to_string()),
-        ("一致", o.agreeing.len().to_string()),
+        ("一致", o.agreeing.to_string()),
         ("不一致", o.mismatches.len().to_string()),
         ("1回目のみ", o.only_first.len().to_string()),
         ("2回目のみ", o.only_second.len().to_string()),
@@ -164,8 +164,7 @@ impl Marks {
 pub fn marks(v: &Verification) -> (Marks, Marks) {
     let (a, b, o) = (&v.a, &v.b, &v.outcome);
     let (mut ma, mut mb) = (Marks::default(), Marks::default());
-    for &(i, j) in &o.mismatches {
-        let (ea, eb) = (&a.entries[i], &b.entries[j]);
+    for (ea, eb) in &o.mismatches {
         ma.entry(
             a,
             ea,
@@ -181,8 +180,7 @@ pub fn marks(v: &Verification) -> (Marks, Marks) {
             format!("不一致: 1回目は {}（{}）", ea.val.shown(), a.place(ea)),
         );
     }
-    for &i in &o.only_first {
-        let e = &a.entries[i];
+    for e in &o.only_first {
         ma.entry(
             a,
             e,
@@ -191,8 +189,7 @@ pub fn marks(v: &Verification) -> (Marks, Marks) {
             "1回目のみ: 2回目にこの日の入力がありません".into(),
         );
     }
-    for &j in &o.only_second {
-        let e = &b.entries[j];
+    for e in &o.only_second {
         mb.entry(
             b,
             e,
@@ -206,7 +203,7 @@ pub fn marks(v: &Verification) -> (Marks, Marks) {
             Side::First => (a, &mut ma),
             Side::Second => (b, &mut mb),
         };
-        let (kept, later) = (&k.entries[d.kept], &k.entries[d.later]);
+        let (kept, later) = (&d.kept, &d.later);
         let mark = if d.same { Mark::Duplicate } else { Mark::Wrong };
         m.entry(
             k,
@@ -245,10 +242,7 @@ pub fn marks(v: &Verification) -> (Marks, Marks) {
         }
     }
     for c in &v.checks {
-        for (k, e, m) in [
-            (a, &a.entries[c.pair.0], &mut ma),
-            (b, &b.entries[c.pair.1], &mut mb),
-        ] {
+        for (k, e, m) in [(a, &c.pair.0, &mut ma), (b, &c.pair.1, &mut mb)] {
             let col = match c.at {
                 super::At::Steps => e.col(),
                 super::At::Date => e.date_col(),

@@ -833,3 +833,43 @@ fn a_calibration_sheet_outlines_the_layout_and_names_no_one() {
         .stdout_has("ヒサゴ ELM012 と互換品")
         .stdout_has("エーワン 31538");
 }
+
+#[test]
+fn labels_beyond_one_workbook_are_split_into_numbered_files() {
+    // One label a sheet: one .xlsx holds 1,024 (Excel's page-break limit).
+    let program = PROGRAM_TOML
+        .replace("layout = \"my-10\"", "layout = \"big-1\"")
+        .replace(
+            "cols = 2\nrows = 5\nwidth_mm = 90.0\nheight_mm = 50.0",
+            "cols = 1\nrows = 1\nwidth_mm = 180.0\nheight_mm = 120.0",
+        );
+    let e = setup_with(&program, &[]);
+    let mut roster = String::from("参加者番号,氏名,郵便番号,住所,年齢,利用区分\n");
+    for i in 0..1025 {
+        roster.push_str(&format!(
+            "Q{i:04},試験 {i},160-0023,東京都新宿区西新宿{i},40,台紙\n"
+        ));
+    }
+    e.write("more.csv", &roster);
+    e.run(&["roster", "import", "more.csv"]).ok();
+    e.run(&[
+        "labels",
+        "--guidance",
+        "--layout",
+        "big-1",
+        "--start-at",
+        "1",
+        "--out",
+        "g.xlsx",
+    ])
+    .ok()
+    .stderr_has("ラベル 1029 枚")
+    .stderr_has("2 ファイルに分けました")
+    .stderr_has("g-1.xlsx（1〜1024 枚目）")
+    .stderr_has("g-2.xlsx（1025〜1029 枚目）");
+    assert!(!e.path("g.xlsx").exists());
+    assert!(e.path("g-1.xlsx").exists() && e.path("g-2.xlsx").exists());
+    assert_eq!(e.count("SELECT count(*) FROM guidance_mailed"), 1029);
+    let audit = e.count("SELECT count(*) FROM audit_log WHERE detail LIKE '%g-2.xlsx%'");
+    assert_eq!(audit, 1, "both files are recorded as copies");
+}
