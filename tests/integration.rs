@@ -27,10 +27,10 @@ mod closeout;
 #[path = "it/robust.rs"]
 mod robust;
 
-#[path = "it/intake.rs"]
-mod intake;
 #[path = "it/copies.rs"]
 mod copies;
+#[path = "it/intake.rs"]
+mod intake;
 #[path = "it/prizes.rs"]
 mod prizes;
 #[path = "it/readers.rs"]
