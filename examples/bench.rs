@@ -673,7 +673,9 @@ fn pipeline_db(b: &mut Bench, n: u32) -> Result<(PathBuf, u64)> {
     let dir = b.dataset(n, false)?;
     let base = b.data.join("pipeline").join(format!("n{n}"));
     let db = base.join("base.db");
-    let marker = base.join(".done");
+    // v2: the database records its inputs under base/inputs (copies), which the
+    // close-out stage puts back and erases each round with --erase-inputs.
+    let marker = base.join(".done-v2");
     let participants = count_lines(&dir.join("roster.csv"))?.saturating_sub(1);
     if marker.exists() && db.exists() {
         return Ok((db, participants));
@@ -682,12 +684,13 @@ fn pipeline_db(b: &mut Bench, n: u32) -> Result<(PathBuf, u64)> {
     eprintln!(
         "bench: building the {n}-participant database for points/ship/labels/close-out (once)…"
     );
-    let fresh = b.fresh_db(&dir, &format!("pipeline{n}"))?;
+    let inputs = restore_inputs(&dir, &base)?;
+    let fresh = b.fresh_db(&inputs, &format!("pipeline{n}"))?;
     remove_db(&db);
     std::fs::rename(&fresh, &db).map_err(|e| e.to_string())?;
     b.stepcard(&db)
         .args(["steps", "import"])
-        .arg(dir.join("steps_long.csv"))
+        .arg(inputs.join("steps_long.csv"))
         .status()
         .ok()
         .filter(|s| s.success())
@@ -700,7 +703,8 @@ fn pipeline_db(b: &mut Bench, n: u32) -> Result<(PathBuf, u64)> {
             let _ = writeln!(orders, "{id},T1,1,2026-03-01");
         }
     }
-    let orders_csv = base.join("orders.csv");
+    std::fs::write(base.join("orders.keep.csv"), &orders).map_err(|e| e.to_string())?;
+    let orders_csv = inputs.join("orders.csv");
     std::fs::write(&orders_csv, orders).map_err(|e| e.to_string())?;
     b.stepcard(&db)
         .env("STEPCARD_NOW", "2026-03-31T12:00:00+09:00")
@@ -712,6 +716,24 @@ fn pipeline_db(b: &mut Bench, n: u32) -> Result<(PathBuf, u64)> {
         .ok_or("stepcard orders import failed")?;
     std::fs::write(&marker, b"").map_err(|e| e.to_string())?;
     Ok((db, participants))
+}
+
+/// The pipeline's input files, as copies under `base/inputs` (put back where a close-out
+/// round erased them): the database records these paths, so the close-out can erase them
+/// with `--erase-inputs` without touching the generated data set.
+fn restore_inputs(dataset: &Path, base: &Path) -> Result<PathBuf> {
+    let inputs = base.join("inputs");
+    std::fs::create_dir_all(&inputs).map_err(|e| e.to_string())?;
+    for name in ["roster.csv", "steps_long.csv"] {
+        if !inputs.join(name).exists() {
+            std::fs::copy(dataset.join(name), inputs.join(name)).map_err(|e| e.to_string())?;
+        }
+    }
+    let keep = base.join("orders.keep.csv");
+    if keep.exists() && !inputs.join("orders.csv").exists() {
+        std::fs::copy(&keep, inputs.join("orders.csv")).map_err(|e| e.to_string())?;
+    }
+    Ok(inputs)
 }
 
 /// A copy of the pipeline database in a folder of its own (emptied first).
@@ -827,15 +849,19 @@ fn stage_close_out(b: &mut Bench, n: u32) -> Result<()> {
             size as f64 / MIB
         ),
         participants,
-        "`stepcard close-out --return-dir R --confirm …` on a copy in a folder of its own each round: \
+        "`stepcard close-out --return-dir R --confirm … --erase-inputs` on a copy in a folder of its own each round: \
          audit check, return package written and read back, erasure, remnant scan, record and certificate.",
         |b, r| {
             let folder = work.join(format!("r{r}"));
             let copy = copy_db(&db, &folder.join("db"))?;
             let ret = folder.join("return");
             let _ = std::fs::remove_dir_all(&ret);
+            // The keyed inputs are personal data the close-out must account for: put the
+            // copies back (the round before erased them) and let it erase them.
+            let base = db.parent().ok_or("no pipeline folder")?;
+            restore_inputs(&b.dataset(n, false)?, base)?;
             let mut cmd = b.stepcard(&copy);
-            cmd.args(["close-out", "--confirm", "R7-健-0123", "--return-dir"])
+            cmd.args(["close-out", "--confirm", "R7-健-0123", "--erase-inputs", "--return-dir"])
                 .arg(&ret);
             let s = measure(&mut cmd)?;
             let _ = std::fs::remove_dir_all(&folder);
