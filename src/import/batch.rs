@@ -189,38 +189,6 @@ pub fn run_with(
         d.count("notices", notices.len() as u64);
     }
 
-    if let Some(out) = &opts.errors {
-        let input = (path, &src.opts);
-        let total = log.total() + notices.len() as u64;
-        let mut each = |f: &mut dyn FnMut(&Problem) -> Result<()>| {
-            log.for_each(&mut *f)?;
-            notices.iter().try_for_each(&mut *f)
-        };
-        let recs = crate::output::error_report::write_error_report_streamed(
-            out,
-            &file_name,
-            total,
-            &mut each,
-            Some(input),
-        )?;
-        say(
-            ctx.quiet,
-            format!("誤りの一覧: {} ({} 件)", out.display(), total),
-        );
-        for rec in recs.into_iter() {
-            if rec.path != out.display().to_string() {
-                say(
-                    ctx.quiet,
-                    format!(
-                        "  一覧が長いため、{} 件を超える分も含めた全件を {} に書き出しました (the full list)",
-                        crate::output::error_report::XLSX_MAX_PROBLEMS,
-                        rec.path
-                    ),
-                );
-            }
-            ctx.detail.file(rec);
-        }
-    }
     let first = log.first()?;
     print_first(ctx.quiet, &file_name, &first, log.total());
     let hint = likely_cause(ctx.program, &log, counts.rows, rows_out_of_period);
@@ -235,9 +203,13 @@ pub fn run_with(
         super::print_problems(ctx.quiet, &file_name, &notices);
     }
 
+    // The error report is written once the transaction is over (rolled back or committed),
+    // so its pending copy record commits before the file exists: a crash while writing it
+    // leaves a record, never an unrecorded file.
     if fatal {
         drop(handler);
         drop(tx);
+        write_errors(ctx, opts, &file_name, &mut log, &notices, (path, &src.opts))?;
         bail!(
             "{file_name}: 見出しを読めないため、何も取り込んでいません。見出し行を直して取り込み直してください \
              (header problems; nothing imported)"
@@ -246,6 +218,7 @@ pub fn run_with(
     if !log.is_empty() && !opts.partial {
         drop(handler);
         drop(tx);
+        write_errors(ctx, opts, &file_name, &mut log, &notices, (path, &src.opts))?;
         bail!(
             "{file_name}: {} 件の誤り（{rejected_rows} 行）があるため、何も取り込んでいません。{}\
              直して取り込み直すか、--partial で正しい行だけ取り込んでください{} \
@@ -267,6 +240,7 @@ pub fn run_with(
     if opts.dry_run {
         drop(handler);
         drop(tx);
+        write_errors(ctx, opts, &file_name, &mut log, &notices, (path, &src.opts))?;
         ctx.say(format!(
             "{file_name}: 検査のみ（--dry-run）: 取り込めば {summary}。何も変えていません (dry run; nothing changed)"
         ));
@@ -295,6 +269,7 @@ pub fn run_with(
     *ctx.recorded = true;
     drop(handler);
     tx.commit()?;
+    write_errors(ctx, opts, &file_name, &mut log, &notices, (path, &src.opts))?;
     ctx.say(format!("{file_name}: 取込み {batch}: {summary}。"));
     if rejected_rows > 0 {
         ctx.say(format!(
@@ -302,6 +277,50 @@ pub fn run_with(
         ));
     }
     Ok(Some(batch))
+}
+
+/// The `--errors` report, when asked for: every problem and notice of the file.
+fn write_errors(
+    ctx: &mut Session<'_>,
+    opts: &Options,
+    file_name: &str,
+    log: &mut ProblemLog,
+    notices: &[Problem],
+    input: (&Path, &crate::sheet::ReadOptions),
+) -> Result<()> {
+    let Some(out) = &opts.errors else {
+        return Ok(());
+    };
+    let total = log.total() + notices.len() as u64;
+    let mut each = |f: &mut dyn FnMut(&Problem) -> Result<()>| {
+        log.for_each(&mut *f)?;
+        notices.iter().try_for_each(&mut *f)
+    };
+    let recs = crate::output::error_report::write_error_report_streamed(
+        out,
+        file_name,
+        total,
+        &mut each,
+        Some(input),
+    )?;
+    say(
+        ctx.quiet,
+        format!("誤りの一覧: {} ({} 件)", out.display(), total),
+    );
+    for rec in recs.into_iter() {
+        if rec.path != out.display().to_string() {
+            say(
+                ctx.quiet,
+                format!(
+                    "  一覧が長いため、{} 件を超える分も含めた全件を {} に書き出しました (the full list)",
+                    crate::output::error_report::XLSX_MAX_PROBLEMS,
+                    rec.path
+                ),
+            );
+        }
+        ctx.detail.file(rec);
+    }
+    Ok(())
 }
 
 /// What the driver read, once the handler has finished.

@@ -105,6 +105,28 @@ fn an_export_killed_at_every_step_leaves_nothing_the_close_out_misses() {
     }
 }
 
+/// A refused import's error report: its pending record is written once the import's
+/// transaction is over, so it survives the rollback and a crash while the file is written.
+#[test]
+fn an_error_report_killed_at_every_step_leaves_nothing_the_close_out_misses() {
+    let setup = || {
+        let e = Env::with_roster();
+        std::fs::create_dir(e.path("out")).unwrap();
+        // An unknown participant: the sheet holds nobody's data, only the report matters
+        // (a killed import never records its input; the scan is the backstop for that).
+        e.write("bad.csv", "参加者番号,日付,歩数\nZ999999,2025-06-01,-5\n");
+        e
+    };
+    for out in ["out/e.csv", "out/e.xlsx"] {
+        killed_at_every_step(
+            setup,
+            &["steps", "import", "bad.csv", "--errors", out],
+            "out",
+            &["write:pending", "write:temp", "write:renamed"],
+        );
+    }
+}
+
 fn shipment_ready() -> Env {
     let e = with_steps();
     std::fs::create_dir(e.path("out")).unwrap();
