@@ -38,3 +38,6 @@ mod readers;
 
 #[path = "it/postal.rs"]
 mod postal;
+
+#[path = "it/closeout_review.rs"]
+mod closeout_review;

@@ -534,7 +534,7 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
 
 fn say(opts: &Options, msg: impl AsRef<str>) {
     if !opts.quiet {
-        eprintln!("{}", msg.as_ref());
+        eprintln!("{}", crate::output::terminal_safe(msg.as_ref()));
     }
 }
 

@@ -209,6 +209,32 @@ fn date_forms(text: &str) -> Vec<String> {
     ]
 }
 
+/// `1丁目2番3号` / `27番地8` as hyphens (`1-2-3`, `27-8`): 丁目, 番地, 番 and の
+/// between digits become `-`, and 号 after a digit is dropped.
+fn house_number_hyphens(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        let after_digit = out.chars().last().is_some_and(|c| c.is_ascii_digit());
+        let sep = ["丁目", "番地", "番", "の", "号"]
+            .into_iter()
+            .find(|m| after_digit && rest.starts_with(m));
+        if let Some(m) = sep {
+            rest = &rest[m.len()..];
+            let next_digit = rest.chars().next().is_some_and(|c| c.is_ascii_digit());
+            if next_digit && m != "号" {
+                out.push('-');
+            } else if m != "号" && m != "の" {
+                out.push_str(m);
+            }
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 /// The spellings a copy of a value may have: names with the space between family and
 /// given name as stored, full-width, or none; phone numbers with or without hyphens;
 /// e-mail addresses in lower case.
@@ -242,9 +268,13 @@ fn variants(kind: Kind, text: &str) -> Vec<String> {
                     c => c,
                 })
                 .collect();
+            // The house number as a copy often writes it: 27番8号 → 27-8.
+            let (h1, h2) = (house_number_hyphens(&nfkc), house_number_hyphens(&squashed));
             v.push(nfkc);
             v.push(squashed);
             v.push(wide);
+            v.push(h1);
+            v.push(h2);
         }
         Kind::Birth => v.extend(date_forms(text)),
         Kind::Phone => {
@@ -1094,6 +1124,20 @@ mod tests {
             let hits = hits_in_files(&n, &[("a.txt", format!("x,{text},y").into_bytes())]);
             assert!(hits.iter().any(|h| h.ends_with(kind)), "{text}: {hits:?}");
         }
+    }
+
+    #[test]
+    fn house_numbers_are_also_looked_for_with_hyphens() {
+        assert_eq!(
+            house_number_hyphens("早稲田鶴巻町27番8号"),
+            "早稲田鶴巻町27-8"
+        );
+        assert_eq!(
+            house_number_hyphens("西新宿2丁目8番1号 都庁"),
+            "西新宿2-8-1 都庁"
+        );
+        assert_eq!(house_number_hyphens("本町3番地5"), "本町3-5");
+        assert_eq!(house_number_hyphens("番町1番"), "番町1番");
     }
 
     #[test]

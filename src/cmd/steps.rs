@@ -28,7 +28,7 @@ pub fn import(
             Ok(_) => {}
             Err(e) if files.len() == 1 => return Err(e),
             Err(e) => {
-                eprintln!("error: {e:#}");
+                eprintln!("{}", crate::output::terminal_safe(&format!("error: {e:#}")));
                 refused.push(i);
             }
         }

@@ -197,8 +197,11 @@ pub fn run_with(
     }
     if !notices.is_empty() && !ctx.quiet {
         eprintln!(
-            "{file_name}: 取り込んだうえで、お知らせが必要な行 {} 件:",
-            notices.len()
+            "{}",
+            crate::output::terminal_safe(&format!(
+                "{file_name}: 取り込んだうえで、お知らせが必要な行 {} 件:",
+                notices.len()
+            ))
         );
         super::print_problems(ctx.quiet, &file_name, &notices);
     }
@@ -524,6 +527,6 @@ fn say_already_imported(ctx: &mut Session<'_>, file_name: &str, (batch, rejected
 
 fn say(quiet: bool, msg: String) {
     if !quiet {
-        eprintln!("{msg}");
+        eprintln!("{}", crate::output::terminal_safe(&msg));
     }
 }

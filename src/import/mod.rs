@@ -69,7 +69,7 @@ impl Session<'_> {
     /// Tell the operator (stderr), unless quiet.
     pub fn say(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", msg.as_ref());
+            eprintln!("{}", crate::output::terminal_safe(msg.as_ref()));
         }
     }
 }
@@ -155,7 +155,7 @@ pub fn print_first(quiet: bool, file_name: &str, first: &[Problem], total: u64) 
     for p in first.iter().take(SHOWN) {
         withheld |= !p.raw.is_empty() && raw_is_personal(p.code);
         let raw = shown_raw(p.code, &p.raw);
-        eprintln!(
+        let line = format!(
             "  {} at {}: {}{} {}",
             p.code,
             place_in(file_name, p),
@@ -163,6 +163,7 @@ pub fn print_first(quiet: bool, file_name: &str, first: &[Problem], total: u64) 
             raw,
             p.message
         );
+        eprintln!("{}", crate::output::terminal_safe(&line));
     }
     if withheld {
         eprintln!("  {RAW_WITHHELD}");

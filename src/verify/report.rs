@@ -104,7 +104,7 @@ pub fn print_findings(quiet: bool, findings: &[Finding], has_report: bool) {
         } else {
             format!("{} {}", f.participant, f.date)
         };
-        eprintln!(
+        let line = format!(
             "  {} {} [{}]{}{}: {}",
             f.kind.ja(),
             who.trim(),
@@ -113,6 +113,7 @@ pub fn print_findings(quiet: bool, findings: &[Finding], has_report: bool) {
             side(&f.second, "2回目"),
             f.message
         );
+        eprintln!("{}", crate::output::terminal_safe(&line));
     }
     if findings.len() > SHOWN {
         eprintln!(
