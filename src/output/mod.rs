@@ -578,9 +578,14 @@ impl TableWriter {
             Inner::Xlsx(wb, Some(idx), _) => {
                 let ws = wb.worksheet_from_index(*idx)?;
                 let r = self.rows_in_sheet;
-                for (c, v) in values.iter().enumerate() {
-                    write_xlsx_value(ws, r, c as u16, v, None)?;
-                }
+                // A constant-memory sheet writes the previous row to its spill file
+                // here, and the xlsx writer panics if that write fails (a full disk).
+                xlsx_call(|| -> Result<()> {
+                    for (c, v) in values.iter().enumerate() {
+                        write_xlsx_value(ws, r, c as u16, v, None)?;
+                    }
+                    Ok(())
+                })??;
             }
             Inner::Xlsx(_, None, _) | Inner::Done => bail!("internal: row outside a sheet"),
         }
@@ -616,15 +621,9 @@ impl TableWriter {
                 // Into the temporary file created (new, owner-only, no symlink) at the
                 // start; a panic inside the xlsx writer (it has some on I/O errors) is an
                 // error naming the file, not a crash.
-                let saved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    guarded_write(|| wb.save_to_writer(&mut f))
-                }));
+                let saved = xlsx_call(|| wb.save_to_writer(&mut f));
                 injected_full_disk()?;
-                match saved {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => return Err(anyhow::Error::new(e)),
-                    Err(_) => bail!("{}: ブックを書き込めません", self.path.display()),
-                }
+                saved??;
                 fault("temp");
                 f.sync_all()?;
                 drop(f);
@@ -688,6 +687,32 @@ thread_local! {
 /// a write error (the panic hook then stays quiet).
 pub fn in_guarded_write() -> bool {
     GUARDED_WRITE.with(|g| g.get())
+}
+
+/// A call into the xlsx writer, whose panics on I/O errors (a spill file or the book on
+/// a full disk) become an error carrying the OS error the panic names, so the message
+/// says what happened (disk full) instead of the process crashing.
+pub fn xlsx_call<T>(f: impl FnOnce() -> T) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| guarded_write(f))) {
+        Ok(v) => Ok(v),
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            // rust_xlsxwriter: "Couldn't write to xml file: Os { code: 28, kind: … }".
+            let code = msg
+                .split("code: ")
+                .nth(1)
+                .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|d| d.parse::<i32>().ok());
+            match code {
+                Some(code) => Err(std::io::Error::from_raw_os_error(code).into()),
+                None => bail!("ブックを書き込めません (xlsx writer: {msg})"),
+            }
+        }
+    }
 }
 
 fn guarded_write<T>(f: impl FnOnce() -> T) -> T {
