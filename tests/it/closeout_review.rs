@@ -261,3 +261,81 @@ fn a_real_write_failure_of_an_xlsx_export_is_a_message_not_a_panic() {
         e.run(&["audit", "verify"]).ok();
     }
 }
+
+/// Case 2: a real SIGTERM or SIGINT (Ctrl-C), sent once the export's temporary file is
+/// on disk, leaves nothing the close-out misses.
+#[cfg(unix)]
+#[test]
+fn an_export_stopped_by_sigterm_or_ctrl_c_leaves_nothing_the_close_out_misses() {
+    use std::os::unix::process::ExitStatusExt;
+    for signal in ["TERM", "INT"] {
+        let mut hit = false;
+        for _attempt in 0..5 {
+            let e = with_many_steps();
+            std::fs::create_dir(e.path("d")).unwrap();
+            let mut child = e
+                .cmd()
+                .args(["steps", "export", "--out", "d/s.csv"])
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let started = std::time::Instant::now();
+            let temp_seen = loop {
+                let seen = std::fs::read_dir(e.path("d"))
+                    .unwrap()
+                    .flatten()
+                    .any(|f| f.file_name().to_string_lossy().contains("tmp"));
+                if seen || started.elapsed().as_secs() > 20 {
+                    break seen;
+                }
+                if child.try_wait().unwrap().is_some() {
+                    break false;
+                }
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            };
+            if temp_seen {
+                let _ = std::process::Command::new("kill")
+                    .args([&format!("-{signal}"), &child.id().to_string()])
+                    .status();
+            }
+            let status = child.wait().unwrap();
+            if status.signal().is_none() {
+                continue; // finished before the signal: try again
+            }
+            hit = true;
+            let left: Vec<_> = std::fs::read_dir(e.path("d"))
+                .unwrap()
+                .flatten()
+                .map(|f| f.file_name().to_string_lossy().into_owned())
+                .collect();
+            let r = e.run(&[
+                "close-out",
+                "--return-dir",
+                "ret",
+                "--confirm",
+                CONTRACT,
+                "--erase-inputs",
+            ]);
+            if !left.is_empty() {
+                let r = r.refused();
+                for f in &left {
+                    assert!(r.stderr.contains(f.as_str()), "{signal} {f}: {}", r.stderr);
+                }
+                e.run(&[
+                    "close-out",
+                    "--return-dir",
+                    "ret",
+                    "--confirm",
+                    CONTRACT,
+                    "--erase-exports",
+                ])
+                .ok();
+            } else {
+                r.ok();
+            }
+            assert!(std::fs::read_dir(e.path("d")).unwrap().next().is_none());
+            break;
+        }
+        assert!(hit, "SIG{signal} never landed while the export was writing");
+    }
+}
