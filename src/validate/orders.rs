@@ -5,6 +5,7 @@
 use super::fields::{cell_date, check_participant_id, date_problem, problem, PARTICIPANT};
 use super::header::{ColumnDef, Header};
 use super::Problem;
+use crate::points::{Scorer, Table};
 use crate::program::{Prize, Program};
 use crate::sheet::normalize::{float_to_int, normalize, parse_int, IntParse};
 use crate::sheet::{CellRef, Row};
@@ -269,6 +270,99 @@ pub fn decide(prize: &Prize, quantity: i64, s: &Standing) -> std::result::Result
     Ok(cost)
 }
 
+/// One participant's points earned by any date, from one pass over their stored days.
+///
+/// Built once per participant (days in date order, inside the program period, as
+/// `(days from the start, steps)`): each entry is a day on which the earned total
+/// moves, with the total up to and including that day (its day points, plus a monthly
+/// bonus on the day its month reaches the bonus's `min_days`). An application dated D
+/// then reads `points --as-of D`'s earned points by a binary search, without scoring
+/// the days again.
+pub struct Earnings {
+    start: NaiveDate,
+    end: NaiveDate,
+    offsets: Vec<u16>,
+    totals: Vec<i64>,
+    /// Points per counted month of the bonuses that need no day (`min_days = 0`).
+    monthly: i64,
+}
+
+/// Months from `start`'s month to `d`'s month (0 for the same month).
+fn month_index(start: NaiveDate, d: NaiveDate) -> usize {
+    use chrono::Datelike;
+    let n = (d.year() - start.year()) * 12 + d.month() as i32 - start.month() as i32;
+    n.max(0) as usize
+}
+
+impl Earnings {
+    /// `scorer` counts the whole period (`Scorer::new(program, None)`); `end` is the
+    /// program's last day.
+    pub fn new(scorer: &Scorer, table: Table, end: NaiveDate, days: &[(u16, u32)]) -> Earnings {
+        let start = scorer.start();
+        let bonus = scorer.bonuses();
+        let mut hits = vec![0u32; bonus.len()];
+        let mut month = usize::MAX;
+        let mut total = 0i64;
+        let mut offsets = Vec::new();
+        let mut totals = Vec::new();
+        for &(offset, steps) in days {
+            let d = start + chrono::Days::new(u64::from(offset));
+            let steps = i64::from(steps);
+            let m = month_index(start, d);
+            if m != month {
+                hits.iter_mut().for_each(|h| *h = 0);
+                month = m;
+            }
+            let mut add = scorer.day_points(table, steps);
+            for (h, b) in hits.iter_mut().zip(bonus) {
+                if steps >= b.min_steps {
+                    *h += 1;
+                    if b.min_days >= 1 && *h == b.min_days {
+                        add += b.points;
+                    }
+                }
+            }
+            if add != 0 {
+                total += add;
+                offsets.push(offset);
+                totals.push(total);
+            }
+        }
+        offsets.shrink_to_fit();
+        totals.shrink_to_fit();
+        let monthly = bonus
+            .iter()
+            .filter(|b| b.min_days == 0)
+            .map(|b| b.points)
+            .sum();
+        Earnings {
+            start,
+            end,
+            offsets,
+            totals,
+            monthly,
+        }
+    }
+
+    /// Points earned on days up to and including `on`, bonuses included (what
+    /// `Scorer::new(program, Some(on))` gives for the same days).
+    pub fn by(&self, on: NaiveDate) -> i64 {
+        if on < self.start {
+            return 0;
+        }
+        let last = on.min(self.end);
+        let off = (last - self.start).num_days();
+        let n = self.offsets.partition_point(|&o| i64::from(o) <= off);
+        let days = if n == 0 { 0 } else { self.totals[n - 1] };
+        days + self.monthly * (month_index(self.start, last) as i64 + 1)
+    }
+
+    /// Days held (for bounding a cache).
+    pub fn entries(&self) -> usize {
+        self.offsets.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,5 +439,51 @@ mod tests {
         let keyed = crate::program::prize_code("ｑ１").unwrap();
         assert!(find_prize(&program, &keyed).is_ok());
         assert_eq!(code(find_prize(&program, "Z9").map(|_| 0)), "prize.unknown");
+    }
+
+    /// The earned points by any date, from one pass, equal a fresh tally of the days up
+    /// to that date (`points --as-of`), for both tables, with a cap, a bonus reached
+    /// mid-month, one never reached and one that needs no day.
+    #[test]
+    fn earnings_by_date_match_a_tally_as_of_that_date() {
+        use crate::program::{AgeBands, Band, Bonus, PointsRules};
+        let band = |steps, points| Band { steps, points };
+        let bonus = |min_days, min_steps, points| Bonus {
+            name: "b".into(),
+            min_days,
+            min_steps,
+            points,
+        };
+        let rules = PointsRules {
+            bands: vec![band(3000, 1), band(8000, 3), band(12000, 9)],
+            daily_cap: Some(5),
+            age_bands: vec![AgeBands {
+                min_age: 65,
+                bands: vec![band(2000, 2), band(6000, 4)],
+            }],
+            bonus: vec![bonus(3, 7000, 20), bonus(40, 1, 1000), bonus(0, 0, 7)],
+        };
+        let start = NaiveDate::from_ymd_opt(2025, 4, 1).unwrap();
+        let end = NaiveDate::from_ymd_opt(2025, 7, 31).unwrap();
+        let full = Scorer::from_rules(&rules, start, end, None);
+        // Every third day, steps cycling through the bands.
+        let days: Vec<(u16, u32)> = (0u16..122)
+            .filter(|o| o % 3 != 1)
+            .map(|o| (o, [0, 2500, 4000, 7500, 9000, 13000][usize::from(o % 6)]))
+            .collect();
+        for age in [None, Some(70)] {
+            let table = full.table_for(age);
+            let e = Earnings::new(&full, table, end, &days);
+            let mut on = start - chrono::Days::new(3);
+            while on <= end + chrono::Days::new(40) {
+                let as_of = Scorer::from_rules(&rules, start, end, Some(on));
+                let mut t = as_of.tally(table);
+                for &(o, s) in &days {
+                    t.add(start + chrono::Days::new(u64::from(o)), i64::from(s));
+                }
+                assert_eq!(e.by(on), t.finish().earned(), "{age:?} as of {on}");
+                on = on + chrono::Days::new(1);
+            }
+        }
     }
 }
