@@ -353,8 +353,10 @@ struct Entry {
 #[derive(Debug, Clone, Default)]
 pub struct Needles {
     arena: Vec<u8>,
-    /// Pattern `i`'s bytes are `arena[starts[i]..starts[i + 1]]`.
+    /// Pattern `i`'s bytes are `arena[starts[i]..starts[i] + lens[i]]` (the arena as
+    /// built, a duplicate's bytes left in place rather than copied to a second arena).
     starts: Vec<u32>,
+    lens: Vec<u32>,
     meta: Vec<u8>,
     /// A participant index, or `SHARED | k` for the `k`-th run of `shared`.
     owner: Vec<u32>,
@@ -390,7 +392,7 @@ impl Needles {
         let m = self.meta[k];
         Pattern {
             start,
-            len: self.starts[k + 1] as usize - start,
+            len: self.lens[k] as usize,
             kind: kind_of(m),
             enc: enc_of(m),
             bounded: m & (1 << 5) != 0,
@@ -429,7 +431,7 @@ impl Needles {
         let mut distinct: BTreeSet<(Kind, &str)> = BTreeSet::new();
         let mut short: BTreeSet<(Kind, &str)> = BTreeSet::new();
         let mut same: BTreeSet<&str> = BTreeSet::new();
-        // Every encoded spelling in order, its bytes appended to one arena.
+        // Every encoded spelling in order, its bytes appended to the arena.
         let mut arena: Vec<u8> = Vec::new();
         let mut entries: Vec<Entry> = Vec::new();
         let offset = |len: usize| u32::try_from(len).expect("remnant-scan patterns beyond 4 GiB");
@@ -486,8 +488,8 @@ impl Needles {
                 }
                 j += 1;
             }
-            n.starts.push(offset(n.arena.len()));
-            n.arena.extend_from_slice(bytes);
+            n.starts.push(first.start);
+            n.lens.push(first.len);
             n.meta.push(first.meta);
             if let [one] = owners[..] {
                 n.owner.push(one);
@@ -498,16 +500,17 @@ impl Needles {
             }
             i = j;
         }
-        n.starts.push(offset(n.arena.len()));
         drop(entries);
-        drop(arena);
-        n.arena.shrink_to_fit();
+        arena.shrink_to_fit();
+        n.arena = arena;
         n.starts.shrink_to_fit();
+        n.lens.shrink_to_fit();
         n.meta.shrink_to_fit();
         n.owner.shrink_to_fit();
         n.ids.shrink_to_fit();
         for i in 0..n.meta.len() {
-            let b = &n.arena[n.starts[i] as usize..n.starts[i + 1] as usize];
+            let start = n.starts[i] as usize;
+            let b = &n.arena[start..start + n.lens[i] as usize];
             let key = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
             let run = n.index.entry(key).or_insert((i as u32, i as u32));
             run.1 = i as u32 + 1;
