@@ -738,7 +738,7 @@ fn carry_on(mut st: State, needles: &Needles, opts: &Options) -> Result<Outcome>
         }
         st.erasing = true;
         state::save(&db, &st)?;
-        let check = erase::erase_database(&db, &needles, &mut st.db_files)?;
+        let check = erase::erase_database(&db, needles, &mut st.db_files)?;
         erase::erase_exports(&mut st.exports, st.erase_exports, &protect)?;
         erase::erase_exports(&mut st.inputs, st.erase_inputs, &protect)?;
         st.db_check = Some(check);
@@ -801,8 +801,8 @@ fn carry_on(mut st: State, needles: &Needles, opts: &Options) -> Result<Outcome>
                 unsettled.join("\n  ")
             );
         }
-        let report = remnant_scan(&db, &st, &needles, &return_dir);
-        let mut summary = summary_of(&needles);
+        let report = remnant_scan(&db, &st, needles, &return_dir);
+        let mut summary = summary_of(needles);
         summary.at = now();
         summary.places = report.places.clone();
         summary.excluded = report.excluded.clone();
@@ -858,7 +858,7 @@ fn carry_on(mut st: State, needles: &Needles, opts: &Options) -> Result<Outcome>
     }
 
     if st.step == Step::Verified {
-        finish(opts, &mut st, &needles, &return_dir, &rec_name, &cert_name)?;
+        finish(opts, &mut st, needles, &return_dir, &rec_name, &cert_name)?;
     }
 
     Ok(Outcome {
