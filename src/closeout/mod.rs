@@ -244,48 +244,104 @@ const SOURCE_ENTRIES: [&str; 2] = ["participants.csv", "participant_history.csv"
 /// The participants' values, read back from the return package's CSV files.
 pub fn sources_from_package(kept: &[(String, Vec<u8>)]) -> Result<BTreeSet<Source>> {
     let mut out = BTreeSet::new();
+    each_package_row(kept, |row| out.append(row))?;
+    Ok(out)
+}
+
+/// A value's fingerprint: the first 128 bits of the SHA-256 of its participant, kind
+/// and text. The values read back from the package are compared with the database's
+/// by these (sorted, each once), so neither side is held as strings at 10⁵ participants.
+fn fingerprint(s: &Source) -> u128 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(s.participant.as_bytes());
+    h.update([0, s.kind as u8, 0]);
+    h.update(s.text.as_bytes());
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    u128::from_le_bytes(b)
+}
+
+/// The sorted fingerprints of a set of values, each once.
+fn fingerprints<'a>(sources: impl IntoIterator<Item = &'a Source>) -> Vec<u128> {
+    let mut v: Vec<u128> = sources.into_iter().map(fingerprint).collect();
+    v.sort_unstable();
+    v.dedup();
+    v.shrink_to_fit();
+    v
+}
+
+/// The fingerprints of the values read back from the package, row by row.
+fn fingerprints_from_package(kept: &[(String, Vec<u8>)]) -> Result<Vec<u128>> {
+    let mut v = Vec::new();
+    each_package_row(kept, |row| v.extend(row.iter().map(fingerprint)))?;
+    v.sort_unstable();
+    v.dedup();
+    Ok(v)
+}
+
+/// The values of each row of the package's participant files, one row at a time (the
+/// CSV is read as a stream, not parsed whole).
+fn each_package_row(
+    kept: &[(String, Vec<u8>)],
+    mut each: impl FnMut(&mut BTreeSet<Source>),
+) -> Result<()> {
+    let mut out = BTreeSet::new();
     for (name, bytes) in kept {
-        let (headers, rows) = package::parse_csv(bytes)?;
+        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(body);
+        let headers: Vec<String> = r.headers()?.iter().map(str::to_string).collect();
         let col = |k: &str| headers.iter().position(|h| h == k);
-        let cell = |row: &Vec<String>, k: &str| -> Option<String> {
-            col(k)
-                .and_then(|i| row.get(i))
-                .map(|s| unguard(s).to_string())
-                .filter(|s| !s.is_empty())
-        };
-        for row in &rows {
+        let mut rec = csv::StringRecord::new();
+        while r.read_record(&mut rec)? {
+            let cell = |k: &str| -> Option<String> {
+                col(k)
+                    .and_then(|i| rec.get(i))
+                    .map(|s| unguard(s).to_string())
+                    .filter(|s| !s.is_empty())
+            };
             if name == "participants.csv" {
-                let Some(id) = cell(row, "id") else { continue };
+                let Some(id) = cell("id") else { continue };
                 scan::sources_of(
                     &id,
-                    cell(row, "name").as_deref(),
-                    cell(row, "name_kana").as_deref(),
-                    cell(row, "phone").as_deref(),
-                    cell(row, "email").as_deref(),
+                    cell("name").as_deref(),
+                    cell("name_kana").as_deref(),
+                    cell("phone").as_deref(),
+                    cell("email").as_deref(),
                     &mut out,
                 );
                 scan::places_of(
                     &id,
-                    cell(row, "postal_code").as_deref(),
-                    cell(row, "address").as_deref(),
-                    cell(row, "address2").as_deref(),
-                    cell(row, "birth_date").as_deref(),
+                    cell("postal_code").as_deref(),
+                    cell("address").as_deref(),
+                    cell("address2").as_deref(),
+                    cell("birth_date").as_deref(),
                     &mut out,
                 );
-            } else if let (Some(id), Some(old)) =
-                (cell(row, "participant_id"), cell(row, "old_json"))
-            {
+            } else if let (Some(id), Some(old)) = (cell("participant_id"), cell("old_json")) {
                 history_sources(&id, &old, &mut out);
             }
+            each(&mut out);
+            out.clear();
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// The needles for a set of values: the program's handlers' names are left out.
+fn needles_for(sources: &BTreeSet<Source>, program: &Program) -> Needles {
+    let handlers: Vec<String> = program.handlers.iter().map(|h| h.name.clone()).collect();
+    Needles::build_except(sources, &handlers)
 }
 
 fn summary_of(needles: &Needles) -> state::ScanSummary {
     state::ScanSummary {
         values: needles.values,
-        patterns: needles.patterns.len() as u64,
+        patterns: needles.pattern_count() as u64,
         values_by_kind: needles
             .values_by_kind
             .iter()
@@ -329,7 +385,10 @@ fn start(opts: &Options, open: impl FnOnce() -> Result<Opened>) -> Result<Outcom
 
 struct Prepared {
     return_dir: PathBuf,
-    sources: BTreeSet<Source>,
+    /// What the remnant scan looks for, built from the database's values.
+    needles: Needles,
+    /// The database's values as fingerprints, to check the package gives them back.
+    prints: Vec<u128>,
 }
 
 /// Everything that can refuse before anything is written.
@@ -355,10 +414,15 @@ fn prepare(ctx: &mut Opened, opts: &Options) -> Result<Prepared> {
              (audit chain broken at entry {seq}; close-out stopped before anything was written)"
         );
     }
+    // The values as strings only while the needles and fingerprints are made.
     let sources = sources_from_db(&ctx.conn)?;
+    let needles = needles_for(&sources, &ctx.program);
+    let prints = fingerprints(&sources);
+    drop(sources);
     Ok(Prepared {
         return_dir,
-        sources,
+        needles,
+        prints,
     })
 }
 
@@ -393,7 +457,8 @@ fn prepare_return_dir(dir: &Path, db: &Path) -> Result<PathBuf> {
 fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result<Outcome> {
     let Prepared {
         return_dir,
-        sources,
+        needles,
+        prints,
     } = prepared;
     let program = ProgramSummary::of(&ctx.program);
     let (pkg_name, _, _) = file_names(&program.contract_no);
@@ -467,9 +532,15 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
     };
     state::save(&opts.db, &st)?;
 
-    let built = (|| -> Result<(crate::output::FileRecord, package::Manifest, BTreeSet<Source>)> {
-        let (rec, manifest) =
-            package::write(&pkg_path, &ctx.conn, program.clone(), &started_at, audit_head.clone(), opts.password.as_deref())?;
+    let built = (|| -> Result<(crate::output::FileRecord, package::Manifest)> {
+        let (rec, manifest) = package::write(
+            &pkg_path,
+            &ctx.conn,
+            program.clone(),
+            &started_at,
+            audit_head.clone(),
+            opts.password.as_deref(),
+        )?;
         erase::sync_dir(&pkg_path);
         fault("packaging");
         let read = package::check_written(
@@ -480,19 +551,21 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
             &counts,
             &SOURCE_ENTRIES,
         )?;
-        let from_pkg = sources_from_package(&read.kept)?;
-        if from_pkg != sources {
+        let from_pkg = fingerprints_from_package(&read.kept)?;
+        drop(read);
+        if from_pkg != prints {
             bail!(
                 "{}: 返還データから読み直した参加者の情報がデータベースと一致しません（データベース {} 件、返還データ {} 件）。\
                  何も消去していません (the package does not give back the participants' values; nothing was erased)",
                 pkg_path.display(),
-                sources.len(),
+                prints.len(),
                 from_pkg.len()
             );
         }
-        Ok((rec, manifest, from_pkg))
+        Ok((rec, manifest))
     })();
-    let (rec, manifest, _) = match built {
+    drop(prints);
+    let (rec, manifest) = match built {
         Ok(b) => b,
         Err(e) => {
             // Nothing erased: take back the incomplete package and the state, and say so
@@ -529,7 +602,7 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
         st.package.as_ref().map(|p| p.manifest.files.len()).unwrap_or(0)
     ));
     fault("packaged");
-    carry_on(st, &sources, opts)
+    carry_on(st, &needles, opts)
 }
 
 fn say(opts: &Options, msg: impl AsRef<str>) {
@@ -597,6 +670,9 @@ fn resume(mut st: State, opts: &Options) -> Result<Outcome> {
         );
     }
     let sources = sources_from_package(&read.kept)?;
+    drop(read);
+    let needles = needles_for(&sources, &program);
+    drop(sources);
     st.erase_exports |= opts.erase_exports;
     st.erase_inputs |= opts.erase_inputs;
     st.runs.push(RunInfo {
@@ -608,17 +684,11 @@ fn resume(mut st: State, opts: &Options) -> Result<Outcome> {
         "途中の契約終了の手続きを続けます（{}）。検索する値は返還データから読み直しました (resuming the close-out)",
         st.step.as_ja()
     ));
-    carry_on(st, &sources, opts)
+    carry_on(st, &needles, opts)
 }
 
-fn carry_on(mut st: State, sources: &BTreeSet<Source>, opts: &Options) -> Result<Outcome> {
+fn carry_on(mut st: State, needles: &Needles, opts: &Options) -> Result<Outcome> {
     let db = opts.db.clone();
-    let handlers: Vec<String> = Program::load_stored(&st.program_toml, "close-out state")?
-        .handlers
-        .iter()
-        .map(|h| h.name.clone())
-        .collect();
-    let needles = Needles::build_except(sources, &handlers);
     let pkg = st
         .package
         .clone()
@@ -668,7 +738,7 @@ fn carry_on(mut st: State, sources: &BTreeSet<Source>, opts: &Options) -> Result
         }
         st.erasing = true;
         state::save(&db, &st)?;
-        let check = erase::erase_database(&db, &needles, &mut st.db_files)?;
+        let check = erase::erase_database(&db, needles, &mut st.db_files)?;
         erase::erase_exports(&mut st.exports, st.erase_exports, &protect)?;
         erase::erase_exports(&mut st.inputs, st.erase_inputs, &protect)?;
         st.db_check = Some(check);
@@ -731,8 +801,8 @@ fn carry_on(mut st: State, sources: &BTreeSet<Source>, opts: &Options) -> Result
                 unsettled.join("\n  ")
             );
         }
-        let report = remnant_scan(&db, &st, &needles, &return_dir);
-        let mut summary = summary_of(&needles);
+        let report = remnant_scan(&db, &st, needles, &return_dir);
+        let mut summary = summary_of(needles);
         summary.at = now();
         summary.places = report.places.clone();
         summary.excluded = report.excluded.clone();
@@ -788,7 +858,7 @@ fn carry_on(mut st: State, sources: &BTreeSet<Source>, opts: &Options) -> Result
     }
 
     if st.step == Step::Verified {
-        finish(opts, &mut st, &needles, &return_dir, &rec_name, &cert_name)?;
+        finish(opts, &mut st, needles, &return_dir, &rec_name, &cert_name)?;
     }
 
     Ok(Outcome {

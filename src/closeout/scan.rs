@@ -301,18 +301,20 @@ fn encode(text: &str, enc: Enc) -> Option<Vec<u8>> {
     }
 }
 
-/// One byte pattern and the values it stands for.
-#[derive(Debug, Clone)]
+/// One byte pattern and the values it stands for, as seen through `Needles::pattern`:
+/// the needles keep their patterns in flat arrays (bytes in one arena, a word of owner
+/// and a byte of kind, encoding and boundary each), not as a struct with heap blocks.
+#[derive(Debug, Clone, Copy)]
 pub struct Pattern {
-    pub bytes: Vec<u8>,
+    start: usize,
+    len: usize,
     pub kind: Kind,
     pub enc: Enc,
-    /// The participants whose value this is (two participants may share a name).
-    pub participants: Vec<String>,
     /// An ASCII value (a number, a phone, an address) only counts where it stands
     /// alone, not inside a longer run of letters and digits: participant `000123` is
     /// not in the hash `…a000123f…`, but is in `000123,` or `<t>000123</t>`.
     pub bounded: bool,
+    index: u32,
 }
 
 impl Pattern {
@@ -346,12 +348,54 @@ impl Pattern {
     }
 }
 
-/// Every pattern, indexed by its first four bytes so one pass over a file finds them
-/// all: a 64K-bit filter on the first two bytes rejects most positions at once.
+fn meta_of(kind: Kind, enc: Enc, bounded: bool) -> u8 {
+    (kind as u8) | ((enc as u8) << 3) | (u8::from(bounded) << 5)
+}
+
+fn kind_of(meta: u8) -> Kind {
+    Kind::ALL[(meta & 7) as usize]
+}
+
+fn enc_of(meta: u8) -> Enc {
+    Enc::ALL[((meta >> 3) & 3) as usize]
+}
+
+/// An owner word with this bit set is an index into the shared owner runs.
+const SHARED: u32 = 1 << 31;
+
+/// One encoded spelling while the needles are built: where its bytes are in the arena,
+/// whose value it is (an index into the participants) and what it is.
+#[derive(Clone, Copy)]
+struct Entry {
+    start: u32,
+    len: u32,
+    participant: u32,
+    meta: u8,
+}
+
+/// Every pattern, sorted by its bytes (each byte string once), so one pass over a file
+/// finds them all: a 64K-bit filter on the first two bytes rejects most positions at
+/// once, and the first four bytes give the run of patterns to compare. At 10⁵
+/// participants there are millions of patterns (55 per participant): their bytes live
+/// in one arena, their participant is an index into one list of numbers (or, for a
+/// value two participants share, into a run of such indices), and their kind, encoding
+/// and boundary rule fit in one byte.
 #[derive(Debug, Clone, Default)]
 pub struct Needles {
-    pub patterns: Vec<Pattern>,
-    index: HashMap<[u8; 4], Vec<u32>>,
+    arena: Vec<u8>,
+    /// Pattern `i`'s bytes are `arena[starts[i]..starts[i] + lens[i]]` (the arena as
+    /// built, a duplicate's bytes left in place rather than copied to a second arena).
+    starts: Vec<u32>,
+    lens: Vec<u32>,
+    meta: Vec<u8>,
+    /// A participant index, or `SHARED | k` for the `k`-th run of `shared`.
+    owner: Vec<u32>,
+    runs: Vec<u32>,
+    shared: Vec<u32>,
+    /// Participant numbers.
+    ids: Vec<String>,
+    /// The run of patterns starting with these four bytes.
+    index: HashMap<u32, (u32, u32)>,
     filter: Vec<u64>,
     max_len: usize,
     pub values: u64,
@@ -366,6 +410,43 @@ impl Needles {
         Needles::build_except(sources, &[])
     }
 
+    /// How many byte patterns are searched for.
+    pub fn pattern_count(&self) -> usize {
+        self.meta.len()
+    }
+
+    /// Pattern `i`.
+    pub fn pattern(&self, i: u32) -> Pattern {
+        let k = i as usize;
+        let start = self.starts[k] as usize;
+        let m = self.meta[k];
+        Pattern {
+            start,
+            len: self.lens[k] as usize,
+            kind: kind_of(m),
+            enc: enc_of(m),
+            bounded: m & (1 << 5) != 0,
+            index: i,
+        }
+    }
+
+    /// A pattern's bytes.
+    pub fn bytes(&self, p: &Pattern) -> &[u8] {
+        &self.arena[p.start..p.start + p.len]
+    }
+
+    /// The participants whose value a pattern is (two participants may share a name).
+    pub fn participants(&self, p: &Pattern) -> Vec<String> {
+        let o = self.owner[p.index as usize];
+        let run: &[u32] = if o & SHARED == 0 {
+            std::slice::from_ref(&self.owner[p.index as usize])
+        } else {
+            let k = (o & !SHARED) as usize;
+            &self.shared[self.runs[k] as usize..self.runs[k + 1] as usize]
+        };
+        run.iter().map(|&i| self.ids[i as usize].clone()).collect()
+    }
+
     /// As `build`, leaving out names that are also a designated handler's: the
     /// handler's name is on the certificate and in the state file by right, so a
     /// participant of the same name cannot be told apart there (the participant's
@@ -373,7 +454,6 @@ impl Needles {
     pub fn build_except(sources: &BTreeSet<Source>, handler_names: &[String]) -> Needles {
         let squash = |t: &str| t.split_whitespace().collect::<String>();
         let handlers: BTreeSet<String> = handler_names.iter().map(|h| squash(h)).collect();
-        let mut by_bytes: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut n = Needles {
             filter: vec![0u64; 1 << 10],
             ..Default::default()
@@ -381,6 +461,10 @@ impl Needles {
         let mut distinct: BTreeSet<(Kind, &str)> = BTreeSet::new();
         let mut short: BTreeSet<(Kind, &str)> = BTreeSet::new();
         let mut same: BTreeSet<&str> = BTreeSet::new();
+        // Every encoded spelling in order, its bytes appended to the arena.
+        let mut arena: Vec<u8> = Vec::new();
+        let mut entries: Vec<Entry> = Vec::new();
+        let offset = |len: usize| u32::try_from(len).expect("remnant-scan patterns beyond 4 GiB");
         for s in sources {
             if s.kind == Kind::Name && handlers.contains(&squash(&s.text)) {
                 same.insert(&s.text);
@@ -392,6 +476,11 @@ impl Needles {
                 continue;
             }
             distinct.insert((s.kind, &s.text));
+            // Sources are sorted by participant: each number is interned once.
+            if n.ids.last() != Some(&s.participant) {
+                n.ids.push(s.participant.clone());
+            }
+            let participant = (n.ids.len() - 1) as u32;
             for v in vs {
                 for enc in Enc::ALL {
                     let Some(bytes) = encode(&v, enc) else {
@@ -400,34 +489,66 @@ impl Needles {
                     if bytes.len() < MIN_VALUE_BYTES {
                         continue;
                     }
-                    match by_bytes.get(&bytes) {
-                        Some(&i) => {
-                            let p = &mut n.patterns[i];
-                            if !p.participants.contains(&s.participant) {
-                                p.participants.push(s.participant.clone());
-                            }
-                        }
-                        None => {
-                            by_bytes.insert(bytes.clone(), n.patterns.len());
-                            n.patterns.push(Pattern {
-                                bytes,
-                                kind: s.kind,
-                                enc,
-                                participants: vec![s.participant.clone()],
-                                bounded: v.is_ascii(),
-                            });
-                        }
-                    }
+                    entries.push(Entry {
+                        start: offset(arena.len()),
+                        len: bytes.len() as u32,
+                        participant,
+                        meta: meta_of(s.kind, enc, v.is_ascii()),
+                    });
+                    arena.extend_from_slice(&bytes);
                 }
             }
         }
-        for (i, p) in n.patterns.iter().enumerate() {
-            let key = [p.bytes[0], p.bytes[1], p.bytes[2], p.bytes[3]];
-            n.index.entry(key).or_default().push(i as u32);
-            let f = u16::from_le_bytes([p.bytes[0], p.bytes[1]]) as usize;
-            n.filter[f >> 6] |= 1 << (f & 63);
-            n.max_len = n.max_len.max(p.bytes.len());
+        // Equal bytes together, in the order they came (the arena grows in that order):
+        // the first gives the kind and encoding, all give their participants (in order).
+        let bytes_of = |e: &Entry| &arena[e.start as usize..(e.start + e.len) as usize];
+        entries.sort_unstable_by(|a, b| bytes_of(a).cmp(bytes_of(b)).then(a.start.cmp(&b.start)));
+        let mut owners: Vec<u32> = Vec::new();
+        n.runs.push(0);
+        let mut i = 0;
+        while i < entries.len() {
+            let first = entries[i];
+            let bytes = bytes_of(&first);
+            owners.clear();
+            let mut j = i;
+            while j < entries.len() && bytes_of(&entries[j]) == bytes {
+                let who = entries[j].participant;
+                if !owners.contains(&who) {
+                    owners.push(who);
+                }
+                j += 1;
+            }
+            n.starts.push(first.start);
+            n.lens.push(first.len);
+            n.meta.push(first.meta);
+            if let [one] = owners[..] {
+                n.owner.push(one);
+            } else {
+                n.owner.push(SHARED | (n.runs.len() as u32 - 1));
+                n.shared.extend_from_slice(&owners);
+                n.runs.push(n.shared.len() as u32);
+            }
+            i = j;
         }
+        drop(entries);
+        arena.shrink_to_fit();
+        n.arena = arena;
+        n.starts.shrink_to_fit();
+        n.lens.shrink_to_fit();
+        n.meta.shrink_to_fit();
+        n.owner.shrink_to_fit();
+        n.ids.shrink_to_fit();
+        for i in 0..n.meta.len() {
+            let start = n.starts[i] as usize;
+            let b = &n.arena[start..start + n.lens[i] as usize];
+            let key = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            let run = n.index.entry(key).or_insert((i as u32, i as u32));
+            run.1 = i as u32 + 1;
+            let f = u16::from_le_bytes([b[0], b[1]]) as usize;
+            n.filter[f >> 6] |= 1 << (f & 63);
+            n.max_len = n.max_len.max(b.len());
+        }
+        n.index.shrink_to_fit();
         n.values = distinct.len() as u64;
         n.skipped_short = short.len() as u64;
         n.skipped_handler_names = same.len() as u64;
@@ -440,7 +561,7 @@ impl Needles {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
+        self.meta.is_empty()
     }
 
     /// Every match starting in `hay[from..to]`. `hay` holds the two bytes before `from`
@@ -453,18 +574,18 @@ impl Needles {
             if self.filter[f >> 6] & (1 << (f & 63)) == 0 {
                 continue;
             }
-            let key = [hay[p], hay[p + 1], hay[p + 2], hay[p + 3]];
-            let Some(ids) = self.index.get(&key) else {
+            let key = u32::from_le_bytes([hay[p], hay[p + 1], hay[p + 2], hay[p + 3]]);
+            let Some(&(lo, hi)) = self.index.get(&key) else {
                 continue;
             };
-            for &i in ids {
-                let pat = &self.patterns[i as usize];
-                if !hay[p..].starts_with(&pat.bytes) {
+            for i in lo..hi {
+                let pat = &self.pattern(i);
+                if !hay[p..].starts_with(self.bytes(pat)) {
                     continue;
                 }
                 if pat.bounded {
                     let u = pat.unit();
-                    let end = p + pat.bytes.len();
+                    let end = p + pat.len;
                     let before = if p >= u {
                         pat.alnum(&hay[p - u..p])
                     } else {
@@ -763,13 +884,13 @@ impl<'a> Scanner<'a> {
 
     fn push_hits(&mut self, place: &str, raw: Vec<(u64, u32)>) {
         for (offset, i) in raw.into_iter().take(MAX_HITS_PER_FILE) {
-            let p = &self.needles.patterns[i as usize];
+            let p = &self.needles.pattern(i);
             self.report.hits.push(Hit {
                 place: place.to_string(),
                 offset,
                 kind: p.kind,
                 enc: p.enc,
-                participants: p.participants.clone(),
+                participants: self.needles.participants(p),
             });
         }
     }
