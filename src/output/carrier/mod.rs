@@ -257,6 +257,36 @@ fn fit_item(i: &Item, max: usize, notes: &mut Vec<String>) -> String {
     item_code(i)
 }
 
+/// The recipient's address (street, then building) in `lines` fields of `line_max` bytes
+/// and the name in `name_lines` fields of `name_max`: the split both ゆうパックプリントR
+/// layouts use. An address that does not fit is a problem on the row (blank fields).
+fn address_and_name_lines(
+    row: &mut Row<'_>,
+    line_max: usize,
+    lines: usize,
+    name_max: usize,
+    name_lines: usize,
+) -> (Vec<String>, Vec<String>) {
+    let (to, p) = (row.to, row.parcel);
+    let building = to.building.as_deref().unwrap_or("");
+    let address = into_fields(&[&to.street, building], line_max, lines).unwrap_or_else(|| {
+        row.problems.push(Problem {
+            participant_id: p.participant_id.clone(),
+            code: "length.too_long",
+            column: format!("お届け先住所1〜{lines}"),
+            message: format!(
+                "住所と方書が {} バイトあり、住所欄 {lines} 行（各 {line_max} バイト＝全角 {} 文字）に入りません。名簿の表記を短くしてください",
+                cp932::byte_len(&to.street) + cp932::byte_len(building),
+                line_max / 2
+            ),
+        });
+        vec![String::new(); lines]
+    });
+    let names = into_fields(&[&p.name], name_max, name_lines)
+        .unwrap_or_else(|| vec![p.name.clone(), String::new()]);
+    (address, names)
+}
+
 /// Split text into `lines` fields of `max` bytes each, or None if it needs more.
 fn into_fields(parts: &[&str], max: usize, lines: usize) -> Option<Vec<String>> {
     let bytes = |c: char| cp932::byte_len(c.encode_utf8(&mut [0u8; 4])) as f64;

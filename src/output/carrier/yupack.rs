@@ -25,7 +25,7 @@
 //! yupack-filter` writes stepcard's headed file with sender and item, for a 取込みフィルタ
 //! built once in the software.
 
-use super::{cp932, h, into_fields, t, Carrier, Column, Info, Problem, Row, Sender};
+use super::{h, t, Carrier, Column, Info, Row, Sender};
 
 pub struct Yupack;
 
@@ -46,24 +46,13 @@ impl Carrier for Yupack {
     fn row_values(&self, row: &mut Row<'_>) -> Vec<(&'static str, String)> {
         let (to, p) = (row.to, row.parcel);
         row.notes.extend(super::prefecture_note(to, &p.participant_id));
-        let line_max = self.max_bytes(ADDRESS[0]);
-        let building = to.building.as_deref().unwrap_or("");
-        let lines = into_fields(&[&to.street, building], line_max, ADDRESS.len()).unwrap_or_else(|| {
-            row.problems.push(Problem {
-                participant_id: p.participant_id.clone(),
-                code: "length.too_long",
-                column: "お届け先住所1〜3".into(),
-                message: format!(
-                    "住所と方書が {} バイトあり、住所欄 {} 行（各 {line_max} バイト＝全角 {} 文字）に入りません。名簿の表記を短くしてください",
-                    cp932::byte_len(&to.street) + cp932::byte_len(building),
-                    ADDRESS.len(),
-                    line_max / 2
-                ),
-            });
-            vec![String::new(); ADDRESS.len()]
-        });
-        let names = into_fields(&[&p.name], self.max_bytes(NAME[0]), NAME.len())
-            .unwrap_or_else(|| vec![p.name.clone(), String::new()]);
+        let (lines, names) = super::address_and_name_lines(
+            row,
+            self.max_bytes(ADDRESS[0]),
+            ADDRESS.len(),
+            self.max_bytes(NAME[0]),
+            NAME.len(),
+        );
         vec![
             ("お客様側管理番号", to.key.clone()),
             ("発送予定日", row.date.format("%Y%m%d").to_string()),

@@ -8,7 +8,7 @@
 //! code 1 = 様, dates as yyyymmdd.
 
 use super::{
-    cp932, h, into_fields, item_code, item_text, t, Carrier, Column, Info, Problem, Row, Sender,
+    cp932, h, into_fields, item_code, item_text, t, Carrier, Column, Info, Row, Sender,
     SENDER_ADDRESS, SENDER_NAME, SENDER_PHONE, SENDER_POSTAL,
 };
 
@@ -33,24 +33,13 @@ impl Carrier for YupackFilter {
     fn row_values(&self, row: &mut Row<'_>) -> Vec<(&'static str, String)> {
         let (to, p) = (row.to, row.parcel);
         row.notes.extend(super::prefecture_note(to, &p.participant_id));
-        let line_max = self.max_bytes(ADDRESS[0]);
-        let building = to.building.as_deref().unwrap_or("");
-        let lines = into_fields(&[&to.street, building], line_max, ADDRESS.len()).unwrap_or_else(|| {
-            row.problems.push(Problem {
-                participant_id: p.participant_id.clone(),
-                code: "length.too_long",
-                column: "お届け先住所1〜3".into(),
-                message: format!(
-                    "住所と方書が {} バイトあり、住所欄 {} 行（各 {line_max} バイト＝全角 {} 文字）に入りません。名簿の表記を短くしてください",
-                    cp932::byte_len(&to.street) + cp932::byte_len(building),
-                    ADDRESS.len(),
-                    line_max / 2
-                ),
-            });
-            vec![String::new(); ADDRESS.len()]
-        });
-        let names = into_fields(&[&p.name], self.max_bytes(NAME[0]), NAME.len())
-            .unwrap_or_else(|| vec![p.name.clone(), String::new()]);
+        let (lines, names) = super::address_and_name_lines(
+            row,
+            self.max_bytes(ADDRESS[0]),
+            ADDRESS.len(),
+            self.max_bytes(NAME[0]),
+            NAME.len(),
+        );
         let mut item = p.items.first().map(item_text).unwrap_or_default();
         if p.items.len() > 1 {
             item = format!("{item} ほか{}点", p.items.len() - 1);
