@@ -6,40 +6,12 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-const CONTRACT: &str = "R7-健-0123";
 const PACKAGE: &str = "ret/返還データ_R7-健-0123.zip";
 const RECORD: &str = "ret/消去記録_R7-健-0123.json";
 const CERTIFICATE: &str = "ret/消去証明書_R7-健-0123.xlsx";
 
 /// How a test changes a package entry: new bytes, or `None` to leave it out.
 type Change<'a> = &'a dyn Fn(&str, &[u8]) -> Option<Vec<u8>>;
-
-fn run_with(e: &Env, envs: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut c = e.cmd();
-    for (k, v) in envs {
-        c.env(k, v);
-    }
-    let o = c.args(args).output().expect("run stepcard");
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
-fn close_out(e: &Env, extra: &[&str]) -> Run {
-    // The sample sheets imported are copies in the test's folder: erased as imported.
-    let mut args = vec![
-        "close-out",
-        "--return-dir",
-        "ret",
-        "--confirm",
-        CONTRACT,
-        "--erase-inputs",
-    ];
-    args.extend_from_slice(extra);
-    e.run(&args)
-}
 
 /// Roster, steps and a changed participant (so the history table is not empty).
 fn full_env() -> Env {
@@ -211,7 +183,7 @@ fn the_package_holds_every_table_as_the_database_does() {
     drop(c);
     assert_eq!(counts["participant_history"], 1);
 
-    let r = run_with(
+    let r = run_env(
         &e,
         &[("STEPCARD_NOW", "2026-03-31T17:30:00+09:00")],
         &[
@@ -611,7 +583,7 @@ fn an_encrypted_package_survives_a_crash_after_erasure() {
     let e = Env::with_roster();
     let people = personal(&e);
     e.write("pw.txt", "とても長い合言葉 2026\n");
-    let r = run_with(
+    let r = run_env(
         &e,
         &[("STEPCARD_FAULT", "close-out:erased")],
         &[
@@ -673,7 +645,7 @@ fn a_crash_at_any_step_is_finished_by_running_again() {
     ] {
         let e = Env::with_roster();
         e.run(&["roster", "export", "--out", "r.csv"]).ok();
-        let r = run_with(
+        let r = run_env(
             &e,
             &[("STEPCARD_FAULT", &format!("close-out:{point}"))],
             &[

@@ -5,8 +5,6 @@
 use crate::harness::*;
 use std::path::Path;
 
-const CONTRACT: &str = "R7-健-0123";
-
 /// Run `script` under bash (`$B` the binary) in the test's folder with the variables
 /// `Env::cmd` sets; the script's exit code and stderr.
 fn shell(e: &Env, script: &str) -> (i32, String) {

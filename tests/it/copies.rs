@@ -6,34 +6,6 @@
 use crate::harness::*;
 use std::path::{Path, PathBuf};
 
-const CONTRACT: &str = "R7-健-0123";
-
-fn run_env(e: &Env, envs: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut c = e.cmd();
-    for (k, v) in envs {
-        c.env(k, v);
-    }
-    let o = c.args(args).output().expect("run stepcard");
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
-fn close_out(e: &Env, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "close-out",
-        "--return-dir",
-        "ret",
-        "--confirm",
-        CONTRACT,
-        "--erase-inputs",
-    ];
-    args.extend_from_slice(extra);
-    e.run(&args)
-}
-
 fn files_in(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()

@@ -214,3 +214,48 @@ pub fn read_xlsx(path: &Path, sheet: &str) -> Vec<Vec<String>> {
         })
         .collect()
 }
+
+/// A path as the `&str` an argument list takes.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// (cell, code) pairs of an `--errors` CSV report.
+pub fn codes_at(path: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut rdr =
+        csv::ReaderBuilder::new().from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    rdr.records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[2].to_string(), r[6].to_string())
+        })
+        .collect()
+}
+
+/// Run stepcard with extra environment variables (fault points, a fixed time).
+pub fn run_env(e: &Env, envs: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut c = e.cmd();
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    Run::from(c.args(args).output().expect("run stepcard"))
+}
+
+/// The sample program's contract number, which `close-out --confirm` asks for.
+pub const CONTRACT: &str = "R7-健-0123";
+
+/// `close-out` into `ret/`, erasing the sheets the test imported (they are copies in the
+/// test's folder, so they are erased as imported).
+pub fn close_out(e: &Env, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "close-out",
+        "--return-dir",
+        "ret",
+        "--confirm",
+        CONTRACT,
+        "--erase-inputs",
+    ];
+    args.extend_from_slice(extra);
+    e.run(&args)
+}

@@ -4,23 +4,6 @@
 
 use crate::harness::*;
 
-fn s(p: &std::path::Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// (cell, code) pairs of an `--errors` CSV report.
-fn codes_at(path: &std::path::Path) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut rdr =
-        csv::ReaderBuilder::new().from_reader(text.trim_start_matches('\u{feff}').as_bytes());
-    rdr.records()
-        .map(|r| {
-            let r = r.unwrap();
-            (r[2].to_string(), r[6].to_string())
-        })
-        .collect()
-}
-
 const ROSTER_HEAD: &str = "参加者番号,氏名,フリガナ,郵便番号,住所,生年月日,性別,利用区分\n";
 
 #[test]

@@ -5,23 +5,6 @@
 use crate::harness::*;
 use std::io::Write;
 
-fn s(p: &std::path::Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// (cell, code) pairs of an `--errors` CSV report.
-fn codes_at(path: &std::path::Path) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut rdr =
-        csv::ReaderBuilder::new().from_reader(text.trim_start_matches('\u{feff}').as_bytes());
-    rdr.records()
-        .map(|r| {
-            let r = r.unwrap();
-            (r[2].to_string(), r[6].to_string())
-        })
-        .collect()
-}
-
 const SHEET_HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">"#;
 const SST_HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main""#;
 
