@@ -133,16 +133,7 @@ fn an_export_stopped_by_ulimit_leaves_nothing_the_close_out_misses() {
             .collect();
         assert!(!left.is_empty(), "{limit_kb} KB: the export left nothing");
         left_temp |= left.iter().any(|f| f.contains("tmp"));
-        let r = e
-            .run(&[
-                "close-out",
-                "--return-dir",
-                "ret",
-                "--confirm",
-                CONTRACT,
-                "--erase-inputs",
-            ])
-            .refused();
+        let r = close_out(&e, &[]).refused();
         for f in &left {
             assert!(r.stderr.contains(f.as_str()), "{f}: {}", r.stderr);
         }
@@ -207,16 +198,7 @@ fn the_wider_scan_finds_each_form_through_the_binary() {
         "post.txt",
         "birth.txt",
     ];
-    let r = e
-        .run(&[
-            "close-out",
-            "--return-dir",
-            "ret",
-            "--confirm",
-            CONTRACT,
-            "--erase-inputs",
-        ])
-        .refused();
+    let r = close_out(&e, &[]).refused();
     for n in names {
         assert!(r.stderr.contains(&format!("old/{n}")), "{n}: {}", r.stderr);
     }
@@ -306,14 +288,7 @@ fn an_export_stopped_by_sigterm_or_ctrl_c_leaves_nothing_the_close_out_misses() 
                 .flatten()
                 .map(|f| f.file_name().to_string_lossy().into_owned())
                 .collect();
-            let r = e.run(&[
-                "close-out",
-                "--return-dir",
-                "ret",
-                "--confirm",
-                CONTRACT,
-                "--erase-inputs",
-            ]);
+            let r = close_out(&e, &[]);
             if !left.is_empty() {
                 let r = r.refused();
                 for f in &left {

@@ -236,16 +236,7 @@ fn imported_source_files_stop_the_certificate_until_erased_as_imported() {
     assert!(!e.path("ret/消去証明書_R7-健-0123.xlsx").exists());
     // A sheet changed since it was imported is not the tool's to erase: still named.
     std::fs::write(&steps, "参加者番号,日付,歩数\n").unwrap();
-    let r = e
-        .run(&[
-            "close-out",
-            "--return-dir",
-            "ret",
-            "--confirm",
-            CONTRACT,
-            "--erase-inputs",
-        ])
-        .refused();
+    let r = close_out(&e, &[]).refused();
     assert!(
         r.stderr.contains("内容が変わって残っています"),
         "{}",
