@@ -24,7 +24,6 @@ pub mod survey;
 pub mod walk;
 
 pub use crate::db::batches::{already_imported, Counts, RejectStore};
-pub use crate::output::error_report::write_error_report;
 use crate::sheet::{Book, Encoding, ReadOptions};
 pub use crate::validate::header;
 pub use crate::validate::steps::Layout;

@@ -18,20 +18,6 @@ pub const ERROR_HEADERS: [&str; 8] = [
     "内容",
 ];
 
-/// Write the full error report, one row per problem. In `.xlsx` a second sheet copies
-/// the input sheet with the problem cells highlighted.
-pub fn write_error_report(
-    out: &Path,
-    file_name: &str,
-    problems: &[Problem],
-    input: Option<(&Path, &ReadOptions)>,
-) -> Result<FileRecord> {
-    let mut each = |f: &mut dyn FnMut(&Problem) -> Result<()>| problems.iter().try_for_each(f);
-    let mut recs =
-        write_error_report_streamed(out, file_name, problems.len() as u64, &mut each, input)?;
-    Ok(recs.remove(0))
-}
-
 /// The most problems an `.xlsx` report lists: beyond them a workbook is too slow to
 /// open and too big to hold while writing. The full list goes to a CSV beside it.
 pub const XLSX_MAX_PROBLEMS: usize = 100_000;
@@ -49,7 +35,7 @@ pub fn full_list_path(out: &Path) -> std::path::PathBuf {
     out.with_file_name(format!("{stem}_全件.csv"))
 }
 
-/// [`write_error_report`] for problems read back from a spool, never all held: a
+/// The full error report for problems read back from a spool, never all held: a
 /// `.csv` report takes every problem as it comes; an `.xlsx` one the first
 /// [`XLSX_MAX_PROBLEMS`], saying on its first sheet how many there were and where the
 /// full list is (a CSV written beside it). The records of every file written.

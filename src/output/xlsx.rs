@@ -307,9 +307,6 @@ impl Cell {
     pub fn text(s: impl Into<String>) -> Cell {
         Cell::Text(s.into(), Tone::Plain)
     }
-    pub fn int(n: i64) -> Cell {
-        Cell::Num(n as f64, INT, Tone::Plain)
-    }
 }
 
 /// Write one cell.

@@ -203,10 +203,6 @@ impl Keying {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| self.file_name.clone())
     }
-    /// Days read (every keyed cell, duplicates included).
-    pub fn entry_count(&self) -> u64 {
-        self.entries.len
-    }
 }
 
 /// Read one keying through the import's reading path: the same sheet choice, header
