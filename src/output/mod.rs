@@ -135,6 +135,12 @@ pub fn fault(point: &str) {
         eprintln!("STEPCARD_FAULT: simulated crash at {f}");
         std::process::exit(86);
     }
+    // `write:<point>:hold`: wait there, so that a test can deliver a real signal (SIGTERM,
+    // Ctrl-C) while the file is being written, however fast the machine.
+    if f == format!("write:{point}:hold") {
+        eprintln!("STEPCARD_FAULT: holding at {f}");
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
 }
 
 /// A full disk simulated while writing, for the tests (hidden: `STEPCARD_FAULT=

@@ -253,8 +253,11 @@ fn an_export_stopped_by_sigterm_or_ctrl_c_leaves_nothing_the_close_out_misses() 
         for _attempt in 0..5 {
             let e = with_many_steps();
             std::fs::create_dir(e.path("d")).unwrap();
+            // Held at its temporary file (a hidden fault point), so the signal lands
+            // while the export is writing, on a fast machine too.
             let mut child = e
                 .cmd()
+                .env("STEPCARD_FAULT", "write:temp:hold")
                 .args(["steps", "export", "--out", "d/s.csv"])
                 .stderr(std::process::Stdio::null())
                 .spawn()
