@@ -2,6 +2,9 @@
 //! here are the `--help` text operators see.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// clap in Japanese: headings, help and version flags, examples, and clap's errors.
+pub mod help;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -10,13 +13,21 @@ use std::path::PathBuf;
     version = concat!(
         env!("CARGO_PKG_VERSION"),
         "\n郵便番号データ (postal codes): ",
-        include_str!("postal/snapshot.txt")
+        include_str!("postal/snapshot.txt"),
+        "\n"
     ),
     about = "健康ポイント事業（台紙）のデータ管理: 取込み・ポイント・景品・発送・報告・消去",
-    long_about = "stepcard: an offline tool for municipal health point programs (健康ポイント事業).\n\
-                  Operators key paper point cards into CSV or Excel; stepcard imports them into one\n\
-                  local SQLite file and does the rest. Exit codes: 0 done, 1 refused (data, state or\n\
-                  operator), 2 usage error."
+    long_about = "stepcard: 健康ポイント事業（台紙）のデータを一つのファイル（データベース）で扱う道具です。\n\
+                  名簿と歩数シート（CSV・Excel）を取り込み、ポイント・景品の申込み・発送・宛名ラベル・\n\
+                  評価報告書を作り、契約終了時にはデータを返還して消去し、消去証明書を作ります。\n\
+                  終了コード: 0 完了、1 受け付けなかった（データ・状態・取扱者）、2 コマンドの指定の誤り。\n\
+                  (An offline tool for municipal health point programs. Exit codes: 0 done, 1 refused, 2 usage.)",
+    after_help = "例:\n  stepcard demo --out demo                       サンプルで全工程を試す\n  \
+                  stepcard init --program program.toml          データベースを作る\n  \
+                  stepcard roster import 名簿.csv               名簿を取り込む\n  \
+                  stepcard steps import 6月分.xlsx              歩数シートを取り込む\n  \
+                  stepcard status                               データベースの中身を見る\n\n\
+                  各コマンドの使い方: stepcard <コマンド> --help"
 )]
 pub struct Cli {
     /// データベースファイル (the SQLite database)
@@ -60,7 +71,16 @@ pub enum Command {
     #[command(subcommand)]
     Orders(OrdersCmd),
     /// 景品の一覧: 必要ポイント・在庫・受付数・残り (prizes: cost, stock, applied, left)
-    Prizes,
+    Prizes {
+        #[command(flatten)]
+        format: FormatOpt,
+    },
+    /// データベースの中身の要約: 事業・期間・取扱者・件数・監査ログ・契約終了の状態 (what the database holds)
+    #[command(after_help = "例: stepcard status\n    stepcard status --format json")]
+    Status {
+        #[command(flatten)]
+        format: FormatOpt,
+    },
     /// 発送: 受付済みで未発送の申込みを次の発送にまとめ、発送リストを書き出して発送済みにする (the next shipment: shipping list; marks the orders shipped)
     Ship(ShipArgs),
     /// 宛名ラベル: 発送分または参加案内の郵送分を A4 ラベル用紙に (mailing labels for a shipment or the guidance mailing)
@@ -166,6 +186,40 @@ pub struct VerifyArgs {
     pub layout: Option<LayoutArg>,
 }
 
+/// `--format table|csv|json` of the listings printed on the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// 見やすく揃えた表 (aligned columns)
+    Table,
+    /// CSV（Excel・他のプログラム用）
+    Csv,
+    /// JSON（列名をキーとするオブジェクトの配列）
+    Json,
+}
+
+impl From<FormatArg> for crate::output::listing::ListFormat {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Table => Self::Table,
+            FormatArg::Csv => Self::Csv,
+            FormatArg::Json => Self::Json,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Args, Default)]
+pub struct FormatOpt {
+    /// 出力の形式（既定は table）(output format; default table)
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+}
+
+impl FormatOpt {
+    pub fn get(&self) -> crate::output::listing::ListFormat {
+        self.format.map(Into::into).unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LayoutArg {
     /// 参加者番号, 日付, 歩数
@@ -211,10 +265,17 @@ pub struct ImportOpts {
 #[derive(Debug, Subcommand)]
 pub enum BatchesCmd {
     /// 取込みの一覧 (every batch)
-    List,
+    List {
+        #[command(flatten)]
+        format: FormatOpt,
+    },
     /// 取込みの詳細 (one batch, its problems; --rejected --out exports its rejected rows)
     Show {
+        /// 取込み番号（`stepcard batches list` の「番号」）(the batch number)
+        #[arg(value_name = "番号")]
         id: i64,
+        #[command(flatten)]
+        format: FormatOpt,
         /// 保管した誤りの行を取込み形式で書き出す (export rejected rows in the import layout)
         #[arg(long, requires = "out")]
         rejected: bool,
@@ -223,7 +284,11 @@ pub enum BatchesCmd {
         out: Option<PathBuf>,
     },
     /// 取込みを取り消す (remove a batch's rows)
-    Undo { id: i64 },
+    Undo {
+        /// 取り消す取込みの番号（`stepcard batches list` の「番号」）(the batch number)
+        #[arg(value_name = "番号")]
+        id: i64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -240,6 +305,9 @@ pub struct PointsArgs {
     /// 日ごとのポイントと取込み番号、月ごとのボーナスを出す (each day's points and batch, each bonus)
     #[arg(long, requires = "participant")]
     pub detail: bool,
+    /// 画面への出力の形式（--out のないとき。既定は csv）(stdout format without --out; default csv)
+    #[arg(long, value_enum, conflicts_with = "out")]
+    pub format: Option<FormatArg>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -326,12 +394,17 @@ pub struct AuditArgs {
     /// 取扱状況報告書を書き出す (.xlsx; the handling-status report: operations, copies made, records held)
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub format: FormatOpt,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
     /// 監査ログの連鎖を検証し、先頭ハッシュを表示する (recompute the hash chain; print the head hash)
-    Verify,
+    Verify {
+        #[command(flatten)]
+        format: FormatOpt,
+    },
 }
 
 const CLOSE_OUT_HELP: &str = "契約終了の手続き（特記事項 11・12）: 監査ログを検証し、全テーブルを CSV にした返還データ\n\

@@ -66,6 +66,19 @@ pub fn now() -> String {
         .to_string()
 }
 
+/// A stored time (RFC 3339) as operators read it: Japan time, `2026/11/30 20:12`
+/// (the programs are Japanese municipalities'; the PC's own zone may be UTC). Text that
+/// is not a time is shown as it is.
+pub fn shown_time(stored: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(stored) {
+        Ok(t) => {
+            let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("JST");
+            t.with_timezone(&jst).format("%Y/%m/%d %H:%M").to_string()
+        }
+        Err(_) => stored.to_string(),
+    }
+}
+
 /// Today's date in local time (or from `STEPCARD_NOW`).
 pub fn today() -> chrono::NaiveDate {
     let n = now();
@@ -83,12 +96,13 @@ fn command_name(c: &Command) -> &'static str {
         Command::Steps(StepsCmd::Import { .. }) => "steps import",
         Command::Steps(StepsCmd::Export { .. }) => "steps export",
         Command::Steps(StepsCmd::Verify(_)) => "steps verify",
-        Command::Batches(BatchesCmd::List) => "batches list",
+        Command::Batches(BatchesCmd::List { .. }) => "batches list",
         Command::Batches(BatchesCmd::Show { .. }) => "batches show",
         Command::Batches(BatchesCmd::Undo { .. }) => "batches undo",
         Command::Points(_) => "points",
         Command::Orders(OrdersCmd::Import { .. }) => "orders import",
-        Command::Prizes => "prizes",
+        Command::Prizes { .. } => "prizes",
+        Command::Status { .. } => "status",
         Command::Ship(_) => "ship",
         Command::Labels(_) => "labels",
         Command::Survey(SurveyCmd::Import { .. }) => "survey import",
@@ -171,14 +185,18 @@ fn dispatch(ctx: &mut cmd::Ctx, command: &Command) -> Result<()> {
         Command::Steps(StepsCmd::Export { participant, out }) => {
             cmd::steps::export(ctx, participant.as_deref(), out.as_deref())
         }
-        Command::Batches(BatchesCmd::List) => cmd::batches::list(ctx),
-        Command::Batches(BatchesCmd::Show { id, rejected, out }) => {
-            cmd::batches::show(ctx, *id, *rejected, out.as_deref())
-        }
+        Command::Batches(BatchesCmd::List { format }) => cmd::batches::list(ctx, format.get()),
+        Command::Batches(BatchesCmd::Show {
+            id,
+            format,
+            rejected,
+            out,
+        }) => cmd::batches::show(ctx, *id, format.get(), *rejected, out.as_deref()),
         Command::Batches(BatchesCmd::Undo { id }) => cmd::batches::undo(ctx, *id),
         Command::Points(args) => cmd::points::run(ctx, args),
         Command::Orders(OrdersCmd::Import { file, opts }) => cmd::orders::import(ctx, file, opts),
-        Command::Prizes => cmd::prizes::list(ctx),
+        Command::Prizes { format } => cmd::prizes::list(ctx, format.get()),
+        Command::Status { format } => cmd::status::run(ctx, format.get()),
         Command::Ship(args) => cmd::ship::run(ctx, args),
         Command::Labels(args) => cmd::labels::run(ctx, args),
         Command::Survey(SurveyCmd::Import { file, opts }) => cmd::survey::import(ctx, file, opts),

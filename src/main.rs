@@ -1,8 +1,6 @@
 //! `stepcard` binary: parse arguments, run, print `error: …` and exit with the code the
 //! README documents (0 done, 1 refused, 2 usage).
 
-use clap::Parser;
-
 fn main() {
     // Files the tool creates are its owner's only, whatever the caller's umask: the
     // database's sidecars (`-wal`, `-shm`) and the xlsx writer's spill files included.
@@ -35,7 +33,7 @@ fn main() {
         use std::io::Write;
         let _ = writeln!(std::io::stderr(), "{text}");
     }));
-    let cli = stepcard::cli::Cli::parse();
+    let cli = stepcard::cli::help::parse();
     match stepcard::run(cli) {
         Ok(()) => {}
         Err(err) if stepcard::output::is_broken_pipe(&err) => {}

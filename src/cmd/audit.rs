@@ -3,18 +3,20 @@
 
 use super::Ctx;
 use crate::cli::{AuditArgs, AuditCmd};
-use crate::output::{self, TableFormat};
+use crate::output::listing::{ListFormat, Listing};
+use crate::output::{self, TableFormat, Value};
 use anyhow::Result;
 use std::path::Path;
 
 pub fn run(ctx: &mut Ctx, args: &AuditArgs) -> Result<()> {
     match (&args.action, &args.out) {
-        (Some(AuditCmd::Verify), Some(_)) => Err(crate::usage(
+        (Some(AuditCmd::Verify { .. }), Some(_)) => Err(crate::usage(
             "audit verify は --out を取りません。報告書は `stepcard audit --out 取扱状況報告.xlsx` で書き出します \
              (audit verify takes no --out; use audit --out FILE)",
         )),
         (_, Some(out)) => report(ctx, out),
-        (Some(AuditCmd::Verify), None) | (None, None) => verify(ctx),
+        (Some(AuditCmd::Verify { format }), None) => verify(ctx, format.get()),
+        (None, None) => verify(ctx, args.format.get()),
     }
 }
 
@@ -25,17 +27,23 @@ fn broken_error(seq: i64, why: &str) -> anyhow::Error {
     )
 }
 
-fn verify(ctx: &mut Ctx) -> Result<()> {
+fn verify(ctx: &mut Ctx, format: ListFormat) -> Result<()> {
     let v = crate::audit::verify(&ctx.conn)?;
     ctx.detail.count("entries", v.entries);
     if let Some((seq, why)) = v.broken {
         return Err(broken_error(seq, &why));
     }
-    println!(
-        "監査ログ: {} 件、連鎖は正常です (audit chain intact)",
-        v.entries
-    );
-    println!("先頭ハッシュ (head): {}", v.head);
+    if format == ListFormat::Table {
+        println!(
+            "監査ログ: {} 件、連鎖は正常です (audit chain intact)",
+            v.entries
+        );
+        println!("先頭ハッシュ (head): {}", v.head);
+        return Ok(());
+    }
+    let mut out = Listing::stdout(format, &["件数", "連鎖", "先頭ハッシュ"])?;
+    out.row(&[Value::Int(v.entries), "正常".into(), v.head.as_str().into()])?;
+    out.finish()?;
     Ok(())
 }
 

@@ -3,7 +3,6 @@
 
 use crate::cli::Cli;
 use anyhow::{bail, Context, Result};
-use clap::Parser;
 use std::path::Path;
 
 /// The sample inputs, bundled so the demo runs from any folder.
@@ -88,7 +87,8 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
             argv.push("--quiet".into());
         }
         argv.extend(args.iter().map(|s| s.to_string()));
-        let sub = Cli::try_parse_from(&argv).map_err(|e| anyhow::anyhow!("demo: {e}"))?;
+        let sub = crate::cli::help::parse_from(&argv)
+            .map_err(|e| anyhow::anyhow!("demo: {}", crate::cli::help::japanese(&e)))?;
         match (crate::run(sub), expect_ok) {
             (Ok(()), true) => Ok(()),
             (Err(e), false) => {

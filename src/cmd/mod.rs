@@ -14,6 +14,7 @@ pub mod prizes;
 pub mod report;
 pub mod roster;
 pub mod ship;
+pub mod status;
 pub mod steps;
 pub mod survey;
 pub mod verify;

@@ -5,6 +5,7 @@
 use super::Ctx;
 use crate::cli::PointsArgs;
 use crate::db;
+use crate::output::listing::ListFormat;
 use crate::output::{TableWriter, Value};
 use crate::points::{self, parse_iso, Scorer};
 use anyhow::{bail, Result};
@@ -37,7 +38,7 @@ pub fn run(ctx: &mut Ctx, args: &PointsArgs) -> Result<()> {
     let scorer = Scorer::new(&ctx.program, as_of);
     let mut w = match &args.out {
         Some(p) => TableWriter::create(p)?,
-        None => TableWriter::stdout(),
+        None => TableWriter::stdout_as(args.format.map(Into::into).unwrap_or(ListFormat::Csv)),
     };
     if let Some(pid) = &args.participant {
         let pid = crate::sheet::normalize::normalize(pid).into_owned();

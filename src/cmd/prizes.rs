@@ -3,32 +3,48 @@
 
 use super::Ctx;
 use crate::db;
+use crate::output::listing::{ListFormat, Listing};
+use crate::output::Value;
 use anyhow::Result;
 
-pub fn list(ctx: &mut Ctx) -> Result<()> {
+pub fn list(ctx: &mut Ctx, format: ListFormat) -> Result<()> {
     let orders = db::prizes::by_code(&ctx.conn)?;
-    println!("コード\t景品名\t必要ポイント\t1人上限\t在庫\t受付件数\t受付数量\t残り\t却下件数");
+    let mut out = Listing::stdout(
+        format,
+        &[
+            "コード",
+            "景品名",
+            "必要ポイント",
+            "1人上限",
+            "在庫",
+            "受付件数",
+            "受付数量",
+            "残り",
+            "却下件数",
+        ],
+    )?;
     let (mut total_orders, mut total_qty) = (0i64, 0i64);
     for p in &ctx.program.prizes {
         let o = orders.get(&p.code).copied().unwrap_or_default();
         let (n, qty) = (o.accepted, o.accepted_quantity);
         total_orders += n;
         total_qty += qty;
-        println!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            p.code,
-            p.name,
-            p.points,
-            p.per_person
-                .map(|n| n.to_string())
-                .unwrap_or_else(|| "なし".into()),
-            p.stock,
-            n,
-            qty,
-            p.stock - qty,
-            o.rejected
-        );
+        out.row(&[
+            p.code.as_str().into(),
+            p.name.as_str().into(),
+            Value::Int(p.points),
+            match p.per_person {
+                Some(n) => Value::Int(n),
+                None => "なし".into(),
+            },
+            Value::Int(p.stock),
+            Value::Int(n),
+            Value::Int(qty),
+            Value::Int(p.stock - qty),
+            Value::Int(o.rejected),
+        ])?;
     }
+    out.finish()?;
     ctx.detail.count("prizes", ctx.program.prizes.len() as u64);
     ctx.detail.count("orders_accepted", total_orders);
     ctx.detail.count("quantity_accepted", total_qty);

@@ -12,6 +12,7 @@ pub mod points;
 pub mod prizes;
 pub mod report;
 pub mod shipments;
+pub mod status;
 pub mod steps;
 pub mod survey;
 

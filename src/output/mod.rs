@@ -11,6 +11,7 @@ pub mod error_report;
 pub mod evaluation;
 pub mod handling_report;
 pub mod labels;
+pub mod listing;
 pub mod shiplist;
 pub mod verify_report;
 pub mod xlsx;
@@ -433,6 +434,11 @@ enum Inner {
     /// The workbook and the index of the sheet being written.
     Xlsx(Box<rust_xlsxwriter::Workbook>, Option<usize>, File),
     Stdout(csv::Writer<std::io::StdoutLock<'static>>),
+    /// A table or JSON on standard output (`--format`); started by the first sheet.
+    Listed(
+        listing::ListFormat,
+        Option<listing::Listing<std::io::StdoutLock<'static>>>,
+    ),
     Done,
 }
 
@@ -495,6 +501,15 @@ impl TableWriter {
         }
     }
 
+    /// Standard output in the form `--format` asked for (CSV as [`TableWriter::stdout`]).
+    pub fn stdout_as(format: listing::ListFormat) -> TableWriter {
+        let mut w = TableWriter::stdout();
+        if format != listing::ListFormat::Csv {
+            w.inner = Inner::Listed(format, None);
+        }
+        w
+    }
+
     /// Start a sheet (xlsx) with its header row. In CSV only the first header is written.
     pub fn sheet(&mut self, name: &str, headers: &[&str]) -> Result<()> {
         self.sheet_name = name.to_string();
@@ -515,6 +530,12 @@ impl TableWriter {
             Inner::Stdout(w) => {
                 if self.sheet_no == 1 {
                     w.write_record(self.headers.iter().map(|h| neutralize(h).into_owned()))?;
+                }
+            }
+            Inner::Listed(fmt, l) => {
+                if l.is_none() {
+                    let heads: Vec<&str> = self.headers.iter().map(String::as_str).collect();
+                    *l = Some(listing::Listing::stdout(*fmt, &heads)?);
                 }
             }
             Inner::Xlsx(wb, current, _) => {
@@ -581,6 +602,8 @@ impl TableWriter {
         match &mut self.inner {
             Inner::Csv(w) => write_csv_row(w, values)?,
             Inner::Stdout(w) => write_csv_row(w, values)?,
+            Inner::Listed(_, Some(l)) => l.row(values)?,
+            Inner::Listed(_, None) => bail!("internal: row outside a sheet"),
             Inner::Xlsx(wb, Some(idx), _) => {
                 let ws = wb.worksheet_from_index(*idx)?;
                 let r = self.rows_in_sheet;
@@ -611,6 +634,12 @@ impl TableWriter {
             Inner::Done => Ok(None),
             Inner::Stdout(mut w) => {
                 w.flush()?;
+                Ok(None)
+            }
+            Inner::Listed(_, l) => {
+                if let Some(l) = l {
+                    l.finish()?;
+                }
                 Ok(None)
             }
             Inner::Csv(w) => {

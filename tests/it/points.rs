@@ -301,15 +301,15 @@ fn every_order_outcome_in_file_order() {
     // Used points as of a date before the applications: none.
     assert_eq!(points(&e, &["--as-of", "2025-08-31"])[0][5], "0");
 
-    let prizes = e.run(&["prizes"]).ok().stdout;
+    let prizes = e.run(&["prizes", "--format", "csv"]).ok().stdout;
     let lines: Vec<&str> = prizes.lines().collect();
     assert_eq!(
         lines,
         vec![
-            "コード\t景品名\t必要ポイント\t1人上限\t在庫\t受付件数\t受付数量\t残り\t却下件数",
-            "Q1\tQUOカード\t250\t1\t2\t1\t1\t1\t1",
-            "T1\t商品券\t50\tなし\t100\t1\t1\t99\t3",
-            "G1\t歩数計\t10\tなし\t1\t1\t1\t0\t1",
+            "コード,景品名,必要ポイント,1人上限,在庫,受付件数,受付数量,残り,却下件数",
+            "Q1,QUOカード,250,1,2,1,1,1,1",
+            "T1,商品券,50,なし,100,1,1,99,3",
+            "G1,歩数計,10,なし,1,1,1,0,1",
         ]
     );
 

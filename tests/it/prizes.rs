@@ -91,10 +91,10 @@ fn a_lower_case_prize_code_keeps_its_stock_and_limit_across_order_files() {
         ]
     );
 
-    let out = e.run(&["prizes"]).ok().stdout;
-    let q1 = out.lines().find(|l| l.starts_with("Q1\t")).expect(&out);
+    let out = e.run(&["prizes", "--format", "csv"]).ok().stdout;
+    let q1 = out.lines().find(|l| l.starts_with("Q1,")).expect(&out);
     // 受付件数 1, 受付数量 1, 残り 0, 却下件数 2.
-    assert_eq!(q1, "Q1\tクオカード0\t10\t1\t1\t1\t1\t0\t2", "{out}");
+    assert_eq!(q1, "Q1,クオカード0,10,1,1,1,1,0,2", "{out}");
 
     e.run(&["ship", "--out", "list.xlsx"]).ok();
     let sheet = read_xlsx(&e.path("list.xlsx"), "発送リスト");
@@ -109,9 +109,9 @@ fn init_reads_prize_codes_as_orders_are_read() {
     let e = Env::new();
     e.write("program.toml", &program(&["ｑ１", " T1 "]));
     e.run(&["init", "--program", "program.toml"]).ok();
-    let out = e.run(&["prizes"]).ok().stdout;
-    assert!(out.contains("\nQ1\tクオカード0\t"), "{out}");
-    assert!(out.contains("\nT1\tクオカード1\t"), "{out}");
+    let out = e.run(&["prizes", "--format", "csv"]).ok().stdout;
+    assert!(out.contains("\nQ1,クオカード0,"), "{out}");
+    assert!(out.contains("\nT1,クオカード1,"), "{out}");
 }
 
 #[test]
@@ -166,7 +166,7 @@ fn a_database_made_before_still_opens_with_codes_init_now_refuses() {
     c.execute("UPDATE meta SET value=?1 WHERE key='audit_head'", [&h])
         .unwrap();
     drop(c);
-    let out = e.run(&["prizes"]).ok().stdout;
-    assert!(out.contains("\n景品1\tクオカード0\t"), "{out}");
-    assert!(out.contains("\nQ1\tクオカード1\t"), "{out}");
+    let out = e.run(&["prizes", "--format", "csv"]).ok().stdout;
+    assert!(out.contains("\n景品1,クオカード0,"), "{out}");
+    assert!(out.contains("\nQ1,クオカード1,"), "{out}");
 }
