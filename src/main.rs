@@ -34,12 +34,15 @@ fn main() {
         let _ = writeln!(std::io::stderr(), "{text}");
     }));
     let cli = stepcard::cli::help::parse();
+    let db = cli.db.clone();
     match stepcard::run(cli) {
         Ok(()) => {}
         Err(err) if stepcard::output::is_broken_pipe(&err) => {}
         Err(err) => {
             use std::io::Write;
-            let text = stepcard::output::terminal_safe(&format!("error: {err:#}"));
+            let at = stepcard::output::explain::Where { db: &db };
+            let text =
+                stepcard::output::terminal_safe(&stepcard::output::explain::message(&err, &at));
             let _ = writeln!(std::io::stderr(), "{text}");
             std::process::exit(stepcard::exit_code(&err));
         }

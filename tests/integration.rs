@@ -44,3 +44,6 @@ mod closeout_review;
 
 #[path = "it/listings.rs"]
 mod listings;
+
+#[path = "it/messages.rs"]
+mod messages;

@@ -143,12 +143,21 @@ pub fn run(opts: &Options, open: impl FnOnce() -> Result<Opened>) -> Result<Outc
             start(opts, open)
         }
         Some(s) if s.step == Step::Done => bail!(
-            "{}: 契約 {} の契約終了の手続きは {} に完了しています。二度は実行しません。消去証明書: {} \
+            "{}: 契約 {} の契約終了の手続きは {} に完了しています。二度は実行しません。消去証明書: {}{} \
              (this close-out is already complete{})",
             db.display(),
             s.contract_no,
-            s.completed_at.as_deref().unwrap_or("?"),
+            s.completed_at.as_deref().map(crate::shown_time).unwrap_or_else(|| "?".into()),
             s.certificate_path.as_deref().unwrap_or("?"),
+            if db.exists() {
+                format!(
+                    "。いまこの場所にあるデータベースは新しく作られたものです。それを契約終了するには、\
+                     完了の記録 {} を証明書と一緒に別のフォルダへ移してから、もう一度実行してください",
+                    state::path_for(db).display()
+                )
+            } else {
+                "。証明書の確認は `stepcard close-out --verify 消去記録.json --package 返還データ.zip` でできます".into()
+            },
             if db.exists() {
                 format!(
                     "; the database now at this path is a new one: move {} away, keeping it with the certificate, to close it out",

@@ -241,8 +241,10 @@ fn configure(conn: &Connection) -> Result<()> {
 pub fn create(path: &Path) -> Result<Connection> {
     if path.exists() {
         bail!(
-            "{}: データベースが既にあります。上書きはしません (the database already exists; \
-             use another --db path, or erase the old one through close-out)",
+            "{0}: データベースが既にあります。上書きはしません。新しい事業なら別の名前を --db で指定してください\
+             （例: `stepcard --db 2026年度.db init --program program.toml`）。前の事業のデータは、\
+             契約終了の手続き（`stepcard --db {0} close-out …`）で返還・消去してください \
+             (the database already exists; use another --db path, or erase the old one through close-out)",
             path.display()
         );
     }

@@ -9,6 +9,7 @@ pub mod carrier;
 pub mod certificate;
 pub mod error_report;
 pub mod evaluation;
+pub mod explain;
 pub mod handling_report;
 pub mod labels;
 pub mod listing;
@@ -287,13 +288,7 @@ fn refuse_protected(path: &Path) -> Result<()> {
 /// The error for a file that could not be written, in Japanese, naming it; a full disk
 /// is said so.
 fn write_error(path: &Path, e: std::io::Error) -> anyhow::Error {
-    let why = match e.raw_os_error() {
-        #[cfg(unix)]
-        Some(libc::ENOSPC) => "ディスクの空きがありません (no space left on device)".to_string(),
-        #[cfg(unix)]
-        Some(libc::EFBIG) => "ファイルの大きさの上限を超えました (file too large)".to_string(),
-        _ => format!("{e}"),
-    };
+    let why = format!("{}（{e}）", explain::io_ja(&e));
     anyhow::anyhow!(
         "{}: 書き込めません: {why}。書きかけのファイルは消しました (cannot write; the partial file was removed)",
         path.display()

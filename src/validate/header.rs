@@ -139,6 +139,7 @@ pub fn find_header(
     const SCAN: u32 = 50;
     let ignore: Vec<String> = ignore.iter().map(|s| header_key(s)).collect();
     let mut scanned = 0;
+    let mut hint: Option<&'static str> = None;
     while src.next_row(row)? {
         if row.is_blank() {
             continue;
@@ -159,6 +160,9 @@ pub fn find_header(
         if named >= 2 || (named >= 1 && days >= 28) {
             return Ok(map_header(row, sheet, &keys, defs, card_days, &ignore));
         }
+        if hint.is_none() {
+            hint = other_kind(&keys, defs);
+        }
         if scanned >= SCAN {
             break;
         }
@@ -171,11 +175,32 @@ pub fn find_header(
         raw: String::new(),
         code: "header.not_found",
         message: format!(
-            "見出し行が見つかりません。先頭 {SCAN} 行のどこかに列名の行を置いてください \
-             (no header row found; expected columns: {})",
+            "見出し行が見つかりません。{}先頭 {SCAN} 行のどこかに、次の列名を並べた行を置いてください: {} \
+             (no header row found)",
+            hint.unwrap_or(""),
             allowed_names(defs, card_days)
         ),
     }]))
+}
+
+/// A header that belongs to another kind of sheet (a roster given to `steps import`,
+/// say): the command that reads it, told with the refusal.
+fn other_kind(keys: &[String], defs: &[ColumnDef]) -> Option<&'static str> {
+    let has = |names: &[&str]| {
+        keys.iter()
+            .any(|k| names.iter().any(|n| header_key(n) == *k) && lookup(defs, k).is_none())
+    };
+    if has(&["氏名", "フリガナ", "住所", "郵便番号"]) {
+        Some("この表は名簿のようです（氏名・住所などの列があります）。名簿は `stepcard roster import` で取り込みます。")
+    } else if has(&["景品コード", "申込日"]) {
+        Some("この表は景品の申込みのようです。申込みは `stepcard orders import` で取り込みます。")
+    } else if has(&["回答時期"]) {
+        Some("この表はアンケートの回答のようです。回答は `stepcard survey import` で取り込みます。")
+    } else if has(&["歩数"]) {
+        Some("この表は歩数シートのようです。歩数は `stepcard steps import` で取り込みます。")
+    } else {
+        None
+    }
 }
 
 fn map_header(
