@@ -530,7 +530,61 @@ const COUNT_LABELS: &[(&str, &str)] = &[
     ("prizes", "景品"),
     ("entries", "監査記録"),
     ("exports", "複製"),
+    ("notices", "注意"),
+    ("sheets", "枚数"),
+    ("labels", "ラベル"),
+    ("mailing", "郵送番号"),
+    ("resent", "再送"),
+    ("participants_named", "指定した参加者"),
+    ("orders", "申込み"),
+    ("orders_accepted", "受付した申込み"),
+    ("orders_rejected", "却下した申込み"),
+    ("quantity", "数量"),
+    ("quantity_accepted", "受付数量"),
+    ("shipment", "発送番号"),
+    ("points_earned", "獲得ポイント"),
+    ("points_used", "使用ポイント"),
+    ("days", "日数"),
+    ("active", "活動した参加者"),
+    ("hidden_cells", "秘匿したセル"),
+    ("marked_verified_batch", "ベリファイ済みにした取込み"),
+    ("verify_first_entries", "1回目の入力"),
+    ("verify_second_entries", "2回目の入力"),
+    ("verify_agree", "一致"),
+    ("verify_agreeing", "一致した日"),
+    ("verify_matched", "照合した日"),
+    ("verify_mismatches", "不一致"),
+    ("verify_only_first", "1回目だけ"),
+    ("verify_only_second", "2回目だけ"),
+    ("verify_duplicates", "重複"),
+    ("verify_duplicate_conflicts", "重複（値が違う）"),
+    ("verify_unreadable", "読めない値"),
+    ("verify_agreed_invalid", "一致したが誤り"),
+    ("respondents_pre", "事前の回答者"),
+    ("answers_pre", "事前の回答"),
+    ("respondents_post", "事後の回答者"),
+    ("answers_post", "事後の回答"),
 ];
+
+/// A count key as an auditor reads it: the table above, or a key made of a prefix and
+/// a code (`rejected.prize.out_of_stock`, `prize.Q1`) with the code's meaning.
+fn count_label(key: &str) -> String {
+    if let Some((_, l)) = COUNT_LABELS.iter().find(|(k, _)| *k == key) {
+        return (*l).to_string();
+    }
+    if let Some(code) = key.strip_prefix("rejected.") {
+        let m = crate::validate::meaning(code);
+        return if m.is_empty() {
+            format!("却下（{code}）")
+        } else {
+            format!("却下（{m}）")
+        };
+    }
+    if let Some(prize) = key.strip_prefix("prize.") {
+        return format!("景品 {prize}");
+    }
+    key.to_string()
+}
 
 /// Counts in the order of `COUNT_LABELS` (the order an import reads), unknown keys last.
 pub fn counts_text(m: &serde_json::Map<String, Json>) -> String {
@@ -545,11 +599,7 @@ pub fn counts_text(m: &serde_json::Map<String, Json>) -> String {
     items
         .into_iter()
         .map(|(k, v)| {
-            let label = COUNT_LABELS
-                .iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, l)| *l)
-                .unwrap_or(k.as_str());
+            let label = count_label(k);
             let value = match v {
                 Json::Bool(true) => "はい".to_string(),
                 Json::Bool(false) => "いいえ".to_string(),

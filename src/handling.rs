@@ -84,6 +84,11 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("steps_history", "置き換えた歩数（履歴）", LINKED),
     ("rejected_rows", "保留した誤りの行（入力のまま）", MAYBE),
     ("problems", "誤りの記録（入力値を含む）", MAYBE),
+    ("orders", "景品の申込み", LINKED),
+    ("shipments", "発送の記録", NONE),
+    ("mailings", "郵送（参加案内など）の記録", NONE),
+    ("guidance_mailed", "参加案内を送った参加者", LINKED),
+    ("survey_answers", "アンケートの回答", LINKED),
     ("batches", "取込みの記録", NONE),
     ("exports", "複製（出力ファイル）の索引", NONE),
     ("audit_log", "監査ログ", NONE),
@@ -262,6 +267,8 @@ pub fn command_ja(command: &str) -> String {
         ("survey import", "アンケートの取込み"),
         ("report", "評価報告"),
         ("audit", "監査・取扱状況報告"),
+        ("prizes", "景品の一覧"),
+        ("status", "データベースの要約"),
         ("close-out", "返還・消去"),
         ("demo", "デモ"),
     ];
@@ -359,13 +366,13 @@ mod tests {
         let c = Connection::open_in_memory().unwrap();
         c.execute_batch(
             "CREATE TABLE participants(id TEXT, channel TEXT); INSERT INTO participants VALUES ('1','台紙'),('2','台紙'),('3','アプリ');
-             CREATE TABLE orders(id INTEGER); INSERT INTO orders VALUES (1);
+             CREATE TABLE mystery(id INTEGER); INSERT INTO mystery VALUES (1);
              CREATE TABLE audit_log(seq INTEGER);",
         )
         .unwrap();
         let h = holdings(&c).unwrap();
         let names: Vec<&str> = h.iter().map(|h| h.table.as_str()).collect();
-        assert_eq!(names, ["participants", "audit_log", "orders"]);
+        assert_eq!(names, ["participants", "audit_log", "mystery"]);
         assert_eq!(h[0].rows, 3);
         assert_eq!(h[0].personal, PERSONAL);
         assert_eq!(h[0].note, "台紙 2 名・アプリ 1 名");

@@ -21,7 +21,15 @@ pub const HEADERS: [&str; 7] = [
     "残高",
 ];
 
-pub const DETAIL_HEADERS: [&str; 6] = ["区分", "日付", "歩数", "ポイント", "取込み", "内容"];
+pub const DETAIL_HEADERS: [&str; 7] = [
+    "参加者番号",
+    "区分",
+    "日付",
+    "歩数",
+    "ポイント",
+    "取込み",
+    "内容",
+];
 
 pub fn run(ctx: &mut Ctx, args: &PointsArgs) -> Result<()> {
     let as_of = match &args.as_of {
@@ -40,6 +48,18 @@ pub fn run(ctx: &mut Ctx, args: &PointsArgs) -> Result<()> {
         Some(p) => TableWriter::create(p)?,
         None => TableWriter::stdout_as(args.format.map(Into::into).unwrap_or(ListFormat::Csv)),
     };
+    let as_of_text = as_of
+        .unwrap_or_else(crate::today)
+        .format("%Y/%m/%d")
+        .to_string();
+    w.set_title(format!(
+        "ポイント{}　{}　{as_of_text} 時点",
+        match (&args.participant, args.detail) {
+            (Some(p), true) => format!("の明細　参加者番号 {p}"),
+            _ => "一覧".to_string(),
+        },
+        ctx.program.program.name
+    ));
     if let Some(pid) = &args.participant {
         let pid = crate::sheet::normalize::normalize(pid).into_owned();
         if crate::import::roster::Participant::load(&ctx.conn, &pid)?.is_none() {
@@ -139,6 +159,7 @@ fn detail(
             ),
         };
         w.row(&[
+            pid.into(),
             "日".into(),
             Value::Text(date),
             Value::Int(steps),
@@ -152,6 +173,7 @@ fn detail(
     for b in &score.bonuses {
         let rule = &scorer.bonuses()[b.bonus];
         w.row(&[
+            pid.into(),
             "ボーナス".into(),
             Value::Text(format!("{}-{:02}", b.year, b.month)),
             Value::Empty,
@@ -174,6 +196,7 @@ fn detail(
             .map(|p| format!("「{}」", p.name))
             .unwrap_or_default();
         w.row(&[
+            pid.into(),
             "申込み".into(),
             Value::Text(o.applied_on),
             Value::Empty,
@@ -190,11 +213,30 @@ fn detail(
                 if o.accepted {
                     "受付".to_string()
                 } else {
-                    format!("却下（{}）", o.code.unwrap_or_default())
+                    let code = o.code.unwrap_or_default();
+                    match crate::validate::meaning(&code) {
+                        "" => format!("却下（{code}）"),
+                        m => format!("却下: {m}（{code}）"),
+                    }
                 }
             )),
         ])?;
     }
+    // The balance the ledger comes to, as its last row.
+    w.row(&[
+        pid.into(),
+        "残高".into(),
+        Value::Text(as_of.unwrap_or_else(crate::today).to_string()),
+        Value::Empty,
+        Value::Int(score.earned() - used),
+        Value::Empty,
+        Value::Text(format!(
+            "獲得 {}（日々 {}、ボーナス {}）− 使用 {used}",
+            score.earned(),
+            score.day_points,
+            score.bonus_points
+        )),
+    ])?;
     ctx.detail.count("days", days);
     ctx.say(format!(
         "{pid}: 記録 {} 日、日々のポイント {}、ボーナス {}、使用 {used}、残高 {}",

@@ -86,6 +86,14 @@ fn problem_row(file_name: &str, p: &Problem) -> Vec<Value> {
     ]
 }
 
+/// The problem list's column widths (Excel units): file, sheet, cell, row, column,
+/// value, code, message.
+const WIDTHS: [f64; 8] = [24.0, 10.0, 6.0, 6.0, 10.0, 14.0, 22.0, 56.0];
+
+fn base_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
 /// How many problem cells of the input copy carry a note with the problem (the rest
 /// are coloured only): notes are held whole until the workbook is saved.
 const MAX_NOTES: usize = 2_000;
@@ -105,9 +113,11 @@ fn write_error_xlsx(
     cut: Option<(u64, &Path)>,
     input: Option<(&Path, &ReadOptions)>,
 ) -> Result<FileRecord> {
+    use crate::output::xlsx::{self, Tone};
     use rust_xlsxwriter::{Color, Format, Workbook};
     let mut wb = Workbook::new();
-    let bold = Format::new().set_bold();
+    let st = xlsx::Styles::new(xlsx::GOTHIC);
+    let bold = st.heading.clone();
     // Written row by row to disk (constant memory): a report of 100,000 problems is
     // never held as cells.
     let ws = wb.add_worksheet_with_constant_memory()?;
@@ -134,12 +144,13 @@ fn write_error_xlsx(
         None => 0,
     };
     for (c, h) in ERROR_HEADERS.iter().enumerate() {
-        ws.write_string_with_format(top_row, c as u16, *h, &bold)?;
+        ws.write_string_with_format(top_row, c as u16, *h, &st.head)?;
     }
-    let top = Format::new().set_align(rust_xlsxwriter::FormatAlign::Top);
-    let wrap = Format::new()
-        .set_text_wrap()
-        .set_align(rust_xlsxwriter::FormatAlign::Top);
+    // Bordered cells, text wrapped in the file, value and message columns, each row as
+    // tall as its longest wrapped cell.
+    let top = st.tone(Tone::Wrap).clone();
+    let wrap = top.clone();
+    let number = st.number(xlsx::INT, Tone::Wrap).clone();
     let listed = total.min(XLSX_MAX_PROBLEMS as u64) as u32;
     let mut marks: Vec<(String, SheetMarks)> = Vec::new();
     let mut notes = 0usize;
@@ -150,17 +161,27 @@ fn write_error_xlsx(
         }
         let r = i + 1 + top_row;
         i += 1;
-        // Wrapped cells get no automatic height in every viewer: size the row to the
-        // message (full-width characters count double in a 60-character column).
-        let w: usize = p
-            .message
-            .chars()
-            .map(|ch| if ch.is_ascii() { 1 } else { 2 })
-            .sum();
-        let lines = w.div_ceil(50).max(file_name.len().div_ceil(29)).max(1);
-        ws.set_row_height(r, 13.5 * lines as f64)?;
-        for (c, v) in problem_row(file_name, p).iter().enumerate() {
-            let f = if c == 7 || c == 0 { &wrap } else { &top };
+        // Wrapped cells get no automatic height in every viewer: size the row to its
+        // tallest wrapped cell.
+        let row = problem_row(file_name, p);
+        let lines = row
+            .iter()
+            .zip(WIDTHS)
+            .map(|(v, w)| match v {
+                Value::Text(t) => xlsx::lines(t, w),
+                _ => 1,
+            })
+            .max()
+            .unwrap_or(1);
+        if lines > 1 {
+            ws.set_row_height(r, xlsx::row_height(&st, lines))?;
+        }
+        for (c, v) in row.iter().enumerate() {
+            let f = match (c, v) {
+                (_, Value::Int(_)) => &number,
+                (7 | 0 | 5, _) => &wrap,
+                _ => &top,
+            };
             crate::output::write_xlsx_value(ws, r, c as u16, v, Some(f))?;
         }
         // Where the problem is on the input copy.
@@ -195,18 +216,26 @@ fn write_error_xlsx(
         }
         Ok(())
     })?;
-    for (c, w) in [30.0, 12.0, 7.0, 5.0, 12.0, 12.0, 24.0, 60.0]
-        .iter()
-        .enumerate()
-    {
+    for (c, w) in WIDTHS.iter().enumerate() {
         ws.set_column_width(c as u16, *w)?;
     }
-    // Printed on A4 landscape, one page wide, the header repeated on every page.
-    ws.set_paper_size(9);
-    ws.set_landscape();
-    ws.set_print_fit_to_pages(1, 0);
-    ws.set_repeat_rows(top_row, top_row)?;
-    ws.set_freeze_panes(top_row + 1, 0)?;
+    if top_row == 0 {
+        ws.set_row_height(0, xlsx::row_height(&st, 1) + 4.0)?;
+    }
+    // Printed on A4 landscape, one page wide, the header repeated on every page, the
+    // title (which file, how many problems, when) at the top of each page.
+    xlsx::page(
+        ws,
+        &xlsx::Page {
+            repeat_rows: Some((top_row, top_row)),
+            freeze: Some((top_row + 1, 0)),
+            ..xlsx::Page::table(&format!(
+                "取込みの誤り一覧　{}　{total} 件　{}",
+                base_name(file_name),
+                crate::shown_time(&crate::now())
+            ))
+        },
+    )?;
     ws.autofilter(top_row, 0, listed + top_row, 7)?;
 
     // A copy of each input sheet with problems, the problem cells highlighted, so the

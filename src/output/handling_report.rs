@@ -21,14 +21,9 @@ fn page(ws: &mut Worksheet, title: &str, repeat_heading: bool) -> Result<()> {
     xlsx::page(ws, &p)
 }
 
-/// `2025-06-01T10:00:00+09:00` as `2025-06-01 10:00:00`; an offset other than Japan's
-/// is kept (` +00:00`) so a PC set to another zone does not pass unnoticed.
+/// A stored time as operators read it (`2025/06/01 10:00`, Japan time).
 fn time(at: &str) -> String {
-    let t = at.replacen('T', " ", 1);
-    match t.get(19..) {
-        Some("+09:00") | Some("") | None => t.get(..19).unwrap_or(&t).to_string(),
-        Some(off) => format!("{} {off}", &t[..19]),
-    }
+    crate::shown_time(at)
 }
 
 fn text(s: impl Into<String>, bad: bool) -> Cell {
@@ -413,12 +408,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn times_drop_only_japans_offset() {
-        assert_eq!(time("2025-06-01T10:00:00+09:00"), "2025-06-01 10:00:00");
-        assert_eq!(
-            time("2025-06-01T01:00:00+00:00"),
-            "2025-06-01 01:00:00 +00:00"
-        );
+    fn times_are_shown_in_japan_time_as_operators_write_them() {
+        assert_eq!(time("2025-06-01T10:00:00+09:00"), "2025/06/01 10:00");
+        assert_eq!(time("2025-06-01T01:00:00+00:00"), "2025/06/01 10:00");
         assert_eq!(time("odd"), "odd");
     }
 }

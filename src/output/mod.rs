@@ -422,6 +422,11 @@ pub struct TableWriter {
     sheet_name: String,
     sheet_no: u32,
     headers: Vec<String>,
+    /// The printed page header's title (document, program, as-of); the sheet's name
+    /// when none is set.
+    title: Option<String>,
+    /// Whole numbers with thousands separators (xlsx).
+    thousands: Option<rust_xlsxwriter::Format>,
 }
 
 enum Inner {
@@ -476,6 +481,8 @@ impl TableWriter {
             sheet_name: String::new(),
             sheet_no: 0,
             headers: Vec::new(),
+            title: None,
+            thousands: None,
         })
     }
 
@@ -493,7 +500,15 @@ impl TableWriter {
             sheet_name: String::new(),
             sheet_no: 0,
             headers: Vec::new(),
+            title: None,
+            thousands: None,
         }
+    }
+
+    /// The title printed at the top of every page of an xlsx file (what the document
+    /// is, the program, the as-of date); the sheet's name otherwise.
+    pub fn set_title(&mut self, title: impl Into<String>) {
+        self.title = Some(title.into());
     }
 
     /// Standard output in the form `--format` asked for (CSV as [`TableWriter::stdout`]).
@@ -538,13 +553,17 @@ impl TableWriter {
                 ws.set_name(name)?;
                 // An export is data, not a form: a plain grid, printed on A4 like every
                 // table, its heading row repeated.
+                let title = self.title.as_deref().unwrap_or(name);
                 xlsx::page(
                     ws,
                     &xlsx::Page {
                         gridlines: true,
-                        ..xlsx::Page::table(name)
+                        ..xlsx::Page::table(title)
                     },
                 )?;
+                if self.thousands.is_none() {
+                    self.thousands = Some(rust_xlsxwriter::Format::new().set_num_format("#,##0"));
+                }
                 let head = xlsx::Styles::new(xlsx::GOTHIC).head;
                 for (c, h) in self.headers.iter().enumerate() {
                     ws.write_string_with_format(0, c as u16, xlsx::excel_text(h), &head)?;
@@ -602,11 +621,17 @@ impl TableWriter {
             Inner::Xlsx(wb, Some(idx), _) => {
                 let ws = wb.worksheet_from_index(*idx)?;
                 let r = self.rows_in_sheet;
+                let thousands = self.thousands.as_ref();
                 // A constant-memory sheet writes the previous row to its spill file
                 // here, and the xlsx writer panics if that write fails (a full disk).
                 xlsx_call(|| -> Result<()> {
                     for (c, v) in values.iter().enumerate() {
-                        write_xlsx_value(ws, r, c as u16, v, None)?;
+                        let f = if matches!(v, Value::Int(_)) {
+                            thousands
+                        } else {
+                            None
+                        };
+                        write_xlsx_value(ws, r, c as u16, v, f)?;
                     }
                     Ok(())
                 })??;

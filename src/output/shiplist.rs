@@ -25,15 +25,23 @@ pub const HEADERS: [&str; 10] = [
 
 const WIDTHS: [f64; 10] = [8.0, 11.0, 16.0, 10.0, 44.0, 24.0, 14.0, 11.0, 28.0, 6.0];
 
-/// A shipped order as the list's row.
+/// A shipped order as the list's row. The building (方書) is split from the address
+/// the same way the labels and the carrier files split it, so the three agree.
 pub fn row_values(r: &ListRow) -> Vec<Value> {
+    let (street, building) = match r.address.as_deref() {
+        Some(a) => {
+            let (s, b) = super::address::split_building(a, r.address2.as_deref());
+            (Some(s), b)
+        }
+        None => (None, r.address2.clone()),
+    };
     vec![
         Value::Int(r.shipment),
         Value::Text(r.participant_id.clone()),
         Value::Text(r.name.clone()),
         r.postal_code.clone().into(),
-        r.address.clone().into(),
-        r.address2.clone().into(),
+        street.into(),
+        building.into(),
         r.phone.clone().into(),
         Value::Text(r.prize_code.clone()),
         Value::Text(r.prize_name.clone()),
@@ -60,7 +68,10 @@ pub fn xlsx(title: &str, rows: &[ListRow], created: &ExcelDateTime) -> Result<Ve
     if rows.is_empty() {
         ws.write_string_with_format(1, 0, "該当なし", &st.base)?;
     }
+    let (mut quantity, mut people) = (0i64, std::collections::BTreeSet::new());
     for (n, r) in rows.iter().enumerate() {
+        quantity += r.quantity;
+        people.insert(r.participant_id.as_str());
         for (c, v) in row_values(r).into_iter().enumerate() {
             let cell = match v {
                 Value::Int(n) => Cell::Num(n as f64, xlsx::INT, Tone::Plain),
@@ -70,6 +81,21 @@ pub fn xlsx(title: &str, rows: &[ListRow], created: &ExcelDateTime) -> Result<Ve
             };
             xlsx::write_cell(ws, &st, 1 + n as u32, c as u16, &cell)?;
         }
+    }
+    if !rows.is_empty() {
+        // The totals the packer checks the boxes against, below the list.
+        let r = rows.len() as u32 + 2;
+        ws.write_string_with_format(
+            r,
+            0,
+            format!(
+                "合計: {} 件、{} 名、数量 {}",
+                rows.len(),
+                people.len(),
+                quantity
+            ),
+            &st.heading,
+        )?;
     }
     Ok(wb.save_to_buffer()?)
 }
@@ -115,7 +141,11 @@ pub fn render(
             match format {
                 ShipFormat::Csv => csv(rows)?,
                 _ => xlsx(
-                    &format!("{} 発送リスト（発送番号 {shipment}）", program.program.name),
+                    &format!(
+                        "{} 発送リスト（発送番号 {shipment}、出荷予定日 {}）",
+                        program.program.name,
+                        ship_date.format("%Y/%m/%d")
+                    ),
                     rows,
                     &super::xlsx::created_datetime(created_at),
                 )?,
@@ -165,6 +195,12 @@ pub fn render(
                         ));
                     }
                     notes.extend(w.notes);
+                    notes.push(format!(
+                        "このファイルは Excel で開いて保存し直さず、そのまま{}に取り込んでください。\
+                         Excel で保存すると、お客様コード・電話番号・郵便番号の先頭の 0 が消えます \
+                         (do not re-save in Excel: leading zeros are lost)",
+                        c.as_ja()
+                    ));
                     w.bytes
                 }
             }

@@ -285,7 +285,7 @@ pub fn page(ws: &mut Worksheet, p: &Page) -> Result<()> {
     }
     if let Some(t) = &p.title {
         ws.set_header(format!("&L&9{}&R&9&A", header_text(t)));
-        ws.set_footer("&C&9&P / &N");
+        ws.set_footer("&C&9&P / &N&R&8印刷 &D &T");
     }
     ws.set_print_gridlines(p.gridlines);
     if !p.gridlines {

@@ -192,20 +192,30 @@ fn points_export_to_xlsx_and_one_participants_detail() {
         .stderr_has("P001: 記録 61 日、日々のポイント 274、ボーナス 20、使用 0、残高 294")
         .stdout;
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0], "区分,日付,歩数,ポイント,取込み,内容");
-    assert_eq!(lines[1], "日,2025-06-01,10000,5,2,標準の表");
-    assert_eq!(lines[31], "日,2025-07-01,8000,4,3,標準の表");
+    assert_eq!(lines[0], "参加者番号,区分,日付,歩数,ポイント,取込み,内容");
+    assert_eq!(lines[1], "P001,日,2025-06-01,10000,5,2,標準の表");
+    assert_eq!(lines[31], "P001,日,2025-07-01,8000,4,3,標準の表");
     assert_eq!(
         lines[62],
-        "ボーナス,2025-06,,20,,毎日1万歩達成（10000 歩以上の日が 30 日、条件 20 日）"
+        "P001,ボーナス,2025-06,,20,,毎日1万歩達成（10000 歩以上の日が 30 日、条件 20 日）"
     );
-    assert_eq!(lines.len(), 63);
+    // The ledger ends with the balance it comes to.
+    assert!(lines[63].starts_with("P001,残高,"), "{}", lines[63]);
+    assert!(
+        lines[63].ends_with(",,294,,獲得 294（日々 274、ボーナス 20）− 使用 0"),
+        "{}",
+        lines[63]
+    );
+    assert_eq!(lines.len(), 64);
 
     let out = e
         .run(&["points", "--participant", "P002", "--detail"])
         .ok()
         .stdout;
-    assert!(out.contains("日,2025-07-01,4000,3,3,65歳以上の表"), "{out}");
+    assert!(
+        out.contains("P002,日,2025-07-01,4000,3,3,65歳以上の表"),
+        "{out}"
+    );
 
     e.run(&["points", "--participant", "P999"])
         .refused()
