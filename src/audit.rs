@@ -904,6 +904,8 @@ mod tests {
         d.count("inserted", 60);
         d.count("dry_run", true);
         d.count("orders_accepted", 3);
+        d.count("rejected.prize.out_of_stock", 2);
+        d.count("some_new_key", 1);
         let m = serde_json::to_value(&d).unwrap();
         let e = Entry {
             seq: 1,
@@ -913,6 +915,11 @@ mod tests {
             detail: m,
             hash: String::new(),
         };
-        assert_eq!(e.counts_text(), "追加 60、検査のみ はい、orders_accepted 3");
+        let stock = crate::validate::meaning("prize.out_of_stock");
+        assert!(!stock.is_empty());
+        assert_eq!(
+            e.counts_text(),
+            format!("追加 60、検査のみ はい、受付した申込み 3、却下（{stock}） 2、some_new_key 1")
+        );
     }
 }

@@ -47,3 +47,6 @@ mod listings;
 
 #[path = "it/messages.rs"]
 mod messages;
+
+#[path = "it/documents.rs"]
+mod documents;

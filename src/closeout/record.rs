@@ -99,8 +99,8 @@ pub fn method(erase_exports: bool) -> Method {
             .to_string(),
     );
     Method {
-        summary: "アプリケーション（stepcard）による論理消去: secure_delete を有効にした全行削除、WAL のチェックポイントと切り詰め、\
-                  VACUUM、0 による上書きの後のファイル削除"
+        summary: "アプリケーション（stepcard）による論理消去: 削除した内容を 0 で上書きする設定での全行削除、\
+                  更新ログ（WAL）の書き戻しと切り詰め、ファイルの再構成、0 による上書きの後のファイル削除"
             .into(),
         steps,
         standard: "アプリケーション層での論理消去であり、NIST SP 800-88 にいう記憶媒体のサニタイズ（Clear・Purge・Destroy）ではない"

@@ -216,7 +216,7 @@ fn detail(
                     let code = o.code.unwrap_or_default();
                     match crate::validate::meaning(&code) {
                         "" => format!("却下（{code}）"),
-                        m => format!("却下: {m}（{code}）"),
+                        m => format!("却下: {m}"),
                     }
                 }
             )),

@@ -131,10 +131,6 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
         .clone()
         .set_align(FormatAlign::Right)
         .set_border_bottom(FormatBorder::None);
-    let table_name = value
-        .clone()
-        .set_font_size(8)
-        .set_font_color(Color::RGB(0x606060));
     let small = value.clone().set_font_size(9);
     let seal = st
         .tone(Tone::Mark)
@@ -243,8 +239,7 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
     let r0 = it.head("消去したデータ\n（区分・件数）", cats.len() as u32)?;
     for (i, c) in cats.iter().enumerate() {
         let r = r0 + i as u32;
-        it.ws.merge_range(r, 2, r, 4, &c.category, &value)?;
-        it.ws.merge_range(r, 5, r, 6, &c.table, &table_name)?;
+        it.ws.merge_range(r, 2, r, 6, &c.category, &value)?;
         it.ws.merge_range(
             r,
             7,

@@ -1130,7 +1130,7 @@ fn baseline_classes(data: &Data, threshold: i64, d: &mut Disclosure) -> Vec<Bloc
         )),
         Block::Note(format!(
             "最初の月の平均が {th}歩未満の層は、健幸ポイントの複数自治体による実証で「無関心層」の目安とされた層です（運動習慣は問うていません）。\
-             基準はプログラムファイルの report.baseline_threshold で変えられます（既定 8,000歩）。対象は2か月以上記録のある参加者。"
+             この基準（既定 8,000歩）は事業の設定で変えられます。対象は2か月以上記録のある参加者。"
         )),
         Block::Table(t),
     ]
