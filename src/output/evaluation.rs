@@ -8,7 +8,8 @@ use crate::output::xlsx::{self, Cell, Page, Styles, Tone};
 use crate::report::{Block, Chart, Fig, Fmt, Report, Sheet, Shown, Table, HIDDEN_MARK, NONE_MARK};
 use anyhow::Result;
 use rust_xlsxwriter::{
-    Chart as XChart, ChartEmptyCells, ChartFont, ChartLegendPosition, ChartType, Workbook,
+    Chart as XChart, ChartEmptyCells, ChartFont, ChartFormat, ChartLegendPosition, ChartLine,
+    ChartLineDashType, ChartMarker, ChartMarkerType, ChartSolidFill, ChartType, Workbook,
     Worksheet,
 };
 
@@ -276,6 +277,34 @@ fn write_figure_table(
     Ok(r)
 }
 
+/// Line colour, marker and dash of each series in turn: hues far apart (blue,
+/// orange, green, red, purple, brown, grey), each with its own marker.
+const SERIES_LOOKS: [(&str, ChartMarkerType, ChartLineDashType); 7] = [
+    ("#1F77B4", ChartMarkerType::Circle, ChartLineDashType::Solid),
+    ("#FF7F0E", ChartMarkerType::Square, ChartLineDashType::Solid),
+    (
+        "#2CA02C",
+        ChartMarkerType::Triangle,
+        ChartLineDashType::Dash,
+    ),
+    (
+        "#D62728",
+        ChartMarkerType::Diamond,
+        ChartLineDashType::Solid,
+    ),
+    ("#9467BD", ChartMarkerType::X, ChartLineDashType::RoundDot),
+    (
+        "#8C564B",
+        ChartMarkerType::Star,
+        ChartLineDashType::LongDash,
+    ),
+    (
+        "#7F7F7F",
+        ChartMarkerType::Circle,
+        ChartLineDashType::DashDot,
+    ),
+];
+
 fn write_charts(
     ws: &mut Worksheet,
     report: &Report,
@@ -296,16 +325,27 @@ fn write_charts(
     )?;
     data_row += 1;
     for (i, chart) in charts.iter().enumerate() {
+        // A band whose every value is suppressed has nothing to draw: it is left out of
+        // the chart and its legend (the table above says why its cells are empty).
+        let series: Vec<&(String, Vec<_>)> = chart
+            .series
+            .iter()
+            .filter(|(_, values)| {
+                values
+                    .iter()
+                    .any(|v| matches!(report.show(v), Shown::Number(..)))
+            })
+            .collect();
         let top = data_row;
         ws.write_string_with_format(top, 0, "月", &f.head)?;
         ws.set_row_height(top, 28)?;
-        for (s, (name, _)) in chart.series.iter().enumerate() {
+        for (s, (name, _)) in series.iter().enumerate() {
             ws.write_string_with_format(top, s as u16 + 1, name, &f.head)?;
         }
         for (k, cat) in chart.categories.iter().enumerate() {
             let row = top + 1 + k as u32;
             ws.write_string_with_format(row, 0, cat, f.tone(Tone::Plain))?;
-            for (s, (_, values)) in chart.series.iter().enumerate() {
+            for (s, (_, values)) in series.iter().enumerate() {
                 let col = s as u16 + 1;
                 let cell = match values.get(k).map(|v| report.show(v)) {
                     Some(Shown::Number(v, _)) => Cell::Num(v, xlsx::INT, Tone::Plain),
@@ -325,12 +365,29 @@ fn write_charts(
         xc.legend().set_position(ChartLegendPosition::Right);
         xc.show_empty_cells_as(ChartEmptyCells::Gaps);
         xc.set_width(CHART_W).set_height(CHART_H);
-        for s in 0..chart.series.len() {
+        for s in 0..series.len() {
             let col = s as u16 + 1;
+            // Colours a reader tells apart (and in grey print, the markers and dashes).
+            let (color, marker, dash) = SERIES_LOOKS[s % SERIES_LOOKS.len()];
             xc.add_series()
                 .set_name((sheet, top, col))
                 .set_categories((sheet, top + 1, 0, last.max(top + 1), 0))
-                .set_values((sheet, top + 1, col, last.max(top + 1), col));
+                .set_values((sheet, top + 1, col, last.max(top + 1), col))
+                .set_format(
+                    ChartFormat::new().set_line(
+                        ChartLine::new()
+                            .set_color(color)
+                            .set_width(2.0)
+                            .set_dash_type(dash),
+                    ),
+                )
+                .set_marker(
+                    ChartMarker::new().set_type(marker).set_size(6).set_format(
+                        ChartFormat::new()
+                            .set_solid_fill(ChartSolidFill::new().set_color(color))
+                            .set_line(ChartLine::new().set_color(color)),
+                    ),
+                );
         }
         ws.insert_chart(start + 1 + CHART_ROWS * i as u32, 0, &xc)?;
     }

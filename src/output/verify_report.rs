@@ -101,7 +101,7 @@ fn write_xlsx(
         page(ws, &Page::table(&title))?;
         let mut rows: Vec<(&str, String)> = vec![
             ("事業", meta.program.clone()),
-            ("照合日時", meta.at.clone()),
+            ("照合日時", crate::shown_time(&meta.at)),
             ("照合者（取扱者）", meta.operator.clone()),
         ];
         rows.extend(figures(v));
@@ -395,7 +395,7 @@ fn write_xlsx(
             },
         )?;
         let mut src = book.rows(&info.name)?;
-        crate::output::copy_sheet_marked(
+        let columns = crate::output::copy_sheet_marked(
             ws,
             src.as_mut(),
             MAX_COPY_ROWS,
@@ -415,6 +415,15 @@ fn write_xlsx(
                     })
             },
         )?;
+        // A card sheet (number, month, 31 days) printed one page wide shrinks past
+        // reading: two pages wide, the number columns repeated on each. A long sheet
+        // (a few columns) prints portrait, more rows to the page.
+        if columns > 20 {
+            ws.set_print_fit_to_pages(2, 0);
+            ws.set_repeat_columns(0, 1)?;
+        } else if columns <= 8 {
+            ws.set_portrait();
+        }
     }
     let bytes = wb.save_to_buffer()?;
     crate::output::write_bytes(out, &bytes)

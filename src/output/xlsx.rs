@@ -548,7 +548,7 @@ pub fn copy_sheet_marked<'f>(
     head: Option<&rust_xlsxwriter::Format>,
     plain: Option<&rust_xlsxwriter::Format>,
     mut mark: impl FnMut(u32, usize) -> Option<Marked<'f>>,
-) -> Result<()> {
+) -> Result<usize> {
     let mut widths: Vec<usize> = Vec::new();
     let mut row = crate::sheet::Row::new();
     while src.next_row(&mut row)? {
@@ -595,7 +595,7 @@ pub fn copy_sheet_marked<'f>(
     for (c, w) in widths.iter().enumerate() {
         ws.set_column_width(c as u16, (*w as f64 + 2.0).clamp(5.0, 30.0))?;
     }
-    Ok(())
+    Ok(widths.len())
 }
 
 #[cfg(test)]
