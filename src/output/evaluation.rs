@@ -389,7 +389,18 @@ fn write_charts(
                     ),
                 );
         }
-        ws.insert_chart(start + 1 + CHART_ROWS * i as u32, 0, &xc)?;
+        let at = start + 1 + CHART_ROWS * i as u32;
+        if series.is_empty() {
+            // Nothing to draw (no data yet, or every band suppressed): say so in its place.
+            ws.write_string_with_format(
+                at,
+                0,
+                format!("{}: 表示できる値がありません（記録がないか、すべて秘匿）", chart.title),
+                &f.note,
+            )?;
+        } else {
+            ws.insert_chart(at, 0, &xc)?;
+        }
     }
     Ok(data_row)
 }
