@@ -530,6 +530,8 @@ const COUNT_LABELS: &[(&str, &str)] = &[
     ("prizes", "景品"),
     ("entries", "監査記録"),
     ("exports", "複製"),
+    ("card_mailing", "台紙の送付番号"),
+    ("cards", "台紙（枚）"),
 ];
 
 /// Counts in the order of `COUNT_LABELS` (the order an import reads), unknown keys last.

@@ -41,3 +41,6 @@ mod postal;
 
 #[path = "it/closeout_review.rs"]
 mod closeout_review;
+
+#[path = "it/cards.rs"]
+mod cards;

@@ -5,6 +5,7 @@
 //! CSV text that would start a formula is neutralized with a leading `'`).
 
 pub mod address;
+pub mod cards;
 pub mod carrier;
 pub mod certificate;
 pub mod error_report;

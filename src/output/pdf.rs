@@ -33,6 +33,13 @@ pub const A4_H_MM: f64 = 297.0;
 pub const ASCENT_EM: f64 = 0.88;
 pub const DESCENT_EM: f64 = 0.12;
 
+/// Whether an output path names a PDF (`.pdf`, any case).
+pub fn is_pdf(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("pdf"))
+}
+
 pub fn mm_to_pt(mm: f64) -> f64 {
     mm * 72.0 / 25.4
 }
@@ -58,21 +65,31 @@ pub fn missing_chars(s: &str) -> Vec<char> {
     out
 }
 
-/// Advance widths, in thousandths of an em, by glyph id.
+/// Glyph ids and advance widths (thousandths of an em); each character's glyph is
+/// looked up once per thread (a document draws the same few hundred over and over).
 struct Metrics {
     face: ttf_parser::Face<'static>,
     per_em: f64,
+    glyphs: std::cell::RefCell<std::collections::HashMap<char, u16>>,
 }
 
 impl Metrics {
     fn new() -> Metrics {
         let face = face();
         let per_em = f64::from(face.units_per_em());
-        Metrics { face, per_em }
+        Metrics {
+            face,
+            per_em,
+            glyphs: Default::default(),
+        }
     }
 
     fn glyph(&self, c: char) -> u16 {
-        self.face.glyph_index(c).map(|g| g.0).unwrap_or(0)
+        *self
+            .glyphs
+            .borrow_mut()
+            .entry(c)
+            .or_insert_with(|| self.face.glyph_index(c).map(|g| g.0).unwrap_or(0))
     }
 
     /// Advance of glyph `g` in thousandths of an em.
@@ -98,6 +115,10 @@ pub fn text_width_mm(s: &str, size_pt: f64) -> f64 {
     })
 }
 
+fn char_width_mm(c: char, size_pt: f64) -> f64 {
+    METRICS.with(|m| pt_to_mm(m.advance(m.glyph(c)) / 1000.0 * size_pt))
+}
+
 /// Characters a line must not start with (行頭禁則): they hang on the line before.
 const NO_LINE_START: &str =
     "、。，．・：；？！）」』】〕〉》｝ー～ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ,.)]}:;!?";
@@ -111,7 +132,7 @@ pub fn wrap(s: &str, size_pt: f64, width_mm: f64) -> Vec<String> {
         let mut line = String::new();
         let mut w = 0.0;
         for c in para.chars() {
-            let cw = text_width_mm(&c.to_string(), size_pt);
+            let cw = char_width_mm(c, size_pt);
             if w + cw > width_mm + 1e-6 && !line.is_empty() && !NO_LINE_START.contains(c) {
                 // Break at the last space of an ASCII run, else here.
                 let cut = if c.is_ascii_alphanumeric() {
