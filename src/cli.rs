@@ -284,7 +284,7 @@ pub struct LabelsArgs {
     /// 参加案内の郵送分: まだ送っていない台紙の参加者 (card participants not yet sent the guidance; the mailing is recorded)
     #[arg(long)]
     pub guidance: bool,
-    /// 出力ファイル (.xlsx: ラベル用紙に合わせた配置; .csv: 差し込み印刷用)
+    /// 出力ファイル (.pdf: ラベル用紙に mm 単位で正確に配置、何枚でも 1 ファイル; .xlsx: ラベル用紙に合わせた配置; .csv: 差し込み印刷用)
     #[arg(long)]
     pub out: PathBuf,
     #[arg(long, default_value = "a4-12", help = crate::layout::LAYOUT_HELP)]

@@ -44,3 +44,6 @@ mod closeout_review;
 
 #[path = "it/cards.rs"]
 mod cards;
+
+#[path = "it/pdf_labels.rs"]
+mod pdf_labels;

@@ -12,7 +12,7 @@
 //!
 //! Pages are written to the file as each is finished ([`super::StreamFile`]): what stays
 //! in memory is the page being drawn, the set of glyphs used (at most the font's 7,486)
-//! and 24 bytes per page for the cross-reference table and the page tree.
+//! and 20 bytes per page for the cross-reference table and the page tree.
 
 use super::{FileRecord, StreamFile};
 use anyhow::{Context, Result};
