@@ -119,13 +119,17 @@ fn char_width_mm(c: char, size_pt: f64) -> f64 {
     METRICS.with(|m| pt_to_mm(m.advance(m.glyph(c)) / 1000.0 * size_pt))
 }
 
-/// Characters a line must not start with (行頭禁則): they hang on the line before.
+/// Characters a line must not start with (行頭禁則): the character before them is
+/// carried to the next line with them.
 const NO_LINE_START: &str =
-    "、。，．・：；？！）」』】〕〉》｝ー～ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ,.)]}:;!?";
+    "）」』】〕〉》｝ー～ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ・：；？！)]}:;!?";
+/// Punctuation that may hang past the line's end instead (ぶら下げ).
+const HANG: &str = "、。，．,.";
 
-/// `s` broken into lines no wider than `width_mm` at `size_pt`: at a space or line break
-/// where there is one, anywhere between Japanese characters, never before a closing
-/// mark. A single word wider than the box is broken where it must be.
+/// `s` broken into lines no wider than `width_mm` at `size_pt`: at a line break, a
+/// space, anywhere between Japanese characters, before an ASCII word (not inside one),
+/// never before a closing mark or small kana; 、。 may hang past the end. A single word
+/// wider than the box is broken where it must be.
 pub fn wrap(s: &str, size_pt: f64, width_mm: f64) -> Vec<String> {
     let mut lines = Vec::new();
     for para in s.split('\n') {
@@ -133,22 +137,32 @@ pub fn wrap(s: &str, size_pt: f64, width_mm: f64) -> Vec<String> {
         let mut w = 0.0;
         for c in para.chars() {
             let cw = char_width_mm(c, size_pt);
-            if w + cw > width_mm + 1e-6 && !line.is_empty() && !NO_LINE_START.contains(c) {
-                // Break at the last space of an ASCII run, else here.
-                let cut = if c.is_ascii_alphanumeric() {
-                    line.rfind(' ').filter(|&i| i > 0)
-                } else {
-                    None
-                };
-                match cut {
-                    Some(i) => {
-                        let rest = line[i + 1..].to_string();
-                        line.truncate(i);
-                        lines.push(std::mem::take(&mut line));
-                        line = rest;
-                    }
-                    None => lines.push(std::mem::take(&mut line)),
+            if w + cw > width_mm + 1e-6 && !line.is_empty() {
+                if HANG.contains(c) {
+                    line.push(c);
+                    w += cw;
+                    continue;
                 }
+                let mut carry = String::new();
+                if c.is_ascii_graphic() {
+                    // Carry the ASCII word this character continues.
+                    let start = line
+                        .char_indices()
+                        .rev()
+                        .take_while(|(_, ch)| ch.is_ascii_graphic())
+                        .last()
+                        .map(|(i, _)| i);
+                    if let Some(i) = start.filter(|&i| i > 0) {
+                        carry = line.split_off(i);
+                    }
+                } else if NO_LINE_START.contains(c) && line.chars().count() > 1 {
+                    if let Some(last) = line.pop() {
+                        carry.push(last);
+                    }
+                }
+                let done = std::mem::take(&mut line);
+                lines.push(done.trim_end_matches(' ').to_string());
+                line = carry;
                 w = text_width_mm(&line, size_pt);
                 if c == ' ' {
                     continue;
@@ -613,6 +627,22 @@ mod tests {
             wrap("abc def", 10.0, text_width_mm("abc de", 10.0)),
             vec!["abc", "def"]
         );
+        // An ASCII word is carried whole, not split, and what went before stays.
+        let w = text_width_mm("あいうえおかきくけこUTF", 10.0);
+        let l = wrap("あいうえおかきくけこUTF-8 さしすせそ", 10.0, w);
+        assert_eq!(l[0], "あいうえおかきくけこ");
+        assert!(l[1].starts_with("UTF-8"), "{l:?}");
+        // Small kana never start a line: the character before goes down with it.
+        let w = text_width_mm("チェ", 10.0);
+        assert_eq!(wrap("チェック", 10.0, w), vec!["チ", "ェッ", "ク"]);
+        // No line is wider than the box except by a hanging 、 or 。
+        let text = "アプリケーション（stepcard）による論理消去: secure_delete を有効にした全行削除、WAL のチェックポイントと切り詰め、VACUUM。";
+        for width in [30.0, 45.0, 60.0] {
+            for l in wrap(text, 9.0, width) {
+                let l = l.trim_end_matches(['、', '。']);
+                assert!(text_width_mm(l, 9.0) <= width + 1e-6, "{l} > {width}");
+            }
+        }
         let (pt, l) = fit(
             "あいうえおかきくけこ",
             pt_to_mm(50.0),

@@ -1,6 +1,7 @@
-//! Labels as PDF: measured from the PDF itself (`pdftotext -bbox`), the first label's
-//! text lies inside its rectangle on the label sheet, for every built-in layout, and
-//! starts where the layout's padding says.
+//! Print-exact PDF documents. Labels: measured from the PDF itself (`pdftotext -bbox`),
+//! the first label's text lies inside its rectangle on the label sheet, for every
+//! built-in layout, and starts where the layout's padding says. The erasure
+//! certificate: a PDF beside the `.xlsx`, saying what the `.xlsx` says.
 
 use crate::cards::{have_tool, page_count};
 use crate::harness::*;
@@ -165,4 +166,64 @@ fn labels_refuse_an_unknown_extension_and_a_character_the_font_lacks() {
     assert_eq!(e.count("SELECT count(*) FROM mailings"), 0);
     // The spreadsheet label is still possible (the printer's font may have it).
     e.run(&["labels", "--guidance", "--out", "g.xlsx"]).ok();
+}
+
+#[test]
+fn the_close_out_writes_the_certificate_as_pdf_too_saying_what_the_xlsx_says() {
+    let e = Env::with_roster();
+    e.run(&["cards", "--out", "cards.pdf", "--months", "2025-05"])
+        .ok();
+    close_out(&e, &["--erase-exports"]).ok();
+    let pdf_path = e.path(&format!("ret/消去証明書_{CONTRACT}.pdf"));
+    let xlsx_path = e.path(&format!("ret/消去証明書_{CONTRACT}.xlsx"));
+    let pdf = std::fs::read(&pdf_path).expect("the PDF certificate beside the xlsx");
+    assert_eq!(page_count(&pdf), 1, "one A4 page to stamp");
+    assert!(String::from_utf8_lossy(&pdf).contains("/FontFile2"));
+    // The cards PDF (it holds names) was an export the close-out erased.
+    assert!(!e.path("cards.pdf").exists());
+    // `--verify` still reads the record's SHA-256 from the .xlsx.
+    e.run(&[
+        "close-out",
+        "--verify",
+        &format!("ret/消去記録_{CONTRACT}.json"),
+        "--package",
+        &format!("ret/返還データ_{CONTRACT}.zip"),
+    ])
+    .ok();
+    if !have_tool("pdftotext") {
+        return;
+    }
+    let out = Command::new("pdftotext")
+        .args(["-raw"])
+        .arg(&pdf_path)
+        .arg("-")
+        .output()
+        .unwrap();
+    let text: String = String::from_utf8(out.stdout)
+        .unwrap()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    // Every text of the .xlsx certificate is on the PDF (the internal table names
+    // excepted: the PDF leaves them to the record), with the seal boxes.
+    let cells = read_xlsx(&xlsx_path, "消去証明書");
+    let mut checked = 0;
+    for cell in cells.iter().flatten().flat_map(|c| c.lines()) {
+        let cell: String = cell.chars().filter(|c| !c.is_whitespace()).collect();
+        let table_name = cell.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+        if cell.is_empty() || table_name {
+            continue;
+        }
+        assert!(text.contains(&cell), "the PDF lacks「{cell}」");
+        checked += 1;
+    }
+    assert!(checked > 40, "{checked}");
+    // The two seal boxes (印) as on the .xlsx, and no more.
+    let xlsx_seals: usize = cells
+        .iter()
+        .flatten()
+        .map(|c| c.matches('印').count())
+        .sum();
+    assert_eq!(text.matches('印').count(), xlsx_seals);
+    assert!(cells.iter().flatten().filter(|c| *c == "印").count() == 2);
 }
