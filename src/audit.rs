@@ -564,6 +564,8 @@ const COUNT_LABELS: &[(&str, &str)] = &[
     ("answers_pre", "事前の回答"),
     ("respondents_post", "事後の回答者"),
     ("answers_post", "事後の回答"),
+    ("card_mailing", "台紙の送付番号"),
+    ("cards", "台紙（枚）"),
 ];
 
 /// A count key as an auditor reads it: the table above, or a key made of a prefix and

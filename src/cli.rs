@@ -85,6 +85,8 @@ pub enum Command {
     Ship(ShipArgs),
     /// 宛名ラベル: 発送分または参加案内の郵送分を A4 ラベル用紙に (mailing labels for a shipment or the guidance mailing)
     Labels(LabelsArgs),
+    /// 記録台紙: 参加者ごとの A4 の台紙（参加者番号と QR コード、氏名、月ごとの記入欄、ポイントのしくみ、送付のしかた）を PDF に (pre-printed point cards)
+    Cards(CardsArgs),
     /// 事前・事後アンケート (questionnaire answers)
     #[command(subcommand)]
     Survey(SurveyCmd),
@@ -350,7 +352,7 @@ pub struct LabelsArgs {
     /// 参加案内の郵送分: まだ送っていない台紙の参加者 (card participants not yet sent the guidance; the mailing is recorded)
     #[arg(long)]
     pub guidance: bool,
-    /// 出力ファイル (.xlsx: ラベル用紙に合わせた配置; .csv: 差し込み印刷用)
+    /// 出力ファイル (.pdf: ラベル用紙に mm 単位で正確に配置、何枚でも 1 ファイル; .xlsx: ラベル用紙に合わせた配置; .csv: 差し込み印刷用)
     #[arg(long)]
     pub out: PathBuf,
     #[arg(long, default_value = "a4-12", help = crate::layout::LAYOUT_HELP)]
@@ -367,6 +369,29 @@ pub struct LabelsArgs {
     /// 参加案内をこの参加者だけに (only these participants; repeatable)
     #[arg(long, value_name = "ID", conflicts_with = "shipment")]
     pub participant: Vec<String>,
+}
+
+/// `cards --out 台紙.pdf [--participants all|FILE] [--months 2025-05..2025-07]`
+#[derive(Debug, Args)]
+#[command(
+    after_help = "例: stepcard cards --out 台紙.pdf --months 2025-05..2025-07\n\
+1 枚の台紙に 3 か月分。期間が長いと 1 人に複数枚（枚数は終了時に表示）。\n\
+参加案内の封筒に同封します。書き出した台紙は参加者ごとに記録され（取扱状況報告に出ます）、\n\
+氏名を含むため個人情報の複製として記録されます。"
+)]
+pub struct CardsArgs {
+    /// 出力ファイル (.pdf)
+    #[arg(long)]
+    pub out: PathBuf,
+    /// 対象: all（台紙の参加者全員）か、参加者番号を 1 行に 1 つ書いたファイル (.txt/.csv) (all card participants, or a file of participant numbers)
+    #[arg(long, value_name = "all|FILE", default_value = "all")]
+    pub participants: String,
+    /// 月の範囲 YYYY-MM..YYYY-MM（または YYYY-MM）。省略時は事業期間 (months; default the program period)
+    #[arg(long, value_name = "YYYY-MM..YYYY-MM")]
+    pub months: Option<String>,
+    /// 送付の締切: 各台紙の最後の月の翌月の何日か（1〜28、既定 10） (the card is due on this day of the month after its last month)
+    #[arg(long, value_name = "DAY", default_value_t = 10)]
+    pub due_day: u32,
 }
 
 #[derive(Debug, Subcommand)]

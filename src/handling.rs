@@ -93,6 +93,8 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("exports", "複製（出力ファイル）の索引", NONE),
     ("audit_log", "監査ログ", NONE),
     ("meta", "設定（プログラム・監査ログの控え）", NONE),
+    ("card_mailings", "記録台紙の送付（回ごと）", NONE),
+    ("cards_sent", "記録台紙の送付先（参加者別）", LINKED),
 ];
 const PERSONAL: &str = "含む";
 const LINKED: &str = "参加者番号で個人に結びつく";

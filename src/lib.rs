@@ -105,6 +105,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Status { .. } => "status",
         Command::Ship(_) => "ship",
         Command::Labels(_) => "labels",
+        Command::Cards(_) => "cards",
         Command::Survey(SurveyCmd::Import { .. }) => "survey import",
         Command::Report(_) => "report",
         Command::Audit(_) => "audit",
@@ -161,6 +162,7 @@ fn inputs_of(command: &Command) -> Vec<std::path::PathBuf> {
         | Command::Survey(SurveyCmd::Import { file, .. }) => vec![file.clone()],
         Command::Steps(StepsCmd::Import { files, .. }) => files.clone(),
         Command::Steps(StepsCmd::Verify(a)) => vec![a.first.clone(), a.second.clone()],
+        Command::Cards(a) if a.participants != "all" => vec![a.participants.clone().into()],
         _ => Vec::new(),
     }
 }
@@ -199,6 +201,7 @@ fn dispatch(ctx: &mut cmd::Ctx, command: &Command) -> Result<()> {
         Command::Status { format } => cmd::status::run(ctx, format.get()),
         Command::Ship(args) => cmd::ship::run(ctx, args),
         Command::Labels(args) => cmd::labels::run(ctx, args),
+        Command::Cards(args) => cmd::cards::run(ctx, args),
         Command::Survey(SurveyCmd::Import { file, opts }) => cmd::survey::import(ctx, file, opts),
         Command::Report(args) => cmd::report::run(ctx, args),
         Command::Audit(args) => cmd::audit::run(ctx, args),

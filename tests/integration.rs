@@ -50,3 +50,8 @@ mod messages;
 
 #[path = "it/documents.rs"]
 mod documents;
+#[path = "it/cards.rs"]
+mod cards;
+
+#[path = "it/pdf_labels.rs"]
+mod pdf_labels;

@@ -709,6 +709,7 @@ fn carry_on(mut st: State, needles: &Needles, opts: &Options) -> Result<Outcome>
         pkg_path.clone(),
         return_dir.join(&rec_name),
         return_dir.join(&cert_name),
+        return_dir.join(&cert_name).with_extension("pdf"),
     ];
 
     if st.step == Step::Packaged {
@@ -931,15 +932,20 @@ fn finish(
     let rec_file = crate::output::write_bytes(&rec_path, &json)?;
     let xlsx = crate::output::certificate::render(&record, rec_name, &rec_file.sha256)?;
     crate::output::write_bytes(&cert_path, &xlsx)?;
+    // The same certificate as a PDF beside it, to print exactly as laid out and stamp.
+    let cert_pdf = cert_path.with_extension("pdf");
+    crate::output::certificate::write_pdf(&cert_pdf, &record, rec_name, &rec_file.sha256)?;
     erase::sync_dir(&cert_path);
     // Neither may hold a participant's value (a file name chosen after a person, say).
     let mut scanner = scan::Scanner::new(needles, &[]);
     scanner.file(&rec_path);
     scanner.file(&cert_path);
+    scanner.file(&cert_pdf);
     if !scanner.report.hits.is_empty() || !scanner.report.unreadable.is_empty() {
         let lines = scan::describe(&scanner.report);
         let _ = erase::overwrite_and_remove(&rec_path);
         let _ = erase::overwrite_and_remove(&cert_path);
+        let _ = erase::overwrite_and_remove(&cert_pdf);
         bail!(
             "消去記録・消去証明書に参加者の情報が含まれてしまうため、作成を取りやめました（ファイル名などを確かめてください）\
              (the record or certificate would hold personal data; not written):\n  {}",

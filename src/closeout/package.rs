@@ -127,6 +127,8 @@ pub fn category(table: &str) -> String {
         "mailings" => "参加案内の発送記録",
         "guidance_mailed" => "参加案内の送付先（参加者別）",
         "survey_answers" => "アンケート回答",
+        "card_mailings" => "記録台紙の送付記録",
+        "cards_sent" => "記録台紙の送付先（参加者別）",
         _ => return table.to_string(),
     };
     ja.to_string()

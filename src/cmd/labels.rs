@@ -1,6 +1,7 @@
 //! `labels --shipment N | --guidance --out FILE [--layout NAME] [--start-at K]`:
-//! mailing labels, `.xlsx` laid out on the label sheet (see `crate::output::labels`) or
-//! `.csv` for a word processor's mail merge.
+//! mailing labels laid out on the label sheet (see `crate::output::labels`), as `.pdf`
+//! (drawn in millimetres: each label exactly where the layout says, any number of
+//! sheets in one file) or `.xlsx`, or `.csv` for a word processor's mail merge.
 //!
 //! `--guidance` is the participation-guidance mailing (参加案内): card participants
 //! (not app users) not yet sent it. The mailing and each participant it reached are
@@ -18,13 +19,26 @@ use anyhow::{bail, Result};
 
 /// Everything about the label sheet decided before reading any personal data.
 struct Sheet {
+    /// Csv, or Xlsx for a laid-out sheet (also when `pdf`).
     format: TableFormat,
+    /// The laid-out sheet is drawn as a PDF.
+    pdf: bool,
     layout: Layout,
     offset: (f64, f64),
 }
 
 fn sheet(ctx: &Ctx, args: &LabelsArgs) -> Result<Sheet> {
-    let format = TableFormat::from_path(&args.out)?;
+    let pdf = crate::output::pdf::is_pdf(&args.out);
+    let format = if pdf {
+        TableFormat::Xlsx
+    } else {
+        TableFormat::from_path(&args.out).map_err(|_| {
+            crate::usage(format!(
+                "{}: ラベルは .pdf（ラベル用紙に正確な位置で）、.xlsx（ラベル用紙）、.csv（差し込み印刷）のどれかで書き出します。拡張子を直してください (the output must end in .pdf, .xlsx or .csv)",
+                args.out.display()
+            ))
+        })?
+    };
     let Some(layout) = labels::find_layout(&args.layout, &ctx.program) else {
         let mut names: Vec<String> = BUILTIN.iter().map(|b| b.name.to_string()).collect();
         if let Some(n) = ctx.program.labels.as_ref().and_then(|l| l.layout.clone()) {
@@ -56,18 +70,51 @@ fn sheet(ctx: &Ctx, args: &LabelsArgs) -> Result<Sheet> {
         .unwrap_or((0.0, 0.0));
     Ok(Sheet {
         format,
+        pdf,
         layout,
         offset,
     })
 }
 
-/// The label texts, or every missing postal code and address, one per line.
-fn texts(rows: &[Recipient]) -> std::result::Result<Vec<LabelText>, Vec<String>> {
+/// The label texts, or every missing postal code and address (and, for a PDF, every
+/// character its font cannot print), one per line.
+fn texts(s: &Sheet, rows: &[Recipient]) -> std::result::Result<Vec<LabelText>, Vec<String>> {
     let problems = shipping::recipient_problems(rows);
     if !problems.is_empty() {
         return Err(problems.iter().map(ToString::to_string).collect());
     }
-    Ok(rows.iter().map(labels::label_text).collect())
+    let texts: Vec<LabelText> = rows.iter().map(labels::label_text).collect();
+    if s.pdf {
+        let unprintable: Vec<String> = texts.iter().filter_map(unprintable).collect();
+        if !unprintable.is_empty() {
+            return Err(unprintable);
+        }
+    }
+    Ok(texts)
+}
+
+/// A label with characters the PDF's font lacks (they would print as boxes), named.
+fn unprintable(t: &LabelText) -> Option<String> {
+    let all = format!(
+        "{}{}{}{}",
+        t.postal_code,
+        t.address,
+        t.address2.as_deref().unwrap_or_default(),
+        t.name
+    );
+    let missing = crate::output::pdf::missing_chars(&all);
+    if missing.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{}: {} は PDF のフォント（JIS 第1・第2水準と機種依存文字）にないため印刷できません。名簿の字を直す（𠮷 → 吉 など）か、--out を .xlsx にしてください (characters the PDF font lacks)",
+        t.participant_id,
+        missing
+            .iter()
+            .map(|c| format!("「{c}」(U+{:04X})", *c as u32))
+            .collect::<Vec<_>>()
+            .join("、")
+    ))
 }
 
 fn render(s: &Sheet, start_at: usize, texts: &[LabelText]) -> Result<Rendered> {
@@ -101,6 +148,16 @@ fn write_labels(
     texts: &[LabelText],
     out: &std::path::Path,
 ) -> Result<Written> {
+    if s.pdf {
+        // One file whatever the number: a PDF has no page-break limit.
+        let (rec, rendered) = labels::write_pdf(out, &s.layout, s.offset, start_at, texts)?;
+        return Ok(Written {
+            sha256: rec.sha256.clone(),
+            files: vec![rec],
+            counts: vec![texts.len()],
+            rendered,
+        });
+    }
     let first = if s.format == TableFormat::Csv {
         texts.len().max(1)
     } else {
@@ -254,7 +311,7 @@ fn shipment(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet, n: i64) -> Result<()> {
         );
     }
     let rows = shipments::recipients(&ctx.conn, n)?;
-    let texts = texts(&rows).or_else(|problems| {
+    let texts = texts(s, &rows).or_else(|problems| {
         bail!(
             "発送 {n} の宛名 {} 件に問題があります。ファイルは書き出していません:\n  - {}",
             problems.len(),
@@ -314,7 +371,7 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
         ));
         return Ok(());
     }
-    let texts = match texts(&rows) {
+    let texts = match texts(s, &rows) {
         Ok(t) => t,
         Err(problems) => {
             drop(tx);
@@ -329,6 +386,8 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
     let sha = w.sha256.clone();
     let format = if s.format == TableFormat::Csv {
         "csv".to_string()
+    } else if s.pdf {
+        format!("{} pdf", s.layout.name)
     } else {
         s.layout.name.clone()
     };
@@ -377,13 +436,17 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
 fn calibrate(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
     if s.format != TableFormat::Xlsx {
         return Err(crate::usage(
-            "--calibrate はラベル用紙 (.xlsx) に書き出します。--out は .xlsx にしてください",
+            "--calibrate はラベル用紙 (.pdf か .xlsx) に書き出します。--out は .pdf か .xlsx にしてください",
         ));
     }
     ctx.detail.arg("calibrate", true);
-    let created = crate::output::xlsx::created_datetime(&crate::now());
-    let bytes = labels::render_calibration(&s.layout, &created)?;
-    let rec = crate::output::write_bytes(&args.out, &bytes)?;
+    let rec = if s.pdf {
+        labels::write_calibration_pdf(&args.out, &s.layout)?
+    } else {
+        let created = crate::output::xlsx::created_datetime(&crate::now());
+        let bytes = labels::render_calibration(&s.layout, &created)?;
+        crate::output::write_bytes(&args.out, &bytes)?
+    };
     ctx.say(format!(
         "{}: 調整用シート（{}、{}×{} 面）を書き出しました。A4・倍率 100 %（実際のサイズ）で普通紙に印刷し、ラベル用紙に重ねて光に透かし、\
          枠のずれをプログラムファイル [labels] の offset_x_mm（右へ +）・offset_y_mm（下へ +）に書いてください",

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod batches;
+pub mod cards;
 pub mod closeout;
 pub mod demo;
 pub mod init;

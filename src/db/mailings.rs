@@ -118,3 +118,75 @@ pub fn record_guidance(
     }
     Ok((mailing, resent))
 }
+
+/// A participant to print point cards for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardHolder {
+    pub participant_id: String,
+    pub name: String,
+    pub channel: Option<String>,
+}
+
+/// Every participant of `channel` (the card participants), in number order.
+pub fn card_holders(conn: &Connection, channel: &str) -> Result<Vec<CardHolder>> {
+    let mut stmt =
+        conn.prepare("SELECT id, name, channel FROM participants WHERE channel = ?1 ORDER BY id")?;
+    let rows = stmt
+        .query_map([channel], card_holder)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// One named participant, if on the roster.
+pub fn card_holder_of(conn: &Connection, id: &str) -> Result<Option<CardHolder>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, name, channel FROM participants WHERE id = ?1",
+            [id],
+            card_holder,
+        )
+        .optional()?)
+}
+
+fn card_holder(r: &rusqlite::Row<'_>) -> rusqlite::Result<CardHolder> {
+    Ok(CardHolder {
+        participant_id: r.get(0)?,
+        name: r.get(1)?,
+        channel: r.get(2)?,
+    })
+}
+
+/// A run of point cards to record.
+pub struct NewCards<'a> {
+    pub created_at: &'a str,
+    pub operator: &'a str,
+    /// `2025-05..2025-07`.
+    pub months: &'a str,
+    pub file_sha256: &'a str,
+    /// Cards (A4 pages) printed for each participant.
+    pub cards_each: i64,
+}
+
+/// Record the cards written and each participant they were printed for; returns the
+/// record's id.
+pub fn record_cards(tx: &Connection, m: &NewCards, participants: &[&str]) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO card_mailings(created_at, operator, months, file_sha256, participants, cards) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        rusqlite::params![
+            m.created_at,
+            m.operator,
+            m.months,
+            m.file_sha256,
+            participants.len() as i64,
+            participants.len() as i64 * m.cards_each
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    let mut stmt = tx.prepare(
+        "INSERT INTO cards_sent(participant_id, mailing_id, sent_at, cards) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for p in participants {
+        stmt.execute(rusqlite::params![p, id, m.created_at, m.cards_each])?;
+    }
+    Ok(id)
+}

@@ -218,6 +218,29 @@ CREATE TABLE survey_answers(
 ) WITHOUT ROWID;
 CREATE INDEX survey_by_batch ON survey_answers(batch_id);
 "#,
+    // 6: pre-printed point cards (記録台紙, `stepcard cards`): each run that wrote the
+    // cards, and each participant it printed cards for, so the handling report and the
+    // audit know who was sent cards (they go in the participation-guidance envelope).
+    // No foreign key: the close-out empties tables in name order (card_mailings before
+    // cards_sent), which a reference would refuse.
+    r#"
+CREATE TABLE card_mailings(
+  id INTEGER PRIMARY KEY,
+  created_at TEXT NOT NULL,
+  operator TEXT NOT NULL,
+  months TEXT NOT NULL,
+  file_sha256 TEXT NOT NULL,
+  participants INTEGER NOT NULL,
+  cards INTEGER NOT NULL
+);
+CREATE TABLE cards_sent(
+  participant_id TEXT NOT NULL,
+  mailing_id INTEGER NOT NULL,
+  sent_at TEXT NOT NULL,
+  cards INTEGER NOT NULL,
+  PRIMARY KEY(participant_id, mailing_id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build writes.

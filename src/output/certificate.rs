@@ -98,12 +98,275 @@ fn label_height(label: &str) -> f64 {
     (label.lines().count() as f64) * 15.0 + 4.0
 }
 
-/// The certificate as `.xlsx` bytes.
 /// The text before the erasure record's SHA-256 on the certificate (`close-out --verify`
 /// reads the value back after it).
 pub const RECORD_SHA_LABEL: &str = "消去記録の SHA-256: ";
 
+/// What the certificate says, in its order: the one model both the `.xlsx` and the
+/// `.pdf` are laid out from, so they never say different things.
+pub struct Model {
+    /// `証明書番号　…` and `発行日　…`, top right.
+    pub number: String,
+    pub issued: String,
+    /// `… 様`, and `（担当　…）` when there is a department.
+    pub addressee: String,
+    pub department: Option<String>,
+    pub contractor: String,
+    pub responsible: String,
+    pub title: &'static str,
+    pub statement: String,
+    /// The fixed words of the page (受託者, 取扱責任者, 印, 記, 以上).
+    pub labels: Labels,
+    /// The numbered items of the 記 part.
+    pub items: Vec<Item>,
+    /// The municipality's confirmation box: its heading and statement, and the labels
+    /// of its rows (the last one is signed and sealed).
+    pub confirm_heading: &'static str,
+    pub confirm_statement: &'static str,
+    pub confirm_date: (&'static str, &'static str),
+    pub confirm_rows: [&'static str; 2],
+}
+
+pub struct Labels {
+    pub contractor: &'static str,
+    pub responsible: &'static str,
+    pub seal: &'static str,
+    pub ki: &'static str,
+    pub end: &'static str,
+}
+
+/// A numbered item: its label (may hold line breaks) and what it says.
+pub struct Item {
+    pub label: String,
+    pub body: Body,
+}
+
+pub enum Body {
+    /// Text, wrapped.
+    Text(String),
+    /// What it is (`small`: in the smaller face), with a hash on the line below.
+    Hash {
+        what: String,
+        small: bool,
+        hash: String,
+    },
+    /// Data categories: (category, table name, `N 件`).
+    Categories(Vec<(String, String, String)>),
+    /// Files: (name, size, `SHA-256: …`), then the notes.
+    Files {
+        files: Vec<(String, String, String)>,
+        notes: String,
+    },
+}
+
+fn hash_item(label: &str, what: &str, small: bool, hash: &str) -> Item {
+    Item {
+        label: label.to_string(),
+        body: Body::Hash {
+            what: what.to_string(),
+            small,
+            hash: hash.to_string(),
+        },
+    }
+}
+
+/// The certificate's model from the erasure record.
+pub fn model(rec: &Record, record_file: &str, record_sha256: &str) -> Model {
+    let p = &rec.program;
+    let statement = format!(
+        "　下記の業務委託契約の履行に当たり取り扱った個人情報について、保有する全データを返還データとして貴{}に返還した上で、\
+         受託者が保有する電子データを下記のとおり消去したことを証明します。",
+        municipality_kind(&p.municipality)
+    );
+    let mut items = Vec::new();
+    let text = |label: &str, value: String| Item {
+        label: label.to_string(),
+        body: Body::Text(value),
+    };
+    items.push(text("事業名", p.name.clone()));
+    items.push(text("契約番号", p.contract_no.clone()));
+    items.push(text(
+        "事業期間",
+        format!("{} 〜 {}", ja_date(&p.start), ja_date(&p.end)),
+    ));
+
+    // Data categories with record counts: personal data first, as the contract lists it.
+    let mut cats: Vec<&crate::closeout::record::Category> = rec.categories.iter().collect();
+    cats.sort_by_key(|c| category_rank(&c.table));
+    items.push(Item {
+        label: "消去したデータ\n（区分・件数）".into(),
+        body: Body::Categories(
+            cats.iter()
+                .map(|c| {
+                    (
+                        c.category.clone(),
+                        c.table.clone(),
+                        format!("{} 件", thousands(c.records)),
+                    )
+                })
+                .collect(),
+        ),
+    });
+    // Files erased, each with its size, and its SHA-256 on the line below.
+    let mut files: Vec<(String, String, String)> = rec
+        .erased_files
+        .iter()
+        .map(|f| {
+            (
+                format!("{}（{}）", file_name(&f.path), f.role),
+                format!("{} バイト", thousands(f.bytes)),
+                f.sha256.clone(),
+            )
+        })
+        .collect();
+    let erased_exports: Vec<_> = rec
+        .exports
+        .iter()
+        .filter(|e| e.status == "erased")
+        .collect();
+    for e in erased_exports.iter().take(MAX_EXPORT_ROWS) {
+        files.push((
+            format!("{}（書出しファイル）", file_name(&e.path)),
+            format!("{} バイト", thousands(e.bytes)),
+            e.sha256.clone(),
+        ));
+    }
+    let not_erased = rec.exports.len() - erased_exports.len();
+    let mut notes = Vec::new();
+    if erased_exports.len() > MAX_EXPORT_ROWS {
+        notes.push(format!(
+            "ほかに書出しファイル {} 件を消去",
+            erased_exports.len() - MAX_EXPORT_ROWS
+        ));
+    }
+    if not_erased > 0 {
+        notes.push(format!(
+            "消去していない書出しファイル {not_erased} 件（状態は消去記録に記載）"
+        ));
+    }
+    // Each category of file the tool read or wrote, with its counts.
+    let count = |v: &[crate::closeout::state::ExportFile], s: &str| {
+        v.iter().filter(|e| e.status == s).count()
+    };
+    notes.push(format!(
+        "取り込んだ元のファイル {} 件: 消去 {} 件、記録の場所に無し（移動・引渡し済み）{} 件",
+        rec.inputs.len(),
+        count(&rec.inputs, "erased"),
+        count(&rec.inputs, "not_found")
+    ));
+    notes.push(format!(
+        "書出しファイル {} 件: 消去 {} 件、記録の場所に無し（移動・引渡し済み）{} 件、消去せず {} 件",
+        rec.exports.len(),
+        count(&rec.exports, "erased"),
+        count(&rec.exports, "not_found"),
+        rec.exports.len() - count(&rec.exports, "erased") - count(&rec.exports, "not_found")
+    ));
+    notes.push("各ファイルの場所は消去記録に記載".into());
+    items.push(Item {
+        label: "消去したファイル\n（大きさと\nSHA-256）".into(),
+        body: Body::Files {
+            files: files
+                .into_iter()
+                .map(|(name, size, sha)| (name, size, format!("SHA-256: {sha}")))
+                .collect(),
+            notes: notes.join("。"),
+        },
+    });
+    items.push(text("消去日時", ja_datetime(&rec.erased_at)));
+    items.push(text("消去方法", format!("{}。", rec.method.summary)));
+    items.push(text(
+        "方法の範囲",
+        format!(
+            "{}。\n対象外: {}。",
+            rec.method.standard,
+            rec.method.not_covered.join("、")
+        ),
+    ));
+    let v = &rec.verification.scan;
+    items.push(text(
+        "消去の確認\n（方法・結果）",
+        format!(
+            "消去前に集めた{}（計 {} 件）を、表記のゆれと文字コード（{}）の組合せ {} 通りで、\
+             データベースのフォルダ（サブフォルダを含む）と書出し先の {} ファイル（xlsx・zip の中 {} 件を含む）から検索した。\
+             行を削除した後のデータベースファイルも、削除前に検索した。{}\n結果: 検出 {} 件（{} 件中）",
+            v.values_by_kind
+                .iter()
+                .map(|k| format!("{} {} 件", k.kind, k.values))
+                .collect::<Vec<_>>()
+                .join("・"),
+            thousands(v.values),
+            v.encodings.join("・"),
+            thousands(v.patterns),
+            thousands(v.files),
+            thousands(v.zip_entries),
+            if v.skipped_handler_names > 0 {
+                format!(
+                    "取扱者と同姓同名の氏名 {} 件は、取扱者名として記載があるため氏名では検索していない（番号・電話番号は検索）。",
+                    v.skipped_handler_names
+                )
+            } else {
+                String::new()
+            },
+            v.hits,
+            thousands(v.values)
+        ),
+    ));
+    let pkg = &rec.return_package;
+    items.push(hash_item(
+        "返還データ",
+        &format!(
+            "{}（{} ファイル、{}）",
+            pkg.name,
+            pkg.files.len() + 1,
+            if pkg.encryption == "none" {
+                "暗号化なし".to_string()
+            } else {
+                format!("{} で暗号化", pkg.encryption)
+            }
+        ),
+        false,
+        &format!("SHA-256: {}", pkg.sha256),
+    ));
+    items.push(hash_item(
+        "監査ログ",
+        &format!("全 {} 件、ハッシュ連鎖を検証済み。最終ハッシュ（返還データの audit_log.csv の最終行）:", rec.audit.entries),
+        true,
+        &rec.audit.head,
+    ));
+    items.push(hash_item(
+        "消去記録",
+        &format!("{record_file}（JSON）"),
+        false,
+        &format!("{RECORD_SHA_LABEL}{record_sha256}"),
+    ));
+    Model {
+        number: format!("証明書番号　{}", rec.certificate_no),
+        issued: format!("発行日　{}", ja_date(&rec.issued_on)),
+        addressee: format!("{}　様", rec.addressee),
+        department: (!p.department.trim().is_empty())
+            .then(|| format!("（担当　{}）", p.department)),
+        contractor: p.contractor.clone(),
+        responsible: rec.responsible_handler.clone(),
+        title: "消 去 証 明 書",
+        statement,
+        labels: Labels {
+            contractor: "受託者",
+            responsible: "取扱責任者",
+            seal: "印",
+            ki: "記",
+            end: "以上",
+        },
+        items,
+        confirm_heading: "委託元確認欄",
+        confirm_statement: "返還データを受領し、この証明書の内容を確認しました。",
+        confirm_date: ("確認日", "　　　　年　　　月　　　日"),
+        confirm_rows: ["所属・職名", "氏名"],
+    }
+}
+
+/// The certificate as `.xlsx` bytes.
 pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Vec<u8>> {
+    let m = model(rec, record_file, record_sha256);
     // The certificate's cells, drawn from the one style set in its serif face.
     let st = Styles::new(xlsx::MINCHO);
 
@@ -164,38 +427,23 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
     {
         ws.set_column_width(c as u16, *w)?;
     }
-    let p = &rec.program;
 
     // Number and date, top right.
-    ws.merge_range(
-        0,
-        4,
-        0,
-        LAST_COL,
-        &format!("証明書番号　{}", rec.certificate_no),
-        &right,
-    )?;
-    ws.merge_range(
-        1,
-        4,
-        1,
-        LAST_COL,
-        &format!("発行日　{}", ja_date(&rec.issued_on)),
-        &right,
-    )?;
+    ws.merge_range(0, 4, 0, LAST_COL, &m.number, &right)?;
+    ws.merge_range(1, 4, 1, LAST_COL, &m.issued, &right)?;
     // Addressee.
     let addressee = st.base.clone().set_font_size(14).set_bold();
-    ws.merge_range(3, 0, 3, 5, &format!("{}　様", rec.addressee), &addressee)?;
+    ws.merge_range(3, 0, 3, 5, &m.addressee, &addressee)?;
     ws.set_row_height(3, 22)?;
-    if !p.department.trim().is_empty() {
-        ws.merge_range(4, 0, 4, 5, &format!("（担当　{}）", p.department), &base)?;
+    if let Some(d) = &m.department {
+        ws.merge_range(4, 0, 4, 5, d, &base)?;
     }
     // The contractor, its responsible handler and the seal.
-    ws.write_string_with_format(6, 4, "受託者", &base)?;
-    ws.merge_range(6, 5, 6, LAST_COL, &p.contractor, &base)?;
-    ws.write_string_with_format(7, 4, "取扱責任者", &base)?;
-    ws.merge_range(7, 5, 7, 7, &rec.responsible_handler, &base)?;
-    ws.write_string_with_format(7, LAST_COL, "印", &seal)?;
+    ws.write_string_with_format(6, 4, m.labels.contractor, &base)?;
+    ws.merge_range(6, 5, 6, LAST_COL, &m.contractor, &base)?;
+    ws.write_string_with_format(7, 4, m.labels.responsible, &base)?;
+    ws.merge_range(7, 5, 7, 7, &m.responsible, &base)?;
+    ws.write_string_with_format(7, LAST_COL, m.labels.seal, &seal)?;
     ws.set_row_height(7, 48)?;
     // Title and statement.
     let title = st
@@ -204,17 +452,13 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
         .set_font_size(22)
         .set_bold()
         .set_align(FormatAlign::Center);
-    ws.merge_range(9, 0, 9, LAST_COL, "消 去 証 明 書", &title)?;
+    ws.merge_range(9, 0, 9, LAST_COL, m.title, &title)?;
     ws.set_row_height(9, 40)?;
-    let statement = format!(
-        "　下記の業務委託契約の履行に当たり取り扱った個人情報について、保有する全データを返還データとして貴{}に返還した上で、\
-         受託者が保有する電子データを下記のとおり消去したことを証明します。",
-        municipality_kind(&p.municipality)
-    );
+
     let wrap = base.clone().set_text_wrap().set_align(FormatAlign::Top);
-    ws.merge_range(11, 0, 11, LAST_COL, &statement, &wrap)?;
+    ws.merge_range(11, 0, 11, LAST_COL, &m.statement, &wrap)?;
     ws.set_row_height(11, 36)?;
-    ws.merge_range(12, 0, 12, LAST_COL, "記", &center)?;
+    ws.merge_range(12, 0, 12, LAST_COL, m.labels.ki, &center)?;
     ws.set_row_height(12, 20)?;
 
     let mut it = Items {
@@ -226,207 +470,56 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
         row: 13,
         n: 0,
     };
-    it.simple("事業名", &p.name)?;
-    it.simple("契約番号", &p.contract_no)?;
-    it.simple(
-        "事業期間",
-        &format!("{} 〜 {}", ja_date(&p.start), ja_date(&p.end)),
-    )?;
-
-    // Data categories with record counts: personal data first, as the contract lists it.
-    let mut cats: Vec<&crate::closeout::record::Category> = rec.categories.iter().collect();
-    cats.sort_by_key(|c| category_rank(&c.table));
-    let r0 = it.head("消去したデータ\n（区分・件数）", cats.len() as u32)?;
-    for (i, c) in cats.iter().enumerate() {
-        let r = r0 + i as u32;
-        it.ws.merge_range(r, 2, r, 6, &c.category, &value)?;
-        it.ws.merge_range(
-            r,
-            7,
-            r,
-            LAST_COL,
-            &format!("{} 件", thousands(c.records)),
-            &value_right,
-        )?;
-        it.ws.set_row_height(r, 15.5)?;
-    }
-    it.row += cats.len().max(1) as u32;
-
-    // Files erased, each with its size, and its SHA-256 on the line below.
-    let mut files: Vec<(String, String, String)> = rec
-        .erased_files
-        .iter()
-        .map(|f| {
-            (
-                format!("{}（{}）", file_name(&f.path), f.role),
-                format!("{} バイト", thousands(f.bytes)),
-                f.sha256.clone(),
-            )
-        })
-        .collect();
-    let erased_exports: Vec<_> = rec
-        .exports
-        .iter()
-        .filter(|e| e.status == "erased")
-        .collect();
-    for e in erased_exports.iter().take(MAX_EXPORT_ROWS) {
-        files.push((
-            format!("{}（書出しファイル）", file_name(&e.path)),
-            format!("{} バイト", thousands(e.bytes)),
-            e.sha256.clone(),
-        ));
-    }
-    let not_erased = rec.exports.len() - erased_exports.len();
-    let mut notes = Vec::new();
-    if erased_exports.len() > MAX_EXPORT_ROWS {
-        notes.push(format!(
-            "ほかに書出しファイル {} 件を消去",
-            erased_exports.len() - MAX_EXPORT_ROWS
-        ));
-    }
-    if not_erased > 0 {
-        notes.push(format!(
-            "消去していない書出しファイル {not_erased} 件（状態は消去記録に記載）"
-        ));
-    }
-    // Each category of file the tool read or wrote, with its counts.
-    let count = |v: &[crate::closeout::state::ExportFile], s: &str| {
-        v.iter().filter(|e| e.status == s).count()
-    };
-    notes.push(format!(
-        "取り込んだ元のファイル {} 件: 消去 {} 件、記録の場所に無し（移動・引渡し済み）{} 件",
-        rec.inputs.len(),
-        count(&rec.inputs, "erased"),
-        count(&rec.inputs, "not_found")
-    ));
-    notes.push(format!(
-        "書出しファイル {} 件: 消去 {} 件、記録の場所に無し（移動・引渡し済み）{} 件、消去せず {} 件",
-        rec.exports.len(),
-        count(&rec.exports, "erased"),
-        count(&rec.exports, "not_found"),
-        rec.exports.len() - count(&rec.exports, "erased") - count(&rec.exports, "not_found")
-    ));
-    notes.push("各ファイルの場所は消去記録に記載".into());
-    let lines = files.len() as u32 * 2 + 1;
-    let r0 = it.head("消去したファイル\n（大きさと\nSHA-256）", lines)?;
-    for (i, (name, size, sha)) in files.iter().enumerate() {
-        let r = r0 + 2 * i as u32;
-        it.ws.merge_range(r, 2, r, 6, name, &value_top)?;
-        it.ws
-            .merge_range(r, 7, r, LAST_COL, size, &value_right_top)?;
-        it.ws.merge_range(
-            r + 1,
-            2,
-            r + 1,
-            LAST_COL,
-            &format!("SHA-256: {sha}"),
-            &mono_under,
-        )?;
-        it.ws.set_row_height(r, 15.5)?;
-        it.ws.set_row_height(r + 1, 13)?;
-    }
-    let r = r0 + lines - 1;
-    it.ws
-        .merge_range(r, 2, r, LAST_COL, &notes.join("。"), &small)?;
-    it.ws.set_row_height(r, 15.5)?;
-    it.row += lines;
-
-    it.simple("消去日時", &ja_datetime(&rec.erased_at))?;
-    it.simple("消去方法", &format!("{}。", rec.method.summary))?;
-    it.simple(
-        "方法の範囲",
-        &format!(
-            "{}。\n対象外: {}。",
-            rec.method.standard,
-            rec.method.not_covered.join("、")
-        ),
-    )?;
-    let v = &rec.verification.scan;
-    it.simple(
-        "消去の確認\n（方法・結果）",
-        &format!(
-            "消去前に集めた{}（計 {} 件）を、表記のゆれと文字コード（{}）の組合せ {} 通りで、\
-             データベースのフォルダ（サブフォルダを含む）と書出し先の {} ファイル（xlsx・zip の中 {} 件を含む）から検索した。\
-             行を削除した後のデータベースファイルも、削除前に検索した。{}\n結果: 検出 {} 件（{} 件中）",
-            v.values_by_kind
-                .iter()
-                .map(|k| format!("{} {} 件", k.kind, k.values))
-                .collect::<Vec<_>>()
-                .join("・"),
-            thousands(v.values),
-            v.encodings.join("・"),
-            thousands(v.patterns),
-            thousands(v.files),
-            thousands(v.zip_entries),
-            if v.skipped_handler_names > 0 {
-                format!(
-                    "取扱者と同姓同名の氏名 {} 件は、取扱者名として記載があるため氏名では検索していない（番号・電話番号は検索）。",
-                    v.skipped_handler_names
-                )
-            } else {
-                String::new()
-            },
-            v.hits,
-            thousands(v.values)
-        ),
-    )?;
-    let pkg = &rec.return_package;
-    it.with_hash(
-        "返還データ",
-        &format!(
-            "{}（{} ファイル、{}）",
-            pkg.name,
-            pkg.files.len() + 1,
-            if pkg.encryption == "none" {
-                "暗号化なし".to_string()
-            } else {
-                format!("{} で暗号化", pkg.encryption)
+    for item in &m.items {
+        match &item.body {
+            Body::Text(v) => it.simple(&item.label, v)?,
+            Body::Hash { what, small, hash } => it.with_hash(&item.label, what, *small, hash)?,
+            Body::Categories(cats) => {
+                let r0 = it.head(&item.label, cats.len() as u32)?;
+                // The Japanese category only: the internal table name is in the record.
+                for (i, (category, _table, count)) in cats.iter().enumerate() {
+                    let r = r0 + i as u32;
+                    it.ws.merge_range(r, 2, r, 6, category, &value)?;
+                    it.ws.merge_range(r, 7, r, LAST_COL, count, &value_right)?;
+                    it.ws.set_row_height(r, 15.5)?;
+                }
+                it.row += cats.len().max(1) as u32;
             }
-        ),
-        false,
-        &format!("SHA-256: {}", pkg.sha256),
-    )?;
-    it.with_hash(
-        "監査ログ",
-        &format!("全 {} 件、ハッシュ連鎖を検証済み。最終ハッシュ（返還データの audit_log.csv の最終行）:", rec.audit.entries),
-        true,
-        &rec.audit.head,
-    )?;
-    it.with_hash(
-        "消去記録",
-        &format!("{record_file}（JSON）"),
-        false,
-        &format!("{RECORD_SHA_LABEL}{record_sha256}"),
-    )?;
+            Body::Files { files, notes } => {
+                let lines = files.len() as u32 * 2 + 1;
+                let r0 = it.head(&item.label, lines)?;
+                for (i, (name, size, sha)) in files.iter().enumerate() {
+                    let r = r0 + 2 * i as u32;
+                    it.ws.merge_range(r, 2, r, 6, name, &value_top)?;
+                    it.ws
+                        .merge_range(r, 7, r, LAST_COL, size, &value_right_top)?;
+                    it.ws
+                        .merge_range(r + 1, 2, r + 1, LAST_COL, sha, &mono_under)?;
+                    it.ws.set_row_height(r, 15.5)?;
+                    it.ws.set_row_height(r + 1, 13)?;
+                }
+                let r = r0 + lines - 1;
+                it.ws.merge_range(r, 2, r, LAST_COL, notes, &small)?;
+                it.ws.set_row_height(r, 15.5)?;
+                it.row += lines;
+            }
+        }
+    }
     let mut row = it.row;
     let ws = it.ws;
-    ws.merge_range(row, 6, row, LAST_COL, "以上", &right)?;
+    ws.merge_range(row, 6, row, LAST_COL, m.labels.end, &right)?;
     row += 2;
 
     // The municipality's confirmation.
-    ws.merge_range(row, 0, row + 3, 1, "委託元確認欄", &label)?;
-    ws.merge_range(
-        row,
-        2,
-        row,
-        LAST_COL,
-        "返還データを受領し、この証明書の内容を確認しました。",
-        &value,
-    )?;
-    ws.write_string_with_format(row + 1, 2, "確認日", &label)?;
-    ws.merge_range(
-        row + 1,
-        3,
-        row + 1,
-        LAST_COL,
-        "　　　　年　　　月　　　日",
-        &value,
-    )?;
-    ws.write_string_with_format(row + 2, 2, "所属・職名", &label)?;
+    ws.merge_range(row, 0, row + 3, 1, m.confirm_heading, &label)?;
+    ws.merge_range(row, 2, row, LAST_COL, m.confirm_statement, &value)?;
+    ws.write_string_with_format(row + 1, 2, m.confirm_date.0, &label)?;
+    ws.merge_range(row + 1, 3, row + 1, LAST_COL, m.confirm_date.1, &value)?;
+    ws.write_string_with_format(row + 2, 2, m.confirm_rows[0], &label)?;
     ws.merge_range(row + 2, 3, row + 2, LAST_COL, "", &value)?;
-    ws.write_string_with_format(row + 3, 2, "氏名", &label)?;
+    ws.write_string_with_format(row + 3, 2, m.confirm_rows[1], &label)?;
     ws.merge_range(row + 3, 3, row + 3, 7, "", &value)?;
-    ws.write_string_with_format(row + 3, LAST_COL, "印", &seal)?;
+    ws.write_string_with_format(row + 3, LAST_COL, m.labels.seal, &seal)?;
     ws.set_row_height(row, 22)?;
     for r in row + 1..row + 4 {
         ws.set_row_height(r, 26)?;
@@ -435,4 +528,235 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
     row += 4;
     ws.set_print_area(0, 0, row - 1, LAST_COL)?;
     Ok(wb.save_to_buffer()?)
+}
+
+/// The PDF certificate's geometry (mm): A4 portrait, 20 mm margins.
+const PDF_LEFT: f64 = 20.0;
+const PDF_WIDTH: f64 = 170.0;
+const PDF_BOTTOM: f64 = 287.0;
+/// Item table columns: number, label, value.
+const NUM_W: f64 = 8.0;
+const LABEL_W: f64 = 32.0;
+const VALUE_PT: f64 = 8.0;
+const SMALL_PT: f64 = 6.5;
+const LINE: f64 = 1.25;
+/// Space above and below the text in a table cell.
+const PAD: f64 = 0.6;
+
+/// A cursor down the certificate's pages: a row that would cross the bottom margin
+/// starts a new page.
+struct Flow {
+    pdf: super::pdf::Pdf,
+    y: f64,
+}
+
+impl Flow {
+    fn room(&mut self, h: f64) -> Result<()> {
+        if self.y + h > PDF_BOTTOM {
+            self.pdf.page()?;
+            self.y = 20.0;
+        }
+        Ok(())
+    }
+
+    /// One table row: the number and label cells (when given) and a value cell of
+    /// height `h`, framed; returns the value cell's top.
+    fn row(&mut self, num: Option<&str>, label: Option<&str>, h: f64) -> Result<f64> {
+        self.room(h)?;
+        let (x, y) = (PDF_LEFT, self.y);
+        let p = &mut self.pdf;
+        p.rect(x, y, NUM_W, h, 0.5);
+        p.rect(x + NUM_W, y, LABEL_W, h, 0.5);
+        p.rect(x + NUM_W + LABEL_W, y, PDF_WIDTH - NUM_W - LABEL_W, h, 0.5);
+        if let Some(n) = num {
+            p.text_aligned(
+                x + NUM_W / 2.0,
+                y + PAD,
+                VALUE_PT,
+                n,
+                super::pdf::Align::Center,
+            );
+        }
+        if let Some(l) = label {
+            let lines: Vec<String> = l.lines().map(str::to_string).collect();
+            p.lines(x + NUM_W + 1.5, y + PAD, VALUE_PT, LINE, &lines);
+        }
+        self.y += h;
+        Ok(y)
+    }
+}
+
+fn text_h(lines: usize, pt: f64) -> f64 {
+    super::pdf::pt_to_mm(pt * LINE) * lines as f64 + 2.0 * PAD
+}
+
+/// The certificate as a PDF at `path`, laid out from the same [`model`] as the `.xlsx`:
+/// one A4 portrait page (more only if the lists are long), with a box for the seal
+/// beside the responsible handler and the municipality's confirmation box.
+pub fn write_pdf(
+    path: &std::path::Path,
+    rec: &Record,
+    record_file: &str,
+    record_sha256: &str,
+) -> Result<super::FileRecord> {
+    use super::pdf::{self, Align};
+    let m = model(rec, record_file, record_sha256);
+    let mut pdf = pdf::Pdf::create(path, "消去証明書")?;
+    pdf.page()?;
+    let right = PDF_LEFT + PDF_WIDTH;
+    pdf.text_aligned(right, 12.0, 10.0, &m.number, Align::Right);
+    pdf.text_aligned(right, 17.5, 10.0, &m.issued, Align::Right);
+    pdf.text(PDF_LEFT, 24.0, 14.0, &m.addressee);
+    if let Some(d) = &m.department {
+        pdf.text(PDF_LEFT, 31.0, 10.0, d);
+    }
+    // The contractor, its responsible handler, and the box for the seal.
+    let x = 100.0;
+    pdf.text(x, 40.0, 10.0, m.labels.contractor);
+    pdf.text(x + 22.0, 40.0, 10.0, &m.contractor);
+    pdf.text(x, 47.0, 10.0, m.labels.responsible);
+    pdf.text(x + 22.0, 47.0, 10.0, &m.responsible);
+    let seal = 18.0;
+    pdf.rect(right - seal, 36.0, seal, seal, 0.5);
+    pdf.text_gray(
+        right - seal / 2.0,
+        36.0 + seal / 2.0 - 2.5,
+        14.0,
+        m.labels.seal,
+        Align::Center,
+        0.6,
+    );
+    pdf.text_aligned(105.0, 58.0, 20.0, m.title, Align::Center);
+    let y = pdf.paragraph(PDF_LEFT, 69.0, PDF_WIDTH, 10.0, &m.statement);
+    pdf.text_aligned(105.0, y, 10.0, m.labels.ki, Align::Center);
+    let mut f = Flow { pdf, y: y + 6.0 };
+
+    let vx = PDF_LEFT + NUM_W + LABEL_W + 1.5;
+    let vw = PDF_WIDTH - NUM_W - LABEL_W - 3.0;
+    for (i, item) in m.items.iter().enumerate() {
+        let num = (i + 1).to_string();
+        let label_h = text_h(item.label.lines().count(), VALUE_PT);
+        match &item.body {
+            Body::Text(v) => {
+                let lines = pdf::wrap(v, VALUE_PT, vw);
+                let h = text_h(lines.len(), VALUE_PT).max(label_h);
+                let top = f.row(Some(&num), Some(&item.label), h)?;
+                f.pdf.lines(vx, top + PAD, VALUE_PT, LINE, &lines);
+            }
+            Body::Hash { what, small, hash } => {
+                let pt = if *small { SMALL_PT } else { VALUE_PT };
+                let mut lines = pdf::wrap(what, pt, vw);
+                let n = lines.len();
+                lines.push(String::new());
+                let h = (text_h(n, pt) + text_h(1, SMALL_PT) - 2.0).max(label_h);
+                let top = f.row(Some(&num), Some(&item.label), h)?;
+                let below = f.pdf.lines(vx, top + PAD, pt, LINE, &lines[..n]);
+                f.pdf.text(vx, below, SMALL_PT, hash);
+            }
+            Body::Categories(cats) => {
+                // Two columns, category and count (the table names are for the record,
+                // not for the reader of a printed page).
+                let half = cats.len().div_ceil(2).max(1);
+                let row_h = text_h(1, VALUE_PT);
+                let h = (row_h * half as f64).max(label_h);
+                let top = f.row(Some(&num), Some(&item.label), h)?;
+                let col_w = (vw + 3.0) / 2.0;
+                f.pdf
+                    .line(vx - 1.5 + col_w, top, vx - 1.5 + col_w, top + h, 0.3);
+                for (k, (category, _table, count)) in cats.iter().enumerate() {
+                    let (c, r) = (k / half, k % half);
+                    let cx = vx + c as f64 * col_w;
+                    let cy = top + PAD + r as f64 * (row_h - 2.0 * PAD) + r as f64 * 2.0 * PAD;
+                    f.pdf.text(cx, cy, VALUE_PT, category);
+                    f.pdf
+                        .text_aligned(cx + col_w - 3.0, cy, VALUE_PT, count, Align::Right);
+                }
+            }
+            Body::Files { files, notes } => {
+                let row_h = text_h(1, VALUE_PT) + text_h(1, SMALL_PT) - 2.0;
+                let mut first = true;
+                for (name, size, sha) in files {
+                    let top = if first {
+                        f.row(Some(&num), Some(&item.label), row_h.max(label_h))?
+                    } else {
+                        f.row(None, None, row_h)?
+                    };
+                    first = false;
+                    let name_w = vw - pdf::text_width_mm(size, VALUE_PT) - 3.0;
+                    let (pt, name_lines) = pdf::fit(name, name_w, 4.0, VALUE_PT, 6.0, LINE)
+                        .unwrap_or((6.0, vec![name.clone()]));
+                    f.pdf.text(vx, top + PAD, pt, &name_lines.join(""));
+                    f.pdf
+                        .text_aligned(right - 1.5, top + PAD, VALUE_PT, size, Align::Right);
+                    f.pdf.text(
+                        vx + 2.0,
+                        top + PAD + pdf::pt_to_mm(VALUE_PT * LINE),
+                        SMALL_PT,
+                        sha,
+                    );
+                }
+                let lines = pdf::wrap(notes, SMALL_PT, vw);
+                let h = text_h(lines.len(), SMALL_PT);
+                let top = if first {
+                    f.row(Some(&num), Some(&item.label), h.max(label_h))?
+                } else {
+                    f.row(None, None, h)?
+                };
+                f.pdf.lines(vx, top + PAD, SMALL_PT, LINE, &lines);
+            }
+        }
+    }
+    f.room(6.0)?;
+    f.pdf
+        .text_aligned(right, f.y + 1.5, 10.0, m.labels.end, Align::Right);
+    f.y += 8.0;
+
+    // The municipality's confirmation box: heading, statement, date, post, name + seal.
+    let rows = [6.0, 7.0, 7.0, 11.0];
+    let total: f64 = rows.iter().sum();
+    f.room(total)?;
+    let (x0, y0) = (PDF_LEFT, f.y);
+    let head_w = NUM_W + LABEL_W;
+    let p = &mut f.pdf;
+    p.fill_rect(x0, y0, head_w, total, 0.93);
+    p.rect(x0, y0, head_w, total, 0.5);
+    p.text_aligned(
+        x0 + head_w / 2.0,
+        y0 + total / 2.0 - 2.0,
+        10.5,
+        m.confirm_heading,
+        Align::Center,
+    );
+    let cx = x0 + head_w;
+    let cw = PDF_WIDTH - head_w;
+    let mut y = y0;
+    let texts = [
+        (None, m.confirm_statement),
+        (Some(m.confirm_date.0), m.confirm_date.1),
+        (Some(m.confirm_rows[0]), ""),
+        (Some(m.confirm_rows[1]), ""),
+    ];
+    for (k, ((label, value), h)) in texts.iter().zip(rows).enumerate() {
+        p.rect(cx, y, cw, h, 0.5);
+        let mut vx = cx + 1.5;
+        if let Some(l) = label {
+            p.rect(cx, y, 26.0, h, 0.5);
+            p.text(cx + 1.5, y + h / 2.0 - 2.0, VALUE_PT, l);
+            vx = cx + 27.5;
+        }
+        p.text(vx, y + h / 2.0 - 2.0, VALUE_PT, value);
+        if k == texts.len() - 1 {
+            p.rect(right - h, y, h, h, 0.5);
+            p.text_gray(
+                right - h / 2.0,
+                y + h / 2.0 - 2.5,
+                12.0,
+                m.labels.seal,
+                Align::Center,
+                0.6,
+            );
+        }
+        y += h;
+    }
+    f.pdf.finish()
 }

@@ -621,15 +621,7 @@ pub fn render(
     let grid = grid(layout, offset.0, offset.1);
     let placed = match place(layout, &grid, start_at, texts) {
         Ok(p) => p,
-        Err(bad) => bail!(
-            "ラベル {} 枚に文字が収まりません。切り詰めずに止め、ファイルは書き出していません (labels that do not fit; nothing written):\n{}\n\
-             大きいラベル用紙（--layout a4-12 など）を使うか、名簿の住所・方書（建物名）を分けて roster import --update で取り込み直してください。",
-            bad.len(),
-            bad.iter()
-                .map(|b| format!("  - {}「{}」{} 行目: {} (label.does_not_fit)", b.participant_id, b.part.as_ja(), b.line, b.message))
-                .collect::<Vec<_>>()
-                .join("\n")
-        ),
+        Err(bad) => return Err(no_fit_error(&bad)),
     };
     let pages = placed.iter().map(|p| p.page + 1).max().unwrap_or(0);
     let shrunk = placed
@@ -645,6 +637,135 @@ pub fn render(
         pages,
         shrunk,
     })
+}
+
+/// The text box of each label along one axis, in millimetres from the paper's edge:
+/// (start, size). Exact, not rounded to pixels: a PDF draws where it is told.
+fn boxes_mm(a: &Axis) -> Vec<(f64, f64)> {
+    a.content
+        .iter()
+        .zip(&a.content_mm)
+        .map(|(&i, &size)| (a.spans_mm[..i].iter().sum(), size))
+        .collect()
+}
+
+/// Every label that does not fit, without keeping the fitted lines (the PDF fits each
+/// label again as it draws it, so memory does not grow with the number of labels).
+fn check_fit(layout: &Layout, grid: &Grid, start_at: usize, texts: &[LabelText]) -> Vec<NoFit> {
+    let per_page = layout.per_page();
+    let cols = layout.cols as usize;
+    let mut bad = Vec::new();
+    for (i, t) in texts.iter().enumerate() {
+        let within = (start_at.saturating_sub(1) + i) % per_page;
+        let (row, col) = (within / cols, within % cols);
+        if let Err(e) = fit(t, grid.cols.content_mm[col], grid.rows.content_mm[row]) {
+            bad.push(e);
+        }
+    }
+    bad
+}
+
+fn no_fit_error(bad: &[NoFit]) -> anyhow::Error {
+    anyhow::anyhow!(
+        "ラベル {} 枚に文字が収まりません。切り詰めずに止め、ファイルは書き出していません (labels that do not fit; nothing written):\n{}\n\
+         大きいラベル用紙（--layout a4-12 など）を使うか、名簿の住所・方書（建物名）を分けて roster import --update で取り込み直してください。",
+        bad.len(),
+        bad.iter()
+            .map(|b| format!("  - {}「{}」{} 行目: {} (label.does_not_fit)", b.participant_id, b.part.as_ja(), b.line, b.message))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
+/// Draw a label's fitted lines top-aligned in its text box, as the `.xlsx` labels set
+/// them: each line in a band of [`LINE_SPACING`] times its size, the text centred in it.
+fn draw_label(pdf: &mut super::pdf::Pdf, x: f64, y: f64, lines: &[Line]) {
+    let mut top = y;
+    for l in lines {
+        let band = super::pdf::pt_to_mm(l.size_pt * LINE_SPACING);
+        let em = super::pdf::pt_to_mm(l.size_pt);
+        pdf.text(
+            x + CELL_INSET_W_MM / 2.0,
+            top + (band - em) / 2.0,
+            l.size_pt,
+            &l.text,
+        );
+        top += band;
+    }
+}
+
+/// The labels as a PDF drawn with the label sheet's geometry in millimetres (printer
+/// offset applied, the first label at position `start_at`), one A4 page per sheet,
+/// any number of sheets in one file, written page by page. Labels that do not fit stop
+/// it before anything is written.
+pub fn write_pdf(
+    path: &std::path::Path,
+    layout: &Layout,
+    offset: (f64, f64),
+    start_at: usize,
+    texts: &[LabelText],
+) -> Result<(super::FileRecord, Rendered)> {
+    let grid = grid(layout, offset.0, offset.1);
+    let bad = check_fit(layout, &grid, start_at, texts);
+    if !bad.is_empty() {
+        return Err(no_fit_error(&bad));
+    }
+    let (xs, ys) = (boxes_mm(&grid.cols), boxes_mm(&grid.rows));
+    let per_page = layout.per_page();
+    let cols = layout.cols as usize;
+    let mut pdf = super::pdf::Pdf::create(path, "宛名ラベル")?;
+    let mut shrunk = 0;
+    let mut page = usize::MAX;
+    for (i, t) in texts.iter().enumerate() {
+        let slot = start_at.saturating_sub(1) + i;
+        if slot / per_page != page {
+            page = slot / per_page;
+            pdf.page()?;
+        }
+        let within = slot % per_page;
+        let (row, col) = (within / cols, within % cols);
+        let lines = fit(t, xs[col].1, ys[row].1).map_err(|e| no_fit_error(&[e]))?;
+        if lines
+            .iter()
+            .any(|l| l.part == Part::Address && l.size_pt < BASE_ADDRESS_PT)
+        {
+            shrunk += 1;
+        }
+        draw_label(&mut pdf, xs[col].0, ys[row].0, &lines);
+    }
+    let pages = pdf.page_count();
+    let rec = pdf.finish()?;
+    Ok((
+        rec,
+        Rendered {
+            bytes: Vec::new(),
+            pages,
+            shrunk,
+        },
+    ))
+}
+
+/// The calibration sheet as a PDF (`labels --calibrate --out cal.pdf`): every label's
+/// rectangle outlined exactly where the layout puts it (no printer offset), with its
+/// column, row, size and position. No personal data.
+pub fn write_calibration_pdf(path: &std::path::Path, layout: &Layout) -> Result<super::FileRecord> {
+    let mut pdf = super::pdf::Pdf::create(path, "ラベル調整用シート")?;
+    pdf.page()?;
+    for r in 0..layout.rows as usize {
+        for c in 0..layout.cols as usize {
+            let x = layout.left_mm + c as f64 * (layout.width_mm + layout.gap_x_mm);
+            let y = layout.top_mm + r as f64 * (layout.height_mm + layout.gap_y_mm);
+            pdf.rect(x, y, layout.width_mm, layout.height_mm, 0.3);
+            let pad = PAD_MM.max(SAFE_MM - x).max(SAFE_MM - y);
+            let text = [
+                format!("〒 {}  {}列 {}行", layout.name, c + 1, r + 1),
+                format!("{:.1}×{:.1} mm", layout.width_mm, layout.height_mm),
+                format!("左 {x:.1} mm・上 {y:.1} mm"),
+            ];
+            pdf.lines(x + pad, y + pad, 8.0, 1.4, &text);
+        }
+    }
+    pdf.finish()
 }
 
 /// The columns of the mail-merge CSV.

@@ -5,6 +5,7 @@
 //! CSV text that would start a formula is neutralized with a leading `'`).
 
 pub mod address;
+pub mod cards;
 pub mod carrier;
 pub mod certificate;
 pub mod error_report;
@@ -13,6 +14,7 @@ pub mod explain;
 pub mod handling_report;
 pub mod labels;
 pub mod listing;
+pub mod pdf;
 pub mod shiplist;
 pub mod verify_report;
 pub mod xlsx;
@@ -842,6 +844,83 @@ fn finish_file(tmp: &Path, path: &Path) -> Result<FileRecord> {
         sha256,
         bytes,
     })
+}
+
+/// A file written in pieces as it is made (a PDF, page by page, so memory does not grow
+/// with its length): announced before it exists, written to its temporary name, renamed
+/// into place and hashed by [`StreamFile::finish`]. Dropped unfinished (an error midway),
+/// its temporary file is removed and its pending record told as not written.
+pub struct StreamFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    w: Option<BufWriter<File>>,
+    written: u64,
+}
+
+impl StreamFile {
+    pub fn create(path: &Path) -> Result<StreamFile> {
+        let (tmp, f) = create_temp(path)?;
+        Ok(StreamFile {
+            path: path.to_path_buf(),
+            tmp,
+            w: Some(BufWriter::with_capacity(1 << 16, f)),
+            written: 0,
+        })
+    }
+
+    /// Bytes written so far (a PDF's cross-reference table needs each object's offset).
+    pub fn position(&self) -> u64 {
+        self.written
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let res = match self.w.as_mut() {
+            Some(w) => w.write_all(bytes),
+            None => bail!("internal: write after the file was closed"),
+        };
+        match res {
+            Ok(()) => {
+                self.written += bytes.len() as u64;
+                Ok(())
+            }
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    fn failed(&mut self, e: std::io::Error) -> anyhow::Error {
+        self.w = None;
+        let _ = std::fs::remove_file(&self.tmp);
+        not_written(&self.path, &e.to_string());
+        self.tmp = PathBuf::new();
+        write_error(&self.path, e)
+    }
+
+    pub fn finish(mut self) -> Result<FileRecord> {
+        let Some(w) = self.w.take() else {
+            bail!("internal: finish after the file was closed")
+        };
+        let res = (|| -> std::io::Result<()> {
+            let f = w.into_inner().map_err(|e| e.into_error())?;
+            injected_full_disk()?;
+            fault("temp");
+            f.sync_all()
+        })();
+        if let Err(e) = res {
+            return Err(self.failed(e));
+        }
+        let tmp = std::mem::take(&mut self.tmp);
+        finish_file(&tmp, &self.path)
+    }
+}
+
+impl Drop for StreamFile {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() && self.tmp.exists() {
+            self.w = None;
+            let _ = std::fs::remove_file(&self.tmp);
+            not_written(&self.path, "中断 (abandoned)");
+        }
+    }
 }
 
 impl Drop for TableWriter {
