@@ -7,8 +7,8 @@ use super::header::{ColumnDef, Header};
 use super::problems::ProblemLog;
 use super::walk::{walk, Visit};
 use super::{
-    already_imported, chosen_sheets, open_source, print_first, progress, sheet_key, Counts,
-    Options, Problem, RejectStore, Session,
+    already_imported, chosen_sheets, open_source_for_import, print_first, progress, sheet_key,
+    Counts, Options, Problem, RejectStore, Session,
 };
 use crate::sheet::Row;
 use anyhow::{bail, Result};
@@ -119,15 +119,19 @@ pub fn run_with(
     spec: &Spec<'_>,
     make: &mut MakeHandler<'_>,
 ) -> Result<Option<i64>> {
-    let src = open_source(path, opts)?;
-    let mut src = src;
+    let mut src = open_source_for_import(path, opts)?;
     let sheets = chosen_sheets(&src, opts)?;
     let key = sheet_key(&sheets, opts.all_sheets);
     let file_name = src.file_name.clone();
-    ctx.detail.files_read_push(&file_name, &src.sha256);
-    if let Some(found) = already_imported(ctx.conn, spec.kind, &src.sha256, &key)? {
-        say_already_imported(ctx, &file_name, found);
-        return Ok(None);
+    // A CSV is hashed while it is parsed: whether it was imported already is known
+    // only after the rows (they are then rolled back); a workbook is hashed first.
+    let hashed_first = !src.sha256.is_empty();
+    if hashed_first {
+        ctx.detail.files_read_push(&file_name, &src.sha256);
+        if let Some(found) = already_imported(ctx.conn, spec.kind, &src.sha256, &key)? {
+            say_already_imported(ctx, &file_name, found);
+            return Ok(None);
+        }
     }
 
     let now = crate::now();
@@ -136,10 +140,12 @@ pub fn run_with(
     let tx = crate::db::begin_write(ctx.conn)?;
     // Asked again under the write lock: another import of the same file may have
     // committed while this one waited for the lock.
-    if let Some(found) = already_imported(&tx, spec.kind, &src.sha256, &key)? {
-        drop(tx);
-        say_already_imported(ctx, &file_name, found);
-        return Ok(None);
+    if hashed_first {
+        if let Some(found) = already_imported(&tx, spec.kind, &src.sha256, &key)? {
+            drop(tx);
+            say_already_imported(ctx, &file_name, found);
+            return Ok(None);
+        }
     }
     let batch = crate::db::batches::begin(
         &tx,
@@ -211,6 +217,20 @@ pub fn run_with(
         rejected_rows,
         rows_out_of_period,
     } = d.finish()?;
+    if !hashed_first {
+        src.sha256 = match src.book.read_sha256() {
+            Some(sha) => sha,
+            None => crate::output::sha256_file(path)?.0,
+        };
+        ctx.detail.files_read_push(&file_name, &src.sha256);
+        if let Some(found) = already_imported(&tx, spec.kind, &src.sha256, &key)? {
+            drop(handler);
+            drop(tx);
+            say_already_imported(ctx, &file_name, found);
+            return Ok(None);
+        }
+        crate::db::batches::set_sha256(&tx, batch, &src.sha256)?;
+    }
     let counts = handler.counts();
     // Notices only mean something when the rows they speak of are kept.
     let will_commit = !fatal && (log.is_empty() || opts.partial);
