@@ -342,10 +342,13 @@ fn each_package_row(
     Ok(())
 }
 
-/// What builds the needles: the program's handlers' names are left out.
-fn needles_builder(program: &Program) -> scan::NeedlesBuilder {
+/// What builds the needles: the program's handlers' names, and what the program file
+/// itself says, are left out.
+fn needles_builder(program: &Program, program_toml: &str) -> scan::NeedlesBuilder {
     let handlers: Vec<String> = program.handlers.iter().map(|h| h.name.clone()).collect();
-    scan::NeedlesBuilder::new(&handlers)
+    let mut b = scan::NeedlesBuilder::new(&handlers);
+    b.program_text(program_toml);
+    b
 }
 
 fn summary_of(needles: &Needles) -> state::ScanSummary {
@@ -425,7 +428,8 @@ fn prepare(ctx: &mut Opened, opts: &Options) -> Result<Prepared> {
         );
     }
     // The values as strings only a row at a time, as the needles and fingerprints are made.
-    let mut builder = needles_builder(&ctx.program);
+    let toml = crate::db::meta_get(&ctx.conn, "program_toml")?.unwrap_or_default();
+    let mut builder = needles_builder(&ctx.program, &toml);
     let mut prints = Vec::new();
     each_source_from_db(&ctx.conn, |row| {
         for s in row.iter() {
@@ -687,7 +691,7 @@ fn resume(mut st: State, opts: &Options) -> Result<Outcome> {
             problems.join("\n  ")
         );
     }
-    let mut builder = needles_builder(&program);
+    let mut builder = needles_builder(&program, &st.program_toml);
     each_package_row(&read.kept, |row| row.iter().for_each(|s| builder.add(s)))?;
     drop(read);
     let needles = builder.finish();

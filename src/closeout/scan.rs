@@ -355,6 +355,8 @@ const ASCII: u8 = 1 << 4;
 const CP932: u8 = 1 << 5;
 /// Merged into an earlier spelling of the same bytes (not searched for itself).
 const MERGED: u8 = 1 << 6;
+/// Written in the program file itself (not searched for).
+const IN_PROGRAM: u8 = 1 << 7;
 
 fn kind_of(meta: u8) -> Kind {
     Kind::ALL[(meta & 7) as usize]
@@ -429,6 +431,7 @@ pub struct NeedlesBuilder {
     index_of: HashMap<String, u32>,
     short: BTreeSet<(Kind, String)>,
     same: BTreeSet<String>,
+    program: String,
 }
 
 fn squash(t: &str) -> String {
@@ -451,7 +454,16 @@ impl NeedlesBuilder {
             index_of: HashMap::new(),
             short: BTreeSet::new(),
             same: BTreeSet::new(),
+            program: String::new(),
         }
+    }
+
+    /// The program file's text: a spelling written in it (a participant living at the
+    /// sender's address, a phone number equal to the office's) is the program's by
+    /// right, in the state file, the record and the certificate, and cannot be told
+    /// apart there, so it is not searched for (the participant's other values are).
+    pub fn program_text(&mut self, text: &str) {
+        self.program = text.to_string();
     }
 
     /// One value (the same value given twice counts once).
@@ -499,6 +511,7 @@ impl NeedlesBuilder {
             same,
             index_of,
             handlers,
+            program,
         } = self;
         drop((index_of, handlers));
         n.starts.push(offset(n.arena.len()));
@@ -601,6 +614,17 @@ impl NeedlesBuilder {
             .collect();
         n.skipped_short = short.len() as u64;
         n.skipped_handler_names = same.len() as u64;
+        if !program.is_empty() {
+            let mut hits = Vec::new();
+            n.find(program.as_bytes(), 0, program.len(), &mut hits);
+            for (_, i) in hits {
+                let s = (i >> 2) as usize;
+                if n.meta[s] & IN_PROGRAM == 0 {
+                    n.meta[s] |= IN_PROGRAM;
+                    n.patterns -= 3 + usize::from(n.meta[s] & CP932 != 0);
+                }
+            }
+        }
         n
     }
 }
@@ -778,7 +802,7 @@ impl Needles {
                 };
                 for &s in cands {
                     let m = self.meta[s as usize];
-                    if enc == Enc::Cp932 && m & CP932 == 0 {
+                    if m & IN_PROGRAM != 0 || (enc == Enc::Cp932 && m & CP932 == 0) {
                         continue;
                     }
                     let Some(len) = matches_in(self.text(s), enc, &hay[p..]) else {
@@ -1386,6 +1410,43 @@ mod tests {
             0
         );
         assert!(hits_in_bytes(&n, "C000009,03-1234-5678".as_bytes()).unwrap() > 0);
+    }
+
+    /// A participant living at the address the program file gives as the sender's
+    /// (or with the office's phone) is not a remnant in the state file, the record or
+    /// the certificate, which hold the program by right: such a spelling is left out,
+    /// the participant's other values are still searched for.
+    #[test]
+    fn what_the_program_file_says_is_not_searched_for() {
+        let mut s = BTreeSet::new();
+        sources_of("A012780", None, None, Some("03-1234-5678"), None, &mut s);
+        places_of(
+            "A012780",
+            None,
+            Some("東京都新宿区西新宿1丁目2番3号"),
+            None,
+            None,
+            &mut s,
+        );
+        let program =
+            "sender_address = \"東京都新宿区西新宿1-2-3\"\nsender_phone = \"03-1234-5678\"\n";
+        let mut b = NeedlesBuilder::new(&[]);
+        for v in &s {
+            b.add(v);
+        }
+        let all = b.finish();
+        assert!(hits_in_bytes(&all, program.as_bytes()).unwrap() > 0);
+        let mut b = NeedlesBuilder::new(&[]);
+        b.program_text(program);
+        for v in &s {
+            b.add(v);
+        }
+        let n = b.finish();
+        assert_eq!(hits_in_bytes(&n, program.as_bytes()).unwrap(), 0);
+        assert!(n.pattern_count() < all.pattern_count());
+        for still in ["東京都新宿区西新宿1丁目2番3号", "0312345678", "A012780"] {
+            assert!(hits_in_bytes(&n, still.as_bytes()).unwrap() > 0, "{still}");
+        }
     }
 
     #[test]
