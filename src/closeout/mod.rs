@@ -215,14 +215,33 @@ fn responsible_names(p: &Program) -> String {
 /// The participants' values, from the database.
 pub fn sources_from_db(conn: &Connection) -> Result<BTreeSet<Source>> {
     let mut out = BTreeSet::new();
+    each_source_from_db(conn, |row| out.append(row))?;
+    Ok(out)
+}
+
+/// The participants' values from the database, a row's values at a time (never all of
+/// them as strings at once).
+fn each_source_from_db(
+    conn: &Connection,
+    mut each: impl FnMut(&mut BTreeSet<Source>),
+) -> Result<()> {
+    let mut row = BTreeSet::new();
     store::participant_values(conn, |id, name, kana, phone, email| {
-        scan::sources_of(id, name, kana, phone, email, &mut out)
+        scan::sources_of(id, name, kana, phone, email, &mut row);
+        each(&mut row);
+        row.clear();
     })?;
     store::participant_places(conn, |id, postal, a1, a2, birth| {
-        scan::places_of(id, postal, a1, a2, birth, &mut out)
+        scan::places_of(id, postal, a1, a2, birth, &mut row);
+        each(&mut row);
+        row.clear();
     })?;
-    store::participant_history(conn, |id, old| history_sources(id, old, &mut out))?;
-    Ok(out)
+    store::participant_history(conn, |id, old| {
+        history_sources(id, old, &mut row);
+        each(&mut row);
+        row.clear();
+    })?;
+    Ok(())
 }
 
 fn history_sources(id: &str, old_json: &str, out: &mut BTreeSet<Source>) {
@@ -270,15 +289,6 @@ fn fingerprint(s: &Source) -> u128 {
     let mut b = [0u8; 16];
     b.copy_from_slice(&d[..16]);
     u128::from_le_bytes(b)
-}
-
-/// The sorted fingerprints of a set of values, each once.
-fn fingerprints<'a>(sources: impl IntoIterator<Item = &'a Source>) -> Vec<u128> {
-    let mut v: Vec<u128> = sources.into_iter().map(fingerprint).collect();
-    v.sort_unstable();
-    v.dedup();
-    v.shrink_to_fit();
-    v
 }
 
 /// The fingerprints of the values read back from the package, row by row.
@@ -341,10 +351,13 @@ fn each_package_row(
     Ok(())
 }
 
-/// The needles for a set of values: the program's handlers' names are left out.
-fn needles_for(sources: &BTreeSet<Source>, program: &Program) -> Needles {
+/// What builds the needles: the program's handlers' names, and what the program file
+/// itself says, are left out.
+fn needles_builder(program: &Program, program_toml: &str) -> scan::NeedlesBuilder {
     let handlers: Vec<String> = program.handlers.iter().map(|h| h.name.clone()).collect();
-    Needles::build_except(sources, &handlers)
+    let mut b = scan::NeedlesBuilder::new(&handlers);
+    b.program_text(program_toml);
+    b
 }
 
 fn summary_of(needles: &Needles) -> state::ScanSummary {
@@ -423,11 +436,20 @@ fn prepare(ctx: &mut Opened, opts: &Options) -> Result<Prepared> {
              (audit chain broken at entry {seq}; close-out stopped before anything was written)"
         );
     }
-    // The values as strings only while the needles and fingerprints are made.
-    let sources = sources_from_db(&ctx.conn)?;
-    let needles = needles_for(&sources, &ctx.program);
-    let prints = fingerprints(&sources);
-    drop(sources);
+    // The values as strings only a row at a time, as the needles and fingerprints are made.
+    let toml = crate::db::meta_get(&ctx.conn, "program_toml")?.unwrap_or_default();
+    let mut builder = needles_builder(&ctx.program, &toml);
+    let mut prints = Vec::new();
+    each_source_from_db(&ctx.conn, |row| {
+        for s in row.iter() {
+            builder.add(s);
+            prints.push(fingerprint(s));
+        }
+    })?;
+    let needles = builder.finish();
+    prints.sort_unstable();
+    prints.dedup();
+    prints.shrink_to_fit();
     Ok(Prepared {
         return_dir,
         needles,
@@ -678,10 +700,10 @@ fn resume(mut st: State, opts: &Options) -> Result<Outcome> {
             problems.join("\n  ")
         );
     }
-    let sources = sources_from_package(&read.kept)?;
+    let mut builder = needles_builder(&program, &st.program_toml);
+    each_package_row(&read.kept, |row| row.iter().for_each(|s| builder.add(s)))?;
     drop(read);
-    let needles = needles_for(&sources, &program);
-    drop(sources);
+    let needles = builder.finish();
     st.erase_exports |= opts.erase_exports;
     st.erase_inputs |= opts.erase_inputs;
     st.runs.push(RunInfo {

@@ -301,20 +301,20 @@ fn encode(text: &str, enc: Enc) -> Option<Vec<u8>> {
     }
 }
 
-/// One byte pattern and the values it stands for, as seen through `Needles::pattern`:
-/// the needles keep their patterns in flat arrays (bytes in one arena, a word of owner
-/// and a byte of kind, encoding and boundary each), not as a struct with heap blocks.
+/// One byte pattern (a spelling in one encoding) and the values it stands for, as seen
+/// through `Needles::pattern`.
 #[derive(Debug, Clone, Copy)]
 pub struct Pattern {
-    start: usize,
-    len: usize,
+    /// The spelling's index.
+    spelling: u32,
+    /// Bytes of the pattern in its encoding.
+    pub len: usize,
     pub kind: Kind,
     pub enc: Enc,
     /// An ASCII value (a number, a phone, an address) only counts where it stands
     /// alone, not inside a longer run of letters and digits: participant `000123` is
     /// not in the hash `…a000123f…`, but is in `000123,` or `<t>000123</t>`.
     pub bounded: bool,
-    index: u32,
 }
 
 impl Pattern {
@@ -348,45 +348,56 @@ impl Pattern {
     }
 }
 
-fn meta_of(kind: Kind, enc: Enc, bounded: bool) -> u8 {
-    (kind as u8) | ((enc as u8) << 3) | (u8::from(bounded) << 5)
-}
+/// A spelling's flags, one byte: its kind in the low three bits, then these.
+const TEXT: u8 = 1 << 3;
+const ASCII: u8 = 1 << 4;
+/// CP932 can write it, in at least [`MIN_VALUE_BYTES`] bytes, unlike its UTF-8 bytes.
+const CP932: u8 = 1 << 5;
+/// Merged into an earlier spelling of the same bytes (not searched for itself).
+const MERGED: u8 = 1 << 6;
+/// Written in the program file itself (not searched for).
+const IN_PROGRAM: u8 = 1 << 7;
 
 fn kind_of(meta: u8) -> Kind {
     Kind::ALL[(meta & 7) as usize]
 }
 
-fn enc_of(meta: u8) -> Enc {
-    Enc::ALL[((meta >> 3) & 3) as usize]
-}
-
 /// An owner word with this bit set is an index into the shared owner runs.
 const SHARED: u32 = 1 << 31;
 
-/// One encoded spelling while the needles are built: where its bytes are in the arena,
-/// whose value it is (an index into the participants) and what it is.
-#[derive(Clone, Copy)]
-struct Entry {
-    start: u32,
-    len: u32,
-    participant: u32,
-    meta: u8,
+/// A set of 2^16 bits, one per pair of bytes.
+#[derive(Debug, Clone)]
+struct PairFilter(Vec<u64>);
+
+impl Default for PairFilter {
+    fn default() -> Self {
+        PairFilter(vec![0u64; 1 << 10])
+    }
 }
 
-/// Every pattern, sorted by its bytes (each byte string once), so one pass over a file
-/// finds them all: a 64K-bit filter on the first two bytes rejects most positions at
-/// once, and the first four bytes give the run of patterns to compare. At 10⁵
-/// participants there are millions of patterns (55 per participant): their bytes live
-/// in one arena, their participant is an index into one list of numbers (or, for a
-/// value two participants share, into a run of such indices), and their kind, encoding
-/// and boundary rule fit in one byte.
+impl PairFilter {
+    fn set(&mut self, v: u16) {
+        self.0[(v >> 6) as usize] |= 1 << (v & 63);
+    }
+    fn has(&self, v: u16) -> bool {
+        self.0[(v >> 6) as usize] & (1 << (v & 63)) != 0
+    }
+}
+
+/// Every spelling of every value, so one pass over a file finds them all in every
+/// encoding. At 10⁵ participants there are millions of spellings: only their UTF-8
+/// bytes are held (in one arena, each spelling once), with a word of owner and a byte
+/// of kind each; the CP932 and UTF-16 forms are not stored but read through: where a
+/// file's bytes could start a spelling in one of those encodings (a 2^16-bit filter on
+/// its first two bytes), its next characters are decoded to UTF-8 and looked up among
+/// the UTF-8 spellings, and a candidate is compared in that encoding, encoded on the
+/// fly. The UTF-8 spellings are found by their first four bytes: a table of where the
+/// spellings of each first two bytes start, and bytes three and four in order within.
 #[derive(Debug, Clone, Default)]
 pub struct Needles {
+    /// Spelling `i`'s UTF-8 bytes are `arena[starts[i]..starts[i + 1]]`.
     arena: Vec<u8>,
-    /// Pattern `i`'s bytes are `arena[starts[i]..starts[i] + lens[i]]` (the arena as
-    /// built, a duplicate's bytes left in place rather than copied to a second arena).
     starts: Vec<u32>,
-    lens: Vec<u32>,
     meta: Vec<u8>,
     /// A participant index, or `SHARED | k` for the `k`-th run of `shared`.
     owner: Vec<u32>,
@@ -394,9 +405,16 @@ pub struct Needles {
     shared: Vec<u32>,
     /// Participant numbers.
     ids: Vec<String>,
-    /// The run of patterns starting with these four bytes.
-    index: HashMap<u32, (u32, u32)>,
-    filter: Vec<u64>,
+    /// The live spellings sorted by their bytes; `by_pair[b]..by_pair[b + 1]` are those
+    /// whose first two bytes are `b`, and `third[k]` is bytes three and four of `order[k]`.
+    order: Vec<u32>,
+    third: Vec<u16>,
+    by_pair: Vec<u32>,
+    /// First two bytes of the patterns in UTF-8, in UTF-16 (as a unit) and in CP932.
+    utf8_pairs: PairFilter,
+    utf16_units: PairFilter,
+    cp932_pairs: PairFilter,
+    patterns: usize,
     max_len: usize,
     pub values: u64,
     pub values_by_kind: Vec<(Kind, u64)>,
@@ -405,41 +423,331 @@ pub struct Needles {
     pub skipped_handler_names: u64,
 }
 
+/// Builds [`Needles`] from values given one at a time (as read from the database or the
+/// package), holding only the spellings' bytes, never the values as strings.
+pub struct NeedlesBuilder {
+    n: Needles,
+    handlers: BTreeSet<String>,
+    index_of: HashMap<String, u32>,
+    short: BTreeSet<(Kind, String)>,
+    same: BTreeSet<String>,
+    program: String,
+}
+
+fn squash(t: &str) -> String {
+    t.split_whitespace().collect()
+}
+
+fn offset(len: usize) -> u32 {
+    u32::try_from(len).expect("remnant-scan spellings beyond 4 GiB")
+}
+
+impl NeedlesBuilder {
+    /// Leaving out names that are also a designated handler's: the handler's name is
+    /// on the certificate and in the state file by right, so a participant of the
+    /// same name cannot be told apart there (the participant's number and phone are
+    /// still searched for).
+    pub fn new(handler_names: &[String]) -> NeedlesBuilder {
+        NeedlesBuilder {
+            n: Needles::default(),
+            handlers: handler_names.iter().map(|h| squash(h)).collect(),
+            index_of: HashMap::new(),
+            short: BTreeSet::new(),
+            same: BTreeSet::new(),
+            program: String::new(),
+        }
+    }
+
+    /// The program file's text: a spelling written in it (a participant living at the
+    /// sender's address, a phone number equal to the office's) is the program's by
+    /// right, in the state file, the record and the certificate, and cannot be told
+    /// apart there, so it is not searched for (the participant's other values are).
+    pub fn program_text(&mut self, text: &str) {
+        self.program = text.to_string();
+    }
+
+    /// One value (the same value given twice counts once).
+    pub fn add(&mut self, s: &Source) {
+        if s.kind == Kind::Name && self.handlers.contains(&squash(&s.text)) {
+            self.same.insert(s.text.clone());
+            return;
+        }
+        let vs = variants(s.kind, &s.text);
+        if vs.is_empty() {
+            self.short.insert((s.kind, s.text.clone()));
+            return;
+        }
+        let n = &mut self.n;
+        let who = match self.index_of.get(&s.participant) {
+            Some(&i) => i,
+            None => {
+                let i = n.ids.len() as u32;
+                n.ids.push(s.participant.clone());
+                self.index_of.insert(s.participant.clone(), i);
+                i
+            }
+        };
+        for (k, v) in vs.iter().enumerate() {
+            let mut meta = s.kind as u8;
+            if k == 0 {
+                meta |= TEXT;
+            }
+            if v.is_ascii() {
+                meta |= ASCII;
+            } else if encode(v, Enc::Cp932).is_some_and(|b| b.len() >= MIN_VALUE_BYTES) {
+                meta |= CP932;
+            }
+            n.starts.push(offset(n.arena.len()));
+            n.arena.extend_from_slice(v.as_bytes());
+            n.meta.push(meta);
+            n.owner.push(who);
+        }
+    }
+
+    pub fn finish(self) -> Needles {
+        let NeedlesBuilder {
+            mut n,
+            short,
+            same,
+            index_of,
+            handlers,
+            program,
+        } = self;
+        drop((index_of, handlers));
+        n.starts.push(offset(n.arena.len()));
+        let count = n.meta.len();
+        // Equal bytes together: the first (by participant, then kind, then as given)
+        // gives the kind, all give their participants (in order of their numbers).
+        let mut perm: Vec<u32> = (0..count as u32).collect();
+        {
+            let n = &n;
+            perm.sort_unstable_by(|&a, &b| {
+                n.utf8(a).cmp(n.utf8(b)).then_with(|| {
+                    let (oa, ob) = (n.owner[a as usize], n.owner[b as usize]);
+                    n.ids[oa as usize]
+                        .cmp(&n.ids[ob as usize])
+                        .then(kind_of(n.meta[a as usize]).cmp(&kind_of(n.meta[b as usize])))
+                        .then(a.cmp(&b))
+                })
+            });
+        }
+        let mut by_kind = [0u64; 7];
+        let mut owners: Vec<u32> = Vec::new();
+        n.runs.push(0);
+        let mut i = 0;
+        while i < perm.len() {
+            let first = perm[i] as usize;
+            let mut j = i;
+            owners.clear();
+            let mut kinds = 0u8;
+            while j < perm.len() && n.utf8(perm[j]) == n.utf8(first as u32) {
+                let s = perm[j] as usize;
+                if !owners.contains(&n.owner[s]) {
+                    owners.push(n.owner[s]);
+                }
+                if n.meta[s] & TEXT != 0 {
+                    kinds |= 1 << (n.meta[s] & 7);
+                }
+                if j > i {
+                    n.meta[s] |= MERGED;
+                }
+                j += 1;
+            }
+            for (k, c) in by_kind.iter_mut().enumerate() {
+                *c += u64::from(kinds >> k & 1);
+            }
+            if owners.len() > 1 {
+                n.owner[first] = SHARED | (n.runs.len() as u32 - 1);
+                n.shared.extend_from_slice(&owners);
+                n.runs.push(n.shared.len() as u32);
+            }
+            i = j;
+        }
+        // The live spellings in byte order (perm is), bucketed by their first two bytes.
+        perm.retain(|&s| n.meta[s as usize] & MERGED == 0);
+        let mut by_pair = vec![0u32; (1 << 16) + 1];
+        let mut third = Vec::with_capacity(perm.len());
+        let (mut utf8_pairs, mut utf16_units, mut cp932_pairs) = (
+            PairFilter::default(),
+            PairFilter::default(),
+            PairFilter::default(),
+        );
+        let (mut patterns, mut max_len) = (0, 0);
+        for &s in &perm {
+            let b = n.utf8(s);
+            by_pair[usize::from(u16::from_be_bytes([b[0], b[1]])) + 1] += 1;
+            third.push(u16::from_be_bytes([b[2], b[3]]));
+            utf8_pairs.set(u16::from_be_bytes([b[0], b[1]]));
+            let text = n.text(s);
+            let units = text.encode_utf16().count();
+            utf16_units.set(text.encode_utf16().next().unwrap_or(0));
+            patterns += 3;
+            max_len = max_len.max(b.len()).max(units * 2);
+            if n.meta[s as usize] & CP932 != 0 {
+                if let Some(cp) = encode(text, Enc::Cp932) {
+                    cp932_pairs.set(u16::from_be_bytes([cp[0], cp[1]]));
+                    max_len = max_len.max(cp.len());
+                    patterns += 1;
+                }
+            }
+        }
+        n.utf8_pairs = utf8_pairs;
+        n.utf16_units = utf16_units;
+        n.cp932_pairs = cp932_pairs;
+        n.patterns = patterns;
+        n.max_len = max_len;
+        for k in 1..by_pair.len() {
+            by_pair[k] += by_pair[k - 1];
+        }
+        perm.shrink_to_fit();
+        third.shrink_to_fit();
+        n.order = perm;
+        n.third = third;
+        n.by_pair = by_pair;
+        n.shared.shrink_to_fit();
+        n.ids.shrink_to_fit();
+        n.values = by_kind.iter().sum();
+        n.values_by_kind = Kind::ALL
+            .iter()
+            .map(|k| (*k, by_kind[*k as usize]))
+            .filter(|(_, c)| *c > 0)
+            .collect();
+        n.skipped_short = short.len() as u64;
+        n.skipped_handler_names = same.len() as u64;
+        if !program.is_empty() {
+            let mut hits = Vec::new();
+            n.find(program.as_bytes(), 0, program.len(), &mut hits);
+            for (_, i) in hits {
+                let s = (i >> 2) as usize;
+                if n.meta[s] & IN_PROGRAM == 0 {
+                    n.meta[s] |= IN_PROGRAM;
+                    n.patterns -= 3 + usize::from(n.meta[s] & CP932 != 0);
+                }
+            }
+        }
+        n
+    }
+}
+
+/// A candidate's bytes compared with the file's in one encoding: the pattern's length
+/// when the file holds it at this place.
+fn matches_in(text: &str, enc: Enc, hay: &[u8]) -> Option<usize> {
+    match enc {
+        Enc::Utf8 => hay.starts_with(text.as_bytes()).then_some(text.len()),
+        Enc::Cp932 => {
+            let b = encode(text, Enc::Cp932)?;
+            hay.starts_with(&b).then_some(b.len())
+        }
+        Enc::Utf16Le | Enc::Utf16Be => {
+            let mut at = 0;
+            for u in text.encode_utf16() {
+                let b = if enc == Enc::Utf16Le {
+                    u.to_le_bytes()
+                } else {
+                    u.to_be_bytes()
+                };
+                if hay.get(at..at + 2) != Some(&b[..]) {
+                    return None;
+                }
+                at += 2;
+            }
+            Some(at)
+        }
+    }
+}
+
+/// The file's next characters at a place, read in `enc` and written as UTF-8 into
+/// `out` (at least four bytes when the file has them): what a pattern starting there
+/// in that encoding would be in UTF-8.
+fn as_utf8(hay: &[u8], enc: Enc, out: &mut String) {
+    out.clear();
+    match enc {
+        Enc::Utf8 => {}
+        Enc::Utf16Le | Enc::Utf16Be => {
+            let units = hay.chunks_exact(2).take(4).map(|b| {
+                if enc == Enc::Utf16Le {
+                    u16::from_le_bytes([b[0], b[1]])
+                } else {
+                    u16::from_be_bytes([b[0], b[1]])
+                }
+            });
+            for c in char::decode_utf16(units) {
+                let Ok(c) = c else { break };
+                out.push(c);
+                if out.len() >= MIN_VALUE_BYTES {
+                    break;
+                }
+            }
+        }
+        Enc::Cp932 => {
+            let mut d = encoding_rs::SHIFT_JIS.new_decoder_without_bom_handling();
+            let take = &hay[..hay.len().min(8)];
+            out.reserve(32);
+            let _ = d.decode_to_string_without_replacement(take, out, false);
+        }
+    }
+}
+
 impl Needles {
     pub fn build(sources: &BTreeSet<Source>) -> Needles {
         Needles::build_except(sources, &[])
     }
 
-    /// How many byte patterns are searched for.
-    pub fn pattern_count(&self) -> usize {
-        self.meta.len()
+    /// As `build`, leaving out names that are also a designated handler's.
+    pub fn build_except(sources: &BTreeSet<Source>, handler_names: &[String]) -> Needles {
+        let mut b = NeedlesBuilder::new(handler_names);
+        for s in sources {
+            b.add(s);
+        }
+        b.finish()
     }
 
-    /// Pattern `i`.
+    /// Spelling `s`'s UTF-8 bytes.
+    fn utf8(&self, s: u32) -> &[u8] {
+        let s = s as usize;
+        &self.arena[self.starts[s] as usize..self.starts[s + 1] as usize]
+    }
+
+    fn text(&self, s: u32) -> &str {
+        std::str::from_utf8(self.utf8(s)).unwrap_or("")
+    }
+
+    /// How many byte patterns are searched for (each spelling in each encoding that
+    /// writes it differently).
+    pub fn pattern_count(&self) -> usize {
+        self.patterns
+    }
+
+    /// Pattern `i` (a spelling and an encoding, as a hit names it).
     pub fn pattern(&self, i: u32) -> Pattern {
-        let k = i as usize;
-        let start = self.starts[k] as usize;
-        let m = self.meta[k];
+        let s = i >> 2;
+        let enc = Enc::ALL[(i & 3) as usize];
+        let m = self.meta[s as usize];
+        let text = self.text(s);
+        let len = match enc {
+            Enc::Utf8 => text.len(),
+            Enc::Cp932 => encode(text, enc).map_or(0, |b| b.len()),
+            Enc::Utf16Le | Enc::Utf16Be => text.encode_utf16().count() * 2,
+        };
         Pattern {
-            start,
-            len: self.lens[k] as usize,
+            spelling: s,
+            len,
             kind: kind_of(m),
-            enc: enc_of(m),
-            bounded: m & (1 << 5) != 0,
-            index: i,
+            enc,
+            bounded: m & ASCII != 0,
         }
     }
 
     /// A pattern's bytes.
-    pub fn bytes(&self, p: &Pattern) -> &[u8] {
-        &self.arena[p.start..p.start + p.len]
+    pub fn bytes(&self, p: &Pattern) -> Vec<u8> {
+        encode(self.text(p.spelling), p.enc).unwrap_or_default()
     }
 
     /// The participants whose value a pattern is (two participants may share a name).
     pub fn participants(&self, p: &Pattern) -> Vec<String> {
-        let o = self.owner[p.index as usize];
+        let o = self.owner[p.spelling as usize];
         let run: &[u32] = if o & SHARED == 0 {
-            std::slice::from_ref(&self.owner[p.index as usize])
+            std::slice::from_ref(&self.owner[p.spelling as usize])
         } else {
             let k = (o & !SHARED) as usize;
             &self.shared[self.runs[k] as usize..self.runs[k + 1] as usize]
@@ -447,121 +755,22 @@ impl Needles {
         run.iter().map(|&i| self.ids[i as usize].clone()).collect()
     }
 
-    /// As `build`, leaving out names that are also a designated handler's: the
-    /// handler's name is on the certificate and in the state file by right, so a
-    /// participant of the same name cannot be told apart there (the participant's
-    /// number and phone are still searched for).
-    pub fn build_except(sources: &BTreeSet<Source>, handler_names: &[String]) -> Needles {
-        let squash = |t: &str| t.split_whitespace().collect::<String>();
-        let handlers: BTreeSet<String> = handler_names.iter().map(|h| squash(h)).collect();
-        let mut n = Needles {
-            filter: vec![0u64; 1 << 10],
-            ..Default::default()
-        };
-        let mut distinct: BTreeSet<(Kind, &str)> = BTreeSet::new();
-        let mut short: BTreeSet<(Kind, &str)> = BTreeSet::new();
-        let mut same: BTreeSet<&str> = BTreeSet::new();
-        // Every encoded spelling in order, its bytes appended to the arena.
-        let mut arena: Vec<u8> = Vec::new();
-        let mut entries: Vec<Entry> = Vec::new();
-        let offset = |len: usize| u32::try_from(len).expect("remnant-scan patterns beyond 4 GiB");
-        for s in sources {
-            if s.kind == Kind::Name && handlers.contains(&squash(&s.text)) {
-                same.insert(&s.text);
-                continue;
-            }
-            let vs = variants(s.kind, &s.text);
-            if vs.is_empty() {
-                short.insert((s.kind, &s.text));
-                continue;
-            }
-            distinct.insert((s.kind, &s.text));
-            // Sources are sorted by participant: each number is interned once.
-            if n.ids.last() != Some(&s.participant) {
-                n.ids.push(s.participant.clone());
-            }
-            let participant = (n.ids.len() - 1) as u32;
-            for v in vs {
-                for enc in Enc::ALL {
-                    let Some(bytes) = encode(&v, enc) else {
-                        continue;
-                    };
-                    if bytes.len() < MIN_VALUE_BYTES {
-                        continue;
-                    }
-                    entries.push(Entry {
-                        start: offset(arena.len()),
-                        len: bytes.len() as u32,
-                        participant,
-                        meta: meta_of(s.kind, enc, v.is_ascii()),
-                    });
-                    arena.extend_from_slice(&bytes);
-                }
-            }
-        }
-        // Equal bytes together, in the order they came (the arena grows in that order):
-        // the first gives the kind and encoding, all give their participants (in order).
-        let bytes_of = |e: &Entry| &arena[e.start as usize..(e.start + e.len) as usize];
-        entries.sort_unstable_by(|a, b| bytes_of(a).cmp(bytes_of(b)).then(a.start.cmp(&b.start)));
-        let mut owners: Vec<u32> = Vec::new();
-        n.runs.push(0);
-        let mut i = 0;
-        while i < entries.len() {
-            let first = entries[i];
-            let bytes = bytes_of(&first);
-            owners.clear();
-            let mut j = i;
-            while j < entries.len() && bytes_of(&entries[j]) == bytes {
-                let who = entries[j].participant;
-                if !owners.contains(&who) {
-                    owners.push(who);
-                }
-                j += 1;
-            }
-            n.starts.push(first.start);
-            n.lens.push(first.len);
-            n.meta.push(first.meta);
-            if let [one] = owners[..] {
-                n.owner.push(one);
-            } else {
-                n.owner.push(SHARED | (n.runs.len() as u32 - 1));
-                n.shared.extend_from_slice(&owners);
-                n.runs.push(n.shared.len() as u32);
-            }
-            i = j;
-        }
-        drop(entries);
-        arena.shrink_to_fit();
-        n.arena = arena;
-        n.starts.shrink_to_fit();
-        n.lens.shrink_to_fit();
-        n.meta.shrink_to_fit();
-        n.owner.shrink_to_fit();
-        n.ids.shrink_to_fit();
-        for i in 0..n.meta.len() {
-            let start = n.starts[i] as usize;
-            let b = &n.arena[start..start + n.lens[i] as usize];
-            let key = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            let run = n.index.entry(key).or_insert((i as u32, i as u32));
-            run.1 = i as u32 + 1;
-            let f = u16::from_le_bytes([b[0], b[1]]) as usize;
-            n.filter[f >> 6] |= 1 << (f & 63);
-            n.max_len = n.max_len.max(b.len());
-        }
-        n.index.shrink_to_fit();
-        n.values = distinct.len() as u64;
-        n.skipped_short = short.len() as u64;
-        n.skipped_handler_names = same.len() as u64;
-        n.values_by_kind = Kind::ALL
-            .iter()
-            .map(|k| (*k, distinct.iter().filter(|(kk, _)| kk == k).count() as u64))
-            .filter(|(_, c)| *c > 0)
-            .collect();
-        n
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.meta.is_empty()
+    /// The live spellings whose UTF-8 bytes start with `key`'s first four bytes.
+    fn candidates(&self, key: &[u8]) -> &[u32] {
+        let pair = usize::from(u16::from_be_bytes([key[0], key[1]]));
+        let (lo, hi) = (self.by_pair[pair] as usize, self.by_pair[pair + 1] as usize);
+        if lo == hi {
+            return &[];
+        }
+        let k = u16::from_be_bytes([key[2], key[3]]);
+        let third = &self.third[lo..hi];
+        let a = third.partition_point(|&x| x < k);
+        let z = a + third[a..].partition_point(|&x| x == k);
+        &self.order[lo + a..lo + z]
     }
 
     /// Every match starting in `hay[from..to]`. `hay` holds the two bytes before `from`
@@ -569,38 +778,62 @@ impl Needles {
     /// enough after `to` for the longest pattern and the character after it.
     fn find(&self, hay: &[u8], from: usize, to: usize, out: &mut Vec<(usize, u32)>) {
         let to = to.min(hay.len().saturating_sub(3));
+        let mut key = String::new();
         for p in from..to {
-            let f = u16::from_le_bytes([hay[p], hay[p + 1]]) as usize;
-            if self.filter[f >> 6] & (1 << (f & 63)) == 0 {
-                continue;
-            }
-            let key = u32::from_le_bytes([hay[p], hay[p + 1], hay[p + 2], hay[p + 3]]);
-            let Some(&(lo, hi)) = self.index.get(&key) else {
-                continue;
-            };
-            for i in lo..hi {
-                let pat = &self.pattern(i);
-                if !hay[p..].starts_with(self.bytes(pat)) {
+            let (b0, b1) = (hay[p], hay[p + 1]);
+            for enc in Enc::ALL {
+                let hit = match enc {
+                    Enc::Utf8 => self.utf8_pairs.has(u16::from_be_bytes([b0, b1])),
+                    Enc::Utf16Le => self.utf16_units.has(u16::from_le_bytes([b0, b1])),
+                    Enc::Utf16Be => self.utf16_units.has(u16::from_be_bytes([b0, b1])),
+                    Enc::Cp932 => self.cp932_pairs.has(u16::from_be_bytes([b0, b1])),
+                };
+                if !hit {
                     continue;
                 }
-                if pat.bounded {
-                    let u = pat.unit();
-                    let end = p + pat.len;
-                    let before = if p >= u {
-                        pat.alnum(&hay[p - u..p])
-                    } else {
-                        p > 0 && pat.alnum_partial(hay[p - 1], true)
-                    };
-                    let after = if end + u <= hay.len() {
-                        pat.alnum(&hay[end..end + u])
-                    } else {
-                        end < hay.len() && pat.alnum_partial(hay[end], false)
-                    };
-                    if before || after {
+                let cands = if enc == Enc::Utf8 {
+                    self.candidates(&hay[p..p + 4])
+                } else {
+                    as_utf8(&hay[p..], enc, &mut key);
+                    if key.len() < MIN_VALUE_BYTES {
                         continue;
                     }
+                    self.candidates(key.as_bytes())
+                };
+                for &s in cands {
+                    let m = self.meta[s as usize];
+                    if m & IN_PROGRAM != 0 || (enc == Enc::Cp932 && m & CP932 == 0) {
+                        continue;
+                    }
+                    let Some(len) = matches_in(self.text(s), enc, &hay[p..]) else {
+                        continue;
+                    };
+                    if m & ASCII != 0 {
+                        let pat = Pattern {
+                            spelling: s,
+                            len,
+                            kind: kind_of(m),
+                            enc,
+                            bounded: true,
+                        };
+                        let u = pat.unit();
+                        let end = p + len;
+                        let before = if p >= u {
+                            pat.alnum(&hay[p - u..p])
+                        } else {
+                            p > 0 && pat.alnum_partial(hay[p - 1], true)
+                        };
+                        let after = if end + u <= hay.len() {
+                            pat.alnum(&hay[end..end + u])
+                        } else {
+                            end < hay.len() && pat.alnum_partial(hay[end], false)
+                        };
+                        if before || after {
+                            continue;
+                        }
+                    }
+                    out.push((p, s << 2 | enc as u32));
                 }
-                out.push((p, i));
             }
         }
     }
@@ -1088,6 +1321,48 @@ mod tests {
         );
     }
 
+    /// The UTF-16 and CP932 spellings are not stored but read through the file's bytes:
+    /// a name in UTF-16 (either byte order, at an even or odd offset, among other
+    /// UTF-16 text) and a half-width kana in CP932 are found where they are, as what
+    /// they are.
+    #[test]
+    fn utf16_and_cp932_spellings_are_found_where_they_are() {
+        let n = needles();
+        let mut hits = Vec::new();
+        for (enc, text, kind) in [
+            (Enc::Utf16Le, "井上恵子", Kind::Name),
+            (Enc::Utf16Be, "井上　恵子", Kind::Name),
+            (Enc::Utf16Le, "ｲﾉｳｴ ｹｲｺ", Kind::Kana),
+            (Enc::Utf16Be, "C000001", Kind::Id),
+            (Enc::Cp932, "ｲﾉｳｴｹｲｺ", Kind::Kana),
+            (Enc::Cp932, "井上 恵子", Kind::Name),
+        ] {
+            for lead in [6usize, 7] {
+                let mut hay = vec![b'.'; lead];
+                hay.extend(encode("氏名：", enc).unwrap());
+                let at = hay.len();
+                hay.extend(encode(text, enc).unwrap());
+                hay.extend(encode("、様", enc).unwrap());
+                hits.clear();
+                n.scan_reader(&hay[..], &mut hits).unwrap();
+                let found: Vec<(u64, Kind, Enc)> = hits
+                    .iter()
+                    .map(|&(o, i)| (o, n.pattern(i).kind, n.pattern(i).enc))
+                    .collect();
+                assert!(
+                    found.contains(&(at as u64, kind, enc)),
+                    "{text} in {enc:?} at {at}: {found:?}"
+                );
+                let p = n.pattern(hits.iter().find(|h| h.0 == at as u64).unwrap().1);
+                assert_eq!(n.participants(&p), ["C000001"]);
+                assert_eq!(n.bytes(&p), encode(text, enc).unwrap()[..p.len]);
+            }
+        }
+        // Four encodings of each spelling, less CP932 for the ASCII ones (the same
+        // bytes as UTF-8) and where CP932 cannot write a value.
+        assert!(n.pattern_count() > 3 * 8, "{}", n.pattern_count());
+    }
+
     #[test]
     fn a_number_inside_a_longer_run_is_not_a_hit() {
         let mut s = BTreeSet::new();
@@ -1135,6 +1410,43 @@ mod tests {
             0
         );
         assert!(hits_in_bytes(&n, "C000009,03-1234-5678".as_bytes()).unwrap() > 0);
+    }
+
+    /// A participant living at the address the program file gives as the sender's
+    /// (or with the office's phone) is not a remnant in the state file, the record or
+    /// the certificate, which hold the program by right: such a spelling is left out,
+    /// the participant's other values are still searched for.
+    #[test]
+    fn what_the_program_file_says_is_not_searched_for() {
+        let mut s = BTreeSet::new();
+        sources_of("A012780", None, None, Some("03-1234-5678"), None, &mut s);
+        places_of(
+            "A012780",
+            None,
+            Some("東京都新宿区西新宿1丁目2番3号"),
+            None,
+            None,
+            &mut s,
+        );
+        let program =
+            "sender_address = \"東京都新宿区西新宿1-2-3\"\nsender_phone = \"03-1234-5678\"\n";
+        let mut b = NeedlesBuilder::new(&[]);
+        for v in &s {
+            b.add(v);
+        }
+        let all = b.finish();
+        assert!(hits_in_bytes(&all, program.as_bytes()).unwrap() > 0);
+        let mut b = NeedlesBuilder::new(&[]);
+        b.program_text(program);
+        for v in &s {
+            b.add(v);
+        }
+        let n = b.finish();
+        assert_eq!(hits_in_bytes(&n, program.as_bytes()).unwrap(), 0);
+        assert!(n.pattern_count() < all.pattern_count());
+        for still in ["東京都新宿区西新宿1丁目2番3号", "0312345678", "A012780"] {
+            assert!(hits_in_bytes(&n, still.as_bytes()).unwrap() > 0, "{still}");
+        }
     }
 
     #[test]

@@ -88,8 +88,14 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
     shipping::name_prizes(&mut orders, &program);
     // The rows are moved out, not copied: one copy of the shipment in memory.
     let (order_ids, rows): (Vec<i64>, Vec<ListRow>) = orders.into_iter().unzip();
-    let rendered = match shiplist::render(&program, &format, id, &rows, &created_at, date)? {
-        Ok(r) => r,
+    // Checked and hashed first, written nowhere: the file itself is written, row by
+    // row, only once the shipment is recorded with this hash.
+    let mut sink = crate::closeout::package::Hashing::new(std::io::sink());
+    let render = |out: &mut dyn std::io::Write| {
+        shiplist::render_into(&program, &format, id, &rows, &created_at, date, out)
+    };
+    let notes = match render(&mut sink)? {
+        Ok(notes) => notes,
         Err(problems) => {
             drop(tx);
             ctx.detail.count("problems", problems.len() as u64);
@@ -114,12 +120,12 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
         ctx.say(format!(
             "確認のみ (--dry-run): 次の発送（発送番号 {id}）は {summary}です。問題はありません。ファイルは書き出さず、発送済みにもしていません"
         ));
-        for n in &rendered.notes {
+        for n in &notes {
             ctx.say(format!("  注意: {n}"));
         }
         return Ok(());
     }
-    let sha = crate::output::sha256_hex(&rendered.bytes);
+    let (_, sha, _) = sink.finish();
     let shipment = NewShipment {
         id,
         created_at: &created_at,
@@ -142,7 +148,17 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
     tx.commit()?;
     crate::output::pre_recorded(&args.out);
     crate::output::fault("ship:committed");
-    let rec = crate::output::write_bytes(&args.out, &rendered.bytes).map_err(|e| {
+    let rec = crate::output::write_with(&args.out, |w| match render(w)? {
+        Ok(_) => Ok(()),
+        Err(_) => bail!("internal: the shipment's file could not be written again as checked"),
+    })
+    .and_then(|rec| {
+        if rec.sha256 != sha {
+            bail!("internal: the shipment's file differs from the one recorded");
+        }
+        Ok(rec)
+    })
+    .map_err(|e| {
         e.context(format!(
             "発送 {id} は発送済みとして記録しましたが、ファイルを書けませんでした。\
              `stepcard ship --reprint {id} --out FILE` で書き出してください \
@@ -154,7 +170,7 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
         rec.path,
         shiplist::file_ja(&format)
     ));
-    for n in &rendered.notes {
+    for n in &notes {
         ctx.say(format!("  注意: {n}"));
     }
     ctx.say(format!(

@@ -54,6 +54,15 @@ pub fn begin(conn: &Connection, b: &NewBatch<'_>) -> Result<i64> {
     Ok(conn.last_insert_rowid())
 }
 
+/// The file's SHA-256, once known (a CSV is hashed while it is read).
+pub fn set_sha256(conn: &Connection, batch: i64, sha256: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE batches SET sha256=?2 WHERE id=?1",
+        rusqlite::params![batch, sha256],
+    )?;
+    Ok(())
+}
+
 /// What the batch read and did, recorded before it commits.
 pub fn record_totals(
     conn: &Connection,

@@ -7,8 +7,8 @@ use super::header::{ColumnDef, Header};
 use super::problems::ProblemLog;
 use super::walk::{walk, Visit};
 use super::{
-    already_imported, chosen_sheets, open_source, print_first, progress, sheet_key, Counts,
-    Options, Problem, RejectStore, Session,
+    already_imported, chosen_sheets, open_source_for_import, print_first, progress, sheet_key,
+    Counts, Options, Problem, RejectStore, Session,
 };
 use crate::sheet::Row;
 use anyhow::{bail, Result};
@@ -50,8 +50,36 @@ pub trait RowHandler {
     ) -> Result<()> {
         Ok(())
     }
+    /// The notices of the row just stored (the driver takes them after every row, so
+    /// the handler never holds them all).
     fn notices(&mut self) -> Vec<Problem> {
         Vec::new()
+    }
+    /// Whether the handler reads the file once before the rows are stored (a first
+    /// pass through [`RowHandler::prepass_row`], then [`RowHandler::prepare`]).
+    fn prepass(&self) -> bool {
+        false
+    }
+    /// One non-blank row of the first pass (nothing is stored or reported).
+    fn prepass_row(&mut self, _h: &Header, _row: &Row) {}
+    /// After the first pass, before the rows: work from what it noted (inside the
+    /// import's transaction).
+    fn prepare(&mut self, _conn: &Connection) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The first pass's visitor: rows only, to the handler's `prepass_row`.
+struct Prepass<'h, 'c>(&'h mut (dyn RowHandler + 'c));
+
+impl Visit for Prepass<'_, '_> {
+    fn header(&mut self, _h: &Header) -> Result<Vec<Problem>> {
+        Ok(Vec::new())
+    }
+    fn unreadable(&mut self, _problems: Vec<Problem>) {}
+    fn row(&mut self, h: &Header, row: &Row, _outside: Option<Problem>) -> Result<()> {
+        self.0.prepass_row(h, row);
+        Ok(())
     }
 }
 
@@ -91,15 +119,19 @@ pub fn run_with(
     spec: &Spec<'_>,
     make: &mut MakeHandler<'_>,
 ) -> Result<Option<i64>> {
-    let src = open_source(path, opts)?;
-    let mut src = src;
+    let mut src = open_source_for_import(path, opts)?;
     let sheets = chosen_sheets(&src, opts)?;
     let key = sheet_key(&sheets, opts.all_sheets);
     let file_name = src.file_name.clone();
-    ctx.detail.files_read_push(&file_name, &src.sha256);
-    if let Some(found) = already_imported(ctx.conn, spec.kind, &src.sha256, &key)? {
-        say_already_imported(ctx, &file_name, found);
-        return Ok(None);
+    // A CSV is hashed while it is parsed: whether it was imported already is known
+    // only after the rows (they are then rolled back); a workbook is hashed first.
+    let hashed_first = !src.sha256.is_empty();
+    if hashed_first {
+        ctx.detail.files_read_push(&file_name, &src.sha256);
+        if let Some(found) = already_imported(ctx.conn, spec.kind, &src.sha256, &key)? {
+            say_already_imported(ctx, &file_name, found);
+            return Ok(None);
+        }
     }
 
     let now = crate::now();
@@ -108,10 +140,12 @@ pub fn run_with(
     let tx = crate::db::begin_write(ctx.conn)?;
     // Asked again under the write lock: another import of the same file may have
     // committed while this one waited for the lock.
-    if let Some(found) = already_imported(&tx, spec.kind, &src.sha256, &key)? {
-        drop(tx);
-        say_already_imported(ctx, &file_name, found);
-        return Ok(None);
+    if hashed_first {
+        if let Some(found) = already_imported(&tx, spec.kind, &src.sha256, &key)? {
+            drop(tx);
+            say_already_imported(ctx, &file_name, found);
+            return Ok(None);
+        }
     }
     let batch = crate::db::batches::begin(
         &tx,
@@ -135,8 +169,22 @@ pub fn run_with(
         None if opts.partial => Some(std::env::temp_dir()),
         None => None,
     };
+    let mut handler = make(&tx, batch)?;
+    if handler.prepass() {
+        let mut book = crate::sheet::Book::open(path, &src.opts)?;
+        walk(
+            &mut book,
+            &sheets,
+            spec.columns,
+            spec.card_days,
+            opts,
+            &mut Prepass(handler.as_mut()),
+        )?;
+        handler.prepare(&tx)?;
+    }
     let mut d = Driver {
-        handler: make(&tx, batch)?,
+        handler,
+        notices: ProblemLog::new(&sheets, spool_dir.as_deref())?,
         tx: &tx,
         log: ProblemLog::new(&sheets, spool_dir.as_deref())?,
         buf: Vec::new(),
@@ -161,20 +209,34 @@ pub fn run_with(
         &mut d,
     )?;
     let Read {
-        mut handler,
+        handler,
         mut log,
+        notices,
         fatal,
         headers,
         rejected_rows,
         rows_out_of_period,
     } = d.finish()?;
+    if !hashed_first {
+        src.sha256 = match src.book.read_sha256() {
+            Some(sha) => sha,
+            None => crate::output::sha256_file(path)?.0,
+        };
+        ctx.detail.files_read_push(&file_name, &src.sha256);
+        if let Some(found) = already_imported(&tx, spec.kind, &src.sha256, &key)? {
+            drop(handler);
+            drop(tx);
+            say_already_imported(ctx, &file_name, found);
+            return Ok(None);
+        }
+        crate::db::batches::set_sha256(&tx, batch, &src.sha256)?;
+    }
     let counts = handler.counts();
     // Notices only mean something when the rows they speak of are kept.
     let will_commit = !fatal && (log.is_empty() || opts.partial);
-    let notices = if will_commit {
-        handler.notices()
-    } else {
-        Vec::new()
+    let mut notices = match will_commit {
+        true => notices,
+        false => ProblemLog::new(&sheets, None)?,
     };
     let d = &mut *ctx.detail;
     d.count("batch", batch);
@@ -186,7 +248,7 @@ pub fn run_with(
     d.count("problems", log.total());
     d.count("rejected_rows", rejected_rows);
     if !notices.is_empty() {
-        d.count("notices", notices.len() as u64);
+        d.count("notices", notices.total());
     }
 
     let first = log.first()?;
@@ -200,10 +262,10 @@ pub fn run_with(
             "{}",
             crate::output::terminal_safe(&format!(
                 "{file_name}: 取り込んだうえで、お知らせが必要な行 {} 件:",
-                notices.len()
+                notices.total()
             ))
         );
-        super::print_problems(ctx.quiet, &file_name, &notices);
+        print_first(ctx.quiet, &file_name, &notices.first()?, notices.total());
     }
 
     // The error report is written once the transaction is over (rolled back or committed),
@@ -212,7 +274,14 @@ pub fn run_with(
     if fatal {
         drop(handler);
         drop(tx);
-        write_errors(ctx, opts, &file_name, &mut log, &notices, (path, &src.opts))?;
+        write_errors(
+            ctx,
+            opts,
+            &file_name,
+            &mut log,
+            &mut notices,
+            (path, &src.opts),
+        )?;
         bail!(
             "{file_name}: 見出しを読めないため、何も取り込んでいません。見出し行を直して取り込み直してください \
              (header problems; nothing imported)"
@@ -221,7 +290,14 @@ pub fn run_with(
     if !log.is_empty() && !opts.partial {
         drop(handler);
         drop(tx);
-        write_errors(ctx, opts, &file_name, &mut log, &notices, (path, &src.opts))?;
+        write_errors(
+            ctx,
+            opts,
+            &file_name,
+            &mut log,
+            &mut notices,
+            (path, &src.opts),
+        )?;
         bail!(
             "{file_name}: {} 件の誤り（{rejected_rows} 行）があるため、何も取り込んでいません。{}\
              直して取り込み直すか、--partial で正しい行だけ取り込んでください{} \
@@ -243,7 +319,14 @@ pub fn run_with(
     if opts.dry_run {
         drop(handler);
         drop(tx);
-        write_errors(ctx, opts, &file_name, &mut log, &notices, (path, &src.opts))?;
+        write_errors(
+            ctx,
+            opts,
+            &file_name,
+            &mut log,
+            &mut notices,
+            (path, &src.opts),
+        )?;
         ctx.say(format!(
             "{file_name}: 検査のみ（--dry-run）: 取り込めば {summary}。何も変えていません (dry run; nothing changed)"
         ));
@@ -272,7 +355,14 @@ pub fn run_with(
     *ctx.recorded = true;
     drop(handler);
     tx.commit()?;
-    write_errors(ctx, opts, &file_name, &mut log, &notices, (path, &src.opts))?;
+    write_errors(
+        ctx,
+        opts,
+        &file_name,
+        &mut log,
+        &mut notices,
+        (path, &src.opts),
+    )?;
     ctx.say(format!("{file_name}: 取込み {batch}: {summary}。"));
     if rejected_rows > 0 {
         ctx.say(format!(
@@ -288,16 +378,16 @@ fn write_errors(
     opts: &Options,
     file_name: &str,
     log: &mut ProblemLog,
-    notices: &[Problem],
+    notices: &mut ProblemLog,
     input: (&Path, &crate::sheet::ReadOptions),
 ) -> Result<()> {
     let Some(out) = &opts.errors else {
         return Ok(());
     };
-    let total = log.total() + notices.len() as u64;
+    let total = log.total() + notices.total();
     let mut each = |f: &mut dyn FnMut(&Problem) -> Result<()>| {
         log.for_each(&mut *f)?;
-        notices.iter().try_for_each(&mut *f)
+        notices.for_each(&mut *f)
     };
     let recs = crate::output::error_report::write_error_report_streamed(
         out,
@@ -330,6 +420,7 @@ fn write_errors(
 struct Read<'c> {
     handler: Box<dyn RowHandler + 'c>,
     log: ProblemLog,
+    notices: ProblemLog,
     fatal: bool,
     headers: serde_json::Map<String, serde_json::Value>,
     rejected_rows: u64,
@@ -397,6 +488,8 @@ struct Driver<'a, 'c> {
     tx: &'c Connection,
     /// Every problem, counted and spooled, never all held.
     log: ProblemLog,
+    /// The rows stored with a notice (a refused application), likewise.
+    notices: ProblemLog,
     /// One row's problems, handed to the log.
     buf: Vec<Problem>,
     /// Rows refused (among others) for a date outside the program period.
@@ -444,6 +537,9 @@ impl Visit for Driver<'_, '_> {
     fn row(&mut self, h: &Header, row: &Row, outside: Option<Problem>) -> Result<()> {
         self.buf.clear();
         self.handler.row(self.tx, h, row, &mut self.buf)?;
+        for p in self.handler.notices() {
+            self.notices.push(p)?;
+        }
         self.buf.extend(outside);
         if !self.buf.is_empty() {
             if self.buf.iter().any(|p| p.code == "date.out_of_period") {
@@ -501,6 +597,7 @@ impl<'c> Driver<'_, 'c> {
         Ok(Read {
             handler: self.handler,
             log: self.log,
+            notices: self.notices,
             fatal: self.fatal,
             headers: self.headers,
             rejected_rows: self.rejected_rows,

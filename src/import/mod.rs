@@ -103,6 +103,28 @@ pub fn open_source(path: &Path, opts: &Options) -> Result<Source> {
     })
 }
 
+/// As [`open_source`] for an import, but a CSV is not hashed in a pass of its own: it
+/// is hashed while it is parsed, and `sha256` stays empty until
+/// [`Book::read_sha256`](crate::sheet::Book::read_sha256) has it (a workbook, read
+/// entry by entry, is hashed first as before).
+pub fn open_source_for_import(path: &Path, opts: &Options) -> Result<Source> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if !matches!(ext.as_str(), "csv" | "tsv" | "txt") {
+        return open_source(path, opts);
+    }
+    let ropts = read_options(opts);
+    let book = Book::open(path, &ropts)?;
+    Ok(Source {
+        file_name: path.display().to_string(),
+        sha256: String::new(),
+        book,
+        opts: ropts,
+    })
+}
+
 /// The sheets an import reads: `--sheet NAME`, every sheet (`--all-sheets`), or the first.
 pub fn chosen_sheets(src: &Source, opts: &Options) -> Result<Vec<String>> {
     let names = src.book.sheet_names();

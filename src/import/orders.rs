@@ -17,10 +17,14 @@
 //! `points --as-of D` is ever negative: the orders dated by D were each paid from what
 //! had been earned by their own date, itself no more than by D.
 //!
-//! Each participant's stored days are read once (one query) when their first
-//! application comes and scored once into their earned points by date
-//! ([`Earnings`]); each application then reads its balance at its 申込日 by a binary
-//! search. The earnings of at most [`DAYS_KEPT`] participants are held at a time.
+//! The file is read twice. The first pass only notes each application's participant
+//! and 申込日; then, participant by participant in number order (one pass over the
+//! stored days), each one's days are read once, scored once into their earned points
+//! by date ([`Earnings`]), and the points earned by each noted 申込日 kept (a number
+//! per application, not the days). The second pass decides each row in file order from
+//! those, so a file not grouped by participant costs no more than one that is.
+//! A participant met without a noted date (not expected) is scored on the spot, the
+//! earnings of at most [`DAYS_KEPT`] participants held at a time.
 
 use super::header::Header;
 use super::{Counts, Problem};
@@ -66,6 +70,10 @@ pub struct OrdersImporter {
     taken: Option<HashMap<String, i64>>,
     /// Accepted quantity per participant and prize.
     had: HashMap<(String, String), i64>,
+    /// The first pass's applications: each participant's 申込日 and, once
+    /// [`OrdersImporter::prepare`] has run, the points earned by each.
+    noted: HashMap<String, Vec<(NaiveDate, i64)>>,
+    /// The last row's refusal, for the driver (never all of them held here).
     notices: Vec<Problem>,
 }
 
@@ -81,6 +89,7 @@ impl OrdersImporter {
             earnings: HashMap::new(),
             taken: None,
             had: HashMap::new(),
+            noted: HashMap::new(),
             notices: Vec::new(),
         }
     }
@@ -127,26 +136,55 @@ impl OrdersImporter {
         table: Table,
         on: NaiveDate,
     ) -> Result<i64> {
+        if let Some(dates) = self.noted.get(pid) {
+            if let Ok(i) = dates.binary_search_by(|(d, _)| d.cmp(&on)) {
+                return Ok(dates[i].1);
+            }
+        }
         if !self.earnings.contains_key(pid) {
             if self.earnings.len() >= DAYS_KEPT {
                 self.earnings.clear();
             }
-            let start = self.program.program.start;
-            let end = self.program.program.end;
-            let days: Vec<(u16, u32)> = participant_days(conn, pid)?
-                .into_iter()
-                .filter(|(d, _)| *d >= start && *d <= end)
-                .map(|(d, steps)| {
-                    (
-                        u16::try_from((d - start).num_days()).unwrap_or(u16::MAX),
-                        u32::try_from(steps.max(0)).unwrap_or(u32::MAX),
-                    )
-                })
-                .collect();
-            let e = Earnings::new(&self.scorer, table, end, &days);
+            let e = self.earnings_of(conn, pid, table)?;
             self.earnings.insert(pid.to_string(), e);
         }
         Ok(self.earnings[pid].by(on))
+    }
+
+    /// A participant's stored days (one query), scored into their earned points by date.
+    fn earnings_of(&self, conn: &Connection, pid: &str, table: Table) -> Result<Earnings> {
+        let start = self.program.program.start;
+        let end = self.program.program.end;
+        let days: Vec<(u16, u32)> = participant_days(conn, pid)?
+            .into_iter()
+            .filter(|(d, _)| *d >= start && *d <= end)
+            .map(|(d, steps)| {
+                (
+                    u16::try_from((d - start).num_days()).unwrap_or(u16::MAX),
+                    u32::try_from(steps.max(0)).unwrap_or(u32::MAX),
+                )
+            })
+            .collect();
+        Ok(Earnings::new(&self.scorer, table, end, &days))
+    }
+
+    /// After the first pass: each noted participant in number order, their days read and
+    /// scored once, and the points earned by each noted 申込日 kept.
+    fn score_noted(&mut self, conn: &Connection) -> Result<()> {
+        let mut pids: Vec<String> = self.noted.keys().cloned().collect();
+        pids.sort_unstable();
+        for pid in pids {
+            let Some(person) = self.person(conn, &pid)?.copied() else {
+                continue;
+            };
+            let e = self.earnings_of(conn, &pid, person.table)?;
+            if let Some(dates) = self.noted.get_mut(&pid) {
+                for (d, earned) in dates.iter_mut() {
+                    *earned = e.by(*d);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn had(&mut self, conn: &Connection, pid: &str, code: &str) -> Result<i64> {
@@ -240,6 +278,28 @@ impl super::batch::RowHandler for OrdersImporter {
 
     fn header(&mut self, _h: &Header) -> Vec<Problem> {
         Vec::new()
+    }
+
+    fn prepass(&self) -> bool {
+        true
+    }
+
+    fn prepass_row(&mut self, h: &Header, row: &Row) {
+        let (Some(pc), Some(dc)) = (h.col("participant_id"), h.col("applied_on")) else {
+            return;
+        };
+        let pid = crate::sheet::normalize::normalize(&row.raw_text(pc)).into_owned();
+        let Ok(on) = crate::validate::fields::cell_date(row.get(dc)) else {
+            return;
+        };
+        let dates = self.noted.entry(pid).or_default();
+        if let Err(i) = dates.binary_search_by(|(d, _)| d.cmp(&on)) {
+            dates.insert(i, (on, 0));
+        }
+    }
+
+    fn prepare(&mut self, conn: &Connection) -> Result<()> {
+        self.score_noted(conn)
     }
 
     fn row(

@@ -328,6 +328,58 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<FileRecord> {
     })
 }
 
+/// Write to `path` what `fill` writes, as [`write_bytes`] does (owner-only, through a
+/// temporary file renamed into place, recorded before it exists), but streamed and
+/// hashed on the way, never held whole: its record.
+pub fn write_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<FileRecord> {
+    struct Hashed<W> {
+        inner: W,
+        hash: Sha256,
+        bytes: u64,
+    }
+    impl<W: Write> Write for Hashed<W> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = self.inner.write(buf)?;
+            self.hash.update(&buf[..n]);
+            self.bytes += n as u64;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.inner.flush()
+        }
+    }
+    let (tmp, f) = create_temp(path)?;
+    let mut w = Hashed {
+        inner: BufWriter::with_capacity(1 << 16, f),
+        hash: Sha256::new(),
+        bytes: 0,
+    };
+    let filled = fill(&mut w);
+    let res = filled.map_err(std::io::Error::other).and_then(|()| {
+        w.flush()?;
+        injected_full_disk()?;
+        fault("temp");
+        w.inner.get_ref().sync_all()?;
+        std::fs::rename(&tmp, path)
+    });
+    let Hashed { inner, hash, bytes } = w;
+    drop(inner);
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        not_written(path, &e.to_string());
+        return Err(write_error(path, e));
+    }
+    fault("renamed");
+    Ok(FileRecord {
+        path: display_path(path),
+        sha256: hex(&hash.finalize()),
+        bytes,
+    })
+}
+
 /// A cell value to write. Text is always written as text.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {

@@ -6,7 +6,7 @@ use super::carrier;
 use super::xlsx::{self, Cell, Page, Styles, Tone};
 use super::Value;
 use crate::program::Program;
-use crate::shipping::{self, ListRow, Parcel, Problem, ShipFormat};
+use crate::shipping::{self, ListRow, Problem, ShipFormat};
 use anyhow::{bail, Result};
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook};
 
@@ -122,8 +122,26 @@ pub fn render(
     created_at: &str,
     ship_date: chrono::NaiveDate,
 ) -> Result<std::result::Result<Rendered, Vec<Problem>>> {
+    let mut bytes = Vec::new();
+    let r = render_into(
+        program, format, shipment, rows, created_at, ship_date, &mut bytes,
+    )?;
+    Ok(r.map(|notes| Rendered { bytes, notes }))
+}
+
+/// As [`render`], the file written to `out` (a carrier file row by row, never held
+/// whole); the notes for the operator. On problems, what was written is not the file.
+pub fn render_into(
+    program: &Program,
+    format: &ShipFormat,
+    shipment: i64,
+    rows: &[ListRow],
+    created_at: &str,
+    ship_date: chrono::NaiveDate,
+    out: &mut dyn std::io::Write,
+) -> Result<std::result::Result<Vec<String>, Vec<Problem>>> {
     let mut notes = Vec::new();
-    let bytes = match format {
+    match format {
         ShipFormat::Xlsx | ShipFormat::Csv => {
             // The lists need no parcels: checked from the rows, never copied.
             let problems = shipping::row_destination_problems(rows);
@@ -138,7 +156,7 @@ pub fn render(
             if !problems.is_empty() {
                 return Ok(Err(problems));
             }
-            match format {
+            let bytes = match format {
                 ShipFormat::Csv => csv(rows)?,
                 _ => xlsx(
                     &format!(
@@ -149,7 +167,8 @@ pub fn render(
                     rows,
                     &super::xlsx::created_datetime(created_at),
                 )?,
-            }
+            };
+            out.write_all(&bytes)?;
         }
         ShipFormat::Carrier(id) => {
             let parcels = shipping::parcels(rows);
@@ -170,12 +189,10 @@ pub fn render(
             // Participants already refused (no address) are not checked again.
             let refused: std::collections::BTreeSet<&str> =
                 problems.iter().map(|p| p.participant_id.as_str()).collect();
-            let rest: Vec<Parcel> = parcels
+            let rest = parcels
                 .iter()
-                .filter(|p| !refused.contains(p.participant_id.as_str()))
-                .cloned()
-                .collect();
-            match carrier::render(c, &rest, &sender, ship_date) {
+                .filter(|p| !refused.contains(p.participant_id.as_str()));
+            match carrier::render_into(c, rest, &sender, ship_date, out) {
                 Err(more) => {
                     problems.extend(more);
                     return Ok(Err(problems));
@@ -201,12 +218,11 @@ pub fn render(
                          (do not re-save in Excel: leading zeros are lost)",
                         c.as_ja()
                     ));
-                    w.bytes
                 }
             }
         }
-    };
-    Ok(Ok(Rendered { bytes, notes }))
+    }
+    Ok(Ok(notes))
 }
 
 /// What the file is, as the done message names it.

@@ -56,6 +56,9 @@ pub(crate) struct CsvBook {
     delimiter: u8,
     max_rows: u32,
     max_cols: usize,
+    /// The SHA-256 (hex) of the whole file, set when a read of its rows reached the end:
+    /// the file is hashed while it is parsed, not in a pass of its own.
+    digest: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl CsvBook {
@@ -100,7 +103,13 @@ impl CsvBook {
             delimiter,
             max_rows: opts.max_rows,
             max_cols: opts.max_cols,
+            digest: Arc::default(),
         })
+    }
+
+    /// The SHA-256 of the file as its rows were last read to the end (`None` before).
+    pub(crate) fn read_sha256(&self) -> Option<String> {
+        self.digest.lock().ok().and_then(|d| d.clone())
     }
 
     pub(crate) fn file_name(&self) -> &str {
@@ -138,6 +147,15 @@ impl CsvBook {
                 read: 0,
                 record_start: 0,
                 tripped: false,
+                hash: Some({
+                    use sha2::Digest;
+                    let mut h = sha2::Sha256::new();
+                    if self.has_bom {
+                        h.update(UTF8_BOM);
+                    }
+                    h
+                }),
+                digest: self.digest.clone(),
             });
         let parser = Parser {
             file: self.file.clone(),
@@ -427,16 +445,34 @@ struct Capped {
     record_start: u64,
     /// The limit was hit: the parser's I/O error means "record too long".
     tripped: bool,
+    /// The file's bytes hashed as they pass (on the parsing thread), the digest given
+    /// to the book at the end of the file.
+    hash: Option<sha2::Sha256>,
+    digest: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Read for Capped {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
         if self.read.saturating_sub(self.record_start) > MAX_RECORD_BYTES + READ_BUF as u64 {
             self.tripped = true;
             return Err(std::io::Error::other("record too long"));
         }
         let n = self.inner.read(buf)?;
         self.read += n as u64;
+        if n > 0 {
+            if let Some(h) = &mut self.hash {
+                h.update(&buf[..n]);
+            }
+        } else if !buf.is_empty() {
+            if let (Some(h), Ok(mut d)) = (self.hash.take(), self.digest.lock()) {
+                *d = Some(h.finalize().iter().fold(String::new(), |mut s, b| {
+                    use std::fmt::Write as _;
+                    let _ = write!(s, "{b:02x}");
+                    s
+                }));
+            }
+        }
         Ok(n)
     }
 }
@@ -666,6 +702,28 @@ mod tests {
         let (bytes, _, bad) = encoding_rs::SHIFT_JIS.encode(s);
         assert!(!bad);
         bytes.into_owned()
+    }
+
+    /// The file is hashed while its rows are read (no pass of its own): the digest,
+    /// BOM included, is there once the rows were read to the end, and only then.
+    #[test]
+    fn the_file_is_hashed_while_it_is_read() {
+        use sha2::Digest;
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend("番号,歩数\n".as_bytes());
+        for i in 0..50_000 {
+            bytes.extend(format!("C{i:06},{}\n", i % 20_000).as_bytes());
+        }
+        let p = write(&dir, "long.csv", &bytes);
+        let mut book = open(&p);
+        assert_eq!(book.read_sha256(), None, "nothing read yet");
+        assert_eq!(read_all(&mut book).unwrap().len(), 50_001);
+        let want: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(book.read_sha256(), Some(want));
     }
 
     #[test]

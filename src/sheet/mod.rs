@@ -340,6 +340,15 @@ impl Book {
         }
     }
 
+    /// The SHA-256 of the file computed while its rows were read to the end, for
+    /// the readers that hash on the way (CSV); `None` otherwise or before.
+    pub fn read_sha256(&self) -> Option<String> {
+        match &self.inner {
+            BookKind::Csv(c) => c.read_sha256(),
+            BookKind::Workbook(_) => None,
+        }
+    }
+
     /// CSV only: the encoding detected or forced. If detection guessed UTF-8
     /// from an all-ASCII start and CP932 text turned up later, this reports
     /// [`Encoding::Cp932`] once the reader has reached that row (it parses a

@@ -490,10 +490,24 @@ pub fn render(
     sender: &Sender,
     date: NaiveDate,
 ) -> Result<Written, Vec<Problem>> {
+    let mut bytes = Vec::new();
+    let mut w = render_into(carrier, parcels, sender, date, &mut bytes)?;
+    w.bytes = bytes;
+    Ok(w)
+}
+
+/// As [`render`], each row written to `out` (CP932) as it is made, never the whole
+/// file held (`bytes` stays empty). On problems, what was written is not the file.
+pub fn render_into<'p>(
+    carrier: &dyn Carrier,
+    parcels: impl IntoIterator<Item = &'p Parcel>,
+    sender: &Sender,
+    date: NaiveDate,
+    out: &mut dyn std::io::Write,
+) -> Result<Written, Vec<Problem>> {
     let columns = carrier.columns();
     let mut problems = Vec::new();
     let mut w = Written::default();
-    let mut table: Vec<Vec<String>> = Vec::with_capacity(parcels.len());
     let sender_values = carrier.sender_values(sender);
     for (name, value, key) in &sender_values {
         if let Some(c) = columns.iter().find(|c| c.name == *name) {
@@ -501,6 +515,26 @@ pub fn render(
             check_value(c, value, "[shipping]", &fix, &mut problems);
         }
     }
+    // Each field in CP932 (its quoting is the same as in UTF-8: no CP932 trail byte is a
+    // comma, a quote or a line break).
+    let mut unencodable = false;
+    let mut cp = |v: &str| -> Vec<u8> {
+        cp932::encode(v).unwrap_or_else(|| {
+            unencodable = true;
+            Vec::new()
+        })
+    };
+    let mut csv = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out);
+    let mut failed: Option<String> = None;
+    if carrier.info().header {
+        let head: Vec<Vec<u8>> = columns.iter().map(|c| cp(c.name)).collect();
+        if let Err(e) = csv.write_record(&head) {
+            failed.get_or_insert(e.to_string());
+        }
+    }
+    let mut row = vec![String::new(); columns.len()];
     for p in parcels {
         // Refused destinations (no postal code or address) are reported, not written.
         let refused = crate::shipping::destination_problems(std::slice::from_ref(p));
@@ -516,7 +550,7 @@ pub fn render(
             notes: &mut w.notes,
             problems: &mut problems,
         });
-        let mut row = vec![String::new(); columns.len()];
+        row.iter_mut().for_each(String::clear);
         for (name, value) in values {
             // Names are unique in a layout except the empty 予備 columns we never fill.
             if let Some(i) = columns.iter().position(|c| c.name == name) {
@@ -532,7 +566,7 @@ pub fn render(
         }
         for (name, value, _) in &sender_values {
             if let Some(i) = columns.iter().position(|c| c.name == *name) {
-                row[i] = value.clone();
+                row[i].clone_from(value);
             }
         }
         let vendor: Vec<char> = row.iter().flat_map(|v| cp932::vendor_chars(v)).collect();
@@ -543,45 +577,36 @@ pub fn render(
             .iter()
             .map(|v| cp932::jis_compat_count(v))
             .sum::<usize>();
-        table.push(row);
+        if problems.is_empty() && failed.is_none() {
+            let fields: Vec<Vec<u8>> = row.iter().map(|v| cp(v)).collect();
+            if let Err(e) = csv.write_record(&fields) {
+                failed.get_or_insert(e.to_string());
+            }
+        }
+        w.rows += 1;
     }
     if !problems.is_empty() {
         return Err(problems);
     }
-    let mut csv = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    let mut write = || -> csv::Result<()> {
-        if carrier.info().header {
-            csv.write_record(columns.iter().map(|c| c.name))?;
-        }
-        for row in &table {
-            csv.write_record(row)?;
-        }
-        csv.flush()?;
-        Ok(())
-    };
-    if let Err(e) = write() {
+    if let Err(e) = csv.flush() {
+        failed.get_or_insert(e.to_string());
+    }
+    if let Some(message) = failed {
         return Err(vec![Problem {
             participant_id: String::new(),
             code: "internal",
             column: String::new(),
-            message: e.to_string(),
+            message,
         }]);
     }
-    let text = String::from_utf8(csv.into_inner().unwrap_or_default()).unwrap_or_default();
-    match cp932::encode(&text) {
-        Some(bytes) => w.bytes = bytes,
-        None => {
-            return Err(vec![Problem {
-                participant_id: String::new(),
-                code: "cp932.unencodable",
-                column: String::new(),
-                message: "CP932 にない文字が残っています (internal check)".into(),
-            }])
-        }
+    if unencodable {
+        return Err(vec![Problem {
+            participant_id: String::new(),
+            code: "cp932.unencodable",
+            column: String::new(),
+            message: "CP932 にない文字が残っています (internal check)".into(),
+        }]);
     }
-    w.rows = table.len();
     Ok(w)
 }
 
