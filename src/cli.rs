@@ -79,6 +79,8 @@ pub enum Command {
     /// 契約終了: 返還データ・消去・消去記録・消去証明書 (contract end: return package, erasure, erasure record, certificate)
     #[command(long_about = CLOSE_OUT_HELP)]
     CloseOut(CloseOutArgs),
+    /// 入力用シート: 1か月分の台紙型（または縦型）の入力シートを参加者番号入りで書き出す (the entry workbook of one month, pre-filled)
+    Template(TemplateArgs),
     /// サンプルデータで全工程を実行 (run the whole pipeline on bundled sample data)
     Demo {
         /// 出力フォルダ (every artifact is written here)
@@ -310,6 +312,26 @@ pub enum SurveyCmd {
         #[command(flatten)]
         opts: ImportOpts,
     },
+}
+
+/// `template --month 2025-06 --out 6月入力.xlsx`: the entry workbook of one month.
+#[derive(Debug, Args)]
+pub struct TemplateArgs {
+    /// 対象の年月（例: 2025-06、R7.6）(the month to key)
+    #[arg(long)]
+    pub month: String,
+    /// 出力ファイル (.xlsx)。--copies 2 では名前に _1回目・_2回目 が付く (with --copies 2: _1回目, _2回目)
+    #[arg(long)]
+    pub out: PathBuf,
+    /// シートの形式: card（台紙型: 1行に1人・1〜31日）か long（縦型: 1行に1人1日） (card: a row per participant; long: a row per participant and day)
+    #[arg(long, value_enum, default_value = "card")]
+    pub layout: LayoutArg,
+    /// 載せる参加者: all（全員）、card（利用区分が台紙の人）、または参加者番号の一覧ファイル (all, card, or a file of participant numbers)
+    #[arg(long, default_value = "card", value_name = "all|card|FILE")]
+    pub participants: String,
+    /// 2回入力（ベリファイ）用に 1回目・2回目 の2ファイルを書き出す (2: one file per keying of a double entry)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub copies: u8,
 }
 
 #[derive(Debug, Args)]

@@ -96,6 +96,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Audit(_) => "audit",
         Command::CloseOut(_) => "close-out",
         Command::Demo { .. } => "demo",
+        Command::Template(_) => "template",
     }
 }
 
@@ -147,6 +148,9 @@ fn inputs_of(command: &Command) -> Vec<std::path::PathBuf> {
         | Command::Survey(SurveyCmd::Import { file, .. }) => vec![file.clone()],
         Command::Steps(StepsCmd::Import { files, .. }) => files.clone(),
         Command::Steps(StepsCmd::Verify(a)) => vec![a.first.clone(), a.second.clone()],
+        Command::Template(a) if !["all", "card"].contains(&a.participants.as_str()) => {
+            vec![std::path::PathBuf::from(&a.participants)]
+        }
         _ => Vec::new(),
     }
 }
@@ -184,5 +188,6 @@ fn dispatch(ctx: &mut cmd::Ctx, command: &Command) -> Result<()> {
         Command::Survey(SurveyCmd::Import { file, opts }) => cmd::survey::import(ctx, file, opts),
         Command::Report(args) => cmd::report::run(ctx, args),
         Command::Audit(args) => cmd::audit::run(ctx, args),
+        Command::Template(args) => cmd::template::run(ctx, args),
     }
 }

@@ -41,3 +41,6 @@ mod postal;
 
 #[path = "it/closeout_review.rs"]
 mod closeout_review;
+
+#[path = "it/template.rs"]
+mod template;

@@ -16,6 +16,7 @@ pub mod roster;
 pub mod ship;
 pub mod steps;
 pub mod survey;
+pub mod template;
 pub mod verify;
 
 use crate::cli::Cli;

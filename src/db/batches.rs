@@ -1,7 +1,6 @@
 //! The `batches` table and what hangs off a batch: its problems and rejected rows, the
 //! rule that a file already imported changes nothing, and undoing a batch.
 
-use crate::sheet::Row;
 use crate::validate::Problem;
 use anyhow::Result;
 use rusqlite::{Connection, OptionalExtension};
@@ -124,14 +123,8 @@ impl<'c> RejectStore<'c> {
         Ok(())
     }
 
-    /// Keep a rejected row as keyed, so nothing keyed is lost.
-    pub fn row(&mut self, sheet: &str, row: &Row, width: usize) -> Result<()> {
-        let cells: Vec<String> = (0..width.max(row.len()))
-            .map(|c| row.raw_text(c).into_owned())
-            .collect();
-        self.row_cells(sheet, row.number(), &cells)
-    }
-
+    /// Keep a rejected row as keyed (a column read as nothing kept empty), so nothing
+    /// keyed is lost.
     pub fn row_cells(&mut self, sheet: &str, row_no: u32, cells: &[String]) -> Result<()> {
         self.row.execute(rusqlite::params![
             self.batch,

@@ -455,7 +455,8 @@ impl Visit for Driver<'_, '_> {
             self.rejected_rows += 1;
             self.refused_inline.insert(&h.sheet, row.number());
             if self.partial {
-                self.store.row(&h.sheet, row, h.width())?;
+                self.store
+                    .row_cells(&h.sheet, row.number(), &h.kept_cells(row))?;
             }
         }
         if let Some(pb) = &self.pb {

@@ -205,13 +205,7 @@ impl StepsImporter<'_> {
                 row: row.number(),
                 col: k.col as u32,
             };
-            let width = h.width();
-            let cells = || {
-                let cells: Vec<String> = (0..width.max(row.len()))
-                    .map(|c| row.raw_text(c).into_owned())
-                    .collect();
-                serde_json::to_string(&cells).unwrap_or_default()
-            };
+            let cells = || serde_json::to_string(&h.kept_cells(row)).unwrap_or_default();
             let keep: Option<&dyn Fn() -> String> =
                 if self.keep_rows { Some(&cells) } else { None };
             if self.store.put(&pid, &self.date_buf, steps, at, keep)? == Put::Inserted {

@@ -12,6 +12,7 @@ pub mod evaluation;
 pub mod handling_report;
 pub mod labels;
 pub mod shiplist;
+pub mod template;
 pub mod verify_report;
 pub mod xlsx;
 
