@@ -81,6 +81,12 @@ pub enum Command {
     CloseOut(CloseOutArgs),
     /// 入力用シート: 1か月分の台紙型（または縦型）の入力シートを参加者番号入りで書き出す (the entry workbook of one month, pre-filled)
     Template(TemplateArgs),
+    /// 入力品質: 入力者別・項目別の入力セル数・不一致・誤り・誤り率と取込みの誤り (who keyed what: per-keyer error rates)
+    Quality {
+        /// 出力ファイル (.xlsx)。省略時は表を画面に出すだけ (omitted: the table on stdout only)
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// サンプルデータで全工程を実行 (run the whole pipeline on bundled sample data)
     Demo {
         /// 出力フォルダ (every artifact is written here)
@@ -124,6 +130,9 @@ pub enum StepsCmd {
         /// 既にある値と違う値で置き換える（旧値は履歴に残す）(replace stored values; old kept in history)
         #[arg(long)]
         replace: bool,
+        /// 入力した人（取扱者。既定は操作者）: 入力品質の集計に使う (who keyed the files: a designated handler; default the operator)
+        #[arg(long, value_name = "NAME")]
+        keyed_by: Option<String>,
     },
     /// 2回の入力を照合する（ベリファイ） (double-entry verification of two keyings of the same cards)
     Verify(VerifyArgs),
@@ -166,6 +175,9 @@ pub struct VerifyArgs {
     /// シートの形式 (default: detected from each file's header, so a card-layout keying can be checked against a long one)
     #[arg(long, value_enum)]
     pub layout: Option<LayoutArg>,
+    /// 入力した人（取扱者）: 1回目、2回目の順に2回指定する（既定はどちらも操作者） (who keyed the first and the second file: give it twice; default the operator)
+    #[arg(long = "keyed-by", value_name = "NAME", num_args = 1)]
+    pub keyed_by: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -438,6 +450,7 @@ impl From<&ImportOpts> for crate::import::Options {
             partial: o.partial,
             dry_run: o.dry_run,
             errors: o.errors.clone(),
+            keyed_by: None,
         }
     }
 }

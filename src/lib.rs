@@ -17,6 +17,7 @@ pub mod output;
 pub mod points;
 pub mod postal;
 pub mod program;
+pub mod quality;
 pub mod report;
 pub mod sheet;
 pub mod shipping;
@@ -97,6 +98,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::CloseOut(_) => "close-out",
         Command::Demo { .. } => "demo",
         Command::Template(_) => "template",
+        Command::Quality { .. } => "quality",
     }
 }
 
@@ -170,7 +172,8 @@ fn dispatch(ctx: &mut cmd::Ctx, command: &Command) -> Result<()> {
             opts,
             layout,
             replace,
-        }) => cmd::steps::import(ctx, files, opts, *layout, *replace),
+            keyed_by,
+        }) => cmd::steps::import(ctx, files, opts, *layout, *replace, keyed_by.as_deref()),
         Command::Steps(StepsCmd::Verify(args)) => cmd::verify::run(ctx, args),
         Command::Steps(StepsCmd::Export { participant, out }) => {
             cmd::steps::export(ctx, participant.as_deref(), out.as_deref())
@@ -189,5 +192,6 @@ fn dispatch(ctx: &mut cmd::Ctx, command: &Command) -> Result<()> {
         Command::Report(args) => cmd::report::run(ctx, args),
         Command::Audit(args) => cmd::audit::run(ctx, args),
         Command::Template(args) => cmd::template::run(ctx, args),
+        Command::Quality { out } => cmd::quality::run(ctx, out.as_deref()),
     }
 }

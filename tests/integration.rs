@@ -44,3 +44,6 @@ mod closeout_review;
 
 #[path = "it/template.rs"]
 mod template;
+
+#[path = "it/quality.rs"]
+mod quality;

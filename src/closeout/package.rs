@@ -127,6 +127,9 @@ pub fn category(table: &str) -> String {
         "mailings" => "参加案内の発送記録",
         "guidance_mailed" => "参加案内の送付先（参加者別）",
         "survey_answers" => "アンケート回答",
+        "verify_runs" => "ベリファイの記録（入力者・件数）",
+        "verify_discrepancies" => "ベリファイの不一致と誤りの側",
+        "keying_refusals" => "入力者別の取込みの誤り件数",
         _ => return table.to_string(),
     };
     ja.to_string()

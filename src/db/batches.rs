@@ -30,6 +30,8 @@ pub struct Counts {
     pub replaced: u64,
     pub updated: u64,
     pub rejected_rows: u64,
+    /// Steps cells keyed (days with something in them), for the keying quality figures.
+    pub cells: u64,
 }
 
 /// A batch as it starts: what file, which sheets, by whom.
@@ -41,14 +43,16 @@ pub struct NewBatch<'a> {
     pub imported_at: &'a str,
     pub operator: &'a str,
     pub verified: bool,
+    /// Who keyed the file.
+    pub keyed_by: &'a str,
 }
 
 /// Open a batch (inside the import's transaction); its id.
 pub fn begin(conn: &Connection, b: &NewBatch<'_>) -> Result<i64> {
     conn.execute(
-        "INSERT INTO batches(kind, file_name, sheet, sha256, layout, header_json, imported_at, operator, verified) \
-         VALUES (?1,?2,?3,?4,'','{}',?5,?6,?7)",
-        rusqlite::params![b.kind, b.file_name, b.sheet_key, b.sha256, b.imported_at, b.operator, b.verified],
+        "INSERT INTO batches(kind, file_name, sheet, sha256, layout, header_json, imported_at, operator, verified, keyed_by) \
+         VALUES (?1,?2,?3,?4,'','{}',?5,?6,?7,?8)",
+        rusqlite::params![b.kind, b.file_name, b.sheet_key, b.sha256, b.imported_at, b.operator, b.verified, b.keyed_by],
     )?;
     Ok(conn.last_insert_rowid())
 }
@@ -63,7 +67,7 @@ pub fn record_totals(
     rejected_rows: u64,
 ) -> Result<()> {
     conn.execute(
-        "UPDATE batches SET layout=?2, header_json=?3, rows_read=?4, inserted=?5, duplicates=?6, replaced=?7, updated=?8, rejected=?9 WHERE id=?1",
+        "UPDATE batches SET layout=?2, header_json=?3, rows_read=?4, inserted=?5, duplicates=?6, replaced=?7, updated=?8, rejected=?9, steps_cells=?10 WHERE id=?1",
         rusqlite::params![
             batch,
             layout,
@@ -73,7 +77,8 @@ pub fn record_totals(
             c.duplicates as i64,
             c.replaced as i64,
             c.updated as i64,
-            rejected_rows as i64
+            rejected_rows as i64,
+            c.cells as i64
         ],
     )?;
     Ok(())
@@ -280,6 +285,7 @@ pub fn undo(conn: &Connection, batch: &Batch, now: &str, operator: &str) -> Resu
         },
         other => anyhow::bail!("種類「{other}」の取込みはこの版では取り消せません"),
     };
+    super::quality::reopen(conn, id)?;
     conn.execute(
         "UPDATE batches SET status='undone', undone_at=?2, undone_by=?3 WHERE id=?1",
         rusqlite::params![id, now, operator],

@@ -123,6 +123,7 @@ pub fn run_with(
             imported_at: &now,
             operator: &operator,
             verified: spec.verified,
+            keyed_by: opts.keyed_by.as_deref().unwrap_or(&operator),
         },
     )?;
     // Every problem goes to a spool file when a report or `--partial` needs them all
@@ -212,6 +213,7 @@ pub fn run_with(
     if fatal {
         drop(handler);
         drop(tx);
+        record_refusals(ctx, opts, spec, &src.sha256, &file_name, &log)?;
         write_errors(ctx, opts, &file_name, &mut log, &notices, (path, &src.opts))?;
         bail!(
             "{file_name}: 見出しを読めないため、何も取り込んでいません。見出し行を直して取り込み直してください \
@@ -221,6 +223,7 @@ pub fn run_with(
     if !log.is_empty() && !opts.partial {
         drop(handler);
         drop(tx);
+        record_refusals(ctx, opts, spec, &src.sha256, &file_name, &log)?;
         write_errors(ctx, opts, &file_name, &mut log, &notices, (path, &src.opts))?;
         bail!(
             "{file_name}: {} 件の誤り（{rejected_rows} 行）があるため、何も取り込んでいません。{}\
@@ -249,6 +252,20 @@ pub fn run_with(
         ));
         ctx.detail.count("dry_run", true);
         return Ok(None);
+    }
+    if spec.kind == "steps" {
+        // Who keyed what: the discrepancies this batch keys again are settled, and what
+        // the importer refused of this keyer's file is counted.
+        crate::db::quality::resolve(&tx, batch, &now)?;
+        let keyer = opts.keyed_by.as_deref().unwrap_or(&operator);
+        crate::db::quality::record_refusals(
+            &tx,
+            keyer,
+            &file_name,
+            &src.sha256,
+            &now,
+            &log.by_code(),
+        )?;
     }
     crate::db::batches::record_totals(
         &tx,
@@ -280,6 +297,30 @@ pub fn run_with(
         ));
     }
     Ok(Some(batch))
+}
+
+/// A steps file refused whole: its problems counted for the keyer (入力品質), outside
+/// the rolled-back import.
+fn record_refusals(
+    ctx: &mut Session<'_>,
+    opts: &Options,
+    spec: &Spec<'_>,
+    sha256: &str,
+    file_name: &str,
+    log: &ProblemLog,
+) -> Result<()> {
+    if spec.kind != "steps" || opts.dry_run {
+        return Ok(());
+    }
+    let keyer = opts.keyed_by.as_deref().unwrap_or(ctx.operator);
+    crate::db::quality::record_refusals(
+        ctx.conn,
+        keyer,
+        file_name,
+        sha256,
+        &crate::now(),
+        &log.by_code(),
+    )
 }
 
 /// The `--errors` report, when asked for: every problem and notice of the file.

@@ -11,6 +11,7 @@ pub mod error_report;
 pub mod evaluation;
 pub mod handling_report;
 pub mod labels;
+pub mod quality;
 pub mod shiplist;
 pub mod template;
 pub mod verify_report;

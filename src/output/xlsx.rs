@@ -85,8 +85,9 @@ pub const PCT1: &str = "0.0%";
 pub const PCT2: &str = "0.00%";
 pub const SIGNED: &str = "+#,##0;-#,##0;0";
 pub const DEC2: &str = "0.00";
+pub const DEC1: &str = "0.0";
 pub const SIGNED_DEC2: &str = "+0.00;-0.00;0.00";
-const NUMBERS: [&str; 6] = [INT, PCT1, PCT2, SIGNED, DEC2, SIGNED_DEC2];
+const NUMBERS: [&str; 7] = [INT, PCT1, PCT2, SIGNED, DEC2, SIGNED_DEC2, DEC1];
 
 /// The one set of cell styles, in one font.
 pub struct Styles {

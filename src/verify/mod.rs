@@ -11,6 +11,7 @@
 //! is reported (differences, duplicates, problems) is held, plus one name per
 //! participant.
 
+pub mod discrepancies;
 pub mod report;
 pub mod spill;
 
