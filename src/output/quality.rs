@@ -51,7 +51,7 @@ pub fn sheet(ws: &mut Worksheet, q: &Quality, st: &Styles) -> Result<()> {
     ws.merge_range(0, 0, 0, 6, "入力品質（入力者別・項目別）", &st.title)?;
     ws.set_row_height(0, 26)?;
     ws.merge_range(1, 0, 1, 6, NOTE, &st.note)?;
-    ws.set_row_height(1, 80)?;
+    ws.set_row_height(1, 60)?;
     ws.merge_range(
         2,
         0,
@@ -87,7 +87,7 @@ pub fn sheet(ws: &mut Worksheet, q: &Quality, st: &Styles) -> Result<()> {
             ]
         })
         .collect();
-    let widths = [16.0, 22.0, 13.0, 10.0, 12.0, 10.0, 16.0];
+    let widths = [16.0, 22.0, 13.0, 10.0, 12.0, 10.0, 22.0];
     let next = write_table(ws, st, 4, &HEADINGS, &rows, Widths::Fixed(&widths), false)?;
     // The refusals: keyer, code, count, and the code's meaning across the rest.
     let top = next + 1;

@@ -166,3 +166,22 @@ fn keyed_by_must_be_a_designated_handler_and_verify_takes_two() {
         1
     );
 }
+
+#[test]
+fn the_demo_reports_who_keyed_its_two_keyings() {
+    let e = Env::new();
+    e.run(&["demo", "--out", "demo"]).ok();
+    let cells = read_xlsx(&e.path("demo/入力品質.xlsx"), "入力品質");
+    let line = |k: &str, f: &str| {
+        cells
+            .iter()
+            .find(|r| r[0] == k && r[1] == f)
+            .unwrap_or_else(|| panic!("{k} {f}"))[2..6]
+            .to_vec()
+    };
+    // The second keying's 8530 for 8350, settled by the verified import of the first.
+    assert_eq!(line(SATO, "歩数"), ["147", "1", "1", "0"]);
+    assert_eq!(line(YAMADA, "歩数")[1..], ["1", "0", "0"]);
+    assert!(e.path("demo/6月入力_1回目.xlsx").exists());
+    assert!(e.path("demo/6月入力_2回目.xlsx").exists());
+}
