@@ -426,3 +426,42 @@ fn a_month_outside_the_period_or_a_wrong_list_writes_nothing() {
         ("C000004", "C000001")
     );
 }
+
+#[test]
+fn two_keyed_templates_verify_and_the_report_copies_no_name() {
+    let e = Env::with_roster();
+    e.run(&[
+        "template",
+        "--month",
+        "2025-06",
+        "--out",
+        "6月入力.xlsx",
+        "--copies",
+        "2",
+    ])
+    .ok();
+    let name = read_xlsx(&e.path("6月入力_1回目.xlsx"), "6月")[3][1].clone();
+    let map = card_map(&e.path("6月入力_1回目.xlsx"), "6月");
+    let keyed = |v: i64| vec![(map.cell("C000001", 1), 8350), (map.cell("C000001", 2), v)];
+    fill(
+        &e.path("6月入力_1回目.xlsx"),
+        &e.path("1.xlsx"),
+        &keyed(9000),
+    );
+    fill(
+        &e.path("6月入力_2回目.xlsx"),
+        &e.path("2.xlsx"),
+        &keyed(900),
+    );
+    e.run(&["steps", "verify", "1.xlsx", "2.xlsx", "--out", "照合.xlsx"])
+        .refused()
+        .stderr_has("不一致 C000001 2025-06-02");
+    let book = calamine::open_workbook_auto(e.path("照合.xlsx")).unwrap();
+    use calamine::Reader;
+    let sheets = book.sheet_names();
+    assert!(sheets.len() > 5, "{sheets:?}");
+    for sheet in sheets {
+        let text = read_xlsx(&e.path("照合.xlsx"), &sheet).concat().concat();
+        assert!(!text.contains(&name), "{sheet}");
+    }
+}
