@@ -1072,16 +1072,16 @@ mod tests {
             ("C3", 5, Int(3400)),
         ];
         let v = verify(spill::CHUNK, &a, &b, &["C1", "C2", "C3"]);
-        let got: Vec<(Field, Kind, Option<(String, u32)>, Option<(String, u32)>)> =
-            super::discrepancies::discrepancies(&v)
-                .into_iter()
-                .map(|d| {
-                    let at = |l: Option<crate::quality::Loc>| {
-                        l.map(|l| (l.participant, chrono::Datelike::day(&l.date)))
-                    };
-                    (d.field, d.kind, at(d.first), at(d.second))
-                })
-                .collect();
+        type At = Option<(String, u32)>;
+        let got: Vec<(Field, Kind, At, At)> = super::discrepancies::discrepancies(&v)
+            .into_iter()
+            .map(|d| {
+                let at = |l: Option<crate::quality::Loc>| {
+                    l.map(|l| (l.participant, chrono::Datelike::day(&l.date)))
+                };
+                (d.field, d.kind, at(d.first), at(d.second))
+            })
+            .collect();
         let p = |s: &str, d| Some((s.to_string(), d));
         assert_eq!(
             got,
