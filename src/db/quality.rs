@@ -159,8 +159,9 @@ pub fn record_refusals(
 pub fn keyings(conn: &Connection) -> Result<Vec<Keying>> {
     let mut all: Vec<(String, i64, Keying)> = Vec::new();
     let mut st = conn.prepare(
-        "SELECT imported_at, id, keyed_by, sha256, rows_read, steps_cells FROM batches \
-         WHERE kind='steps' AND status='committed' AND keyed_by IS NOT NULL",
+        // A batch from before keyers were recorded was keyed by its operator (the default).
+        "SELECT imported_at, id, coalesce(keyed_by, operator), sha256, rows_read, steps_cells FROM batches \
+         WHERE kind='steps' AND status='committed'",
     )?;
     let rows = st.query_map([], |r| {
         Ok((
