@@ -47,6 +47,16 @@ pub fn run(ctx: &mut Ctx, args: &TemplateArgs) -> Result<()> {
         );
     }
     let layout: Layout = args.layout.into();
+    let (needed, fits) = crate::output::template::data_rows(layout, rows.len(), open.len());
+    if !fits {
+        bail!(
+            "{} 人 × {} 日で {needed} 行になり、Excel の1シートの上限（1,048,576 行）を超えます。\
+             台紙型（--layout card）にするか、--participants FILE で参加者を分けて書き出してください。何も書き出していません \
+             (too many rows for one sheet; nothing written)",
+            rows.len(),
+            open.len()
+        );
+    }
     let outs = out_paths(&args.out, args.copies);
     let created_at = crate::now();
     for (i, out) in outs.iter().enumerate() {

@@ -240,6 +240,16 @@ fn long(
     Ok(())
 }
 
+/// The rows below the heading a template needs, and whether they fit in one sheet
+/// (Excel's 1,048,576 rows).
+pub fn data_rows(layout: Layout, participants: usize, open_days: usize) -> (u64, bool) {
+    let n = match layout {
+        Layout::Card => participants as u64,
+        Layout::Long => participants as u64 * open_days as u64,
+    };
+    (n, n + u64::from(HEADER_ROW) < 1_048_576)
+}
+
 /// Runs of consecutive days: `[1,2,3,7,8]` → `[(1,3),(7,8)]`.
 fn runs(days: &[u32]) -> Vec<(u32, u32)> {
     let mut out: Vec<(u32, u32)> = Vec::new();
@@ -273,6 +283,15 @@ mod tests {
             open_days(2026, 3, s, ymd(2026, 3, 20)),
             (1..=20).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn a_sheet_holds_at_most_excels_rows() {
+        assert_eq!(data_rows(Layout::Card, 100_000, 31), (100_000, true));
+        assert_eq!(data_rows(Layout::Long, 33_000, 31), (1_023_000, true));
+        assert_eq!(data_rows(Layout::Long, 34_000, 31), (1_054_000, false));
+        assert_eq!(data_rows(Layout::Card, 1_048_573, 31).1, true);
+        assert_eq!(data_rows(Layout::Card, 1_048_574, 31).1, false);
     }
 
     #[test]
