@@ -290,8 +290,8 @@ mod tests {
         assert_eq!(data_rows(Layout::Card, 100_000, 31), (100_000, true));
         assert_eq!(data_rows(Layout::Long, 33_000, 31), (1_023_000, true));
         assert_eq!(data_rows(Layout::Long, 34_000, 31), (1_054_000, false));
-        assert_eq!(data_rows(Layout::Card, 1_048_573, 31).1, true);
-        assert_eq!(data_rows(Layout::Card, 1_048_574, 31).1, false);
+        assert!(data_rows(Layout::Card, 1_048_573, 31).1);
+        assert!(!data_rows(Layout::Card, 1_048_574, 31).1);
     }
 
     #[test]
