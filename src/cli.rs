@@ -101,6 +101,14 @@ pub enum Command {
     /// 契約終了: 返還データ・消去・消去記録・消去証明書 (contract end: return package, erasure, erasure record, certificate)
     #[command(long_about = CLOSE_OUT_HELP)]
     CloseOut(CloseOutArgs),
+    /// 入力用シート: 1か月分の台紙型（または縦型）の入力シートを参加者番号入りで書き出す (the entry workbook of one month, pre-filled)
+    Template(TemplateArgs),
+    /// 入力品質: 入力者別・項目別の入力セル数・不一致・誤り・誤り率と取込みの誤り (who keyed what: per-keyer error rates)
+    Quality {
+        /// 出力ファイル (.xlsx)。省略時は表を画面に出すだけ (omitted: the table on stdout only)
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// サンプルデータで全工程を実行 (run the whole pipeline on bundled sample data)
     Demo {
         /// 出力フォルダ (every artifact is written here)
@@ -144,6 +152,9 @@ pub enum StepsCmd {
         /// 既にある値と違う値で置き換える（旧値は履歴に残す）(replace stored values; old kept in history)
         #[arg(long)]
         replace: bool,
+        /// 入力した人（取扱者。既定は操作者）: 入力品質の集計に使う (who keyed the files: a designated handler; default the operator)
+        #[arg(long, value_name = "NAME")]
+        keyed_by: Option<String>,
     },
     /// 2回の入力を照合する（ベリファイ） (double-entry verification of two keyings of the same cards)
     Verify(VerifyArgs),
@@ -186,6 +197,9 @@ pub struct VerifyArgs {
     /// シートの形式 (default: detected from each file's header, so a card-layout keying can be checked against a long one)
     #[arg(long, value_enum)]
     pub layout: Option<LayoutArg>,
+    /// 入力した人（取扱者）: 1回目、2回目の順に2回指定する（既定はどちらも操作者） (who keyed the first and the second file: give it twice; default the operator)
+    #[arg(long = "keyed-by", value_name = "NAME", num_args = 1)]
+    pub keyed_by: Vec<String>,
 }
 
 /// `--format table|csv|json` of the listings printed on the screen.
@@ -405,6 +419,26 @@ pub enum SurveyCmd {
     },
 }
 
+/// `template --month 2025-06 --out 6月入力.xlsx`: the entry workbook of one month.
+#[derive(Debug, Args)]
+pub struct TemplateArgs {
+    /// 対象の年月（例: 2025-06、R7.6）(the month to key)
+    #[arg(long)]
+    pub month: String,
+    /// 出力ファイル (.xlsx)。--copies 2 では名前に _1回目・_2回目 が付く (with --copies 2: _1回目, _2回目)
+    #[arg(long)]
+    pub out: PathBuf,
+    /// シートの形式: card（台紙型: 1行に1人・1〜31日）か long（縦型: 1行に1人1日） (card: a row per participant; long: a row per participant and day)
+    #[arg(long, value_enum, default_value = "card")]
+    pub layout: LayoutArg,
+    /// 載せる参加者: all（全員）、card（利用区分が台紙の人）、または参加者番号の一覧ファイル (all, card, or a file of participant numbers)
+    #[arg(long, default_value = "card", value_name = "all|card|FILE")]
+    pub participants: String,
+    /// 2回入力（ベリファイ）用に 1回目・2回目 の2ファイルを書き出す (2: one file per keying of a double entry)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub copies: u8,
+}
+
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// 出力ファイル (.xlsx): 概要・月別歩数・目標達成・行動変容・継続・アンケート・景品
@@ -514,6 +548,7 @@ impl From<&ImportOpts> for crate::import::Options {
             partial: o.partial,
             dry_run: o.dry_run,
             errors: o.errors.clone(),
+            keyed_by: None,
         }
     }
 }

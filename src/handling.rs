@@ -21,6 +21,8 @@ pub struct HandlingReport {
     pub entries: Vec<Entry>,
     pub copies: Vec<Copy>,
     pub holdings: Vec<Holding>,
+    /// Who keyed what (入力品質): aggregates only.
+    pub quality: crate::quality::Quality,
 }
 
 /// A file the tool wrote (a copy of data leaving the database), as the log records it,
@@ -95,6 +97,17 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("meta", "設定（プログラム・監査ログの控え）", NONE),
     ("card_mailings", "記録台紙の送付（回ごと）", NONE),
     ("cards_sent", "記録台紙の送付先（参加者別）", LINKED),
+    ("verify_runs", "ベリファイの記録（入力者・件数）", NONE),
+    (
+        "verify_discrepancies",
+        "ベリファイの不一致と誤りの側（入力品質）",
+        LINKED,
+    ),
+    (
+        "keying_refusals",
+        "入力者別の取込みの誤り件数（入力品質）",
+        NONE,
+    ),
 ];
 const PERSONAL: &str = "含む";
 const LINKED: &str = "参加者番号で個人に結びつく";
@@ -126,6 +139,7 @@ pub fn gather(
         entries,
         copies,
         holdings,
+        quality: crate::db::quality::quality(conn)?,
     })
 }
 

@@ -17,6 +17,7 @@ pub mod output;
 pub mod points;
 pub mod postal;
 pub mod program;
+pub mod quality;
 pub mod report;
 pub mod sheet;
 pub mod shipping;
@@ -111,6 +112,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::Audit(_) => "audit",
         Command::CloseOut(_) => "close-out",
         Command::Demo { .. } => "demo",
+        Command::Template(_) => "template",
+        Command::Quality { .. } => "quality",
     }
 }
 
@@ -163,6 +166,9 @@ fn inputs_of(command: &Command) -> Vec<std::path::PathBuf> {
         Command::Steps(StepsCmd::Import { files, .. }) => files.clone(),
         Command::Steps(StepsCmd::Verify(a)) => vec![a.first.clone(), a.second.clone()],
         Command::Cards(a) if a.participants != "all" => vec![a.participants.clone().into()],
+        Command::Template(a) if !["all", "card"].contains(&a.participants.as_str()) => {
+            vec![std::path::PathBuf::from(&a.participants)]
+        }
         _ => Vec::new(),
     }
 }
@@ -182,7 +188,8 @@ fn dispatch(ctx: &mut cmd::Ctx, command: &Command) -> Result<()> {
             opts,
             layout,
             replace,
-        }) => cmd::steps::import(ctx, files, opts, *layout, *replace),
+            keyed_by,
+        }) => cmd::steps::import(ctx, files, opts, *layout, *replace, keyed_by.as_deref()),
         Command::Steps(StepsCmd::Verify(args)) => cmd::verify::run(ctx, args),
         Command::Steps(StepsCmd::Export { participant, out }) => {
             cmd::steps::export(ctx, participant.as_deref(), out.as_deref())
@@ -205,5 +212,7 @@ fn dispatch(ctx: &mut cmd::Ctx, command: &Command) -> Result<()> {
         Command::Survey(SurveyCmd::Import { file, opts }) => cmd::survey::import(ctx, file, opts),
         Command::Report(args) => cmd::report::run(ctx, args),
         Command::Audit(args) => cmd::audit::run(ctx, args),
+        Command::Template(args) => cmd::template::run(ctx, args),
+        Command::Quality { out } => cmd::quality::run(ctx, out.as_deref()),
     }
 }

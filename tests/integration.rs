@@ -55,3 +55,8 @@ mod cards;
 
 #[path = "it/pdf_labels.rs"]
 mod pdf_labels;
+#[path = "it/template.rs"]
+mod template;
+
+#[path = "it/quality.rs"]
+mod quality;

@@ -129,6 +129,9 @@ pub fn category(table: &str) -> String {
         "survey_answers" => "アンケート回答",
         "card_mailings" => "記録台紙の送付記録",
         "cards_sent" => "記録台紙の送付先（参加者別）",
+        "verify_runs" => "ベリファイの記録（入力者・件数）",
+        "verify_discrepancies" => "ベリファイの不一致と誤りの側",
+        "keying_refusals" => "入力者別の取込みの誤り件数",
         _ => return table.to_string(),
     };
     ja.to_string()

@@ -113,6 +113,11 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
         true,
     )?;
     step(
+        "入力用シート: 6月の台紙型シートを2回入力用に2ファイル（参加者番号入り、ない日・期間外は灰色、入力規則つき） (template)",
+        &["template", "--month", "2025-06", "--out", &o("6月入力.xlsx"), "--copies", "2"],
+        true,
+    )?;
+    step(
         "台紙型の Excel ブックを取り込む: 月ごとのシート、全角・カンマ付きの数字 (steps import, card layout)",
         &["steps", "import", &o("input/steps_card.xlsx"), "--all-sheets"],
         true,
@@ -143,6 +148,10 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
             "--out",
             &o("verify_report.xlsx"),
             "--import",
+            "--keyed-by",
+            "山田 太郎",
+            "--keyed-by",
+            "佐藤 花子",
         ],
         false,
     )?;
@@ -157,7 +166,16 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
             "--out",
             &o("verify_report_fixed.xlsx"),
             "--import",
+            "--keyed-by",
+            "山田 太郎",
+            "--keyed-by",
+            "佐藤 花子",
         ],
+        true,
+    )?;
+    step(
+        "入力品質: 入力者別・項目別の誤り率（不一致は後の取込みで誤った側が確定） (who keyed what: quality)",
+        &["quality", "--out", &o("入力品質.xlsx")],
         true,
     )?;
     step("取込みの一覧 (batches list)", &["batches", "list"], true)?;

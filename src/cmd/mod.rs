@@ -12,12 +12,14 @@ pub mod labels;
 pub mod orders;
 pub mod points;
 pub mod prizes;
+pub mod quality;
 pub mod report;
 pub mod roster;
 pub mod ship;
 pub mod status;
 pub mod steps;
 pub mod survey;
+pub mod template;
 pub mod verify;
 
 use crate::cli::Cli;
@@ -200,6 +202,24 @@ impl Ctx {
             quiet: self.quiet,
             detail: &mut self.detail,
             recorded: &mut self.recorded,
+        }
+    }
+}
+
+impl Ctx {
+    /// Who keyed a file (`--keyed-by`): a designated handler of the program, by the name
+    /// the program gives; the operator when not given.
+    pub fn keyer(&self, given: Option<&str>) -> Result<String> {
+        let Some(name) = given.map(str::trim) else {
+            return Ok(self.operator.clone());
+        };
+        match self.program.handler(name) {
+            Some(h) => Ok(h.name.clone()),
+            None => bail!(
+                "--keyed-by「{name}」は取扱者として指定されていません。入力した人はプログラムファイルの取扱者から指定してください。\
+                 何も変えていません (not a designated handler). 指定されている取扱者: {}",
+                handler_list(&self.program)
+            ),
         }
     }
 }

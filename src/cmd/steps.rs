@@ -14,8 +14,12 @@ pub fn import(
     opts: &ImportOpts,
     layout: Option<LayoutArg>,
     replace: bool,
+    keyed_by: Option<&str>,
 ) -> Result<()> {
-    let opts = Options::from(opts);
+    let mut opts = Options::from(opts);
+    opts.keyed_by = Some(ctx.keyer(keyed_by)?);
+    ctx.detail
+        .arg("keyed_by", opts.keyed_by.clone().unwrap_or_default());
     let layout = layout.map(Into::into);
     let mut refused = Vec::new();
     for (i, file) in files.iter().enumerate() {

@@ -25,7 +25,9 @@ pub fn run(ctx: &mut Ctx, args: &VerifyArgs) -> Result<()> {
             args.first.display()
         )));
     }
-    let opts = Options::from(args);
+    let mut opts = Options::from(args);
+    let keyers = keyers(ctx, &args.keyed_by)?;
+    opts.keyed_by = Some(keyers.0.clone());
     let layout: Option<Layout> = args.layout.map(Into::into);
     ctx.detail.arg("import", args.import);
     let nothing_imported = if args.import {
@@ -62,6 +64,7 @@ pub fn run(ctx: &mut Ctx, args: &VerifyArgs) -> Result<()> {
 
     let roster = crate::db::participants::ids(&ctx.conn)?;
     let v = Verification::new(a, b, ids, &ctx.program, &roster)?;
+    record_run(ctx, &v, &keyers)?;
     let findings = v.findings();
     if let Some(out) = &args.out {
         let meta = Meta {
@@ -158,6 +161,53 @@ fn import_verified(
         )),
         Verified::Imported(None) => {}
     }
+    Ok(())
+}
+
+/// Who keyed the first and the second file: `--keyed-by` twice, or the operator for both.
+fn keyers(ctx: &Ctx, given: &[String]) -> Result<(String, String)> {
+    match given {
+        [] => Ok((ctx.operator.clone(), ctx.operator.clone())),
+        [a, b] => Ok((ctx.keyer(Some(a))?, ctx.keyer(Some(b))?)),
+        _ => Err(crate::usage(
+            "--keyed-by は 1回目・2回目の順に2回指定してください（例: --keyed-by \"山田 太郎\" --keyed-by \"佐藤 花子\"） \
+             (give --keyed-by twice: who keyed the first file, then the second)",
+        )),
+    }
+}
+
+/// Keep the run for the keying quality figures: who keyed each file, its cells, and
+/// each discrepancy (settled later by the batch that keys the card again).
+fn record_run(ctx: &mut Ctx, v: &Verification, keyers: &(String, String)) -> Result<()> {
+    let o = &v.outcome;
+    let dups = |side| o.dups.iter().filter(|d| d.side == side).count() as u64;
+    let discs = crate::verify::discrepancies::discrepancies(v);
+    let at = crate::now();
+    let run = crate::db::quality::Run {
+        at: &at,
+        operator: &ctx.operator,
+        first: (
+            &keyers.0,
+            &v.a.file_name,
+            &v.a.sha256,
+            v.a.rows,
+            o.first_keys + dups(Side::First),
+        ),
+        second: (
+            &keyers.1,
+            &v.b.file_name,
+            &v.b.sha256,
+            v.b.rows,
+            o.second_keys + dups(Side::Second),
+        ),
+        agreeing: o.agreeing,
+    };
+    if crate::db::quality::record_run(&ctx.conn, &run, &discs)?.is_some() {
+        ctx.detail
+            .count("verify_discrepancies_recorded", discs.len() as u64);
+    }
+    ctx.detail
+        .arg("keyed_by", vec![keyers.0.clone(), keyers.1.clone()]);
     Ok(())
 }
 

@@ -1,7 +1,6 @@
 //! The `batches` table and what hangs off a batch: its problems and rejected rows, the
 //! rule that a file already imported changes nothing, and undoing a batch.
 
-use crate::sheet::Row;
 use crate::validate::Problem;
 use anyhow::Result;
 use rusqlite::{Connection, OptionalExtension};
@@ -31,6 +30,8 @@ pub struct Counts {
     pub replaced: u64,
     pub updated: u64,
     pub rejected_rows: u64,
+    /// Steps cells keyed (days with something in them), for the keying quality figures.
+    pub cells: u64,
 }
 
 /// A batch as it starts: what file, which sheets, by whom.
@@ -42,14 +43,16 @@ pub struct NewBatch<'a> {
     pub imported_at: &'a str,
     pub operator: &'a str,
     pub verified: bool,
+    /// Who keyed the file.
+    pub keyed_by: &'a str,
 }
 
 /// Open a batch (inside the import's transaction); its id.
 pub fn begin(conn: &Connection, b: &NewBatch<'_>) -> Result<i64> {
     conn.execute(
-        "INSERT INTO batches(kind, file_name, sheet, sha256, layout, header_json, imported_at, operator, verified) \
-         VALUES (?1,?2,?3,?4,'','{}',?5,?6,?7)",
-        rusqlite::params![b.kind, b.file_name, b.sheet_key, b.sha256, b.imported_at, b.operator, b.verified],
+        "INSERT INTO batches(kind, file_name, sheet, sha256, layout, header_json, imported_at, operator, verified, keyed_by) \
+         VALUES (?1,?2,?3,?4,'','{}',?5,?6,?7,?8)",
+        rusqlite::params![b.kind, b.file_name, b.sheet_key, b.sha256, b.imported_at, b.operator, b.verified, b.keyed_by],
     )?;
     Ok(conn.last_insert_rowid())
 }
@@ -73,7 +76,7 @@ pub fn record_totals(
     rejected_rows: u64,
 ) -> Result<()> {
     conn.execute(
-        "UPDATE batches SET layout=?2, header_json=?3, rows_read=?4, inserted=?5, duplicates=?6, replaced=?7, updated=?8, rejected=?9 WHERE id=?1",
+        "UPDATE batches SET layout=?2, header_json=?3, rows_read=?4, inserted=?5, duplicates=?6, replaced=?7, updated=?8, rejected=?9, steps_cells=?10 WHERE id=?1",
         rusqlite::params![
             batch,
             layout,
@@ -83,7 +86,8 @@ pub fn record_totals(
             c.duplicates as i64,
             c.replaced as i64,
             c.updated as i64,
-            rejected_rows as i64
+            rejected_rows as i64,
+            c.cells as i64
         ],
     )?;
     Ok(())
@@ -133,14 +137,8 @@ impl<'c> RejectStore<'c> {
         Ok(())
     }
 
-    /// Keep a rejected row as keyed, so nothing keyed is lost.
-    pub fn row(&mut self, sheet: &str, row: &Row, width: usize) -> Result<()> {
-        let cells: Vec<String> = (0..width.max(row.len()))
-            .map(|c| row.raw_text(c).into_owned())
-            .collect();
-        self.row_cells(sheet, row.number(), &cells)
-    }
-
+    /// Keep a rejected row as keyed (a column read as nothing kept empty), so nothing
+    /// keyed is lost.
     pub fn row_cells(&mut self, sheet: &str, row_no: u32, cells: &[String]) -> Result<()> {
         self.row.execute(rusqlite::params![
             self.batch,
@@ -296,6 +294,7 @@ pub fn undo(conn: &Connection, batch: &Batch, now: &str, operator: &str) -> Resu
         },
         other => anyhow::bail!("種類「{other}」の取込みはこの版では取り消せません"),
     };
+    super::quality::reopen(conn, id)?;
     conn.execute(
         "UPDATE batches SET status='undone', undone_at=?2, undone_by=?3 WHERE id=?1",
         rusqlite::params![id, now, operator],

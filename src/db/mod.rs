@@ -10,6 +10,7 @@ pub mod orders;
 pub mod participants;
 pub mod points;
 pub mod prizes;
+pub mod quality;
 pub mod report;
 pub mod shipments;
 pub mod status;
@@ -239,6 +240,57 @@ CREATE TABLE cards_sent(
   sent_at TEXT NOT NULL,
   cards INTEGER NOT NULL,
   PRIMARY KEY(participant_id, mailing_id)
+) WITHOUT ROWID;
+"#,
+    // 7: who keyed what (入力品質). Each steps batch records who keyed its file and how
+    // many steps cells it held; each verification run, its two keyers, their files and
+    // cells, and each discrepancy (participant number, date, the two values: no name),
+    // settled once a later batch stores that participant's card: which side was wrong.
+    // The importer's refusals are counted per keyer and problem code.
+    r#"
+ALTER TABLE batches ADD COLUMN keyed_by TEXT;
+ALTER TABLE batches ADD COLUMN steps_cells INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE verify_runs(
+  id INTEGER PRIMARY KEY,
+  at TEXT NOT NULL,
+  operator TEXT NOT NULL,
+  first_keyed_by TEXT NOT NULL,
+  first_file TEXT NOT NULL,
+  first_sha256 TEXT NOT NULL,
+  first_rows INTEGER NOT NULL,
+  first_cells INTEGER NOT NULL,
+  second_keyed_by TEXT NOT NULL,
+  second_file TEXT NOT NULL,
+  second_sha256 TEXT NOT NULL,
+  second_rows INTEGER NOT NULL,
+  second_cells INTEGER NOT NULL,
+  agreeing INTEGER NOT NULL,
+  UNIQUE(first_sha256, second_sha256)
+);
+CREATE TABLE verify_discrepancies(
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES verify_runs(id),
+  field TEXT NOT NULL CHECK (field IN ('participant', 'date', 'steps')),
+  kind TEXT NOT NULL CHECK (kind IN ('mismatch', 'only_first', 'only_second', 'moved')),
+  first_participant_id TEXT,
+  first_date TEXT,
+  first_steps INTEGER,
+  second_participant_id TEXT,
+  second_date TEXT,
+  second_steps INTEGER,
+  wrong TEXT CHECK (wrong IN ('first', 'second', 'both')),
+  resolved_batch INTEGER,
+  resolved_at TEXT
+);
+CREATE INDEX verify_discrepancies_open ON verify_discrepancies(wrong, run_id);
+CREATE TABLE keying_refusals(
+  keyed_by TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  code TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  file_name TEXT NOT NULL,
+  at TEXT NOT NULL,
+  PRIMARY KEY(keyed_by, sha256, code)
 ) WITHOUT ROWID;
 "#,
 ];

@@ -157,6 +157,7 @@ pub fn run_with(
             imported_at: &now,
             operator: &operator,
             verified: spec.verified,
+            keyed_by: opts.keyed_by.as_deref().unwrap_or(&operator),
         },
     )?;
     // Every problem goes to a spool file when a report or `--partial` needs them all
@@ -274,6 +275,7 @@ pub fn run_with(
     if fatal {
         drop(handler);
         drop(tx);
+        record_refusals(ctx, opts, spec, &src.sha256, &file_name, &log)?;
         write_errors(
             ctx,
             opts,
@@ -290,6 +292,7 @@ pub fn run_with(
     if !log.is_empty() && !opts.partial {
         drop(handler);
         drop(tx);
+        record_refusals(ctx, opts, spec, &src.sha256, &file_name, &log)?;
         write_errors(
             ctx,
             opts,
@@ -333,6 +336,20 @@ pub fn run_with(
         ctx.detail.count("dry_run", true);
         return Ok(None);
     }
+    if spec.kind == "steps" {
+        // Who keyed what: the discrepancies this batch keys again are settled, and what
+        // the importer refused of this keyer's file is counted.
+        crate::db::quality::resolve(&tx, batch, &now)?;
+        let keyer = opts.keyed_by.as_deref().unwrap_or(&operator);
+        crate::db::quality::record_refusals(
+            &tx,
+            keyer,
+            &file_name,
+            &src.sha256,
+            &now,
+            &log.by_code(),
+        )?;
+    }
     crate::db::batches::record_totals(
         &tx,
         batch,
@@ -370,6 +387,30 @@ pub fn run_with(
         ));
     }
     Ok(Some(batch))
+}
+
+/// A steps file refused whole: its problems counted for the keyer (入力品質), outside
+/// the rolled-back import.
+fn record_refusals(
+    ctx: &mut Session<'_>,
+    opts: &Options,
+    spec: &Spec<'_>,
+    sha256: &str,
+    file_name: &str,
+    log: &ProblemLog,
+) -> Result<()> {
+    if spec.kind != "steps" || opts.dry_run {
+        return Ok(());
+    }
+    let keyer = opts.keyed_by.as_deref().unwrap_or(ctx.operator);
+    crate::db::quality::record_refusals(
+        ctx.conn,
+        keyer,
+        file_name,
+        sha256,
+        &crate::now(),
+        &log.by_code(),
+    )
 }
 
 /// The `--errors` report, when asked for: every problem and notice of the file.
@@ -551,7 +592,8 @@ impl Visit for Driver<'_, '_> {
             self.rejected_rows += 1;
             self.refused_inline.insert(&h.sheet, row.number());
             if self.partial {
-                self.store.row(&h.sheet, row, h.width())?;
+                self.store
+                    .row_cells(&h.sheet, row.number(), &h.kept_cells(row))?;
             }
         }
         if let Some(pb) = &self.pb {

@@ -50,6 +50,8 @@ pub struct Options {
     pub dry_run: bool,
     /// Where to write the error report.
     pub errors: Option<PathBuf>,
+    /// Who keyed the file (a designated handler; `None`: the operator).
+    pub keyed_by: Option<String>,
 }
 
 /// What an import needs of the command running it: the database, the program, who is

@@ -129,6 +129,13 @@ impl ProblemLog {
         self.total == 0
     }
 
+    /// How many problems of each code, by code.
+    pub fn by_code(&self) -> Vec<(&'static str, u64)> {
+        let mut v: Vec<(&'static str, u64)> = self.by_code.iter().map(|(c, n)| (*c, *n)).collect();
+        v.sort();
+        v
+    }
+
     /// How many problems had this code.
     pub fn count_of(&self, code: &str) -> u64 {
         self.by_code.get(code).copied().unwrap_or(0)

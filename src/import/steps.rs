@@ -102,6 +102,8 @@ pub fn import_verified(
         crate::db::batches::already_imported(s.conn, "steps", &src.sha256, &key)?
     {
         crate::db::batches::mark_verified(s.conn, batch)?;
+        // A verified batch vouches for its values: the discrepancies it keys are settled.
+        crate::db::quality::resolve(s.conn, batch, &crate::now())?;
         return Ok(Verified::Marked {
             file_name: src.file_name,
             batch,
@@ -187,6 +189,9 @@ impl StepsImporter<'_> {
         };
         let max = self.program.program.max_daily_steps;
         keyed_days(h, layout, row, max, out, |out, k| {
+            if !matches!(k.steps, Checked::Skip) {
+                self.counts.cells += 1;
+            }
             let steps = match k.steps {
                 Checked::Ok(v) => v,
                 Checked::Skip => return Ok(()),
@@ -205,13 +210,7 @@ impl StepsImporter<'_> {
                 row: row.number(),
                 col: k.col as u32,
             };
-            let width = h.width();
-            let cells = || {
-                let cells: Vec<String> = (0..width.max(row.len()))
-                    .map(|c| row.raw_text(c).into_owned())
-                    .collect();
-                serde_json::to_string(&cells).unwrap_or_default()
-            };
+            let cells = || serde_json::to_string(&h.kept_cells(row)).unwrap_or_default();
             let keep: Option<&dyn Fn() -> String> =
                 if self.keep_rows { Some(&cells) } else { None };
             if self.store.put(&pid, &self.date_buf, steps, at, keep)? == Put::Inserted {

@@ -64,6 +64,7 @@ pub fn render(r: &HandlingReport) -> Result<Vec<u8>> {
     operations(wb.add_worksheet(), r, &st)?;
     copies(wb.add_worksheet(), r, &st)?;
     holdings(wb.add_worksheet(), r, &st)?;
+    super::quality::sheet(wb.add_worksheet(), &r.quality, &st)?;
     Ok(wb.save_to_buffer()?)
 }
 

@@ -15,7 +15,9 @@ pub mod handling_report;
 pub mod labels;
 pub mod listing;
 pub mod pdf;
+pub mod quality;
 pub mod shiplist;
+pub mod template;
 pub mod verify_report;
 pub mod xlsx;
 

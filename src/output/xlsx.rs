@@ -85,8 +85,9 @@ pub const PCT1: &str = "0.0%";
 pub const PCT2: &str = "0.00%";
 pub const SIGNED: &str = "+#,##0;-#,##0;0";
 pub const DEC2: &str = "0.00";
+pub const DEC1: &str = "0.0";
 pub const SIGNED_DEC2: &str = "+0.00;-0.00;0.00";
-const NUMBERS: [&str; 6] = [INT, PCT1, PCT2, SIGNED, DEC2, SIGNED_DEC2];
+const NUMBERS: [&str; 7] = [INT, PCT1, PCT2, SIGNED, DEC2, SIGNED_DEC2, DEC1];
 
 /// The one set of cell styles, in one font.
 pub struct Styles {
@@ -530,6 +531,80 @@ pub fn write_xlsx_value(
     Ok(())
 }
 
+/// An entry workbook's cells: a cell to key (framed, unlocked under the sheet's
+/// protection) and a cell not to key (grey, locked: a day that does not exist or falls
+/// outside the program period, and every pre-filled cell).
+pub struct EntryStyles {
+    pub open: Format,
+    pub closed: Format,
+    /// A pre-filled, locked cell (participant number, name, month, date).
+    pub given: Format,
+    /// A heading of a column that cannot be keyed.
+    pub closed_head: Format,
+}
+
+const CLOSED_FILL: u32 = 0xBFBFBF;
+
+impl EntryStyles {
+    pub fn new(st: &Styles) -> EntryStyles {
+        let framed = st
+            .base
+            .clone()
+            .set_border(FormatBorder::Thin)
+            .set_border_color(Color::RGB(BORDER));
+        EntryStyles {
+            open: framed
+                .clone()
+                .set_unlocked()
+                .set_num_format("0")
+                .set_align(FormatAlign::Right),
+            closed: framed
+                .clone()
+                .set_locked()
+                .set_background_color(Color::RGB(CLOSED_FILL))
+                .set_pattern(rust_xlsxwriter::FormatPattern::Solid),
+            given: framed.set_locked(),
+            closed_head: st
+                .head
+                .clone()
+                .set_locked()
+                .set_background_color(Color::RGB(CLOSED_FILL)),
+        }
+    }
+}
+
+/// Excel data validation of a whole number `min..=max`, with the input message shown
+/// when the cell is selected and the error shown (the value refused) when it is not
+/// one. Excel caps a title at 32 characters and a message at 255.
+pub fn whole_number_validation(
+    min: i32,
+    max: i32,
+    input: (&str, &str),
+    error: (&str, &str),
+) -> Result<rust_xlsxwriter::DataValidation> {
+    use rust_xlsxwriter::{DataValidation, DataValidationErrorStyle, DataValidationRule};
+    Ok(DataValidation::new()
+        .allow_whole_number(DataValidationRule::Between(min, max))
+        .ignore_blank(true)
+        .set_input_title(input.0)?
+        .set_input_message(input.1)?
+        .set_error_title(error.0)?
+        .set_error_message(error.1)?
+        .set_error_style(DataValidationErrorStyle::Stop))
+}
+
+/// Protect a sheet so its layout cannot change: no column or row inserted, deleted or
+/// formatted, locked cells not even selectable (Tab and Enter go from one cell to key
+/// to the next). No password: a supervisor can lift it from Excel's menu, on purpose.
+pub fn protect_layout(ws: &mut Worksheet) {
+    let opts = rust_xlsxwriter::ProtectionOptions {
+        select_locked_cells: false,
+        select_unlocked_cells: true,
+        ..Default::default()
+    };
+    ws.protect_with_options(&opts);
+}
+
 /// A cell of a copied sheet marked for a reviewer: its colour and an optional note.
 pub struct Marked<'f> {
     pub format: &'f rust_xlsxwriter::Format,
@@ -551,13 +626,25 @@ pub fn copy_sheet_marked<'f>(
 ) -> Result<usize> {
     let mut widths: Vec<usize> = Vec::new();
     let mut row = crate::sheet::Row::new();
+    // Columns headed for checking only (`氏名（確認用）` of an entry workbook) are read
+    // as nothing: below their heading they are copied empty, so no name reaches a report.
+    let mut check_only: Vec<usize> = Vec::new();
     while src.next_row(&mut row)? {
         let r = row.number();
         if r > max_rows {
             break;
         }
+        let hidden_before = check_only.len();
         for c in 0..row.len() {
             let t = row.raw_text(c);
+            if check_only[..hidden_before].contains(&c) {
+                continue;
+            }
+            if crate::validate::header::is_check_only(&crate::sheet::normalize::header_key(&t))
+                && !check_only.contains(&c)
+            {
+                check_only.push(c);
+            }
             if widths.len() <= c {
                 widths.resize(c + 1, 0);
             }

@@ -61,6 +61,10 @@ pub struct Header {
     /// every row: a linear scan beats hashing the key.
     by_key: Vec<(&'static str, usize)>,
     pub days: [Option<usize>; 32],
+    /// The sheet has a column headed for checking only (`氏名（確認用）`): an entry
+    /// workbook stepcard wrote (`stepcard template`), whose rows are pre-filled, so a
+    /// blank 歩数 there is a day the card does not record, not a value left out.
+    pub check_only: bool,
 }
 
 impl Header {
@@ -77,10 +81,37 @@ impl Header {
     pub fn heading(&self, col: usize) -> &str {
         self.raw.get(col).map(String::as_str).unwrap_or("")
     }
+    /// A row's cells as kept for fixing (a rejected row, a copy in a report): a column
+    /// read as nothing (`--ignore-column`, a check-only column) is kept empty.
+    pub fn kept_cells(&self, row: &Row) -> Vec<String> {
+        (0..self.width().max(row.len()))
+            .map(|c| {
+                if self.is_ignored(c) {
+                    String::new()
+                } else {
+                    row.raw_text(c).into_owned()
+                }
+            })
+            .collect()
+    }
+    /// Whether column `c` is read as nothing.
+    pub fn is_ignored(&self, c: usize) -> bool {
+        matches!(self.cols.get(c), Some(Some(HeaderCol::Ignored)))
+    }
     /// The highest column index the header names.
     pub fn width(&self) -> usize {
         self.raw.len()
     }
+}
+
+/// The suffix of a heading for a column shown for checking and never read:
+/// `氏名（確認用）` in the entry workbooks `stepcard template` writes.
+pub const CHECK_ONLY: &str = "（確認用）";
+
+/// Whether a normalized heading names a column for checking only (see [`CHECK_ONLY`]):
+/// its cells are read as nothing, never stored, never copied into a report.
+pub fn is_check_only(key: &str) -> bool {
+    key.len() > header_key(CHECK_ONLY).len() && key.ends_with(&header_key(CHECK_ONLY))
 }
 
 /// A day column heading: `1`..`31`, `1日`..`31日`.
@@ -221,6 +252,7 @@ fn map_header(
         cols: vec![None; keys.len()],
         by_key: Vec::new(),
         days: [None; 32],
+        check_only: false,
     };
     let problem = |col: usize, code: &'static str, message: String| Problem {
         sheet: sheet.to_string(),
@@ -250,6 +282,11 @@ fn map_header(
                     h.raw[c]
                 ),
             ));
+            continue;
+        }
+        if is_check_only(key) {
+            h.cols[c] = Some(HeaderCol::Ignored);
+            h.check_only = true;
             continue;
         }
         if let Some(k) = lookup(defs, key) {
@@ -334,6 +371,14 @@ mod tests {
         assert_eq!(day_heading("32"), None);
         assert_eq!(day_heading("0日"), None);
         assert_eq!(day_heading("歩数"), None);
+    }
+
+    #[test]
+    fn check_only_headings() {
+        assert!(is_check_only(&header_key("氏名（確認用）")));
+        assert!(is_check_only(&header_key("氏名(確認用)")));
+        assert!(!is_check_only(&header_key("（確認用）")));
+        assert!(!is_check_only(&header_key("氏名")));
     }
 
     #[test]

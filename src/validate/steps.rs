@@ -241,7 +241,8 @@ pub fn keyed_days(
                     return Ok(());
                 }
             };
-            let steps = check_steps(row.get(sc), max_steps, false);
+            // A pre-filled row of an entry workbook left blank: the card has no value.
+            let steps = check_steps(row.get(sc), max_steps, h.check_only);
             f(
                 out,
                 KeyedDay {

@@ -11,6 +11,7 @@
 //! is reported (differences, duplicates, problems) is held, plus one name per
 //! participant.
 
+pub mod discrepancies;
 pub mod report;
 pub mod spill;
 
@@ -1050,5 +1051,46 @@ mod tests {
             assert!(!v.agree());
             assert_eq!(v.outcome.agreement_pct(), Some(100.0));
         }
+    }
+
+    /// Each difference as a discrepancy of a field kind (`discrepancies.rs`).
+    #[test]
+    fn differences_get_their_field_kind() {
+        use crate::quality::{Field, Kind};
+        use Val::Int;
+        let a = [
+            ("C1", 1, Int(5000)),
+            ("C1", 2, Int(8000)),
+            ("C1", 5, Int(9000)),
+            ("C2", 5, Int(3400)),
+            ("C2", 6, Int(3500)),
+        ];
+        let b = [
+            ("C1", 1, Int(5000)),
+            ("C1", 2, Int(800)),
+            ("C1", 6, Int(9000)),
+            ("C3", 5, Int(3400)),
+        ];
+        let v = verify(spill::CHUNK, &a, &b, &["C1", "C2", "C3"]);
+        type At = Option<(String, u32)>;
+        let got: Vec<(Field, Kind, At, At)> = super::discrepancies::discrepancies(&v)
+            .into_iter()
+            .map(|d| {
+                let at = |l: Option<crate::quality::Loc>| {
+                    l.map(|l| (l.participant, chrono::Datelike::day(&l.date)))
+                };
+                (d.field, d.kind, at(d.first), at(d.second))
+            })
+            .collect();
+        let p = |s: &str, d| Some((s.to_string(), d));
+        assert_eq!(
+            got,
+            [
+                (Field::Steps, Kind::Mismatch, p("C1", 2), p("C1", 2)),
+                (Field::Date, Kind::Moved, p("C1", 5), p("C1", 6)),
+                (Field::Participant, Kind::Moved, p("C2", 5), p("C3", 5)),
+                (Field::Steps, Kind::OnlyFirst, p("C2", 6), None),
+            ]
+        );
     }
 }
