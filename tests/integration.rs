@@ -41,3 +41,5 @@ mod postal;
 
 #[path = "it/closeout_review.rs"]
 mod closeout_review;
+#[path = "it/keys.rs"]
+mod keys;
