@@ -37,6 +37,10 @@ use stepcard::output::thousands;
 type Result<T> = std::result::Result<T, String>;
 
 const OPERATOR: &str = "山田 太郎";
+/// The handler's password (issue 15), in `<data>/password.txt`. The database is
+/// encrypted; `STEPCARD_TEST_NO_ENCRYPTION=1` in the environment measures the plain
+/// database for comparison (use another `--data` for it).
+const PASSWORD: &str = "bench-password";
 const PROGRAM: &str = include_str!("program.toml");
 const MIB: f64 = 1024.0 * 1024.0;
 /// The ceiling the import must stay under whatever the file size.
@@ -263,6 +267,7 @@ impl Bench {
             .clone()
             .unwrap_or_else(|| target.join("bench-data"));
         std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+        write_password_file(&data)?;
         let tools = opts.tools.clone().or_else(|| find_tools(&root));
         eprintln!("bench: building stepcard (release)…");
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
@@ -444,6 +449,7 @@ impl Bench {
             .arg("--db")
             .arg(db)
             .env("STEPCARD_OPERATOR", OPERATOR)
+            .env("STEPCARD_PASSWORD_FILE", self.data.join("password.txt"))
             .env_remove("STEPCARD_NOW");
         c
     }
@@ -742,11 +748,39 @@ fn copy_db(from: &Path, folder: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(folder).map_err(|e| e.to_string())?;
     let to = folder.join("stepcard.db");
     std::fs::copy(from, &to).map_err(|e| e.to_string())?;
+    let keys = stepcard::keys::path_for(from);
+    if keys.exists() {
+        std::fs::copy(&keys, stepcard::keys::path_for(&to)).map_err(|e| e.to_string())?;
+    }
     Ok(to)
 }
 
-fn accepted_orders(db: &Path) -> Result<u64> {
+/// The handler's password file, owner-only.
+fn write_password_file(data: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let p = data.join("password.txt");
+    std::fs::write(&p, format!("{PASSWORD}\n")).map_err(|e| e.to_string())?;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())
+}
+
+/// A stepcard database opened directly, keyed from the handler's slot when encrypted.
+fn open_db(db: &Path) -> Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(db).map_err(|e| e.to_string())?;
+    if !stepcard::db::is_plaintext(db) {
+        let slots = stepcard::keys::load(db)
+            .map_err(|e| e.to_string())?
+            .ok_or("no key file")?;
+        let key = slots
+            .unlock(OPERATOR, PASSWORD)
+            .map_err(|e| e.to_string())?
+            .ok_or("the bench password does not open the key slot")?;
+        stepcard::db::apply_key(&conn, &key).map_err(|e| e.to_string())?;
+    }
+    Ok(conn)
+}
+
+fn accepted_orders(db: &Path) -> Result<u64> {
+    let conn = open_db(db)?;
     conn.query_row(
         "SELECT count(*) FROM orders WHERE status='accepted'",
         [],
@@ -1171,7 +1205,7 @@ fn run_child(cmd: &mut Command) -> Result<(Sample, String)> {
 
 /// rows_read and inserted of the database's one steps batch.
 fn batch_counts(db: &Path) -> Result<(u64, u64)> {
-    let conn = rusqlite::Connection::open(db).map_err(|e| e.to_string())?;
+    let conn = open_db(db)?;
     conn.query_row(
         "SELECT rows_read, inserted FROM batches WHERE kind='steps' ORDER BY id",
         [],
@@ -1188,7 +1222,7 @@ fn sqlite_count(db: &Path) -> Result<u64> {
 }
 
 fn remove_db(db: &Path) {
-    for suffix in ["", "-wal", "-shm", "-journal"] {
+    for suffix in ["", "-wal", "-shm", "-journal", ".keys"] {
         let mut p = db.as_os_str().to_owned();
         p.push(suffix);
         let _ = std::fs::remove_file(PathBuf::from(p));

@@ -23,7 +23,7 @@ fn main() -> anyhow::Result<()> {
 
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("bench.db");
-    let mut conn = stepcard::db::create(&path)?;
+    let mut conn = stepcard::db::create(&path, &stepcard::keys::DbKey::random()?)?;
     stepcard::db::meta_set(&conn, "program_toml", &program_text)?;
 
     let t = Instant::now();

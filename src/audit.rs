@@ -42,6 +42,11 @@ pub struct Detail {
     /// Input files read, by name and SHA-256.
     pub files_read: Vec<serde_json::Value>,
     pub args: serde_json::Map<String, Json>,
+    /// The operating-system account that ran the command, beside the handler who
+    /// authenticated (filled in by [`append`] when empty; absent in entries written
+    /// before it was recorded, whose hashes stay as they were).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub os_user: String,
 }
 
 impl Detail {
@@ -100,6 +105,16 @@ pub fn append(
     command: &str,
     detail: &Detail,
 ) -> Result<i64> {
+    let with_user;
+    let detail = if detail.os_user.is_empty() {
+        with_user = Detail {
+            os_user: crate::os_user(),
+            ..detail.clone()
+        };
+        &with_user
+    } else {
+        detail
+    };
     store::atomically(conn, || {
         let (seq, prev) = next_link(conn)?;
         let e = link(
@@ -446,6 +461,15 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The OS account that ran the command (empty in entries from before it was
+    /// recorded).
+    pub fn os_user(&self) -> &str {
+        self.detail
+            .get("os_user")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+    }
+
     pub fn status(&self) -> &str {
         self.detail
             .get("status")

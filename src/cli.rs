@@ -44,6 +44,14 @@ pub struct Cli {
     /// 進行表示と要約を出さない (no progress bar, no summary on stderr)
     #[arg(long, global = true)]
     pub quiet: bool,
+    /// パスワードのファイル（1 行目）。省略時は端末で入力 (file whose first line is your password; else asked at the terminal)
+    #[arg(
+        long,
+        global = true,
+        env = "STEPCARD_PASSWORD_FILE",
+        value_name = "FILE"
+    )]
+    pub password_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -109,12 +117,47 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// 取扱者のパスワード（鍵）: 登録・変更・削除・一覧 (handlers' passwords: add, passwd, remove, list)
+    #[command(subcommand)]
+    Handlers(HandlersCmd),
+    /// 暗号化されていない旧データベースを暗号化した複製に移し、照合の上で旧ファイルを消去する
+    /// (convert an unencrypted database: copy, verify row by row, erase the old files)
+    Encrypt {
+        /// 新しい（暗号化した）データベース (the new encrypted database)
+        #[arg(long, value_name = "NEW")]
+        out: PathBuf,
+    },
     /// サンプルデータで全工程を実行 (run the whole pipeline on bundled sample data)
     Demo {
         /// 出力フォルダ (every artifact is written here)
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HandlersCmd {
+    /// 取扱者のパスワードを登録する（取扱責任者のみ）(add a handler's key slot; responsible handler only)
+    Add {
+        /// プログラムファイルの取扱者の氏名 (a designated handler's name)
+        name: String,
+        /// 新しい取扱者のパスワードのファイル（1 行目）。省略時は端末で 2 回入力 (the new handler's password file)
+        #[arg(long, value_name = "FILE")]
+        new_password_file: Option<PathBuf>,
+    },
+    /// 自分のパスワードを変更する (change your own password)
+    Passwd {
+        /// 新しいパスワードのファイル（1 行目）。省略時は端末で 2 回入力 (the new password file)
+        #[arg(long, value_name = "FILE")]
+        new_password_file: Option<PathBuf>,
+    },
+    /// 取扱者のパスワードを削除する（取扱責任者のみ）(remove a handler's key slot; responsible handler only)
+    Remove {
+        /// 取扱者の氏名 (the handler's name)
+        name: String,
+    },
+    /// 登録されているパスワード（鍵）の一覧 (list the key slots)
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -492,9 +535,10 @@ pub struct CloseOutArgs {
     /// (also erase the imported source files still identical to what was imported)
     #[arg(long, conflicts_with = "verify")]
     pub erase_inputs: bool,
-    /// 返還データを AES-256 で暗号化するパスワードのファイル（1 行目）(file holding the package password; AES-256)
+    /// 返還データを AES-256 で暗号化するパスワードのファイル（1 行目）。取扱者のログイン用パスワードとは別のものにする
+    /// (file holding the return package's password, AES-256; never a handler's own password)
     #[arg(long, value_name = "FILE")]
-    pub password_file: Option<PathBuf>,
+    pub package_password_file: Option<PathBuf>,
     /// 消去記録 (JSON) と返還データを照合する (check a return package against its erasure record)
     #[arg(
         long,

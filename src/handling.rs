@@ -287,10 +287,26 @@ pub fn command_ja(command: &str) -> String {
         ("status", "データベースの要約"),
         ("close-out", "返還・消去"),
         ("demo", "デモ"),
+        ("open", "データベースを開く"),
+        ("handlers add", "パスワードの登録"),
+        ("handlers passwd", "パスワードの変更"),
+        ("handlers remove", "パスワードの削除"),
+        ("handlers list", "パスワードの一覧"),
+        ("encrypt", "暗号化への移行"),
     ];
     match NAMES.iter().find(|(k, _)| *k == command) {
         Some((_, ja)) => format!("{ja}（{command}）"),
         None => command.to_string(),
+    }
+}
+
+/// Who ran an entry's command: the handler who authenticated (their password opened
+/// their key slot) and, beneath, the operating-system account (none in entries made
+/// before it was recorded).
+pub fn who(e: &Entry) -> String {
+    match e.os_user() {
+        "" => e.operator.clone(),
+        u => format!("{}\nOS: {u}", e.operator),
     }
 }
 
@@ -301,6 +317,8 @@ pub fn status_ja(status: &str) -> String {
         "refused" => "拒否（データ・状態）".into(),
         "usage error" => "指定の誤り".into(),
         "refused: not a designated handler" => "拒否（指定された取扱者ではない）".into(),
+        "refused: wrong password" => "拒否（パスワードの誤り）".into(),
+        "refused: no key slot" => "拒否（パスワード未登録の取扱者）".into(),
         crate::audit::COPY_PENDING => "複製の書出し予定".into(),
         crate::audit::COPY_NOT_WRITTEN => "複製は書き出されず".into(),
         other => other.to_string(),

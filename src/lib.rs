@@ -12,6 +12,7 @@ pub mod cp932;
 pub mod db;
 pub mod handling;
 pub mod import;
+pub mod keys;
 pub mod layout;
 pub mod output;
 pub mod points;
@@ -80,6 +81,29 @@ pub fn shown_time(stored: &str) -> String {
     }
 }
 
+/// The OS account running this process: the password database's name for the
+/// effective user id, else `$USER`.
+pub fn os_user() -> String {
+    #[cfg(unix)]
+    {
+        // SAFETY: getpwuid returns a pointer into static storage or null; the name is
+        // copied out at once, on this thread, before any other getpw* call.
+        unsafe {
+            let pw = libc::getpwuid(libc::geteuid());
+            if !pw.is_null() && !(*pw).pw_name.is_null() {
+                if let Ok(s) = std::ffi::CStr::from_ptr((*pw).pw_name).to_str() {
+                    if !s.is_empty() {
+                        return s.to_string();
+                    }
+                }
+            }
+        }
+    }
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "不明".into())
+}
+
 /// Today's date in local time (or from `STEPCARD_NOW`).
 pub fn today() -> chrono::NaiveDate {
     let n = now();
@@ -89,7 +113,7 @@ pub fn today() -> chrono::NaiveDate {
 
 /// The name an audit entry gives a command.
 fn command_name(c: &Command) -> &'static str {
-    use cli::{BatchesCmd, OrdersCmd, RosterCmd, StepsCmd, SurveyCmd};
+    use cli::{BatchesCmd, HandlersCmd, OrdersCmd, RosterCmd, StepsCmd, SurveyCmd};
     match c {
         Command::Init { .. } => "init",
         Command::Roster(RosterCmd::Import { .. }) => "roster import",
@@ -114,6 +138,11 @@ fn command_name(c: &Command) -> &'static str {
         Command::Demo { .. } => "demo",
         Command::Template(_) => "template",
         Command::Quality { .. } => "quality",
+        Command::Handlers(HandlersCmd::Add { .. }) => "handlers add",
+        Command::Handlers(HandlersCmd::Passwd { .. }) => "handlers passwd",
+        Command::Handlers(HandlersCmd::Remove { .. }) => "handlers remove",
+        Command::Handlers(HandlersCmd::List) => "handlers list",
+        Command::Encrypt { .. } => "encrypt",
     }
 }
 
@@ -124,6 +153,8 @@ pub fn run(cli: Cli) -> Result<()> {
         // Close-out runs on after the database is gone (erasure, resume, --verify), so
         // it opens the database itself and writes its own audit entries.
         Command::CloseOut(args) => return cmd::closeout::run(&cli, args),
+        // Encrypt works on a database as earlier builds wrote it (no key slots).
+        Command::Encrypt { out } => return cmd::encrypt::run(&cli, out),
         _ => {}
     }
     let name = command_name(&cli.command);
@@ -176,9 +207,13 @@ fn inputs_of(command: &Command) -> Vec<std::path::PathBuf> {
 fn dispatch(ctx: &mut cmd::Ctx, command: &Command) -> Result<()> {
     use cli::{BatchesCmd, OrdersCmd, RosterCmd, StepsCmd, SurveyCmd};
     match command {
-        Command::Init { .. } | Command::Demo { .. } | Command::CloseOut(_) => {
+        Command::Init { .. }
+        | Command::Demo { .. }
+        | Command::CloseOut(_)
+        | Command::Encrypt { .. } => {
             unreachable!("handled before")
         }
+        Command::Handlers(c) => cmd::handlers::run(ctx, c),
         Command::Roster(RosterCmd::Import { file, opts, update }) => {
             cmd::roster::import(ctx, file, opts, *update)
         }

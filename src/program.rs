@@ -669,7 +669,8 @@ fn check_labels(l: &LabelsConfig, out: &mut Vec<String>) {
     }
 }
 
-fn handler_key(name: &str) -> String {
+/// The form handler names compare in (also the key slots' names, `crate::keys`).
+pub fn handler_key(name: &str) -> String {
     crate::sheet::normalize::header_key(name)
 }
 

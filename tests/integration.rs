@@ -60,3 +60,5 @@ mod template;
 
 #[path = "it/quality.rs"]
 mod quality;
+#[path = "it/keys.rs"]
+mod keys;

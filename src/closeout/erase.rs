@@ -1,4 +1,7 @@
-//! Erasure at the application level: the database's rows deleted in one transaction with
+//! Cryptographic erase first: the key slots (`stepcard.db.keys`, which wrap the
+//! database's SQLCipher key) are overwritten and removed, so every copy of the encrypted
+//! database anywhere (free blocks, an old WAL, a journal, a backup) is unreadable.
+//! Then, as before, erasure at the application level: the database's rows deleted in one transaction with
 //! `secure_delete=ON` (SQLite overwrites deleted content with zeros), the WAL
 //! checkpointed and truncated, the file vacuumed, the database file checked for the
 //! values it held, then every file of the database overwritten with zeros and removed;
@@ -86,12 +89,65 @@ pub fn overwrite_and_remove(path: &Path) -> Result<u64> {
     Ok(len)
 }
 
+/// The key slots as they stand just before erasure (kept in the close-out state, so a
+/// run resumed after they are gone still knows what it destroyed).
+pub fn key_file_info(db: &Path) -> Result<Option<super::state::KeysErased>> {
+    let p = crate::keys::path_for(db);
+    if !p.exists() {
+        return Ok(None);
+    }
+    let (sha256, bytes) = crate::output::sha256_file(&p)?;
+    let slots = crate::keys::load(db)?.map(|k| k.slots.len()).unwrap_or(0) as u64;
+    Ok(Some(super::state::KeysErased {
+        path: abs(&p),
+        bytes,
+        sha256,
+        slots,
+        database_encrypted: db.exists() && !crate::db::is_plaintext(db),
+        status: "pending".into(),
+    }))
+}
+
+/// Destroy the database key: overwrite the key slots' file, sync it, remove it, sync
+/// its folder. Idempotent (a resumed run finds it gone).
+pub fn destroy_keys(db: &Path, keys: &mut Option<super::state::KeysErased>) -> Result<()> {
+    let p = crate::keys::path_for(db);
+    if p.exists() {
+        overwrite_and_remove(&p)?;
+    }
+    if let Some(k) = keys.as_mut() {
+        k.status = "erased".into();
+    }
+    Ok(())
+}
+
+/// Erase a plain database's files as the close-out does (rows deleted with
+/// `secure_delete`, WAL truncated, VACUUM, then every file overwritten and removed):
+/// `stepcard encrypt` uses it on the old file once the encrypted copy is verified.
+pub fn erase_plain_database(db: &Path) -> Result<Vec<ErasedFile>> {
+    let mut files = hash_db_files(db)?;
+    store::erase_rows(db)?;
+    for (p, _) in db_files(db) {
+        if p.exists() {
+            overwrite_and_remove(&p)?;
+        }
+        let ap = abs(&p);
+        if let Some(f) = files.iter_mut().find(|f| f.path == ap) {
+            f.status = "erased".into();
+        }
+    }
+    Ok(files)
+}
+
 /// Erase the database: logical erasure, then a scan of the remaining database files for
 /// the values they held (it must find none: the proof that erasure happened inside the
 /// file, not only by removing it), then overwrite and remove every file of it.
 pub fn erase_database(db: &Path, needles: &Needles, files: &mut [ErasedFile]) -> Result<DbCheck> {
     let mut check = DbCheck::default();
-    if db.exists() {
+    if db.exists() && crate::db::is_plaintext(db) {
+        // A plain database (the tests' switch) is erased row by row first. An
+        // encrypted one is not: its key is already destroyed, so nothing in it can be
+        // read by anyone, the tool included.
         let opened = store::erase_rows(db);
         if let Err(e) = opened {
             // A database already overwritten by an interrupted run no longer opens: it
@@ -100,6 +156,8 @@ pub fn erase_database(db: &Path, needles: &Needles, files: &mut [ErasedFile]) ->
                 return Err(e);
             }
         }
+    }
+    if db.exists() {
         super::state::fault("erasing");
     }
     let mut scanner = Scanner::new(needles, &[]);

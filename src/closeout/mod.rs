@@ -16,7 +16,7 @@
 //! The values the scan looks for are gathered from the database before erasure and
 //! kept in memory only: a state file holding names would itself be a remnant. After a
 //! crash they are read again from the return package, which is the municipality's copy
-//! and is on disk before anything is erased (with `--password-file` if encrypted);
+//! and is on disk before anything is erased (with `--package-password-file` if encrypted);
 //! before erasure the package is checked to give back exactly the values the database
 //! gave, so a resumed scan looks for the same things.
 
@@ -547,6 +547,7 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
         exports,
         erase_inputs: opts.erase_inputs,
         erasing: false,
+        keys: None,
         inputs,
         erased_at: None,
         db_check: None,
@@ -664,8 +665,8 @@ fn resume(mut st: State, opts: &Options) -> Result<Outcome> {
     }
     if st.encrypted && opts.password.is_none() {
         return Err(crate::usage(
-            "返還データは暗号化されています。続きを行うには、作ったときのパスワードファイルを --password-file に指定してください \
-             (the package is encrypted: give --password-file to resume)",
+            "返還データは暗号化されています。続きを行うには、作ったときのパスワードファイルを --package-password-file に指定してください \
+             (the package is encrypted: give --package-password-file to resume)",
         ));
     }
     let pkg = st
@@ -768,8 +769,14 @@ fn carry_on(mut st: State, needles: &Needles, opts: &Options) -> Result<Outcome>
                 state::path_for(&db).display()
             );
         }
+        if !st.erasing {
+            st.keys = erase::key_file_info(&db)?;
+        }
         st.erasing = true;
         state::save(&db, &st)?;
+        erase::destroy_keys(&db, &mut st.keys)?;
+        state::save(&db, &st)?;
+        fault("keys-destroyed");
         let check = erase::erase_database(&db, needles, &mut st.db_files)?;
         erase::erase_exports(&mut st.exports, st.erase_exports, &protect)?;
         erase::erase_exports(&mut st.inputs, st.erase_inputs, &protect)?;
@@ -1089,7 +1096,7 @@ pub fn verify(
         }
         bail!(
             "{}: ファイル全体の SHA-256 が記録と違います（記録 {}、このファイル {}）。暗号化されているため、どのファイルが違うかを\
-             調べるには --password-file を指定してください (the package differs from the record)",
+             調べるには --package-password-file を指定してください (the package differs from the record)",
             package_path.display(),
             rec.return_package.sha256,
             sha256

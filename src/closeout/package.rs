@@ -472,13 +472,13 @@ pub struct PackageRead {
 fn zip_error(path: &Path, e: zip::result::ZipError) -> anyhow::Error {
     match e {
         zip::result::ZipError::InvalidPassword => anyhow::anyhow!(
-            "{}: パスワードが違います。返還データを作ったときのパスワードファイルを --password-file に指定してください \
+            "{}: パスワードが違います。返還データを作ったときのパスワードファイルを --package-password-file に指定してください \
              (wrong password for the package)",
             path.display()
         ),
         zip::result::ZipError::UnsupportedArchive(m) if m.contains("assword") => anyhow::anyhow!(
-            "{}: 返還データは暗号化されています。作ったときのパスワードファイルを --password-file に指定してください \
-             (the package is encrypted; give --password-file)",
+            "{}: 返還データは暗号化されています。作ったときのパスワードファイルを --package-password-file に指定してください \
+             (the package is encrypted; give --package-password-file)",
             path.display()
         ),
         e => anyhow::anyhow!(

@@ -4,7 +4,7 @@
 //! package against. It holds no personal data: counts, names of files, hashes.
 
 use super::package::{AuditHead, ManifestFile, ProgramSummary};
-use super::state::{DbCheck, ErasedFile, ExportFile, RunInfo, ScanSummary, State};
+use super::state::{DbCheck, ErasedFile, ExportFile, KeysErased, RunInfo, ScanSummary, State};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -60,6 +60,10 @@ pub struct Record {
     pub return_package: ReturnPackage,
     pub categories: Vec<Category>,
     pub erased_files: Vec<ErasedFile>,
+    /// The key slots destroyed first (cryptographic erase); absent in records of
+    /// databases made before encryption.
+    #[serde(default)]
+    pub keys: Option<KeysErased>,
     pub exports: Vec<ExportFile>,
     /// The imported source files and what became of them.
     #[serde(default)]
@@ -80,16 +84,30 @@ pub fn addressee(municipality: &str) -> String {
     }
 }
 
-pub fn method(erase_exports: bool) -> Method {
+/// How the database was erased: `crypto` when it was SQLCipher-encrypted and its key
+/// slots were destroyed (cryptographic erase), else logical erasure only.
+pub fn method(erase_exports: bool, crypto: bool) -> Method {
     let mut steps = vec![
         "返還データ（全テーブルの CSV と manifest.json）を作成し、読み直して件数と SHA-256 を照合した後に消去を開始".to_string(),
-        "SQLite の secure_delete を有効にし、全テーブルの全行を一つのトランザクションで削除（削除した内容は 0 で上書きされる）".to_string(),
-        "WAL をチェックポイントして切り詰め（wal_checkpoint(TRUNCATE)）、VACUUM でデータベースファイルを再構成".to_string(),
-        "削除後のデータベースファイルに参加者の情報が残っていないことを検索で確認".to_string(),
-        "データベース本体と -wal・-shm・-journal の各ファイルを 0 で上書きしてから削除".to_string(),
     ];
+    if crypto {
+        steps.extend([
+            "暗号化消去: データベース（SQLCipher、AES-256 で最初の書込みから暗号化）の鍵を包んだ鍵ファイル（取扱者ごとの鍵スロット）を 0 で上書きし、ディスクへ書き出してから削除（フォルダも同期）。\
+             これにより、データベースと -wal・-shm の暗号文は、ディスクの空き領域・ジャーナル・複製に残ったものを含め、どこにあっても復号できない".to_string(),
+            "暗号化されたままのデータベースファイルに参加者の情報（平文）が無いことを検索で確認".to_string(),
+        ]);
+    } else {
+        steps.extend([
+            "SQLite の secure_delete を有効にし、全テーブルの全行を一つのトランザクションで削除（削除した内容は 0 で上書きされる）".to_string(),
+            "WAL をチェックポイントして切り詰め（wal_checkpoint(TRUNCATE)）、VACUUM でデータベースファイルを再構成".to_string(),
+            "削除後のデータベースファイルに参加者の情報が残っていないことを検索で確認".to_string(),
+        ]);
+    }
+    steps.push(
+        "データベース本体と -wal・-shm・-journal の各ファイルを 0 で上書きしてから削除".to_string(),
+    );
     steps.push(if erase_exports {
-        "監査ログに記録された書出しファイルのうち、記録どおりの内容（SHA-256 が一致）のものを 0 で上書きしてから削除".to_string()
+        "監査ログに記録された書出しファイル（印刷・運送会社向けの平文のファイル）のうち、記録どおりの内容（SHA-256 が一致）のものを 0 で上書きしてから削除".to_string()
     } else {
         "書出しファイルは消去していない（--erase-exports の指定なし。一覧に状態を記載）".to_string()
     });
@@ -98,18 +116,47 @@ pub fn method(erase_exports: bool) -> Method {
          参加者番号・氏名・フリガナ・電話番号・メールアドレスについて UTF-8・CP932・UTF-16 で検索"
             .to_string(),
     );
+    let mut not_covered = Vec::new();
+    if crypto {
+        not_covered.push(
+            "書出しファイルと取り込んだ元のファイルは暗号化されていない平文のファイルであり、0 による上書きと削除で消去した。\
+             ディスクの空き領域（SSD のウェアレベリング、ジャーナル、スナップショット）にそれらの旧データが残る可能性は、上書き消去では除けない"
+                .to_string(),
+        );
+    } else {
+        not_covered.push(
+            "ディスクの空き領域（ファイルシステムが既に解放した領域、SSD のウェアレベリング、ジャーナル、スナップショットに残る旧データ）".to_string(),
+        );
+    }
+    not_covered.push(format!(
+        "バックアップ（OS・クラウド同期・バックアップソフトによる複製）{}",
+        if crypto {
+            "。ただしデータベースの暗号文の複製は鍵の消去により復号できない"
+        } else {
+            ""
+        }
+    ));
+    not_covered.push(
+        "stepcard の外で作られた複製（取込み前の元ファイル、印刷物、メール添付、手作業の複写など）。ただし検索したフォルダにあるものは検索の対象とした".to_string(),
+    );
     Method {
-        summary: "アプリケーション（stepcard）による論理消去: 削除した内容を 0 で上書きする設定での全行削除、\
-                  更新ログ（WAL）の書き戻しと切り詰め、ファイルの再構成、0 による上書きの後のファイル削除"
-            .into(),
+        summary: if crypto {
+            "データベースの暗号化消去（SQLCipher AES-256 の鍵の破棄）と、そのファイルの 0 による上書きと削除 \
+             (cryptographic erase of the database (SQLCipher AES-256), plus overwrite and removal of its files)"
+                .into()
+        } else {
+            "アプリケーション（stepcard）による論理消去: 削除した内容を 0 で上書きする設定での全行削除、\
+             更新ログ（WAL）の書き戻しと切り詰め、ファイルの再構成、0 による上書きの後のファイル削除"
+                .into()
+        },
         steps,
-        standard: "アプリケーション層での論理消去であり、NIST SP 800-88 にいう記憶媒体のサニタイズ（Clear・Purge・Destroy）ではない"
-            .into(),
-        not_covered: vec![
-            "ディスクの空き領域（ファイルシステムが既に解放した領域、SSD のウェアレベリング、ジャーナル、スナップショットに残る旧データ）".into(),
-            "バックアップ（OS・クラウド同期・バックアップソフトによる複製）".into(),
-            "stepcard の外で作られた複製（取込み前の元ファイル、印刷物、メール添付、手作業の複写など）。ただし検索したフォルダにあるものは検索の対象とした".into(),
-        ],
+        standard: if crypto {
+            "データベースについては NIST SP 800-88 の暗号化消去（Cryptographic Erase）。書出しファイル・元ファイルについてはアプリケーション層での上書き消去であり、記憶媒体のサニタイズではない"
+                .into()
+        } else {
+            "アプリケーション層での論理消去であり、NIST SP 800-88 にいう記憶媒体のサニタイズ（Clear・Purge・Destroy）ではない".into()
+        },
+        not_covered,
     }
 }
 
@@ -179,9 +226,16 @@ pub fn build(
             })
             .collect(),
         erased_files: state.db_files.clone(),
+        keys: state.keys.clone(),
         exports: state.exports.clone(),
         inputs: state.inputs.clone(),
-        method: method(state.erase_exports),
+        method: method(
+            state.erase_exports,
+            state
+                .keys
+                .as_ref()
+                .is_some_and(|k| k.database_encrypted && k.status == "erased"),
+        ),
         verification: Verification {
             summary,
             scan,

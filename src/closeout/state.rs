@@ -97,6 +97,20 @@ pub struct DbCheck {
     pub hits: u64,
 }
 
+/// The key slots' file, destroyed first (cryptographic erase of the database).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct KeysErased {
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+    /// Key slots it held (one per handler with a password).
+    pub slots: u64,
+    /// The database was SQLCipher-encrypted (false only for a plain test database).
+    pub database_encrypted: bool,
+    /// pending / erased
+    pub status: String,
+}
+
 /// What the remnant scan covered and found (counts only: hits are reported, not stored).
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct ScanSummary {
@@ -162,6 +176,9 @@ pub struct State {
     /// was packaged, by design).
     #[serde(default)]
     pub erasing: bool,
+    /// The key slots, noted before erasure begins and destroyed first.
+    #[serde(default)]
+    pub keys: Option<KeysErased>,
     /// `--erase-inputs` was given (by this run or an earlier one).
     #[serde(default)]
     pub erase_inputs: bool,

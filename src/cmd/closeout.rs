@@ -1,5 +1,7 @@
-//! `close-out --return-dir DIR --confirm CONTRACT_NO [--erase-exports] [--password-file F]`
-//! and `close-out --verify RECORD --package ZIP [--password-file F]`. The work is in
+//! `close-out --return-dir DIR --confirm CONTRACT_NO [--erase-exports] [--package-password-file F]`
+//! and `close-out --verify RECORD --package ZIP [--package-password-file F]`. The package's
+//! password is its own file, never a handler's login password (`--password-file`): the
+//! municipality receives the package password. The work is in
 //! `crate::closeout`; this file reads the arguments and tells the operator the result.
 
 use crate::cli::{Cli, CloseOutArgs};
@@ -8,7 +10,7 @@ use crate::cmd::Ctx;
 use anyhow::Result;
 
 pub fn run(cli: &Cli, args: &CloseOutArgs) -> Result<()> {
-    let password = match &args.password_file {
+    let password = match &args.package_password_file {
         Some(p) => Some(closeout::package::read_password(p)?),
         None => None,
     };

@@ -41,6 +41,8 @@ const INPUTS: &[(&str, &[u8])] = &[
 ];
 
 const MARKER: &str = ".stepcard-demo";
+/// The demo's handler password, in its output folder.
+const PASSWORD_FILE: &str = "demo-password.txt";
 /// The close-out runs on a database of its own in this subfolder, so the artifacts of
 /// the main run stay in DIR to be looked at.
 const CLOSE_OUT_DIR: &str = "close-out";
@@ -57,7 +59,7 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
         .with_context(|| format!("{}: フォルダを作れません", out.display()))?;
     // A previous demo's database, close-out state and return folder are the demo's
     // own: start again from nothing.
-    for suffix in ["", "-wal", "-shm", "-journal", ".closeout.json"] {
+    for suffix in ["", "-wal", "-shm", "-journal", ".closeout.json", ".keys"] {
         let p = out.join(format!("stepcard.db{suffix}"));
         if p.exists() {
             std::fs::remove_file(&p)?;
@@ -71,6 +73,24 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
         crate::output::write_bytes(&out.join("input").join(name), bytes)?;
     }
     let operator = "山田 太郎";
+    // The handler's password (it wraps the database key): a random one in a file of
+    // its own, owner-only, which every step reads as `--password-file` would.
+    let password_file = out.join(PASSWORD_FILE);
+    let mut pw = [0u8; 12];
+    getrandom::fill(&mut pw).map_err(|e| anyhow::anyhow!("乱数を得られません: {e}"))?;
+    crate::output::write_bytes(
+        &password_file,
+        format!("{}\n", crate::keys::hex(&pw)).as_bytes(),
+    )?;
+    if !cli.quiet {
+        eprintln!(
+            "デモ用の取扱者パスワードを {} に書きました（所有者だけが読めるファイル）。このフォルダのデータベースを\
+             自分で操作するときは --password-file {} を付けてください \
+             (the demo's handler password is in this file; pass it as --password-file)",
+            password_file.display(),
+            password_file.display()
+        );
+    }
     let o = |p: &str| out.join(p).display().to_string();
     let step_on = |db: &Path, title: &str, args: &[&str], expect_ok: bool| -> Result<()> {
         if !cli.quiet {
@@ -83,6 +103,8 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
         ];
         argv.push("--operator".into());
         argv.push(operator.into());
+        argv.push("--password-file".into());
+        argv.push(password_file.display().to_string());
         if cli.quiet {
             argv.push("--quiet".into());
         }

@@ -7,6 +7,8 @@ pub mod batches;
 pub mod cards;
 pub mod closeout;
 pub mod demo;
+pub mod encrypt;
+pub mod handlers;
 pub mod init;
 pub mod labels;
 pub mod orders;
@@ -40,6 +42,8 @@ pub struct Ctx {
     /// Set when the command already wrote its audit entry inside its own transaction
     /// (an import: the entry commits with the batch, so no batch is ever unrecorded).
     pub recorded: bool,
+    /// The database key, from the operator's key slot (`handlers add` wraps it anew).
+    pub db_key: crate::keys::DbKey,
 }
 
 impl Ctx {
@@ -47,7 +51,23 @@ impl Ctx {
     /// stranger is refused (exit 1), and the refusal is itself recorded.
     pub fn open(cli: &Cli, command: &str) -> Result<Ctx> {
         crate::closeout::state::refuse_if_in_progress(&cli.db)?;
-        let conn = db::open(&cli.db)?;
+        let Some(given) = cli
+            .operator
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        else {
+            return Err(usage(
+                "操作者が指定されていません。--operator \"氏名\" か環境変数 STEPCARD_OPERATOR で、\
+                 プログラムファイルの取扱者を指定してください (no operator given)",
+            ));
+        };
+        // The handler proves who they are: their password opens their key slot, which
+        // holds the database key. A refusal is noted in the key file and written to the
+        // audit log at the next successful open (the log is inside the database).
+        db::preflight(&cli.db)?;
+        let unlocked = crate::keys::unlock_for(&cli.db, given, cli.password_file.as_deref())?;
+        let conn = db::open(&cli.db, Some(&unlocked.key))?;
         // A close-out under way is recorded in the database itself: through any path
         // (a symlink to it, say), nothing else may change what was packaged.
         if let Some(v) = db::meta_get(&conn, db::META_CLOSEOUT)? {
@@ -62,27 +82,17 @@ impl Ctx {
                 );
             }
         }
+        record_refusals(&conn, &unlocked)?;
+        crate::keys::settle(&cli.db, &unlocked)?;
         // The handlers come from the stored program: one changed outside the tool (a
         // forged handler) is not trusted.
         if let Some(why) = crate::audit::program_changed(&conn)? {
             bail!("{why}。取扱責任者に報告してください");
         }
         let program = load_program(&conn)?;
-        let Some(given) = cli
-            .operator
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        else {
-            return Err(usage(format!(
-                "操作者が指定されていません。--operator \"氏名\" か環境変数 STEPCARD_OPERATOR で、\
-                 プログラムファイルの取扱者を指定してください (no operator given; designated handlers: {})",
-                handler_list(&program)
-            )));
-        };
         let Some(handler) = program.handler(given) else {
             let mut d = crate::audit::Detail {
-                status: "refused: not a designated handler".into(),
+                status: crate::keys::REFUSED_STRANGER.into(),
                 ..Default::default()
             };
             d.arg("command", command);
@@ -102,6 +112,7 @@ impl Ctx {
             quiet: cli.quiet,
             detail: crate::audit::Detail::default(),
             recorded: false,
+            db_key: unlocked.key,
         })
     }
 
@@ -152,6 +163,7 @@ impl Ctx {
                     .map(|(p, _)| p),
             );
             protected.push(crate::closeout::state::path_for(db));
+            protected.push(crate::keys::path_for(db));
         }
         protected.extend(inputs.iter().cloned());
         crate::output::set_recorder(Some(Box::new(move |ev| {
@@ -174,6 +186,30 @@ impl Ctx {
         crate::output::protect(&protected);
         Ok(CopyRecorder(()))
     }
+}
+
+/// The refusals noted in the key file since the last successful open, now that the
+/// audit log can be written: one entry each, under the name that was given, with the OS
+/// user and time of the attempt.
+pub fn record_refusals(conn: &Connection, u: &crate::keys::Unlocked) -> Result<()> {
+    for r in &u.refusals {
+        let mut d = crate::audit::Detail {
+            status: r.reason.clone(),
+            os_user: r.os_user.clone(),
+            ..Default::default()
+        };
+        d.arg("attempted_at", r.at.as_str());
+        crate::audit::append(conn, &now(), &r.operator, "open", &d)?;
+    }
+    if u.refusals_dropped > 0 {
+        let mut d = crate::audit::Detail {
+            status: "refusals not listed".into(),
+            ..Default::default()
+        };
+        d.count("refusals", u.refusals_dropped);
+        crate::audit::append(conn, &now(), "", "open", &d)?;
+    }
+    Ok(())
 }
 
 fn handler_list(program: &program::Program) -> String {

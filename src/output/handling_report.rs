@@ -244,7 +244,7 @@ fn operations(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()>
         rows.push(vec![
             num(e.seq, bad),
             text(time(&e.at), bad),
-            text(e.operator.clone(), bad),
+            text(crate::handling::who(e), bad),
             text(command_ja(&e.command), bad),
             text(status_ja(e.status()), bad),
             text(e.counts_text(), bad),
@@ -260,7 +260,7 @@ fn operations(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()>
         &[
             "番号",
             "日時",
-            "操作者",
+            "操作者（認証した取扱者／OS ユーザー）",
             "操作",
             "結果",
             "件数",
@@ -269,7 +269,7 @@ fn operations(ws: &mut Worksheet, r: &HandlingReport, st: &Styles) -> Result<()>
             "ハッシュ（先頭16桁）",
         ],
         &rows,
-        Widths::Fixed(&[6.0, 20.0, 11.0, 22.0, 12.0, 34.0, 24.0, 24.0, 18.0]),
+        Widths::Fixed(&[6.0, 20.0, 16.0, 22.0, 12.0, 30.0, 23.0, 23.0, 18.0]),
         !rows.is_empty(),
     )?;
     Ok(())

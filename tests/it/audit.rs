@@ -380,6 +380,7 @@ fn the_report_is_xlsx_only_and_never_the_database() {
         .stderr_has("取扱状況報告は .xlsx で書き出します");
     e.run(&["audit", "verify", "--out", "report.xlsx"]).usage();
     std::fs::rename(e.db(), e.path("db.xlsx")).unwrap();
+    std::fs::rename(e.path("stepcard.db.keys"), e.path("db.xlsx.keys")).unwrap();
     let o = e
         .cmd()
         .env("STEPCARD_DB", e.path("db.xlsx"))
@@ -387,8 +388,7 @@ fn the_report_is_xlsx_only_and_never_the_database() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    let still: i64 = rusqlite::Connection::open(e.path("db.xlsx"))
-        .unwrap()
+    let still: i64 = open_keyed(&e.path("db.xlsx"))
         .query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))
         .unwrap();
     assert!(still >= 3, "the database is intact");
@@ -495,6 +495,8 @@ mod modes {
             .unwrap()
             .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| n != "program.toml" && !written.contains(&n.as_str()))
+            // The key slots are the database's own (owner-only, checked with it).
+            .filter(|n| n != "stepcard.db.keys")
             .collect();
         left.sort();
         assert!(left.is_empty(), "left behind: {left:?}");

@@ -123,6 +123,7 @@ fn wrong_confirmation_or_handler_is_refused() {
     e.run(&["close-out", "--return-dir", "ret", "--confirm", "R7-健-9999"])
         .refused()
         .stderr_has("--confirm の契約番号「R7-健-9999」が、このデータベースの契約番号「R7-健-0123」と一致しません");
+    e.add_handler("佐藤 花子");
     e.run_as(
         "佐藤 花子",
         &["close-out", "--return-dir", "ret", "--confirm", CONTRACT],
@@ -592,7 +593,7 @@ fn an_encrypted_package_survives_a_crash_after_erasure() {
             "ret",
             "--confirm",
             CONTRACT,
-            "--password-file",
+            "--package-password-file",
             "pw.txt",
         ],
     );
@@ -609,12 +610,12 @@ fn an_encrypted_package_survives_a_crash_after_erasure() {
     // The values to scan for are in the encrypted package: the password is needed.
     close_out(&e, &[])
         .usage()
-        .stderr_has("作ったときのパスワードファイルを --password-file に指定してください");
+        .stderr_has("作ったときのパスワードファイルを --package-password-file に指定してください");
     e.write("wrong.txt", "違う\n");
-    close_out(&e, &["--password-file", "wrong.txt"])
+    close_out(&e, &["--package-password-file", "wrong.txt"])
         .refused()
         .stderr_has("パスワードが違います");
-    close_out(&e, &["--password-file", "pw.txt"]).ok();
+    close_out(&e, &["--package-password-file", "pw.txt"]).ok();
     let rec = json(&e.path(RECORD));
     assert_eq!(rec["return_package"]["encryption"], "AES-256");
     assert!(rec["verification"]["scan"]["values"].as_u64().unwrap() >= 60);
@@ -628,7 +629,7 @@ fn an_encrypted_package_survives_a_crash_after_erasure() {
         RECORD,
         "--package",
         PACKAGE,
-        "--password-file",
+        "--package-password-file",
         "pw.txt",
     ])
     .ok()
@@ -640,6 +641,8 @@ fn a_crash_at_any_step_is_finished_by_running_again() {
     for (point, db_left, step) in [
         ("packaging", true, "packaging"),
         ("packaged", true, "packaged"),
+        // The database key destroyed, its files not yet: the rest needs no key.
+        ("keys-destroyed", true, "packaged"),
         ("erasing", true, "packaged"),
         ("verified", false, "verified"),
     ] {
@@ -660,6 +663,11 @@ fn a_crash_at_any_step_is_finished_by_running_again() {
         );
         assert_eq!(r.code, 86, "{point}: {}", r.stderr);
         assert_eq!(e.db().exists(), db_left, "{point}");
+        assert_eq!(
+            e.path("stepcard.db.keys").exists(),
+            point.starts_with("packag"),
+            "{point}: the key slots go first"
+        );
         assert!(
             !e.path(CERTIFICATE).exists(),
             "{point}: no certificate without the finished erasure"
@@ -707,7 +715,7 @@ fn close_out_runs_once() {
 fn bad_arguments_are_usage_errors() {
     let e = Env::with_roster();
     e.write("empty.txt", "\n");
-    close_out(&e, &["--password-file", "empty.txt"])
+    close_out(&e, &["--package-password-file", "empty.txt"])
         .usage()
         .stderr_has("パスワードファイルが空です");
     e.run(&["close-out", "--return-dir", ".", "--confirm", CONTRACT])

@@ -180,9 +180,10 @@ fn a_forged_handler_is_refused_and_named() {
             [forged],
         )
         .unwrap();
+    // The forged name has no key slot: refused before the database opens.
     e.run_as("偽 太郎", &["roster", "export", "--out", "r.csv"])
         .refused()
-        .stderr_has("stepcard 以外の方法で書き換えられています");
+        .stderr_has("取扱者として指定されていません");
     assert!(!e.path("r.csv").exists());
     e.run(&["audit", "verify"])
         .refused()
@@ -196,6 +197,7 @@ fn an_output_onto_the_database_or_an_input_is_refused() {
     let before = std::fs::read(&db).unwrap();
     let out = format!("{}.csv", db.display());
     std::fs::rename(&db, &out).unwrap();
+    std::fs::rename(e.path("stepcard.db.keys"), format!("{out}.keys")).unwrap();
     // (the database under a .csv name, so the output's extension is accepted)
     let r = run_env(
         &e,
@@ -203,8 +205,9 @@ fn an_output_onto_the_database_or_an_input_is_refused() {
         &["roster", "export", "--out", &out],
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("データベース"), "{}", r.stderr);
+    assert!(r.stderr.contains("出力先が、データベース"), "{}", r.stderr);
     std::fs::rename(&out, &db).unwrap();
+    std::fs::rename(format!("{out}.keys"), e.path("stepcard.db.keys")).unwrap();
     assert_eq!(std::fs::read(&db).unwrap().len(), before.len());
 
     // --errors onto the sheet being imported.

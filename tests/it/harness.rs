@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub const OPERATOR: &str = "山田 太郎";
+/// Every handler's password in the tests (in a password file outside the test's
+/// folder, given through STEPCARD_PASSWORD_FILE).
+pub const PASSWORD: &str = "テスト用パスワード-42";
 pub const PROGRAM: &str = include_str!("../../examples/program.toml");
 
 pub fn fixture(name: &str) -> PathBuf {
@@ -24,6 +27,8 @@ pub fn example(name: &str) -> PathBuf {
 /// A scratch folder with a database path; `init` is not run until asked.
 pub struct Env {
     pub dir: tempfile::TempDir,
+    /// Holds the password file, apart from the data (the close-out scans `dir`).
+    pub secrets: tempfile::TempDir,
 }
 
 /// What a command did.
@@ -90,17 +95,40 @@ impl Run {
 
 impl Env {
     pub fn new() -> Env {
+        let secrets = tempfile::tempdir().expect("tempdir");
+        let pw = secrets.path().join("password.txt");
+        std::fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         Env {
             dir: tempfile::tempdir().expect("tempdir"),
+            secrets,
         }
     }
 
-    /// A fresh database made from the sample program.
+    /// The password file every command of this test reads.
+    pub fn password_file(&self) -> PathBuf {
+        self.secrets.path().join("password.txt")
+    }
+
+    /// A fresh database made from the sample program (the responsible handler's key
+    /// slot only, as `init` leaves it).
     pub fn init() -> Env {
         let e = Env::new();
         e.write("program.toml", PROGRAM);
         e.run(&["init", "--program", "program.toml"]).ok();
         e
+    }
+
+    /// Give a designated handler a key slot (the same test password), as the
+    /// responsible handler does with `handlers add`.
+    pub fn add_handler(&self, name: &str) {
+        let pw = self.password_file();
+        self.run(&["handlers", "add", name, "--new-password-file", s(&pw)])
+            .ok();
     }
 
     /// A fresh database with the sample roster imported (from a copy: a close-out with
@@ -153,6 +181,11 @@ impl Env {
         c.current_dir(self.dir.path())
             .env("STEPCARD_DB", self.db())
             .env("STEPCARD_OPERATOR", OPERATOR)
+            .env("STEPCARD_PASSWORD_FILE", self.password_file())
+            // Argon2id at a cheap cost (recorded in each slot): the suite opens the
+            // database thousands of times.
+            .env("STEPCARD_TEST_CHEAP_KDF", "1")
+            .env_remove("STEPCARD_TEST_NO_ENCRYPTION")
             .env_remove("STEPCARD_NOW");
         c
     }
@@ -171,8 +204,10 @@ impl Env {
         )
     }
 
+    /// The database opened directly (keyed with the database key from the test
+    /// operator's slot, unless it is a plain database).
     pub fn conn(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.db()).unwrap()
+        open_keyed(&self.db())
     }
 
     pub fn count(&self, sql: &str) -> i64 {
@@ -191,6 +226,17 @@ impl Env {
             .optional()
             .unwrap()
     }
+}
+
+/// A database opened as the tests' operator would (the key from their slot).
+pub fn open_keyed(db: &Path) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(db).unwrap();
+    if db.exists() && !stepcard::db::is_plaintext(db) {
+        let slots = stepcard::keys::load(db).unwrap().expect("key file");
+        let key = slots.unlock(OPERATOR, PASSWORD).unwrap().expect("password");
+        stepcard::db::apply_key(&c, &key).unwrap();
+    }
+    c
 }
 
 /// Every cell of a sheet of a written workbook, as text rows.
