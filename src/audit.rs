@@ -584,6 +584,7 @@ const COUNT_LABELS: &[(&str, &str)] = &[
     ("verify_duplicate_conflicts", "重複（値が違う）"),
     ("verify_unreadable", "読めない値"),
     ("verify_agreed_invalid", "一致したが誤り"),
+    ("verify_discrepancies_recorded", "記録した不一致"),
     ("respondents_pre", "事前の回答者"),
     ("answers_pre", "事前の回答"),
     ("respondents_post", "事後の回答者"),

@@ -48,17 +48,17 @@ mod listings;
 #[path = "it/messages.rs"]
 mod messages;
 
-#[path = "it/documents.rs"]
-mod documents;
 #[path = "it/cards.rs"]
 mod cards;
+#[path = "it/documents.rs"]
+mod documents;
 
 #[path = "it/pdf_labels.rs"]
 mod pdf_labels;
 #[path = "it/template.rs"]
 mod template;
 
-#[path = "it/quality.rs"]
-mod quality;
 #[path = "it/keys.rs"]
 mod keys;
+#[path = "it/quality.rs"]
+mod quality;

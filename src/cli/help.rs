@@ -36,6 +36,15 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("audit verify", "stepcard audit verify"),
     ("close-out", "stepcard close-out --return-dir 返還 --confirm R7-健-0123 --erase-exports --erase-inputs"),
     ("demo", "stepcard demo --out demo"),
+    ("cards", "stepcard cards --out 台紙.pdf\n  stepcard cards --out 台紙_追加分.pdf --participants 追加分.csv --months 2025-06..2025-08"),
+    ("template", "stepcard template --month 2025-06 --out 6月入力.xlsx\n  stepcard template --month 2025-06 --out 6月入力.xlsx --copies 2"),
+    ("quality", "stepcard quality\n  stepcard quality --out 入力品質.xlsx"),
+    ("handlers", "stepcard handlers list"),
+    ("handlers add", "stepcard handlers add \"佐藤 花子\" --new-password-file 佐藤さんの初期パスワード.txt"),
+    ("handlers passwd", "stepcard handlers passwd"),
+    ("handlers remove", "stepcard handlers remove \"佐藤 花子\""),
+    ("handlers list", "stepcard handlers list"),
+    ("encrypt", "stepcard --db 旧.db encrypt --out stepcard.db"),
 ];
 
 /// The command tree with Japanese headings and flags, every subcommand included.

@@ -344,6 +344,9 @@ pub fn apply_key(conn: &Connection, key: &crate::keys::DbKey) -> Result<()> {
     }
     // SQLCipher cannot read the page size from an encrypted header: it is given at
     // every open (64 KiB, as plain databases use; see `create`).
+    // SQLCipher logs its own failures (a page that does not decrypt) to stderr in
+    // English; the operator is told in Japanese by the caller instead.
+    let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
     conn.execute_batch(&format!(
         "PRAGMA key = \"x'{}'\"; PRAGMA cipher_page_size = 65536;",
         key.hex()

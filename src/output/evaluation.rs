@@ -395,7 +395,10 @@ fn write_charts(
             ws.write_string_with_format(
                 at,
                 0,
-                format!("{}: 表示できる値がありません（記録がないか、すべて秘匿）", chart.title),
+                format!(
+                    "{}: 表示できる値がありません（記録がないか、すべて秘匿）",
+                    chart.title
+                ),
                 &f.note,
             )?;
         } else {
