@@ -12,8 +12,9 @@
 //!   0…max_daily_steps, with a Japanese input and error message);
 //! - the sheet is protected (no column added, removed, renamed or moved; locked cells
 //!   cannot even be selected, so Tab and Enter go from one cell to key to the next),
-//!   the panes frozen below the header and right of the month, A4 landscape one page
-//!   wide with the heading rows repeated on every page.
+//!   the panes frozen below the header and right of the month, A4 one page wide
+//!   (landscape for the card's 34 columns, upright for the long layout's 4) with the
+//!   title and heading rows repeated on every page.
 
 use super::xlsx::{self, EntryStyles, Fit, Page, Styles};
 use crate::sheet::date::days_in_month;
@@ -77,10 +78,14 @@ fn note(t: &Template<'_>, open: &[u32]) -> String {
         (Some(a), Some(b)) => format!("入力できる日は {a}日〜{b}日。"),
         _ => String::new(),
     };
+    let closed = match t.layout {
+        Layout::Card => "灰色の欄はその月にない日か事業期間",
+        Layout::Long => "その月の日のうち事業期間",
+    };
     format!(
-        "{days}灰色の欄はその月にない日か事業期間（{}〜{}）の外で、入力できません。歩数は 0〜{max} の整数。\
+        "{days}{closed}（{}〜{}）の外の日は入力できません。歩数は 0〜{max} の整数。\
          台紙に記入のない日は空欄のまま。{NAME_HEADING}は台紙と行を照らし合わせるためのもので、取り込みません。\
-         列の追加・削除・並べ替えはできません（シートは保護されています）。",
+         行・列の追加・削除・並べ替えはできません（シートは保護されています）。",
         t.start, t.end
     )
 }
@@ -126,7 +131,14 @@ pub fn write(t: &Template<'_>) -> Result<Vec<u8>> {
     ws.set_default_row_height(ROW_HEIGHT);
     ws.write_string_with_format(0, 0, title(t), &st.title)?;
     ws.set_row_height(0, 24)?;
-    ws.set_row_height(1, 42)?;
+    // The note wraps across the card's 34 columns in two lines, the long layout's 4 in five.
+    ws.set_row_height(
+        1,
+        match t.layout {
+            Layout::Card => 42,
+            Layout::Long => 72,
+        },
+    )?;
     match t.layout {
         Layout::Card => card(ws, t, &st, &es, &open)?,
         Layout::Long => long(ws, t, &st, &es, &open)?,
@@ -134,7 +146,8 @@ pub fn write(t: &Template<'_>) -> Result<Vec<u8>> {
     xlsx::page(
         ws,
         &Page {
-            landscape: true,
+            // A card row is 34 columns wide; the long layout's 4 columns fit upright.
+            landscape: t.layout == Layout::Card,
             fit: Fit::Width,
             repeat_rows: Some((0, HEADER_ROW)),
             freeze: Some((HEADER_ROW + 1, 3)),
