@@ -70,7 +70,7 @@ fn report(ctx: &mut Ctx, out: &Path) -> Result<()> {
     ctx.detail.count("exports", data.copies.len() as u64);
     ctx.say(format!(
         "{}: 取扱状況報告を書き出しました（操作 {} 件、複製 {} 件、うち現在ディスク上 {} 件） (handling-status report written)",
-        rec.path,
+        rec.shown(),
         data.entries.len(),
         data.copies.len(),
         data.copies.iter().filter(|c| c.exists()).count()

@@ -309,7 +309,7 @@ fn export_rejected(ctx: &mut Ctx, id: i64, info: &Batch, out: &Path) -> Result<(
     if let Some(rec) = w.finish()? {
         ctx.say(format!(
             "{}: 保留した {n} 行を取込みと同じ形式で書き出しました。直して `stepcard {} import` で取り込み直してください",
-            rec.path, info.kind
+            rec.shown(), info.kind
         ));
         ctx.detail.file(rec);
     }

@@ -103,7 +103,7 @@ pub fn run(ctx: &mut Ctx, args: &PointsArgs) -> Result<()> {
         ));
     }
     if let Some(rec) = w.finish()? {
-        ctx.say(format!("{}: 書き出しました", rec.path));
+        ctx.say(format!("{}: 書き出しました", rec.shown()));
         ctx.detail.file(rec);
     }
     Ok(())

@@ -50,7 +50,7 @@ pub fn run(ctx: &mut Ctx, out: Option<&Path>) -> Result<()> {
         let rec = crate::output::write_bytes(out, &bytes)?;
         ctx.say(format!(
             "{}: 入力品質の報告を書き出しました (quality report written)",
-            rec.path
+            rec.shown()
         ));
         ctx.detail.file(rec);
     }

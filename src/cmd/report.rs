@@ -25,7 +25,7 @@ pub fn run(ctx: &mut Ctx, args: &ReportArgs) -> Result<()> {
     ctx.detail.count("hidden_cells", report.hidden_cells as u64);
     ctx.say(format!(
         "{}: 評価報告書を書き出しました（登録者 {} 人、活動した参加者 {} 人、秘匿した欄 {}） (evaluation report written)",
-        rec.path, report.participants, report.active, report.hidden_cells
+        rec.shown(), report.participants, report.active, report.hidden_cells
     ));
     ctx.detail.file(rec);
     Ok(())

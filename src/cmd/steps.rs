@@ -87,7 +87,7 @@ pub fn export(ctx: &mut Ctx, participant: Option<&str>, out: Option<&Path>) -> R
         }
     }
     if let Some(rec) = w.finish()? {
-        ctx.say(format!("{}: {n} 件を書き出しました", rec.path));
+        ctx.say(format!("{}: {n} 件を書き出しました", rec.shown()));
         ctx.detail.file(rec);
     }
     ctx.detail.count("steps", n);

@@ -76,7 +76,7 @@ pub fn run(ctx: &mut Ctx, args: &TemplateArgs) -> Result<()> {
         let rec = crate::output::write_bytes(out, &bytes)?;
         ctx.say(format!(
             "{}: {year}年{month}月の入力用シートを書き出しました（参加者 {} 人、入力できる日 {} 日、{}） (entry workbook written)",
-            rec.path,
+            rec.shown(),
             rows.len(),
             open.len(),
             crate::validate::steps::layout_ja(layout)

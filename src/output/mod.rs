@@ -43,6 +43,23 @@ impl FileRecord {
     pub fn path_of(path: &Path) -> String {
         display_path(path)
     }
+
+    /// The path as the operator gave it: relative to the folder the command runs in
+    /// when the file is below it (the record keeps the absolute path).
+    pub fn shown(&self) -> String {
+        shown_path(Path::new(&self.path))
+    }
+}
+
+/// A path for a message: relative to the current folder when below it, as typed.
+pub fn shown_path(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
 }
 
 /// Create (or truncate) a file with mode 0600.
