@@ -148,6 +148,12 @@ pub struct ProgramInfo {
     #[serde(default)]
     pub department: String,
     pub contractor: String,
+    /// 受託者の所在地 and 代表者 (title and name), printed on the erasure certificate
+    /// above the seal; optional, so program files without them still load.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub contractor_address: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub contractor_representative: String,
     pub contract_no: String,
     #[serde(deserialize_with = "de_date")]
     pub start: NaiveDate,
