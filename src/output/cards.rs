@@ -198,6 +198,35 @@ pub fn fixed_texts(p: &Program) -> String {
     .join("\n")
 }
 
+/// The rules and the instructions of one period, fitted to their boxes once and drawn
+/// on every participant's card for that period.
+pub struct Bottom {
+    columns: [(&'static str, f64, Vec<String>); 2],
+}
+
+const BOTTOM_GAP: f64 = 6.0;
+
+fn bottom_col_w() -> f64 {
+    (WIDTH - BOTTOM_GAP) / 2.0
+}
+
+/// Fit the rules and the instructions (due `due`) to their columns.
+pub fn bottom(p: &Program, due: NaiveDate) -> Bottom {
+    let col_w = bottom_col_w();
+    let h = BOTTOM_END - BOTTOM_TOP - 6.0;
+    let fit = |text: String| {
+        pdf::fit(&text, col_w, h, 8.5, 5.5, 1.4)
+            .unwrap_or_else(|| (5.5, pdf::wrap(&text, 5.5, col_w)))
+    };
+    let (a, b) = (fit(rules_text(p)), fit(instructions_text(p, due)));
+    Bottom {
+        columns: [
+            ("ポイントのしくみ", a.0, a.1),
+            ("記入と送付のしかた", b.0, b.1),
+        ],
+    }
+}
+
 /// One card to draw.
 pub struct Card<'a> {
     pub participant_id: &'a str,
@@ -207,7 +236,8 @@ pub struct Card<'a> {
     /// 1-based number of this card among the participant's, and how many there are.
     pub index: usize,
     pub of: usize,
-    pub due: NaiveDate,
+    /// The period's rules and instructions ([`bottom`]).
+    pub bottom: &'a Bottom,
 }
 
 /// Draw `card` on a new page.
@@ -253,20 +283,10 @@ pub fn draw(pdf: &mut Pdf, p: &Program, card: &Card) -> Result<()> {
 
     // The rules and the instructions, side by side.
     pdf.line(LEFT, BOTTOM_TOP - 2.0, LEFT + WIDTH, BOTTOM_TOP - 2.0, 0.4);
-    let col_w = (WIDTH - 6.0) / 2.0;
-    let h = BOTTOM_END - BOTTOM_TOP - 6.0;
-    for (x, title, text) in [
-        (LEFT, "ポイントのしくみ", rules_text(p)),
-        (
-            LEFT + col_w + 6.0,
-            "記入と送付のしかた",
-            instructions_text(p, card.due),
-        ),
-    ] {
+    for (i, (title, size, lines)) in card.bottom.columns.iter().enumerate() {
+        let x = LEFT + i as f64 * (bottom_col_w() + BOTTOM_GAP);
         pdf.text(x, BOTTOM_TOP, 10.0, title);
-        let (size, lines) =
-            pdf::fit(&text, col_w, h, 8.5, 5.5, 1.4).unwrap_or((5.5, pdf::wrap(&text, 5.5, col_w)));
-        pdf.lines(x, BOTTOM_TOP + 6.0, size, 1.4, &lines);
+        pdf.lines(x, BOTTOM_TOP + 6.0, *size, 1.4, lines);
     }
     let footer = format!(
         "{} {}（事業の委託先: {}）",
