@@ -370,6 +370,21 @@ mod tests {
     }
 
     #[test]
+    fn three_six_week_months_stay_above_the_rules() {
+        // August 2025 starts on a Friday and spans six weeks; a card of three such
+        // months must not reach the line above the rules and instructions.
+        let m = d(2025, 8, 1);
+        let weeks = (m.weekday().num_days_from_sunday() + days_in(m)).div_ceil(7);
+        assert_eq!(weeks, 6);
+        let month = 6.0 + 4.6 + f64::from(weeks) * CELL_H + 3.5;
+        assert!(
+            MONTHS_TOP + 3.0 * month <= BOTTOM_TOP - 2.0,
+            "{}",
+            MONTHS_TOP + 3.0 * month
+        );
+    }
+
+    #[test]
     fn months_split_into_cards_of_three() {
         let cards = split_months(d(2025, 5, 14), d(2026, 3, 31));
         assert_eq!(
