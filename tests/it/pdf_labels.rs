@@ -173,7 +173,10 @@ fn the_close_out_writes_the_certificate_as_pdf_too_saying_what_the_xlsx_says() {
     let e = Env::with_roster();
     e.run(&["cards", "--out", "cards.pdf", "--months", "2025-05"])
         .ok();
-    close_out(&e, &["--erase-exports"]).ok();
+    close_out(&e, &["--erase-exports"])
+        .ok()
+        .stderr_has("消去証明書（PDF、そのまま印刷できます）: ")
+        .stderr_has(&format!("消去証明書_{CONTRACT}.pdf"));
     let pdf_path = e.path(&format!("ret/消去証明書_{CONTRACT}.pdf"));
     let xlsx_path = e.path(&format!("ret/消去証明書_{CONTRACT}.xlsx"));
     let pdf = std::fs::read(&pdf_path).expect("the PDF certificate beside the xlsx");
