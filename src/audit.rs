@@ -522,6 +522,8 @@ const COUNT_LABELS: &[(&str, &str)] = &[
     ("dry_run", "検査のみ"),
     ("already_imported_batch", "取込み済み（番号）"),
     ("participants", "参加者"),
+    ("card_mailing", "台紙の送付番号"),
+    ("cards", "台紙（枚）"),
     ("steps", "歩数"),
     ("batches", "取込み"),
     ("removed", "削除"),
@@ -530,8 +532,6 @@ const COUNT_LABELS: &[(&str, &str)] = &[
     ("prizes", "景品"),
     ("entries", "監査記録"),
     ("exports", "複製"),
-    ("card_mailing", "台紙の送付番号"),
-    ("cards", "台紙（枚）"),
 ];
 
 /// Counts in the order of `COUNT_LABELS` (the order an import reads), unknown keys last.
