@@ -228,3 +228,24 @@ fn the_close_out_writes_the_certificate_as_pdf_too_saying_what_the_xlsx_says() {
     assert_eq!(text.matches('印').count(), xlsx_seals);
     assert!(cells.iter().flatten().filter(|c| *c == "印").count() == 2);
 }
+
+#[test]
+fn start_at_skips_used_labels_on_the_pdf_too() {
+    let e = Env::with_roster();
+    e.run(&["labels", "--guidance", "--start-at", "3", "--out", "g.pdf"])
+        .ok()
+        .stderr_has("1 枚目は 3 面目から");
+    if !have_tool("pdftotext") {
+        return;
+    }
+    // a4-12: label 3 is the first of the second row.
+    let words = words_page1(&e.path("g.pdf"));
+    let first = &words[0];
+    assert!(first.text.starts_with('〒'), "{first:?}");
+    assert!((first.x0 - (18.6 + 3.0 + 0.8)).abs() < 0.5, "{first:?}");
+    let row2 = 21.2 + 42.3 + 3.0;
+    assert!(
+        first.y0 >= row2 - 0.1 && first.y0 <= row2 + 1.5,
+        "{first:?}"
+    );
+}
