@@ -212,7 +212,7 @@ pub fn run(ctx: &mut Ctx, args: &CardsArgs) -> Result<()> {
     let title = format!("{} 記録台紙", ctx.program.program.name);
     let bottoms: Vec<cards::Bottom> = periods
         .iter()
-        .map(|m| cards::bottom(&ctx.program, cards::due_date(m, args.due_day)))
+        .map(|m| cards::bottom(&ctx.program, m, cards::due_date(m, args.due_day)))
         .collect();
     let mut doc = Pdf::create(&args.out, &title)?;
     for h in &rows {

@@ -193,7 +193,10 @@ pub fn fit(
     while pt >= min_pt - 1e-9 {
         let lines = wrap(s, pt, w_mm);
         let tall = pt_to_mm(pt * spacing) * (lines.len() as f64 - 1.0) + pt_to_mm(pt);
-        let wide = lines.iter().all(|l| text_width_mm(l, pt) <= w_mm + 1e-6);
+        // A hanging 、 or 。 may pass the edge (into the margin), as in print.
+        let wide = lines
+            .iter()
+            .all(|l| text_width_mm(l.trim_end_matches(|c| HANG.contains(c)), pt) <= w_mm + 1e-6);
         if wide && tall <= h_mm + 1e-6 {
             return Some((pt, lines));
         }
