@@ -546,6 +546,8 @@ const COUNT_LABELS: &[(&str, &str)] = &[
     ("dry_run", "検査のみ"),
     ("already_imported_batch", "取込み済み（番号）"),
     ("participants", "参加者"),
+    ("card_mailing", "台紙の送付番号"),
+    ("cards", "台紙（枚）"),
     ("steps", "歩数"),
     ("batches", "取込み"),
     ("removed", "削除"),
@@ -589,8 +591,6 @@ const COUNT_LABELS: &[(&str, &str)] = &[
     ("answers_pre", "事前の回答"),
     ("respondents_post", "事後の回答者"),
     ("answers_post", "事後の回答"),
-    ("card_mailing", "台紙の送付番号"),
-    ("cards", "台紙（枚）"),
 ];
 
 /// A count key as an auditor reads it: the table above, or a key made of a prefix and

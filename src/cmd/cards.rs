@@ -210,16 +210,20 @@ pub fn run(ctx: &mut Ctx, args: &CardsArgs) -> Result<()> {
     let operator = ctx.operator.clone();
     let tx = crate::db::begin_write(&mut ctx.conn)?;
     let title = format!("{} 記録台紙", ctx.program.program.name);
+    let bottoms: Vec<cards::Bottom> = periods
+        .iter()
+        .map(|m| cards::bottom(&ctx.program, m, cards::due_date(m, args.due_day)))
+        .collect();
     let mut doc = Pdf::create(&args.out, &title)?;
     for h in &rows {
-        for (i, months) in periods.iter().enumerate() {
+        for (i, (months, bottom)) in periods.iter().zip(&bottoms).enumerate() {
             let card = Card {
                 participant_id: &h.participant_id,
                 name: &h.name,
                 months,
                 index: i + 1,
                 of: periods.len(),
-                due: cards::due_date(months, args.due_day),
+                bottom,
             };
             cards::draw(&mut doc, &ctx.program, &card)?;
         }

@@ -53,14 +53,17 @@ pub fn run(cli: &Cli, args: &CloseOutArgs) -> Result<()> {
     if !cli.quiet {
         eprintln!(
             "契約終了の手続きが完了しました。証明書番号 {}（書出しファイル: 消去 {} 件、消去せず {} 件）\
-             (close-out complete)\n  返還データ: {}\n  消去記録: {}\n  消去証明書: {}\n\
+             (close-out complete)\n  返還データ: {}\n  消去記録: {}\n  消去証明書: {}\n  消去証明書（PDF、そのまま印刷できます）: {}\n\
              消去証明書を印刷し、取扱責任者が押印して、返還データとともに委託元へ提出してください。",
             out.certificate_no,
             out.erased_exports,
             out.kept_exports,
             out.package,
             out.record,
-            out.certificate
+            out.certificate,
+            std::path::Path::new(&out.certificate)
+                .with_extension("pdf")
+                .display()
         );
     }
     println!("{}", out.package);

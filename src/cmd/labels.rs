@@ -59,7 +59,7 @@ fn sheet(ctx: &Ctx, args: &LabelsArgs) -> Result<Sheet> {
     }
     if format == TableFormat::Csv && args.start_at != 1 {
         return Err(crate::usage(
-            "--start-at はラベル用紙 (.xlsx) のときだけ使えます。差し込み印刷 (.csv) では印刷側で指定してください",
+            "--start-at はラベル用紙 (.pdf か .xlsx) のときだけ使えます。差し込み印刷 (.csv) では印刷側で指定してください",
         ));
     }
     let offset = ctx

@@ -18,9 +18,13 @@ const WIDTH: f64 = 180.0;
 const CELL_W: f64 = WIDTH / 7.0;
 const CELL_H: f64 = 7.2;
 const QR_MM: f64 = 30.0;
-/// Where the months start and where the rules and instructions start.
+/// Where the months start, and the lowest the rules and instructions ever start (below
+/// three months of six weeks); they start higher when the months are shorter.
 const MONTHS_TOP: f64 = 50.0;
 const BOTTOM_TOP: f64 = 226.0;
+/// A month's title and weekday header, and the space after a month.
+const MONTH_HEAD: f64 = 6.0 + 4.6;
+const MONTH_GAP: f64 = 3.5;
 const BOTTOM_END: f64 = 284.0;
 
 const WEEKDAYS: [&str; 7] = ["日", "月", "火", "水", "木", "金", "土"];
@@ -198,6 +202,45 @@ pub fn fixed_texts(p: &Program) -> String {
     .join("\n")
 }
 
+/// The rules and the instructions of one period, fitted to their boxes once and drawn
+/// on every participant's card for that period.
+pub struct Bottom {
+    top: f64,
+    columns: [(&'static str, f64, Vec<String>); 2],
+}
+
+/// The height of a month's grid: its head and a row per week it spans.
+fn month_height(m: NaiveDate) -> f64 {
+    let weeks = (m.weekday().num_days_from_sunday() + days_in(m)).div_ceil(7);
+    MONTH_HEAD + f64::from(weeks) * CELL_H
+}
+
+const BOTTOM_GAP: f64 = 6.0;
+
+fn bottom_col_w() -> f64 {
+    (WIDTH - BOTTOM_GAP) / 2.0
+}
+
+/// Fit the rules and the instructions (due `due`) to their columns, below `months`.
+pub fn bottom(p: &Program, months: &[NaiveDate], due: NaiveDate) -> Bottom {
+    let col_w = bottom_col_w();
+    let grids: f64 = months.iter().map(|m| month_height(*m) + MONTH_GAP).sum();
+    let top = (MONTHS_TOP + grids + 2.0).min(BOTTOM_TOP);
+    let h = BOTTOM_END - top - 6.0;
+    let fit = |text: String| {
+        pdf::fit(&text, col_w, h, 10.5, 5.5, 1.4)
+            .unwrap_or_else(|| (5.5, pdf::wrap(&text, 5.5, col_w)))
+    };
+    let (a, b) = (fit(rules_text(p)), fit(instructions_text(p, due)));
+    Bottom {
+        top,
+        columns: [
+            ("ポイントのしくみ", a.0, a.1),
+            ("記入と送付のしかた", b.0, b.1),
+        ],
+    }
+}
+
 /// One card to draw.
 pub struct Card<'a> {
     pub participant_id: &'a str,
@@ -207,7 +250,8 @@ pub struct Card<'a> {
     /// 1-based number of this card among the participant's, and how many there are.
     pub index: usize,
     pub of: usize,
-    pub due: NaiveDate,
+    /// The period's rules and instructions ([`bottom`]).
+    pub bottom: &'a Bottom,
 }
 
 /// Draw `card` on a new page.
@@ -248,25 +292,16 @@ pub fn draw(pdf: &mut Pdf, p: &Program, card: &Card) -> Result<()> {
     // The months.
     let mut y = MONTHS_TOP;
     for m in card.months {
-        y = month_grid(pdf, p, *m, y) + 3.5;
+        y = month_grid(pdf, p, *m, y) + MONTH_GAP;
     }
 
     // The rules and the instructions, side by side.
-    pdf.line(LEFT, BOTTOM_TOP - 2.0, LEFT + WIDTH, BOTTOM_TOP - 2.0, 0.4);
-    let col_w = (WIDTH - 6.0) / 2.0;
-    let h = BOTTOM_END - BOTTOM_TOP - 6.0;
-    for (x, title, text) in [
-        (LEFT, "ポイントのしくみ", rules_text(p)),
-        (
-            LEFT + col_w + 6.0,
-            "記入と送付のしかた",
-            instructions_text(p, card.due),
-        ),
-    ] {
-        pdf.text(x, BOTTOM_TOP, 10.0, title);
-        let (size, lines) =
-            pdf::fit(&text, col_w, h, 8.5, 5.5, 1.4).unwrap_or((5.5, pdf::wrap(&text, 5.5, col_w)));
-        pdf.lines(x, BOTTOM_TOP + 6.0, size, 1.4, &lines);
+    let top = card.bottom.top;
+    pdf.line(LEFT, top - 2.0, LEFT + WIDTH, top - 2.0, 0.4);
+    for (i, (title, size, lines)) in card.bottom.columns.iter().enumerate() {
+        let x = LEFT + i as f64 * (bottom_col_w() + BOTTOM_GAP);
+        pdf.text(x, top, 10.0, title);
+        pdf.lines(x, top + 6.0, *size, 1.4, lines);
     }
     let footer = format!(
         "{} {}（事業の委託先: {}）",
@@ -347,6 +382,38 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn three_six_week_months_stay_above_the_rules() {
+        // August 2025 starts on a Friday and spans six weeks; a card of three such
+        // months must not reach the line above the rules and instructions.
+        let m = d(2025, 8, 1);
+        assert_eq!(month_height(m), MONTH_HEAD + 6.0 * CELL_H);
+        let month = month_height(m) + MONTH_GAP;
+        // Shorter months leave the rules more room: May–July 2025 span five weeks each.
+        let p = crate::program::Program::parse(
+            include_str!("../../examples/program.toml"),
+            "program.toml",
+        )
+        .unwrap();
+        let months = [d(2025, 5, 1), d(2025, 6, 1), d(2025, 7, 1)];
+        let b = bottom(&p, &months, d(2025, 8, 10));
+        let five = MONTHS_TOP + 3.0 * (MONTH_HEAD + 5.0 * CELL_H + MONTH_GAP) + 2.0;
+        assert!((b.top - five).abs() < 1e-9, "{}", b.top);
+        let worst = bottom(&p, &[m, m, m], d(2025, 11, 10));
+        assert!(worst.top <= BOTTOM_TOP, "{}", worst.top);
+        assert!(
+            b.columns[0].1 > worst.columns[0].1,
+            "{} {}",
+            b.columns[0].1,
+            worst.columns[0].1
+        );
+        assert!(
+            MONTHS_TOP + 3.0 * month <= BOTTOM_TOP - 2.0,
+            "{}",
+            MONTHS_TOP + 3.0 * month
+        );
     }
 
     #[test]

@@ -150,8 +150,9 @@ pub enum Body {
         small: bool,
         hash: String,
     },
-    /// Data categories: (category, table name, `N 件`).
-    Categories(Vec<(String, String, String)>),
+    /// Data categories: (category, `N 件`). The tables' own names are left to the
+    /// record: no internal name where a person reads.
+    Categories(Vec<(String, String)>),
     /// Files: (name, size, `SHA-256: …`), then the notes.
     Files {
         files: Vec<(String, String, String)>,
@@ -197,13 +198,7 @@ pub fn model(rec: &Record, record_file: &str, record_sha256: &str) -> Model {
         label: "消去したデータ\n（区分・件数）".into(),
         body: Body::Categories(
             cats.iter()
-                .map(|c| {
-                    (
-                        c.category.clone(),
-                        c.table.clone(),
-                        format!("{} 件", thousands(c.records)),
-                    )
-                })
+                .map(|c| (c.category.clone(), format!("{} 件", thousands(c.records))))
                 .collect(),
         ),
     });
@@ -476,8 +471,7 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
             Body::Hash { what, small, hash } => it.with_hash(&item.label, what, *small, hash)?,
             Body::Categories(cats) => {
                 let r0 = it.head(&item.label, cats.len() as u32)?;
-                // The Japanese category only: the internal table name is in the record.
-                for (i, (category, _table, count)) in cats.iter().enumerate() {
+                for (i, (category, count)) in cats.iter().enumerate() {
                     let r = r0 + i as u32;
                     it.ws.merge_range(r, 2, r, 6, category, &value)?;
                     it.ws.merge_range(r, 7, r, LAST_COL, count, &value_right)?;
@@ -654,8 +648,7 @@ pub fn write_pdf(
                 f.pdf.text(vx, below, SMALL_PT, hash);
             }
             Body::Categories(cats) => {
-                // Two columns, category and count (the table names are for the record,
-                // not for the reader of a printed page).
+                // Two columns of category and count.
                 let half = cats.len().div_ceil(2).max(1);
                 let row_h = text_h(1, VALUE_PT);
                 let h = (row_h * half as f64).max(label_h);
@@ -663,7 +656,7 @@ pub fn write_pdf(
                 let col_w = (vw + 3.0) / 2.0;
                 f.pdf
                     .line(vx - 1.5 + col_w, top, vx - 1.5 + col_w, top + h, 0.3);
-                for (k, (category, _table, count)) in cats.iter().enumerate() {
+                for (k, (category, count)) in cats.iter().enumerate() {
                     let (c, r) = (k / half, k % half);
                     let cx = vx + c as f64 * col_w;
                     let cy = top + PAD + r as f64 * (row_h - 2.0 * PAD) + r as f64 * 2.0 * PAD;

@@ -144,7 +144,9 @@ pub fn wrap(s: &str, size_pt: f64, width_mm: f64) -> Vec<String> {
                     continue;
                 }
                 let mut carry = String::new();
-                if c.is_ascii_graphic() {
+                let closing = NO_LINE_START.contains(c);
+                let ends_ascii = line.chars().last().is_some_and(|l| l.is_ascii_graphic());
+                if c.is_ascii_graphic() || (closing && ends_ascii) {
                     // Carry the ASCII word this character continues.
                     let start = line
                         .char_indices()
@@ -155,7 +157,7 @@ pub fn wrap(s: &str, size_pt: f64, width_mm: f64) -> Vec<String> {
                     if let Some(i) = start.filter(|&i| i > 0) {
                         carry = line.split_off(i);
                     }
-                } else if NO_LINE_START.contains(c) && line.chars().count() > 1 {
+                } else if closing && line.chars().count() > 1 {
                     if let Some(last) = line.pop() {
                         carry.push(last);
                     }
@@ -191,7 +193,10 @@ pub fn fit(
     while pt >= min_pt - 1e-9 {
         let lines = wrap(s, pt, w_mm);
         let tall = pt_to_mm(pt * spacing) * (lines.len() as f64 - 1.0) + pt_to_mm(pt);
-        let wide = lines.iter().all(|l| text_width_mm(l, pt) <= w_mm + 1e-6);
+        // A hanging 、 or 。 may pass the edge (into the margin), as in print.
+        let wide = lines
+            .iter()
+            .all(|l| text_width_mm(l.trim_end_matches(|c| HANG.contains(c)), pt) <= w_mm + 1e-6);
         if wide && tall <= h_mm + 1e-6 {
             return Some((pt, lines));
         }
@@ -632,6 +637,9 @@ mod tests {
         let l = wrap("あいうえおかきくけこUTF-8 さしすせそ", 10.0, w);
         assert_eq!(l[0], "あいうえおかきくけこ");
         assert!(l[1].starts_with("UTF-8"), "{l:?}");
+        // A closing mark after a number takes the whole number down with it.
+        let w = text_width_mm("（例: 850", 10.0);
+        assert_eq!(wrap("（例: 8500）。", 10.0, w), vec!["（例:", "8500）。"]);
         // Small kana never start a line: the character before goes down with it.
         let w = text_width_mm("チェ", 10.0);
         assert_eq!(wrap("チェック", 10.0, w), vec!["チ", "ェッ", "ク"]);

@@ -173,7 +173,10 @@ fn the_close_out_writes_the_certificate_as_pdf_too_saying_what_the_xlsx_says() {
     let e = Env::with_roster();
     e.run(&["cards", "--out", "cards.pdf", "--months", "2025-05"])
         .ok();
-    close_out(&e, &["--erase-exports"]).ok();
+    close_out(&e, &["--erase-exports"])
+        .ok()
+        .stderr_has("消去証明書（PDF、そのまま印刷できます）: ")
+        .stderr_has(&format!("消去証明書_{CONTRACT}.pdf"));
     let pdf_path = e.path(&format!("ret/消去証明書_{CONTRACT}.pdf"));
     let xlsx_path = e.path(&format!("ret/消去証明書_{CONTRACT}.xlsx"));
     let pdf = std::fs::read(&pdf_path).expect("the PDF certificate beside the xlsx");
@@ -204,14 +207,12 @@ fn the_close_out_writes_the_certificate_as_pdf_too_saying_what_the_xlsx_says() {
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect();
-    // Every text of the .xlsx certificate is on the PDF (the internal table names
-    // excepted: the PDF leaves them to the record), with the seal boxes.
+    // Every text of the .xlsx certificate is on the PDF, with the seal boxes.
     let cells = read_xlsx(&xlsx_path, "消去証明書");
     let mut checked = 0;
     for cell in cells.iter().flatten().flat_map(|c| c.lines()) {
         let cell: String = cell.chars().filter(|c| !c.is_whitespace()).collect();
-        let table_name = cell.chars().all(|c| c.is_ascii_lowercase() || c == '_');
-        if cell.is_empty() || table_name {
+        if cell.is_empty() {
             continue;
         }
         assert!(text.contains(&cell), "the PDF lacks「{cell}」");
@@ -226,4 +227,25 @@ fn the_close_out_writes_the_certificate_as_pdf_too_saying_what_the_xlsx_says() {
         .sum();
     assert_eq!(text.matches('印').count(), xlsx_seals);
     assert!(cells.iter().flatten().filter(|c| *c == "印").count() == 2);
+}
+
+#[test]
+fn start_at_skips_used_labels_on_the_pdf_too() {
+    let e = Env::with_roster();
+    e.run(&["labels", "--guidance", "--start-at", "3", "--out", "g.pdf"])
+        .ok()
+        .stderr_has("1 枚目は 3 面目から");
+    if !have_tool("pdftotext") {
+        return;
+    }
+    // a4-12: label 3 is the first of the second row.
+    let words = words_page1(&e.path("g.pdf"));
+    let first = &words[0];
+    assert!(first.text.starts_with('〒'), "{first:?}");
+    assert!((first.x0 - (18.6 + 3.0 + 0.8)).abs() < 0.5, "{first:?}");
+    let row2 = 21.2 + 42.3 + 3.0;
+    assert!(
+        first.y0 >= row2 - 0.1 && first.y0 <= row2 + 1.5,
+        "{first:?}"
+    );
 }
