@@ -629,7 +629,7 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
     st.step = Step::Packaged;
     state::save(&opts.db, &st)?;
     say(opts, format!(
-        "返還データを作成し、読み直して照合しました: {}（{} ファイル）(return package written and checked)",
+        "返還データを作成し、読み直して照合しました: {}（表の CSV {} ファイルと manifest.json）(return package written and checked)",
         pkg_path.display(),
         st.package.as_ref().map(|p| p.manifest.files.len()).unwrap_or(0)
     ));
@@ -1136,7 +1136,7 @@ pub fn verify(
         );
     }
     ok.push(format!(
-        "返還データ {} は消去記録と一致します: {} ファイルの件数と SHA-256、ファイル全体の SHA-256 {} (the package matches its record)",
+        "返還データ {} は消去記録と一致します: 表の CSV {} ファイルの件数と SHA-256、ファイル全体の SHA-256 {} (the package matches its record)",
         package_path.display(),
         rec.return_package.files.len(),
         sha256

@@ -30,6 +30,12 @@ pub struct ProgramSummary {
     pub municipality: String,
     pub department: String,
     pub contractor: String,
+    /// The contractor's address and representative (certificate); empty when the
+    /// program file has none, and then left out of the JSON.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub contractor_address: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub contractor_representative: String,
     pub contract_no: String,
     pub start: String,
     pub end: String,
@@ -42,6 +48,8 @@ impl ProgramSummary {
             municipality: p.program.municipality.clone(),
             department: p.program.department.clone(),
             contractor: p.program.contractor.clone(),
+            contractor_address: p.program.contractor_address.clone(),
+            contractor_representative: p.program.contractor_representative.clone(),
             contract_no: p.program.contract_no.clone(),
             start: p.program.start.to_string(),
             end: p.program.end.to_string(),

@@ -112,6 +112,10 @@ pub struct Model {
     pub addressee: String,
     pub department: Option<String>,
     pub contractor: String,
+    /// Its representative (代表者: title and name), when the program file names one.
+    pub representative: Option<String>,
+    /// Its address (所在地), when the program file gives one.
+    pub contractor_address: Option<String>,
     pub responsible: String,
     pub title: &'static str,
     pub statement: String,
@@ -129,6 +133,7 @@ pub struct Model {
 
 pub struct Labels {
     pub contractor: &'static str,
+    pub address: &'static str,
     pub responsible: &'static str,
     pub seal: &'static str,
     pub ki: &'static str,
@@ -194,14 +199,31 @@ pub fn model(rec: &Record, record_file: &str, record_sha256: &str) -> Model {
     // Data categories with record counts: personal data first, as the contract lists it.
     let mut cats: Vec<&crate::closeout::record::Category> = rec.categories.iter().collect();
     cats.sort_by_key(|c| category_rank(&c.table));
+    // Categories that held records, with their counts; those that held none on one
+    // line after them (all are in the record), so the certificate stays one page.
+    let (held, empty): (Vec<&crate::closeout::record::Category>, Vec<_>) =
+        cats.iter().copied().partition(|c| c.records > 0);
     items.push(Item {
         label: "消去したデータ\n（区分・件数）".into(),
         body: Body::Categories(
-            cats.iter()
+            held.iter()
                 .map(|c| (c.category.clone(), format!("{} 件", thousands(c.records))))
                 .collect(),
         ),
     });
+    if !empty.is_empty() {
+        items.push(text(
+            "記録のなかった区分",
+            format!(
+                "{}（いずれも 0 件）",
+                empty
+                    .iter()
+                    .map(|c| c.category.as_str())
+                    .collect::<Vec<_>>()
+                    .join("、")
+            ),
+        ));
+    }
     // Files erased, each with its size, and its SHA-256 on the line below.
     let mut files: Vec<(String, String, String)> = rec
         .erased_files
@@ -282,8 +304,8 @@ pub fn model(rec: &Record, record_file: &str, record_sha256: &str) -> Model {
         "消去の確認\n（方法・結果）",
         format!(
             "消去前に集めた{}（計 {} 件）を、表記のゆれと文字コード（{}）の組合せ {} 通りで、\
-             データベースのフォルダ（サブフォルダを含む）と書出し先の {} ファイル（xlsx・zip の中 {} 件を含む）から検索した。\
-             行を削除した後のデータベースファイルも、削除前に検索した。{}\n結果: 検出 {} 件（{} 件中）",
+             データベースのフォルダ（サブフォルダを含む）と書出し先の {} ファイル{}から検索した。\
+             データベースのファイルは、行を消した後、ファイルを削除する前にも検索した。{}\n結果: 検出 {} 件（{} 件中）",
             v.values_by_kind
                 .iter()
                 .map(|k| format!("{} {} 件", k.kind, k.values))
@@ -293,7 +315,11 @@ pub fn model(rec: &Record, record_file: &str, record_sha256: &str) -> Model {
             v.encodings.join("・"),
             thousands(v.patterns),
             thousands(v.files),
-            thousands(v.zip_entries),
+            if v.zip_entries > 0 {
+                format!("（xlsx・zip の中の {} 件を含む）", thousands(v.zip_entries))
+            } else {
+                String::new()
+            },
             if v.skipped_handler_names > 0 {
                 format!(
                     "取扱者と同姓同名の氏名 {} 件は、取扱者名として記載があるため氏名では検索していない（番号・電話番号は検索）。",
@@ -310,9 +336,9 @@ pub fn model(rec: &Record, record_file: &str, record_sha256: &str) -> Model {
     items.push(hash_item(
         "返還データ",
         &format!(
-            "{}（{} ファイル、{}）",
+            "{}（表の CSV {} ファイルと manifest.json、{}）",
             pkg.name,
-            pkg.files.len() + 1,
+            pkg.files.len(),
             if pkg.encryption == "none" {
                 "暗号化なし".to_string()
             } else {
@@ -341,11 +367,14 @@ pub fn model(rec: &Record, record_file: &str, record_sha256: &str) -> Model {
         department: (!p.department.trim().is_empty())
             .then(|| format!("（担当　{}）", p.department)),
         contractor: p.contractor.clone(),
+        representative: Some(p.contractor_representative.clone()).filter(|r| !r.is_empty()),
+        contractor_address: Some(p.contractor_address.clone()).filter(|a| !a.is_empty()),
         responsible: rec.responsible_handler.clone(),
         title: "消 去 証 明 書",
         statement,
         labels: Labels {
             contractor: "受託者",
+            address: "所在地",
             responsible: "取扱責任者",
             seal: "印",
             ki: "記",
@@ -433,9 +462,18 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
     if let Some(d) = &m.department {
         ws.merge_range(4, 0, 4, 5, d, &base)?;
     }
-    // The contractor, its responsible handler and the seal.
+    // The contractor (address, name and representative), its responsible handler and
+    // the seal.
+    if let Some(a) = &m.contractor_address {
+        ws.write_string_with_format(5, 4, m.labels.address, &base)?;
+        ws.merge_range(5, 5, 5, LAST_COL, a, &base)?;
+    }
     ws.write_string_with_format(6, 4, m.labels.contractor, &base)?;
-    ws.merge_range(6, 5, 6, LAST_COL, &m.contractor, &base)?;
+    let name = match &m.representative {
+        Some(r) => format!("{}　{r}", m.contractor),
+        None => m.contractor.clone(),
+    };
+    ws.merge_range(6, 5, 6, LAST_COL, &name, &base)?;
     ws.write_string_with_format(7, 4, m.labels.responsible, &base)?;
     ws.merge_range(7, 5, 7, 7, &m.responsible, &base)?;
     ws.write_string_with_format(7, LAST_COL, m.labels.seal, &seal)?;
@@ -606,10 +644,17 @@ pub fn write_pdf(
     }
     // The contractor, its responsible handler, and the box for the seal.
     let x = 100.0;
+    if let Some(a) = &m.contractor_address {
+        pdf.text(x, 31.0, 10.0, m.labels.address);
+        pdf.text(x + 22.0, 31.0, 10.0, a);
+    }
     pdf.text(x, 40.0, 10.0, m.labels.contractor);
     pdf.text(x + 22.0, 40.0, 10.0, &m.contractor);
-    pdf.text(x, 47.0, 10.0, m.labels.responsible);
-    pdf.text(x + 22.0, 47.0, 10.0, &m.responsible);
+    if let Some(r) = &m.representative {
+        pdf.text(x + 22.0, 44.5, 9.0, r);
+    }
+    pdf.text(x, 49.0, 10.0, m.labels.responsible);
+    pdf.text(x + 22.0, 49.0, 10.0, &m.responsible);
     let seal = 18.0;
     pdf.rect(right - seal, 36.0, seal, seal, 0.5);
     pdf.text_gray(
