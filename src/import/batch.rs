@@ -56,7 +56,7 @@ pub trait RowHandler {
         Vec::new()
     }
     /// Whether the handler reads the file once before the rows are stored (a first
-    /// pass through [`RowHandler::prepass_row`], then [`RowHandler::prepare`]).
+    /// pass through [`RowHandler::prepass_row`], then [`RowHandler::after_first_pass`]).
     fn prepass(&self) -> bool {
         false
     }
