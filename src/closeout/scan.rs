@@ -563,6 +563,23 @@ impl NeedlesBuilder {
             }
             i = j;
         }
+        // The merged spellings' bytes out of the arena (moved down in place: no copy of
+        // the arena is made), each spelling then starting where the previous one ends.
+        let mut w = 0usize;
+        for s in 0..count {
+            let (a, z) = (n.starts[s] as usize, n.starts[s + 1] as usize);
+            n.starts[s] = offset(w);
+            if n.meta[s] & MERGED == 0 {
+                n.arena.copy_within(a..z, w);
+                w += z - a;
+            }
+        }
+        n.starts[count] = offset(w);
+        n.arena.truncate(w);
+        n.arena.shrink_to_fit();
+        n.starts.shrink_to_fit();
+        n.meta.shrink_to_fit();
+        n.owner.shrink_to_fit();
         // The live spellings in byte order (perm is), bucketed by their first two bytes.
         perm.retain(|&s| n.meta[s as usize] & MERGED == 0);
         let mut by_pair = vec![0u32; (1 << 16) + 1];

@@ -56,7 +56,7 @@ pub trait RowHandler {
         Vec::new()
     }
     /// Whether the handler reads the file once before the rows are stored (a first
-    /// pass through [`RowHandler::prepass_row`], then [`RowHandler::prepare`]).
+    /// pass through [`RowHandler::prepass_row`], then [`RowHandler::after_first_pass`]).
     fn prepass(&self) -> bool {
         false
     }
@@ -64,7 +64,7 @@ pub trait RowHandler {
     fn prepass_row(&mut self, _h: &Header, _row: &Row) {}
     /// After the first pass, before the rows: work from what it noted (inside the
     /// import's transaction).
-    fn prepare(&mut self, _conn: &Connection) -> Result<()> {
+    fn after_first_pass(&mut self, _conn: &Connection) -> Result<()> {
         Ok(())
     }
 }
@@ -181,7 +181,7 @@ pub fn run_with(
             opts,
             &mut Prepass(handler.as_mut()),
         )?;
-        handler.prepare(&tx)?;
+        handler.after_first_pass(&tx)?;
     }
     let mut d = Driver {
         handler,

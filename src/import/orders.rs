@@ -71,7 +71,7 @@ pub struct OrdersImporter {
     /// Accepted quantity per participant and prize.
     had: HashMap<(String, String), i64>,
     /// The first pass's applications: each participant's 申込日 and, once
-    /// [`OrdersImporter::prepare`] has run, the points earned by each.
+    /// the first pass is over, the points earned by each.
     noted: HashMap<String, Vec<(NaiveDate, i64)>>,
     /// The last row's refusal, for the driver (never all of them held here).
     notices: Vec<Problem>,
@@ -298,7 +298,7 @@ impl super::batch::RowHandler for OrdersImporter {
         }
     }
 
-    fn prepare(&mut self, conn: &Connection) -> Result<()> {
+    fn after_first_pass(&mut self, conn: &Connection) -> Result<()> {
         self.score_noted(conn)
     }
 
