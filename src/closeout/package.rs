@@ -808,6 +808,8 @@ mod tests {
             municipality: "m".into(),
             department: "d".into(),
             contractor: "c".into(),
+            contractor_address: String::new(),
+            contractor_representative: String::new(),
             contract_no: "R7-1".into(),
             start: "2025-05-14".into(),
             end: "2026-03-31".into(),
