@@ -271,7 +271,7 @@ pub fn run(ctx: &mut Ctx, args: &CardsArgs) -> Result<()> {
     ctx.say(format!(
         "{}: 記録台紙 {} 名分、A4 {pages} 枚を書き出しました（個人情報の複製として記録しました）{split}。\n  \
          印刷は A4・倍率 100 %（実際のサイズ）で。参加案内の封筒に同封してください。台紙の送付 {id} として {} 名を記録しました",
-        rec.path,
+        rec.shown(),
         rows.len(),
         rows.len()
     ));

@@ -281,6 +281,17 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
         true,
     )?;
     step(
+        "発送 1 の宛名ラベルを PDF で: ラベル用紙の位置どおりに印刷 (labels --out .pdf)",
+        &[
+            "labels",
+            "--shipment",
+            "1",
+            "--out",
+            &o("labels_shipment_1.pdf"),
+        ],
+        true,
+    )?;
+    step(
         "発送 1 の宛名ラベル: A4 12面 (labels --shipment)",
         &[
             "labels",
@@ -294,6 +305,11 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
     step(
         "参加案内の宛名ラベル: 台紙の参加者、郵送を記録 (labels --guidance)",
         &["labels", "--guidance", "--out", &o("labels_guidance.xlsx")],
+        true,
+    )?;
+    step(
+        "参加案内に同封する記録台紙: 参加者番号と QR コード入り、送付を記録 (cards)",
+        &["cards", "--out", &o("台紙.pdf")],
         true,
     )?;
     step(

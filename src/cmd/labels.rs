@@ -450,7 +450,7 @@ fn calibrate(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
     ctx.say(format!(
         "{}: 調整用シート（{}、{}×{} 面）を書き出しました。A4・倍率 100 %（実際のサイズ）で普通紙に印刷し、ラベル用紙に重ねて光に透かし、\
          枠のずれをプログラムファイル [labels] の offset_x_mm（右へ +）・offset_y_mm（下へ +）に書いてください",
-        rec.path, s.layout.name, s.layout.cols, s.layout.rows
+        rec.shown(), s.layout.name, s.layout.cols, s.layout.rows
     ));
     ctx.detail.file(rec);
     Ok(())

@@ -167,7 +167,7 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
     })?;
     ctx.say(format!(
         "発送 {id}: {summary}を発送済みにしました。{}: {}（個人情報の複製として記録しました）",
-        rec.path,
+        rec.shown(),
         shiplist::file_ja(&format)
     ));
     for n in &notes {
@@ -230,7 +230,7 @@ fn reprint(ctx: &mut Ctx, n: i64, args: &ShipArgs, date: chrono::NaiveDate) -> R
     ctx.say(format!(
         "発送 {n}（{created_at}、{} 件）を書き出し直しました: {}。{same}",
         rows.len(),
-        rec.path
+        rec.shown()
     ));
     for note in &rendered.notes {
         ctx.say(format!("  注意: {note}"));
