@@ -132,8 +132,75 @@ fn no_document_shows_an_internal_key_where_a_person_reads() {
     );
 }
 
+/// An English word standing alone where a person reads (a command or count key the
+/// tables forgot: `template`, `keyers 2`); glosses in brackets and names of tools and
+/// formats are fine.
+fn bare_english(cell: &str) -> Vec<String> {
+    const KNOWN: &[&str] = &[
+        "stepcard", "xlsx", "csv", "zip", "pdf", "json", "toml", "wal", "shm", "journal",
+        "manifest", "sha", "utf", "aes", "os", "root", "qr",
+    ];
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut word = String::new();
+    let mut flush = |w: &mut String, depth: i32, out: &mut Vec<String>| {
+        if depth == 0
+            && w.len() >= 3
+            && w.chars().all(|c| c.is_ascii_lowercase())
+            && !KNOWN.contains(&w.as_str())
+        {
+            out.push(w.clone());
+        }
+        w.clear();
+    };
+    let mut prev = ' ';
+    for c in cell.chars() {
+        match c {
+            '(' | '（' | '[' => {
+                flush(&mut word, depth, &mut out);
+                depth += 1;
+            }
+            ')' | '）' | ']' => {
+                flush(&mut word, depth, &mut out);
+                depth -= 1;
+            }
+            c if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '@' || c == '/' => {
+                word.push(c)
+            }
+            _ => flush(&mut word, depth, &mut out),
+        }
+        prev = c;
+    }
+    let _ = prev;
+    flush(&mut word, depth, &mut out);
+    out
+}
+
+#[test]
+fn the_handling_report_has_no_bare_english_in_its_operations() {
+    let e = Env::new();
+    e.run(&["demo", "--out", "d"]).ok();
+    let rows = read_xlsx(&e.path("d/取扱状況報告.xlsx"), "操作記録");
+    let head = &rows[0];
+    let cols: Vec<usize> = ["操作", "結果", "件数"]
+        .iter()
+        .map(|h| head.iter().position(|c| c == h).expect(h))
+        .collect();
+    let mut bad = Vec::new();
+    for (r, row) in rows.iter().enumerate().skip(1) {
+        for &c in &cols {
+            for w in bare_english(&row[c]) {
+                bad.push(format!("R{}C{}: {w} in 「{}」", r + 1, c + 1, row[c]));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
 #[test]
 fn the_key_finder_finds_keys_and_spares_file_names() {
+    assert_eq!(bare_english("keyers 2、不一致 1"), ["keyers"]);
+    assert!(bare_english("入力品質（quality）").is_empty());
     assert_eq!(
         internal_keys("却下（points.insufficient）"),
         ["points.insufficient"]
