@@ -143,7 +143,7 @@ fn bare_english(cell: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut depth = 0i32;
     let mut word = String::new();
-    let mut flush = |w: &mut String, depth: i32, out: &mut Vec<String>| {
+    let flush = |w: &mut String, depth: i32, out: &mut Vec<String>| {
         if depth == 0
             && w.len() >= 3
             && w.chars().all(|c| c.is_ascii_lowercase())
@@ -153,7 +153,6 @@ fn bare_english(cell: &str) -> Vec<String> {
         }
         w.clear();
     };
-    let mut prev = ' ';
     for c in cell.chars() {
         match c {
             '(' | '（' | '[' => {
@@ -169,9 +168,7 @@ fn bare_english(cell: &str) -> Vec<String> {
             }
             _ => flush(&mut word, depth, &mut out),
         }
-        prev = c;
     }
-    let _ = prev;
     flush(&mut word, depth, &mut out);
     out
 }
