@@ -699,7 +699,9 @@ fn pipeline_db(b: &mut Bench, n: u32) -> Result<(PathBuf, u64)> {
     let inputs = restore_inputs(&dir, &base)?;
     let fresh = b.fresh_db(&inputs, &format!("pipeline{n}"))?;
     remove_db(&db);
+    let fresh_keys = stepcard::keys::path_for(&fresh);
     std::fs::rename(&fresh, &db).map_err(|e| e.to_string())?;
+    std::fs::rename(fresh_keys, stepcard::keys::path_for(&db)).map_err(|e| e.to_string())?;
     b.stepcard(&db)
         .args(["steps", "import"])
         .arg(inputs.join("steps_long.csv"))

@@ -304,3 +304,19 @@ fn first_sheet(path: &Path) -> String {
     use calamine::{open_workbook_auto, Reader};
     open_workbook_auto(path).unwrap().sheet_names()[0].clone()
 }
+
+#[test]
+fn a_key_file_readable_by_others_is_refused_like_the_database() {
+    use std::os::unix::fs::PermissionsExt;
+    let e = Env::init();
+    let keys = e.path("stepcard.db.keys");
+    assert_eq!(
+        std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644)).unwrap();
+    e.run(&["batches", "list"])
+        .refused()
+        .stderr_has("chmod 600")
+        .stderr_has("stepcard.db.keys");
+}
