@@ -62,3 +62,6 @@ mod template;
 mod keys;
 #[path = "it/quality.rs"]
 mod quality;
+
+#[path = "it/walkthrough.rs"]
+mod walkthrough;

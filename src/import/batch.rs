@@ -441,14 +441,16 @@ fn write_errors(
         ctx.quiet,
         format!("誤りの一覧: {} ({} 件)", out.display(), total),
     );
+    // The report itself, and (a list cut at the xlsx limit) the full CSV beside it.
+    let report = crate::output::FileRecord::path_of(out);
     for rec in recs.into_iter() {
-        if rec.path != out.display().to_string() {
+        if rec.path != report {
             say(
                 ctx.quiet,
                 format!(
                     "  一覧が長いため、{} 件を超える分も含めた全件を {} に書き出しました (the full list)",
                     crate::output::error_report::XLSX_MAX_PROBLEMS,
-                    rec.path
+                    rec.shown()
                 ),
             );
         }

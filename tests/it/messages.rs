@@ -74,3 +74,14 @@ fn an_output_in_a_missing_folder_is_told_in_japanese() {
         .refused()
         .stderr_has("→ ファイルかフォルダが見つかりません");
 }
+
+#[test]
+fn a_short_error_report_given_as_a_relative_path_is_not_called_long() {
+    let e = Env::with_roster();
+    let bad = e.sample("steps_bad.csv");
+    let r = e
+        .run(&["steps", "import", &bad, "--errors", "誤り.xlsx"])
+        .refused()
+        .stderr_has("誤りの一覧: 誤り.xlsx (8 件)");
+    assert!(!r.stderr.contains("一覧が長いため"), "{}", r.stderr);
+}
