@@ -500,6 +500,8 @@ pub struct TableWriter {
     title: Option<String>,
     /// Whole numbers with thousands separators (xlsx).
     thousands: Option<rust_xlsxwriter::Format>,
+    /// The columns of the sheet being written (its filter's width).
+    sheet_cols: usize,
 }
 
 enum Inner {
@@ -556,6 +558,7 @@ impl TableWriter {
             headers: Vec::new(),
             title: None,
             thousands: None,
+            sheet_cols: 0,
         })
     }
 
@@ -575,6 +578,7 @@ impl TableWriter {
             headers: Vec::new(),
             title: None,
             thousands: None,
+            sheet_cols: 0,
         }
     }
 
@@ -601,7 +605,22 @@ impl TableWriter {
         self.start_sheet(name)
     }
 
+    /// The filter buttons over the sheet just finished (its heading row and its rows), so
+    /// a data sheet can be filtered and sorted in Excel as it opens.
+    fn filter_finished_sheet(&mut self) -> Result<()> {
+        if let Inner::Xlsx(wb, Some(idx), _) = &mut self.inner {
+            let cols = self.sheet_cols;
+            if cols > 0 {
+                let ws = wb.worksheet_from_index(*idx)?;
+                ws.autofilter(0, 0, self.rows_in_sheet.max(1), cols as u16 - 1)?;
+            }
+        }
+        Ok(())
+    }
+
     fn start_sheet(&mut self, name: &str) -> Result<()> {
+        self.filter_finished_sheet()?;
+        self.sheet_cols = self.headers.len();
         self.rows_in_sheet = 0;
         match &mut self.inner {
             Inner::Done => {}
@@ -723,6 +742,7 @@ impl TableWriter {
     }
 
     fn finish_inner(&mut self) -> Result<Option<FileRecord>> {
+        self.filter_finished_sheet()?;
         match std::mem::replace(&mut self.inner, Inner::Done) {
             Inner::Done => Ok(None),
             Inner::Stdout(mut w) => {

@@ -206,3 +206,33 @@ fn the_key_finder_finds_keys_and_spares_file_names() {
     assert!(internal_keys("steps_long.csv を読みました").is_empty());
     assert!(internal_keys("QUOカード 1,000円分").is_empty());
 }
+
+#[test]
+fn data_exports_print_titled_and_open_with_filters() {
+    let e = Env::with_roster();
+    let steps = e.sample("steps_long.csv");
+    e.run(&["steps", "import", &steps]).ok();
+    e.run(&["points", "--out", "points.xlsx"]).ok();
+    let f = std::fs::File::open(e.path("points.xlsx")).unwrap();
+    let mut zip = zip::ZipArchive::new(f).unwrap();
+    let mut sheet = String::new();
+    use std::io::Read;
+    zip.by_name("xl/worksheets/sheet1.xml")
+        .unwrap()
+        .read_to_string(&mut sheet)
+        .unwrap();
+    assert!(sheet.contains("<autoFilter ref=\"A1:G61\"/>"), "{sheet}");
+    // The title (document, program, as-of) in the page header; page x / y and the print
+    // time in the footer; whole numbers with thousands separators.
+    assert!(
+        sheet.contains("ポイント一覧　しんじゅく健康ポイント（台紙）"),
+        "no title"
+    );
+    assert!(sheet.contains("&amp;P / &amp;N"), "no page numbers");
+    let mut styles = String::new();
+    zip.by_name("xl/styles.xml")
+        .unwrap()
+        .read_to_string(&mut styles)
+        .unwrap();
+    assert!(styles.contains("#,##0"), "no thousands separators");
+}
