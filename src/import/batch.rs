@@ -272,36 +272,13 @@ pub fn run_with(
     // The error report is written once the transaction is over (rolled back or committed),
     // so its pending copy record commits before the file exists: a crash while writing it
     // leaves a record, never an unrecorded file.
-    if fatal {
-        drop(handler);
-        drop(tx);
-        record_refusals(ctx, opts, spec, &src.sha256, &file_name, &log)?;
-        write_errors(
-            ctx,
-            opts,
-            &file_name,
-            &mut log,
-            &mut notices,
-            (path, &src.opts),
-        )?;
-        bail!(
+    let refusal = if fatal {
+        Some(format!(
             "{file_name}: 見出しを読めないため、何も取り込んでいません。見出し行を直して取り込み直してください \
              (header problems; nothing imported)"
-        );
-    }
-    if !log.is_empty() && !opts.partial {
-        drop(handler);
-        drop(tx);
-        record_refusals(ctx, opts, spec, &src.sha256, &file_name, &log)?;
-        write_errors(
-            ctx,
-            opts,
-            &file_name,
-            &mut log,
-            &mut notices,
-            (path, &src.opts),
-        )?;
-        bail!(
+        ))
+    } else if !log.is_empty() && !opts.partial {
+        Some(format!(
             "{file_name}: {} 件の誤り（{rejected_rows} 行）があるため、何も取り込んでいません。{}\
              直して取り込み直すか、--partial で正しい行だけ取り込んでください{} \
              ({} problem(s); nothing imported)",
@@ -313,7 +290,23 @@ pub fn run_with(
                 ""
             },
             log.total()
-        );
+        ))
+    } else {
+        None
+    };
+    if let Some(why) = refusal {
+        drop(handler);
+        drop(tx);
+        record_refusals(ctx, opts, spec, &src.sha256, &file_name, &log)?;
+        write_errors(
+            ctx,
+            opts,
+            &file_name,
+            &mut log,
+            &mut notices,
+            (path, &src.opts),
+        )?;
+        bail!("{why}");
     }
     let summary = format!(
         "{} 行を読み、{} 件を追加、{} 件は同じ値が既にあるため飛ばし、{} 件を置換、{} 件を更新、{} 行を保留",
