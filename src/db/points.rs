@@ -25,7 +25,9 @@ pub fn used_points(conn: &Connection, as_of: Option<NaiveDate>) -> Result<HashMa
 
 /// Every participant's summary, in participant order, streaming the steps table once
 /// (ordered by its key, so SQLite reads it in place with no sort). Participants with no
-/// steps get a line too.
+/// steps get a line too. Three cursors run side by side in participant order (the
+/// roster, the steps, the points used), merged as they go: nothing grows with the
+/// number of participants.
 pub fn for_each_participant(
     conn: &Connection,
     scorer: &Scorer,
@@ -33,19 +35,28 @@ pub fn for_each_participant(
     mut f: impl FnMut(Summary) -> Result<()>,
 ) -> Result<()> {
     let start = scorer.start();
-    let mut people: Vec<(String, Option<u32>)> = {
-        let mut stmt = conn.prepare("SELECT id, birth_date, age FROM participants ORDER BY id")?;
-        let rows = stmt.query_map([], |r| {
-            let bd: Option<String> = r.get(1)?;
-            let age: Option<i64> = r.get(2)?;
-            Ok((r.get::<_, String>(0)?, rules_age(bd.as_deref(), age, start)))
-        })?;
-        rows.collect::<rusqlite::Result<_>>()?
+    let mut people_stmt =
+        conn.prepare("SELECT id, birth_date, age FROM participants ORDER BY id")?;
+    let mut people_rows = people_stmt.query([])?;
+    let next_person = |rows: &mut rusqlite::Rows<'_>| -> Result<Option<(String, Option<u32>)>> {
+        Ok(match rows.next()? {
+            Some(r) => {
+                let bd: Option<String> = r.get(1)?;
+                let age: Option<i64> = r.get(2)?;
+                Some((r.get::<_, String>(0)?, rules_age(bd.as_deref(), age, start)))
+            }
+            None => None,
+        })
     };
-    people.reverse(); // popped from the end, in id order
-    let mut used = used_points(conn, as_of)?;
+    let mut person = next_person(&mut people_rows)?;
+    let as_of = as_of.map(|d| d.format("%Y-%m-%d").to_string());
+    let mut used_stmt = conn.prepare(
+        "SELECT participant_id, SUM(points) FROM orders WHERE status='accepted' \
+         AND (?1 IS NULL OR applied_on <= ?1) GROUP BY participant_id ORDER BY participant_id",
+    )?;
+    let mut used = UsedCursor::new(used_stmt.query([as_of])?)?;
     let mut summary = |pid: String, score: Score| -> Result<()> {
-        let used = used.remove(&pid).unwrap_or(0);
+        let used = used.take(&pid)?;
         f(Summary {
             participant_id: pid,
             score,
@@ -60,15 +71,16 @@ pub fn for_each_participant(
                 summary(p, t.finish())?;
             }
             // Participants with no steps before this one.
-            while people.last().is_some_and(|(p, _)| p.as_str() < pid) {
-                if let Some((p, age)) = people.pop() {
+            while person.as_ref().is_some_and(|(p, _)| p.as_str() < pid) {
+                if let Some((p, age)) = person.take() {
                     summary(p, scorer.tally(scorer.table_for(age)).finish())?;
                 }
+                person = next_person(&mut people_rows)?;
             }
-            let age = match people.last() {
+            let age = match &person {
                 Some((p, age)) if p == pid => {
                     let age = *age;
-                    people.pop();
+                    person = next_person(&mut people_rows)?;
                     age
                 }
                 // Steps of someone not in the roster (not reachable through the
@@ -85,10 +97,48 @@ pub fn for_each_participant(
     if let Some((p, t)) = current.take() {
         summary(p, t.finish())?;
     }
-    while let Some((p, age)) = people.pop() {
+    while let Some((p, age)) = person.take() {
         summary(p, scorer.tally(scorer.table_for(age)).finish())?;
+        person = next_person(&mut people_rows)?;
     }
     Ok(())
+}
+
+/// The points accepted orders used, per participant in participant order (read through
+/// the orders' participant index, nothing held), asked for in increasing order.
+struct UsedCursor<'c> {
+    rows: rusqlite::Rows<'c>,
+    next: Option<(String, i64)>,
+}
+
+impl<'c> UsedCursor<'c> {
+    fn new(mut rows: rusqlite::Rows<'c>) -> Result<Self> {
+        let next = Self::read(&mut rows)?;
+        Ok(UsedCursor { rows, next })
+    }
+
+    fn read(rows: &mut rusqlite::Rows<'c>) -> Result<Option<(String, i64)>> {
+        Ok(match rows.next()? {
+            Some(r) => Some((r.get(0)?, r.get(1)?)),
+            None => None,
+        })
+    }
+
+    /// The points `pid` used (0 when none); ids below it are passed over.
+    fn take(&mut self, pid: &str) -> Result<i64> {
+        while let Some((p, n)) = &self.next {
+            match p.as_str().cmp(pid) {
+                std::cmp::Ordering::Less => self.next = Self::read(&mut self.rows)?,
+                std::cmp::Ordering::Equal => {
+                    let n = *n;
+                    self.next = Self::read(&mut self.rows)?;
+                    return Ok(n);
+                }
+                std::cmp::Ordering::Greater => break,
+            }
+        }
+        Ok(0)
+    }
 }
 
 /// The rules age of one stored participant (`None` also when not in the roster).
