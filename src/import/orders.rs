@@ -40,13 +40,13 @@ use crate::validate::orders::{
     decide, find_prize, read_row, Application, Earnings, Refusal, Standing,
 };
 use anyhow::Result;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rusqlite::Connection;
 use std::collections::HashMap;
 
 /// How many participants' earnings are held at once (10 bytes a day that earns, about
-/// 3.6 KB for a year): a 10,000-participant program is read once, in about 36 MB.
-pub const DAYS_KEPT: usize = 10_000;
+/// 3.6 KB for a year): only participants met without a noted date (not expected).
+pub const DAYS_KEPT: usize = 1_000;
 
 #[derive(Clone, Copy)]
 struct Person {
@@ -56,6 +56,39 @@ struct Person {
     table: Table,
 }
 
+/// What is known of one participant of the file, by their number's index.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// Not looked up yet.
+    Unread,
+    /// Not in the roster.
+    Unknown,
+    Known(Person),
+}
+
+/// The participant numbers met in the file, each held once, and an index for each: the
+/// importer's state is kept in arrays and small keys by that index instead of in maps
+/// keyed by strings (a few dozen bytes a participant, not a few hundred).
+#[derive(Default)]
+struct Ids {
+    index: HashMap<Box<str>, u32>,
+}
+
+impl Ids {
+    fn get(&self, pid: &str) -> Option<u32> {
+        self.index.get(pid).copied()
+    }
+
+    fn intern(&mut self, pid: &str) -> u32 {
+        if let Some(i) = self.get(pid) {
+            return i;
+        }
+        let i = u32::try_from(self.index.len()).unwrap_or(u32::MAX);
+        self.index.insert(pid.into(), i);
+        i
+    }
+}
+
 /// The orders import's row handler.
 pub struct OrdersImporter {
     program: Program,
@@ -63,16 +96,21 @@ pub struct OrdersImporter {
     batch: i64,
     today: NaiveDate,
     counts: Counts,
-    people: HashMap<String, Option<Person>>,
-    /// Earned points by date of recently seen participants, each scored once.
-    earnings: HashMap<String, Earnings>,
+    ids: Ids,
+    /// By participant index.
+    people: Vec<Slot>,
+    /// Earned points by date of recently seen participants met without a noted date.
+    earnings: HashMap<u32, Earnings>,
     /// Accepted quantity per prize (stored plus this file), read at the first row.
     taken: Option<HashMap<String, i64>>,
-    /// Accepted quantity per participant and prize.
-    had: HashMap<(String, String), i64>,
-    /// The first pass's applications: each participant's 申込日 and, once
-    /// the first pass is over, the points earned by each.
-    noted: HashMap<String, Vec<(NaiveDate, i64)>>,
+    /// Accepted quantity per participant and prize, for prizes with a per-person limit
+    /// (participant index, prize's place in the program).
+    had: HashMap<(u32, u32), i64>,
+    /// The first pass's applications: (participant index, 申込日 as days from the common
+    /// era), sorted and unique once the first pass is over, and beside it the points
+    /// earned by each.
+    noted: Vec<(u32, i32)>,
+    noted_earned: Vec<i64>,
     /// The last row's refusal, for the driver (never all of them held here).
     notices: Vec<Problem>,
 }
@@ -85,11 +123,13 @@ impl OrdersImporter {
             batch,
             today,
             counts: Counts::default(),
-            people: HashMap::new(),
+            ids: Ids::default(),
+            people: Vec::new(),
             earnings: HashMap::new(),
             taken: None,
             had: HashMap::new(),
-            noted: HashMap::new(),
+            noted: Vec::new(),
+            noted_earned: Vec::new(),
             notices: Vec::new(),
         }
     }
@@ -107,48 +147,53 @@ impl OrdersImporter {
     }
 
     /// The participant as the decision needs them (`None`: not in the roster).
-    fn person(&mut self, conn: &Connection, pid: &str) -> Result<Option<&mut Person>> {
-        if !self.people.contains_key(pid) {
+    fn person(&mut self, conn: &Connection, idx: u32, pid: &str) -> Result<Option<Person>> {
+        let i = idx as usize;
+        if self.people.len() <= i {
+            self.people.resize(i + 1, Slot::Unread);
+        }
+        if let Slot::Unread = self.people[i] {
             let row = crate::db::participants::postal_and_address(conn, pid)?;
-            let person = match row {
-                None => None,
+            self.people[i] = match row {
+                None => Slot::Unknown,
                 Some((postal, address)) => {
                     let filled =
                         |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
                     let age = participant_age(conn, &self.scorer, pid)?;
-                    Some(Person {
+                    Slot::Known(Person {
                         has_address: filled(&postal) && filled(&address),
                         used: orders::points_used(conn, pid)?,
                         table: self.scorer.table_for(age),
                     })
                 }
             };
-            self.people.insert(pid.to_string(), person);
         }
-        Ok(self.people.get_mut(pid).and_then(Option::as_mut))
+        Ok(match self.people[i] {
+            Slot::Known(p) => Some(p),
+            _ => None,
+        })
     }
 
     /// Points a participant earned on days up to and including `on`.
     fn earned_by(
         &mut self,
         conn: &Connection,
+        idx: u32,
         pid: &str,
         table: Table,
         on: NaiveDate,
     ) -> Result<i64> {
-        if let Some(dates) = self.noted.get(pid) {
-            if let Ok(i) = dates.binary_search_by(|(d, _)| d.cmp(&on)) {
-                return Ok(dates[i].1);
-            }
+        if let Ok(i) = self.noted.binary_search(&(idx, on.num_days_from_ce())) {
+            return Ok(self.noted_earned[i]);
         }
-        if !self.earnings.contains_key(pid) {
+        if !self.earnings.contains_key(&idx) {
             if self.earnings.len() >= DAYS_KEPT {
                 self.earnings.clear();
             }
             let e = self.earnings_of(conn, pid, table)?;
-            self.earnings.insert(pid.to_string(), e);
+            self.earnings.insert(idx, e);
         }
-        Ok(self.earnings[pid].by(on))
+        Ok(self.earnings[&idx].by(on))
     }
 
     /// A participant's stored days (one query), scored into their earned points by date.
@@ -171,29 +216,53 @@ impl OrdersImporter {
     /// After the first pass: each noted participant in number order, their days read and
     /// scored once, and the points earned by each noted 申込日 kept.
     fn score_noted(&mut self, conn: &Connection) -> Result<()> {
-        let mut pids: Vec<String> = self.noted.keys().cloned().collect();
-        pids.sort_unstable();
-        for pid in pids {
-            let Some(person) = self.person(conn, &pid)?.copied() else {
+        self.noted.sort_unstable();
+        self.noted.dedup();
+        self.noted.shrink_to_fit();
+        self.noted_earned = vec![0; self.noted.len()];
+        // Number order, so the stored days are read along their key.
+        // (The numbers are taken out while the participants are looked up, not copied.)
+        let index = std::mem::take(&mut self.ids.index);
+        let mut order: Vec<(&str, u32)> = index.iter().map(|(p, &i)| (&**p, i)).collect();
+        order.sort_unstable();
+        let scored = self.score_in_order(conn, &order);
+        drop(order);
+        self.ids.index = index;
+        scored
+    }
+
+    fn score_in_order(&mut self, conn: &Connection, order: &[(&str, u32)]) -> Result<()> {
+        for &(pid, idx) in order {
+            let first = self.noted.partition_point(|&(i, _)| i < idx);
+            let last = self.noted.partition_point(|&(i, _)| i <= idx);
+            if first == last {
+                continue;
+            }
+            let Some(person) = self.person(conn, idx, pid)? else {
                 continue;
             };
-            let e = self.earnings_of(conn, &pid, person.table)?;
-            if let Some(dates) = self.noted.get_mut(&pid) {
-                for (d, earned) in dates.iter_mut() {
-                    *earned = e.by(*d);
-                }
+            let e = self.earnings_of(conn, pid, person.table)?;
+            for k in first..last {
+                let on = NaiveDate::from_num_days_from_ce_opt(self.noted[k].1);
+                self.noted_earned[k] = on.map(|d| e.by(d)).unwrap_or(0);
             }
         }
         Ok(())
     }
 
-    fn had(&mut self, conn: &Connection, pid: &str, code: &str) -> Result<i64> {
-        let key = (pid.to_string(), code.to_string());
-        if let Some(n) = self.had.get(&key) {
+    fn had(
+        &mut self,
+        conn: &Connection,
+        idx: u32,
+        pid: &str,
+        prize: u32,
+        code: &str,
+    ) -> Result<i64> {
+        if let Some(n) = self.had.get(&(idx, prize)) {
             return Ok(*n);
         }
         let n = orders::accepted_quantity(conn, pid, code)?;
-        self.had.insert(key, n);
+        self.had.insert((idx, prize), n);
         Ok(n)
     }
 
@@ -216,7 +285,15 @@ impl OrdersImporter {
             Ok(p) => p.clone(),
             Err(r) => return Ok(Err(r)),
         };
-        let Some(person) = self.person(conn, pid)?.copied() else {
+        let place = self
+            .program
+            .prizes
+            .iter()
+            .position(|p| p.code == prize.code)
+            .and_then(|i| u32::try_from(i).ok())
+            .unwrap_or(u32::MAX);
+        let idx = self.ids.intern(pid);
+        let Some(person) = self.person(conn, idx, pid)? else {
             // Checked when the row was read; not reachable.
             return Ok(Err((
                 "participant.unknown",
@@ -225,12 +302,12 @@ impl OrdersImporter {
             )));
         };
         let had = if prize.per_person.is_some() {
-            self.had(conn, pid, &prize.code)?
+            self.had(conn, idx, pid, place, &prize.code)?
         } else {
             0
         };
         let taken = *self.taken(conn, &prize.code)?;
-        let earned = self.earned_by(conn, pid, person.table, a.applied_on)?;
+        let earned = self.earned_by(conn, idx, pid, person.table, a.applied_on)?;
         let standing = Standing {
             has_address: person.has_address,
             balance: earned - person.used,
@@ -241,14 +318,13 @@ impl OrdersImporter {
         if let Ok(cost) = decision {
             // Accepted: the balance, the stock and the per-person count move now, so
             // the next rows of this file see them.
-            if let Some(p) = self.people.get_mut(pid).and_then(Option::as_mut) {
+            if let Some(Slot::Known(p)) = self.people.get_mut(idx as usize) {
                 p.used += cost;
             }
             *self.taken(conn, &prize.code)? += a.quantity;
-            *self
-                .had
-                .entry((pid.to_string(), prize.code.clone()))
-                .or_insert(0) += a.quantity;
+            if prize.per_person.is_some() {
+                *self.had.entry((idx, place)).or_insert(0) += a.quantity;
+            }
         }
         Ok(decision)
     }
@@ -292,10 +368,8 @@ impl super::batch::RowHandler for OrdersImporter {
         let Ok(on) = crate::validate::fields::cell_date(row.get(dc)) else {
             return;
         };
-        let dates = self.noted.entry(pid).or_default();
-        if let Err(i) = dates.binary_search_by(|(d, _)| d.cmp(&on)) {
-            dates.insert(i, (on, 0));
-        }
+        let idx = self.ids.intern(&pid);
+        self.noted.push((idx, on.num_days_from_ce()));
     }
 
     fn after_first_pass(&mut self, conn: &Connection) -> Result<()> {
