@@ -9,7 +9,6 @@
 //! Only prefecture and city are compared with an address (towns are written in too many
 //! ways to compare), and the comparison folds the usual variants (ケ/ヶ/ヵ, 郡 left out).
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::sync::OnceLock;
 
@@ -81,12 +80,43 @@ impl Place {
     }
 }
 
+/// The table as read: the decompressed text kept whole (2.2 MB) and, sorted by code,
+/// one small entry per place pointing into it (a String and a map entry per town made
+/// it 32 MB, which every command that reads an address paid).
 struct Table {
+    /// The table's own header (a test checks `snapshot.txt` says the same).
+    #[cfg_attr(not(test), allow(dead_code))]
     source: String,
+    #[cfg_attr(not(test), allow(dead_code))]
     snapshot: String,
+    text: String,
     cities: Vec<(String, String)>,
-    /// code → (city index, town)
-    codes: HashMap<u32, Vec<(u32, String)>>,
+    /// By code, then in the table's order within a code.
+    places: Vec<Entry>,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    code: u32,
+    city: u32,
+    /// The town's bytes in `text`.
+    town_start: u32,
+    town_len: u32,
+}
+
+impl Table {
+    fn places_of(&self, code: u32) -> &[Entry] {
+        let first = self.places.partition_point(|e| e.code < code);
+        let last = self.places.partition_point(|e| e.code <= code);
+        &self.places[first..last]
+    }
+
+    fn town(&self, e: &Entry) -> &str {
+        let start = e.town_start as usize;
+        self.text
+            .get(start..start + e.town_len as usize)
+            .unwrap_or("")
+    }
 }
 
 fn table() -> &'static Table {
@@ -102,23 +132,28 @@ fn parse(zip: &[u8]) -> Option<Table> {
         .ok()?
         .read_to_string(&mut text)
         .ok()?;
-    let mut t = Table {
-        source: String::new(),
-        snapshot: String::new(),
-        cities: Vec::new(),
-        codes: HashMap::with_capacity(150_000),
-    };
+    let mut source = String::new();
+    let mut snapshot = String::new();
+    let mut cities = Vec::new();
+    // The codes section first (codes ascending), then the offices' codes (ascending
+    // again), merged by a stable sort at the end.
+    let mut places: Vec<Entry> = Vec::with_capacity(150_000);
+    let mut codes_end = 0usize;
     let mut section = "";
     let mut prev_code = 0u32;
     let mut prev_city = 0u32;
+    let base = text.as_ptr() as usize;
     for line in text.lines() {
         if let Some(h) = line.strip_prefix('#') {
             if let Some(s) = h.strip_prefix("source ") {
-                t.source = s.to_string();
+                source = s.to_string();
             } else if let Some(s) = h.strip_prefix("snapshot ") {
-                t.snapshot = s.to_string();
+                snapshot = s.to_string();
             } else if h == "codes" || h == "offices" {
                 prev_code = 0;
+            }
+            if h == "offices" {
+                codes_end = places.len();
             }
             section = match h {
                 "cities" | "codes" | "offices" => h,
@@ -131,26 +166,53 @@ fn parse(zip: &[u8]) -> Option<Table> {
             "cities" => {
                 let p = f.next()?.to_string();
                 let c = f.next()?.to_string();
-                t.cities.push((p, c));
+                cities.push((p, c));
             }
             "codes" | "offices" => {
                 prev_code += f.next()?.parse::<u32>().ok()?;
-                let entry = t.codes.entry(prev_code).or_default();
+                let code = prev_code;
                 while let Some(c) = f.next() {
                     if !c.is_empty() {
                         prev_city = c.parse().ok()?;
                     }
                     let town = f.next().unwrap_or("");
-                    if section == "offices" && entry.iter().any(|(ci, _)| *ci == prev_city) {
-                        continue;
+                    if section == "offices" {
+                        // An office's place already listed under its code is left out.
+                        let listed = &places[..codes_end];
+                        let first = listed.partition_point(|e| e.code < code);
+                        let in_codes = listed[first..]
+                            .iter()
+                            .take_while(|e| e.code == code)
+                            .any(|e| e.city == prev_city);
+                        let in_offices = places[codes_end..]
+                            .iter()
+                            .rev()
+                            .take_while(|e| e.code == code)
+                            .any(|e| e.city == prev_city);
+                        if in_codes || in_offices {
+                            continue;
+                        }
                     }
-                    entry.push((prev_city, town.to_string()));
+                    places.push(Entry {
+                        code,
+                        city: prev_city,
+                        town_start: u32::try_from(town.as_ptr() as usize - base).ok()?,
+                        town_len: u32::try_from(town.len()).ok()?,
+                    });
                 }
             }
             _ => {}
         }
     }
-    Some(t)
+    places.sort_by_key(|e| e.code);
+    places.shrink_to_fit();
+    Some(Table {
+        source,
+        snapshot,
+        text,
+        cities,
+        places,
+    })
 }
 
 /// Where the table comes from and its date, as `--version` and reports print it:
@@ -175,16 +237,19 @@ fn digits(code: &str) -> Option<u32> {
 /// Every place a postal code covers; `None` when the code does not exist.
 pub fn lookup(code: &str) -> Option<Vec<Place>> {
     let t = table();
-    let places = t.codes.get(&digits(code)?)?;
+    let places = t.places_of(digits(code)?);
+    if places.is_empty() {
+        return None;
+    }
     Some(
         places
             .iter()
-            .map(|(ci, town)| {
-                let (p, c) = &t.cities[*ci as usize];
+            .map(|e| {
+                let (p, c) = &t.cities[e.city as usize];
                 Place {
                     prefecture: p.clone(),
                     city: c.clone(),
-                    town: town.clone(),
+                    town: t.town(e).to_string(),
                 }
             })
             .collect(),
@@ -339,6 +404,55 @@ fn city_by_suffix(rest: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The compact table against a plain reading of the same text (a map from code to
+    /// its places, as the table was held before): every code gives the same places in
+    /// the same order.
+    #[test]
+    fn the_compact_table_gives_every_code_as_a_plain_reading_does() {
+        let t = table();
+        let mut plain: std::collections::HashMap<u32, Vec<(u32, String)>> = Default::default();
+        let (mut section, mut prev_code, mut prev_city) = ("", 0u32, 0u32);
+        for line in t.text.lines() {
+            if let Some(h) = line.strip_prefix('#') {
+                if h == "codes" || h == "offices" {
+                    prev_code = 0;
+                }
+                section = match h {
+                    "cities" | "codes" | "offices" => h,
+                    _ => section,
+                };
+                continue;
+            }
+            if section != "codes" && section != "offices" {
+                continue;
+            }
+            let mut f = line.split('\t');
+            prev_code += f.next().unwrap().parse::<u32>().unwrap();
+            let entry = plain.entry(prev_code).or_default();
+            while let Some(c) = f.next() {
+                if !c.is_empty() {
+                    prev_city = c.parse().unwrap();
+                }
+                let town = f.next().unwrap_or("");
+                if section == "offices" && entry.iter().any(|(ci, _)| *ci == prev_city) {
+                    continue;
+                }
+                entry.push((prev_city, town.to_string()));
+            }
+        }
+        assert!(plain.len() > 100_000, "{} codes", plain.len());
+        for (code, places) in &plain {
+            let got: Vec<(u32, String)> = t
+                .places_of(*code)
+                .iter()
+                .map(|e| (e.city, t.town(e).to_string()))
+                .collect();
+            assert_eq!(&got, places, "code {code:07}");
+        }
+        let entries: usize = plain.values().map(Vec::len).sum();
+        assert_eq!(t.places.len(), entries);
+    }
 
     #[test]
     fn the_table_reads_and_knows_its_date() {
