@@ -165,7 +165,7 @@ pub fn erase_database(db: &Path, search: &Search, files: &mut [ErasedFile]) -> R
         .map(|(p, _)| p)
         .filter(|p| p.exists())
         .collect();
-    let (report, _) = search.scan(&[], |scanner| {
+    let report = search.check(&[], |scanner| {
         for p in &present {
             scanner.file(p);
         }

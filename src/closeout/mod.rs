@@ -404,18 +404,20 @@ fn search_of(st: &State, password: Option<&str>) -> Result<Search<'static>> {
         .find(|f| f.name == SOURCE_ENTRIES[0])
         .and_then(|f| f.records)
         .unwrap_or(0);
-    let batches = scan::batch_count(participants, per_batch());
-    Search::new(batches, move |k| {
-        let mut b = needles_builder(&program, &toml);
-        each_package_row(
-            Path::new(&pkg.path),
-            password.as_deref(),
-            &pkg.manifest.files,
-            |id| scan::batch_of(id, batches) == k,
-            |row| row.iter().for_each(|s| b.add(s)),
-        )?;
-        Ok(b.finish())
-    })
+    Search::new(
+        participants,
+        per_batch(),
+        move || needles_builder(&program, &toml),
+        move |keep, each| {
+            each_package_row(
+                Path::new(&pkg.path),
+                password.as_deref(),
+                &pkg.manifest.files,
+                keep,
+                |row| row.iter().for_each(|s| each(s)),
+            )
+        },
+    )
 }
 
 /// Participants per batch of the remnant scan ([`scan::PARTICIPANTS_PER_BATCH`]; the
@@ -1018,7 +1020,7 @@ fn finish(
     crate::output::certificate::write_pdf(&cert_pdf, &record, rec_name, &rec_file.sha256)?;
     erase::sync_dir(&cert_path);
     // Neither may hold a participant's value (a file name chosen after a person, say).
-    let (report, _) = search.scan(&[], |scanner| {
+    let report = search.check(&[], |scanner| {
         scanner.file(&rec_path);
         scanner.file(&cert_path);
         scanner.file(&cert_pdf);

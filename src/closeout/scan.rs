@@ -562,6 +562,16 @@ impl NeedlesBuilder {
         }
     }
 
+    /// The participants given so far.
+    pub fn participant_count(&self) -> usize {
+        self.n.ids.len()
+    }
+
+    /// Whether a participant's values have been given.
+    pub fn holds(&self, participant: &str) -> bool {
+        self.index_of.contains_key(participant)
+    }
+
     pub fn finish(self) -> Needles {
         let NeedlesBuilder {
             mut n,
@@ -1429,7 +1439,9 @@ pub fn batch_of(participant: &str, batches: usize) -> usize {
     (h % batches as u64) as usize
 }
 
-type MakeNeedles<'a> = Box<dyn Fn(usize) -> Result<Needles> + 'a>;
+/// Hands every value of the participants `keep` accepts to `each`, a row at a time.
+type EachValue<'a> = Box<dyn Fn(&dyn Fn(&str) -> bool, &mut dyn FnMut(&Source)) -> Result<()> + 'a>;
+type NewBuilder<'a> = Box<dyn Fn() -> NeedlesBuilder + 'a>;
 
 /// The remnant scan's needles in batches of participants: each batch's needles are
 /// built in turn (from the values, a row at a time), every place is scanned with them,
@@ -1437,27 +1449,64 @@ type MakeNeedles<'a> = Box<dyn Fn(usize) -> Result<Needles> + 'a>;
 /// batch, not the program. A single batch is built once and kept.
 pub struct Search<'a> {
     batches: usize,
-    make: MakeNeedles<'a>,
+    per_batch: u64,
+    builder: NewBuilder<'a>,
+    values: EachValue<'a>,
     one: Option<Needles>,
 }
 
+/// A batch's report folded into the reports before it: its hits added (merged at the
+/// end), a place it could not read added once.
+fn absorb(merged: &mut Option<Report>, r: Report) {
+    match merged {
+        None => *merged = Some(r),
+        Some(m) => {
+            m.hits.extend(r.hits);
+            for u in r.unreadable {
+                if !m.unreadable.contains(&u) {
+                    m.unreadable.push(u);
+                }
+            }
+        }
+    }
+}
+
+fn merged(report: Option<Report>) -> Report {
+    let mut report = report.unwrap_or_default();
+    report.hits = merge_hits(std::mem::take(&mut report.hits));
+    report
+}
+
 impl<'a> Search<'a> {
-    /// `make(k)` builds batch `k`'s needles, `k` in `0..batches`.
-    pub fn new(batches: usize, make: impl Fn(usize) -> Result<Needles> + 'a) -> Result<Search<'a>> {
-        let batches = batches.max(1);
-        let one = if batches == 1 { Some(make(0)?) } else { None };
-        Ok(Search {
-            batches,
-            make: Box::new(make),
-            one,
-        })
+    /// A search for `participants` participants, `per_batch` a batch: `builder` makes
+    /// an empty builder (handlers, program text), `values(keep, each)` hands `each`
+    /// every value of the participants `keep` accepts.
+    pub fn new(
+        participants: u64,
+        per_batch: u64,
+        builder: impl Fn() -> NeedlesBuilder + 'a,
+        values: impl Fn(&dyn Fn(&str) -> bool, &mut dyn FnMut(&Source)) -> Result<()> + 'a,
+    ) -> Result<Search<'a>> {
+        let mut s = Search {
+            batches: batch_count(participants, per_batch),
+            per_batch: per_batch.max(1),
+            builder: Box::new(builder),
+            values: Box::new(values),
+            one: None,
+        };
+        if s.batches == 1 {
+            s.one = Some(s.make(0)?);
+        }
+        Ok(s)
     }
 
     /// A search with needles already built (one batch).
     pub fn of(needles: Needles) -> Search<'static> {
         Search {
             batches: 1,
-            make: Box::new(|_| Ok(Needles::default())),
+            per_batch: u64::MAX,
+            builder: Box::new(|| NeedlesBuilder::new(&[])),
+            values: Box::new(|_, _| Ok(())),
             one: Some(needles),
         }
     }
@@ -1466,44 +1515,69 @@ impl<'a> Search<'a> {
         self.batches
     }
 
+    /// Batch `k`'s needles: its participants' values, by a hash of their numbers.
+    fn make(&self, k: usize) -> Result<Needles> {
+        let mut b = (self.builder)();
+        let batches = self.batches;
+        (self.values)(&|id| batch_of(id, batches) == k, &mut |s| b.add(s))?;
+        Ok(b.finish())
+    }
+
     /// Run `walk` (which scans files and folders) once per batch, each time with a
     /// fresh [`Scanner`] on that batch's needles; the reports merged (a place found by
-    /// several batches once, with every participant found there) and the counts summed.
+    /// several batches once, with every participant found there) and the counts summed
+    /// (a participant's values all in one batch, so the counts are those of one).
     pub fn scan(
         &self,
         exclude: &[PathBuf],
         mut walk: impl FnMut(&mut Scanner),
     ) -> Result<(Report, Counts)> {
-        let mut merged: Option<Report> = None;
+        let mut report = None;
         let mut counts = Counts::default();
         for k in 0..self.batches {
             let built;
             let needles = match &self.one {
                 Some(n) => n,
                 None => {
-                    built = (self.make)(k)?;
+                    built = self.make(k)?;
                     &built
                 }
             };
             counts.add(needles);
             let mut scanner = Scanner::new(needles, exclude);
             walk(&mut scanner);
-            let r = scanner.report;
-            match &mut merged {
-                None => merged = Some(r),
-                Some(m) => {
-                    m.hits.extend(r.hits);
-                    for u in r.unreadable {
-                        if !m.unreadable.contains(&u) {
-                            m.unreadable.push(u);
-                        }
-                    }
-                }
-            }
+            absorb(&mut report, scanner.report);
         }
-        let mut report = merged.unwrap_or_default();
-        report.hits = merge_hits(std::mem::take(&mut report.hits));
-        Ok((report, counts))
+        Ok((merged(report), counts))
+    }
+
+    /// As [`Search::scan`] for a few small files whose counts are not wanted: the
+    /// values are read once, and the files scanned each time a batch's worth of
+    /// participants (in the order read) has been gathered, instead of reading every
+    /// value once per batch.
+    pub fn check(&self, exclude: &[PathBuf], mut walk: impl FnMut(&mut Scanner)) -> Result<Report> {
+        if let Some(n) = &self.one {
+            let mut scanner = Scanner::new(n, exclude);
+            walk(&mut scanner);
+            return Ok(merged(Some(scanner.report)));
+        }
+        let mut report = None;
+        let mut flush = |b: NeedlesBuilder, report: &mut Option<Report>| {
+            let n = b.finish();
+            let mut scanner = Scanner::new(&n, exclude);
+            walk(&mut scanner);
+            absorb(report, scanner.report);
+        };
+        let mut b = (self.builder)();
+        (self.values)(&|_| true, &mut |s| {
+            // A participant's values stay together (a row's are handed on together).
+            if b.participant_count() as u64 >= self.per_batch && !b.holds(&s.participant) {
+                flush(std::mem::replace(&mut b, (self.builder)()), &mut report);
+            }
+            b.add(s);
+        })?;
+        flush(b, &mut report);
+        Ok(merged(report))
     }
 }
 
@@ -1765,17 +1839,18 @@ mod tests {
         s
     }
 
-    fn search_of(sources: &BTreeSet<Source>, batches: usize) -> Search<'_> {
-        Search::new(batches, move |k| {
-            let mut b = NeedlesBuilder::new(&["試験 一郎".to_string()]);
-            for v in sources
-                .iter()
-                .filter(|v| batch_of(&v.participant, batches) == k)
-            {
-                b.add(v);
-            }
-            Ok(b.finish())
-        })
+    fn search_of(sources: &BTreeSet<Source>, batches: u64) -> Search<'_> {
+        Search::new(
+            40,
+            40u64.div_ceil(batches),
+            || NeedlesBuilder::new(&["試験 一郎".to_string()]),
+            move |keep, each| {
+                for v in sources.iter().filter(|v| keep(&v.participant)) {
+                    each(v);
+                }
+                Ok(())
+            },
+        )
         .unwrap()
     }
 
@@ -1818,12 +1893,8 @@ mod tests {
             .unwrap();
         zw.finish().unwrap();
         type Found = Vec<(String, u64, Enc, Kind, Vec<String>)>;
-        let run = |batches: usize| -> (Found, Counts, usize) {
-            let search = search_of(&sources, batches);
-            assert_eq!(search.batches(), batches);
-            let (r, c) = search.scan(&[], |s| s.folder(dir.path(), true)).unwrap();
-            let found = r
-                .hits
+        let found_in = |r: &Report| -> Found {
+            r.hits
                 .iter()
                 .map(|h| {
                     let place = Path::new(&h.place).file_name().unwrap().to_string_lossy();
@@ -1835,12 +1906,21 @@ mod tests {
                         h.participants.clone(),
                     )
                 })
-                .collect();
+                .collect()
+        };
+        let run = |batches: usize| -> (Found, Counts, usize) {
+            let search = search_of(&sources, batches as u64);
+            assert_eq!(search.batches(), batches);
+            let (r, c) = search.scan(&[], |s| s.folder(dir.path(), true)).unwrap();
+            let found = found_in(&r);
+            // Read once, scanned per batch's worth as read: the same hits.
+            let checked = search.check(&[], |s| s.folder(dir.path(), true)).unwrap();
+            assert_eq!(found_in(&checked), found, "{batches} batches, read once");
             // Beyond the fixed tables (the index by first two bytes, the filters).
             let fixed = 4 * ((1 << 16) + 1) + 3 * 8 * (1 << 10);
             let biggest = (0..batches)
                 .map(|k| {
-                    let n = (search.make)(k).unwrap();
+                    let n = search.make(k).unwrap();
                     assert!(n.participant_count() <= 2 * 40 / batches, "{batches}");
                     n.heap_bytes() - fixed
                 })
