@@ -414,7 +414,7 @@ fn search_of(st: &State, password: Option<&str>) -> Result<Search<'static>> {
                 password.as_deref(),
                 &pkg.manifest.files,
                 keep,
-                |row| row.iter().for_each(|s| each(s)),
+                |row| row.iter().for_each(&mut *each),
             )
         },
     )
