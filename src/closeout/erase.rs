@@ -10,7 +10,7 @@
 //! earlier blocks (free space, journals, SSD wear levelling, snapshots, backups) is out
 //! of its reach, and the certificate says so.
 
-use super::scan::{Needles, Scanner};
+use super::scan::Search;
 pub use super::state::sync_dir;
 use super::state::{DbCheck, ErasedFile, ExportFile};
 use crate::db::closeout as store;
@@ -142,7 +142,7 @@ pub fn erase_plain_database(db: &Path) -> Result<Vec<ErasedFile>> {
 /// Erase the database: logical erasure, then a scan of the remaining database files for
 /// the values they held (it must find none: the proof that erasure happened inside the
 /// file, not only by removing it), then overwrite and remove every file of it.
-pub fn erase_database(db: &Path, needles: &Needles, files: &mut [ErasedFile]) -> Result<DbCheck> {
+pub fn erase_database(db: &Path, search: &Search, files: &mut [ErasedFile]) -> Result<DbCheck> {
     let mut check = DbCheck::default();
     if db.exists() && crate::db::is_plaintext(db) {
         // A plain database (the tests' switch) is erased row by row first. An
@@ -160,22 +160,26 @@ pub fn erase_database(db: &Path, needles: &Needles, files: &mut [ErasedFile]) ->
     if db.exists() {
         super::state::fault("erasing");
     }
-    let mut scanner = Scanner::new(needles, &[]);
-    for (p, _) in db_files(db) {
-        if p.exists() {
-            scanner.file(&p);
+    let present: Vec<PathBuf> = db_files(db)
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.exists())
+        .collect();
+    let report = search.check(&[], |scanner| {
+        for p in &present {
+            scanner.file(p);
         }
-    }
-    check.files = scanner.report.files;
-    check.bytes = scanner.report.bytes;
-    check.hits = scanner.report.hits.len() as u64;
-    if check.hits > 0 || !scanner.report.unreadable.is_empty() {
+    })?;
+    check.files = report.files;
+    check.bytes = report.bytes;
+    check.hits = report.hits.len() as u64;
+    if check.hits > 0 || !report.unreadable.is_empty() {
         bail!(
             "{}: 行を削除した後のデータベースファイルに個人情報が {} か所残っています。ファイルは削除せず、消去を中止しました。\
              返還データは作成済みです。開発元に連絡してください (values remain in the database file after logical erasure; stopped)\n  {}",
             db.display(),
             check.hits,
-            super::scan::describe(&scanner.report).join("\n  ")
+            super::scan::describe(&report).join("\n  ")
         );
     }
     for (p, _) in db_files(db) {
@@ -359,6 +363,7 @@ pub fn erase_exports(exports: &mut [ExportFile], erase: bool, protect: &[PathBuf
 
 #[cfg(test)]
 mod tests {
+    use super::super::scan::Needles;
     use super::*;
     use std::collections::BTreeSet;
 
@@ -400,7 +405,7 @@ mod tests {
             super::super::scan::hits_in_bytes(&needles, &std::fs::read(&db).unwrap()).unwrap() > 0
         );
         let mut files = hash_db_files(&db).unwrap();
-        let check = erase_database(&db, &needles, &mut files).unwrap();
+        let check = erase_database(&db, &Search::of(needles), &mut files).unwrap();
         assert_eq!(check.hits, 0);
         assert!(check.files >= 1);
         for (p, _) in db_files(&db) {

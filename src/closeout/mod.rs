@@ -13,12 +13,14 @@
 //! 4. the remnant scan finds none of the participants' values (state `verified`);
 //! 5. the erasure record and certificate are written (state `done`).
 //!
-//! The values the scan looks for are gathered from the database before erasure and
-//! kept in memory only: a state file holding names would itself be a remnant. After a
-//! crash they are read again from the return package, which is the municipality's copy
-//! and is on disk before anything is erased (with `--package-password-file` if encrypted);
-//! before erasure the package is checked to give back exactly the values the database
-//! gave, so a resumed scan looks for the same things.
+//! The values the scan looks for are never written anywhere but the return package (a
+//! state file holding names would itself be a remnant): before erasure the package is
+//! checked to give back exactly the values the database gave (one fingerprint of them
+//! all, computed row by row on both sides), and the scan reads them from it, which is
+//! the municipality's copy and is on disk before anything is erased (with
+//! `--package-password-file` if encrypted), the same way on a first run and after a
+//! crash. Many participants are searched for in batches (`scan::Search`): one batch's
+//! spellings in memory at a time, the places scanned once per batch.
 
 pub mod certificate;
 pub mod erase;
@@ -33,7 +35,7 @@ use crate::{audit, now};
 use anyhow::{bail, Context, Result};
 use package::{AuditHead, ProgramSummary};
 use rusqlite::Connection;
-use scan::{Needles, Source};
+use scan::{Search, Source};
 use state::{PackageInfo, RunInfo, State, Step};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -212,13 +214,6 @@ fn responsible_names(p: &Program) -> String {
         .join("、")
 }
 
-/// The participants' values, from the database.
-pub fn sources_from_db(conn: &Connection) -> Result<BTreeSet<Source>> {
-    let mut out = BTreeSet::new();
-    each_source_from_db(conn, |row| out.append(row))?;
-    Ok(out)
-}
-
 /// The participants' values from the database, a row's values at a time (never all of
 /// them as strings at once).
 fn each_source_from_db(
@@ -269,86 +264,114 @@ fn unguard(s: &str) -> &str {
 
 const SOURCE_ENTRIES: [&str; 2] = ["participants.csv", "participant_history.csv"];
 
-/// The participants' values, read back from the return package's CSV files.
-pub fn sources_from_package(kept: &[(String, Vec<u8>)]) -> Result<BTreeSet<Source>> {
-    let mut out = BTreeSet::new();
-    each_package_row(kept, |row| out.append(row))?;
-    Ok(out)
+/// The participants' values as one multiset fingerprint: how many, and the sum (per
+/// 64-bit lane, wrapping) of each value's SHA-256 over its participant, kind and text.
+/// The values read back from the package are compared with the database's by this, in
+/// any order and without holding either side, at any number of participants.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Digest {
+    values: u64,
+    sum: [u64; 4],
 }
 
-/// A value's fingerprint: the first 128 bits of the SHA-256 of its participant, kind
-/// and text. The values read back from the package are compared with the database's
-/// by these (sorted, each once), so neither side is held as strings at 10⁵ participants.
-fn fingerprint(s: &Source) -> u128 {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(s.participant.as_bytes());
-    h.update([0, s.kind as u8, 0]);
-    h.update(s.text.as_bytes());
-    let d = h.finalize();
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    u128::from_le_bytes(b)
+impl Digest {
+    fn add(&mut self, s: &Source) {
+        use sha2::{Digest as _, Sha256};
+        let mut h = Sha256::new();
+        h.update(s.participant.as_bytes());
+        h.update([0, s.kind as u8, 0]);
+        h.update(s.text.as_bytes());
+        let d = h.finalize();
+        for (lane, b) in self.sum.iter_mut().zip(d.chunks_exact(8)) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(b);
+            *lane = lane.wrapping_add(u64::from_le_bytes(w));
+        }
+        self.values += 1;
+    }
 }
 
-/// The fingerprints of the values read back from the package, row by row.
-fn fingerprints_from_package(kept: &[(String, Vec<u8>)]) -> Result<Vec<u128>> {
-    let mut v = Vec::new();
-    each_package_row(kept, |row| v.extend(row.iter().map(fingerprint)))?;
-    v.sort_unstable();
-    v.dedup();
-    Ok(v)
-}
-
-/// The values of each row of the package's participant files, one row at a time (the
-/// CSV is read as a stream, not parsed whole).
+/// The values of each row of the package's participant files whose participant `keep`
+/// accepts, one row at a time: each entry is streamed out of the zip (decrypted,
+/// hashed against the manifest's `files`) through the CSV reader, never held.
 fn each_package_row(
-    kept: &[(String, Vec<u8>)],
+    pkg: &Path,
+    password: Option<&str>,
+    files: &[package::ManifestFile],
+    keep: impl Fn(&str) -> bool,
     mut each: impl FnMut(&mut BTreeSet<Source>),
 ) -> Result<()> {
     let mut out = BTreeSet::new();
-    for (name, bytes) in kept {
-        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let mut r = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(false)
-            .from_reader(body);
-        let headers: Vec<String> = r.headers()?.iter().map(str::to_string).collect();
-        let col = |k: &str| headers.iter().position(|h| h == k);
-        let mut rec = csv::StringRecord::new();
-        while r.read_record(&mut rec)? {
-            let cell = |k: &str| -> Option<String> {
-                col(k)
-                    .and_then(|i| rec.get(i))
-                    .map(|s| unguard(s).to_string())
-                    .filter(|s| !s.is_empty())
-            };
-            if name == "participants.csv" {
-                let Some(id) = cell("id") else { continue };
-                scan::sources_of(
-                    &id,
-                    cell("name").as_deref(),
-                    cell("name_kana").as_deref(),
-                    cell("phone").as_deref(),
-                    cell("email").as_deref(),
-                    &mut out,
-                );
-                scan::places_of(
-                    &id,
-                    cell("postal_code").as_deref(),
-                    cell("address").as_deref(),
-                    cell("address2").as_deref(),
-                    cell("birth_date").as_deref(),
-                    &mut out,
-                );
-            } else if let (Some(id), Some(old)) = (cell("participant_id"), cell("old_json")) {
-                history_sources(&id, &old, &mut out);
+    for name in SOURCE_ENTRIES {
+        let Some(f) = files.iter().find(|f| f.name == name) else {
+            continue;
+        };
+        package::stream_csv_entry(pkg, password, name, &f.sha256, |body| {
+            let mut r = csv::ReaderBuilder::new()
+                .has_headers(true)
+                .flexible(false)
+                .from_reader(body);
+            let headers: Vec<String> = r.headers()?.iter().map(str::to_string).collect();
+            let col = |k: &str| headers.iter().position(|h| h == k);
+            let mut rec = csv::StringRecord::new();
+            while r.read_record(&mut rec)? {
+                let cell = |k: &str| -> Option<String> {
+                    col(k)
+                        .and_then(|i| rec.get(i))
+                        .map(|s| unguard(s).to_string())
+                        .filter(|s| !s.is_empty())
+                };
+                if name == "participants.csv" {
+                    let Some(id) = cell("id") else { continue };
+                    if !keep(&id) {
+                        continue;
+                    }
+                    scan::sources_of(
+                        &id,
+                        cell("name").as_deref(),
+                        cell("name_kana").as_deref(),
+                        cell("phone").as_deref(),
+                        cell("email").as_deref(),
+                        &mut out,
+                    );
+                    scan::places_of(
+                        &id,
+                        cell("postal_code").as_deref(),
+                        cell("address").as_deref(),
+                        cell("address2").as_deref(),
+                        cell("birth_date").as_deref(),
+                        &mut out,
+                    );
+                } else if let (Some(id), Some(old)) = (cell("participant_id"), cell("old_json")) {
+                    if !keep(&id) {
+                        continue;
+                    }
+                    history_sources(&id, &old, &mut out);
+                }
+                each(&mut out);
+                out.clear();
             }
-            each(&mut out);
-            out.clear();
-        }
+            Ok(())
+        })?;
     }
     Ok(())
+}
+
+/// The fingerprint of the values read back from the package.
+fn digest_of_package(
+    pkg: &Path,
+    password: Option<&str>,
+    files: &[package::ManifestFile],
+) -> Result<Digest> {
+    let mut d = Digest::default();
+    each_package_row(
+        pkg,
+        password,
+        files,
+        |_| true,
+        |row| row.iter().for_each(|s| d.add(s)),
+    )?;
+    Ok(d)
 }
 
 /// What builds the needles: the program's handlers' names, and what the program file
@@ -360,11 +383,59 @@ fn needles_builder(program: &Program, program_toml: &str) -> scan::NeedlesBuilde
     b
 }
 
-fn summary_of(needles: &Needles) -> state::ScanSummary {
+/// The remnant scan's needles, batch by batch, from the return package: the
+/// municipality's copy, on disk before anything is erased and checked to give back
+/// exactly the database's values (and read again the same way when a close-out
+/// resumes). The participants are split into batches of
+/// [`scan::PARTICIPANTS_PER_BATCH`] by their numbers; each batch's needles are built
+/// from the package's rows of its participants when the scan comes to it.
+fn search_of(st: &State, password: Option<&str>) -> Result<Search<'static>> {
+    let pkg = st
+        .package
+        .clone()
+        .context("internal: no package in the close-out state")?;
+    let program = Program::load_stored(&st.program_toml, "close-out state")?;
+    let toml = st.program_toml.clone();
+    let password = password.filter(|_| st.encrypted).map(str::to_string);
+    let participants = pkg
+        .manifest
+        .files
+        .iter()
+        .find(|f| f.name == SOURCE_ENTRIES[0])
+        .and_then(|f| f.records)
+        .unwrap_or(0);
+    Search::new(
+        participants,
+        per_batch(),
+        move || needles_builder(&program, &toml),
+        move |keep, each| {
+            each_package_row(
+                Path::new(&pkg.path),
+                password.as_deref(),
+                &pkg.manifest.files,
+                keep,
+                |row| row.iter().for_each(&mut *each),
+            )
+        },
+    )
+}
+
+/// Participants per batch of the remnant scan ([`scan::PARTICIPANTS_PER_BATCH`]; the
+/// tests set a small one with `STEPCARD_TEST_SCAN_BATCH` to run several batches on
+/// a few participants).
+fn per_batch() -> u64 {
+    std::env::var("STEPCARD_TEST_SCAN_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &u64| n > 0)
+        .unwrap_or(scan::PARTICIPANTS_PER_BATCH)
+}
+
+fn summary_of(counts: &scan::Counts) -> state::ScanSummary {
     state::ScanSummary {
-        values: needles.values,
-        patterns: needles.pattern_count() as u64,
-        values_by_kind: needles
+        values: counts.values,
+        patterns: counts.patterns,
+        values_by_kind: counts
             .values_by_kind
             .iter()
             .map(|(k, n)| state::KindCount {
@@ -372,8 +443,8 @@ fn summary_of(needles: &Needles) -> state::ScanSummary {
                 values: *n,
             })
             .collect(),
-        skipped_short: needles.skipped_short,
-        skipped_handler_names: needles.skipped_handler_names,
+        skipped_short: counts.skipped_short,
+        skipped_handler_names: counts.skipped_handler_names,
         encodings: scan::Enc::ALL
             .iter()
             .map(|e| e.name().to_string())
@@ -407,10 +478,8 @@ fn start(opts: &Options, open: impl FnOnce() -> Result<Opened>) -> Result<Outcom
 
 struct Prepared {
     return_dir: PathBuf,
-    /// What the remnant scan looks for, built from the database's values.
-    needles: Needles,
-    /// The database's values as fingerprints, to check the package gives them back.
-    prints: Vec<u128>,
+    /// The database's values as one fingerprint, to check the package gives them back.
+    digest: Digest,
 }
 
 /// Everything that can refuse before anything is written.
@@ -436,25 +505,10 @@ fn prepare(ctx: &mut Opened, opts: &Options) -> Result<Prepared> {
              (audit chain broken at entry {seq}; close-out stopped before anything was written)"
         );
     }
-    // The values as strings only a row at a time, as the needles and fingerprints are made.
-    let toml = crate::db::meta_get(&ctx.conn, "program_toml")?.unwrap_or_default();
-    let mut builder = needles_builder(&ctx.program, &toml);
-    let mut prints = Vec::new();
-    each_source_from_db(&ctx.conn, |row| {
-        for s in row.iter() {
-            builder.add(s);
-            prints.push(fingerprint(s));
-        }
-    })?;
-    let needles = builder.finish();
-    prints.sort_unstable();
-    prints.dedup();
-    prints.shrink_to_fit();
-    Ok(Prepared {
-        return_dir,
-        needles,
-        prints,
-    })
+    // The values as strings only a row at a time, as the fingerprint is made.
+    let mut digest = Digest::default();
+    each_source_from_db(&ctx.conn, |row| row.iter().for_each(|s| digest.add(s)))?;
+    Ok(Prepared { return_dir, digest })
 }
 
 fn prepare_return_dir(dir: &Path, db: &Path) -> Result<PathBuf> {
@@ -486,11 +540,7 @@ fn prepare_return_dir(dir: &Path, db: &Path) -> Result<PathBuf> {
 }
 
 fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result<Outcome> {
-    let Prepared {
-        return_dir,
-        needles,
-        prints,
-    } = prepared;
+    let Prepared { return_dir, digest } = prepared;
     let program = ProgramSummary::of(&ctx.program);
     let (pkg_name, _, _) = file_names(&program.contract_no);
     let pkg_path = return_dir.join(&pkg_name);
@@ -581,22 +631,21 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
             &manifest,
             &rec.sha256,
             &counts,
-            &SOURCE_ENTRIES,
+            &[],
         )?;
-        let from_pkg = fingerprints_from_package(&read.kept)?;
         drop(read);
-        if from_pkg != prints {
+        let from_pkg = digest_of_package(&pkg_path, opts.password.as_deref(), &manifest.files)?;
+        if from_pkg != digest {
             bail!(
                 "{}: 返還データから読み直した参加者の情報がデータベースと一致しません（データベース {} 件、返還データ {} 件）。\
                  何も消去していません (the package does not give back the participants' values; nothing was erased)",
                 pkg_path.display(),
-                prints.len(),
-                from_pkg.len()
+                digest.values,
+                from_pkg.values
             );
         }
         Ok((rec, manifest))
     })();
-    drop(prints);
     let (rec, manifest) = match built {
         Ok(b) => b,
         Err(e) => {
@@ -634,7 +683,8 @@ fn package_and_go(mut ctx: Opened, opts: &Options, prepared: Prepared) -> Result
         st.package.as_ref().map(|p| p.manifest.files.len()).unwrap_or(0)
     ));
     fault("packaged");
-    carry_on(st, &needles, opts)
+    let search = search_of(&st, opts.password.as_deref())?;
+    carry_on(st, &search, opts)
 }
 
 fn say(opts: &Options, msg: impl AsRef<str>) {
@@ -684,7 +734,7 @@ fn resume(mut st: State, opts: &Options) -> Result<Outcome> {
     let read = package::read(
         &pkg_path,
         opts.password.as_deref().filter(|_| st.encrypted),
-        &SOURCE_ENTRIES,
+        &[],
     )?;
     let mut problems = package::differences(&pkg.manifest.files, &read);
     if read.sha256 != pkg.sha256 {
@@ -701,10 +751,8 @@ fn resume(mut st: State, opts: &Options) -> Result<Outcome> {
             problems.join("\n  ")
         );
     }
-    let mut builder = needles_builder(&program, &st.program_toml);
-    each_package_row(&read.kept, |row| row.iter().for_each(|s| builder.add(s)))?;
     drop(read);
-    let needles = builder.finish();
+    let search = search_of(&st, opts.password.as_deref())?;
     st.erase_exports |= opts.erase_exports;
     st.erase_inputs |= opts.erase_inputs;
     st.runs.push(RunInfo {
@@ -716,10 +764,10 @@ fn resume(mut st: State, opts: &Options) -> Result<Outcome> {
         "途中の契約終了の手続きを続けます（{}）。検索する値は返還データから読み直しました (resuming the close-out)",
         st.step.as_ja()
     ));
-    carry_on(st, &needles, opts)
+    carry_on(st, &search, opts)
 }
 
-fn carry_on(mut st: State, needles: &Needles, opts: &Options) -> Result<Outcome> {
+fn carry_on(mut st: State, search: &Search, opts: &Options) -> Result<Outcome> {
     let db = opts.db.clone();
     let pkg = st
         .package
@@ -777,7 +825,7 @@ fn carry_on(mut st: State, needles: &Needles, opts: &Options) -> Result<Outcome>
         erase::destroy_keys(&db, &mut st.keys)?;
         state::save(&db, &st)?;
         fault("keys-destroyed");
-        let check = erase::erase_database(&db, needles, &mut st.db_files)?;
+        let check = erase::erase_database(&db, search, &mut st.db_files)?;
         erase::erase_exports(&mut st.exports, st.erase_exports, &protect)?;
         erase::erase_exports(&mut st.inputs, st.erase_inputs, &protect)?;
         st.db_check = Some(check);
@@ -840,8 +888,9 @@ fn carry_on(mut st: State, needles: &Needles, opts: &Options) -> Result<Outcome>
                 unsettled.join("\n  ")
             );
         }
-        let report = remnant_scan(&db, &st, needles, &return_dir);
-        let mut summary = summary_of(needles);
+        let (report, counts) = remnant_scan(&db, &st, search, &return_dir)?;
+        let mut summary = summary_of(&counts);
+        summary.batches = search.batches() as u64;
         summary.at = now();
         summary.places = report.places.clone();
         summary.excluded = report.excluded.clone();
@@ -889,7 +938,7 @@ fn carry_on(mut st: State, needles: &Needles, opts: &Options) -> Result<Outcome>
             opts,
             format!(
                 "消去後の検査: {} 件の値を {} ファイルで検索し、検出 0 件 (remnant scan: 0 hits)",
-                needles.values,
+                counts.values,
                 report.files + report.zip_entries
             ),
         );
@@ -897,7 +946,7 @@ fn carry_on(mut st: State, needles: &Needles, opts: &Options) -> Result<Outcome>
     }
 
     if st.step == Step::Verified {
-        finish(opts, &mut st, needles, &return_dir, &rec_name, &cert_name)?;
+        finish(opts, &mut st, search, &return_dir, &rec_name, &cert_name)?;
     }
 
     Ok(Outcome {
@@ -918,10 +967,13 @@ fn carry_on(mut st: State, needles: &Needles, opts: &Options) -> Result<Outcome>
 
 /// Scan the database's folder (with subfolders) and each export's folder, leaving out
 /// the return folder: the package there is the returned data, not a remnant.
-fn remnant_scan(db: &Path, st: &State, needles: &Needles, return_dir: &Path) -> scan::Report {
+fn remnant_scan(
+    db: &Path,
+    st: &State,
+    search: &Search,
+    return_dir: &Path,
+) -> Result<(scan::Report, scan::Counts)> {
     let home = db_dir(db);
-    let mut scanner = scan::Scanner::new(needles, &[return_dir.to_path_buf()]);
-    scanner.folder(&home, true);
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
     for e in &st.exports {
         if let Some(parent) = Path::new(&e.path).parent() {
@@ -933,10 +985,12 @@ fn remnant_scan(db: &Path, st: &State, needles: &Needles, return_dir: &Path) -> 
             }
         }
     }
-    for d in dirs {
-        scanner.folder(&d, false);
-    }
-    scanner.report
+    search.scan(&[return_dir.to_path_buf()], |scanner| {
+        scanner.folder(&home, true);
+        for d in &dirs {
+            scanner.folder(d, false);
+        }
+    })
 }
 
 /// Write the record and the certificate, check neither holds a participant's value,
@@ -944,7 +998,7 @@ fn remnant_scan(db: &Path, st: &State, needles: &Needles, return_dir: &Path) -> 
 fn finish(
     opts: &Options,
     st: &mut State,
-    needles: &Needles,
+    search: &Search,
     return_dir: &Path,
     rec_name: &str,
     cert_name: &str,
@@ -966,12 +1020,13 @@ fn finish(
     crate::output::certificate::write_pdf(&cert_pdf, &record, rec_name, &rec_file.sha256)?;
     erase::sync_dir(&cert_path);
     // Neither may hold a participant's value (a file name chosen after a person, say).
-    let mut scanner = scan::Scanner::new(needles, &[]);
-    scanner.file(&rec_path);
-    scanner.file(&cert_path);
-    scanner.file(&cert_pdf);
-    if !scanner.report.hits.is_empty() || !scanner.report.unreadable.is_empty() {
-        let lines = scan::describe(&scanner.report);
+    let report = search.check(&[], |scanner| {
+        scanner.file(&rec_path);
+        scanner.file(&cert_path);
+        scanner.file(&cert_pdf);
+    })?;
+    if !report.hits.is_empty() || !report.unreadable.is_empty() {
+        let lines = scan::describe(&report);
         let _ = erase::overwrite_and_remove(&rec_path);
         let _ = erase::overwrite_and_remove(&cert_path);
         let _ = erase::overwrite_and_remove(&cert_pdf);

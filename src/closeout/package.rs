@@ -660,6 +660,65 @@ pub fn read(path: &Path, password: Option<&str>, keep: &[&str]) -> Result<Packag
     })
 }
 
+/// Stream one CSV entry of a package to `f` (decrypted with the password, its BOM
+/// skipped), never holding it: the entry is hashed on the way (what `f` leaves unread
+/// too) and must be what the manifest says, `sha256`, or the read is refused.
+pub fn stream_csv_entry(
+    path: &Path,
+    password: Option<&str>,
+    name: &str,
+    sha256: &str,
+    f: impl FnOnce(&mut dyn Read) -> Result<()>,
+) -> Result<()> {
+    let file = std::fs::File::open(path).with_context(|| {
+        format!(
+            "{}: 返還データを開けません (cannot open the package)",
+            path.display()
+        )
+    })?;
+    let mut ar =
+        zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| zip_error(path, e))?;
+    let i = ar.index_for_name(name).with_context(|| {
+        format!(
+            "{}: 返還データに {name} がありません (the entry is missing from the package)",
+            path.display()
+        )
+    })?;
+    let encrypted = ar
+        .by_index_raw(i)
+        .map_err(|e| zip_error(path, e))?
+        .encrypted();
+    let e =
+        open_entry(&mut ar, i, password.filter(|_| encrypted)).map_err(|e| zip_error(path, e))?;
+    let mut h = Hashing::new(e);
+    let res = {
+        let mut r = std::io::BufReader::with_capacity(1 << 16, &mut h);
+        {
+            use std::io::BufRead;
+            let head = r.fill_buf()?;
+            if head.starts_with(b"\xEF\xBB\xBF") {
+                r.consume(3);
+            }
+        }
+        let res = f(&mut r);
+        res.and_then(|()| Ok(std::io::copy(&mut r, &mut std::io::sink()).map(|_| ())?))
+    };
+    let (_, sha, _) = h.finish();
+    if sha != sha256 {
+        bail!(
+            "{}: 返還データの {name} が作成時と違います（SHA-256 {sha}、作成時 {sha256}）。返還データを作成時のものに戻してから、\
+             もう一度実行してください (the entry differs from the package as written)",
+            path.display()
+        );
+    }
+    res.with_context(|| {
+        format!(
+            "{}: 返還データの {name} を読めません (cannot read this entry)",
+            path.display()
+        )
+    })
+}
+
 /// Every way the package read back differs from the files listed (a record's list, or
 /// the manifest as built): missing, extra, different hash, size or record count. Empty
 /// when they agree. Messages in Japanese with an English gloss, naming the entry.

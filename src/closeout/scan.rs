@@ -289,12 +289,64 @@ fn variants(kind: Kind, text: &str) -> Vec<String> {
     v
 }
 
+thread_local! {
+    /// Each BMP character's CP932 bytes as `encoding_rs` writes them, looked up once per
+    /// character: its Shift_JIS encoder searches a table for every kanji, which was a
+    /// fifth of a close-out's time with every spelling encoded at each batch. 0: not
+    /// looked up yet; `u32::MAX`: not writable; else the length (high half) and bytes.
+    static CP932_OF: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `text` in CP932 appended to `out`, byte for byte as `encoding_rs::SHIFT_JIS` writes
+/// it (the encoding has no state, so character by character is the same); false when
+/// a character cannot be written.
+fn cp932_into(text: &str, out: &mut Vec<u8>) -> bool {
+    CP932_OF.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.is_empty() {
+            t.resize(1 << 16, 0);
+        }
+        for c in text.chars() {
+            if c.is_ascii() {
+                out.push(c as u8);
+                continue;
+            }
+            let Some(e) = t.get_mut(c as usize) else {
+                return false;
+            };
+            if *e == 0 {
+                let mut buf = [0u8; 4];
+                let (b, _, bad) = encoding_rs::SHIFT_JIS.encode(c.encode_utf8(&mut buf));
+                *e = match (bad, &b[..]) {
+                    (false, [x]) => 1 << 16 | u32::from(*x),
+                    (false, [x, y]) => 2 << 16 | u32::from(*x) << 8 | u32::from(*y),
+                    _ => u32::MAX,
+                };
+            }
+            match *e >> 16 {
+                1 => out.push(*e as u8),
+                2 => out.extend_from_slice(&(*e as u16).to_be_bytes()),
+                _ => return false,
+            }
+        }
+        true
+    })
+}
+
+/// Room for `more` items at the end of `v`, growing it by a quarter rather than
+/// doubling, so a batch's arrays hold at most a quarter more than they use.
+fn room<T>(v: &mut Vec<T>, more: usize) {
+    if v.len() + more > v.capacity() {
+        v.reserve_exact((v.capacity() / 4).max(more).max(1 << 10));
+    }
+}
+
 fn encode(text: &str, enc: Enc) -> Option<Vec<u8>> {
     match enc {
         Enc::Utf8 => Some(text.as_bytes().to_vec()),
         Enc::Cp932 => {
-            let (b, _, bad) = encoding_rs::SHIFT_JIS.encode(text);
-            (!bad).then(|| b.into_owned())
+            let mut b = Vec::with_capacity(text.len());
+            cp932_into(text, &mut b).then_some(b)
         }
         Enc::Utf16Le => Some(text.encode_utf16().flat_map(u16::to_le_bytes).collect()),
         Enc::Utf16Be => Some(text.encode_utf16().flat_map(u16::to_be_bytes).collect()),
@@ -429,8 +481,9 @@ pub struct NeedlesBuilder {
     n: Needles,
     handlers: BTreeSet<String>,
     index_of: HashMap<String, u32>,
-    short: BTreeSet<(Kind, String)>,
-    same: BTreeSet<String>,
+    /// (participant, kind, value): counted per participant, as the values are.
+    short: BTreeSet<(String, Kind, String)>,
+    same: BTreeSet<(String, String)>,
     program: String,
 }
 
@@ -469,12 +522,13 @@ impl NeedlesBuilder {
     /// One value (the same value given twice counts once).
     pub fn add(&mut self, s: &Source) {
         if s.kind == Kind::Name && self.handlers.contains(&squash(&s.text)) {
-            self.same.insert(s.text.clone());
+            self.same.insert((s.participant.clone(), s.text.clone()));
             return;
         }
         let vs = variants(s.kind, &s.text);
         if vs.is_empty() {
-            self.short.insert((s.kind, s.text.clone()));
+            self.short
+                .insert((s.participant.clone(), s.kind, s.text.clone()));
             return;
         }
         let n = &mut self.n;
@@ -497,11 +551,25 @@ impl NeedlesBuilder {
             } else if encode(v, Enc::Cp932).is_some_and(|b| b.len() >= MIN_VALUE_BYTES) {
                 meta |= CP932;
             }
+            room(&mut n.arena, v.len());
+            room(&mut n.starts, 1);
+            room(&mut n.meta, 1);
+            room(&mut n.owner, 1);
             n.starts.push(offset(n.arena.len()));
             n.arena.extend_from_slice(v.as_bytes());
             n.meta.push(meta);
             n.owner.push(who);
         }
+    }
+
+    /// The participants given so far.
+    pub fn participant_count(&self) -> usize {
+        self.n.ids.len()
+    }
+
+    /// Whether a participant's values have been given.
+    pub fn holds(&self, participant: &str) -> bool {
+        self.index_of.contains_key(participant)
     }
 
     pub fn finish(self) -> Needles {
@@ -531,6 +599,8 @@ impl NeedlesBuilder {
                 })
             });
         }
+        // Values are counted per participant (a value two participants share counts for
+        // each), so the count does not depend on how the participants are batched.
         let mut by_kind = [0u64; 7];
         let mut owners: Vec<u32> = Vec::new();
         n.runs.push(0);
@@ -539,22 +609,22 @@ impl NeedlesBuilder {
             let first = perm[i] as usize;
             let mut j = i;
             owners.clear();
-            let mut kinds = 0u8;
+            // In the sort, one participant's spellings of these bytes are together, by kind.
+            let mut counted: Option<(u32, u8)> = None;
             while j < perm.len() && n.utf8(perm[j]) == n.utf8(first as u32) {
                 let s = perm[j] as usize;
-                if !owners.contains(&n.owner[s]) {
+                if owners.last() != Some(&n.owner[s]) {
                     owners.push(n.owner[s]);
                 }
-                if n.meta[s] & TEXT != 0 {
-                    kinds |= 1 << (n.meta[s] & 7);
+                let who_kind = (n.owner[s], n.meta[s] & 7);
+                if n.meta[s] & TEXT != 0 && counted != Some(who_kind) {
+                    by_kind[usize::from(who_kind.1)] += 1;
+                    counted = Some(who_kind);
                 }
                 if j > i {
                     n.meta[s] |= MERGED;
                 }
                 j += 1;
-            }
-            for (k, c) in by_kind.iter_mut().enumerate() {
-                *c += u64::from(kinds >> k & 1);
             }
             if owners.len() > 1 {
                 n.owner[first] = SHARED | (n.runs.len() as u32 - 1);
@@ -776,6 +846,30 @@ impl Needles {
         self.order.is_empty()
     }
 
+    /// The participants whose values these needles hold.
+    pub fn participant_count(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The bytes these needles hold on the heap (what a batch costs in memory).
+    pub fn heap_bytes(&self) -> usize {
+        self.arena.capacity()
+            + 4 * (self.starts.capacity()
+                + self.owner.capacity()
+                + self.runs.capacity()
+                + self.shared.capacity()
+                + self.order.capacity()
+                + self.by_pair.capacity())
+            + self.meta.capacity()
+            + 2 * self.third.capacity()
+            + 3 * 8 * (1 << 10)
+            + self
+                .ids
+                .iter()
+                .map(|i| i.capacity() + std::mem::size_of::<String>())
+                .sum::<usize>()
+    }
+
     /// The live spellings whose UTF-8 bytes start with `key`'s first four bytes.
     fn candidates(&self, key: &[u8]) -> &[u32] {
         let pair = usize::from(u16::from_be_bytes([key[0], key[1]]));
@@ -926,6 +1020,8 @@ pub struct Hit {
     pub kind: Kind,
     pub enc: Enc,
     pub participants: Vec<String>,
+    /// The place's number in the order the scan came to it (to merge batches' hits).
+    pub seq: u64,
 }
 
 /// What a scan covered and found.
@@ -955,6 +1051,8 @@ pub struct Scanner<'a> {
     pub exclude: Vec<PathBuf>,
     pub report: Report,
     seen: BTreeSet<PathBuf>,
+    /// Places searched so far.
+    places: u64,
 }
 
 fn canon(p: &Path) -> PathBuf {
@@ -973,6 +1071,7 @@ impl<'a> Scanner<'a> {
             },
             exclude,
             seen: BTreeSet::new(),
+            places: 0,
         }
     }
 
@@ -1133,6 +1232,8 @@ impl<'a> Scanner<'a> {
     }
 
     fn push_hits(&mut self, place: &str, raw: Vec<(u64, u32)>) {
+        let seq = self.places;
+        self.places += 1;
         for (offset, i) in raw.into_iter().take(MAX_HITS_PER_FILE) {
             let p = &self.needles.pattern(i);
             self.report.hits.push(Hit {
@@ -1141,6 +1242,7 @@ impl<'a> Scanner<'a> {
                 kind: p.kind,
                 enc: p.enc,
                 participants: self.needles.participants(p),
+                seq,
             });
         }
     }
@@ -1277,6 +1379,234 @@ pub fn describe(report: &Report) -> Vec<String> {
         out.push(format!(
             "{place}: 読めないため確認できません: {why} (unreadable, not proven clean)"
         ));
+    }
+    out
+}
+
+/// What a search covered in values, summed over its batches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Values searched for, counted per participant (a value two participants share
+    /// counts for each), by kind and in all.
+    pub values: u64,
+    pub values_by_kind: Vec<(Kind, u64)>,
+    /// Byte patterns searched (a spelling in an encoding), over all batches.
+    pub patterns: u64,
+    pub skipped_short: u64,
+    pub skipped_handler_names: u64,
+}
+
+impl Counts {
+    fn add(&mut self, n: &Needles) {
+        self.values += n.values;
+        for &(k, c) in &n.values_by_kind {
+            match self.values_by_kind.iter_mut().find(|(x, _)| *x == k) {
+                Some((_, t)) => *t += c,
+                None => self.values_by_kind.push((k, c)),
+            }
+        }
+        self.values_by_kind.sort();
+        self.patterns += n.pattern_count() as u64;
+        self.skipped_short += n.skipped_short;
+        self.skipped_handler_names += n.skipped_handler_names;
+    }
+}
+
+/// Participants per batch of the remnant scan: one batch's spellings (about 1 KB a
+/// participant) stay within a few tens of MiB however many participants there are.
+pub const PARTICIPANTS_PER_BATCH: u64 = 20_000;
+
+/// How many batches a search of `participants` participants takes, `per_batch` each.
+pub fn batch_count(participants: u64, per_batch: u64) -> usize {
+    usize::try_from(participants.div_ceil(per_batch.max(1)).max(1)).unwrap_or(usize::MAX)
+}
+
+/// The batch (of `batches`) whose needles hold a participant's values: by a hash of the
+/// number, so a participant's values are all in one batch, whatever row gives them.
+pub fn batch_of(participant: &str, batches: usize) -> usize {
+    if batches <= 1 {
+        return 0;
+    }
+    // FNV-1a, then a finalizer so that consecutive numbers spread evenly.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in participant.trim().as_bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    (h % batches as u64) as usize
+}
+
+/// Hands every value of the participants `keep` accepts to `each`, a row at a time.
+type EachValue<'a> = Box<dyn Fn(&dyn Fn(&str) -> bool, &mut dyn FnMut(&Source)) -> Result<()> + 'a>;
+type NewBuilder<'a> = Box<dyn Fn() -> NeedlesBuilder + 'a>;
+
+/// The remnant scan's needles in batches of participants: each batch's needles are
+/// built in turn (from the values, a row at a time), every place is scanned with them,
+/// and they are dropped before the next batch is built, so memory is bounded by the
+/// batch, not the program. A single batch is built once and kept.
+pub struct Search<'a> {
+    batches: usize,
+    per_batch: u64,
+    builder: NewBuilder<'a>,
+    values: EachValue<'a>,
+    one: Option<Needles>,
+}
+
+/// A batch's report folded into the reports before it: its hits added (merged at the
+/// end), a place it could not read added once.
+fn absorb(merged: &mut Option<Report>, r: Report) {
+    match merged {
+        None => *merged = Some(r),
+        Some(m) => {
+            m.hits.extend(r.hits);
+            for u in r.unreadable {
+                if !m.unreadable.contains(&u) {
+                    m.unreadable.push(u);
+                }
+            }
+        }
+    }
+}
+
+fn merged(report: Option<Report>) -> Report {
+    let mut report = report.unwrap_or_default();
+    report.hits = merge_hits(std::mem::take(&mut report.hits));
+    report
+}
+
+impl<'a> Search<'a> {
+    /// A search for `participants` participants, `per_batch` a batch: `builder` makes
+    /// an empty builder (handlers, program text), `values(keep, each)` hands `each`
+    /// every value of the participants `keep` accepts.
+    pub fn new(
+        participants: u64,
+        per_batch: u64,
+        builder: impl Fn() -> NeedlesBuilder + 'a,
+        values: impl Fn(&dyn Fn(&str) -> bool, &mut dyn FnMut(&Source)) -> Result<()> + 'a,
+    ) -> Result<Search<'a>> {
+        let mut s = Search {
+            batches: batch_count(participants, per_batch),
+            per_batch: per_batch.max(1),
+            builder: Box::new(builder),
+            values: Box::new(values),
+            one: None,
+        };
+        if s.batches == 1 {
+            s.one = Some(s.make(0)?);
+        }
+        Ok(s)
+    }
+
+    /// A search with needles already built (one batch).
+    pub fn of(needles: Needles) -> Search<'static> {
+        Search {
+            batches: 1,
+            per_batch: u64::MAX,
+            builder: Box::new(|| NeedlesBuilder::new(&[])),
+            values: Box::new(|_, _| Ok(())),
+            one: Some(needles),
+        }
+    }
+
+    pub fn batches(&self) -> usize {
+        self.batches
+    }
+
+    /// Batch `k`'s needles: its participants' values, by a hash of their numbers.
+    fn make(&self, k: usize) -> Result<Needles> {
+        let mut b = (self.builder)();
+        let batches = self.batches;
+        (self.values)(&|id| batch_of(id, batches) == k, &mut |s| b.add(s))?;
+        Ok(b.finish())
+    }
+
+    /// Run `walk` (which scans files and folders) once per batch, each time with a
+    /// fresh [`Scanner`] on that batch's needles; the reports merged (a place found by
+    /// several batches once, with every participant found there) and the counts summed
+    /// (a participant's values all in one batch, so the counts are those of one).
+    pub fn scan(
+        &self,
+        exclude: &[PathBuf],
+        mut walk: impl FnMut(&mut Scanner),
+    ) -> Result<(Report, Counts)> {
+        let mut report = None;
+        let mut counts = Counts::default();
+        for k in 0..self.batches {
+            let built;
+            let needles = match &self.one {
+                Some(n) => n,
+                None => {
+                    built = self.make(k)?;
+                    &built
+                }
+            };
+            counts.add(needles);
+            let mut scanner = Scanner::new(needles, exclude);
+            walk(&mut scanner);
+            absorb(&mut report, scanner.report);
+        }
+        Ok((merged(report), counts))
+    }
+
+    /// As [`Search::scan`] for a few small files whose counts are not wanted: the
+    /// values are read once, and the files scanned each time a batch's worth of
+    /// participants (in the order read) has been gathered, instead of reading every
+    /// value once per batch.
+    pub fn check(&self, exclude: &[PathBuf], mut walk: impl FnMut(&mut Scanner)) -> Result<Report> {
+        if let Some(n) = &self.one {
+            let mut scanner = Scanner::new(n, exclude);
+            walk(&mut scanner);
+            return Ok(merged(Some(scanner.report)));
+        }
+        let mut report = None;
+        let mut flush = |b: NeedlesBuilder, report: &mut Option<Report>| {
+            let n = b.finish();
+            let mut scanner = Scanner::new(&n, exclude);
+            walk(&mut scanner);
+            absorb(report, scanner.report);
+        };
+        let mut b = (self.builder)();
+        (self.values)(&|_| true, &mut |s| {
+            // A participant's values stay together (a row's are handed on together).
+            if b.participant_count() as u64 >= self.per_batch && !b.holds(&s.participant) {
+                flush(std::mem::replace(&mut b, (self.builder)()), &mut report);
+            }
+            b.add(s);
+        })?;
+        flush(b, &mut report);
+        Ok(merged(report))
+    }
+}
+
+/// Hits of several batches as one scan would give them: by place (in the order the
+/// scan came to it) and offset, one hit per place, offset, encoding and kind with
+/// every participant found there, at most [`MAX_HITS_PER_FILE`] a place.
+fn merge_hits(mut hits: Vec<Hit>) -> Vec<Hit> {
+    hits.sort_by_key(|h| (h.seq, h.offset, h.enc, h.kind));
+    let mut out: Vec<Hit> = Vec::new();
+    let mut in_place = 0usize;
+    for h in hits {
+        if let Some(last) = out.last_mut() {
+            if (last.seq, last.offset, last.enc, last.kind) == (h.seq, h.offset, h.enc, h.kind) {
+                for p in h.participants {
+                    if !last.participants.contains(&p) {
+                        last.participants.push(p);
+                    }
+                }
+                last.participants.sort();
+                continue;
+            }
+            if last.seq != h.seq {
+                in_place = 0;
+            }
+        }
+        if in_place < MAX_HITS_PER_FILE {
+            in_place += 1;
+            out.push(h);
+        }
     }
     out
 }
@@ -1463,6 +1793,216 @@ mod tests {
         assert!(n.pattern_count() < all.pattern_count());
         for still in ["東京都新宿区西新宿1丁目2番3号", "0312345678", "A012780"] {
             assert!(hits_in_bytes(&n, still.as_bytes()).unwrap() > 0, "{still}");
+        }
+    }
+
+    /// Participants `P0000`… with a name, kana, phone, address and birth date each;
+    /// `P0003` and `P0031` share a name (in different batches below).
+    fn many(n: usize) -> BTreeSet<Source> {
+        let mut s = BTreeSet::new();
+        for i in 0..n {
+            let id = format!("P{i:04}");
+            let name = if i == 31 {
+                "試験 三郎".to_string()
+            } else {
+                format!(
+                    "試験 {}郎",
+                    ["一", "二", "三", "四", "五", "六", "七", "八"][i % 8].repeat(1 + i / 8)
+                )
+            };
+            sources_of(
+                &id,
+                Some(&name),
+                Some(&format!(
+                    "シケン タロウ{}{}",
+                    ["ア", "イ", "ウ", "エ", "オ"][i % 5],
+                    ["カ", "キ", "ク", "ケ", "コ", "サ", "シ", "ス"][i / 5]
+                )),
+                Some(&format!("03-5{i:03}-1234")),
+                None,
+                &mut s,
+            );
+            places_of(
+                &id,
+                Some("160-0022"),
+                Some(&format!(
+                    "東京都新宿区新宿{}丁目{}番{}号",
+                    1 + i % 7,
+                    1 + i,
+                    2 + i
+                )),
+                Some("ハイツ201"),
+                Some(&format!("19{:02}-0{}-1{}", 30 + i, 1 + i % 9, i % 10)),
+                &mut s,
+            );
+        }
+        s
+    }
+
+    fn search_of(sources: &BTreeSet<Source>, batches: u64) -> Search<'_> {
+        Search::new(
+            40,
+            40u64.div_ceil(batches),
+            || NeedlesBuilder::new(&["試験 一郎".to_string()]),
+            move |keep, each| {
+                for v in sources.iter().filter(|v| keep(&v.participant)) {
+                    each(v);
+                }
+                Ok(())
+            },
+        )
+        .unwrap()
+    }
+
+    /// The participants split into batches are found exactly as in one batch, in every
+    /// form and encoding, inside containers too: a shared name found in one place
+    /// names both participants, and the counts do not depend on the batching. Each
+    /// batch's needles hold only its share of the participants.
+    #[test]
+    fn batches_find_what_one_batch_finds() {
+        use std::io::Write;
+        let sources = many(40);
+        let dir = tempfile::tempdir().unwrap();
+        let w = |name: &str, bytes: Vec<u8>| std::fs::write(dir.path().join(name), bytes).unwrap();
+        let u16le = |t: &str| {
+            t.encode_utf16()
+                .flat_map(u16::to_le_bytes)
+                .collect::<Vec<u8>>()
+        };
+        let mut csv = String::from("番号,氏名,電話\n");
+        for i in [0, 5, 12, 27, 39] {
+            csv.push_str(&format!("P{i:04},x,03{i:03}\n"));
+        }
+        w("ids.csv", csv.into_bytes());
+        w(
+            "sjis.csv",
+            encode("氏名,試験　三郎\r\nｼｹﾝ ﾀﾛｳｳｷ,0350041234\r\n", Enc::Cp932).unwrap(),
+        );
+        w(
+            "memo.txt",
+            u16le("住所: 〒160-0022 東京都新宿区新宿3丁目10番11号 / 1931/2/11"),
+        );
+        w("clean.txt", "引継ぎメモ: 特になし".as_bytes().to_vec());
+        let mut zw = zip::ZipWriter::new(std::fs::File::create(dir.path().join("b.xlsx")).unwrap());
+        zw.start_file(
+            "xl/sharedStrings.xml",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        zw.write_all("<si><t>東京都新宿区新宿5-19-20</t></si><si><t>試験二郎</t></si>".as_bytes())
+            .unwrap();
+        zw.finish().unwrap();
+        type Found = Vec<(String, u64, Enc, Kind, Vec<String>)>;
+        let found_in = |r: &Report| -> Found {
+            r.hits
+                .iter()
+                .map(|h| {
+                    let place = Path::new(&h.place).file_name().unwrap().to_string_lossy();
+                    (
+                        place.into_owned(),
+                        h.offset,
+                        h.enc,
+                        h.kind,
+                        h.participants.clone(),
+                    )
+                })
+                .collect()
+        };
+        let run = |batches: usize| -> (Found, Counts, usize) {
+            let search = search_of(&sources, batches as u64);
+            assert_eq!(search.batches(), batches);
+            let (r, c) = search.scan(&[], |s| s.folder(dir.path(), true)).unwrap();
+            let found = found_in(&r);
+            // Read once, scanned per batch's worth as read: the same hits.
+            let checked = search.check(&[], |s| s.folder(dir.path(), true)).unwrap();
+            assert_eq!(found_in(&checked), found, "{batches} batches, read once");
+            // Beyond the fixed tables (the index by first two bytes, the filters).
+            let fixed = 4 * ((1 << 16) + 1) + 3 * 8 * (1 << 10);
+            let biggest = (0..batches)
+                .map(|k| {
+                    let n = search.make(k).unwrap();
+                    assert!(n.participant_count() <= 2 * 40 / batches, "{batches}");
+                    n.heap_bytes() - fixed
+                })
+                .max()
+                .unwrap();
+            assert_eq!(r.files, 5);
+            (found, c, biggest)
+        };
+        let (one, counts, whole) = run(1);
+        for batches in [3, 7] {
+            let (found, c, biggest) = run(batches);
+            assert_eq!(found, one, "{batches} batches");
+            assert_eq!(
+                (
+                    c.values,
+                    &c.values_by_kind,
+                    c.skipped_short,
+                    c.skipped_handler_names
+                ),
+                (
+                    counts.values,
+                    &counts.values_by_kind,
+                    counts.skipped_short,
+                    counts.skipped_handler_names
+                ),
+                "{batches} batches"
+            );
+            assert!(
+                biggest * batches < whole * 2,
+                "{batches}: {biggest} of {whole} bytes"
+            );
+        }
+        let ids = |place: &str| -> Vec<String> {
+            let mut v: Vec<String> = one
+                .iter()
+                .filter(|h| h.0 == place)
+                .flat_map(|h| h.4.clone())
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        assert_eq!(
+            ids("ids.csv"),
+            ["P0000", "P0005", "P0012", "P0027", "P0039"]
+        );
+        assert_eq!(ids("sjis.csv"), ["P0002", "P0004", "P0007", "P0031"]);
+        assert!(one
+            .iter()
+            .any(|h| h.0 == "sjis.csv" && h.4 == ["P0002", "P0031"]));
+        assert_eq!(ids("memo.txt"), ["P0001", "P0009"]);
+        assert_eq!(ids("sharedStrings.xml"), ["P0001", "P0018"]);
+        assert_eq!(
+            counts.skipped_handler_names, 1,
+            "P0000's name is a handler's"
+        );
+        assert!(counts.values >= 40 * 7, "{counts:?}");
+    }
+
+    /// The CP932 bytes looked up per character are those `encoding_rs` writes for the
+    /// whole text, and what it cannot write is refused the same.
+    #[test]
+    fn cp932_per_character_is_encoding_rs() {
+        for text in [
+            "山田 太郎",
+            "ﾔﾏﾀﾞ ﾀﾛｳ",
+            "〒160-0022 東京都新宿区西新宿２－８－１",
+            "髙橋①Ⅱ㈱～－¥‾\\~",
+            "𠮷野家",
+            "😀",
+            "ok",
+        ] {
+            let (want, _, bad) = encoding_rs::SHIFT_JIS.encode(text);
+            // Twice: the second time from the characters looked up the first.
+            for _ in 0..2 {
+                let mut got = Vec::new();
+                let ok = cp932_into(text, &mut got);
+                assert_eq!(ok, !bad, "{text}");
+                if ok {
+                    assert_eq!(got, want.as_ref(), "{text}");
+                }
+            }
         }
     }
 

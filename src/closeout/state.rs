@@ -126,6 +126,10 @@ pub struct ScanSummary {
     /// right), not searched for; their numbers and phones are.
     #[serde(default)]
     pub skipped_handler_names: u64,
+    /// Batches of participants the search took (one batch's spellings in memory at a
+    /// time, every place scanned once per batch); 0 in records written before batches.
+    #[serde(default)]
+    pub batches: u64,
     pub encodings: Vec<String>,
     pub places: Vec<String>,
     pub excluded: Vec<String>,

@@ -409,6 +409,87 @@ fn a_planted_remnant_blocks_the_certificate_until_it_is_gone() {
     assert_eq!(json(&e.path(RECORD))["runs"].as_array().unwrap().len(), 2);
 }
 
+/// Many participants are searched for in batches (here four at a time, through the
+/// tests' switch; 20,000 in use): a remnant is found whichever batch holds its
+/// participant, in CP932 and UTF-16 as in one batch, and the certificate's counts are
+/// those of a search in one batch.
+#[test]
+fn the_remnant_scan_in_batches_finds_every_participant() {
+    let batched = [("STEPCARD_TEST_SCAN_BATCH", "4")];
+    let args = [
+        "close-out",
+        "--return-dir",
+        "ret",
+        "--confirm",
+        CONTRACT,
+        "--erase-inputs",
+    ];
+    let e = Env::with_roster();
+    let people: Vec<(String, String)> = {
+        let c = e.conn();
+        let mut stmt = c
+            .prepare("SELECT id, name FROM participants WHERE name IS NOT NULL ORDER BY id")
+            .unwrap();
+        let all: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        all.into_iter().step_by(9).take(6).collect()
+    };
+    assert_eq!(people.len(), 6);
+    let participants: i64 = e
+        .conn()
+        .query_row("SELECT count(*) FROM participants", [], |r| r.get(0))
+        .unwrap();
+    std::fs::create_dir(e.path("old")).unwrap();
+    let mut sjis = String::from("氏名\n");
+    for (_, name) in &people[..3] {
+        sjis.push_str(&format!("{}\n", name.replace(' ', "\u{3000}")));
+    }
+    e.write_cp932("old/名簿の写し.csv", &sjis);
+    let ids = format!("memo {} / {}", people[3].0, people[4].0);
+    e.write_bytes(
+        "old/memo.txt",
+        &ids.encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect::<Vec<u8>>(),
+    );
+    e.write("old/番号.txt", &format!("{}\n", people[5].0));
+
+    let r = run_env(&e, &batched, &args).refused();
+    assert!(
+        r.stderr
+            .contains("参加者の情報が残っているファイルが 3 件見つかりました"),
+        "{}",
+        r.stderr
+    );
+    for (id, name) in &people {
+        assert!(r.stderr.contains(id.as_str()), "{id}: {}", r.stderr);
+        assert!(!r.stderr.contains(name.as_str()));
+    }
+    for f in ["old/名簿の写し.csv", "old/memo.txt", "old/番号.txt"] {
+        std::fs::remove_file(e.path(f)).unwrap();
+    }
+    run_env(&e, &batched, &args).ok();
+    let scan = json(&e.path(RECORD))["verification"]["scan"].clone();
+    assert_eq!(scan["batches"], (participants as u64).div_ceil(4), "{scan}");
+
+    let one = Env::with_roster();
+    close_out(&one, &[]).ok();
+    let single = json(&one.path(RECORD))["verification"]["scan"].clone();
+    for k in [
+        "values",
+        "values_by_kind",
+        "skipped_short",
+        "skipped_handler_names",
+    ] {
+        assert_eq!(scan[k], single[k], "{k}");
+    }
+    assert_eq!(single["batches"], 1);
+    assert!(scan["values"].as_u64().unwrap() >= 60, "{scan}");
+}
+
 #[test]
 fn a_kept_export_blocks_until_erase_exports_is_given() {
     let e = Env::with_roster();
