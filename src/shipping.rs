@@ -106,11 +106,16 @@ pub fn sort_recipients(rows: &mut [Recipient]) {
 /// shown blank on the list).
 pub fn name_prizes(rows: &mut [(i64, ListRow)], program: &crate::program::Program) {
     for (_, r) in rows {
-        r.prize_name = program
-            .prize(&r.prize_code)
-            .map(|p| p.name.clone())
-            .unwrap_or_default();
+        name_prize(r, program);
     }
+}
+
+/// One row's prize name, as [`name_prizes`].
+pub fn name_prize(r: &mut ListRow, program: &crate::program::Program) {
+    r.prize_name = program
+        .prize(&r.prize_code)
+        .map(|p| p.name.clone())
+        .unwrap_or_default();
 }
 
 /// The first row of each participant's parcel (the rows are sorted so a participant's
@@ -257,7 +262,7 @@ pub fn rows_missing_phone(rows: &[ListRow]) -> Vec<&str> {
 }
 
 /// What a shipment holds, for the operator and the audit log.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Summary {
     pub orders: usize,
     pub participants: usize,
@@ -275,6 +280,94 @@ pub fn summary(rows: &[ListRow]) -> Summary {
         participants: parcel_heads(rows).count(),
         quantity: rows.iter().map(|r| r.quantity).sum(),
         per_prize,
+    }
+}
+
+/// A shipment's rows counted as they pass, in shipping order (a participant's rows are
+/// together), never held: the [`summary`], the problems of [`row_destination_problems`]
+/// and the participants of [`rows_missing_phone`], one check per parcel.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub summary: Summary,
+    pub problems: Vec<Problem>,
+    pub missing_phone: Vec<String>,
+    last: Option<String>,
+}
+
+impl Tally {
+    pub fn add(&mut self, r: &ListRow) {
+        let s = &mut self.summary;
+        s.orders += 1;
+        s.quantity += r.quantity;
+        match s.per_prize.get_mut(&r.prize_code) {
+            Some(q) => *q += r.quantity,
+            None => {
+                s.per_prize.insert(r.prize_code.clone(), r.quantity);
+            }
+        }
+        if self.last.as_deref() == Some(r.participant_id.as_str()) {
+            return;
+        }
+        s.participants += 1;
+        destination_problem(
+            &r.participant_id,
+            &r.name,
+            r.postal_code.as_deref(),
+            r.address.as_deref(),
+            &mut self.problems,
+        );
+        if r.phone.as_deref().unwrap_or("").is_empty() {
+            self.missing_phone.push(r.participant_id.clone());
+        }
+        self.last = Some(r.participant_id.clone());
+    }
+
+    /// Whether a problem is one of the destination checks this tally makes.
+    pub fn is_destination_problem(p: &Problem) -> bool {
+        matches!(
+            p.code,
+            "participant.unknown" | "postal_code.missing" | "address.missing"
+        )
+    }
+}
+
+/// Rows (in shipping order) grouped into one [`Parcel`] per participant as they pass,
+/// as [`parcels`] does for rows held.
+pub struct Parcels<I: Iterator<Item = ListRow>> {
+    rows: std::iter::Peekable<I>,
+}
+
+impl<I: Iterator<Item = ListRow>> Parcels<I> {
+    pub fn new(rows: I) -> Self {
+        Parcels {
+            rows: rows.peekable(),
+        }
+    }
+}
+
+impl<I: Iterator<Item = ListRow>> Iterator for Parcels<I> {
+    type Item = Parcel;
+    fn next(&mut self) -> Option<Parcel> {
+        let r = self.rows.next()?;
+        let item = |r: ListRow| Item {
+            code: r.prize_code,
+            name: r.prize_name,
+            quantity: r.quantity,
+        };
+        let mut p = Parcel {
+            shipment: r.shipment,
+            participant_id: r.participant_id.clone(),
+            name: r.name.clone(),
+            postal_code: r.postal_code.clone(),
+            address: r.address.clone(),
+            address2: r.address2.clone(),
+            phone: r.phone.clone(),
+            items: vec![item(r)],
+        };
+        while let Some(r) = self.rows.next_if(|n| n.participant_id == p.participant_id) {
+            p.items.push(item(r));
+        }
+        Some(p)
     }
 }
 

@@ -79,18 +79,38 @@ fn sheet(ctx: &Ctx, args: &LabelsArgs) -> Result<Sheet> {
 /// The label texts, or every missing postal code and address (and, for a PDF, every
 /// character its font cannot print), one per line.
 fn texts(s: &Sheet, rows: &[Recipient]) -> std::result::Result<Vec<LabelText>, Vec<String>> {
-    let problems = shipping::recipient_problems(rows);
+    match check(s, &mut rows.iter().cloned()) {
+        Ok(_) => Ok(rows.iter().map(labels::label_text).collect()),
+        Err(problems) => Err(problems),
+    }
+}
+
+/// As [`texts`], the recipients checked as they pass, nothing kept: how many there are,
+/// or the problems.
+fn check(
+    s: &Sheet,
+    rows: &mut dyn Iterator<Item = Recipient>,
+) -> std::result::Result<usize, Vec<String>> {
+    let (mut n, mut problems, mut unprintable_labels) = (0, Vec::new(), Vec::new());
+    for r in rows {
+        n += 1;
+        shipping::address_problems(
+            &r.participant_id,
+            r.postal_code.as_deref(),
+            r.address.as_deref(),
+            &mut problems,
+        );
+        if s.pdf && problems.is_empty() {
+            unprintable_labels.extend(unprintable(&labels::label_text(&r)));
+        }
+    }
     if !problems.is_empty() {
         return Err(problems.iter().map(ToString::to_string).collect());
     }
-    let texts: Vec<LabelText> = rows.iter().map(labels::label_text).collect();
-    if s.pdf {
-        let unprintable: Vec<String> = texts.iter().filter_map(unprintable).collect();
-        if !unprintable.is_empty() {
-            return Err(unprintable);
-        }
+    if !unprintable_labels.is_empty() {
+        return Err(unprintable_labels);
     }
-    Ok(texts)
+    Ok(n)
 }
 
 /// A label with characters the PDF's font lacks (they would print as boxes), named.
@@ -145,12 +165,14 @@ fn split_path(out: &std::path::Path, i: usize) -> std::path::PathBuf {
 fn write_labels(
     s: &Sheet,
     start_at: usize,
-    texts: &[LabelText],
+    count: usize,
+    texts: &mut dyn Iterator<Item = LabelText>,
     out: &std::path::Path,
 ) -> Result<Written> {
     if s.pdf {
         // One file whatever the number: a PDF has no page-break limit.
-        let (rec, rendered) = labels::write_pdf(out, &s.layout, s.offset, start_at, texts)?;
+        let texts: Vec<LabelText> = texts.collect();
+        let (rec, rendered) = labels::write_pdf(out, &s.layout, s.offset, start_at, &texts)?;
         return Ok(Written {
             sha256: rec.sha256.clone(),
             files: vec![rec],
@@ -159,7 +181,7 @@ fn write_labels(
         });
     }
     let first = if s.format == TableFormat::Csv {
-        texts.len().max(1)
+        count.max(1)
     } else {
         labels::labels_per_file(&s.layout, start_at).max(1)
     };
@@ -168,13 +190,6 @@ fn write_labels(
     } else {
         labels::labels_per_file(&s.layout, 1).max(1)
     };
-    let mut chunks: Vec<&[LabelText]> = vec![&texts[..first.min(texts.len())]];
-    let mut tail = &texts[first.min(texts.len())..];
-    while !tail.is_empty() {
-        let (a, b) = tail.split_at(rest.min(tail.len()));
-        chunks.push(a);
-        tail = b;
-    }
     let mut w = Written {
         files: Vec::new(),
         counts: Vec::new(),
@@ -185,10 +200,19 @@ fn write_labels(
             shrunk: 0,
         },
     };
-    let several = chunks.len() > 1;
+    // One file's labels at a time (at most what one file holds), rendered and written
+    // before the next are read.
+    let several = count > first;
     let mut hashes = String::new();
-    for (i, chunk) in chunks.iter().enumerate() {
-        let r = render(s, if i == 0 { start_at } else { 1 }, chunk)?;
+    let mut chunk: Vec<LabelText> = Vec::new();
+    for i in 0.. {
+        let size = if i == 0 { first } else { rest };
+        chunk.clear();
+        chunk.extend((&mut *texts).take(size));
+        if i > 0 && chunk.is_empty() {
+            break;
+        }
+        let r = render(s, if i == 0 { start_at } else { 1 }, &chunk)?;
         let path = if several {
             split_path(out, i + 1)
         } else {
@@ -207,6 +231,9 @@ fn write_labels(
         w.rendered.shrunk += r.shrunk;
         w.counts.push(chunk.len());
         w.files.push(rec);
+        if !several {
+            break;
+        }
     }
     w.sha256 = if several {
         crate::output::sha256_hex(hashes.as_bytes())
@@ -310,18 +337,24 @@ fn shipment(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet, n: i64) -> Result<()> {
             }
         );
     }
-    let rows = shipments::recipients(&ctx.conn, n)?;
-    let texts = texts(s, &rows).or_else(|problems| {
-        bail!(
-            "発送 {n} の宛名 {} 件に問題があります。ファイルは書き出していません:\n  - {}",
-            problems.len(),
-            problems.join("\n  - ")
-        )
+    // The addressees stream from the database twice (checked, then written a file at a
+    // time), never all held.
+    let count = shipments::each_recipient(&ctx.conn, n, |rows| Ok(check(s, rows)))?.or_else(
+        |problems| {
+            bail!(
+                "発送 {n} の宛名 {} 件に問題があります。ファイルは書き出していません:\n  - {}",
+                problems.len(),
+                problems.join("\n  - ")
+            )
+        },
+    )?;
+    let w = shipments::each_recipient(&ctx.conn, n, |rows| {
+        let mut texts = rows.map(|r| labels::label_text(&r));
+        write_labels(s, args.start_at, count, &mut texts, &args.out)
     })?;
-    let w = write_labels(s, args.start_at, &texts, &args.out)?;
-    ctx.detail.count("labels", texts.len() as u64);
+    ctx.detail.count("labels", count as u64);
     ctx.detail.count("sheets", w.rendered.pages as u64);
-    ctx.say(written_message(s, &w, texts.len(), args.start_at));
+    ctx.say(written_message(s, &w, count, args.start_at));
     for rec in w.files {
         ctx.detail.file(rec);
     }
@@ -382,7 +415,13 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
             );
         }
     };
-    let w = write_labels(s, args.start_at, &texts, &args.out)?;
+    let w = write_labels(
+        s,
+        args.start_at,
+        texts.len(),
+        &mut texts.iter().cloned(),
+        &args.out,
+    )?;
     let sha = w.sha256.clone();
     let format = if s.format == TableFormat::Csv {
         "csv".to_string()

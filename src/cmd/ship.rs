@@ -75,27 +75,28 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
     let created_at = crate::now();
     let tx = crate::db::begin_write(&mut ctx.conn)?;
     let id = shipments::next_id(&tx)?;
-    let mut orders = shipments::orders(&tx, None, id)?;
-    if orders.is_empty() {
-        drop(tx);
-        let shipped = shipments::shipped_orders(&ctx.conn)?;
-        ctx.detail.count("orders", 0);
-        ctx.say(format!(
-            "発送する申込みはありません: 受付済みで未発送の申込みは 0 件です（発送済み {shipped} 件）。ファイルは書き出していません (nothing to ship)"
-        ));
-        return Ok(());
-    }
-    shipping::name_prizes(&mut orders, &program);
-    // The rows are moved out, not copied: one copy of the shipment in memory.
-    let (order_ids, rows): (Vec<i64>, Vec<ListRow>) = orders.into_iter().unzip();
+    // The rows stream from the database in shipping order (read twice: checked and
+    // hashed first, then written), never all held.
+    let name = |mut r: ListRow| {
+        shipping::name_prize(&mut r, &program);
+        r
+    };
     // Checked and hashed first, written nowhere: the file itself is written, row by
     // row, only once the shipment is recorded with this hash.
     let mut sink = crate::closeout::package::Hashing::new(std::io::sink());
-    let render = |out: &mut dyn std::io::Write| {
-        shiplist::render_into(&program, &format, id, &rows, &created_at, date, out)
-    };
-    let notes = match render(&mut sink)? {
-        Ok(notes) => notes,
+    let checked = shipments::each_order(&tx, None, id, |rows| {
+        shiplist::render_into(
+            &program,
+            &format,
+            id,
+            &mut rows.map(name),
+            &created_at,
+            date,
+            &mut sink,
+        )
+    })?;
+    let (notes, summary) = match checked {
+        Ok(x) => x,
         Err(problems) => {
             drop(tx);
             ctx.detail.count("problems", problems.len() as u64);
@@ -106,7 +107,15 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
             ));
         }
     };
-    let summary = shipping::summary(&rows);
+    if summary.orders == 0 {
+        drop(tx);
+        let shipped = shipments::shipped_orders(&ctx.conn)?;
+        ctx.detail.count("orders", 0);
+        ctx.say(format!(
+            "発送する申込みはありません: 受付済みで未発送の申込みは 0 件です（発送済み {shipped} 件）。ファイルは書き出していません (nothing to ship)"
+        ));
+        return Ok(());
+    }
     ctx.detail.count("shipment", id);
     ctx.detail.count("orders", summary.orders as u64);
     ctx.detail
@@ -134,7 +143,7 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
         file_sha256: &sha,
         summary: &summary,
     };
-    shipments::record(&tx, &shipment, &order_ids)?;
+    shipments::record(&tx, &shipment)?;
     // The file is a copy of personal data: recorded as pending in the chain, in the
     // transaction that marks the orders shipped, before it exists; this command's entry
     // settles it with its SHA-256 once written.
@@ -148,9 +157,24 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
     tx.commit()?;
     crate::output::pre_recorded(&args.out);
     crate::output::fault("ship:committed");
-    let rec = crate::output::write_with(&args.out, |w| match render(w)? {
-        Ok(_) => Ok(()),
-        Err(_) => bail!("internal: the shipment's file could not be written again as checked"),
+    let rec = crate::output::write_with(&args.out, |w| {
+        let again = shipments::each_order(&ctx.conn, Some(id), id, |rows| {
+            shiplist::render_into(
+                &program,
+                &format,
+                id,
+                &mut rows.map(name),
+                &created_at,
+                date,
+                w,
+            )
+        })?;
+        match again {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                bail!("internal: the shipment's file could not be written again as checked")
+            }
+        }
     })
     .and_then(|rec| {
         if rec.sha256 != sha {

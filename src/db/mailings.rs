@@ -14,17 +14,20 @@ pub(super) fn recipients<P: rusqlite::Params>(
 ) -> Result<Vec<Recipient>> {
     let mut stmt = conn.prepare(sql)?;
     let rows = stmt
-        .query_map(params, |r| {
-            Ok(Recipient {
-                participant_id: r.get(0)?,
-                name: r.get(1)?,
-                postal_code: r.get(2)?,
-                address: r.get(3)?,
-                address2: r.get(4)?,
-            })
-        })?
+        .query_map(params, recipient_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
+}
+
+/// A recipient from `id, name, postal_code, address, address2`.
+pub(super) fn recipient_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Recipient> {
+    Ok(Recipient {
+        participant_id: r.get(0)?,
+        name: r.get(1)?,
+        postal_code: r.get(2)?,
+        address: r.get(3)?,
+        address2: r.get(4)?,
+    })
 }
 
 /// What the roster and the mailings know of a named participant.

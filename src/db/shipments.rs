@@ -63,6 +63,97 @@ pub fn orders(conn: &Connection, shipment: Option<i64>, label: i64) -> Result<Ve
     Ok(rows)
 }
 
+/// Run `body` with a sort table filled (`create`, then `fill` with `params`) inside a
+/// savepoint that is rolled back afterwards: nothing of it is ever committed. The rows come
+/// back in the table's primary-key order, which needs no sorter: with `temp_store=MEMORY`
+/// an `ORDER BY` or `DISTINCT` over the shipment sorts it all in memory, while this table
+/// is a B-tree of the (encrypted) database, in its bounded page cache.
+fn in_sort_table<T, P: rusqlite::Params>(
+    conn: &Connection,
+    create: &str,
+    fill: &str,
+    params: P,
+    body: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    conn.execute_batch("SAVEPOINT stepcard_sort")?;
+    let r = conn
+        .execute_batch(create)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| Ok(conn.execute(fill, params)?))
+        .and_then(|_| body());
+    let end = conn.execute_batch("ROLLBACK TO stepcard_sort; RELEASE stepcard_sort");
+    let t = r?;
+    end?;
+    Ok(t)
+}
+
+/// Rows of `stmt` (mapped by `map`) handed to `f` as an iterator that stops at the first
+/// error, which is then returned.
+fn stream<T, R>(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
+    f: impl FnOnce(&mut dyn Iterator<Item = R>) -> Result<T>,
+) -> Result<T> {
+    let mut failed = None;
+    let rows = stmt.query_map(params, map)?;
+    let mut it = rows.map_while(|r| r.map_err(|e| failed = Some(e)).ok());
+    let t = f(&mut it)?;
+    drop(it);
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(t),
+    }
+}
+
+/// As [`orders`], but handed to `f` one at a time in the same shipping order (postal
+/// code, none last; participant; prize; order id), never all held: sorted through a
+/// table of the database that is rolled back afterwards.
+pub fn each_order<T>(
+    conn: &Connection,
+    shipment: Option<i64>,
+    label: i64,
+    f: impl FnOnce(&mut dyn Iterator<Item = ListRow>) -> Result<T>,
+) -> Result<T> {
+    in_sort_table(
+        conn,
+        "CREATE TABLE main.stepcard_ship_sort(no_postal INTEGER NOT NULL, postal TEXT NOT NULL, \
+         pid TEXT NOT NULL, prize TEXT NOT NULL, id INTEGER NOT NULL, \
+         PRIMARY KEY(no_postal, postal, pid, prize, id)) WITHOUT ROWID",
+        "INSERT INTO main.stepcard_ship_sort SELECT p.postal_code IS NULL, COALESCE(p.postal_code, ''), \
+         o.participant_id, o.prize_code, o.id FROM orders o LEFT JOIN participants p ON p.id = o.participant_id \
+         WHERE (?1 IS NULL AND o.status = 'accepted' AND o.shipment_id IS NULL) OR o.shipment_id = ?1",
+        [shipment],
+        || {
+            let mut stmt = conn.prepare(
+                "SELECT o.participant_id, p.name, p.postal_code, p.address, p.address2, p.phone, \
+                 o.prize_code, o.quantity FROM main.stepcard_ship_sort s JOIN orders o ON o.id = s.id \
+                 LEFT JOIN participants p ON p.id = o.participant_id \
+                 ORDER BY s.no_postal, s.postal, s.pid, s.prize, s.id",
+            )?;
+            stream(
+                &mut stmt,
+                [],
+                |r| {
+                    Ok(ListRow {
+                        shipment: label,
+                        participant_id: r.get(0)?,
+                        name: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                        postal_code: r.get(2)?,
+                        address: r.get(3)?,
+                        address2: r.get(4)?,
+                        phone: r.get(5)?,
+                        prize_code: r.get(6)?,
+                        prize_name: String::new(),
+                        quantity: r.get(7)?,
+                    })
+                },
+                f,
+            )
+        },
+    )
+}
+
 /// A recorded shipment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Shipment {
@@ -97,9 +188,10 @@ pub struct NewShipment<'a> {
     pub summary: &'a shipping::Summary,
 }
 
-/// Record the shipment and mark its orders shipped; refuses (nothing to commit) if any
-/// order was shipped or changed meanwhile.
-pub fn record(tx: &Connection, s: &NewShipment, order_ids: &[i64]) -> Result<()> {
+/// Record the shipment and mark its orders shipped: every accepted order in no shipment,
+/// which must be exactly the `summary.orders` orders the file was made from (the caller
+/// holds the write lock since it read them); refuses (nothing to commit) otherwise.
+pub fn record(tx: &Connection, s: &NewShipment) -> Result<()> {
     tx.execute(
         "INSERT INTO shipments(id, created_at, operator, format, file_sha256, orders, participants, quantity) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
         rusqlite::params![
@@ -113,30 +205,42 @@ pub fn record(tx: &Connection, s: &NewShipment, order_ids: &[i64]) -> Result<()>
             s.summary.quantity
         ],
     )?;
-    let mut marked = 0usize;
-    let mut stmt = tx.prepare(
-        "UPDATE orders SET shipment_id = ?1 WHERE id = ?2 AND shipment_id IS NULL AND status = 'accepted'",
+    let marked = tx.execute(
+        "UPDATE orders SET shipment_id = ?1 WHERE shipment_id IS NULL AND status = 'accepted'",
+        [s.id],
     )?;
-    for order in order_ids {
-        marked += stmt.execute(rusqlite::params![s.id, order])?;
-    }
-    if marked != order_ids.len() {
+    if marked != s.summary.orders {
         bail!(
             "internal: {marked} of {} orders marked; nothing committed",
-            order_ids.len()
+            s.summary.orders
         );
     }
     Ok(())
 }
 
-/// The addressees of a shipment, one per participant, in postal order.
-pub fn recipients(conn: &Connection, shipment: i64) -> Result<Vec<Recipient>> {
-    let mut rows = super::mailings::recipients(
+/// The addressees of a shipment, one per participant, in postal order (none last, then
+/// participant), handed to `f` one at a time; sorted and made distinct through a table of
+/// the database that is rolled back afterwards (see [`each_order`]).
+pub fn each_recipient<T>(
+    conn: &Connection,
+    shipment: i64,
+    f: impl FnOnce(&mut dyn Iterator<Item = Recipient>) -> Result<T>,
+) -> Result<T> {
+    in_sort_table(
         conn,
-        "SELECT DISTINCT p.id, p.name, p.postal_code, p.address, p.address2 FROM orders o \
-         JOIN participants p ON p.id = o.participant_id WHERE o.shipment_id = ?1",
+        "CREATE TABLE main.stepcard_label_sort(no_postal INTEGER NOT NULL, postal TEXT NOT NULL, \
+         pid TEXT NOT NULL, PRIMARY KEY(no_postal, postal, pid)) WITHOUT ROWID",
+        "INSERT OR IGNORE INTO main.stepcard_label_sort SELECT p.postal_code IS NULL, \
+         COALESCE(p.postal_code, ''), p.id FROM orders o JOIN participants p ON p.id = o.participant_id \
+         WHERE o.shipment_id = ?1",
         [shipment],
-    )?;
-    shipping::sort_recipients(&mut rows);
-    Ok(rows)
+        || {
+            let mut stmt = conn.prepare(
+                "SELECT p.id, p.name, p.postal_code, p.address, p.address2 \
+                 FROM main.stepcard_label_sort s JOIN participants p ON p.id = s.pid \
+                 ORDER BY s.no_postal, s.postal, s.pid",
+            )?;
+            stream(&mut stmt, [], super::mailings::recipient_row, f)
+        },
+    )
 }

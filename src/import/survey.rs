@@ -25,8 +25,8 @@ use anyhow::Result;
 use rusqlite::Connection;
 use std::collections::{BTreeMap, HashSet};
 
-/// The first row of this file for a participant and timing, kept (in a temporary table,
-/// `db::survey::seen_*`) so that a second, different row can take it back out.
+/// The first row of this file for a participant and timing, kept (in a table dropped
+/// before the commit, `db::survey::seen_*`) so that a second, different row can take it back out.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct FirstRow {
     sheet: String,
@@ -198,6 +198,13 @@ impl super::batch::RowHandler for SurveyImporter {
             duplicates,
         };
         survey::seen_put(conn, &pid, when, Some(&serde_json::to_string(&first)?))?;
+        Ok(())
+    }
+
+    fn finish(&mut self, conn: &Connection, _out: &mut Vec<Problem>) -> Result<()> {
+        if self.seen_ready {
+            survey::seen_drop(conn)?;
+        }
         Ok(())
     }
 

@@ -455,6 +455,9 @@ fn label_sheet<'a>(
     if let Some(dt) = created {
         wb.set_properties(&DocProperties::new().set_creation_datetime(dt));
     }
+    // Not a constant-memory sheet: rust_xlsxwriter 0.102 writes the last row twice when
+    // later rows have heights set (every label sheet). A file holds at most 12,288
+    // labels, so a standard sheet is bounded all the same.
     let ws = wb.add_worksheet();
     ws.set_name("ラベル")?;
     super::xlsx::page(
@@ -528,13 +531,16 @@ pub fn render_calibration(layout: &Layout, created: &ExcelDateTime) -> Result<Ve
     Ok(wb.save_to_buffer()?)
 }
 
-/// The label sheet as an `.xlsx`.
+/// The label sheet as an `.xlsx` of `pages` sheets, the labels placed in slot order
+/// (each written as it comes). Returns the bytes
+/// and the number of labels set smaller than usual.
 pub fn render_xlsx(
     grid: &Grid,
-    placed: &[Placed],
+    pages: usize,
+    placed: impl IntoIterator<Item = Placed>,
     created: Option<&ExcelDateTime>,
-) -> Result<Vec<u8>> {
-    let pages = placed.iter().map(|p| p.page + 1).max().unwrap_or(1);
+) -> Result<(Vec<u8>, usize)> {
+    let pages = pages.max(1);
     if pages > MAX_PAGES {
         bail!(
             "ラベルが A4 {pages} 枚になり、1 ファイルの上限 {MAX_PAGES} 枚を超えます（labels_per_file で分けてから呼ぶこと） (internal: too many sheets for one file)"
@@ -550,7 +556,14 @@ pub fn render_xlsx(
         .set_align(FormatAlign::Top)
         .set_align(FormatAlign::Left)
         .set_font_name(FONT);
+    let mut shrunk = 0;
     for p in placed {
+        if p.lines
+            .iter()
+            .any(|l| l.part == Part::Address && l.size_pt < BASE_ADDRESS_PT)
+        {
+            shrunk += 1;
+        }
         let row = p.page * rows_per_page + grid.rows.content[p.row];
         let col = grid.cols.content[p.col];
         let formats: Vec<Format> = p
@@ -577,7 +590,7 @@ pub fn render_xlsx(
             .collect();
         ws.write_rich_string_with_format(row as u32, col as u16, &segments, &cell)?;
     }
-    Ok(wb.save_to_buffer()?)
+    Ok((wb.save_to_buffer()?, shrunk))
 }
 
 /// A recipient's label text (a missing postal code or address is checked before, by
@@ -600,8 +613,9 @@ pub struct Rendered {
 }
 
 /// The labels as `.csv` (mail merge) or laid out on `layout` (`.xlsx`, printer offset
-/// in mm, the first label at position `start_at`). Labels that do not fit stop it:
-/// nothing is truncated.
+/// in mm, the first label at position `start_at`). Labels that do not fit stop it: nothing is truncated. Every label is fitted
+/// twice (checked, then fitted again as it is written), so the fitted lines of the whole
+/// file are never held.
 pub fn render(
     format: super::TableFormat,
     layout: &Layout,
@@ -619,21 +633,41 @@ pub fn render(
         });
     }
     let grid = grid(layout, offset.0, offset.1);
-    let placed = match place(layout, &grid, start_at, texts) {
-        Ok(p) => p,
-        Err(bad) => return Err(no_fit_error(&bad)),
+    let bad = check_fit(layout, &grid, start_at, texts);
+    if !bad.is_empty() {
+        return Err(no_fit_error(&bad));
+    }
+    let per_page = layout.per_page();
+    let cols = layout.cols as usize;
+    let first = start_at.saturating_sub(1);
+    let pages = match texts.len() {
+        0 => 0,
+        n => (first + n - 1) / per_page + 1,
     };
-    let pages = placed.iter().map(|p| p.page + 1).max().unwrap_or(0);
-    let shrunk = placed
-        .iter()
-        .filter(|p| {
-            p.lines
-                .iter()
-                .any(|l| l.part == Part::Address && l.size_pt < BASE_ADDRESS_PT)
-        })
-        .count();
+    let mut failed = None;
+    let placed = texts.iter().enumerate().map_while(|(i, t)| {
+        let slot = first + i;
+        let within = slot % per_page;
+        let (row, col) = (within / cols, within % cols);
+        match fit(t, grid.cols.content_mm[col], grid.rows.content_mm[row]) {
+            Ok(lines) => Some(Placed {
+                page: slot / per_page,
+                row,
+                col,
+                lines,
+            }),
+            Err(e) => {
+                failed = Some(e);
+                None
+            }
+        }
+    });
+    let (bytes, shrunk) = render_xlsx(&grid, pages, placed, Some(created))?;
+    if let Some(e) = failed {
+        return Err(no_fit_error(&[e]));
+    }
     Ok(Rendered {
-        bytes: render_xlsx(&grid, &placed, Some(created))?,
+        bytes,
         pages,
         shrunk,
     })

@@ -809,18 +809,25 @@ fn write_csv_row<W: Write>(w: &mut csv::Writer<W>, values: &[Value]) -> Result<(
 /// [`TableWriter`] does), for outputs whose SHA-256 must be known before the file is
 /// written (a shipment records its file in the same transaction).
 pub fn csv_bytes(headers: &[&str], rows: &[Vec<Value>]) -> Result<Vec<u8>> {
-    let mut buf = b"\xEF\xBB\xBF".to_vec();
-    {
-        let mut w = csv::WriterBuilder::new()
-            .flexible(true)
-            .from_writer(&mut buf);
-        w.write_record(headers.iter().map(|h| neutralize(h).into_owned()))?;
-        for r in rows {
-            write_csv_row(&mut w, r)?;
-        }
-        w.flush()?;
-    }
+    let mut buf = Vec::new();
+    csv_into(headers, rows.iter(), &mut buf)?;
     Ok(buf)
+}
+
+/// As [`csv_bytes`], each row written to `out` as it comes.
+pub fn csv_into<R: AsRef<[Value]>>(
+    headers: &[&str],
+    rows: impl Iterator<Item = R>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    out.write_all(b"\xEF\xBB\xBF")?;
+    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(out);
+    w.write_record(headers.iter().map(|h| neutralize(h).into_owned()))?;
+    for r in rows {
+        write_csv_row(&mut w, r.as_ref())?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 fn itoa_buf() -> String {

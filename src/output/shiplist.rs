@@ -49,10 +49,16 @@ pub fn row_values(r: &ListRow) -> Vec<Value> {
     ]
 }
 
-/// The list as `.xlsx`. `created` fixes the document's creation time so a reprint of
-/// the same shipment is the same file, byte for byte. The sheet is written in constant
-/// memory (row by row to a temporary file), each row made as it is written.
-pub fn xlsx(title: &str, rows: &[ListRow], created: &ExcelDateTime) -> Result<Vec<u8>> {
+/// The list as `.xlsx`, written to `out`. `created` fixes the document's creation time so
+/// a reprint of the same shipment is the same file, byte for byte. The sheet is written in
+/// constant memory (row by row to a temporary file, strings inline), each row made as it
+/// comes and dropped.
+pub fn xlsx(
+    title: &str,
+    rows: &mut dyn Iterator<Item = ListRow>,
+    created: &ExcelDateTime,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
     let mut wb = Workbook::new();
     wb.set_properties(&DocProperties::new().set_creation_datetime(created));
     let st = Styles::new(xlsx::GOTHIC);
@@ -65,44 +71,44 @@ pub fn xlsx(title: &str, rows: &[ListRow], created: &ExcelDateTime) -> Result<Ve
     for (c, h) in HEADERS.iter().enumerate() {
         ws.write_string_with_format(0, c as u16, *h, &st.head)?;
     }
-    if rows.is_empty() {
-        ws.write_string_with_format(1, 0, "該当なし", &st.base)?;
-    }
-    let (mut quantity, mut people) = (0i64, std::collections::BTreeSet::new());
-    for (n, r) in rows.iter().enumerate() {
+    let (mut n, mut quantity, mut people) = (0u32, 0i64, 0usize);
+    let mut last: Option<String> = None;
+    for r in rows {
         quantity += r.quantity;
-        people.insert(r.participant_id.as_str());
-        for (c, v) in row_values(r).into_iter().enumerate() {
+        if last.as_deref() != Some(r.participant_id.as_str()) {
+            people += 1;
+            last = Some(r.participant_id.clone());
+        }
+        for (c, v) in row_values(&r).into_iter().enumerate() {
             let cell = match v {
                 Value::Int(n) => Cell::Num(n as f64, xlsx::INT, Tone::Plain),
                 Value::Float(x) => Cell::Num(x, xlsx::INT, Tone::Plain),
                 Value::Text(s) => Cell::Text(s, Tone::Plain),
                 Value::Empty => Cell::Blank(Tone::Plain),
             };
-            xlsx::write_cell(ws, &st, 1 + n as u32, c as u16, &cell)?;
+            xlsx::write_cell(ws, &st, 1 + n, c as u16, &cell)?;
         }
+        n += 1;
     }
-    if !rows.is_empty() {
+    if n == 0 {
+        ws.write_string_with_format(1, 0, "該当なし", &st.base)?;
+    } else {
         // The totals the packer checks the boxes against, below the list.
-        let r = rows.len() as u32 + 2;
         ws.write_string_with_format(
-            r,
+            n + 2,
             0,
-            format!(
-                "合計: {} 件、{} 名、数量 {}",
-                rows.len(),
-                people.len(),
-                quantity
-            ),
+            format!("合計: {n} 件、{people} 名、数量 {quantity}"),
             &st.heading,
         )?;
     }
-    Ok(wb.save_to_buffer()?)
+    out.write_all(&wb.save_to_buffer()?)?;
+    Ok(())
 }
 
-/// The list as `.csv` (UTF-8 with BOM; text that would start a formula neutralized).
-pub fn csv(rows: &[ListRow]) -> Result<Vec<u8>> {
-    super::csv_bytes(&HEADERS, &rows.iter().map(row_values).collect::<Vec<_>>())
+/// The list as `.csv` (UTF-8 with BOM; text that would start a formula neutralized),
+/// written to `out` a row at a time.
+pub fn csv(rows: &mut dyn Iterator<Item = ListRow>, out: &mut dyn std::io::Write) -> Result<()> {
+    super::csv_into(&HEADERS, rows.map(|r| row_values(&r)), out)
 }
 
 /// A shipment's file and what to tell the operator about it.
@@ -124,55 +130,61 @@ pub fn render(
 ) -> Result<std::result::Result<Rendered, Vec<Problem>>> {
     let mut bytes = Vec::new();
     let r = render_into(
-        program, format, shipment, rows, created_at, ship_date, &mut bytes,
+        program,
+        format,
+        shipment,
+        &mut rows.iter().cloned(),
+        created_at,
+        ship_date,
+        &mut bytes,
     )?;
-    Ok(r.map(|notes| Rendered { bytes, notes }))
+    Ok(r.map(|(notes, _)| Rendered { bytes, notes }))
 }
 
-/// As [`render`], the file written to `out` (a carrier file row by row, never held
-/// whole); the notes for the operator. On problems, what was written is not the file.
+/// As [`render`], the rows taken one at a time (in shipping order) and the file written
+/// to `out` as they come, never held whole; the notes for the operator and what the rows
+/// add up to. On problems, what was written is not the file.
 pub fn render_into(
     program: &Program,
     format: &ShipFormat,
     shipment: i64,
-    rows: &[ListRow],
+    rows: &mut dyn Iterator<Item = ListRow>,
     created_at: &str,
     ship_date: chrono::NaiveDate,
     out: &mut dyn std::io::Write,
-) -> Result<std::result::Result<Vec<String>, Vec<Problem>>> {
+) -> Result<std::result::Result<(Vec<String>, shipping::Summary), Vec<Problem>>> {
     let mut notes = Vec::new();
+    let mut tally = shipping::Tally::default();
     match format {
         ShipFormat::Xlsx | ShipFormat::Csv => {
-            // The lists need no parcels: checked from the rows, never copied.
-            let problems = shipping::row_destination_problems(rows);
-            let missing_phone = shipping::rows_missing_phone(rows);
-            if !missing_phone.is_empty() {
-                notes.push(format!(
-                    "電話番号のない参加者が {} 名います（発送リストの電話番号は空欄です）: {}",
-                    missing_phone.len(),
-                    missing_phone.join("、")
-                ));
-            }
-            if !problems.is_empty() {
-                return Ok(Err(problems));
-            }
-            let bytes = match format {
-                ShipFormat::Csv => csv(rows)?,
+            // The lists need no parcels: checked as the rows pass, never copied.
+            let mut rows = rows.inspect(|r| tally.add(r));
+            match format {
+                ShipFormat::Csv => csv(&mut rows, out)?,
                 _ => xlsx(
                     &format!(
                         "{} 発送リスト（発送番号 {shipment}、出荷予定日 {}）",
                         program.program.name,
                         ship_date.format("%Y/%m/%d")
                     ),
-                    rows,
+                    &mut rows,
                     &super::xlsx::created_datetime(created_at),
+                    out,
                 )?,
             };
-            out.write_all(&bytes)?;
+            drop(rows);
+            if !tally.missing_phone.is_empty() {
+                notes.push(format!(
+                    "電話番号のない参加者が {} 名います（発送リストの電話番号は空欄です）: {}",
+                    tally.missing_phone.len(),
+                    tally.missing_phone.join("、")
+                ));
+            }
+            if !tally.problems.is_empty() {
+                return Ok(Err(tally.problems));
+            }
         }
         ShipFormat::Carrier(id) => {
-            let parcels = shipping::parcels(rows);
-            let mut problems = shipping::destination_problems(&parcels);
             let Some(c) = carrier::find(id) else {
                 bail!("internal: unknown carrier format {id}");
             };
@@ -186,15 +198,17 @@ pub fn render_into(
                     keys.join("、")
                 ),
             };
-            // Participants already refused (no address) are not checked again.
-            let refused: std::collections::BTreeSet<&str> =
-                problems.iter().map(|p| p.participant_id.as_str()).collect();
-            let rest = parcels
-                .iter()
-                .filter(|p| !refused.contains(p.participant_id.as_str()));
-            match carrier::render_into(c, rest, &sender, ship_date, out) {
+            // Participants refused (no address) are reported by the tally, first, as
+            // before the carrier's own problems; the carrier skips their parcels.
+            let parcels = shipping::Parcels::new(rows.inspect(|r| tally.add(r)));
+            let written = carrier::render_into(c, parcels, &sender, ship_date, out);
+            let mut problems = std::mem::take(&mut tally.problems);
+            match written {
                 Err(more) => {
-                    problems.extend(more);
+                    problems.extend(
+                        more.into_iter()
+                            .filter(|p| !shipping::Tally::is_destination_problem(p)),
+                    );
                     return Ok(Err(problems));
                 }
                 Ok(_) if !problems.is_empty() => return Ok(Err(problems)),
@@ -222,7 +236,7 @@ pub fn render_into(
             }
         }
     }
-    Ok(Ok(notes))
+    Ok(Ok((notes, tally.summary)))
 }
 
 /// What the file is, as the done message names it.

@@ -219,22 +219,98 @@ struct Person {
     months: Months,
 }
 
-/// A participant's months with steps, in order: a compact sorted list (32 bytes a
-/// month) with the few map operations the report uses, instead of a map per
-/// participant (about 1.2 KB each), so the report's memory stays small at 10⁵–10⁶
-/// participants. Steps arrive in (participant, date) order, so months are appended.
+/// A participant's months with steps, in order: a compact sorted list (8 bytes a month:
+/// the month, the days and the days that met the target as bytes, the steps as 32 bits)
+/// with the few map operations the report uses, instead of a map per participant (about
+/// 1.2 KB each) or `(Month, Acc)` pairs (32 bytes a month), so the report's memory stays
+/// small at 10⁵–10⁶ participants. Steps arrive in (participant, date) order, so months
+/// are appended. A month has at most 31 days; its steps fit 32 bits (saturating).
 #[derive(Debug, Default)]
-struct Months(Vec<(Month, Acc)>);
+struct Months(Vec<Slot>);
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// year × 12 + month − 1
+    ym: u16,
+    days: u8,
+    met: u8,
+    steps: u32,
+}
+
+impl Slot {
+    fn month(&self) -> Month {
+        Month {
+            year: i32::from(self.ym / 12),
+            month: u32::from(self.ym % 12) + 1,
+        }
+    }
+    fn acc(&self) -> Acc {
+        Acc {
+            days: i64::from(self.days),
+            steps: i64::from(self.steps),
+            met: i64::from(self.met),
+        }
+    }
+}
+
+fn ym(m: &Month) -> u16 {
+    u16::try_from(m.year * 12 + m.month as i32 - 1).unwrap_or(u16::MAX)
+}
 
 impl Months {
-    fn entry(&mut self, m: Month) -> MonthEntry<'_> {
-        MonthEntry(self, m)
+    /// One recorded day of month `m`.
+    fn add(&mut self, m: Month, steps: i64, met: bool) {
+        let k = ym(&m);
+        let v = &mut self.0;
+        let i = match v.last() {
+            Some(last) if last.ym == k => v.len() - 1,
+            Some(last) if last.ym < k => {
+                v.push(Slot {
+                    ym: k,
+                    days: 0,
+                    met: 0,
+                    steps: 0,
+                });
+                v.len() - 1
+            }
+            None => {
+                v.push(Slot {
+                    ym: k,
+                    days: 0,
+                    met: 0,
+                    steps: 0,
+                });
+                0
+            }
+            Some(_) => match v.binary_search_by(|s| s.ym.cmp(&k)) {
+                Ok(i) => i,
+                Err(i) => {
+                    v.insert(
+                        i,
+                        Slot {
+                            ym: k,
+                            days: 0,
+                            met: 0,
+                            steps: 0,
+                        },
+                    );
+                    i
+                }
+            },
+        };
+        let s = &mut v[i];
+        s.days = s.days.saturating_add(1);
+        s.met = s.met.saturating_add(u8::from(met));
+        s.steps = s
+            .steps
+            .saturating_add(u32::try_from(steps.max(0)).unwrap_or(u32::MAX));
     }
-    fn get(&self, m: &Month) -> Option<&Acc> {
+    fn get(&self, m: &Month) -> Option<Acc> {
+        let k = ym(m);
         self.0
-            .binary_search_by(|(k, _)| k.cmp(m))
+            .binary_search_by(|s| s.ym.cmp(&k))
             .ok()
-            .map(|i| &self.0[i].1)
+            .map(|i| self.0[i].acc())
     }
     fn contains_key(&self, m: &Month) -> bool {
         self.get(m).is_some()
@@ -245,44 +321,11 @@ impl Months {
     fn len(&self) -> usize {
         self.0.len()
     }
-    fn values(&self) -> impl DoubleEndedIterator<Item = &Acc> {
-        self.0.iter().map(|(_, a)| a)
+    fn values(&self) -> impl DoubleEndedIterator<Item = Acc> + '_ {
+        self.0.iter().map(Slot::acc)
     }
-    #[allow(dead_code)]
-    fn keys(&self) -> impl DoubleEndedIterator<Item = &Month> {
-        self.0.iter().map(|(m, _)| m)
-    }
-    #[allow(dead_code)]
-    fn iter(&self) -> impl DoubleEndedIterator<Item = (&Month, &Acc)> {
-        self.0.iter().map(|(m, a)| (m, a))
-    }
-}
-
-struct MonthEntry<'a>(&'a mut Months, Month);
-
-impl<'a> MonthEntry<'a> {
-    fn or_default(self) -> &'a mut Acc {
-        let MonthEntry(ms, m) = self;
-        let v = &mut ms.0;
-        let i = match v.last() {
-            Some((last, _)) if *last == m => v.len() - 1,
-            Some((last, _)) if *last < m => {
-                v.push((m, Acc::default()));
-                v.len() - 1
-            }
-            None => {
-                v.push((m, Acc::default()));
-                0
-            }
-            Some(_) => match v.binary_search_by(|(k, _)| k.cmp(&m)) {
-                Ok(i) => i,
-                Err(i) => {
-                    v.insert(i, (m, Acc::default()));
-                    i
-                }
-            },
-        };
-        &mut v[i].1
+    fn keys(&self) -> impl DoubleEndedIterator<Item = Month> + '_ {
+        self.0.iter().map(Slot::month)
     }
 }
 
@@ -344,12 +387,8 @@ fn load(conn: &Connection, program: &Program) -> Result<Data> {
         }
         let Some((_, i)) = cur else { return Ok(()) };
         let p = &mut people[i];
-        let acc = p.months.entry(Month::of(d)).or_default();
-        acc.days += 1;
-        acc.steps += steps;
-        if p.target.is_some_and(|t| meets_target(t, steps as f64)) {
-            acc.met += 1;
-        }
+        let met = p.target.is_some_and(|t| meets_target(t, steps as f64));
+        p.months.add(Month::of(d), steps, met);
         first_day = Some(first_day.map_or(d, |f| f.min(d)));
         last_day = Some(last_day.map_or(d, |l| l.max(d)));
         Ok(())
@@ -659,7 +698,7 @@ fn overview_sheet(
             .iter()
             .flat_map(|p| p.months.values())
             .fold(Acc::default(), |mut a, m| {
-                a.add(m);
+                a.add(&m);
                 a
             });
     let act = shared.active_all;
@@ -760,7 +799,7 @@ fn month_group(data: &Data, m: &Month, keep: impl Fn(&Person) -> bool) -> (usize
         .people
         .iter()
         .filter(|p| keep(p))
-        .filter_map(|p| p.months.get(m).map(Acc::mean))
+        .filter_map(|p| p.months.get(m).map(|a| a.mean()))
         .collect();
     (means.len(), stats::mean(&means))
 }
@@ -852,7 +891,7 @@ fn participation(registered: CellId, eligible: i64, d: &Disclosure) -> Fig {
 /// A participant's mean daily steps over the whole period (`None`: no record).
 fn person_mean(p: &Person) -> Option<f64> {
     let a = p.months.values().fold(Acc::default(), |mut a, x| {
-        a.add(x);
+        a.add(&x);
         a
     });
     (a.days > 0).then(|| a.mean())
@@ -1025,10 +1064,10 @@ fn targets_sheet(data: &Data, d: &mut Disclosure) -> Sheet {
             let mut n = 0;
             for p in data.people.iter().filter(|p| p.target == Some(g)) {
                 let a = match m {
-                    Some(m) => p.months.get(m).copied(),
+                    Some(m) => p.months.get(m),
                     None => (!p.months.is_empty()).then(|| {
                         p.months.values().fold(Acc::default(), |mut a, x| {
-                            a.add(x);
+                            a.add(&x);
                             a
                         })
                     }),
@@ -1150,7 +1189,7 @@ fn continuation_sheet(data: &Data, d: &mut Disclosure, shared: &Shared) -> Sheet
     let first_last: Vec<Option<(Month, Month)>> = data
         .people
         .iter()
-        .map(|p| Some((*p.months.keys().next()?, *p.months.keys().next_back()?)))
+        .map(|p| Some((p.months.keys().next()?, p.months.keys().next_back()?)))
         .collect();
     let mut t = Table::new(&[
         "月",
@@ -1578,16 +1617,14 @@ fn prizes_sheet(data: &Data, program: &Program, d: &mut Disclosure, shared: &mut
 
 #[cfg(test)]
 mod months_tests {
-    use super::{Acc, Month, Months};
+    use super::{Month, Months};
 
     #[test]
     fn months_stay_sorted_and_found_whatever_the_order_they_come_in() {
         let m = |month| Month { year: 2025, month };
         let mut ms = Months::default();
         for (k, steps) in [(5, 1), (5, 2), (7, 10), (4, 100), (6, 1000), (7, 5)] {
-            let a: &mut Acc = ms.entry(m(k)).or_default();
-            a.days += 1;
-            a.steps += steps;
+            ms.add(m(k), steps, k == 7);
         }
         assert_eq!(ms.len(), 4);
         assert_eq!(ms.keys().map(|k| k.month).collect::<Vec<_>>(), [4, 5, 6, 7]);
@@ -1595,5 +1632,7 @@ mod months_tests {
         assert_eq!(ms.get(&m(7)).map(|a| a.steps), Some(15));
         assert!(!ms.contains_key(&m(8)));
         assert_eq!(ms.values().next_back().map(|a| a.days), Some(2));
+        assert_eq!(ms.get(&m(7)).map(|a| a.met), Some(2));
+        assert_eq!(ms.get(&m(4)).map(|a| a.met), Some(0));
     }
 }

@@ -236,6 +236,36 @@ fn survey_answers_are_read_as_keyed_and_stored_once() {
 }
 
 #[test]
+fn a_questionnaire_keyed_again_far_down_the_file_is_still_found_and_the_check_table_goes() {
+    let e = small_env();
+    // M1's 事前 first, then thousands of rows (the same answers keyed again, skipped as
+    // duplicates), then M1's 事前 again with another answer at the very end.
+    let mut text = String::from("参加者番号,回答時期,Q1,Q2\nM1,事前,3,はい\n");
+    for i in 0..3000 {
+        let pid = ["M2", "M3", "W1", "W2"][i % 4];
+        text.push_str(&format!("{pid},事後,4,いいえ\n"));
+    }
+    text.push_str("M1,事前,3,いいえ\n");
+    e.write("far.csv", &text);
+    e.run(&["survey", "import", "far.csv", "--partial"])
+        .ok()
+        .stderr_has("survey.duplicate_conflict at far.csv:far!A2")
+        .stderr_has("survey.duplicate_conflict at far.csv:far!A3003")
+        .stderr_has("このファイルの 3003 行目にもあり")
+        .stderr_has("事後: 4 人分、回答 8 件");
+    assert_eq!(e.count("SELECT count(*) FROM survey_answers"), 8);
+    assert_eq!(
+        e.count("SELECT count(*) FROM survey_answers WHERE participant_id='M1'"),
+        0
+    );
+    // The file's first rows were checked in a table of the database: none is left.
+    assert_eq!(
+        e.count("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'survey_seen%'"),
+        0
+    );
+}
+
+#[test]
 fn undeclared_questions_and_answers_outside_their_kind_are_refused_at_their_cells() {
     let e = small_env();
     e.write("extra.csv", "参加者番号,回答時期,Q1,Q9\nM1,事前,3,1\n");

@@ -889,3 +889,32 @@ fn labels_beyond_one_workbook_are_split_into_numbered_files() {
     );
     assert_eq!(copies, 2, "both files are recorded as copies");
 }
+
+/// `ship`, `ship --reprint` and `labels --shipment` read the shipment in postal order
+/// through a sort table inside a savepoint that is rolled back: none is ever left in
+/// the database, whether the command succeeds, is a dry run or is refused.
+#[test]
+fn the_shipment_sort_tables_never_stay_in_the_database() {
+    let e = setup();
+    let sort_tables =
+        || e.count("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'stepcard_%sort%'");
+    e.run(&["ship", "--dry-run", "--out", "list.xlsx"]).ok();
+    assert_eq!(sort_tables(), 0);
+    e.run(&["ship", "--out", "list.xlsx"]).ok();
+    assert_eq!(sort_tables(), 0);
+    assert_eq!(
+        e.count("SELECT count(*) FROM orders WHERE shipment_id = 1"),
+        e.count("SELECT count(*) FROM orders WHERE status = 'accepted'")
+    );
+    e.run(&["ship", "--reprint", "1", "--out", "again.xlsx"])
+        .ok()
+        .stderr_has("元のファイルと同じ内容です");
+    e.run(&["labels", "--shipment", "1", "--out", "labels.xlsx"])
+        .ok();
+    assert_eq!(sort_tables(), 0);
+    // Nothing left to ship: the sort is empty and goes all the same.
+    e.run(&["ship", "--out", "list2.xlsx"])
+        .ok()
+        .stderr_has("発送する申込みはありません");
+    assert_eq!(sort_tables(), 0);
+}

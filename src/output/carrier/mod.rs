@@ -498,9 +498,9 @@ pub fn render(
 
 /// As [`render`], each row written to `out` (CP932) as it is made, never the whole
 /// file held (`bytes` stays empty). On problems, what was written is not the file.
-pub fn render_into<'p>(
+pub fn render_into<P: std::borrow::Borrow<Parcel>>(
     carrier: &dyn Carrier,
-    parcels: impl IntoIterator<Item = &'p Parcel>,
+    parcels: impl IntoIterator<Item = P>,
     sender: &Sender,
     date: NaiveDate,
     out: &mut dyn std::io::Write,
@@ -536,6 +536,7 @@ pub fn render_into<'p>(
     }
     let mut row = vec![String::new(); columns.len()];
     for p in parcels {
+        let p = p.borrow();
         // Refused destinations (no postal code or address) are reported, not written.
         let refused = crate::shipping::destination_problems(std::slice::from_ref(p));
         if !refused.is_empty() {
