@@ -167,6 +167,8 @@ pub struct StepsImporter<'c> {
     /// The sheets read so far, by the number staged keyings carry.
     sheets: Vec<Header>,
     date_buf: String,
+    /// The sheet and steps column of the rows the reader prechecks (set with the check).
+    pre_at: (u32, u32),
     pub counts: Counts,
     /// Rows refused after the fact (a day keyed again with another value, a conflict
     /// found once the file was read), in the sheet's layout, kept with the rejected rows.
@@ -197,6 +199,7 @@ impl<'c> StepsImporter<'c> {
             layout: None,
             sheets: Vec::new(),
             date_buf: String::with_capacity(10),
+            pre_at: (0, 0),
             counts: Counts::default(),
             extra_rejects: Vec::new(),
             now: crate::now(),
@@ -220,11 +223,12 @@ impl StepsImporter<'_> {
     /// digits within the daily maximum, with nothing outside the header, is passed as
     /// (roster position, day of the period, steps). Every other row, valid or not, goes
     /// through the full checks in [`StepsImporter::row`], so every problem reads as before.
-    pub fn precheck(&self, h: &Header) -> Option<Precheck> {
+    pub fn precheck(&mut self, h: &Header) -> Option<Precheck> {
         if self.layout != Some(Layout::Long) || self.days.is_empty() {
             return None;
         }
         let (pc, dc, sc) = (h.col("participant_id")?, h.col("date")?, h.col("steps")?);
+        self.pre_at = (self.sheets.len().saturating_sub(1) as u32, sc as u32);
         let width = h.width();
         let ids = self.participants.clone();
         let days = self.days.clone();
@@ -291,18 +295,17 @@ impl StepsImporter<'_> {
     fn store_prechecked(&mut self, h: &Header, row: &Row, pre: Pre) -> Result<()> {
         self.counts.rows += 1;
         self.counts.cells += 1;
-        let (Some(pid), Some(date), Some(col)) = (
+        let day = pre.day as usize * 10;
+        let (Some(pid), Some(date)) = (
             self.participants.get(pre.key as usize),
-            self.days
-                .get(pre.day as usize * 10..pre.day as usize * 10 + 10),
-            h.col("steps"),
+            self.days.get(day..day + 10),
         ) else {
             anyhow::bail!("internal: a prechecked row out of range");
         };
         let at = At {
-            sheet: self.sheets.len().saturating_sub(1) as u32,
+            sheet: self.pre_at.0,
             row: row.number(),
-            col: col as u32,
+            col: self.pre_at.1,
         };
         let cells = || serde_json::to_string(&h.kept_cells(row)).unwrap_or_default();
         let keep: Option<&dyn Fn() -> String> = if self.keep_rows { Some(&cells) } else { None };
