@@ -76,12 +76,7 @@ pub fn import_file(
 
 /// The roster's participant numbers, sorted (found by binary search, named by position).
 fn roster_ids(conn: &Connection) -> Result<Arc<Vec<Box<str>>>> {
-    let mut ids: Vec<Box<str>> = crate::db::participants::ids(conn)?
-        .into_iter()
-        .map(String::into_boxed_str)
-        .collect();
-    ids.sort_unstable();
-    Ok(Arc::new(ids))
+    Ok(Arc::new(crate::db::steps::participant_ids_sorted(conn)?))
 }
 
 /// Every day of the program period written `YYYY-MM-DD`, 10 bytes each, in order: a
