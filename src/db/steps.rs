@@ -336,6 +336,18 @@ struct Staged {
     stored: (i64, i64, i64),
 }
 
+/// The roster's participant numbers in byte order (as `str` compares), for the steps
+/// import's lookups by binary search; read straight into the list, with no set built.
+pub fn participant_ids_sorted(conn: &Connection) -> Result<Vec<Box<str>>> {
+    let mut stmt = conn.prepare("SELECT id FROM participants ORDER BY id")?;
+    let mut ids: Vec<Box<str>> = stmt
+        .query_map([], |r| r.get::<_, String>(0).map(String::into_boxed_str))?
+        .collect::<rusqlite::Result<_>>()?;
+    // BINARY collation orders as bytes, as `str` does; sorted again to depend on neither.
+    ids.sort_unstable();
+    Ok(ids)
+}
+
 /// The stored steps in participant and date order (`None`: every participant), each
 /// handed to `f` as (participant, date, steps).
 pub fn each(

@@ -67,6 +67,12 @@ pub trait RowHandler {
     fn after_first_pass(&mut self, _conn: &Connection) -> Result<()> {
         Ok(())
     }
+    /// A check of this sheet's rows for the reader to run where they are parsed
+    /// (see [`crate::sheet::Precheck`]); the rows it passes come to
+    /// [`RowHandler::row`] with its verdict.
+    fn precheck(&mut self, _h: &Header) -> Option<crate::sheet::Precheck> {
+        None
+    }
 }
 
 /// The first pass's visitor: rows only, to the handler's `prepass_row`.
@@ -560,6 +566,9 @@ impl Visit for Driver<'_, '_> {
             }
         }
         self.fatal = true;
+    }
+    fn precheck(&mut self, h: &Header) -> Option<crate::sheet::Precheck> {
+        self.handler.precheck(h)
     }
     fn skipped(&mut self, sheet: &str) {
         say(

@@ -19,7 +19,9 @@ use anyhow::Result;
 use chrono::{Datelike, NaiveDate};
 use rusqlite::Connection;
 
-use std::collections::HashSet;
+use crate::sheet::{CellRef, Pre, Precheck};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 fn write_date(buf: &mut String, d: NaiveDate) {
     buf.clear();
@@ -50,7 +52,7 @@ pub fn import_file(
     verified: bool,
 ) -> Result<Option<i64>> {
     let program = s.program.clone();
-    let mut ids = Some(crate::db::participants::ids(s.conn)?);
+    let mut ids = Some(roster_ids(s.conn)?);
     let spec = super::batch::Spec {
         kind: "steps",
         columns: ANY_COLUMNS,
@@ -70,6 +72,29 @@ pub fn import_file(
         )?;
         Ok(Box::new(importer))
     })
+}
+
+/// The roster's participant numbers, sorted (found by binary search, named by position).
+fn roster_ids(conn: &Connection) -> Result<Arc<Vec<Box<str>>>> {
+    Ok(Arc::new(crate::db::steps::participant_ids_sorted(conn)?))
+}
+
+/// Every day of the program period written `YYYY-MM-DD`, 10 bytes each, in order: a
+/// prechecked row names its day by position. Empty for a period too long to tabulate.
+fn period_days(program: &Program) -> String {
+    let p = &program.program;
+    let days = (p.end - p.start).num_days() + 1;
+    let mut out = String::new();
+    if !(1..=100_000).contains(&days) {
+        return out;
+    }
+    out.reserve(days as usize * 10);
+    let mut buf = String::with_capacity(10);
+    for d in p.start.iter_days().take(days as usize) {
+        write_date(&mut buf, d);
+        out.push_str(&buf);
+    }
+    out
 }
 
 /// What `steps verify --import` did with the verified keying.
@@ -118,9 +143,12 @@ pub fn import_verified(
 /// State of one steps import (one batch). `'c` is the import's transaction, which the
 /// store's statements borrow.
 pub struct StepsImporter<'c> {
-    participants: HashSet<String>,
+    /// The roster's participant numbers, sorted; shared with the reader's precheck.
+    participants: Arc<Vec<Box<str>>>,
+    /// The program period's days as text (see [`period_days`]).
+    days: Arc<String>,
     /// The last participant number found in the roster: rows come card by card, so most
-    /// rows repeat it and skip the set lookup.
+    /// rows repeat it and skip the lookup.
     last_known: String,
     /// Where keyed days go: inserted, or staged when the day is already stored, and
     /// settled in [`StepsImporter::finish`] once the whole file is read.
@@ -134,6 +162,8 @@ pub struct StepsImporter<'c> {
     /// The sheets read so far, by the number staged keyings carry.
     sheets: Vec<Header>,
     date_buf: String,
+    /// The sheet and steps column of the rows the reader prechecks (set with the check).
+    pre_at: (u32, u32),
     pub counts: Counts,
     /// Rows refused after the fact (a day keyed again with another value, a conflict
     /// found once the file was read), in the sheet's layout, kept with the rejected rows.
@@ -146,7 +176,7 @@ impl<'c> StepsImporter<'c> {
     pub fn new(
         conn: &'c Connection,
         program: Program,
-        participants: HashSet<String>,
+        participants: Arc<Vec<Box<str>>>,
         batch: i64,
         replace: bool,
         keep_rows: bool,
@@ -154,6 +184,7 @@ impl<'c> StepsImporter<'c> {
     ) -> Result<Self> {
         Ok(StepsImporter {
             participants,
+            days: Arc::new(period_days(&program)),
             last_known: String::new(),
             store: StepsWriter::new(conn, batch)?,
             program,
@@ -163,6 +194,7 @@ impl<'c> StepsImporter<'c> {
             layout: None,
             sheets: Vec::new(),
             date_buf: String::with_capacity(10),
+            pre_at: (0, 0),
             counts: Counts::default(),
             extra_rejects: Vec::new(),
             now: crate::now(),
@@ -180,8 +212,109 @@ impl StepsImporter<'_> {
         out
     }
 
+    /// The reader-side check of a long sheet's rows (see [`Precheck`]): a row whose
+    /// participant number is plain (`[A-Za-z0-9_-]`, as the full check keeps it) and in
+    /// the roster, whose date is `YYYY-MM-DD` inside the period and whose steps are plain
+    /// digits within the daily maximum, with nothing outside the header, is passed as
+    /// (roster position, day of the period, steps). Every other row, valid or not, goes
+    /// through the full checks in [`StepsImporter::row`], so every problem reads as before.
+    pub fn precheck(&mut self, h: &Header) -> Option<Precheck> {
+        if self.layout != Some(Layout::Long) || self.days.is_empty() {
+            return None;
+        }
+        let (pc, dc, sc) = (h.col("participant_id")?, h.col("date")?, h.col("steps")?);
+        self.pre_at = (self.sheets.len().saturating_sub(1) as u32, sc as u32);
+        let width = h.width();
+        let ids = self.participants.clone();
+        let days = self.days.clone();
+        let (start, end) = (self.program.program.start, self.program.program.end);
+        let max = self.program.program.max_daily_steps;
+        // Rows come card by card and day by day: the same participant as the row before
+        // and the next day are tried first.
+        let (last_key, last_day) = (AtomicU32::new(u32::MAX), AtomicU32::new(u32::MAX));
+        Some(Arc::new(move |row: &mut Row| {
+            if row.len() > width {
+                return;
+            }
+            let (CellRef::Text(p), CellRef::Text(d), CellRef::Text(v)) =
+                (row.get(pc), row.get(dc), row.get(sc))
+            else {
+                return;
+            };
+            let key = match ids.get(last_key.load(Ordering::Relaxed) as usize) {
+                Some(id) if id.as_ref() == p => last_key.load(Ordering::Relaxed),
+                _ => {
+                    if p.is_empty()
+                        || p.len() > 40
+                        || !p
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    {
+                        return;
+                    }
+                    let Ok(k) = ids.binary_search_by(|id| id.as_ref().cmp(p)) else {
+                        return;
+                    };
+                    last_key.store(k as u32, Ordering::Relaxed);
+                    k as u32
+                }
+            };
+            let day_text = |i: u32| days.get(i as usize * 10..i as usize * 10 + 10);
+            let next = last_day.load(Ordering::Relaxed).wrapping_add(1);
+            let day = if day_text(next) == Some(d) {
+                next
+            } else {
+                match crate::sheet::date::iso_exact(d) {
+                    Some(Ok(date)) if date >= start && date <= end => {
+                        (date - start).num_days() as u32
+                    }
+                    _ => return,
+                }
+            };
+            last_day.store(day, Ordering::Relaxed);
+            let b = v.as_bytes();
+            if b.is_empty() || b.len() > 18 || !b.iter().all(u8::is_ascii_digit) {
+                return;
+            }
+            let value = b
+                .iter()
+                .fold(0i64, |acc, &c| acc * 10 + i64::from(c - b'0'));
+            if value > max {
+                return;
+            }
+            row.set_pre(Pre { key, day, value });
+        }))
+    }
+
+    /// Store a row the reader's precheck passed: nothing left to check.
+    fn store_prechecked(&mut self, h: &Header, row: &Row, pre: Pre) -> Result<()> {
+        self.counts.rows += 1;
+        self.counts.cells += 1;
+        let day = pre.day as usize * 10;
+        let (Some(pid), Some(date)) = (
+            self.participants.get(pre.key as usize),
+            self.days.get(day..day + 10),
+        ) else {
+            anyhow::bail!("internal: a prechecked row out of range");
+        };
+        let at = At {
+            sheet: self.pre_at.0,
+            row: row.number(),
+            col: self.pre_at.1,
+        };
+        let cells = || serde_json::to_string(&h.kept_cells(row)).unwrap_or_default();
+        let keep: Option<&dyn Fn() -> String> = if self.keep_rows { Some(&cells) } else { None };
+        if self.store.put(pid, date, pre.value, at, keep)? == Put::Inserted {
+            self.counts.inserted += 1;
+        }
+        Ok(())
+    }
+
     /// Validate and store one non-blank row; problems are appended to `out`.
     pub fn row(&mut self, h: &Header, row: &Row, out: &mut Vec<Problem>) -> Result<()> {
+        if let Some(pre) = row.pre() {
+            return self.store_prechecked(h, row, pre);
+        }
         self.counts.rows += 1;
         let layout = self.layout.unwrap_or(Layout::Long);
         let Some(pid) = self.participant(h, row, out) else {
@@ -236,7 +369,11 @@ impl StepsImporter<'_> {
         if id.as_ref() == self.last_known {
             return Some(id);
         }
-        if !self.participants.contains(id.as_ref()) {
+        if self
+            .participants
+            .binary_search_by(|p| p.as_ref().cmp(id.as_ref()))
+            .is_err()
+        {
             out.push(unknown_participant(h, row, &id));
             return None;
         }
@@ -384,6 +521,9 @@ fn rebuilt_row(h: &Header, r: &Refused) -> Vec<String> {
 impl super::batch::RowHandler for StepsImporter<'_> {
     fn header(&mut self, h: &Header) -> Vec<Problem> {
         self.check_header(h)
+    }
+    fn precheck(&mut self, h: &Header) -> Option<Precheck> {
+        StepsImporter::precheck(self, h)
     }
     fn row(
         &mut self,

@@ -19,6 +19,12 @@ pub trait Visit {
     /// One non-blank row below the header; `outside` is a cell with data under no
     /// heading (refused: it would be dropped silently).
     fn row(&mut self, h: &Header, row: &Row, outside: Option<Problem>) -> Result<()>;
+    /// A check for the reader to run on this sheet's rows where they are parsed (see
+    /// [`crate::sheet::Precheck`]): a row it passes is neither blank nor has a cell
+    /// outside the header, and comes to [`Visit::row`] with its verdict.
+    fn precheck(&mut self, _h: &Header) -> Option<crate::sheet::Precheck> {
+        None
+    }
 }
 
 /// Read `sheets` of `book` through `v`; the number of sheets read. When no sheet could
@@ -62,8 +68,15 @@ pub fn walk<V: Visit + ?Sized>(
             continue;
         }
         read += 1;
+        if let Some(check) = v.precheck(&header) {
+            rows.set_precheck(check);
+        }
         let width = header.width();
         while rows.next_row(&mut row)? {
+            if row.pre().is_some() {
+                v.row(&header, &row, None)?;
+                continue;
+            }
             if row.is_blank() {
                 continue;
             }

@@ -22,7 +22,9 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use encoding_rs::{DecoderResult, SHIFT_JIS};
 
-use super::{open_file, read_error, sheet_not_found, Encoding, ReadOptions, Row, RowSource, Slot};
+use super::{
+    open_file, read_error, sheet_not_found, Encoding, Precheck, ReadOptions, Row, RowSource, Slot,
+};
 
 /// How much of the file is looked at to detect the encoding and delimiter.
 const SNIFF_LEN: usize = 64 * 1024;
@@ -313,6 +315,8 @@ struct CsvRows {
     finished: Option<std::result::Result<(), String>>,
     file: String,
     parser: Option<std::thread::JoinHandle<()>>,
+    /// The check the parsing thread runs on each row once it is set (see [`Precheck`]).
+    precheck: Arc<std::sync::OnceLock<Precheck>>,
 }
 
 impl Drop for CsvRows {
@@ -331,11 +335,17 @@ impl CsvRows {
     fn start(mut parser: Parser, file: &str) -> Result<CsvRows> {
         let (tx, rx) = sync_channel::<Msg>(IN_FLIGHT);
         let (back, back_rx) = sync_channel::<Vec<Row>>(IN_FLIGHT);
+        let precheck = Arc::new(std::sync::OnceLock::<Precheck>::new());
+        let shared = precheck.clone();
         let handle = std::thread::Builder::new()
             .name("csv-reader".into())
             .spawn(move || {
                 let mut made = 0usize;
+                let mut check: Option<Precheck> = None;
                 loop {
+                    if check.is_none() {
+                        check = shared.get().cloned();
+                    }
                     // Reuse a chunk that came back; make a new one only while
                     // fewer than IN_FLIGHT exist, else wait for one.
                     let mut chunk = match back_rx.try_recv() {
@@ -358,6 +368,9 @@ impl CsvRows {
                         }
                         match chunk.get_mut(n).map(|row| parser.next_row(row)) {
                             Some(Ok(true)) => {
+                                if let (Some(f), Some(row)) = (&check, chunk.get_mut(n)) {
+                                    f(row);
+                                }
                                 text += chunk.get(n).map_or(0, |r| r.text.len());
                                 n += 1;
                             }
@@ -390,11 +403,16 @@ impl CsvRows {
             finished: None,
             file: file.to_string(),
             parser: Some(handle),
+            precheck,
         })
     }
 }
 
 impl RowSource for CsvRows {
+    fn set_precheck(&mut self, check: Precheck) {
+        let _ = self.precheck.set(check);
+    }
+
     fn next_row(&mut self, row: &mut Row) -> Result<bool> {
         loop {
             if let Some(slot) = self.chunk.get_mut(self.next) {

@@ -92,7 +92,24 @@ pub struct Row {
     number: u32,
     text: String,
     cells: Vec<Slot>,
+    /// The verdict of a [`Precheck`] run where the row was parsed: set only for a row
+    /// the reader found wholly valid, so its importer only has to store it.
+    pre: Option<Pre>,
 }
+
+/// What a [`Precheck`] read from a row it found wholly valid, as small numbers the
+/// importer that gave the check knows how to use (an index into its own tables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pre {
+    pub key: u32,
+    pub day: u32,
+    pub value: i64,
+}
+
+/// A check run on each row where it is parsed (the CSV reader's own thread), after the
+/// header is known: it sets [`Row::set_pre`] on rows it finds wholly valid and leaves
+/// every other row to the importer's full checks.
+pub type Precheck = std::sync::Arc<dyn Fn(&mut Row) + Send + Sync>;
 
 impl Row {
     /// An empty row (number 0, no cells).
@@ -158,9 +175,20 @@ impl Row {
         self.text.get(start..end).unwrap_or("")
     }
 
+    /// The reader's verdict on this row (see [`Precheck`]).
+    pub fn pre(&self) -> Option<Pre> {
+        self.pre
+    }
+
+    /// Record a [`Precheck`]'s verdict.
+    pub fn set_pre(&mut self, pre: Pre) {
+        self.pre = Some(pre);
+    }
+
     /// Start a new row: drop all cells, keep the buffers.
     fn reset(&mut self, number: u32) {
         self.number = number;
+        self.pre = None;
         self.text.clear();
         self.cells.clear();
     }
@@ -276,6 +304,10 @@ pub trait RowSource {
     /// workbook does not store at all (no cell with a value) are simply not
     /// returned, so row numbers can jump.
     fn next_row(&mut self, row: &mut Row) -> Result<bool>;
+
+    /// Run `check` on every row parsed from now on, where it is parsed (a source that
+    /// parses on a thread of its own); the rest ignore it, and rows stay unchecked.
+    fn set_precheck(&mut self, _check: Precheck) {}
 }
 
 /// An opened CSV file or workbook.

@@ -850,3 +850,120 @@ fn a_card_row_refused_for_two_reasons_is_one_rejected_row() {
     assert_eq!(e.steps("C000001", "2025-06-01"), Some(1632));
     assert_eq!(e.steps("C000001", "2025-06-03"), Some(300));
 }
+
+/// A long CSV is checked where it is parsed (the reader's thread) once its header is
+/// known, and only rows found wholly valid there skip the importer's checks. Rows far
+/// into a long file (past the first chunks, so past that point) are judged exactly as
+/// the full checks judge them: every problem at its cell, and valid rows in forms the
+/// reader leaves to the importer (full-width, other date forms, grouping, spaces) stored.
+#[test]
+fn rows_deep_in_a_long_csv_are_judged_as_the_first_rows_are() {
+    let e = Env::with_roster();
+    let ids: Vec<String> = {
+        let conn = e.conn();
+        let mut stmt = conn
+            .prepare("SELECT id FROM participants ORDER BY id")
+            .unwrap();
+        let ids = stmt.query_map([], |r| r.get(0)).unwrap();
+        ids.map(Result::unwrap).collect()
+    };
+    assert_eq!(ids.len(), 60);
+    let id = |n: usize| ids[n - 1].as_str();
+    let start = chrono::NaiveDate::from_ymd_opt(2025, 5, 14).unwrap();
+    let mut text = String::from("参加者番号,日付,歩数\n");
+    for p in 1..=60 {
+        for d in 0..200 {
+            let date = start + chrono::Duration::days(d);
+            text.push_str(&format!("{},{date},{}\n", id(p), 1000 + p as i64 * 7 + d));
+        }
+    }
+    // Row 12002 onwards: each row's expected code (or None: valid, and stored).
+    let wide: String = id(4)
+        .chars()
+        .map(|c| char::from_u32(c as u32 + 0xFEE0).unwrap())
+        .collect();
+    let tail: Vec<(String, Option<&str>)> = vec![
+        (
+            "Z999999,2025-12-01,5000".into(),
+            Some("participant.unknown"),
+        ),
+        (
+            "C00000!,2025-12-01,5000".into(),
+            Some("participant.id_invalid"),
+        ),
+        (
+            format!("{},2025-04-01,5000", id(1)),
+            Some("date.out_of_period"),
+        ),
+        (
+            format!("{},2025-02-30,5000", id(10)),
+            Some("date.nonexistent"),
+        ),
+        (
+            format!("{},2025-12-01,70000", id(2)),
+            Some("steps.implausible"),
+        ),
+        (format!("{},2025-12-01,-5", id(3)), Some("steps.negative")),
+        (format!("{},2025-12-01,", id(13)), Some("steps.missing")),
+        (
+            format!("{},2025-12-01,5000,extra", id(7)),
+            Some("cell.outside_header"),
+        ),
+        (
+            format!("{},2025-06-01,1", id(8)),
+            Some("steps.duplicate_conflict"),
+        ),
+        (format!("{wide},2025-12-01,4004"), None),
+        (format!("{},2025/12/01,5005", id(5)), None),
+        (format!("{},2025-12-01,\"6,006\"", id(6)), None),
+        (format!(" {} ,2025-12-01,1111", id(11)), None),
+        (format!("{},2025-12-01,0012", id(12)), None),
+    ];
+    for (row, _) in &tail {
+        text.push_str(row);
+        text.push('\n');
+    }
+    let f = e.write("long.csv", &text);
+    let report = e.path("errors.csv");
+    e.run(&[
+        "steps",
+        "import",
+        s(&f),
+        "--partial",
+        "--errors",
+        s(&report),
+    ])
+    .ok();
+    let mut got: Vec<String> = codes_at(&report).into_iter().map(|(_, c)| c).collect();
+    got.sort();
+    let mut want: Vec<String> = tail
+        .iter()
+        .filter_map(|(_, c)| c.map(String::from))
+        .collect();
+    // The day keyed twice is refused on both rows, the first one far up the file too.
+    want.push("steps.duplicate_conflict".into());
+    want.sort();
+    assert!(got.len() < 20, "{:?}", &got[..20.min(got.len())]);
+    assert_eq!(got, want);
+    assert_eq!(e.steps(id(8), "2025-06-01"), None);
+    assert_eq!(e.steps(id(4), "2025-12-01"), Some(4004));
+    assert_eq!(e.steps(id(5), "2025-12-01"), Some(5005));
+    assert_eq!(e.steps(id(6), "2025-12-01"), Some(6006));
+    assert_eq!(e.steps(id(11), "2025-12-01"), Some(1111));
+    assert_eq!(e.steps(id(12), "2025-12-01"), Some(12));
+    let last = (start + chrono::Duration::days(199)).to_string();
+    assert_eq!(e.steps(id(60), &last), Some(1000 + 60 * 7 + 199));
+    assert_eq!(
+        e.count(&format!(
+            "SELECT count(*) FROM steps WHERE date <= '{last}'"
+        )),
+        12_000 - 1
+    );
+    assert_eq!(
+        e.count(&format!(
+            "SELECT src_row FROM steps WHERE participant_id='{}' AND date='{last}'",
+            id(60)
+        )),
+        12_001
+    );
+}
