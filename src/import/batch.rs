@@ -34,13 +34,13 @@ pub trait RowHandler {
     fn counts(&self) -> Counts;
     /// The layout recorded on the batch.
     fn layout(&self) -> String;
+    /// A row refused before its values are read (a value in a column with no heading):
+    /// counted as read, nothing of it stored or checked further.
+    fn refused_unread(&mut self);
     /// Rows taken out after the fact, rebuilt in the sheet's layout (sheet, row, cells).
     fn extra_rejects(&mut self) -> Vec<(String, u32, Vec<String>)> {
         Vec::new()
     }
-    /// Rows stored with an outcome the operator must pass on, though not an error in the
-    /// file (a prize application refused for want of points). They go into the error
-    /// report and the summary after the problems, and do not stop the import.
     /// Counts of this kind's own for the audit entry, read inside the transaction.
     fn audit_counts(
         &self,
@@ -50,6 +50,9 @@ pub trait RowHandler {
     ) -> Result<()> {
         Ok(())
     }
+    /// Rows stored with an outcome the operator must pass on, though not an error in the
+    /// file (a prize application refused for want of points). They go into the error
+    /// report and the summary after the problems, and do not stop the import.
     /// The notices of the row just stored (the driver takes them after every row, so
     /// the handler never holds them all).
     fn notices(&mut self) -> Vec<Problem> {
@@ -581,11 +584,17 @@ impl Visit for Driver<'_, '_> {
     }
     fn row(&mut self, h: &Header, row: &Row, outside: Option<Problem>) -> Result<()> {
         self.buf.clear();
-        self.handler.row(self.tx, h, row, &mut self.buf)?;
-        for p in self.handler.notices() {
-            self.notices.push(p)?;
+        if let Some(p) = outside {
+            // Refused whole: a value under no heading means the row is not what the
+            // header says, so none of it is stored (with --partial it is kept aside).
+            self.handler.refused_unread();
+            self.buf.push(p);
+        } else {
+            self.handler.row(self.tx, h, row, &mut self.buf)?;
+            for p in self.handler.notices() {
+                self.notices.push(p)?;
+            }
         }
-        self.buf.extend(outside);
         if !self.buf.is_empty() {
             if self.buf.iter().any(|p| p.code == "date.out_of_period") {
                 self.rows_out_of_period += 1;

@@ -343,6 +343,10 @@ pub fn audit_counts(conn: &Connection, batch: i64, d: &mut crate::audit::Detail)
 }
 
 impl super::batch::RowHandler for OrdersImporter {
+    fn refused_unread(&mut self) {
+        self.counts.rows += 1;
+    }
+
     fn audit_counts(
         &self,
         conn: &Connection,

@@ -34,6 +34,10 @@ impl RosterImporter {
 }
 
 impl super::batch::RowHandler for RosterImporter {
+    fn refused_unread(&mut self) {
+        self.counts.rows += 1;
+    }
+
     fn header(&mut self, h: &Header) -> Vec<Problem> {
         check_header(h)
     }

@@ -519,6 +519,10 @@ fn rebuilt_row(h: &Header, r: &Refused) -> Vec<String> {
 }
 
 impl super::batch::RowHandler for StepsImporter<'_> {
+    fn refused_unread(&mut self) {
+        self.counts.rows += 1;
+    }
+
     fn header(&mut self, h: &Header) -> Vec<Problem> {
         self.check_header(h)
     }

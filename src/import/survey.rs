@@ -67,6 +67,10 @@ impl SurveyImporter {
 }
 
 impl super::batch::RowHandler for SurveyImporter {
+    fn refused_unread(&mut self) {
+        self.counts.rows += 1;
+    }
+
     fn header(&mut self, h: &Header) -> Vec<Problem> {
         check_header(h, &self.questions)
     }

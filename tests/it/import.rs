@@ -967,3 +967,40 @@ fn rows_deep_in_a_long_csv_are_judged_as_the_first_rows_are() {
         12_001
     );
 }
+
+/// A row with a value under no heading is refused whole: listed with
+/// `cell.outside_header` and, with `--partial`, kept aside, never also stored (the value
+/// used to be stored though the row was listed as rejected).
+#[test]
+fn a_row_with_a_value_outside_the_header_is_listed_and_not_stored() {
+    let e = Env::with_roster();
+    let id: String = e
+        .conn()
+        .query_row("SELECT id FROM participants ORDER BY id LIMIT 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let f = e.write(
+        "extra.csv",
+        &format!("参加者番号,日付,歩数\n{id},2025-06-01,5000,メモ\n{id},2025-06-02,6000\n"),
+    );
+    let report = e.path("extra-errors.csv");
+    e.run(&[
+        "steps",
+        "import",
+        s(&f),
+        "--partial",
+        "--errors",
+        s(&report),
+    ])
+    .ok();
+    let got: Vec<String> = codes_at(&report).into_iter().map(|(_, c)| c).collect();
+    assert_eq!(got, vec!["cell.outside_header".to_string()]);
+    assert_eq!(e.steps(&id, "2025-06-01"), None);
+    assert_eq!(e.steps(&id, "2025-06-02"), Some(6000));
+    assert_eq!(
+        e.count("SELECT count(*) FROM steps WHERE src_row = 2"),
+        0,
+        "the refused row's value is stored"
+    );
+}
