@@ -118,15 +118,6 @@ pub fn name_prize(r: &mut ListRow, program: &crate::program::Program) {
         .unwrap_or_default();
 }
 
-/// The first row of each participant's parcel (the rows are sorted so a participant's
-/// rows are together): a parcel's destination without copying it.
-pub fn parcel_heads(rows: &[ListRow]) -> impl Iterator<Item = &ListRow> {
-    rows.iter()
-        .enumerate()
-        .filter(|(i, r)| *i == 0 || rows[*i - 1].participant_id != r.participant_id)
-        .map(|(_, r)| r)
-}
-
 /// One parcel per participant (the rows are sorted so a participant's rows are together).
 pub fn parcels(rows: &[ListRow]) -> Vec<Parcel> {
     let mut out: Vec<Parcel> = Vec::new();
@@ -195,22 +186,6 @@ pub fn destination_problems(parcels: &[Parcel]) -> Vec<Problem> {
     out
 }
 
-/// [`destination_problems`] read from the rows (one check per parcel), for the lists
-/// that need no parcels.
-pub fn row_destination_problems(rows: &[ListRow]) -> Vec<Problem> {
-    let mut out = Vec::new();
-    for r in parcel_heads(rows) {
-        destination_problem(
-            &r.participant_id,
-            &r.name,
-            r.postal_code.as_deref(),
-            r.address.as_deref(),
-            &mut out,
-        );
-    }
-    out
-}
-
 fn destination_problem(
     pid: &str,
     name: &str,
@@ -230,37 +205,6 @@ fn destination_problem(
     address_problems(pid, postal_code, address, out);
 }
 
-/// Every label's address problems, in the recipients' order.
-pub fn recipient_problems(rows: &[Recipient]) -> Vec<Problem> {
-    let mut out = Vec::new();
-    for r in rows {
-        address_problems(
-            &r.participant_id,
-            r.postal_code.as_deref(),
-            r.address.as_deref(),
-            &mut out,
-        );
-    }
-    out
-}
-
-/// Participants whose parcel has no phone number.
-pub fn missing_phone(parcels: &[Parcel]) -> Vec<&str> {
-    parcels
-        .iter()
-        .filter(|p| p.phone.as_deref().unwrap_or("").is_empty())
-        .map(|p| p.participant_id.as_str())
-        .collect()
-}
-
-/// Participants whose parcel has no phone number, read from the rows.
-pub fn rows_missing_phone(rows: &[ListRow]) -> Vec<&str> {
-    parcel_heads(rows)
-        .filter(|r| r.phone.as_deref().unwrap_or("").is_empty())
-        .map(|r| r.participant_id.as_str())
-        .collect()
-}
-
 /// What a shipment holds, for the operator and the audit log.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Summary {
@@ -270,22 +214,10 @@ pub struct Summary {
     pub per_prize: BTreeMap<String, i64>,
 }
 
-pub fn summary(rows: &[ListRow]) -> Summary {
-    let mut per_prize: BTreeMap<String, i64> = BTreeMap::new();
-    for r in rows {
-        *per_prize.entry(r.prize_code.clone()).or_default() += r.quantity;
-    }
-    Summary {
-        orders: rows.len(),
-        participants: parcel_heads(rows).count(),
-        quantity: rows.iter().map(|r| r.quantity).sum(),
-        per_prize,
-    }
-}
-
 /// A shipment's rows counted as they pass, in shipping order (a participant's rows are
-/// together), never held: the [`summary`], the problems of [`row_destination_problems`]
-/// and the participants of [`rows_missing_phone`], one check per parcel.
+/// together), never held: what the shipment holds, the parcels' destination problems
+/// (as [`destination_problems`] finds them) and the participants without a phone
+/// number, one check per parcel.
 #[derive(Debug, Default)]
 pub struct Tally {
     pub summary: Summary,
@@ -528,8 +460,10 @@ mod tests {
         let p = parcels(&rows);
         assert_eq!(p.len(), 4, "one parcel per participant");
         assert_eq!(p[2].items.len(), 2);
-        let s = summary(&rows);
-        assert_eq!(s.to_string(), "4 名・5 件（T1 × 4、T2 × 1）");
+        assert_eq!(Parcels::new(rows.iter().cloned()).collect::<Vec<_>>(), p);
+        let mut t = Tally::default();
+        rows.iter().for_each(|r| t.add(r));
+        assert_eq!(t.summary.to_string(), "4 名・5 件（T1 × 4、T2 × 1）");
     }
 
     #[test]
@@ -539,11 +473,17 @@ mod tests {
             row("A", None, "T2", 1),
             row("B", Some("1600022"), "T1", 1),
         ];
-        let problems = row_destination_problems(&rows);
-        assert_eq!(problems, destination_problems(&parcels(&rows)));
-        assert_eq!(problems.len(), 1, "one postal-code problem for A, once");
-        assert_eq!(rows_missing_phone(&rows), missing_phone(&parcels(&rows)));
-        assert_eq!(summary(&rows).participants, 2);
+        let mut t = Tally::default();
+        rows.iter().for_each(|r| t.add(r));
+        assert_eq!(t.problems, destination_problems(&parcels(&rows)));
+        assert_eq!(t.problems.len(), 1, "one postal-code problem for A, once");
+        let no_phone: Vec<String> = parcels(&rows)
+            .iter()
+            .filter(|p| p.phone.as_deref().unwrap_or("").is_empty())
+            .map(|p| p.participant_id.clone())
+            .collect();
+        assert_eq!(t.missing_phone, no_phone);
+        assert_eq!(t.summary.participants, 2);
     }
 
     #[test]
@@ -567,13 +507,8 @@ mod tests {
             p[0].to_string(),
             "C1「郵便番号」: 郵便番号がありません。名簿に入れて roster import --update で取り込み直してください (postal_code.missing)"
         );
-        let labels = recipient_problems(&[Recipient {
-            participant_id: "C1".into(),
-            name: "x".into(),
-            postal_code: None,
-            address: Some("東京".into()),
-            address2: None,
-        }]);
+        let mut labels = Vec::new();
+        address_problems("C1", None, Some("東京"), &mut labels);
         assert_eq!(labels.len(), 1);
         assert_eq!(labels[0].code, "postal_code.missing");
     }

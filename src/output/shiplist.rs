@@ -141,6 +141,10 @@ pub fn render(
     Ok(r.map(|(notes, _)| Rendered { bytes, notes }))
 }
 
+/// A written shipment's notes for the operator and what its rows add up to, or every
+/// problem that stops it.
+pub type Checked = std::result::Result<(Vec<String>, shipping::Summary), Vec<Problem>>;
+
 /// As [`render`], the rows taken one at a time (in shipping order) and the file written
 /// to `out` as they come, never held whole; the notes for the operator and what the rows
 /// add up to. On problems, what was written is not the file.
@@ -152,7 +156,7 @@ pub fn render_into(
     created_at: &str,
     ship_date: chrono::NaiveDate,
     out: &mut dyn std::io::Write,
-) -> Result<std::result::Result<(Vec<String>, shipping::Summary), Vec<Problem>>> {
+) -> Result<Checked> {
     let mut notes = Vec::new();
     let mut tally = shipping::Tally::default();
     match format {

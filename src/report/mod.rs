@@ -348,11 +348,13 @@ struct Data {
 fn load(conn: &Connection, program: &Program) -> Result<Data> {
     let start = program.program.start;
     let mut people = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    // The roster's numbers in id order (as `store::participants` gives them, byte order
+    // like Rust's): a participant's index is found by binary search, without a map.
+    let mut ids: Vec<Box<str>> = Vec::new();
     store::participants(conn, |r| {
         let age = rules_age(r.birth_date, r.age, start);
         let sex = SexGroup::from_stored(r.sex);
-        index.insert(r.id, people.len());
+        ids.push(r.id.into_boxed_str());
         people.push(Person {
             channel: if r.channel == "アプリ" {
                 Channel::App
@@ -380,7 +382,7 @@ fn load(conn: &Connection, program: &Program) -> Result<Data> {
                 people[*j].months.0.shrink_to_fit();
             }
             // Steps of someone not in the roster cannot come through the imports.
-            let Some(&i) = index.get(pid) else {
+            let Ok(i) = ids.binary_search_by(|x| (**x).cmp(pid)) else {
                 return Ok(());
             };
             cur = Some((pid.to_string(), i));
@@ -393,6 +395,7 @@ fn load(conn: &Connection, program: &Program) -> Result<Data> {
         last_day = Some(last_day.map_or(d, |l| l.max(d)));
         Ok(())
     })?;
+    drop(ids);
     let mut months = Vec::new();
     if let Some(last) = last_day {
         let mut m = Month::of(start);
