@@ -24,6 +24,8 @@
 //!   year's long CSV and one prize application per participant (built once, not timed):
 //!   `points --out`, `ship --out` (on a fresh copy each round), `labels --shipment 1` (on
 //!   a shipped copy), and `close-out` of a copy in a folder of its own.
+//! - `orders`: `orders import` of five applications per participant, round-robin (not
+//!   grouped by participant), into a copy of that database each round.
 //!
 //! The floors are optional: a tool that cannot be built or found is skipped with a
 //! message, and the stepcard figures are still printed.
@@ -108,6 +110,12 @@ const STAGES: &[Stage] = &[
         scales: &[10000],
     },
     Stage {
+        name: "orders",
+        what: "orders import, 5 applications per participant, not grouped by participant",
+        run: Some(stage_orders),
+        scales: &[10000],
+    },
+    Stage {
         name: "report",
         what: "the evaluation report",
         run: Some(stage_report),
@@ -155,7 +163,7 @@ struct Opts {
 
 impl Opts {
     const USAGE: &'static str = "usage: cargo run --release --example bench -- \
-[--scale|--participants 1000,10000,100000]... [--only import|xlsx|points|ship|labels|close-out|verify|survey|report]... [--runs N] [--data DIR] [--tools DIR]";
+[--scale|--participants 1000,10000,100000]... [--only import|xlsx|points|ship|labels|close-out|verify|survey|orders|report]... [--runs N] [--data DIR] [--tools DIR]";
 
     fn parse() -> Result<Opts> {
         let mut o = Opts {
@@ -978,6 +986,52 @@ fn stage_survey(b: &mut Bench, n: u32) -> Result<()> {
             let s = measure(&mut cmd)?;
             remove_db(&db);
             Ok(s)
+        },
+    )
+}
+
+/// `orders import` of five applications per participant, round-robin (each participant's
+/// five far apart in the file), into a copy of the pipeline database each round.
+fn stage_orders(b: &mut Bench, n: u32) -> Result<()> {
+    let (base, participants) = pipeline_db(b, n)?;
+    let dir = b.dataset(n, false)?;
+    let roster = std::fs::read_to_string(dir.join("roster.csv")).map_err(|e| e.to_string())?;
+    let ids: Vec<&str> = roster
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    let work = b.data.join("pipeline").join("orders");
+    let csv = b.data.join("work").join(format!("orders{n}.csv"));
+    let mut text = String::from("参加者番号,景品コード,数量,申込日\n");
+    let rounds = [
+        ("T1", "2025-07-01"),
+        ("W1", "2025-09-01"),
+        ("Q1", "2025-11-01"),
+        ("T1", "2026-01-15"),
+        ("T1", "2026-03-01"),
+    ];
+    for (code, date) in rounds {
+        for id in &ids {
+            let _ = writeln!(text, "{id},{code},1,{date}");
+        }
+    }
+    std::fs::write(&csv, text).map_err(|e| e.to_string())?;
+    let rows = participants * rounds.len() as u64;
+    timed_stage(
+        b,
+        &format!("orders: {} applications, not grouped by participant", thousands(rows)),
+        rows,
+        "`stepcard orders import orders.csv` into a copy of the pipeline database (one application \
+         each already stored): each application decided in file order from the points earned by its \
+         申込日, the stock and the per-person limits.",
+        |b, _| {
+            let db = copy_db(&base, &work)?;
+            let mut cmd = b.stepcard(&db);
+            cmd.env("STEPCARD_NOW", "2026-03-31T12:00:00+09:00")
+                .args(["orders", "import"])
+                .arg(&csv);
+            measure(&mut cmd)
         },
     )
 }

@@ -165,7 +165,13 @@ pub fn erase_database(db: &Path, search: &Search, files: &mut [ErasedFile]) -> R
         .map(|(p, _)| p)
         .filter(|p| p.exists())
         .collect();
+    // An encrypted database is ciphertext whose key is gone: only a long match could be
+    // plaintext that leaked into it, a short one is chance (see CIPHERTEXT_MIN_MATCH).
+    let ciphertext = db.exists() && !crate::db::is_plaintext(db);
     let report = search.check(&[], |scanner| {
+        if ciphertext {
+            scanner.min_match = super::scan::CIPHERTEXT_MIN_MATCH;
+        }
         for p in &present {
             scanner.file(p);
         }

@@ -1053,7 +1053,19 @@ pub struct Scanner<'a> {
     seen: BTreeSet<PathBuf>,
     /// Places searched so far.
     places: u64,
+    /// Matches shorter than this many bytes (in their encoding) are not hits: for
+    /// ciphertext, which [`CIPHERTEXT_MIN_MATCH`] explains.
+    pub min_match: usize,
 }
+
+/// In a file that should be ciphertext (the encrypted database after its key is
+/// destroyed), a match counts only from this many bytes on. Random bytes hold a given
+/// 4-byte sequence about once in 4 GiB, so with thousands of short spellings (a
+/// two-kanji name is 4 bytes in CP932 and UTF-16) a 130 MB ciphertext matches some by
+/// chance (seen at 10,000 participants), which would stop every close-out; 8 bytes
+/// happen by chance about once in 10^19 bytes per spelling. Plaintext that leaked
+/// into the file would hold longer values too (addresses, names with their space).
+pub const CIPHERTEXT_MIN_MATCH: usize = 8;
 
 fn canon(p: &Path) -> PathBuf {
     std::fs::canonicalize(p)
@@ -1072,6 +1084,7 @@ impl<'a> Scanner<'a> {
             exclude,
             seen: BTreeSet::new(),
             places: 0,
+            min_match: 0,
         }
     }
 
@@ -1234,8 +1247,14 @@ impl<'a> Scanner<'a> {
     fn push_hits(&mut self, place: &str, raw: Vec<(u64, u32)>) {
         let seq = self.places;
         self.places += 1;
-        for (offset, i) in raw.into_iter().take(MAX_HITS_PER_FILE) {
-            let p = &self.needles.pattern(i);
+        let needles = self.needles;
+        let min = self.min_match;
+        let raw = raw
+            .into_iter()
+            .map(|(offset, i)| (offset, needles.pattern(i)))
+            .filter(|(_, p)| p.len >= min);
+        for (offset, p) in raw.take(MAX_HITS_PER_FILE) {
+            let p = &p;
             self.report.hits.push(Hit {
                 place: place.to_string(),
                 offset,
@@ -1641,6 +1660,54 @@ mod tests {
             &mut s,
         );
         Needles::build(&s)
+    }
+
+    /// Ciphertext (the encrypted database once its key is destroyed) is random bytes: a
+    /// short spelling turns up in it by chance, and must not stop the close-out, while a
+    /// long value that leaked into it as plaintext still does.
+    #[test]
+    fn in_ciphertext_only_long_matches_are_hits() {
+        let mut s = BTreeSet::new();
+        sources_of("C000001", Some("井上 恵子"), None, None, None, &mut s);
+        sources_of("C000002", Some("林 翔"), None, None, None, &mut s);
+        let n = Needles::build(&s);
+        let dir = tempfile::tempdir().unwrap();
+        // Pseudo-random bytes with the short name's 4 CP932 bytes inside.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut noise = |len: usize| -> Vec<u8> {
+            (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 24) as u8
+                })
+                .collect()
+        };
+        let short = encode("林翔", Enc::Cp932).unwrap();
+        assert_eq!(short.len(), 4);
+        let mut chance = noise(1000);
+        chance.extend(&short);
+        chance.extend(noise(1000));
+        let chance_file = dir.path().join("chance.bin");
+        std::fs::write(&chance_file, &chance).unwrap();
+        let mut leaked = noise(1000);
+        leaked.extend(encode("井上 恵子", Enc::Cp932).unwrap());
+        leaked.extend(noise(1000));
+        let leaked_file = dir.path().join("leaked.bin");
+        std::fs::write(&leaked_file, &leaked).unwrap();
+        let hits = |min: usize, f: &Path| {
+            let mut sc = Scanner::new(&n, &[]);
+            sc.min_match = min;
+            sc.file(f);
+            sc.report.hits.len()
+        };
+        assert!(
+            hits(0, &chance_file) > 0,
+            "the short name is found in plain text"
+        );
+        assert_eq!(hits(CIPHERTEXT_MIN_MATCH, &chance_file), 0);
+        assert!(hits(CIPHERTEXT_MIN_MATCH, &leaked_file) > 0);
     }
 
     #[test]
