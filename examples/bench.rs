@@ -1171,8 +1171,50 @@ fn stage_xlsx(b: &mut Bench, n: u32) -> Result<()> {
 
 /// `bench --read-sheets FILE`: read every row of every sheet through stepcard's reader,
 /// print the number of rows. The harness runs this as a child to time it.
+/// `--spawn PROGRAM ARGS…`: run one measured command and report its own peak RSS.
+///
+/// Linux gives an exec'd child the peak RSS of the process it was forked from as its
+/// starting `ru_maxrss`, so a command spawned straight from the bench (which holds a
+/// roster or a generated file now and then) would report at least the bench's peak.
+/// This small process in between has a fresh, small peak of its own: it runs the
+/// command, waits for it with `wait4`, and prints `BENCH-RSS <KiB>` as its last line on
+/// stderr, exiting with the command's exit code.
+fn spawn_mode(args: &[String]) -> i32 {
+    let Some(program) = args.first() else {
+        eprintln!("--spawn PROGRAM [ARGS]");
+        return 2;
+    };
+    let child = match Command::new(program).args(&args[1..]).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            return 2;
+        }
+    };
+    let Ok(pid) = libc::pid_t::try_from(child.id()) else {
+        return 2;
+    };
+    let mut status = 0;
+    // SAFETY: as in run_child: wait4 fills in plain data and reaps exactly this child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    drop(child);
+    if got != pid {
+        return 2;
+    }
+    eprintln!("BENCH-RSS {}", usage.ru_maxrss);
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        1
+    }
+}
+
 fn child_mode() -> Option<i32> {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--spawn") {
+        return Some(spawn_mode(&args[2..]));
+    }
     if args.get(1).map(String::as_str) != Some("--read-sheets") {
         return None;
     }
@@ -1210,17 +1252,41 @@ fn child_mode() -> Option<i32> {
 
 /// Run a child to completion; its own wall time, CPU time and peak RSS.
 fn measure(cmd: &mut Command) -> Result<Sample> {
-    run_child(cmd.stdout(Stdio::null())).map(|(s, _)| s)
+    run_child(cmd, false).map(|(s, _)| s)
 }
 
 /// As [`measure`], keeping what the child printed on stdout.
 fn measure_output(cmd: &mut Command) -> Result<(Sample, String)> {
-    run_child(cmd.stdout(Stdio::piped()))
+    run_child(cmd, true)
 }
 
-fn run_child(cmd: &mut Command) -> Result<(Sample, String)> {
+/// `cmd` to be run through this program's `--spawn` (see [`spawn_mode`]), with the same
+/// environment and folder.
+fn through_spawner(cmd: &Command) -> Result<Command> {
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut c = Command::new(me);
+    c.arg("--spawn").arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        c.current_dir(d);
+    }
+    Ok(c)
+}
+
+fn run_child(cmd: &Command, keep_stdout: bool) -> Result<(Sample, String)> {
     use std::io::Read;
     let shown = format!("{cmd:?}");
+    let mut wrapped = through_spawner(cmd)?;
+    let cmd = wrapped.stdout(if keep_stdout {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     let t0 = Instant::now();
     let mut child = cmd
         .stderr(Stdio::piped())
@@ -1246,9 +1312,17 @@ fn run_child(cmd: &mut Command) -> Result<(Sample, String)> {
     let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = t0.elapsed().as_secs_f64();
     drop(child);
-    let err = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
+    let mut err = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
     if got != pid {
         return Err(format!("{shown}: wait4 failed"));
+    }
+    // The command's own peak, as the spawner saw it (its last line on stderr).
+    let own_rss_kib = err.trim_end().rsplit_once('\n').map_or(err.trim_end(), |(_, l)| l);
+    let own_rss_kib = own_rss_kib
+        .strip_prefix("BENCH-RSS ")
+        .and_then(|n| n.trim().parse::<f64>().ok());
+    if let Some(i) = err.rfind("BENCH-RSS ") {
+        err.truncate(i);
     }
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
         return Err(format!("{shown} failed:\n{}", err.trim_end()));
@@ -1259,7 +1333,7 @@ fn run_child(cmd: &mut Command) -> Result<(Sample, String)> {
             wall,
             cpu: secs(usage.ru_utime) + secs(usage.ru_stime),
             // Linux reports ru_maxrss in KiB.
-            max_rss: usage.ru_maxrss as f64 * 1024.0,
+            max_rss: own_rss_kib.unwrap_or(usage.ru_maxrss as f64) * 1024.0,
         },
         out,
     ))
