@@ -1317,7 +1317,10 @@ fn run_child(cmd: &Command, keep_stdout: bool) -> Result<(Sample, String)> {
         return Err(format!("{shown}: wait4 failed"));
     }
     // The command's own peak, as the spawner saw it (its last line on stderr).
-    let own_rss_kib = err.trim_end().rsplit_once('\n').map_or(err.trim_end(), |(_, l)| l);
+    let own_rss_kib = err
+        .trim_end()
+        .rsplit_once('\n')
+        .map_or(err.trim_end(), |(_, l)| l);
     let own_rss_kib = own_rss_kib
         .strip_prefix("BENCH-RSS ")
         .and_then(|n| n.trim().parse::<f64>().ok());

@@ -95,6 +95,11 @@ pub struct DbCheck {
     pub files: u64,
     pub bytes: u64,
     pub hits: u64,
+    /// Of `files`, those read whole and found to be ciphertext throughout (every 64 KiB
+    /// of them uniformly random bytes), so not searched value by value: the encrypted
+    /// database once its key is destroyed.
+    #[serde(default)]
+    pub ciphertext_files: u64,
 }
 
 /// The key slots' file, destroyed first (cryptographic erase of the database).
