@@ -532,7 +532,10 @@ pub fn render(rec: &Record, record_file: &str, record_sha256: &str) -> Result<Ve
                 }
                 let r = r0 + lines - 1;
                 it.ws.merge_range(r, 2, r, LAST_COL, notes, &small)?;
-                it.ws.set_row_height(r, 15.5)?;
+                // The notes wrap (two lines in the demo): a fixed one-line height cut
+                // the second line off.
+                it.ws
+                    .set_row_height(r, height_for(notes, VALUE_WIDTH, 9.0).max(15.5))?;
                 it.row += lines;
             }
         }
