@@ -127,6 +127,13 @@ pub fn destroy_keys(db: &Path, keys: &mut Option<super::state::KeysErased>) -> R
 pub fn erase_plain_database(db: &Path) -> Result<Vec<ErasedFile>> {
     let mut files = hash_db_files(db)?;
     store::erase_rows(db)?;
+    remove_db_files(db, &mut files)?;
+    Ok(files)
+}
+
+/// Overwrite and remove every file of the database (main, `-wal`, `-shm`, `-journal`),
+/// marking each one's entry in `files` erased.
+fn remove_db_files(db: &Path, files: &mut [ErasedFile]) -> Result<()> {
     for (p, _) in db_files(db) {
         if p.exists() {
             overwrite_and_remove(&p)?;
@@ -136,7 +143,7 @@ pub fn erase_plain_database(db: &Path) -> Result<Vec<ErasedFile>> {
             f.status = "erased".into();
         }
     }
-    Ok(files)
+    Ok(())
 }
 
 /// Erase the database: logical erasure, then a scan of the remaining database files for
@@ -203,15 +210,7 @@ pub fn erase_database(db: &Path, search: &Search, files: &mut [ErasedFile]) -> R
             super::scan::describe(&report).join("\n  ")
         );
     }
-    for (p, _) in db_files(db) {
-        if p.exists() {
-            overwrite_and_remove(&p)?;
-        }
-        let ap = abs(&p);
-        if let Some(f) = files.iter_mut().find(|f| f.path == ap) {
-            f.status = "erased".into();
-        }
-    }
+    remove_db_files(db, files)?;
     Ok(check)
 }
 
