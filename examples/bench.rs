@@ -654,7 +654,7 @@ fn stage_import(b: &mut Bench, n: u32) -> Result<()> {
         &figures,
         floor.as_ref(),
         "stepcard validates every cell (participant in the roster, date, period, steps) and stores \
-         batch and source row in one transaction, in WAL mode; the floor parses and inserts into a \
+         batch and source row in one transaction (through the rollback journal when no other command has the database open, as here), in an encrypted database; the floor parses and inserts into a \
          (participant_id, date) primary key with no checks; sqlite3 .import inserts text into a table \
          with no key and no checks.",
     );

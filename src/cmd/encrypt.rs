@@ -54,7 +54,10 @@ pub fn run(cli: &Cli, out: &Path) -> Result<()> {
     };
     let password = keys::read_new_password(cli.password_file.as_deref(), &operator)?;
     let key = keys::DbKey::random()?;
-    let mut slots = keys::KeyFile::new(program.handlers.iter().map(|h| h.name.clone()).collect());
+    let mut slots = keys::KeyFile::new(
+        program.handlers.iter().map(|h| h.name.clone()).collect(),
+        &key,
+    );
     slots.put(&operator, &password, &key)?;
 
     crate::output::create_private(out).with_context(|| {

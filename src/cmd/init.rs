@@ -42,8 +42,10 @@ pub fn run(cli: &Cli, program_path: &Path) -> Result<()> {
     }
     let password = crate::keys::read_new_password(cli.password_file.as_deref(), &operator)?;
     let key = crate::keys::DbKey::random()?;
-    let mut slots =
-        crate::keys::KeyFile::new(program.handlers.iter().map(|h| h.name.clone()).collect());
+    let mut slots = crate::keys::KeyFile::new(
+        program.handlers.iter().map(|h| h.name.clone()).collect(),
+        &key,
+    );
     slots.put(&operator, &password, &key)?;
     crate::keys::save(&cli.db, &slots)?;
     let conn = match db::create(&cli.db, &key) {

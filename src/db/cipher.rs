@@ -27,6 +27,9 @@ pub fn export_encrypted(old: &Connection, new: &Path, key: &crate::keys::DbKey) 
     )?;
     let res = (|| -> Result<()> {
         old.execute_batch("PRAGMA enc.cipher_page_size = 65536;")?;
+        if let Some(alg) = key.hmac_algorithm() {
+            old.execute_batch(&format!("PRAGMA enc.cipher_hmac_algorithm = {alg};"))?;
+        }
         old.query_row("SELECT sqlcipher_export('enc')", [], |_| Ok(()))?;
         old.execute_batch(&format!("PRAGMA enc.user_version = {version};"))?;
         Ok(())

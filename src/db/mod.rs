@@ -306,11 +306,65 @@ fn configure(conn: &Connection) -> Result<()> {
     // damaging the file; secure_delete overwrites deleted content so erasure is real at
     // the application level; the busy timeout makes concurrent writers wait, not fail.
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    shared_journal(conn)?;
     conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON; \
-         PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;",
+        "PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; \
+         PRAGMA cache_size=-16384;",
     )?;
     Ok(())
+}
+
+/// Whether `e` is SQLite's "another connection holds the lock".
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Set the journal mode; `Ok(None)` when another connection's lock prevents the change
+/// (SQLite then does not wait on the busy timeout, it refuses at once).
+fn set_journal_mode(conn: &Connection, mode: &str) -> Result<Option<String>> {
+    match conn.query_row(&format!("PRAGMA journal_mode={mode}"), [], |r| {
+        r.get::<_, String>(0)
+    }) {
+        Ok(m) => Ok(Some(m.to_ascii_lowercase())),
+        Err(e) if is_busy(&e) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The journal every command works in: WAL (readers go on while one command writes).
+/// When a bulk import holds the database in its rollback journal (see
+/// [`bulk_journal`]), the change to WAL is refused; this connection then works in the
+/// rollback journal, which is as safe (its writes wait on the busy timeout), and SQLite
+/// moves it to WAL by itself once the file is back in WAL. `synchronous` follows the
+/// mode: NORMAL is safe against power loss only in WAL.
+pub fn shared_journal(conn: &Connection) -> Result<()> {
+    let wal = set_journal_mode(conn, "WAL")?.as_deref() == Some("wal");
+    conn.execute_batch(match wal {
+        true => "PRAGMA synchronous=NORMAL;",
+        false => "PRAGMA synchronous=FULL;",
+    })?;
+    Ok(())
+}
+
+/// Before a bulk import: move the database to SQLite's rollback journal when no other
+/// connection has it open (then `true`; call [`shared_journal`] after the import,
+/// however it ends). Rows an import appends go to new pages, which a rollback journal
+/// does not copy: each page is written once, where WAL writes it to the log and again
+/// to the database at the checkpoint, so the import needs no disk for a second copy of
+/// what it adds, and ran 5 % faster on 3.5 million rows (`examples/bench.rs`). A crash
+/// leaves a hot journal that the next open rolls back: the import stays all or nothing.
+/// Other commands started meanwhile wait on the busy timeout instead of reading the
+/// last committed state. With another connection open the change is refused and the
+/// import runs in WAL, as before.
+pub fn bulk_journal(conn: &Connection) -> Result<bool> {
+    if set_journal_mode(conn, "DELETE")?.as_deref() != Some("delete") {
+        return Ok(false);
+    }
+    conn.execute_batch("PRAGMA synchronous=FULL;")?;
+    Ok(true)
 }
 
 /// Whether new databases are written without encryption: a hidden switch for the tests
@@ -351,6 +405,11 @@ pub fn apply_key(conn: &Connection, key: &crate::keys::DbKey) -> Result<()> {
         "PRAGMA key = \"x'{}'\"; PRAGMA cipher_page_size = 65536;",
         key.hex()
     ))?;
+    // The page HMAC the key file names (new databases: HMAC-SHA256, see
+    // `keys::CIPHER_HMAC_SHA256`); without it SQLCipher's default, HMAC-SHA512.
+    if let Some(alg) = key.hmac_algorithm() {
+        conn.execute_batch(&format!("PRAGMA cipher_hmac_algorithm = {alg};"))?;
+    }
     Ok(())
 }
 

@@ -320,3 +320,91 @@ fn a_key_file_readable_by_others_is_refused_like_the_database() {
         .stderr_has("chmod 600")
         .stderr_has("stepcard.db.keys");
 }
+
+/// The database key as SQLCipher's raw-key literal, from the tests' slot.
+fn key_hex(e: &Env) -> String {
+    let kf = stepcard::keys::load(&e.db()).unwrap().expect("key file");
+    kf.unlock(OPERATOR, PASSWORD)
+        .unwrap()
+        .expect("password")
+        .hex()
+}
+
+/// Whether the file opens with the key and the page HMAC named (None: SQLCipher's
+/// default, HMAC-SHA512).
+fn opens_with(db: &Path, hex: &str, hmac: Option<&str>) -> bool {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut sql = format!("PRAGMA key = \"x'{hex}'\"; PRAGMA cipher_page_size = 65536;");
+    if let Some(h) = hmac {
+        sql.push_str(&format!(" PRAGMA cipher_hmac_algorithm = {h};"));
+    }
+    c.execute_batch(&sql).unwrap();
+    c.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .is_ok()
+}
+
+#[test]
+fn a_new_database_authenticates_its_pages_with_hmac_sha256_and_its_key_file_says_so() {
+    let e = Env::with_roster();
+    let kf = std::fs::read_to_string(stepcard::keys::path_for(&e.db())).unwrap();
+    assert!(kf.contains(stepcard::keys::CIPHER_HMAC_SHA256), "{kf}");
+    let hex = key_hex(&e);
+    assert!(opens_with(&e.db(), &hex, Some("HMAC_SHA256")));
+    assert!(
+        !opens_with(&e.db(), &hex, None),
+        "pages checked with SHA-512"
+    );
+}
+
+#[test]
+fn a_database_of_an_earlier_build_with_hmac_sha512_still_opens_and_imports() {
+    // Earlier builds wrote SQLCipher's default page HMAC (SHA-512) and a key file with
+    // no `cipher`: copy this database into that form, then use it.
+    let e = Env::with_roster();
+    let hex = key_hex(&e);
+    let old = e.path("old.db");
+    {
+        let c = e.conn();
+        c.execute(
+            &format!("ATTACH DATABASE ?1 AS old KEY \"x'{hex}'\""),
+            [old.to_string_lossy()],
+        )
+        .unwrap();
+        c.execute_batch("PRAGMA old.cipher_page_size = 65536;")
+            .unwrap();
+        c.query_row("SELECT sqlcipher_export('old')", [], |_| Ok(()))
+            .unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        c.execute_batch(&format!(
+            "PRAGMA old.user_version = {v}; DETACH DATABASE old;"
+        ))
+        .unwrap();
+    }
+    assert!(opens_with(&old, &hex, None));
+    assert!(!opens_with(&old, &hex, Some("HMAC_SHA256")));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    std::fs::rename(&old, e.db()).unwrap();
+    let keys = stepcard::keys::path_for(&e.db());
+    let text = std::fs::read_to_string(&keys).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json.as_object_mut()
+        .unwrap()
+        .remove("cipher")
+        .expect("cipher");
+    std::fs::write(&keys, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+
+    let steps = e.sample("steps_long.csv");
+    e.run(&["steps", "import", &steps]).ok();
+    assert!(e.count("SELECT count(*) FROM steps") > 0);
+    e.run(&["audit", "verify"]).ok();
+    // Still SHA-512: a database is never silently rewritten in another form.
+    assert!(opens_with(&e.db(), &hex, None));
+}

@@ -104,6 +104,16 @@ fn all_or_nothing(e: &Env, sha: &str, rows: i64) -> bool {
     }
 }
 
+/// A database holding a roster of `people`, and `big.csv`: their `days` first days of
+/// steps. Returns the file's path.
+fn with_big_file(people: usize, days: u32) -> (Env, std::path::PathBuf) {
+    let e = Env::init();
+    e.write("roster.csv", &roster(people));
+    e.run(&["roster", "import", "roster.csv"]).ok();
+    let file = e.write("big.csv", &long_steps(0..people, days));
+    (e, file)
+}
+
 fn spawn_import(e: &Env, file: &str) -> Child {
     e.cmd()
         .args(["--quiet", "steps", "import", file])
@@ -118,10 +128,7 @@ fn an_import_killed_at_any_point_is_all_or_nothing_and_a_rerun_completes_it() {
     const PEOPLE: usize = 400;
     const DAYS: u32 = 300;
     let rows = (PEOPLE as i64) * i64::from(DAYS);
-    let e = Env::init();
-    e.write("roster.csv", &roster(PEOPLE));
-    e.run(&["roster", "import", "roster.csv"]).ok();
-    let file = e.write("big.csv", &long_steps(0..PEOPLE, DAYS));
+    let (e, file) = with_big_file(PEOPLE, DAYS);
     let sha = sha256_of(&file);
 
     // A dry run does all the work but the commit: its time places the kills while the
@@ -851,4 +858,102 @@ mod xlsx_props {
             }
         }
     }
+}
+
+#[test]
+fn an_import_alone_writes_through_a_rollback_journal_that_a_crash_leaves_to_roll_back() {
+    // Alone with the database, an import writes each new page once, through SQLite's
+    // rollback journal, instead of through the WAL and again at the checkpoint. A crash
+    // with every row written but before the commit leaves the journal, not a WAL as
+    // large as the rows: the next command rolls it back, and the database is whole.
+    const PEOPLE: usize = 2400;
+    const DAYS: u32 = 320;
+    let rows = (PEOPLE as i64) * i64::from(DAYS);
+    let (e, file) = with_big_file(PEOPLE, DAYS);
+    let sha = sha256_of(&file);
+    let size = |suffix: &str| {
+        let mut p = e.db().into_os_string();
+        p.push(suffix);
+        std::fs::metadata(p).map(|m| m.len()).ok()
+    };
+
+    let before = size("").unwrap();
+    let out = e
+        .cmd()
+        .args(["--quiet", "steps", "import", "big.csv"])
+        .env("STEPCARD_FAULT", "import:commit")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(86),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The rows did not fit the page cache: they were written to the database file, the
+    // pages they changed kept in the journal.
+    assert!(
+        size("-journal").is_some(),
+        "no rollback journal left by the crash"
+    );
+    assert!(
+        size("-wal").unwrap_or(0) < 1 << 20,
+        "the rows went through the WAL: {:?} bytes",
+        size("-wal")
+    );
+    assert!(
+        size("").unwrap() > before + (4 << 20),
+        "the rows were not spilled to the file: {before} -> {:?}",
+        size("")
+    );
+
+    // The next command rolls the journal back: nothing of the batch is there.
+    e.run(&["status"]).ok();
+    assert!(size("-journal").is_none());
+    assert!(!all_or_nothing(&e, &sha, rows));
+    e.run(&["steps", "import", "big.csv"]).ok();
+    assert!(all_or_nothing(&e, &sha, rows));
+    // And the database is back in WAL for every other command.
+    let mode: String = e
+        .conn()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert!(size("-journal").is_none());
+    e.run(&["audit", "verify"]).ok();
+}
+
+#[test]
+fn a_command_started_while_an_import_holds_the_database_waits_and_succeeds() {
+    // The import holds the database in its rollback journal; a command started
+    // meanwhile cannot switch it to WAL, works in the journal, waits for the import's
+    // commit, then reads the committed rows.
+    const PEOPLE: usize = 1300;
+    const DAYS: u32 = 320;
+    let (e, _) = with_big_file(PEOPLE, DAYS);
+    let mut import = spawn_import(&e, "big.csv");
+    let journal = {
+        let mut p = e.db().into_os_string();
+        p.push("-journal");
+        std::path::PathBuf::from(p)
+    };
+    let t0 = std::time::Instant::now();
+    while !journal.exists() && t0.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let running = import.try_wait().unwrap().is_none() && journal.exists();
+    e.run(&["status"]).ok();
+    assert!(import.wait().unwrap().success());
+    assert!(running, "the import had ended: the test proves nothing");
+    assert_eq!(
+        e.count("SELECT count(*) FROM steps"),
+        PEOPLE as i64 * i64::from(DAYS)
+    );
+    let mode: String = e
+        .conn()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(integrity(&e), "ok");
+    e.run(&["audit", "verify"]).ok();
 }
