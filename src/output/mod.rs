@@ -844,6 +844,44 @@ pub fn in_guarded_write() -> bool {
     GUARDED_WRITE.with(|g| g.get())
 }
 
+/// A temporary file in `TMPDIR` that disappears when closed (unlinked at once where the
+/// system allows it), for work too big to hold in memory. `what` names the work in the
+/// message when the folder refuses it.
+pub fn anonymous_temp(what: &str) -> Result<File> {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let dir = std::env::temp_dir();
+    let mut last = None;
+    for _ in 0..100 {
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("stepcard-{}-{n}.tmp", std::process::id()));
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(f) => {
+                // Unix keeps the open file; elsewhere removal fails and the file
+                // stays until the folder is cleaned.
+                let _ = std::fs::remove_file(&path);
+                return Ok(f);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                last = Some(e);
+                break;
+            }
+        }
+    }
+    let e = last.unwrap_or_else(|| std::io::Error::other("no free name"));
+    Err(e).with_context(|| {
+        format!(
+            "{}: {what}の一時ファイルを作れません。一時フォルダ（TMPDIR）の空きと権限を確かめてください (temporary file)",
+            dir.display()
+        )
+    })
+}
+
 /// A call into the xlsx writer, whose panics on I/O errors (a spill file or the book on
 /// a full disk) become an error carrying the OS error the panic names, so the message
 /// says what happened (disk full) instead of the process crashing.

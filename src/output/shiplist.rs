@@ -9,6 +9,7 @@ use crate::program::Program;
 use crate::shipping::{self, ListRow, Problem, ShipFormat};
 use anyhow::{bail, Result};
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook};
+use std::io::Seek;
 
 pub const HEADERS: [&str; 10] = [
     "発送番号",
@@ -101,7 +102,13 @@ pub fn xlsx(
             &st.heading,
         )?;
     }
-    out.write_all(&wb.save_to_buffer()?)?;
+    // Saved into an unlinked temporary file and copied from there, not built in
+    // memory: a list of 10⁶ orders is tens of MB compressed. The worksheet's rows
+    // already wait in such files (the workbook's constant-memory mode).
+    let mut tmp = super::anonymous_temp("発送リスト")?;
+    super::xlsx_call(|| wb.save_to_writer(&mut tmp))??;
+    tmp.seek(std::io::SeekFrom::Start(0))?;
+    std::io::copy(&mut tmp, out)?;
     Ok(())
 }
 
