@@ -49,6 +49,8 @@ const MIB: f64 = 1024.0 * 1024.0;
 const RSS_LIMIT_MIB: f64 = 64.0;
 /// How much slower than its floor a stage may be.
 const FLOOR_RATIO: f64 = 1.5;
+/// How much slower than its floor the long CSV import may be (issue 19: at most 1.10×).
+const IMPORT_FLOOR_RATIO: f64 = 1.10;
 
 /// One stage of the benchmark, by name.
 struct Stage {
@@ -660,9 +662,9 @@ fn stage_import(b: &mut Bench, n: u32) -> Result<()> {
     );
     if let Some(f) = &floor {
         b.check(
-            ours.wall <= FLOOR_RATIO * f.wall,
+            ours.wall <= IMPORT_FLOOR_RATIO * f.wall,
             format!(
-                "import at {n}: wall {:.2}× the floor (≤ {FLOOR_RATIO}×)",
+                "import at {n}: wall {:.2}× the floor (≤ {IMPORT_FLOOR_RATIO}×)",
                 ours.wall / f.wall
             ),
         );
