@@ -1202,7 +1202,13 @@ impl Needles {
                             continue;
                         }
                     }
-                    if len < CIPHERTEXT_MIN_MATCH && !in_text(hay, p, len, enc) {
+                    // An ASCII spelling's UTF-8 bytes are its CP932 bytes too: in text of
+                    // either encoding.
+                    let text_in = |e| in_text(hay, p, len, e);
+                    if len < CIPHERTEXT_MIN_MATCH
+                        && !text_in(enc)
+                        && !(m & ASCII != 0 && enc == Enc::Utf8 && text_in(Enc::Cp932))
+                    {
                         continue;
                     }
                     out.push((p, s << 2 | enc as u32));
@@ -2066,6 +2072,13 @@ mod tests {
                 "{csv} {enc:?}: {f:?}"
             );
         }
+        // A participant number in a CP932 CSV: its bytes are those of UTF-8 too, and its
+        // cell stands in CP932 text, not UTF-8.
+        let csv = encode("番号,区分,日付\r\nZ000002,当選,2025-04-01\r\n", Enc::Cp932).unwrap();
+        let mut b = random[..1 << 20].to_vec();
+        let at = (b.len() + find_bytes(&csv, b"Z000002").unwrap()) as u64;
+        b.extend(csv);
+        assert!(found(&b).iter().any(|h| h.0 == at), "{:?}", found(&b));
         // A text file of its own, in every encoding.
         for enc in Enc::ALL {
             let f = found(&encode("担当：佐藤", enc).unwrap());

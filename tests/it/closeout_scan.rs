@@ -39,7 +39,10 @@ fn a_big_binary_file_does_not_block_but_a_leaked_csv_does() {
     }
     e.write_bytes("old/video.mp4", &video);
     // The same name and number in a CSV saved by hand (CP932).
-    e.write_cp932("old/当選者.csv", "番号,氏名\r\nA000002,佐藤彩\r\n");
+    e.write_cp932(
+        "old/当選者.csv",
+        "番号,氏名,区分\r\nA000002,佐藤彩,当選\r\n",
+    );
 
     let r = close_out(&e, &[]).refused();
     assert!(
@@ -48,7 +51,12 @@ fn a_big_binary_file_does_not_block_but_a_leaked_csv_does() {
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("old/当選者.csv: "), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("old/当選者.csv: 2 件（参加者番号・氏名、CP932・UTF-8、参加者 A000002、"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("video.mp4"), "{}", r.stderr);
     assert!(!e.path(CERTIFICATE).exists());
 
