@@ -65,3 +65,6 @@ mod quality;
 
 #[path = "it/walkthrough.rs"]
 mod walkthrough;
+
+#[path = "it/closeout_scan.rs"]
+mod closeout_scan;

@@ -4,6 +4,16 @@
 //! `.xls` store text), and inside zip containers (`.xlsx`, `.ods`, `.zip`), whose
 //! compressed content a plain byte search would miss. Any hit stops the certificate.
 //!
+//! A match of at least [`CIPHERTEXT_MIN_MATCH`] (8) bytes in its encoding is a hit
+//! wherever it is. A shorter one (a two-kanji name is 4 bytes in CP932 and UTF-16) is a
+//! hit only where it stands in text of its encoding ([`in_text`]): text on both sides
+//! for [`CONTEXT_BYTES`] bytes (or to the file's edge), or a field in a line of text (a
+//! CSV/TSV cell, an XML element, `氏名：…`). Random bytes hold a given 4-byte run about
+//! once in 4 GiB, so at prefecture scale a photo, a video or another program's database
+//! would otherwise match some short spelling by chance and stop every close-out; such a
+//! chance match stands in text about once in 10^6 (CP932) and far more rarely in UTF-8
+//! and UTF-16. The check runs only on a match, so the search's speed is unchanged.
+//!
 //! The values searched for are gathered before erasure and held in memory only; the
 //! report names where a value was found, its kind and the participant's number, never
 //! the value itself.
@@ -775,6 +785,252 @@ fn as_utf8(hay: &[u8], enc: Enc, out: &mut String) {
     }
 }
 
+/// Bytes of context looked at on each side of a short match (clipped at the file's
+/// ends): random bytes read as text in the match's encoding this far on both sides
+/// about once in 10^7 (CP932, the densest) to 10^17 (UTF-8) matches.
+const CONTEXT_BYTES: usize = 32;
+
+/// A short match standing as a field counts only in a line of at least this many
+/// bytes of text besides it (a number and a phone, say): a lone separator pair and a
+/// line break turn up by chance in random bytes about once in 10^5 places.
+const MIN_LINE_BYTES: usize = 16;
+
+/// A character Japanese text holds: printable ASCII, tab and line breaks, Latin-1,
+/// Greek and Cyrillic (in JIS), punctuation and symbols, kana, CJK and full-/half-width
+/// forms; not control characters, private use, or the scripts Japanese files do not
+/// write (random UTF-16 units fall here about half the time, random bytes rarely).
+fn is_text_char(c: char) -> bool {
+    matches!(u32::from(c),
+        0x09 | 0x0A | 0x0D | 0x20..=0x7E | 0xA0..=0x17F | 0x391..=0x3C9 | 0x401..=0x451
+        | 0x2010..=0x266F | 0x3000..=0x30FF | 0x3200..=0x33FF | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xFEFF | 0xFF01..=0xFFEF
+        | 0x1F300..=0x1FAFF | 0x20000..=0x3134F)
+}
+
+/// A character that ends a field: what stands around a value in a CSV/TSV cell, an XML
+/// element or a line of text.
+fn is_separator(c: char) -> bool {
+    matches!(
+        c,
+        ',' | '\t'
+            | '"'
+            | '\''
+            | ';'
+            | ':'
+            | '='
+            | '|'
+            | '<'
+            | '>'
+            | '('
+            | ')'
+            | '/'
+            | ' '
+            | '\r'
+            | '\n'
+            | '\u{3000}'
+            | '、'
+            | '，'
+            | '：'
+            | '（'
+            | '）'
+            | '「'
+            | '」'
+    )
+}
+
+/// The next character of `b` in `enc`: `Ok((c, bytes))`, `Err(true)` when `b` ends
+/// inside it (or is empty), `Err(false)` when the bytes are not a character.
+fn next_char(enc: Enc, b: &[u8]) -> Result<(char, usize), bool> {
+    let Some(&b0) = b.first() else {
+        return Err(true);
+    };
+    match enc {
+        Enc::Utf8 => {
+            let w = match b0 {
+                0x00..=0x7F => 1,
+                0xC2..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF4 => 4,
+                _ => return Err(false),
+            };
+            let Some(s) = b.get(..w) else {
+                return Err(std::str::from_utf8(b).is_err_and(|e| e.error_len().is_none()));
+            };
+            let c = std::str::from_utf8(s).map_err(|_| false)?;
+            Ok((c.chars().next().ok_or(false)?, w))
+        }
+        Enc::Cp932 => match b0 {
+            0x00..=0x7F => Ok((char::from(b0), 1)),
+            0xA1..=0xDF => Ok((
+                char::from_u32(0xFF61 + u32::from(b0 - 0xA1)).ok_or(false)?,
+                1,
+            )),
+            0x81..=0x9F | 0xE0..=0xFC => {
+                let Some(s) = b.get(..2) else {
+                    return Err(true);
+                };
+                let (c, bad) = encoding_rs::SHIFT_JIS.decode_without_bom_handling(s);
+                let mut cs = c.chars();
+                match (bad, cs.next(), cs.next()) {
+                    (false, Some(c), None) => Ok((c, 2)),
+                    _ => Err(false),
+                }
+            }
+            _ => Err(false),
+        },
+        Enc::Utf16Le | Enc::Utf16Be => {
+            let unit = |k: usize| -> Option<u16> {
+                let s = b.get(k..k + 2)?;
+                Some(if enc == Enc::Utf16Le {
+                    u16::from_le_bytes([s[0], s[1]])
+                } else {
+                    u16::from_be_bytes([s[0], s[1]])
+                })
+            };
+            let u = unit(0).ok_or(true)?;
+            if (0xD800..0xDC00).contains(&u) {
+                let v = unit(2).ok_or(true)?;
+                let c = char::decode_utf16([u, v]).next().ok_or(false)?;
+                return Ok((c.map_err(|_| false)?, 4));
+            }
+            Ok((char::from_u32(u32::from(u)).ok_or(false)?, 2))
+        }
+    }
+}
+
+/// The text on one side of a match.
+#[derive(Debug, Clone, Copy, Default)]
+struct Side {
+    /// Bytes of text next to the match (at most [`CONTEXT_BYTES`] and a character).
+    text: usize,
+    /// The text reaches the file's end (after) or start (before).
+    edge: bool,
+    /// Bytes from the match to the nearest line break within that text, the break
+    /// included.
+    line: Option<usize>,
+    /// The character next to the match (`None` at the file's edge).
+    next: Option<char>,
+}
+
+impl Side {
+    fn full(&self) -> bool {
+        self.text >= CONTEXT_BYTES || self.edge
+    }
+    /// Next to the match a separator or the file's edge, and text up to a line break,
+    /// the file's edge or the window's end.
+    fn bounds_a_field(&self) -> bool {
+        self.next.is_none_or(is_separator) && (self.line.is_some() || self.full())
+    }
+    /// The bytes of the match's line on this side.
+    fn in_line(&self) -> usize {
+        self.line.unwrap_or(self.text)
+    }
+}
+
+/// The text after a match, from `at` (`hay` ends at the file's end or holds the window).
+fn side_after(hay: &[u8], at: usize, enc: Enc) -> Side {
+    let mut s = Side::default();
+    let mut pos = at;
+    while pos - at < CONTEXT_BYTES {
+        match next_char(enc, &hay[pos..]) {
+            Ok((c, w)) if is_text_char(c) => {
+                s.next.get_or_insert(c);
+                if s.line.is_none() && (c == '\n' || c == '\r') {
+                    s.line = Some(pos + w - at);
+                }
+                pos += w;
+            }
+            Ok((c, _)) => {
+                s.next.get_or_insert(c);
+                break;
+            }
+            Err(end) => {
+                s.edge = end;
+                break;
+            }
+        }
+    }
+    s.text = pos - at;
+    s
+}
+
+/// The text before a match at `at`: the window before it read from each place a
+/// character could start (the encoding's alignment), the longest text kept.
+/// `hay` starts at the file's start or holds the window and a few bytes more.
+fn side_before(hay: &[u8], at: usize, enc: Enc) -> Side {
+    let (starts, step) = match enc {
+        Enc::Utf8 => (4, 1),
+        Enc::Cp932 => (2, 1),
+        Enc::Utf16Le | Enc::Utf16Be => (1, 2),
+    };
+    let mut best = Side::default();
+    for k in 0..starts {
+        let want = CONTEXT_BYTES + k * step;
+        // Keep the match's alignment (UTF-16 units).
+        let from = if at >= want { at - want } else { at % step };
+        let mut s = Side {
+            edge: from < step,
+            ..Side::default()
+        };
+        let (mut pos, mut text_from) = (from, from);
+        while pos < at {
+            match next_char(enc, &hay[pos..at]) {
+                Ok((c, w)) if is_text_char(c) => {
+                    s.next = Some(c);
+                    if c == '\n' || c == '\r' {
+                        s.line = Some(at - pos);
+                    }
+                    pos += w;
+                }
+                Ok((c, w)) => {
+                    s.next = Some(c);
+                    s.edge = false;
+                    s.line = None;
+                    pos += w;
+                    text_from = pos;
+                }
+                Err(_) => {
+                    // Not a character, or one running into the match.
+                    s.next = Some('\u{FFFD}');
+                    s.edge = false;
+                    s.line = None;
+                    pos += 1;
+                    text_from = pos;
+                }
+            }
+        }
+        if pos != at {
+            continue;
+        }
+        s.text = at - text_from;
+        if (s.text, s.edge) > (best.text, best.edge) {
+            best = s;
+        }
+    }
+    best
+}
+
+/// Whether a short match (under [`CIPHERTEXT_MIN_MATCH`] bytes) of `len` bytes at `at`
+/// stands in text of its encoding: text on both sides for [`CONTEXT_BYTES`] (or to the
+/// file's edge), or a whole field: a separator (or the file's edge) on each side, and
+/// text on each side up to a line break, the window's end or the file's edge, with a
+/// field separator other than a line break next to it on at least one side.
+fn in_text(hay: &[u8], at: usize, len: usize, enc: Enc) -> bool {
+    let after = side_after(hay, at + len, enc);
+    if !after.full() && !after.bounds_a_field() {
+        return false;
+    }
+    let before = side_before(hay, at, enc);
+    if before.full() && after.full() {
+        return true;
+    }
+    let cell = |s: &Side| s.next.is_some_and(|c| c != '\r' && c != '\n');
+    before.bounds_a_field()
+        && after.bounds_a_field()
+        && (cell(&before) || cell(&after))
+        && before.in_line() + after.in_line() >= MIN_LINE_BYTES
+}
+
 impl Needles {
     pub fn build(sources: &BTreeSet<Source>) -> Needles {
         Needles::build_except(sources, &[])
@@ -884,9 +1140,12 @@ impl Needles {
         &self.order[lo + a..lo + z]
     }
 
-    /// Every match starting in `hay[from..to]`. `hay` holds the two bytes before `from`
-    /// (unless `from` is the start of the file) and, unless at the end of the file,
-    /// enough after `to` for the longest pattern and the character after it.
+    /// Every match starting in `hay[from..to]`. `hay` holds [`CONTEXT_BYTES`] and 8
+    /// bytes before `from` (unless the file starts nearer) and, unless at the end of
+    /// the file, enough after `to` for the longest pattern, the character after it and
+    /// the context. A match shorter than [`CIPHERTEXT_MIN_MATCH`] bytes counts only
+    /// where it stands in text of its encoding ([`in_text`]): such short byte runs
+    /// occur by chance in binary files.
     fn find(&self, hay: &[u8], from: usize, to: usize, out: &mut Vec<(usize, u32)>) {
         let to = to.min(hay.len().saturating_sub(3));
         let mut key = String::new();
@@ -943,6 +1202,15 @@ impl Needles {
                             continue;
                         }
                     }
+                    // An ASCII spelling's UTF-8 bytes are its CP932 bytes too: in text of
+                    // either encoding.
+                    let text_in = |e| in_text(hay, p, len, e);
+                    if len < CIPHERTEXT_MIN_MATCH
+                        && !text_in(enc)
+                        && !(m & ASCII != 0 && enc == Enc::Utf8 && text_in(Enc::Cp932))
+                    {
+                        continue;
+                    }
                     out.push((p, s << 2 | enc as u32));
                 }
             }
@@ -950,16 +1218,20 @@ impl Needles {
     }
 
     /// Search a stream in chunks. Each start position is searched once, with the
-    /// longest pattern's length and one more character of look-ahead (carried over to
-    /// the next chunk when the chunk ends first) and two bytes of look-behind. Returns
-    /// the bytes read.
+    /// longest pattern's length, one more character and a short match's context of
+    /// look-ahead (carried over to the next chunk when the chunk ends first) and the
+    /// context and a few bytes of look-behind. Returns the bytes read.
     pub fn scan_reader<R: Read>(
         &self,
         mut r: R,
         hits: &mut Vec<(u64, u32)>,
     ) -> std::io::Result<u64> {
         const CHUNK: usize = 1 << 20;
-        let look = self.max_len + 2;
+        // The longest pattern, the character after it and a short match's context.
+        let look = self.max_len + 2 + CONTEXT_BYTES + 4;
+        // Kept before the next position: the boundary's two bytes and the context,
+        // from every place a character could start.
+        let keep = CONTEXT_BYTES + 8;
         let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + look + 2);
         let mut base = 0u64; // file offset of buf[0]
         let mut from = 0usize; // first position not yet searched
@@ -986,8 +1258,7 @@ impl Needles {
             if eof {
                 break;
             }
-            // Keep two bytes before the next position to search, for the boundary.
-            let cut = from.saturating_sub(2);
+            let cut = from.saturating_sub(keep);
             if cut > 0 {
                 buf.drain(..cut);
                 base += cut as u64;
@@ -1702,12 +1973,182 @@ mod tests {
             sc.file(f);
             sc.report.hits.len()
         };
-        assert!(
-            hits(0, &chance_file) > 0,
-            "the short name is found in plain text"
-        );
+        // Nor in an ordinary file: a short match counts only in text.
+        assert_eq!(hits(0, &chance_file), 0);
         assert_eq!(hits(CIPHERTEXT_MIN_MATCH, &chance_file), 0);
+        assert!(hits(0, &leaked_file) > 0);
         assert!(hits(CIPHERTEXT_MIN_MATCH, &leaked_file) > 0);
+    }
+
+    /// Fixed-seed xorshift bytes (fast, the same every run).
+    fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len.div_ceil(8))
+            .flat_map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x.to_le_bytes()
+            })
+            .take(len)
+            .collect()
+    }
+
+    /// 2,500 participants with two-kanji names (4 bytes in CP932 and UTF-16), and
+    /// `Z000002` named 佐藤 with a phone.
+    fn short_names() -> Needles {
+        let kanji: Vec<char> =
+            "佐藤鈴木高橋田中伊渡辺山本村小林加吉野口松井清水森池石川前原岡坂上下西東北南大谷崎宮内長斎近阿部遠青金"
+                .chars()
+                .take(50)
+                .collect();
+        let mut s = BTreeSet::new();
+        for (k, (a, b)) in kanji
+            .iter()
+            .flat_map(|a| kanji.iter().map(move |b| (a, b)))
+            .enumerate()
+        {
+            let name = format!("{a}{b}");
+            let phone = (name == "佐藤").then_some("03-1234-5678");
+            sources_of(
+                &format!("Z{:06}", k + 1),
+                Some(&name),
+                None,
+                phone,
+                None,
+                &mut s,
+            );
+        }
+        Needles::build(&s)
+    }
+
+    /// Random bytes hold short spellings by chance (a two-kanji name is 4 bytes in
+    /// CP932 and UTF-16: 16 MiB of them against 2,500 names match some 25 times): such
+    /// a match is not a hit unless it stands in text of its encoding, while a short
+    /// name in a CSV cell, a line of UTF-8 or UTF-16 text or an xlsx's shared strings
+    /// is, even after megabytes of binary bytes.
+    #[test]
+    fn short_matches_count_only_in_text() {
+        use std::io::Write;
+        let n = short_names();
+        assert!(n.participant_count() >= 2500);
+        let random = noise(16 << 20, 0x9e37_79b9_7f4a_7c15);
+        assert_eq!(hits_in_bytes(&n, &random).unwrap(), 0, "chance matches");
+        let sato = |enc| encode("佐藤", enc).unwrap();
+        let found = |bytes: &[u8]| {
+            let mut hits = Vec::new();
+            n.scan_reader(bytes, &mut hits).unwrap();
+            hits.iter()
+                .map(|&(o, i)| (o, n.participants(&n.pattern(i)), n.pattern(i).enc))
+                .collect::<Vec<_>>()
+        };
+        // The name alone among binary bytes: not text.
+        for enc in Enc::ALL {
+            let mut b = noise(4000, 7);
+            b.extend(sato(enc));
+            b.extend(noise(4000, 8));
+            assert!(found(&b).is_empty(), "{enc:?}");
+        }
+        // A CSV appended to random bytes: the name's cell in the first row after a short
+        // header, and in a later row.
+        for (enc, csv) in [
+            (Enc::Cp932, "番号,氏名\r\nZ000002,佐藤,0312345678\r\n"),
+            (
+                Enc::Cp932,
+                "番号,氏名,電話\r\nZ000009,鈴木,-\r\nZ000002,佐藤,-\r\n",
+            ),
+            (Enc::Utf8, "id\tname\nZ000002\t佐藤\t2025-04-01\n"),
+            (Enc::Utf16Le, "メモ\r\n氏名：佐藤 様 (会員)\r\n"),
+            (Enc::Utf16Be, "氏名一覧（令和7年度）\r\n鈴木\r\n佐藤\r\n"),
+        ] {
+            let mut b = random[..1 << 20].to_vec();
+            let text = encode(csv, enc).unwrap();
+            let at = (b.len() + find_bytes(&text, &sato(enc)).unwrap()) as u64;
+            b.extend(text);
+            let f = found(&b);
+            assert!(
+                f.iter()
+                    .any(|h| h.0 == at && h.1 == ["Z000002"] && h.2 == enc),
+                "{csv} {enc:?}: {f:?}"
+            );
+        }
+        // A participant number in a CP932 CSV: its bytes are those of UTF-8 too, and its
+        // cell stands in CP932 text, not UTF-8.
+        let csv = encode("番号,区分,日付\r\nZ000002,当選,2025-04-01\r\n", Enc::Cp932).unwrap();
+        let mut b = random[..1 << 20].to_vec();
+        let at = (b.len() + find_bytes(&csv, b"Z000002").unwrap()) as u64;
+        b.extend(csv);
+        assert!(found(&b).iter().any(|h| h.0 == at), "{:?}", found(&b));
+        // A text file of its own, in every encoding.
+        for enc in Enc::ALL {
+            let f = found(&encode("担当：佐藤", enc).unwrap());
+            assert!(f.iter().any(|h| h.1 == ["Z000002"]), "{enc:?}: {f:?}");
+        }
+        // An xlsx with the name in its shared strings.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("book.xlsx");
+        let mut zw = zip::ZipWriter::new(std::fs::File::create(&p).unwrap());
+        zw.start_file(
+            "xl/media/image1.png",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        zw.write_all(&random[..1 << 20]).unwrap();
+        zw.start_file(
+            "xl/sharedStrings.xml",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        zw.write_all("<sst><si><t>佐藤</t></si></sst>".as_bytes())
+            .unwrap();
+        zw.finish().unwrap();
+        let mut s = Scanner::new(&n, &[]);
+        s.folder(dir.path(), true);
+        let places: Vec<&str> = s.report.hits.iter().map(|h| h.place.as_str()).collect();
+        assert!(
+            places
+                .iter()
+                .all(|p| p.ends_with("book.xlsx!xl/sharedStrings.xml"))
+                && !places.is_empty(),
+            "{places:?}"
+        );
+    }
+
+    /// What counts as text around a short match, by itself.
+    #[test]
+    fn the_context_of_a_short_match() {
+        let at = |hay: &[u8], enc| {
+            let v = encode("佐藤", enc).unwrap();
+            let p = find_bytes(hay, &v).unwrap();
+            in_text(hay, p, v.len(), enc)
+        };
+        for enc in Enc::ALL {
+            let e = |t: &str| encode(t, enc).unwrap();
+            let mut bin = noise(64, 3);
+            bin.iter_mut().for_each(|b| *b |= 0x80);
+            let glue = |parts: &[&[u8]]| parts.concat();
+            // Text all around, clipped at the file's ends.
+            assert!(at(&e("佐藤"), enc), "{enc:?}");
+            assert!(at(
+                &e(&format!("{}佐藤{}", "あ".repeat(20), "い".repeat(20))),
+                enc
+            ));
+            // A cell in a line of at least 16 bytes, binary beyond the line.
+            assert!(
+                at(&glue(&[&bin, &e("\nZ000001,佐藤,0312345678\n"), &bin]), enc),
+                "{enc:?}"
+            );
+            // Not a cell: glued to binary, or in a line too short.
+            assert!(!at(&glue(&[&bin, &e("佐藤"), &bin]), enc), "{enc:?}");
+            assert!(!at(&glue(&[&bin, &e("\n佐藤,1\n"), &bin]), enc), "{enc:?}");
+            assert!(
+                !at(
+                    &glue(&[&bin, &e("\nZ000001,x佐藤y,0312345678\n"), &bin]),
+                    enc
+                ),
+                "{enc:?}"
+            );
+        }
     }
 
     #[test]
@@ -1723,9 +2164,9 @@ mod tests {
         ] {
             for enc in Enc::ALL {
                 let b = encode(text, enc).unwrap();
-                let mut hay = vec![0u8; 7];
+                let mut hay = b"memo:  ".to_vec();
                 hay.extend_from_slice(&b);
-                hay.extend_from_slice(&[1, 2, 3]);
+                hay.extend_from_slice(b" ok");
                 assert!(hits_in_bytes(&n, &hay).unwrap() > 0, "{text} in {enc:?}");
             }
         }
