@@ -89,7 +89,7 @@ impl Store {
         self.mem.sort_unstable_by_key(key);
         if self.file.is_none() {
             self.file = Some(Spill {
-                w: BufWriter::with_capacity(1 << 16, temp_file()?),
+                w: BufWriter::with_capacity(1 << 16, crate::output::anonymous_temp("照合用")?),
                 at: 0,
             });
         }
@@ -154,43 +154,6 @@ impl Store {
             codes,
         }))
     }
-}
-
-/// A temporary file that disappears when closed (unlinked at once where the system
-/// allows it).
-fn temp_file() -> Result<File> {
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let dir = std::env::temp_dir();
-    for _ in 0..100 {
-        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = dir.join(format!("stepcard-verify-{}-{n}.tmp", std::process::id()));
-        match std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(f) => {
-                // Unix keeps the open file; elsewhere removal fails and the file
-                // stays until the folder is cleaned.
-                let _ = std::fs::remove_file(&path);
-                return Ok(f);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(e).with_context(|| {
-                    format!(
-                        "{}: 照合用の一時ファイルを作れません。一時フォルダ（TMPDIR）を確かめてください (temporary file)",
-                        dir.display()
-                    )
-                })
-            }
-        }
-    }
-    anyhow::bail!(
-        "{}: 照合用の一時ファイルを作れません (temporary file)",
-        dir.display()
-    )
 }
 
 const RAW: u8 = 1;
