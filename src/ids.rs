@@ -80,3 +80,32 @@ impl Ids {
         self.ends.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Ids;
+
+    #[test]
+    fn each_number_gets_one_index_in_order_of_first_sighting_across_the_table_growing() {
+        let mut ids = Ids::default();
+        assert!(ids.is_empty());
+        assert_eq!(ids.intern("B2"), 0);
+        assert_eq!(ids.intern("A1"), 1);
+        assert_eq!(ids.intern("B2"), 0);
+        assert_eq!(ids.intern(""), 2);
+        // Far past the first table (1,024 slots), numbers sharing prefixes and lengths.
+        for i in 0..20_000u32 {
+            assert_eq!(ids.intern(&format!("P{i:06}")), 3 + i);
+        }
+        for i in (0..20_000u32).rev() {
+            assert_eq!(ids.intern(&format!("P{i:06}")), 3 + i);
+        }
+        assert_eq!(ids.len(), 20_003);
+        assert_eq!(ids.name(0), "B2");
+        assert_eq!(ids.name(1), "A1");
+        assert_eq!(ids.name(2), "");
+        assert_eq!(ids.name(20_002), "P019999");
+        assert_eq!(ids.name(20_003), "", "an index never given has no number");
+        assert_eq!(ids.intern("A1"), 1);
+    }
+}

@@ -1678,6 +1678,68 @@ fn prizes_sheet(data: &Data, program: &Program, d: &mut Disclosure, shared: &mut
 }
 
 #[cfg(test)]
+mod order_tests {
+    use super::{OrderTallies, Tally};
+    use crate::program::Program;
+
+    /// Each prize row counts its orders by kind and each participant once per kind,
+    /// whether their orders are together or not, and the unknown codes share one row.
+    #[test]
+    fn orders_are_counted_by_prize_with_each_participant_once_per_kind() {
+        let program = Program::parse(
+            include_str!("../../examples/program.toml"),
+            "examples/program.toml",
+        )
+        .unwrap();
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE orders(id INTEGER PRIMARY KEY, participant_id TEXT, prize_code TEXT, \
+             quantity INTEGER, status TEXT, shipment_id INTEGER); \
+             CREATE INDEX orders_by_participant ON orders(participant_id, status);",
+        )
+        .unwrap();
+        // (participant, prize, quantity, accepted, shipped), keyed out of participant order.
+        let rows = [
+            ("B", "T1", 2, true, false),
+            ("A", "T1", 1, true, true),
+            ("C", "ZZ", 1, false, false),
+            ("A", "T1", 3, true, false),
+            ("B", "XX", 1, false, false),
+            ("A", "Q1", 1, false, false),
+            ("B", "ZZ", 4, false, false),
+            ("A", "T1", 1, true, true),
+        ];
+        for (pid, code, q, ok, shipped) in rows {
+            conn.execute(
+                "INSERT INTO orders(participant_id, prize_code, quantity, status, shipment_id) VALUES (?1,?2,?3,?4,?5)",
+                rusqlite::params![
+                    pid,
+                    code,
+                    q,
+                    if ok { "accepted" } else { "rejected" },
+                    shipped.then_some(1)
+                ],
+            )
+            .unwrap();
+        }
+        let t = OrderTallies::count(&conn, &program).unwrap();
+        let at = |code: &str| program.prizes.iter().position(|p| p.code == code).unwrap();
+        let show = |t: &Tally| (t.orders, t.people, t.quantity, t.shipped_quantity);
+        // applied, accepted, rejected, shipped, waiting
+        assert_eq!(
+            show(&t.rows[at("T1")]),
+            ([4, 4, 0, 2, 2], [2, 2, 0, 1, 2], 7, 2)
+        );
+        assert_eq!(
+            show(&t.rows[at("Q1")]),
+            ([1, 0, 1, 0, 0], [1, 0, 1, 0, 0], 0, 0)
+        );
+        assert_eq!(show(t.unknown()), ([3, 0, 3, 0, 0], [2, 0, 2, 0, 0], 0, 0));
+        assert_eq!(show(&t.all), ([8, 4, 4, 2, 2], [3, 2, 3, 1, 2], 7, 2));
+    }
+}
+
+#[cfg(test)]
 mod months_tests {
     use super::{Month, Months};
 
