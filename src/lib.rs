@@ -11,6 +11,7 @@ pub mod cmd;
 pub mod cp932;
 pub mod db;
 pub mod handling;
+pub mod ids;
 pub mod import;
 pub mod keys;
 pub mod layout;

@@ -62,8 +62,9 @@ pub fn run(ctx: &mut Ctx, args: &VerifyArgs) -> Result<()> {
         );
     }
 
-    let roster = crate::db::participants::ids(&ctx.conn)?;
-    let v = Verification::new(a, b, ids, &ctx.program, &roster)?;
+    let conn = &ctx.conn;
+    let mut on_roster = |pid: &str| crate::db::participants::exists(conn, pid);
+    let v = Verification::new(a, b, ids, &ctx.program, &mut on_roster)?;
     record_run(ctx, &v, &keyers)?;
     let findings = v.findings();
     if let Some(out) = &args.out {

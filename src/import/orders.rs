@@ -31,6 +31,7 @@ use super::{Counts, Problem};
 use crate::db::orders;
 use crate::db::orders::participant_days;
 use crate::db::points::participant_age;
+use crate::ids::Ids;
 use crate::points::{Scorer, Table};
 use crate::program::Program;
 use crate::sheet::Row;
@@ -66,29 +67,6 @@ enum Slot {
     Known(Person),
 }
 
-/// The participant numbers met in the file, each held once, and an index for each: the
-/// importer's state is kept in arrays and small keys by that index instead of in maps
-/// keyed by strings (a few dozen bytes a participant, not a few hundred).
-#[derive(Default)]
-struct Ids {
-    index: HashMap<Box<str>, u32>,
-}
-
-impl Ids {
-    fn get(&self, pid: &str) -> Option<u32> {
-        self.index.get(pid).copied()
-    }
-
-    fn intern(&mut self, pid: &str) -> u32 {
-        if let Some(i) = self.get(pid) {
-            return i;
-        }
-        let i = u32::try_from(self.index.len()).unwrap_or(u32::MAX);
-        self.index.insert(pid.into(), i);
-        i
-    }
-}
-
 /// The orders import's row handler.
 pub struct OrdersImporter {
     program: Program,
@@ -96,6 +74,9 @@ pub struct OrdersImporter {
     batch: i64,
     today: NaiveDate,
     counts: Counts,
+    /// The participant numbers met in the file, each held once, and an index for each:
+    /// the importer's state is kept in arrays and small keys by that index instead of in
+    /// maps keyed by strings.
     ids: Ids,
     /// By participant index.
     people: Vec<Slot>,
@@ -220,19 +201,20 @@ impl OrdersImporter {
         self.noted.dedup();
         self.noted.shrink_to_fit();
         self.noted_earned = vec![0; self.noted.len()];
-        // Number order, so the stored days are read along their key.
-        // (The numbers are taken out while the participants are looked up, not copied.)
-        let index = std::mem::take(&mut self.ids.index);
-        let mut order: Vec<(&str, u32)> = index.iter().map(|(p, &i)| (&**p, i)).collect();
-        order.sort_unstable();
-        let scored = self.score_in_order(conn, &order);
+        // Number order, so the stored days are read along their key: the indexes
+        // sorted by their numbers (4 bytes a participant, the numbers not copied).
+        let ids = std::mem::take(&mut self.ids);
+        let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| ids.name(a).cmp(ids.name(b)));
+        let scored = self.score_in_order(conn, &ids, &order);
         drop(order);
-        self.ids.index = index;
+        self.ids = ids;
         scored
     }
 
-    fn score_in_order(&mut self, conn: &Connection, order: &[(&str, u32)]) -> Result<()> {
-        for &(pid, idx) in order {
+    fn score_in_order(&mut self, conn: &Connection, ids: &Ids, order: &[u32]) -> Result<()> {
+        for &idx in order {
+            let pid = ids.name(idx);
             let first = self.noted.partition_point(|&(i, _)| i < idx);
             let last = self.noted.partition_point(|&(i, _)| i <= idx);
             if first == last {

@@ -9,7 +9,7 @@
 //! neither, and [`Report::show`] turns each figure into a number, ＊ (suppressed) or －
 //! (no one to compute it from). `output::evaluation` prints that.
 
-use crate::db::report::{self as store, OrderRow as Order};
+use crate::db::report::{self as store, OrderRow};
 use crate::import::survey::Timing;
 use crate::points::{self, rules_age, Scorer};
 use crate::program::{AnswerKind, Program, Question};
@@ -339,22 +339,144 @@ struct Data {
     earners: i64,
     used: i64,
     users: i64,
-    orders: Vec<Order>,
+    /// The orders counted by prize row (the program's prizes, then unknown codes).
+    orders: OrderTallies,
     /// question code → timing → participant → answer
     answers: HashMap<String, BTreeMap<Timing, BTreeMap<String, String>>>,
     bands: Vec<AgeBand>,
+}
+
+/// One group of orders (a prize, the unknown codes, or all), by kind: applied (all),
+/// accepted, rejected, shipped (accepted and shipped), waiting (accepted, not shipped).
+#[derive(Debug, Default, Clone)]
+struct Tally {
+    /// Orders of each kind.
+    orders: [i64; 5],
+    /// Distinct participants behind the orders of each kind.
+    people: [i64; 5],
+    /// Accepted quantity, and of it the shipped.
+    quantity: i64,
+    shipped_quantity: i64,
+}
+
+impl Tally {
+    fn kinds(o: &OrderRow<'_>) -> [bool; 5] {
+        [
+            true,
+            o.accepted,
+            !o.accepted,
+            o.accepted && o.shipped,
+            o.accepted && !o.shipped,
+        ]
+    }
+}
+
+/// The orders counted for the prizes sheet in one pass over them, a participant's
+/// together: a participant is counted once per group and kind, so no set of numbers is
+/// held (memory does not grow with the orders).
+#[derive(Debug, Default)]
+struct OrderTallies {
+    /// One per program prize, then the orders whose code is no prize of the program.
+    rows: Vec<Tally>,
+    all: Tally,
+}
+
+impl OrderTallies {
+    fn unknown(&self) -> &Tally {
+        self.rows.last().unwrap_or(&self.all)
+    }
+
+    fn count(conn: &Connection, program: &Program) -> Result<OrderTallies> {
+        let groups = program.prizes.len() + 1;
+        let mut t = OrderTallies {
+            rows: vec![Tally::default(); groups],
+            all: Tally::default(),
+        };
+        // Kinds the current participant has been counted in, by group (the last: all).
+        let mut seen = vec![[false; 5]; groups + 1];
+        let mut current: Option<String> = None;
+        store::each_order_by_participant(conn, |o| {
+            if current.as_deref() != Some(o.participant) {
+                seen.iter_mut().for_each(|s| *s = [false; 5]);
+                let c = current.get_or_insert_with(String::new);
+                c.clear();
+                c.push_str(o.participant);
+            }
+            let kinds = Tally::kinds(&o);
+            let known = program.prize(o.prize).is_some();
+            let add = |tally: &mut Tally, seen: &mut [bool; 5]| {
+                for k in 0..5 {
+                    if kinds[k] {
+                        tally.orders[k] += 1;
+                        if !seen[k] {
+                            seen[k] = true;
+                            tally.people[k] += 1;
+                        }
+                    }
+                }
+                if o.accepted {
+                    tally.quantity += o.quantity;
+                    if o.shipped {
+                        tally.shipped_quantity += o.quantity;
+                    }
+                }
+            };
+            for (i, p) in program.prizes.iter().enumerate() {
+                if p.code == o.prize {
+                    add(&mut t.rows[i], &mut seen[i]);
+                }
+            }
+            if !known {
+                add(&mut t.rows[groups - 1], &mut seen[groups - 1]);
+            }
+            add(&mut t.all, &mut seen[groups]);
+        })?;
+        Ok(t)
+    }
+}
+
+/// Participant numbers pushed in ascending order, end to end.
+#[derive(Default)]
+struct Sorted {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl Sorted {
+    fn push(&mut self, id: &str) {
+        self.text.push_str(id);
+        self.ends
+            .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+    }
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text.get(start..self.ends[i] as usize).unwrap_or("")
+    }
+    fn find(&self, id: &str) -> Option<usize> {
+        let (mut lo, mut hi) = (0, self.ends.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.get(mid).cmp(id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid),
+            }
+        }
+        None
+    }
 }
 
 fn load(conn: &Connection, program: &Program) -> Result<Data> {
     let start = program.program.start;
     let mut people = Vec::new();
     // The roster's numbers in id order (as `store::participants` gives them, byte order
-    // like Rust's): a participant's index is found by binary search, without a map.
-    let mut ids: Vec<Box<str>> = Vec::new();
+    // like Rust's), end to end with where each ends (a dozen bytes a participant, not
+    // a boxed string each): a participant's index is found by binary search.
+    let mut ids = Sorted::default();
     store::participants(conn, |r| {
         let age = rules_age(r.birth_date, r.age, start);
         let sex = SexGroup::from_stored(r.sex);
-        ids.push(r.id.into_boxed_str());
+        ids.push(&r.id);
         people.push(Person {
             channel: if r.channel == "アプリ" {
                 Channel::App
@@ -382,7 +504,7 @@ fn load(conn: &Connection, program: &Program) -> Result<Data> {
                 people[*j].months.0.shrink_to_fit();
             }
             // Steps of someone not in the roster cannot come through the imports.
-            let Ok(i) = ids.binary_search_by(|x| (**x).cmp(pid)) else {
+            let Some(i) = ids.find(pid) else {
                 return Ok(());
             };
             cur = Some((pid.to_string(), i));
@@ -414,7 +536,7 @@ fn load(conn: &Connection, program: &Program) -> Result<Data> {
         users += i64::from(s.used > 0);
         Ok(())
     })?;
-    let orders = store::orders(conn)?;
+    let orders = OrderTallies::count(conn, program)?;
     let mut answers: HashMap<String, BTreeMap<Timing, BTreeMap<String, String>>> = HashMap::new();
     store::answers(conn, |q, timing, pid, answer| {
         if let Some(t) = Timing::from_stored(timing) {
@@ -1522,56 +1644,25 @@ fn prizes_sheet(data: &Data, program: &Program, d: &mut Disclosure, shared: &mut
         .iter()
         .map(|p| (p.code.clone(), p.name.clone(), Some(p.points)))
         .collect();
-    if data
-        .orders
-        .iter()
-        .any(|o| program.prize(&o.prize).is_none())
-    {
+    if data.orders.unknown().orders[0] > 0 {
         rows.push((String::new(), "景品コード不明（却下）".into(), None));
     }
     // Per column: the cells of each prize, for the column totals.
     let mut columns: [Vec<CellId>; 5] = Default::default();
-    let cell = |d: &mut Disclosure, orders: &[&Order]| -> CellId {
-        let mut people: Vec<&str> = orders.iter().map(|o| o.participant.as_str()).collect();
-        people.sort_unstable();
-        people.dedup();
-        d.count_by(orders.len() as i64, people.len() as i64)
-    };
-    let block = |d: &mut Disclosure, orders: Vec<&Order>| -> [CellId; 5] {
-        let accepted: Vec<&Order> = orders.iter().copied().filter(|o| o.accepted).collect();
-        let rejected: Vec<&Order> = orders.iter().copied().filter(|o| !o.accepted).collect();
-        let shipped: Vec<&Order> = accepted.iter().copied().filter(|o| o.shipped).collect();
-        let waiting: Vec<&Order> = accepted.iter().copied().filter(|o| !o.shipped).collect();
-        let c = [
-            cell(d, &orders),
-            cell(d, &accepted),
-            cell(d, &rejected),
-            cell(d, &shipped),
-            cell(d, &waiting),
-        ];
+    let block = |d: &mut Disclosure, t: &Tally| -> [CellId; 5] {
+        let c: [CellId; 5] = std::array::from_fn(|k| d.count_by(t.orders[k], t.people[k]));
         // 申込み = 受付 + 却下; 受付 = 発送済み + 未発送 (未発送 is not printed but
         // follows from the two).
         d.sum(c[0], &[c[1], c[2]]);
         d.sum(c[1], &[c[3], c[4]]);
         c
     };
-    let qty = |orders: &[&Order], shipped: bool| -> f64 {
-        orders
-            .iter()
-            .filter(|o| o.accepted && (!shipped || o.shipped))
-            .map(|o| o.quantity)
-            .sum::<i64>() as f64
-    };
-    for (code, name, points) in &rows {
-        let orders: Vec<&Order> = data
-            .orders
-            .iter()
-            .filter(|o| match points {
-                Some(_) => &o.prize == code,
-                None => program.prize(&o.prize).is_none(),
-            })
-            .collect();
-        let c = block(d, orders.clone());
+    for (i, (code, name, points)) in rows.iter().enumerate() {
+        let tally = match points {
+            Some(_) => &data.orders.rows[i],
+            None => data.orders.unknown(),
+        };
+        let c = block(d, tally);
         for (col, id) in columns.iter_mut().zip(c) {
             col.push(id);
         }
@@ -1581,14 +1672,14 @@ fn prizes_sheet(data: &Data, program: &Program, d: &mut Disclosure, shared: &mut
             points.map_or(Fig::Empty, |p| Fig::Fixed(p as f64, Fmt::Int)),
             Fig::Count(c[0]),
             Fig::Count(c[1]),
-            of(Some(qty(&orders, false)), &[c[1]], Fmt::Int),
+            of(Some(tally.quantity as f64), &[c[1]], Fmt::Int),
             Fig::Count(c[2]),
             Fig::Count(c[3]),
-            of(Some(qty(&orders, true)), &[c[3]], Fmt::Int),
+            of(Some(tally.shipped_quantity as f64), &[c[3]], Fmt::Int),
         ]);
     }
-    let all: Vec<&Order> = data.orders.iter().collect();
-    let c = block(d, all.clone());
+    let all = &data.orders.all;
+    let c = block(d, all);
     for (col, total) in columns.iter().zip(c) {
         d.sum(total, col);
     }
@@ -1598,10 +1689,10 @@ fn prizes_sheet(data: &Data, program: &Program, d: &mut Disclosure, shared: &mut
         Fig::Empty,
         Fig::Count(c[0]),
         Fig::Count(c[1]),
-        of(Some(qty(&all, false)), &[c[1]], Fmt::Int),
+        of(Some(all.quantity as f64), &[c[1]], Fmt::Int),
         Fig::Count(c[2]),
         Fig::Count(c[3]),
-        of(Some(qty(&all, true)), &[c[3]], Fmt::Int),
+        of(Some(all.shipped_quantity as f64), &[c[3]], Fmt::Int),
     ]);
     shared.prize_totals = Some(PrizeTotals {
         applied: c[0],
@@ -1615,6 +1706,87 @@ fn prizes_sheet(data: &Data, program: &Program, d: &mut Disclosure, shared: &mut
         name: "景品",
         blocks,
         widths: vec![8.0, 30.0, 12.0, 12.0, 10.0, 10.0, 10.0, 14.0, 13.0],
+    }
+}
+
+#[cfg(test)]
+mod sorted_tests {
+    #[test]
+    fn numbers_are_found_by_binary_search_and_others_are_not() {
+        let mut s = super::Sorted::default();
+        let ids = ["A1", "A10", "A2", "B", "BB", "あ"];
+        for id in ids {
+            s.push(id);
+        }
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(s.find(id), Some(i));
+        }
+        for missing in ["", "A", "A11", "A3", "BA", "C", "ん"] {
+            assert_eq!(s.find(missing), None, "{missing}");
+        }
+        assert_eq!(super::Sorted::default().find("A1"), None);
+    }
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::{OrderTallies, Tally};
+    use crate::program::Program;
+
+    /// Each prize row counts its orders by kind and each participant once per kind,
+    /// whether their orders are together or not, and the unknown codes share one row.
+    #[test]
+    fn orders_are_counted_by_prize_with_each_participant_once_per_kind() {
+        let program = Program::parse(
+            include_str!("../../examples/program.toml"),
+            "examples/program.toml",
+        )
+        .unwrap();
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE orders(id INTEGER PRIMARY KEY, participant_id TEXT, prize_code TEXT, \
+             quantity INTEGER, status TEXT, shipment_id INTEGER); \
+             CREATE INDEX orders_by_participant ON orders(participant_id, status);",
+        )
+        .unwrap();
+        // (participant, prize, quantity, accepted, shipped), keyed out of participant order.
+        let rows = [
+            ("B", "T1", 2, true, false),
+            ("A", "T1", 1, true, true),
+            ("C", "ZZ", 1, false, false),
+            ("A", "T1", 3, true, false),
+            ("B", "XX", 1, false, false),
+            ("A", "Q1", 1, false, false),
+            ("B", "ZZ", 4, false, false),
+            ("A", "T1", 1, true, true),
+        ];
+        for (pid, code, q, ok, shipped) in rows {
+            conn.execute(
+                "INSERT INTO orders(participant_id, prize_code, quantity, status, shipment_id) VALUES (?1,?2,?3,?4,?5)",
+                rusqlite::params![
+                    pid,
+                    code,
+                    q,
+                    if ok { "accepted" } else { "rejected" },
+                    shipped.then_some(1)
+                ],
+            )
+            .unwrap();
+        }
+        let t = OrderTallies::count(&conn, &program).unwrap();
+        let at = |code: &str| program.prizes.iter().position(|p| p.code == code).unwrap();
+        let show = |t: &Tally| (t.orders, t.people, t.quantity, t.shipped_quantity);
+        // applied, accepted, rejected, shipped, waiting
+        assert_eq!(
+            show(&t.rows[at("T1")]),
+            ([4, 4, 0, 2, 2], [2, 2, 0, 1, 2], 7, 2)
+        );
+        assert_eq!(
+            show(&t.rows[at("Q1")]),
+            ([1, 0, 1, 0, 0], [1, 0, 1, 0, 0], 0, 0)
+        );
+        assert_eq!(show(t.unknown()), ([3, 0, 3, 0, 0], [2, 0, 2, 0, 0], 0, 0));
+        assert_eq!(show(&t.all), ([8, 4, 4, 2, 2], [3, 2, 3, 1, 2], 7, 2));
     }
 }
 

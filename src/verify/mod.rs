@@ -25,9 +25,7 @@ use crate::validate::header::Header;
 use crate::validate::steps::{check_layout, check_steps_value, keyed_days, Checked, ANY_COLUMNS};
 use anyhow::Result;
 use chrono::NaiveDate;
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
 /// Which keying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,33 +83,7 @@ impl Val {
 /// The participant numbers seen in either keying, each once, by index (the index is
 /// the order of first sighting; both keyings share it so their entries compare by
 /// index).
-#[derive(Debug, Default)]
-pub struct Ids {
-    map: HashMap<Rc<str>, u32>,
-    names: Vec<Rc<str>>,
-}
-
-impl Ids {
-    pub fn intern(&mut self, id: &str) -> u32 {
-        if let Some(&i) = self.map.get(id) {
-            return i;
-        }
-        let i = self.names.len() as u32;
-        let rc: Rc<str> = Rc::from(id);
-        self.names.push(Rc::clone(&rc));
-        self.map.insert(rc, i);
-        i
-    }
-    pub fn name(&self, i: u32) -> &str {
-        self.names.get(i as usize).map(|s| &**s).unwrap_or("")
-    }
-    pub fn len(&self) -> usize {
-        self.names.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
-}
+pub use crate::ids::Ids;
 
 /// One keyed day: who (an index into [`Ids`]), when, the steps, and where it stands in
 /// the file. Kept small, since a keying's days pass through a sort.
@@ -237,6 +209,7 @@ pub fn read_keying(
         ids,
     };
     walk(&mut src.book, &sheets, ANY_COLUMNS, true, opts, &mut r)?;
+    r.k.entries.finish()?;
     Ok(r.k)
 }
 
@@ -512,7 +485,11 @@ pub struct Check {
 /// participant's checks are held until it is done.
 struct Checker<'a> {
     program: &'a Program,
-    roster: &'a HashSet<String>,
+    /// Whether a participant number is on the roster (asked once per participant, so
+    /// the roster is never held).
+    roster: &'a mut dyn FnMut(&str) -> Result<bool>,
+    /// The first failure to ask it, returned once the merge is over.
+    failed: Option<anyhow::Error>,
     ids: &'a Ids,
     out: Vec<Check>,
     /// The current participant: its first agreed pair when it is not on the roster, its
@@ -525,8 +502,17 @@ struct Checker<'a> {
 impl OnAgreed for Checker<'_> {
     fn agreed(&mut self, e: &Entry, f: &Entry) {
         let rules = &self.program.program;
-        if self.days == 0 && !self.roster.contains(self.ids.name(e.pid)) {
-            self.unknown = Some((e.clone(), f.clone()));
+        if self.days == 0 {
+            let on_roster = match (self.roster)(self.ids.name(e.pid)) {
+                Ok(known) => known,
+                Err(err) => {
+                    self.failed.get_or_insert(err);
+                    true
+                }
+            };
+            if !on_roster {
+                self.unknown = Some((e.clone(), f.clone()));
+            }
         }
         self.days += 1;
         if !self.program.in_period(e.date) {
@@ -591,13 +577,14 @@ impl Verification {
         mut b: Keying,
         ids: Ids,
         program: &Program,
-        roster: &HashSet<String>,
+        roster: &mut dyn FnMut(&str) -> Result<bool>,
     ) -> Result<Self> {
         let ea = std::mem::take(&mut a.entries);
         let eb = std::mem::take(&mut b.entries);
         let mut checker = Checker {
             program,
             roster,
+            failed: None,
             ids: &ids,
             out: Vec::new(),
             unknown: None,
@@ -605,6 +592,9 @@ impl Verification {
             group: Vec::new(),
         };
         let outcome = merge(ea, eb, &ids, &mut checker)?;
+        if let Some(err) = checker.failed {
+            return Err(err);
+        }
         let mut checks = checker.out;
         // Participants in number order (the merge goes by first sighting); within one,
         // the order the checks were found in.
@@ -864,6 +854,8 @@ mod tests {
                 })
                 .unwrap();
         }
+        // As `read_keying` leaves it: a store that spilled holds nothing in memory.
+        store.finish().unwrap();
         Keying {
             side,
             path: PathBuf::from("k.csv"),
@@ -908,8 +900,9 @@ mod tests {
         let mut ids = Ids::default();
         let ka = keying(Side::First, &mut ids, chunk, a);
         let kb = keying(Side::Second, &mut ids, chunk, b);
-        let roster: HashSet<String> = roster.iter().map(|s| s.to_string()).collect();
-        Verification::new(ka, kb, ids, &program(), &roster).unwrap()
+        let roster: std::collections::HashSet<String> =
+            roster.iter().map(|s| s.to_string()).collect();
+        Verification::new(ka, kb, ids, &program(), &mut |p| Ok(roster.contains(p))).unwrap()
     }
 
     /// (participant, day, row) of each entry, to compare outcomes.
@@ -953,7 +946,7 @@ mod tests {
     fn each_kind_of_difference_is_found() {
         // In memory, and spilled in runs of two entries (three runs a keying): the
         // same outcome.
-        for chunk in [spill::CHUNK, 2, 1] {
+        for chunk in [spill::CHUNK, 3, 2, 1] {
             let v = verify(chunk, &kinds_a(), &kinds_b(), &["C1", "C2", "C3"]);
             let o = &v.outcome;
             assert_eq!(o.agreeing, 2, "chunk {chunk}");

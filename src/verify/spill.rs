@@ -81,6 +81,17 @@ impl Store {
         Ok(())
     }
 
+    /// Reading is over: a store that has spilled spills its last buffer now, so that it
+    /// holds no entries in memory while the other keying is read (the merge's order
+    /// does not depend on where runs end: entries' keys are distinct).
+    pub fn finish(&mut self) -> Result<()> {
+        if self.file.is_some() {
+            self.spill()?;
+            self.mem = Vec::new();
+        }
+        Ok(())
+    }
+
     /// Sort the buffer and write it as one run.
     fn spill(&mut self) -> Result<()> {
         if self.mem.is_empty() {
