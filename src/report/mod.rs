@@ -435,44 +435,13 @@ impl OrderTallies {
     }
 }
 
-/// Participant numbers pushed in ascending order, end to end.
-#[derive(Default)]
-struct Sorted {
-    text: String,
-    ends: Vec<u32>,
-}
-
-impl Sorted {
-    fn push(&mut self, id: &str) {
-        self.text.push_str(id);
-        self.ends
-            .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
-    }
-    fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        self.text.get(start..self.ends[i] as usize).unwrap_or("")
-    }
-    fn find(&self, id: &str) -> Option<usize> {
-        let (mut lo, mut hi) = (0, self.ends.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            match self.get(mid).cmp(id) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Some(mid),
-            }
-        }
-        None
-    }
-}
-
 fn load(conn: &Connection, program: &Program) -> Result<Data> {
     let start = program.program.start;
     let mut people = Vec::new();
     // The roster's numbers in id order (as `store::participants` gives them, byte order
     // like Rust's), end to end with where each ends (a dozen bytes a participant, not
     // a boxed string each): a participant's index is found by binary search.
-    let mut ids = Sorted::default();
+    let mut ids = crate::ids::Packed::default();
     store::participants(conn, |r| {
         let age = rules_age(r.birth_date, r.age, start);
         let sex = SexGroup::from_stored(r.sex);
@@ -504,7 +473,7 @@ fn load(conn: &Connection, program: &Program) -> Result<Data> {
                 people[*j].months.0.shrink_to_fit();
             }
             // Steps of someone not in the roster cannot come through the imports.
-            let Some(i) = ids.find(pid) else {
+            let Some(i) = ids.find_sorted(pid) else {
                 return Ok(());
             };
             cur = Some((pid.to_string(), i));
@@ -1706,25 +1675,6 @@ fn prizes_sheet(data: &Data, program: &Program, d: &mut Disclosure, shared: &mut
         name: "景品",
         blocks,
         widths: vec![8.0, 30.0, 12.0, 12.0, 10.0, 10.0, 10.0, 14.0, 13.0],
-    }
-}
-
-#[cfg(test)]
-mod sorted_tests {
-    #[test]
-    fn numbers_are_found_by_binary_search_and_others_are_not() {
-        let mut s = super::Sorted::default();
-        let ids = ["A1", "A10", "A2", "B", "BB", "あ"];
-        for id in ids {
-            s.push(id);
-        }
-        for (i, id) in ids.iter().enumerate() {
-            assert_eq!(s.find(id), Some(i));
-        }
-        for missing in ["", "A", "A11", "A3", "BA", "C", "ん"] {
-            assert_eq!(s.find(missing), None, "{missing}");
-        }
-        assert_eq!(super::Sorted::default().find("A1"), None);
     }
 }
 
