@@ -1944,27 +1944,16 @@ mod tests {
         let n = Needles::build(&s);
         let dir = tempfile::tempdir().unwrap();
         // Pseudo-random bytes with the short name's 4 CP932 bytes inside.
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut noise = |len: usize| -> Vec<u8> {
-            (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    (x >> 24) as u8
-                })
-                .collect()
-        };
         let short = encode("林翔", Enc::Cp932).unwrap();
         assert_eq!(short.len(), 4);
-        let mut chance = noise(1000);
+        let mut chance = noise(1000, 0x9e37_79b9_7f4a_7c15);
         chance.extend(&short);
-        chance.extend(noise(1000));
+        chance.extend(noise(1000, 1));
         let chance_file = dir.path().join("chance.bin");
         std::fs::write(&chance_file, &chance).unwrap();
-        let mut leaked = noise(1000);
+        let mut leaked = noise(1000, 2);
         leaked.extend(encode("井上 恵子", Enc::Cp932).unwrap());
-        leaked.extend(noise(1000));
+        leaked.extend(noise(1000, 3));
         let leaked_file = dir.path().join("leaked.bin");
         std::fs::write(&leaked_file, &leaked).unwrap();
         let hits = |min: usize, f: &Path| {
