@@ -44,8 +44,8 @@ pub fn with_roster<T>(
     let mut stmt =
         conn.prepare("SELECT id, birth_date, age, sex, channel FROM participants ORDER BY id")?;
     let rows = stmt.query([])?;
-    let t = f(&mut Roster { rows });
-    t
+    let mut roster = Roster { rows };
+    f(&mut roster)
 }
 
 /// One order as the report counts it.

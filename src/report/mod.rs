@@ -1,8 +1,9 @@
 //! The evaluation report (評価及び検証): what the municipality receives to see whether
 //! the program changed behaviour. Aggregates only; nothing that names a person.
 //!
-//! Built in two steps. [`build`] reads the database once into per-participant monthly
-//! totals, then lays out six sheets of tables whose figures refer to counts of people
+//! Built in two steps. [`build`] reads the database in one ordered pass, folding each
+//! participant into counts and sums by the groups the tables show (`tally`: nothing is
+//! kept per participant, so memory does not grow with the program), then lays out six sheets of tables whose figures refer to counts of people
 //! registered in one [`Disclosure`] for the whole workbook, together with the sums a
 //! reader could subtract. After every sheet is laid out the suppression rule runs once
 //! ([`Disclosure::finish`]), so a figure shown on two sheets is hidden on both or

@@ -594,3 +594,150 @@ mod months_tests {
         assert_eq!(ms.get(&m(4)).map(|a| a.met), Some(0));
     }
 }
+
+#[cfg(test)]
+mod tally_tests {
+    use super::*;
+    use crate::stats;
+
+    fn program() -> Program {
+        Program::parse(
+            include_str!("../../examples/program.toml"),
+            "examples/program.toml",
+        )
+        .unwrap()
+    }
+
+    /// Participants with their days as (month, steps), folded one by one, give what the
+    /// per-person lists the report used to keep give: the counts, each month's means, the
+    /// continuation and, through the second look, the paired comparisons and the totals
+    /// of two groups one after the other.
+    #[test]
+    fn participants_folded_give_the_per_person_figures() {
+        let program = program();
+        let start = Month::of(program.program.start);
+        let m = |k: u32| {
+            let mut x = start;
+            for _ in 0..k {
+                x = x.next();
+            }
+            x
+        };
+        // (sex, band, target, days as (month index, steps))
+        type Days = Vec<(u32, i64)>;
+        let people: Vec<(SexGroup, AgeBand, Option<TargetGroup>, Days)> = vec![
+            (
+                SexGroup::Male,
+                AgeBand::From40,
+                Some(TargetGroup::Adult),
+                vec![(0, 9001), (0, 7003), (2, 12011)],
+            ),
+            (
+                SexGroup::Female,
+                AgeBand::From75,
+                Some(TargetGroup::Senior),
+                vec![(1, 5003), (3, 6007), (3, 4001)],
+            ),
+            (SexGroup::Other, AgeBand::Unknown, None, vec![]),
+            (
+                SexGroup::Female,
+                AgeBand::From30,
+                Some(TargetGroup::Adult),
+                vec![(0, 3001), (1, 2999), (1, 4003), (2, 3333)],
+            ),
+            (
+                SexGroup::Male,
+                AgeBand::From65To74,
+                Some(TargetGroup::Senior),
+                vec![(2, 8111)],
+            ),
+            (
+                SexGroup::Male,
+                AgeBand::From65To74,
+                Some(TargetGroup::Senior),
+                vec![(0, 7777), (3, 9999)],
+            ),
+        ];
+        let threshold = 8000.0;
+        let mut t = Tallies::new(&program);
+        let mut spill = Spill::default();
+        let mut persons = Vec::new();
+        for (sex, band, target, days) in &people {
+            let mut p = Person {
+                channel: Channel::Card,
+                sex: *sex,
+                band: *band,
+                target: *target,
+                months: Months::default(),
+            };
+            for (k, steps) in days {
+                let met = target.is_some_and(|g| meets_target(g, *steps as f64));
+                p.months.add(m(*k), *steps, met);
+            }
+            t.add(&p, start, threshold, &mut spill).unwrap();
+            persons.push(p);
+        }
+        t.second_look(&mut spill, threshold).unwrap();
+
+        assert_eq!((t.registered, t.active), (6, 5));
+        assert_eq!(t.sex, [3, 2, 1]);
+        assert_eq!(t.band[AgeBand::Unknown as usize], 1);
+        // Month by month, as the lists gave them.
+        for (k, mt) in t.months.iter().take(4).enumerate() {
+            let mm = m(k as u32);
+            let means: Vec<f64> = persons
+                .iter()
+                .filter_map(|p| p.months.get(&mm).map(|a| a.mean()))
+                .collect();
+            assert_eq!(mt.active, means.len());
+            assert_eq!(mt.all.mean(), stats::mean(&means));
+            let fl: Vec<(Month, Month)> = persons
+                .iter()
+                .filter_map(|p| Some((p.months.keys().next()?, p.months.keys().next_back()?)))
+                .collect();
+            assert_eq!(mt.new, fl.iter().filter(|(f, _)| *f == mm).count());
+            assert_eq!(mt.started, fl.iter().filter(|(f, _)| *f <= mm).count());
+        }
+        assert_eq!((t.months[1].paused, t.months[1].dropped), (2, 0));
+        assert_eq!((t.months[3].paused, t.months[3].dropped), (0, 3));
+        // The paired comparisons: everyone, and the two start classes one after the other.
+        let pair = |p: &Person| -> Option<(f64, f64)> {
+            (p.months.len() >= 2).then(|| {
+                let v: Vec<Acc> = p.months.values().collect();
+                (v[0].mean(), v[v.len() - 1].mean())
+            })
+        };
+        let pairs: Vec<(f64, f64)> = persons.iter().filter_map(pair).collect();
+        assert_eq!(pairs.len(), 4);
+        assert_eq!(t.change.paired(), stats::paired(&pairs));
+        type Pairs = Vec<(f64, f64)>;
+        let (low, high): (Pairs, Pairs) = pairs.iter().partition(|(f, _)| *f < threshold);
+        assert_eq!((low.len(), high.len()), (3, 1));
+        assert_eq!(t.class[0].paired(), stats::paired(&low));
+        assert_eq!(t.class[1].paired(), stats::paired(&high));
+        let joined: Vec<(f64, f64)> = low.iter().chain(&high).copied().collect();
+        assert_eq!(t.classes.paired(), stats::paired(&joined));
+        // The 20歳以上 whole: the 20〜64 means, then the 65〜 means.
+        let mean_of = |g| -> Vec<f64> {
+            persons
+                .iter()
+                .filter(|p| p.target == Some(g) && p.months.len() > 0)
+                .map(|p| {
+                    let mut a = Acc::default();
+                    p.months.values().for_each(|x| a.add(&x));
+                    a.mean()
+                })
+                .collect()
+        };
+        let all: Vec<f64> = mean_of(TargetGroup::Adult)
+            .into_iter()
+            .chain(mean_of(TargetGroup::Senior))
+            .collect();
+        assert_eq!(t.person_all.n, 5);
+        assert_eq!(t.person_all.mean(), stats::mean(&all));
+        assert_eq!(
+            t.person[TargetGroup::Senior as usize][3].mean(),
+            stats::mean(&mean_of(TargetGroup::Senior))
+        );
+    }
+}
