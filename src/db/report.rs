@@ -6,32 +6,46 @@ use anyhow::Result;
 use rusqlite::Connection;
 
 /// A participant's attributes the report groups by.
-pub struct PersonRow<'a> {
+pub struct PersonRow {
     pub id: String,
-    pub birth_date: Option<&'a str>,
+    pub birth_date: Option<String>,
     pub age: Option<i64>,
-    pub sex: Option<&'a str>,
-    pub channel: &'a str,
+    pub sex: Option<String>,
+    pub channel: String,
 }
 
-/// Every participant in id order.
-pub fn participants(conn: &Connection, mut f: impl FnMut(PersonRow<'_>)) -> Result<()> {
+/// The roster in id order, read one participant at a time (along the primary key's
+/// index: no sort, nothing held), so that the report can walk it beside the steps.
+pub struct Roster<'s> {
+    rows: rusqlite::Rows<'s>,
+}
+
+impl Roster<'_> {
+    /// The next participant in id order, `None` after the last.
+    pub fn next_person(&mut self) -> Result<Option<PersonRow>> {
+        Ok(match self.rows.next()? {
+            Some(r) => Some(PersonRow {
+                id: r.get(0)?,
+                birth_date: r.get(1)?,
+                age: r.get(2)?,
+                sex: r.get(3)?,
+                channel: r.get(4)?,
+            }),
+            None => None,
+        })
+    }
+}
+
+/// Run `f` with the roster open in id order (see [`Roster`]).
+pub fn with_roster<T>(
+    conn: &Connection,
+    f: impl FnOnce(&mut Roster<'_>) -> Result<T>,
+) -> Result<T> {
     let mut stmt =
         conn.prepare("SELECT id, birth_date, age, sex, channel FROM participants ORDER BY id")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let bd: Option<String> = r.get(1)?;
-        let sex: Option<String> = r.get(3)?;
-        let channel: String = r.get(4)?;
-        f(PersonRow {
-            id: r.get(0)?,
-            birth_date: bd.as_deref(),
-            age: r.get(2)?,
-            sex: sex.as_deref(),
-            channel: &channel,
-        });
-    }
-    Ok(())
+    let rows = stmt.query([])?;
+    let mut roster = Roster { rows };
+    f(&mut roster)
 }
 
 /// One order as the report counts it.
@@ -64,15 +78,25 @@ pub fn each_order_by_participant(conn: &Connection, mut f: impl FnMut(OrderRow<'
     Ok(())
 }
 
-/// Every questionnaire answer as `(question, timing as stored, participant, answer)`,
-/// by question, timing and participant.
-pub fn answers(conn: &Connection, mut f: impl FnMut(String, &str, String, String)) -> Result<()> {
+/// Every questionnaire answer as `(participant, timing as stored, question, answer)`, a
+/// participant's together, in the table's key order (participant, timing, question):
+/// read in place, no sort, nothing held.
+pub fn each_answer(
+    conn: &Connection,
+    mut f: impl FnMut(&str, &str, &str, &str) -> Result<()>,
+) -> Result<()> {
     let mut stmt = conn.prepare(
-        "SELECT question, timing, participant_id, answer FROM survey_answers ORDER BY question, timing, participant_id",
+        "SELECT participant_id, timing, question, answer FROM survey_answers \
+         ORDER BY participant_id, timing, question",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        f(r.get(0)?, r.get_ref(1)?.as_str()?, r.get(2)?, r.get(3)?);
+        f(
+            r.get_ref(0)?.as_str()?,
+            r.get_ref(1)?.as_str()?,
+            r.get_ref(2)?.as_str()?,
+            r.get_ref(3)?.as_str()?,
+        )?;
     }
     Ok(())
 }

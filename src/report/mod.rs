@@ -1,27 +1,28 @@
 //! The evaluation report (評価及び検証): what the municipality receives to see whether
 //! the program changed behaviour. Aggregates only; nothing that names a person.
 //!
-//! Built in two steps. [`build`] reads the database once into per-participant monthly
-//! totals, then lays out six sheets of tables whose figures refer to counts of people
+//! Built in two steps. [`build`] reads the database in one ordered pass, folding each
+//! participant into counts and sums by the groups the tables show (`tally`: nothing is
+//! kept per participant, so memory does not grow with the program), then lays out six sheets of tables whose figures refer to counts of people
 //! registered in one [`Disclosure`] for the whole workbook, together with the sums a
 //! reader could subtract. After every sheet is laid out the suppression rule runs once
 //! ([`Disclosure::finish`]), so a figure shown on two sheets is hidden on both or
 //! neither, and [`Report::show`] turns each figure into a number, ＊ (suppressed) or －
 //! (no one to compute it from). `output::evaluation` prints that.
 
+mod fold;
+mod spill;
+mod tally;
+
 use crate::db::report::{self as store, OrderRow};
-use crate::import::survey::Timing;
-use crate::points::{self, rules_age, Scorer};
 use crate::program::{AnswerKind, Program, Question};
 use crate::sheet::date::wareki;
-use crate::stats::{
-    self, age_band, meets_target, paired, target_group, AgeBand, CellId, Disclosure, Month,
-    SexGroup, TargetGroup, AGE_BANDS, SEX_GROUPS, TARGET_GROUPS,
-};
+use crate::stats::{self, CellId, Disclosure, SEX_GROUPS, TARGET_GROUPS};
 use anyhow::Result;
 use chrono::NaiveDate;
+use fold::{MeanSum, PairSums};
 use rusqlite::Connection;
-use std::collections::{BTreeMap, HashMap};
+use tally::{load, Acc, Channel, Data};
 
 /// What a suppressed cell shows.
 pub const HIDDEN_MARK: &str = "＊";
@@ -184,168 +185,6 @@ impl Report {
     }
 }
 
-/// 台紙 or アプリ, as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Channel {
-    Card,
-    App,
-}
-
-/// One participant-month: recorded days, their steps, and the days that met the
-/// participant's 健康日本21 target.
-#[derive(Debug, Clone, Copy, Default)]
-struct Acc {
-    days: i64,
-    steps: i64,
-    met: i64,
-}
-
-impl Acc {
-    fn add(&mut self, o: &Acc) {
-        self.days += o.days;
-        self.steps += o.steps;
-        self.met += o.met;
-    }
-    fn mean(&self) -> f64 {
-        self.steps as f64 / self.days as f64
-    }
-}
-
-struct Person {
-    channel: Channel,
-    sex: SexGroup,
-    band: AgeBand,
-    target: Option<TargetGroup>,
-    months: Months,
-}
-
-/// A participant's months with steps, in order: a compact sorted list (8 bytes a month:
-/// the month, the days and the days that met the target as bytes, the steps as 32 bits)
-/// with the few map operations the report uses, instead of a map per participant (about
-/// 1.2 KB each) or `(Month, Acc)` pairs (32 bytes a month), so the report's memory stays
-/// small at 10⁵–10⁶ participants. Steps arrive in (participant, date) order, so months
-/// are appended. A month has at most 31 days; its steps fit 32 bits (saturating).
-#[derive(Debug, Default)]
-struct Months(Vec<Slot>);
-
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    /// year × 12 + month − 1
-    ym: u16,
-    days: u8,
-    met: u8,
-    steps: u32,
-}
-
-impl Slot {
-    fn month(&self) -> Month {
-        Month {
-            year: i32::from(self.ym / 12),
-            month: u32::from(self.ym % 12) + 1,
-        }
-    }
-    fn acc(&self) -> Acc {
-        Acc {
-            days: i64::from(self.days),
-            steps: i64::from(self.steps),
-            met: i64::from(self.met),
-        }
-    }
-}
-
-fn ym(m: &Month) -> u16 {
-    u16::try_from(m.year * 12 + m.month as i32 - 1).unwrap_or(u16::MAX)
-}
-
-impl Months {
-    /// One recorded day of month `m`.
-    fn add(&mut self, m: Month, steps: i64, met: bool) {
-        let k = ym(&m);
-        let v = &mut self.0;
-        let i = match v.last() {
-            Some(last) if last.ym == k => v.len() - 1,
-            Some(last) if last.ym < k => {
-                v.push(Slot {
-                    ym: k,
-                    days: 0,
-                    met: 0,
-                    steps: 0,
-                });
-                v.len() - 1
-            }
-            None => {
-                v.push(Slot {
-                    ym: k,
-                    days: 0,
-                    met: 0,
-                    steps: 0,
-                });
-                0
-            }
-            Some(_) => match v.binary_search_by(|s| s.ym.cmp(&k)) {
-                Ok(i) => i,
-                Err(i) => {
-                    v.insert(
-                        i,
-                        Slot {
-                            ym: k,
-                            days: 0,
-                            met: 0,
-                            steps: 0,
-                        },
-                    );
-                    i
-                }
-            },
-        };
-        let s = &mut v[i];
-        s.days = s.days.saturating_add(1);
-        s.met = s.met.saturating_add(u8::from(met));
-        s.steps = s
-            .steps
-            .saturating_add(u32::try_from(steps.max(0)).unwrap_or(u32::MAX));
-    }
-    fn get(&self, m: &Month) -> Option<Acc> {
-        let k = ym(m);
-        self.0
-            .binary_search_by(|s| s.ym.cmp(&k))
-            .ok()
-            .map(|i| self.0[i].acc())
-    }
-    fn contains_key(&self, m: &Month) -> bool {
-        self.get(m).is_some()
-    }
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn values(&self) -> impl DoubleEndedIterator<Item = Acc> + '_ {
-        self.0.iter().map(Slot::acc)
-    }
-    fn keys(&self) -> impl DoubleEndedIterator<Item = Month> + '_ {
-        self.0.iter().map(Slot::month)
-    }
-}
-
-/// Everything the report is computed from, read in one go.
-struct Data {
-    people: Vec<Person>,
-    months: Vec<Month>,
-    first_day: Option<NaiveDate>,
-    last_day: Option<NaiveDate>,
-    earned: i64,
-    earners: i64,
-    used: i64,
-    users: i64,
-    /// The orders counted by prize row (the program's prizes, then unknown codes).
-    orders: OrderTallies,
-    /// question code → timing → participant → answer
-    answers: HashMap<String, BTreeMap<Timing, BTreeMap<String, String>>>,
-    bands: Vec<AgeBand>,
-}
-
 /// One group of orders (a prize, the unknown codes, or all), by kind: applied (all),
 /// accepted, rejected, shipped (accepted and shipped), waiting (accepted, not shipped).
 #[derive(Debug, Default, Clone)]
@@ -435,107 +274,6 @@ impl OrderTallies {
     }
 }
 
-fn load(conn: &Connection, program: &Program) -> Result<Data> {
-    let start = program.program.start;
-    let mut people = Vec::new();
-    // The roster's numbers in id order (as `store::participants` gives them, byte order
-    // like Rust's), end to end with where each ends (a dozen bytes a participant, not
-    // a boxed string each): a participant's index is found by binary search.
-    let mut ids = crate::ids::Packed::default();
-    store::participants(conn, |r| {
-        let age = rules_age(r.birth_date, r.age, start);
-        let sex = SexGroup::from_stored(r.sex);
-        ids.push(&r.id);
-        people.push(Person {
-            channel: if r.channel == "アプリ" {
-                Channel::App
-            } else {
-                Channel::Card
-            },
-            sex,
-            band: age_band(age),
-            target: target_group(age),
-            months: Months::default(),
-        });
-    })?;
-    let (mut first_day, mut last_day) = (None::<NaiveDate>, None::<NaiveDate>);
-    let mut cur: Option<(String, usize)> = None;
-    crate::db::points::each_step(conn, |pid, date, steps| {
-        let Some(d) = points::parse_iso(date) else {
-            return Ok(());
-        };
-        if !program.in_period(d) {
-            return Ok(());
-        }
-        if cur.as_ref().is_none_or(|(p, _)| p != pid) {
-            // The previous participant's months are complete: no spare capacity kept.
-            if let Some((_, j)) = &cur {
-                people[*j].months.0.shrink_to_fit();
-            }
-            // Steps of someone not in the roster cannot come through the imports.
-            let Some(i) = ids.find_sorted(pid) else {
-                return Ok(());
-            };
-            cur = Some((pid.to_string(), i));
-        }
-        let Some((_, i)) = cur else { return Ok(()) };
-        let p = &mut people[i];
-        let met = p.target.is_some_and(|t| meets_target(t, steps as f64));
-        p.months.add(Month::of(d), steps, met);
-        first_day = Some(first_day.map_or(d, |f| f.min(d)));
-        last_day = Some(last_day.map_or(d, |l| l.max(d)));
-        Ok(())
-    })?;
-    drop(ids);
-    let mut months = Vec::new();
-    if let Some(last) = last_day {
-        let mut m = Month::of(start);
-        while m <= Month::of(last) {
-            months.push(m);
-            m = m.next();
-        }
-    }
-    let scorer = Scorer::new(program, None);
-    let (mut earned, mut earners, mut used, mut users) = (0i64, 0i64, 0i64, 0i64);
-    crate::db::points::for_each_participant(conn, &scorer, None, |s| {
-        let e = s.score.earned();
-        earned += e;
-        earners += i64::from(e > 0);
-        used += s.used;
-        users += i64::from(s.used > 0);
-        Ok(())
-    })?;
-    let orders = OrderTallies::count(conn, program)?;
-    let mut answers: HashMap<String, BTreeMap<Timing, BTreeMap<String, String>>> = HashMap::new();
-    store::answers(conn, |q, timing, pid, answer| {
-        if let Some(t) = Timing::from_stored(timing) {
-            answers
-                .entry(q)
-                .or_default()
-                .entry(t)
-                .or_default()
-                .insert(pid, answer);
-        }
-    })?;
-    let mut bands: Vec<AgeBand> = AGE_BANDS.to_vec();
-    if people.iter().any(|p| p.band == AgeBand::Unknown) {
-        bands.push(AgeBand::Unknown);
-    }
-    Ok(Data {
-        people,
-        months,
-        first_day,
-        last_day,
-        earned,
-        earners,
-        used,
-        users,
-        orders,
-        answers,
-        bands,
-    })
-}
-
 fn count(d: &mut Disclosure, n: usize) -> CellId {
     d.people(n as i64)
 }
@@ -581,20 +319,12 @@ struct PrizeTotals {
 pub fn build(conn: &Connection, program: &Program, today: NaiveDate) -> Result<Report> {
     let data = load(conn, program)?;
     let mut d = Disclosure::new();
-    let registered = count(&mut d, data.people.len());
-    let active_by_month: Vec<CellId> = data
-        .months
+    let registered = count(&mut d, data.t.registered);
+    let active_by_month: Vec<CellId> = data.t.months[..data.months.len()]
         .iter()
-        .map(|m| {
-            let n = data
-                .people
-                .iter()
-                .filter(|p| p.months.contains_key(m))
-                .count();
-            count(&mut d, n)
-        })
+        .map(|m| count(&mut d, m.active))
         .collect();
-    let active_n = data.people.iter().filter(|p| !p.months.is_empty()).count();
+    let active_n = data.t.active;
     let active_all = count(&mut d, active_n);
     let mut shared = Shared {
         registered,
@@ -651,7 +381,7 @@ pub fn build(conn: &Connection, program: &Program, today: NaiveDate) -> Result<R
         ],
         cells: d,
         program_name: program.program.name.clone(),
-        participants: data.people.len() as i64,
+        participants: data.t.registered as i64,
         active: active_n as i64,
         hidden_cells,
     })
@@ -705,7 +435,7 @@ fn overview_sheet(
     let channels = [(Channel::Card, "台紙"), (Channel::App, "アプリ")];
     let ch_cells: Vec<CellId> = channels
         .iter()
-        .map(|(c, _)| count(d, data.people.iter().filter(|p| p.channel == *c).count()))
+        .map(|(c, _)| count(d, data.t.channel[*c as usize]))
         .collect();
     d.sum(total, &ch_cells);
     for (i, ((_, label), cell)) in channels.iter().zip(&ch_cells).enumerate() {
@@ -718,7 +448,7 @@ fn overview_sheet(
     }
     let sex_cells: Vec<CellId> = SEX_GROUPS
         .iter()
-        .map(|s| count(d, data.people.iter().filter(|p| p.sex == *s).count()))
+        .map(|s| count(d, data.t.sex[*s as usize]))
         .collect();
     d.sum(total, &sex_cells);
     for (i, (s, cell)) in SEX_GROUPS.iter().zip(&sex_cells).enumerate() {
@@ -732,7 +462,7 @@ fn overview_sheet(
     let band_cells: Vec<CellId> = data
         .bands
         .iter()
-        .map(|b| count(d, data.people.iter().filter(|p| p.band == *b).count()))
+        .map(|b| count(d, data.t.band[*b as usize]))
         .collect();
     d.sum(total, &band_cells);
     for (i, (b, cell)) in data.bands.iter().zip(&band_cells).enumerate() {
@@ -787,14 +517,7 @@ fn overview_sheet(
     ));
     blocks.push(Block::Table(t));
 
-    let all =
-        data.people
-            .iter()
-            .flat_map(|p| p.months.values())
-            .fold(Acc::default(), |mut a, m| {
-                a.add(&m);
-                a
-            });
+    let all = data.t.days;
     let act = shared.active_all;
     let earners = count(d, data.earners as usize);
     let users = count(d, data.users as usize);
@@ -864,38 +587,47 @@ fn overview_sheet(
     }
 }
 
-/// Named groups of participants: a label and who is in it.
-type Groups = Vec<(String, Box<dyn Fn(&Person) -> bool>)>;
+/// A group of participants the tables break down by.
+#[derive(Debug, Clone, Copy)]
+enum Group {
+    /// `AgeBand as usize`
+    Band(usize),
+    /// `SexGroup as usize`
+    Sex(usize),
+}
+
+impl Group {
+    /// The group's participants' means in one month.
+    fn month(self, m: &tally::MonthTally) -> &MeanSum {
+        match self {
+            Group::Band(i) => &m.band[i],
+            Group::Sex(i) => &m.sex[i],
+        }
+    }
+    /// The group's first and last months compared.
+    fn change(self, t: &tally::Tallies) -> &PairSums {
+        match self {
+            Group::Band(i) => &t.change_band[i],
+            Group::Sex(i) => &t.change_sex[i],
+        }
+    }
+}
+
+/// Named groups of participants: a label and which.
+type Groups = Vec<(String, Group)>;
 
 fn band_groups(data: &Data) -> Groups {
     data.bands
         .iter()
-        .map(|&b| {
-            let keep: Box<dyn Fn(&Person) -> bool> = Box::new(move |p| p.band == b);
-            (b.label().to_string(), keep)
-        })
+        .map(|&b| (b.label().to_string(), Group::Band(b as usize)))
         .collect()
 }
 
 fn sex_groups() -> Groups {
     SEX_GROUPS
         .iter()
-        .map(|&s| {
-            let keep: Box<dyn Fn(&Person) -> bool> = Box::new(move |p| p.sex == s);
-            (s.label().to_string(), keep)
-        })
+        .map(|&s| (s.label().to_string(), Group::Sex(s as usize)))
         .collect()
-}
-
-/// Group means of each active participant's mean daily steps in a month.
-fn month_group(data: &Data, m: &Month, keep: impl Fn(&Person) -> bool) -> (usize, Option<f64>) {
-    let means: Vec<f64> = data
-        .people
-        .iter()
-        .filter(|p| keep(p))
-        .filter_map(|p| p.months.get(m).map(|a| a.mean()))
-        .collect();
-    (means.len(), stats::mean(&means))
 }
 
 fn monthly_sheet(data: &Data, d: &mut Disclosure, shared: &Shared) -> Sheet {
@@ -926,14 +658,14 @@ fn monthly_sheet(data: &Data, d: &mut Disclosure, shared: &Shared) -> Sheet {
             .collect();
         for (mi, m) in data.months.iter().enumerate() {
             let total = shared.active_by_month[mi];
-            let (_, all_mean) = month_group(data, m, |_| true);
+            let month = &data.t.months[mi];
             let mut cells = Vec::new();
-            let mut row_means = vec![text(m.label()), of(all_mean, &[total], Fmt::Int)];
-            for (_, keep) in groups {
-                let (n, mean) = month_group(data, m, keep);
-                let c = count(d, n);
+            let mut row_means = vec![text(m.label()), of(month.all.mean(), &[total], Fmt::Int)];
+            for (_, g) in groups {
+                let sums = g.month(month);
+                let c = count(d, sums.n);
                 cells.push(c);
-                row_means.push(of(mean, &[c], Fmt::Int));
+                row_means.push(of(sums.mean(), &[c], Fmt::Int));
             }
             d.sum(total, &cells);
             for (si, f) in row_means.iter().skip(1).enumerate() {
@@ -982,31 +714,21 @@ fn participation(registered: CellId, eligible: i64, d: &Disclosure) -> Fig {
     )
 }
 
-/// A participant's mean daily steps over the whole period (`None`: no record).
-fn person_mean(p: &Person) -> Option<f64> {
-    let a = p.months.values().fold(Acc::default(), |mut a, x| {
-        a.add(&x);
-        a
-    });
-    (a.days > 0).then(|| a.mean())
-}
-
 /// One row of the per-person table: who, n, their mean of means, the target and the
 /// baseline with the differences, and how many reached the target on average.
 fn person_row(
     d: &mut Disclosure,
     label: &str,
-    people: &[(f64, TargetGroup)],
+    people: &MeanSum,
     target: Option<i64>,
     baseline: Option<i64>,
 ) -> (Vec<Fig>, CellId, CellId, CellId) {
-    let means: Vec<f64> = people.iter().map(|x| x.0).collect();
-    let met_n = people.iter().filter(|(m, g)| meets_target(*g, *m)).count();
-    let n = count(d, people.len());
+    let met_n = people.met;
+    let n = count(d, people.n);
     let met = count(d, met_n);
-    let not_met = count(d, people.len() - met_n);
+    let not_met = count(d, people.n - met_n);
     d.sum(n, &[met, not_met]);
-    let mean = stats::mean(&means);
+    let mean = people.mean();
     let fixed = |v: Option<i64>| v.map_or(text("－"), |v| Fig::Fixed(v as f64, Fmt::Int));
     let cells = vec![
         text(label),
@@ -1026,7 +748,7 @@ fn person_row(
         ),
         Fig::Count(met),
         of(
-            (!people.is_empty()).then(|| met_n as f64 / people.len() as f64),
+            (people.n > 0).then(|| met_n as f64 / people.n as f64),
             &[met, n],
             Fmt::Pct,
         ),
@@ -1066,23 +788,15 @@ fn targets_sheet(data: &Data, d: &mut Disclosure) -> Sheet {
         ("令和元年 国民健康・栄養調査".into(), 2),
         ("目標達成者".into(), 2),
     ];
-    let of_group = |g: TargetGroup, keep: &dyn Fn(&Person) -> bool| -> Vec<(f64, TargetGroup)> {
-        data.people
-            .iter()
-            .filter(|p| p.target == Some(g) && keep(p))
-            .filter_map(|p| person_mean(p).map(|m| (m, g)))
-            .collect()
-    };
-    let (mut all_people, mut group_n, mut group_met, mut group_not) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut group_n, mut group_met, mut group_not) = (Vec::new(), Vec::new(), Vec::new());
     for g in TARGET_GROUPS {
         let (mut ns, mut mets, mut nots) = (Vec::new(), Vec::new(), Vec::new());
         for s in SEX_GROUPS {
-            let people = of_group(g, &|p| p.sex == s);
+            let people = &data.t.person[g as usize][s as usize];
             let (cells, n, met, not) = person_row(
                 d,
                 &format!("{} {}", g.label(), s.label()),
-                &people,
+                people,
                 Some(g.steps()),
                 g.baseline(s),
             );
@@ -1091,11 +805,10 @@ fn targets_sheet(data: &Data, d: &mut Disclosure) -> Sheet {
             mets.push(met);
             nots.push(not);
         }
-        let people = of_group(g, &|_| true);
         let (cells, n, met, not) = person_row(
             d,
             &format!("{} 計", g.label()),
-            &people,
+            &data.t.person[g as usize][3],
             Some(g.steps()),
             None,
         );
@@ -1106,12 +819,11 @@ fn targets_sheet(data: &Data, d: &mut Disclosure) -> Sheet {
         group_n.push(n);
         group_met.push(met);
         group_not.push(not);
-        all_people.extend(people);
     }
     let (cells, n, met, not) = person_row(
         d,
         "20歳以上 全体",
-        &all_people,
+        &data.t.person_all,
         Some(stats::OVERALL_TARGET),
         Some(stats::BASELINE_TOTAL),
     );
@@ -1143,10 +855,11 @@ fn targets_sheet(data: &Data, d: &mut Disclosure) -> Sheet {
         t.head.push("記録日数".into());
         t.head.push("達成日の割合".into());
     }
-    let periods: Vec<(String, Option<Month>)> = data
+    let periods: Vec<(String, Option<usize>)> = data
         .months
         .iter()
-        .map(|m| (m.label(), Some(*m)))
+        .enumerate()
+        .map(|(mi, m)| (m.label(), Some(mi)))
         .chain(std::iter::once(("期間全体".to_string(), None)))
         .collect();
     for (label, m) in &periods {
@@ -1154,23 +867,10 @@ fn targets_sheet(data: &Data, d: &mut Disclosure) -> Sheet {
         let mut figs = Vec::new();
         let mut all = Acc::default();
         for g in TARGET_GROUPS {
-            let mut acc = Acc::default();
-            let mut n = 0;
-            for p in data.people.iter().filter(|p| p.target == Some(g)) {
-                let a = match m {
-                    Some(m) => p.months.get(m),
-                    None => (!p.months.is_empty()).then(|| {
-                        p.months.values().fold(Acc::default(), |mut a, x| {
-                            a.add(&x);
-                            a
-                        })
-                    }),
-                };
-                if let Some(a) = a {
-                    n += 1;
-                    acc.add(&a);
-                }
-            }
+            let (n, acc) = match m {
+                Some(mi) => data.t.months[*mi].target[g as usize],
+                None => data.t.target_days[g as usize],
+            };
             all.add(&acc);
             // The number of people is not printed here (a reader could subtract it
             // from the 月別歩数 counts to find those without a target), but it decides
@@ -1232,28 +932,17 @@ fn baseline_classes(data: &Data, threshold: i64, d: &mut Disclosure) -> Vec<Bloc
     let th = crate::output::thousands(threshold);
     let mut ns = Vec::new();
     let mut ups = Vec::new();
-    let mut all = Vec::new();
-    for (label, low) in [
-        (format!("最初の月の平均 {th}歩未満"), true),
-        (format!("最初の月の平均 {th}歩以上"), false),
-    ] {
-        let pairs: Vec<(f64, f64)> = data
-            .people
-            .iter()
-            .filter(|p| p.months.len() >= 2)
-            .filter_map(|p| {
-                let first = p.months.values().next()?.mean();
-                let last = p.months.values().next_back()?.mean();
-                ((first < threshold as f64) == low).then_some((first, last))
-            })
-            .collect();
-        all.extend(pairs.iter().copied());
-        let (cells, n, up) = paired_row(d, &label, &pairs, Fmt::Int, Fmt::Signed);
+    let labels = [
+        format!("最初の月の平均 {th}歩未満"),
+        format!("最初の月の平均 {th}歩以上"),
+    ];
+    for (label, pairs) in labels.iter().zip(&data.t.class) {
+        let (cells, n, up) = paired_row(d, label, pairs, Fmt::Int, Fmt::Signed);
         t.row(cells);
         ns.push(n);
         ups.push(up);
     }
-    let (cells, n, up) = paired_row(d, "計", &all, Fmt::Int, Fmt::Signed);
+    let (cells, n, up) = paired_row(d, "計", &data.t.classes, Fmt::Int, Fmt::Signed);
     t.total(cells);
     d.sum(n, &ns);
     d.sum(up, &ups);
@@ -1280,11 +969,6 @@ fn continuation_sheet(data: &Data, d: &mut Disclosure, shared: &Shared) -> Sheet
                 .into(),
         ),
     ];
-    let first_last: Vec<Option<(Month, Month)>> = data
-        .people
-        .iter()
-        .map(|p| Some((p.months.keys().next()?, p.months.keys().next_back()?)))
-        .collect();
     let mut t = Table::new(&[
         "月",
         "この月に始めた人",
@@ -1299,23 +983,13 @@ fn continuation_sheet(data: &Data, d: &mut Disclosure, shared: &Shared) -> Sheet
     let mut dropped_series = Vec::new();
     let mut prev_started: Option<CellId> = None;
     for (mi, m) in data.months.iter().enumerate() {
-        let (mut new, mut started, mut paused, mut dropped) = (0, 0, 0, 0);
-        for (p, fl) in data.people.iter().zip(&first_last) {
-            let Some((first, last)) = fl else { continue };
-            if first == m {
-                new += 1;
-            }
-            if first > m {
-                continue;
-            }
-            started += 1;
-            if p.months.contains_key(m) {
-            } else if last > m {
-                paused += 1;
-            } else {
-                dropped += 1;
-            }
-        }
+        let tally::MonthTally {
+            new,
+            started,
+            paused,
+            dropped,
+            ..
+        } = data.t.months[mi];
         let active = shared.active_by_month[mi];
         let not_active = started - d.value(active) as usize;
         let new = count(d, new);
@@ -1392,15 +1066,15 @@ fn paired_table(what: &str, means: &str, diff: &str, up: &str, sides: [&str; 2])
 fn paired_row(
     d: &mut Disclosure,
     label: &str,
-    pairs: &[(f64, f64)],
+    pairs: &PairSums,
     fmt: Fmt,
     diff_fmt: Fmt,
 ) -> (Vec<Fig>, CellId, CellId) {
-    let p = paired(pairs);
-    let n = count(d, pairs.len());
+    let p = pairs.paired();
+    let n = count(d, pairs.n);
     let up_n = p.as_ref().map_or(0, |p| p.increased);
     let up = count(d, up_n);
-    let rest = count(d, pairs.len() - up_n);
+    let rest = count(d, pairs.n - up_n);
     d.sum(n, &[up, rest]);
     let v = |f: &dyn Fn(&stats::Paired) -> f64| p.as_ref().map(f);
     let ci = p.as_ref().and_then(|p| p.ci95);
@@ -1414,7 +1088,7 @@ fn paired_row(
         of(ci.map(|c| c.1), &[n], diff_fmt),
         Fig::Count(up),
         of(
-            (!pairs.is_empty()).then(|| up_n as f64 / pairs.len() as f64),
+            (pairs.n > 0).then(|| up_n as f64 / pairs.n as f64),
             &[up, n],
             Fmt::Pct,
         ),
@@ -1442,31 +1116,15 @@ fn change_sheet(data: &Data, program: &Program, d: &mut Disclosure) -> Sheet {
         "増えた人",
         ["最初の月", "最後の月"],
     );
-    let pair_of = |p: &Person| -> Option<(f64, f64)> {
-        if p.months.len() < 2 {
-            return None;
-        }
-        let first = p.months.values().next()?;
-        let last = p.months.values().next_back()?;
-        Some((first.mean(), last.mean()))
-    };
-    let pairs_where = |keep: &dyn Fn(&Person) -> bool| -> Vec<(f64, f64)> {
-        data.people
-            .iter()
-            .filter(|p| keep(p))
-            .filter_map(pair_of)
-            .collect()
-    };
-    let (cells, n_all, up_all) =
-        paired_row(d, "全体", &pairs_where(&|_| true), Fmt::Int, Fmt::Signed);
+    let (cells, n_all, up_all) = paired_row(d, "全体", &data.t.change, Fmt::Int, Fmt::Signed);
     t.total(cells);
     for (dim, groups) in [("性別", sex_groups()), ("年齢区分", band_groups(data))] {
         let (mut ns, mut ups) = (Vec::new(), Vec::new());
-        for (label, keep) in &groups {
+        for (label, g) in &groups {
             let (cells, n, up) = paired_row(
                 d,
                 &format!("{dim}: {label}"),
-                &pairs_where(keep.as_ref()),
+                g.change(&data.t),
                 Fmt::Int,
                 Fmt::Signed,
             );
@@ -1521,11 +1179,7 @@ fn survey_sheet(data: &Data, program: &Program, d: &mut Disclosure) -> Sheet {
                 .into(),
         ));
     }
-    let empty = BTreeMap::new();
-    for (qi, q) in questions.iter().enumerate() {
-        let by_timing = data.answers.get(&q.code);
-        let of_timing = |t: Timing| by_timing.and_then(|m| m.get(&t)).unwrap_or(&empty);
-        let (pre, post) = (of_timing(Timing::Pre), of_timing(Timing::Post));
+    for (qi, (q, answers)) in questions.iter().zip(&data.survey).enumerate() {
         blocks.push(Block::Heading(format!(
             "{}. {}　{}（{}）",
             qi + 1,
@@ -1537,12 +1191,9 @@ fn survey_sheet(data: &Data, program: &Program, d: &mut Disclosure) -> Sheet {
         t.groups = vec![(String::new(), 1), ("事前".into(), 2), ("事後".into(), 2)];
         let cats = categories(q);
         let mut cols: Vec<(CellId, Vec<CellId>)> = Vec::new();
-        for answers in [pre, post] {
-            let total = count(d, answers.len());
-            let parts: Vec<CellId> = cats
-                .iter()
-                .map(|c| count(d, answers.values().filter(|a| *a == c).count()))
-                .collect();
+        for (answered, by_category) in answers.answered.iter().zip(&answers.by_category) {
+            let total = count(d, *answered);
+            let parts: Vec<CellId> = by_category.iter().map(|n| count(d, *n)).collect();
             d.sum(total, &parts);
             cols.push((total, parts));
         }
@@ -1562,13 +1213,6 @@ fn survey_sheet(data: &Data, program: &Program, d: &mut Disclosure) -> Sheet {
         t.total(row);
         blocks.push(Block::Table(t));
         if q.kind == AnswerKind::Scale5 {
-            let pairs: Vec<(f64, f64)> = pre
-                .iter()
-                .filter_map(|(pid, a)| {
-                    let b = post.get(pid)?;
-                    Some((a.parse::<f64>().ok()?, b.parse::<f64>().ok()?))
-                })
-                .collect();
             let mut t = paired_table(
                 "比較",
                 "回答の平均（1〜5）",
@@ -1576,8 +1220,13 @@ fn survey_sheet(data: &Data, program: &Program, d: &mut Disclosure) -> Sheet {
                 "上がった人",
                 ["事前", "事後"],
             );
-            let (cells, _, _) =
-                paired_row(d, "事前・事後とも回答", &pairs, Fmt::Dec2, Fmt::SignedDec2);
+            let (cells, _, _) = paired_row(
+                d,
+                "事前・事後とも回答",
+                &answers.pairs,
+                Fmt::Dec2,
+                Fmt::SignedDec2,
+            );
             t.row(cells);
             blocks.push(Block::Table(t));
         }
@@ -1737,27 +1386,5 @@ mod order_tests {
         );
         assert_eq!(show(t.unknown()), ([3, 0, 3, 0, 0], [2, 0, 2, 0, 0], 0, 0));
         assert_eq!(show(&t.all), ([8, 4, 4, 2, 2], [3, 2, 3, 1, 2], 7, 2));
-    }
-}
-
-#[cfg(test)]
-mod months_tests {
-    use super::{Month, Months};
-
-    #[test]
-    fn months_stay_sorted_and_found_whatever_the_order_they_come_in() {
-        let m = |month| Month { year: 2025, month };
-        let mut ms = Months::default();
-        for (k, steps) in [(5, 1), (5, 2), (7, 10), (4, 100), (6, 1000), (7, 5)] {
-            ms.add(m(k), steps, k == 7);
-        }
-        assert_eq!(ms.len(), 4);
-        assert_eq!(ms.keys().map(|k| k.month).collect::<Vec<_>>(), [4, 5, 6, 7]);
-        assert_eq!(ms.get(&m(5)).map(|a| (a.days, a.steps)), Some((2, 3)));
-        assert_eq!(ms.get(&m(7)).map(|a| a.steps), Some(15));
-        assert!(!ms.contains_key(&m(8)));
-        assert_eq!(ms.values().next_back().map(|a| a.days), Some(2));
-        assert_eq!(ms.get(&m(7)).map(|a| a.met), Some(2));
-        assert_eq!(ms.get(&m(4)).map(|a| a.met), Some(0));
     }
 }
