@@ -386,3 +386,68 @@ pub fn scratch_tables(conn: &Connection) -> Result<Vec<String>> {
         .collect::<rusqlite::Result<_>>()?;
     Ok(names)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_notes_each_pair_once_scores_by_participant_and_leaves_nothing() {
+        let conn = Connection::open_in_memory().unwrap();
+        let mut s = Scratch::create(&conn).unwrap();
+        for (pid, day) in [("P2", 9), ("P1", 5), ("P2", 3), ("P1", 5), ("P10", 1)] {
+            s.note(pid, day).unwrap();
+        }
+        let mut seen = Vec::new();
+        s.each_noted(|s, pid, days| {
+            seen.push((pid.to_string(), days.to_vec()));
+            let used = days.len() as i64;
+            s.put_standing(
+                pid,
+                &Standing {
+                    known: pid != "P10",
+                    has_address: true,
+                    used,
+                },
+            )?;
+            days.iter()
+                .try_for_each(|&d| s.put_earned(pid, d, i64::from(d) * 10))
+        })
+        .unwrap();
+        // Number order (as text), each one's days in order, duplicates once.
+        assert_eq!(
+            seen,
+            vec![
+                ("P1".to_string(), vec![5]),
+                ("P10".to_string(), vec![1]),
+                ("P2".to_string(), vec![3, 9])
+            ]
+        );
+        assert_eq!(scratch_tables(&conn).unwrap().len(), 3, "need dropped");
+        // Noting after the scoring is a no-op.
+        s.note("P3", 1).unwrap();
+
+        let p2 = |used| Standing {
+            known: true,
+            has_address: true,
+            used,
+        };
+        assert_eq!(s.look("P2", 9).unwrap(), Some((p2(2), Some(90))));
+        assert_eq!(s.look("P2", 4).unwrap(), Some((p2(2), None)));
+        assert_eq!(s.look("P3", 1).unwrap(), None);
+        s.spend("P2", 40).unwrap();
+        assert_eq!(s.look("P2", 3).unwrap(), Some((p2(42), Some(30))));
+        assert_eq!(s.had("P2", 0).unwrap(), None);
+        s.set_had("P2", 0, 1).unwrap();
+        s.set_had("P2", 0, 2).unwrap();
+        assert_eq!(s.had("P2", 0).unwrap(), Some(2));
+        assert_eq!(s.had("P2", 1).unwrap(), None);
+
+        drop(s);
+        scratch_drop(&conn).unwrap();
+        assert!(scratch_tables(&conn).unwrap().is_empty());
+        // Made again empty, as a new import finds them.
+        let mut s = Scratch::create(&conn).unwrap();
+        assert_eq!(s.look("P2", 9).unwrap(), None);
+    }
+}
