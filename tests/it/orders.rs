@@ -68,7 +68,7 @@ fn roster() -> String {
 /// Day `d` of June and July (0-based from June 1) is walked by participant `i` when
 /// `(d + i) % (i + 2) != 0`: each earns at a different pace.
 fn walked(i: usize, d: u32) -> bool {
-    (d as usize + i) % (i + 2) != 0
+    !(d as usize + i).is_multiple_of(i + 2)
 }
 
 fn date_of(d: u32) -> String {
