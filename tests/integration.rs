@@ -68,3 +68,6 @@ mod walkthrough;
 
 #[path = "it/closeout_scan.rs"]
 mod closeout_scan;
+
+#[path = "it/orders.rs"]
+mod orders;

@@ -20,8 +20,13 @@ pub fn import(ctx: &mut Ctx, file: &Path, opts: &ImportOpts) -> Result<()> {
         verified: false,
     };
     let opts = Options::from(opts);
-    let Some(batch) = batch::run(&mut ctx.session(), file, &opts, &spec, &mut |b| {
-        Ok(Box::new(OrdersImporter::new(program.clone(), b, today)))
+    let Some(batch) = batch::run_with(&mut ctx.session(), file, &opts, &spec, &mut |conn, b| {
+        Ok(Box::new(OrdersImporter::new(
+            conn,
+            program.clone(),
+            b,
+            today,
+        )?))
     })?
     else {
         return Ok(());

@@ -17,21 +17,24 @@
 //! `points --as-of D` is ever negative: the orders dated by D were each paid from what
 //! had been earned by their own date, itself no more than by D.
 //!
-//! The file is read twice. The first pass only notes each application's participant
-//! and 申込日; then, participant by participant in number order (one pass over the
-//! stored days), each one's days are read once, scored once into their earned points
-//! by date ([`Earnings`]), and the points earned by each noted 申込日 kept (a number
-//! per application, not the days). The second pass decides each row in file order from
-//! those, so a file not grouped by participant costs no more than one that is.
-//! A participant met without a noted date (not expected) is scored on the spot, the
-//! earnings of at most [`DAYS_KEPT`] participants held at a time.
+//! The file is read twice, and nothing of it is held in memory: the state lives in
+//! working tables of the database inside the import's transaction
+//! ([`crate::db::orders::Scratch`], dropped before the commit). The first pass notes
+//! each application's participant and 申込日. Then one pass of balances: participant by
+//! participant in number order (one pass over the stored days), each one's days are read
+//! once, scored once into their earned points by date ([`Earnings`]), and the points
+//! earned by each noted 申込日 stored, with the participant's standing (in the roster,
+//! an address, the points already used). The second pass decides each row in file order
+//! from those, one indexed look-up per application, and moves the standing as orders are
+//! accepted; so a file not grouped by participant costs no more than one that is. A
+//! participant or date met without a note (not expected) is scored on the spot and
+//! stored the same way.
 
 use super::header::Header;
 use super::{Counts, Problem};
 use crate::db::orders;
-use crate::db::orders::participant_days;
+use crate::db::orders::{participant_days, Scratch, Standing as Kept};
 use crate::db::points::participant_age;
-use crate::ids::Ids;
 use crate::points::{Scorer, Table};
 use crate::program::Program;
 use crate::sheet::Row;
@@ -45,74 +48,49 @@ use chrono::{Datelike, NaiveDate};
 use rusqlite::Connection;
 use std::collections::HashMap;
 
-/// How many participants' earnings are held at once (10 bytes a day that earns, about
-/// 3.6 KB for a year): only participants met without a noted date (not expected).
-pub const DAYS_KEPT: usize = 1_000;
-
-#[derive(Clone, Copy)]
-struct Person {
-    has_address: bool,
-    /// Points of accepted orders, kept current as this file's orders are accepted.
-    used: i64,
-    table: Table,
-}
-
-/// What is known of one participant of the file, by their number's index.
-#[derive(Clone, Copy)]
-enum Slot {
-    /// Not looked up yet.
-    Unread,
-    /// Not in the roster.
-    Unknown,
-    Known(Person),
-}
-
-/// The orders import's row handler.
-pub struct OrdersImporter {
+/// The orders import's row handler (it borrows the import's transaction for its
+/// working tables).
+pub struct OrdersImporter<'c> {
     program: Program,
     scorer: Scorer,
     batch: i64,
     today: NaiveDate,
     counts: Counts,
-    /// The participant numbers met in the file, each held once, and an index for each:
-    /// the importer's state is kept in arrays and small keys by that index instead of in
-    /// maps keyed by strings.
-    ids: Ids,
-    /// By participant index.
-    people: Vec<Slot>,
-    /// Earned points by date of recently seen participants met without a noted date.
-    earnings: HashMap<u32, Earnings>,
-    /// Accepted quantity per prize (stored plus this file), read at the first row.
+    /// The working tables; `None` once dropped at the end.
+    scratch: Option<Scratch<'c>>,
+    /// Accepted quantity per prize (stored plus this file), read at the first row: one
+    /// entry per prize code.
     taken: Option<HashMap<String, i64>>,
-    /// Accepted quantity per participant and prize, for prizes with a per-person limit
-    /// (participant index, prize's place in the program).
-    had: HashMap<(u32, u32), i64>,
-    /// The first pass's applications: (participant index, 申込日 as days from the common
-    /// era), sorted and unique once the first pass is over, and beside it the points
-    /// earned by each.
-    noted: Vec<(u32, i32)>,
-    noted_earned: Vec<i64>,
     /// The last row's refusal, for the driver (never all of them held here).
     notices: Vec<Problem>,
+    /// The first pass's failure to note a row (its rows return nothing), given at its end.
+    noting: Option<anyhow::Error>,
 }
 
-impl OrdersImporter {
-    pub fn new(program: Program, batch: i64, today: NaiveDate) -> Self {
-        OrdersImporter {
+impl<'c> OrdersImporter<'c> {
+    pub fn new(
+        conn: &'c Connection,
+        program: Program,
+        batch: i64,
+        today: NaiveDate,
+    ) -> Result<Self> {
+        Ok(OrdersImporter {
             scorer: Scorer::new(&program, None),
             program,
             batch,
             today,
             counts: Counts::default(),
-            ids: Ids::default(),
-            people: Vec::new(),
-            earnings: HashMap::new(),
+            scratch: Some(Scratch::create(conn)?),
             taken: None,
-            had: HashMap::new(),
-            noted: Vec::new(),
-            noted_earned: Vec::new(),
             notices: Vec::new(),
-        }
+            noting: None,
+        })
+    }
+
+    fn scratch(&mut self) -> Result<&mut Scratch<'c>> {
+        self.scratch
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("orders import: working tables already dropped"))
     }
 
     /// Accepted quantity of a prize so far.
@@ -127,54 +105,30 @@ impl OrdersImporter {
             .or_insert(0))
     }
 
-    /// The participant as the decision needs them (`None`: not in the roster).
-    fn person(&mut self, conn: &Connection, idx: u32, pid: &str) -> Result<Option<Person>> {
-        let i = idx as usize;
-        if self.people.len() <= i {
-            self.people.resize(i + 1, Slot::Unread);
-        }
-        if let Slot::Unread = self.people[i] {
-            let row = crate::db::participants::postal_and_address(conn, pid)?;
-            self.people[i] = match row {
-                None => Slot::Unknown,
-                Some((postal, address)) => {
-                    let filled =
-                        |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
-                    let age = participant_age(conn, &self.scorer, pid)?;
-                    Slot::Known(Person {
-                        has_address: filled(&postal) && filled(&address),
-                        used: orders::points_used(conn, pid)?,
-                        table: self.scorer.table_for(age),
-                    })
-                }
-            };
-        }
-        Ok(match self.people[i] {
-            Slot::Known(p) => Some(p),
-            _ => None,
-        })
-    }
-
-    /// Points a participant earned on days up to and including `on`.
-    fn earned_by(
-        &mut self,
-        conn: &Connection,
-        idx: u32,
-        pid: &str,
-        table: Table,
-        on: NaiveDate,
-    ) -> Result<i64> {
-        if let Ok(i) = self.noted.binary_search(&(idx, on.num_days_from_ce())) {
-            return Ok(self.noted_earned[i]);
-        }
-        if !self.earnings.contains_key(&idx) {
-            if self.earnings.len() >= DAYS_KEPT {
-                self.earnings.clear();
-            }
-            let e = self.earnings_of(conn, pid, table)?;
-            self.earnings.insert(idx, e);
-        }
-        Ok(self.earnings[&idx].by(on))
+    /// A participant's standing from the stored roster and orders, with their band
+    /// table (`None`: not in the roster).
+    fn read_person(&self, conn: &Connection, pid: &str) -> Result<(Kept, Option<Table>)> {
+        let Some((postal, address)) = crate::db::participants::postal_and_address(conn, pid)?
+        else {
+            return Ok((
+                Kept {
+                    known: false,
+                    has_address: false,
+                    used: 0,
+                },
+                None,
+            ));
+        };
+        let filled = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
+        let age = participant_age(conn, &self.scorer, pid)?;
+        Ok((
+            Kept {
+                known: true,
+                has_address: filled(&postal) && filled(&address),
+                used: orders::points_used(conn, pid)?,
+            },
+            Some(self.scorer.table_for(age)),
+        ))
     }
 
     /// A participant's stored days (one query), scored into their earned points by date.
@@ -194,57 +148,64 @@ impl OrdersImporter {
         Ok(Earnings::new(&self.scorer, table, end, &days))
     }
 
-    /// After the first pass: each noted participant in number order, their days read and
-    /// scored once, and the points earned by each noted 申込日 kept.
+    /// The one pass of balances, after the first pass: each noted participant in number
+    /// order, their standing stored, their days read and scored once, and the points
+    /// earned by each noted 申込日 stored.
     fn score_noted(&mut self, conn: &Connection) -> Result<()> {
-        self.noted.sort_unstable();
-        self.noted.dedup();
-        self.noted.shrink_to_fit();
-        self.noted_earned = vec![0; self.noted.len()];
-        // Number order, so the stored days are read along their key: the indexes
-        // sorted by their numbers (4 bytes a participant, the numbers not copied).
-        let ids = std::mem::take(&mut self.ids);
-        let mut order: Vec<u32> = (0..ids.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| ids.name(a).cmp(ids.name(b)));
-        let scored = self.score_in_order(conn, &ids, &order);
-        drop(order);
-        self.ids = ids;
-        scored
+        let mut scratch = self.scratch.take();
+        let res = match scratch.as_mut() {
+            Some(s) => s.each_noted(|s, pid, days| {
+                let (kept, table) = self.read_person(conn, pid)?;
+                s.put_standing(pid, &kept)?;
+                let Some(table) = table else {
+                    return Ok(());
+                };
+                let e = self.earnings_of(conn, pid, table)?;
+                for &day in days {
+                    let on = NaiveDate::from_num_days_from_ce_opt(day);
+                    s.put_earned(pid, day, on.map(|d| e.by(d)).unwrap_or(0))?;
+                }
+                Ok(())
+            }),
+            None => Ok(()),
+        };
+        self.scratch = scratch;
+        res
     }
 
-    fn score_in_order(&mut self, conn: &Connection, ids: &Ids, order: &[u32]) -> Result<()> {
-        for &idx in order {
-            let pid = ids.name(idx);
-            let first = self.noted.partition_point(|&(i, _)| i < idx);
-            let last = self.noted.partition_point(|&(i, _)| i <= idx);
-            if first == last {
-                continue;
-            }
-            let Some(person) = self.person(conn, idx, pid)? else {
-                continue;
-            };
-            let e = self.earnings_of(conn, pid, person.table)?;
-            for k in first..last {
-                let on = NaiveDate::from_num_days_from_ce_opt(self.noted[k].1);
-                self.noted_earned[k] = on.map(|d| e.by(d)).unwrap_or(0);
-            }
+    /// A participant's standing and the points earned by `on`; scored and stored on the
+    /// spot when not noted by the first pass (not expected).
+    fn standing(&mut self, conn: &Connection, pid: &str, on: NaiveDate) -> Result<(Kept, i64)> {
+        let day = on.num_days_from_ce();
+        let found = self.scratch()?.look(pid, day)?;
+        if let Some((kept, Some(earned))) = found {
+            return Ok((kept, earned));
         }
-        Ok(())
+        let (read, table) = self.read_person(conn, pid)?;
+        let kept = match found {
+            Some((kept, _)) => kept,
+            None => {
+                self.scratch()?.put_standing(pid, &read)?;
+                read
+            }
+        };
+        let earned = match table {
+            Some(t) if kept.known => self.earnings_of(conn, pid, t)?.by(on),
+            _ => 0,
+        };
+        if kept.known {
+            self.scratch()?.put_earned(pid, day, earned)?;
+        }
+        Ok((kept, earned))
     }
 
-    fn had(
-        &mut self,
-        conn: &Connection,
-        idx: u32,
-        pid: &str,
-        prize: u32,
-        code: &str,
-    ) -> Result<i64> {
-        if let Some(n) = self.had.get(&(idx, prize)) {
-            return Ok(*n);
+    /// Accepted quantity of a limited prize (its place in the program) for a participant.
+    fn had(&mut self, conn: &Connection, pid: &str, place: u32, code: &str) -> Result<i64> {
+        if let Some(n) = self.scratch()?.had(pid, place)? {
+            return Ok(n);
         }
         let n = orders::accepted_quantity(conn, pid, code)?;
-        self.had.insert((idx, prize), n);
+        self.scratch()?.set_had(pid, place, n)?;
         Ok(n)
     }
 
@@ -274,22 +235,21 @@ impl OrdersImporter {
             .position(|p| p.code == prize.code)
             .and_then(|i| u32::try_from(i).ok())
             .unwrap_or(u32::MAX);
-        let idx = self.ids.intern(pid);
-        let Some(person) = self.person(conn, idx, pid)? else {
+        let (person, earned) = self.standing(conn, pid, a.applied_on)?;
+        if !person.known {
             // Checked when the row was read; not reachable.
             return Ok(Err((
                 "participant.unknown",
                 format!("参加者番号 {pid} は名簿にありません"),
                 prize.points * a.quantity,
             )));
-        };
+        }
         let had = if prize.per_person.is_some() {
-            self.had(conn, idx, pid, place, &prize.code)?
+            self.had(conn, pid, place, &prize.code)?
         } else {
             0
         };
         let taken = *self.taken(conn, &prize.code)?;
-        let earned = self.earned_by(conn, idx, pid, person.table, a.applied_on)?;
         let standing = Standing {
             has_address: person.has_address,
             balance: earned - person.used,
@@ -300,12 +260,10 @@ impl OrdersImporter {
         if let Ok(cost) = decision {
             // Accepted: the balance, the stock and the per-person count move now, so
             // the next rows of this file see them.
-            if let Some(Slot::Known(p)) = self.people.get_mut(idx as usize) {
-                p.used += cost;
-            }
+            self.scratch()?.spend(pid, cost)?;
             *self.taken(conn, &prize.code)? += a.quantity;
             if prize.per_person.is_some() {
-                *self.had.entry((idx, place)).or_insert(0) += a.quantity;
+                self.scratch()?.set_had(pid, place, had + a.quantity)?;
             }
         }
         Ok(decision)
@@ -324,7 +282,7 @@ pub fn audit_counts(conn: &Connection, batch: i64, d: &mut crate::audit::Detail)
     Ok(())
 }
 
-impl super::batch::RowHandler for OrdersImporter {
+impl super::batch::RowHandler for OrdersImporter<'_> {
     fn refused_unread(&mut self) {
         self.counts.rows += 1;
     }
@@ -350,16 +308,30 @@ impl super::batch::RowHandler for OrdersImporter {
         let (Some(pc), Some(dc)) = (h.col("participant_id"), h.col("applied_on")) else {
             return;
         };
+        if self.noting.is_some() {
+            return;
+        }
         let pid = crate::sheet::normalize::normalize(&row.raw_text(pc)).into_owned();
         let Ok(on) = crate::validate::fields::cell_date(row.get(dc)) else {
             return;
         };
-        let idx = self.ids.intern(&pid);
-        self.noted.push((idx, on.num_days_from_ce()));
+        let day = on.num_days_from_ce();
+        if let Err(e) = self.scratch().and_then(|s| s.note(&pid, day)) {
+            self.noting = Some(e);
+        }
     }
 
     fn after_first_pass(&mut self, conn: &Connection) -> Result<()> {
+        if let Some(e) = self.noting.take() {
+            return Err(e);
+        }
         self.score_noted(conn)
+    }
+
+    /// The working tables go before the commit (nothing of them is kept).
+    fn finish(&mut self, conn: &Connection, _out: &mut Vec<Problem>) -> Result<()> {
+        self.scratch = None;
+        orders::scratch_drop(conn)
     }
 
     fn row(
