@@ -99,7 +99,8 @@ pub(crate) fn scan(
         while i < n {
             if !in_tag {
                 let rest = &chunk[i..];
-                let j = rest.iter().position(|&b| b == b'<').unwrap_or(rest.len());
+                let j = find(rest, |b| b == b'<', |far| memchr::memchr(b'<', far))
+                    .unwrap_or(rest.len());
                 if j > 0 {
                     run += j as u64;
                     if on(Ev::Text(&rest[..j]))? == Flow::Stop {
@@ -164,21 +165,43 @@ pub(crate) fn scan(
     }
 }
 
+/// Bytes looked at one by one before a SIMD search: a sheet's tags and the text between
+/// them are mostly shorter than this, where `memchr`'s setup costs more than the bytes.
+const SHORT: usize = 32;
+
+/// Position of the first byte of `s` that `hit` accepts: the first [`SHORT`] bytes one
+/// by one, then `far` (the same search by `memchr` on `s[SHORT..]`, from the start).
+#[inline(always)]
+fn find(
+    s: &[u8],
+    hit: impl Fn(u8) -> bool,
+    far: impl FnOnce(&[u8]) -> Option<usize>,
+) -> Option<usize> {
+    let head = s.len().min(SHORT);
+    match s[..head].iter().position(|&b| hit(b)) {
+        Some(k) => Some(k),
+        None => far(&s[head..]).map(|k| k + head),
+    }
+}
+
 /// Position of the `>` ending a tag that starts `s` (after its `<`), outside quotes.
 fn tag_end(s: &[u8]) -> Option<usize> {
-    let mut quote = 0u8;
-    for (k, &b) in s.iter().enumerate() {
-        if quote != 0 {
-            if b == quote {
-                quote = 0;
-            }
-        } else if b == b'>' {
-            return Some(k);
-        } else if b == b'"' || b == b'\'' {
-            quote = b;
+    // From quote to quote to the '>'.
+    let mut k = 0;
+    loop {
+        let rest = &s[k..];
+        let j = k + find(
+            rest,
+            |b| b == b'>' || b == b'"' || b == b'\'',
+            |far| memchr::memchr3(b'>', b'"', b'\'', far),
+        )?;
+        let q = s[j];
+        if q == b'>' {
+            return Some(j);
         }
+        let rest = &s[j + 1..];
+        k = j + 1 + find(rest, |b| b == q, |far| memchr::memchr(q, far))? + 1;
     }
-    None
 }
 
 /// A tag (without its `<`) ends at this `>`: comments need `--`, CDATA `]]` before it.
@@ -235,9 +258,9 @@ pub(crate) fn local(name: &[u8]) -> &[u8] {
     }
 }
 
-/// The raw value of attribute `key` (matched on the whole qualified name, or on the
-/// local name when `key` has no prefix and `any_prefix` is set).
-pub(crate) fn attr<'t>(tag: &'t [u8], key: &[u8], any_prefix: bool) -> Option<&'t [u8]> {
+/// Each attribute of `tag` as (qualified name, raw value), in order, until `each` says
+/// to stop. An attribute whose value is not quoted ends the walk (calamine refuses it).
+fn walk_attrs<'t>(tag: &'t [u8], mut each: impl FnMut(&'t [u8], &'t [u8]) -> bool) {
     let mut i = name_of(tag).len();
     let n = tag.len();
     while i < n {
@@ -263,22 +286,46 @@ pub(crate) fn attr<'t>(tag: &'t [u8], key: &[u8], any_prefix: bool) -> Option<&'
         while i < n && tag[i].is_ascii_whitespace() {
             i += 1;
         }
-        let &q = tag.get(i)?;
+        let Some(&q) = tag.get(i) else { return };
         if q != b'"' && q != b'\'' {
-            return None;
+            return;
         }
         i += 1;
         let vstart = i;
-        while i < n && tag[i] != q {
-            i += 1;
-        }
-        let value = &tag[vstart..i.min(n)];
+        i = find(&tag[i..], |b| b == q, |far| memchr::memchr(q, far)).map_or(n, |k| i + k);
+        let value = &tag[vstart..i];
         i += 1;
-        if name == key || (any_prefix && local(name) == key) {
-            return Some(value);
+        if each(name, value) {
+            return;
         }
     }
-    None
+}
+
+/// The raw value of attribute `key` (matched on the whole qualified name, or on the
+/// local name when `key` has no prefix and `any_prefix` is set).
+pub(crate) fn attr<'t>(tag: &'t [u8], key: &[u8], any_prefix: bool) -> Option<&'t [u8]> {
+    let mut found = None;
+    walk_attrs(tag, |name, value| {
+        if name == key || (any_prefix && local(name) == key) {
+            found = Some(value);
+        }
+        found.is_some()
+    });
+    found
+}
+
+/// [`attr`] (whole names) of two keys in one walk over the tag.
+fn attr2<'t>(tag: &'t [u8], a: &[u8], b: &[u8]) -> (Option<&'t [u8]>, Option<&'t [u8]>) {
+    let (mut va, mut vb) = (None, None);
+    walk_attrs(tag, |name, value| {
+        if va.is_none() && name == a {
+            va = Some(value);
+        } else if vb.is_none() && name == b {
+            vb = Some(value);
+        }
+        va.is_some() && vb.is_some()
+    });
+    (va, vb)
 }
 
 /// XML-unescape an attribute value (the five entities and character references).
@@ -540,7 +587,8 @@ impl<'a> XlsxSheetCheck<'a> {
 
     fn start_cell(&mut self, tag: &[u8]) -> Result<()> {
         let sheet = self.place.sheet;
-        let (r, c) = match attr(tag, b"r", false) {
+        let (r_attr, t_attr) = attr2(tag, b"r", b"t");
+        let (r, c) = match r_attr {
             None => (self.row.max(1), self.next_col),
             Some(v) => match cell_ref(v) {
                 Some((r, c)) if r >= 1 => (r, c),
@@ -553,14 +601,17 @@ impl<'a> XlsxSheetCheck<'a> {
                 }
             },
         };
-        let name = self.place.cell(r, c);
+        // The cell's name only for a message (not built for every cell).
+        let name = || self.place.cell(r, c);
         if c >= u64::from(XLSX_MAX_COLS) || r > u64::from(XLSX_MAX_ROWS) {
+            let name = name();
             return Err(self.place.refuse(
                 &format!("のセル {name}（{sheet}!{name}）が Excel の範囲（XFD1048576 まで）の外にあります"),
                 &format!("cell {sheet}!{name} beyond Excel's limits"),
             ));
         }
         if self.row >= 1 && r < self.row {
+            let name = name();
             // Worded as the cell reader has always said it (operators may know it).
             let (file, row) = (self.place.file, self.row);
             return Err(anyhow!(
@@ -570,6 +621,7 @@ impl<'a> XlsxSheetCheck<'a> {
             ));
         }
         if self.row >= 1 && r != self.row {
+            let name = name();
             return Err(self.place.refuse(
                 &format!(
                     "のセル {name}（{sheet}!{name}）が {}行目の中に置かれていて、行の並びが壊れています",
@@ -580,6 +632,7 @@ impl<'a> XlsxSheetCheck<'a> {
         }
         if let Some(last) = self.last_cell {
             if (r, c) <= last {
+                let name = name();
                 let what = if (r, c) == last {
                     format!("のセル {name}（{sheet}!{name}）が二度書かれています（どちらの値が正しいか決められません）")
                 } else {
@@ -597,7 +650,7 @@ impl<'a> XlsxSheetCheck<'a> {
         self.last_cell = Some((r, c));
         self.next_col = c + 1;
         self.cell = Some((r, c));
-        self.shared = attr(tag, b"t", false) == Some(b"s");
+        self.shared = t_attr == Some(b"s");
         self.in_v = false;
         self.text = 0;
         if tag.ends_with(b"/") {
@@ -968,6 +1021,37 @@ mod tests {
         for piece in [1, 2, 3, 7] {
             assert_eq!(events(xml, piece), whole, "{piece}");
         }
+    }
+
+    #[test]
+    fn long_tags_and_text_past_the_short_scan() {
+        // Quotes, '>' inside them and '<' beyond the first SHORT bytes: found by memchr.
+        let pad = "x".repeat(3 * SHORT);
+        let xml =
+            format!(r#"<row r="2" a="{pad}>" b='{pad}"'><c r="A2"><v>{pad}</v></c>{pad}</row>"#);
+        let whole = events(xml.as_bytes(), 1 << 20);
+        assert_eq!(
+            whole,
+            vec![
+                "<row r=Some(\"2\")".to_string(),
+                "<c r=Some(\"A2\")".to_string(),
+                "<v r=None".to_string(),
+                format!("#{pad}"),
+                "</v".to_string(),
+                "</c".to_string(),
+                format!("#{pad}"),
+                "</row".to_string(),
+            ]
+        );
+        for piece in [1, 5, SHORT + 3] {
+            assert_eq!(events(xml.as_bytes(), piece), whole, "{piece}");
+        }
+        let tag = format!(r#"c s="{pad}" r="B7" t="s""#);
+        assert_eq!(
+            attr2(tag.as_bytes(), b"r", b"t"),
+            (Some(&b"B7"[..]), Some(&b"s"[..]))
+        );
+        assert_eq!(attr2(b"c t=s r=\"B7\"", b"r", b"t"), (None, None));
     }
 
     #[test]
