@@ -77,21 +77,30 @@ fn sheet(ctx: &Ctx, args: &LabelsArgs) -> Result<Sheet> {
 }
 
 /// The label texts, or every missing postal code and address (and, for a PDF, every
-/// character its font cannot print), one per line.
-fn texts(s: &Sheet, rows: &[Recipient]) -> std::result::Result<Vec<LabelText>, Vec<String>> {
-    match check(s, &mut rows.iter().cloned()) {
+/// character its font cannot print), one per line. A label that does not fit its place
+/// on the sheet is an error.
+fn texts(
+    s: &Sheet,
+    start_at: usize,
+    rows: &[Recipient],
+) -> Result<std::result::Result<Vec<LabelText>, Vec<String>>> {
+    Ok(match check(s, start_at, &mut rows.iter().cloned())? {
         Ok(_) => Ok(rows.iter().map(labels::label_text).collect()),
         Err(problems) => Err(problems),
-    }
+    })
 }
 
 /// As [`texts`], the recipients checked as they pass, nothing kept: how many there are,
-/// or the problems.
+/// or the problems. On a label sheet (`.pdf`, `.xlsx`) each label is also fitted where
+/// it will be laid out, so one that does not fit stops the run before a file is written.
 fn check(
     s: &Sheet,
+    start_at: usize,
     rows: &mut dyn Iterator<Item = Recipient>,
-) -> std::result::Result<usize, Vec<String>> {
+) -> Result<std::result::Result<usize, Vec<String>>> {
     let (mut n, mut problems, mut unprintable_labels) = (0, Vec::new(), Vec::new());
+    let mut fits = (s.format != TableFormat::Csv)
+        .then(|| labels::FitCheck::new(&s.layout, s.offset, start_at));
     for r in rows {
         n += 1;
         shipping::address_problems(
@@ -100,17 +109,26 @@ fn check(
             r.address.as_deref(),
             &mut problems,
         );
-        if s.pdf && problems.is_empty() {
-            unprintable_labels.extend(unprintable(&labels::label_text(&r)));
+        if problems.is_empty() && (s.pdf || fits.is_some()) {
+            let t = labels::label_text(&r);
+            if s.pdf {
+                unprintable_labels.extend(unprintable(&t));
+            }
+            if let Some(f) = fits.as_mut() {
+                f.check(&t);
+            }
         }
     }
     if !problems.is_empty() {
-        return Err(problems.iter().map(ToString::to_string).collect());
+        return Ok(Err(problems.iter().map(ToString::to_string).collect()));
     }
     if !unprintable_labels.is_empty() {
-        return Err(unprintable_labels);
+        return Ok(Err(unprintable_labels));
     }
-    Ok(n)
+    if let Some(f) = fits {
+        f.finish()?;
+    }
+    Ok(Ok(n))
 }
 
 /// A label with characters the PDF's font lacks (they would print as boxes), named.
@@ -169,27 +187,36 @@ fn write_labels(
     texts: &mut dyn Iterator<Item = LabelText>,
     out: &std::path::Path,
 ) -> Result<Written> {
-    if s.pdf {
-        // One file whatever the number: a PDF has no page-break limit.
-        let texts: Vec<LabelText> = texts.collect();
-        let (rec, rendered) = labels::write_pdf(out, &s.layout, s.offset, start_at, &texts)?;
+    if s.pdf || s.format == TableFormat::Csv {
+        // One file whatever the number (a PDF has no page-break limit, a mail-merge CSV
+        // no sheet), drawn or written as the labels come: nothing is kept per label.
+        let (rec, rendered, n) = if s.pdf {
+            labels::write_pdf(out, &s.layout, s.offset, start_at, texts)?
+        } else {
+            let mut n = 0;
+            let rec = crate::output::write_with(out, |w| {
+                crate::output::csv_into(
+                    &labels::CSV_HEADERS,
+                    texts.inspect(|_| n += 1).map(|t| labels::csv_row(&t)),
+                    w,
+                )
+            })?;
+            let rendered = Rendered {
+                bytes: Vec::new(),
+                pages: 0,
+                shrunk: 0,
+            };
+            (rec, rendered, n)
+        };
         return Ok(Written {
             sha256: rec.sha256.clone(),
             files: vec![rec],
-            counts: vec![texts.len()],
+            counts: vec![n],
             rendered,
         });
     }
-    let first = if s.format == TableFormat::Csv {
-        count.max(1)
-    } else {
-        labels::labels_per_file(&s.layout, start_at).max(1)
-    };
-    let rest = if s.format == TableFormat::Csv {
-        first
-    } else {
-        labels::labels_per_file(&s.layout, 1).max(1)
-    };
+    let first = labels::labels_per_file(&s.layout, start_at).max(1);
+    let rest = labels::labels_per_file(&s.layout, 1).max(1);
     let mut w = Written {
         files: Vec::new(),
         counts: Vec::new(),
@@ -339,15 +366,14 @@ fn shipment(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet, n: i64) -> Result<()> {
     }
     // The addressees stream from the database twice (checked, then written a file at a
     // time), never all held.
-    let count = shipments::each_recipient(&ctx.conn, n, |rows| Ok(check(s, rows)))?.or_else(
-        |problems| {
+    let count = shipments::each_recipient(&ctx.conn, n, |rows| check(s, args.start_at, rows))?
+        .or_else(|problems| {
             bail!(
                 "発送 {n} の宛名 {} 件に問題があります。ファイルは書き出していません:\n  - {}",
                 problems.len(),
                 problems.join("\n  - ")
             )
-        },
-    )?;
+        })?;
     let w = shipments::each_recipient(&ctx.conn, n, |rows| {
         let mut texts = rows.map(|r| labels::label_text(&r));
         write_labels(s, args.start_at, count, &mut texts, &args.out)
@@ -404,7 +430,7 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
         ));
         return Ok(());
     }
-    let texts = match texts(s, &rows) {
+    let texts = match texts(s, args.start_at, &rows)? {
         Ok(t) => t,
         Err(problems) => {
             drop(tx);

@@ -686,17 +686,62 @@ fn boxes_mm(a: &Axis) -> Vec<(f64, f64)> {
 /// Every label that does not fit, without keeping the fitted lines (the PDF fits each
 /// label again as it draws it, so memory does not grow with the number of labels).
 fn check_fit(layout: &Layout, grid: &Grid, start_at: usize, texts: &[LabelText]) -> Vec<NoFit> {
-    let per_page = layout.per_page();
-    let cols = layout.cols as usize;
-    let mut bad = Vec::new();
-    for (i, t) in texts.iter().enumerate() {
-        let within = (start_at.saturating_sub(1) + i) % per_page;
-        let (row, col) = (within / cols, within % cols);
-        if let Err(e) = fit(t, grid.cols.content_mm[col], grid.rows.content_mm[row]) {
-            bad.push(e);
+    let mut f = FitCheck::with_grid(layout, grid.clone(), start_at);
+    for t in texts {
+        f.check(t);
+    }
+    f.bad
+}
+
+/// The labels checked for fit one at a time, in slot order as they will be laid out
+/// (across files too: a file holds whole pages, so the next file's first slot is where
+/// the last page ended), keeping only those that do not fit. `labels` runs it in its
+/// check pass over the addressees, so a label that does not fit stops the run before
+/// any file is written, however many labels there are.
+pub struct FitCheck {
+    grid: Grid,
+    per_page: usize,
+    cols: usize,
+    slot: usize,
+    bad: Vec<NoFit>,
+}
+
+impl FitCheck {
+    pub fn new(layout: &Layout, offset: (f64, f64), start_at: usize) -> FitCheck {
+        FitCheck::with_grid(layout, grid(layout, offset.0, offset.1), start_at)
+    }
+
+    fn with_grid(layout: &Layout, grid: Grid, start_at: usize) -> FitCheck {
+        FitCheck {
+            grid,
+            per_page: layout.per_page().max(1),
+            cols: (layout.cols as usize).max(1),
+            slot: start_at.saturating_sub(1),
+            bad: Vec::new(),
         }
     }
-    bad
+
+    /// Check the next label.
+    pub fn check(&mut self, t: &LabelText) {
+        let within = self.slot % self.per_page;
+        self.slot += 1;
+        let (row, col) = (within / self.cols, within % self.cols);
+        if let Err(e) = fit(
+            t,
+            self.grid.cols.content_mm[col],
+            self.grid.rows.content_mm[row],
+        ) {
+            self.bad.push(e);
+        }
+    }
+
+    /// The refusal naming every label that did not fit, if any.
+    pub fn finish(self) -> Result<()> {
+        match self.bad.is_empty() {
+            true => Ok(()),
+            false => Err(no_fit_error(&self.bad)),
+        }
+    }
 }
 
 fn no_fit_error(bad: &[NoFit]) -> anyhow::Error {
@@ -737,28 +782,39 @@ pub fn write_pdf(
     layout: &Layout,
     offset: (f64, f64),
     start_at: usize,
-    texts: &[LabelText],
-) -> Result<(super::FileRecord, Rendered)> {
+    texts: &mut dyn Iterator<Item = LabelText>,
+) -> Result<(super::FileRecord, Rendered, usize)> {
     let grid = grid(layout, offset.0, offset.1);
-    let bad = check_fit(layout, &grid, start_at, texts);
-    if !bad.is_empty() {
-        return Err(no_fit_error(&bad));
-    }
     let (xs, ys) = (boxes_mm(&grid.cols), boxes_mm(&grid.rows));
     let per_page = layout.per_page();
     let cols = layout.cols as usize;
+    // Drawn as they come, page by page, nothing kept per label. The caller checked the
+    // fit beforehand ([`FitCheck`]); a label that does not fit all the same stops the
+    // drawing, the rest are only checked, and the unfinished file is removed (its
+    // pending record told as not written).
     let mut pdf = super::pdf::Pdf::create(path, "宛名ラベル")?;
-    let mut shrunk = 0;
+    let mut bad = Vec::new();
+    let (mut shrunk, mut n) = (0, 0);
     let mut page = usize::MAX;
-    for (i, t) in texts.iter().enumerate() {
-        let slot = start_at.saturating_sub(1) + i;
+    for t in texts {
+        let slot = start_at.saturating_sub(1) + n;
+        n += 1;
+        let within = slot % per_page;
+        let (row, col) = (within / cols, within % cols);
+        let lines = match fit(&t, xs[col].1, ys[row].1) {
+            Ok(lines) => lines,
+            Err(e) => {
+                bad.push(e);
+                continue;
+            }
+        };
+        if !bad.is_empty() {
+            continue;
+        }
         if slot / per_page != page {
             page = slot / per_page;
             pdf.page()?;
         }
-        let within = slot % per_page;
-        let (row, col) = (within / cols, within % cols);
-        let lines = fit(t, xs[col].1, ys[row].1).map_err(|e| no_fit_error(&[e]))?;
         if lines
             .iter()
             .any(|l| l.part == Part::Address && l.size_pt < BASE_ADDRESS_PT)
@@ -766,6 +822,10 @@ pub fn write_pdf(
             shrunk += 1;
         }
         draw_label(&mut pdf, xs[col].0, ys[row].0, &lines);
+    }
+    if !bad.is_empty() {
+        drop(pdf);
+        return Err(no_fit_error(&bad));
     }
     let pages = pdf.page_count();
     let rec = pdf.finish()?;
@@ -776,6 +836,7 @@ pub fn write_pdf(
             pages,
             shrunk,
         },
+        n,
     ))
 }
 

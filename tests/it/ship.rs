@@ -643,6 +643,51 @@ fn a_label_that_cannot_fit_is_reported_never_cut() {
         .stderr_has("住所が長いため文字を小さくしたラベル: 1 枚");
 }
 
+/// The shipment's labels are checked as they stream past, before any file: one that
+/// does not fit a PDF sheet stops the run with nothing written and no copy recorded
+/// (the PDF itself is drawn as the labels come, not from a list of them all).
+#[test]
+fn a_shipment_label_that_cannot_fit_stops_the_pdf_before_it_is_written() {
+    let e = setup();
+    let long = "東京都新宿区西新宿二丁目八番一号".repeat(6);
+    e.write(
+        "long.csv",
+        &format!(
+            "参加者番号,氏名,郵便番号,住所,電話番号,年齢,利用区分\nP002,試験 二郎,160-0023,{long},03-1111-0002,40,台紙\n"
+        ),
+    );
+    e.run(&["roster", "import", "long.csv", "--update"]).ok();
+    e.run(&["ship", "--out", "list.xlsx"]).ok();
+    let copies =
+        |e: &Env| e.count("SELECT count(*) FROM audit_log WHERE detail LIKE '%copy pending%'");
+    let before = copies(&e);
+    for out in ["l.pdf", "l.xlsx"] {
+        e.run(&[
+            "labels",
+            "--shipment",
+            "1",
+            "--layout",
+            "a4-24",
+            "--out",
+            out,
+        ])
+        .refused()
+        .stderr_has(
+            "ラベル 1 枚に文字が収まりません。切り詰めずに止め、ファイルは書き出していません",
+        )
+        .stderr_has("P002「住所」5 行目")
+        .stderr_has("(label.does_not_fit)");
+        assert!(!e.path(out).exists(), "{out}");
+    }
+    assert_eq!(copies(&e), before, "nothing announced for a refused run");
+    e.run(&["labels", "--shipment", "1", "--out", "l.pdf"])
+        .ok()
+        .stderr_has("ラベル 3 枚")
+        .stderr_has("住所が長いため文字を小さくしたラベル: 1 枚");
+    let pdf = std::fs::read(e.path("l.pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF-") && pdf.ends_with(b"%%EOF\n"));
+}
+
 #[test]
 fn the_guidance_reaches_each_card_participant_once() {
     let e = setup_with(PROGRAM_TOML, &[]);
