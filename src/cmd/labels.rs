@@ -76,22 +76,9 @@ fn sheet(ctx: &Ctx, args: &LabelsArgs) -> Result<Sheet> {
     })
 }
 
-/// The label texts, or every missing postal code and address (and, for a PDF, every
-/// character its font cannot print), one per line. A label that does not fit its place
-/// on the sheet is an error.
-fn texts(
-    s: &Sheet,
-    start_at: usize,
-    rows: &[Recipient],
-) -> Result<std::result::Result<Vec<LabelText>, Vec<String>>> {
-    Ok(match check(s, start_at, &mut rows.iter().cloned())? {
-        Ok(_) => Ok(rows.iter().map(labels::label_text).collect()),
-        Err(problems) => Err(problems),
-    })
-}
-
-/// As [`texts`], the recipients checked as they pass, nothing kept: how many there are,
-/// or the problems. On a label sheet (`.pdf`, `.xlsx`) each label is also fitted where
+/// The recipients checked as they pass, nothing kept: how many there are, or every
+/// missing postal code and address (and, for a PDF, every character its font cannot
+/// print), one per line. On a label sheet (`.pdf`, `.xlsx`) each label is also fitted where
 /// it will be laid out, so one that does not fit stops the run before a file is written.
 fn check(
     s: &Sheet,
@@ -417,11 +404,10 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
             refusals.join("\n  - ")
         );
     }
-    let mut rows = mailings::guidance_recipients(&tx, card, args.resend)?;
-    if !wanted.is_empty() {
-        rows.retain(|r| wanted.contains(&r.participant_id));
-    }
-    if rows.is_empty() {
+    // The addressees are noted in a working table of this transaction, then streamed
+    // from it (checked, written a file at a time) and recorded from it: never all held.
+    let count = mailings::guidance_note(&tx, card, args.resend, &wanted)?;
+    if count == 0 {
         drop(tx);
         let (cards, mailed) = mailings::guidance_counts(&ctx.conn, card)?;
         ctx.detail.count("labels", 0);
@@ -430,8 +416,8 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
         ));
         return Ok(());
     }
-    let texts = match texts(s, args.start_at, &rows)? {
-        Ok(t) => t,
+    let count = match mailings::each_guidance(&tx, |rows| check(s, args.start_at, rows))? {
+        Ok(n) => n,
         Err(problems) => {
             drop(tx);
             bail!(
@@ -441,13 +427,10 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
             );
         }
     };
-    let w = write_labels(
-        s,
-        args.start_at,
-        texts.len(),
-        &mut texts.iter().cloned(),
-        &args.out,
-    )?;
+    let w = mailings::each_guidance(&tx, |rows| {
+        let mut texts = rows.map(|r| labels::label_text(&r));
+        write_labels(s, args.start_at, count, &mut texts, &args.out)
+    })?;
     let sha = w.sha256.clone();
     let format = if s.format == TableFormat::Csv {
         "csv".to_string()
@@ -463,8 +446,9 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
         file_sha256: &sha,
         resend: args.resend,
     };
-    let ids: Vec<&str> = texts.iter().map(|t| t.participant_id.as_str()).collect();
-    let (mailing, resent) = match mailings::record_guidance(&tx, &mailing, &ids) {
+    let recorded = mailings::record_guidance(&tx, &mailing)
+        .and_then(|r| mailings::guidance_done(&tx).map(|()| r));
+    let (mailing, resent) = match recorded {
         Ok(x) => x,
         Err(e) => {
             remove_written(&w);
@@ -478,13 +462,13 @@ fn guidance(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet) -> Result<()> {
         ));
     }
     ctx.detail.count("mailing", mailing);
-    ctx.detail.count("labels", texts.len() as u64);
+    ctx.detail.count("labels", count as u64);
     ctx.detail.count("resent", resent);
     ctx.detail.count("sheets", w.rendered.pages as u64);
-    ctx.say(written_message(s, &w, texts.len(), args.start_at));
+    ctx.say(written_message(s, &w, count, args.start_at));
     ctx.say(format!(
         "  参加案内の郵送 {mailing} として {} 名を記録しました{}。次回の --guidance ではこの人たちを除きます",
-        texts.len(),
+        count,
         if resent > 0 {
             format!("（うち再送 {resent} 名）")
         } else {

@@ -2,22 +2,9 @@
 //! recording a mailing with every participant it reached in the caller's transaction.
 //! Who is refused is decided in `crate::shipping`.
 
-use crate::shipping::{self, GuidanceTarget, Recipient};
+use crate::shipping::{GuidanceTarget, Recipient};
 use anyhow::Result;
 use rusqlite::{Connection, OptionalExtension};
-
-/// Label recipients from a query selecting id, name, postal code, address, address2.
-pub(super) fn recipients<P: rusqlite::Params>(
-    conn: &Connection,
-    sql: &str,
-    params: P,
-) -> Result<Vec<Recipient>> {
-    let mut stmt = conn.prepare(sql)?;
-    let rows = stmt
-        .query_map(params, recipient_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
-}
 
 /// A recipient from `id, name, postal_code, address, address2`.
 pub(super) fn recipient_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Recipient> {
@@ -53,28 +40,67 @@ pub fn target(conn: &Connection, id: &str) -> Result<GuidanceTarget> {
     })
 }
 
-/// Participants of `channel` to mail the guidance (with `resend`, also those mailed
-/// already), in postal order.
-pub fn guidance_recipients(
-    conn: &Connection,
+/// The working table a guidance mailing's addressees are noted in, sorted in postal
+/// order, inside the caller's write transaction (see [`guidance_note`]).
+const GUIDANCE_TABLE: &str = "main.stepcard_guidance";
+
+/// Note the participants of `channel` to mail the guidance (with `resend`, also those
+/// mailed already; with `wanted`, only those named) in a working table of the caller's
+/// write transaction, in postal order (postal code, none last, then number): how many.
+/// They are then streamed by [`each_guidance`] as often as needed and recorded by
+/// [`record_guidance`], never all held in memory; [`guidance_done`] drops the table
+/// before the commit (a rollback drops it too).
+pub fn guidance_note(
+    tx: &Connection,
     channel: &str,
     resend: bool,
-) -> Result<Vec<Recipient>> {
+    wanted: &[String],
+) -> Result<i64> {
+    tx.execute_batch(&format!(
+        "CREATE TABLE {GUIDANCE_TABLE}(no_postal INTEGER NOT NULL, postal TEXT NOT NULL, \
+         pid TEXT NOT NULL, PRIMARY KEY(no_postal, postal, pid)) WITHOUT ROWID"
+    ))?;
     let mailed_filter = if resend {
         ""
     } else {
         "AND NOT EXISTS (SELECT 1 FROM guidance_mailed g WHERE g.participant_id = p.id)"
     };
-    let mut rows = recipients(
-        conn,
-        &format!(
-            "SELECT p.id, p.name, p.postal_code, p.address, p.address2 FROM participants p \
-             WHERE p.channel = ?1 {mailed_filter}"
-        ),
-        [channel],
-    )?;
-    shipping::sort_recipients(&mut rows);
-    Ok(rows)
+    let select = format!(
+        "INSERT OR IGNORE INTO {GUIDANCE_TABLE} SELECT p.postal_code IS NULL, \
+         COALESCE(p.postal_code, ''), p.id FROM participants p WHERE p.channel = ?1 {mailed_filter}"
+    );
+    if wanted.is_empty() {
+        tx.execute(&select, [channel])?;
+    } else {
+        let mut one = tx.prepare(&format!("{select} AND p.id = ?2"))?;
+        for id in wanted {
+            one.execute([channel, id.as_str()])?;
+        }
+    }
+    Ok(
+        tx.query_row(&format!("SELECT count(*) FROM {GUIDANCE_TABLE}"), [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// The noted addressees, handed to `f` one at a time in postal order.
+pub fn each_guidance<T>(
+    tx: &Connection,
+    f: impl FnOnce(&mut dyn Iterator<Item = Recipient>) -> Result<T>,
+) -> Result<T> {
+    let mut stmt = tx.prepare(&format!(
+        "SELECT p.id, p.name, p.postal_code, p.address, p.address2 \
+         FROM {GUIDANCE_TABLE} s JOIN participants p ON p.id = s.pid \
+         ORDER BY s.no_postal, s.postal, s.pid"
+    ))?;
+    super::shipments::stream(&mut stmt, [], recipient_row, f)
+}
+
+/// Drop the working table of [`guidance_note`] (before the commit).
+pub fn guidance_done(tx: &Connection) -> Result<()> {
+    tx.execute_batch(&format!("DROP TABLE {GUIDANCE_TABLE}"))?;
+    Ok(())
 }
 
 /// Participants of `channel`, and how many of them were mailed the guidance.
@@ -95,30 +121,30 @@ pub struct NewMailing<'a> {
     pub resend: bool,
 }
 
-/// Record the mailing and each participant it reached; returns the mailing's id and how
-/// many of them had been mailed before.
-pub fn record_guidance(
-    tx: &Connection,
-    m: &NewMailing,
-    participants: &[&str],
-) -> Result<(i64, i64)> {
+/// Record the mailing and each noted participant it reached (see [`guidance_note`]);
+/// returns the mailing's id and how many of them had been mailed before.
+pub fn record_guidance(tx: &Connection, m: &NewMailing) -> Result<(i64, i64)> {
+    let (count, resent): (i64, i64) = tx.query_row(
+        &format!(
+            "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM guidance_mailed g \
+             WHERE g.participant_id = s.pid)) FROM {GUIDANCE_TABLE} s"
+        ),
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     tx.execute(
         "INSERT INTO mailings(kind, created_at, operator, format, file_sha256, participants, resend) VALUES ('guidance', ?1, ?2, ?3, ?4, ?5, ?6)",
-        rusqlite::params![m.created_at, m.operator, m.format, m.file_sha256, participants.len() as i64, m.resend],
+        rusqlite::params![m.created_at, m.operator, m.format, m.file_sha256, count, m.resend],
     )?;
     let mailing = tx.last_insert_rowid();
-    let mut resent = 0i64;
-    let mut stmt = tx.prepare(
-        "INSERT INTO guidance_mailed(participant_id, mailing_id, mailed_at, resend) \
-         VALUES (?1, ?2, ?3, EXISTS (SELECT 1 FROM guidance_mailed g WHERE g.participant_id = ?1))",
+    tx.execute(
+        &format!(
+            "INSERT INTO guidance_mailed(participant_id, mailing_id, mailed_at, resend) \
+             SELECT s.pid, ?1, ?2, EXISTS (SELECT 1 FROM guidance_mailed g WHERE g.participant_id = s.pid) \
+             FROM {GUIDANCE_TABLE} s ORDER BY s.pid"
+        ),
+        rusqlite::params![mailing, m.created_at],
     )?;
-    let mut again =
-        tx.prepare("SELECT EXISTS (SELECT 1 FROM guidance_mailed WHERE participant_id = ?1)")?;
-    for id in participants {
-        let before: bool = again.query_row([id], |r| r.get(0))?;
-        resent += i64::from(before);
-        stmt.execute(rusqlite::params![id, mailing, m.created_at])?;
-    }
     Ok((mailing, resent))
 }
 

@@ -89,7 +89,7 @@ fn in_sort_table<T, P: rusqlite::Params>(
 
 /// Rows of `stmt` (mapped by `map`) handed to `f` as an iterator that stops at the first
 /// error, which is then returned.
-fn stream<T, R>(
+pub(super) fn stream<T, R>(
     stmt: &mut rusqlite::Statement<'_>,
     params: impl rusqlite::Params,
     map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<R>,

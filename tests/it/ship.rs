@@ -637,6 +637,11 @@ fn a_label_that_cannot_fit_is_reported_never_cut() {
         .stderr_has("(label.does_not_fit)");
     assert!(!e.path("g.xlsx").exists());
     assert_eq!(e.count("SELECT count(*) FROM guidance_mailed"), 0);
+    // The addressees' working table went with the rolled-back transaction.
+    assert_eq!(
+        e.count("SELECT count(*) FROM sqlite_master WHERE name = 'stepcard_guidance'"),
+        0
+    );
     // On the larger sheet it fits, smaller.
     e.run(&["labels", "--guidance", "--out", "g.xlsx"])
         .ok()
@@ -703,6 +708,15 @@ fn the_guidance_reaches_each_card_participant_once() {
         ids,
         vec!["P002", "P001", "P004", "P005"],
         "card participants only, by postal code"
+    );
+    assert_eq!(
+        e.count("SELECT count(*) FROM sqlite_master WHERE name = 'stepcard_guidance'"),
+        0,
+        "the addressees' working table is dropped before the commit"
+    );
+    assert_eq!(
+        e.count("SELECT count(*) FROM guidance_mailed WHERE mailing_id = 1 AND resend = 0"),
+        4
     );
     e.run(&["labels", "--guidance", "--out", "g2.xlsx"])
         .ok()
