@@ -102,15 +102,8 @@ pub fn sort_recipients(rows: &mut [Recipient]) {
     });
 }
 
-/// Prize names from the program file (a code the program lacks keeps an empty name,
-/// shown blank on the list).
-pub fn name_prizes(rows: &mut [(i64, ListRow)], program: &crate::program::Program) {
-    for (_, r) in rows {
-        name_prize(r, program);
-    }
-}
-
-/// One row's prize name, as [`name_prizes`].
+/// One row's prize name from the program file (a code the program lacks keeps an empty
+/// name, shown blank on the list).
 pub fn name_prize(r: &mut ListRow, program: &crate::program::Program) {
     r.prize_name = program
         .prize(&r.prize_code)

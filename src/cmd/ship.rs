@@ -221,12 +221,26 @@ fn reprint(ctx: &mut Ctx, n: i64, args: &ShipArgs, date: chrono::NaiveDate) -> R
         .map_err(crate::usage)?;
     ctx.detail.arg("format", format.as_str());
     let program = ctx.program.clone();
-    let mut orders = shipments::orders(&ctx.conn, Some(n), n)?;
-    shipping::name_prizes(&mut orders, &program);
-    let rows: Vec<ListRow> = orders.into_iter().map(|(_, r)| r).collect();
-    let created_at = &original.created_at;
-    let rendered = match shiplist::render(&program, &format, n, &rows, created_at, date)? {
-        Ok(r) => r,
+    let name = |mut r: ListRow| {
+        shipping::name_prize(&mut r, &program);
+        r
+    };
+    let created_at = original.created_at.clone();
+    // As `ship` itself: the rows stream from the database in shipping order, checked
+    // first (written nowhere), then written row by row: never all held.
+    let checked = shipments::each_order(&ctx.conn, Some(n), n, |rows| {
+        shiplist::render_into(
+            &program,
+            &format,
+            n,
+            &mut rows.map(name),
+            &created_at,
+            date,
+            &mut std::io::sink(),
+        )
+    })?;
+    let (notes, summary) = match checked {
+        Ok(x) => x,
         Err(problems) => {
             return Err(refusal(
                 &problems,
@@ -235,7 +249,23 @@ fn reprint(ctx: &mut Ctx, n: i64, args: &ShipArgs, date: chrono::NaiveDate) -> R
             ))
         }
     };
-    let rec = crate::output::write_bytes(&args.out, &rendered.bytes)?;
+    let rec = crate::output::write_with(&args.out, |w| {
+        let again = shipments::each_order(&ctx.conn, Some(n), n, |rows| {
+            shiplist::render_into(
+                &program,
+                &format,
+                n,
+                &mut rows.map(name),
+                &created_at,
+                date,
+                w,
+            )
+        })?;
+        match again {
+            Ok(_) => Ok(()),
+            Err(_) => bail!("internal: the shipment's file could not be written again as checked"),
+        }
+    })?;
     let identical = rec.sha256 == original.file_sha256;
     let same = if format.as_str() != original.format {
         format!("元の形式（{}）とは別の形式で書きました", original.format)
@@ -249,14 +279,14 @@ fn reprint(ctx: &mut Ctx, n: i64, args: &ShipArgs, date: chrono::NaiveDate) -> R
         "元のファイルと内容が違います: 発送後に名簿の住所などが更新されています (differs from the original: the roster changed since)".to_string()
     };
     ctx.detail.count("shipment", n);
-    ctx.detail.count("orders", rows.len() as u64);
+    ctx.detail.count("orders", summary.orders as u64);
     ctx.detail.arg("identical", identical);
     ctx.say(format!(
         "発送 {n}（{created_at}、{} 件）を書き出し直しました: {}。{same}",
-        rows.len(),
+        summary.orders,
         rec.shown()
     ));
-    for note in &rendered.notes {
+    for note in &notes {
         ctx.say(format!("  注意: {note}"));
     }
     ctx.detail.file(rec);

@@ -30,39 +30,6 @@ pub fn shipped_orders(conn: &Connection) -> Result<i64> {
     )?)
 }
 
-/// The pending orders (`shipment` None: accepted and in no shipment) or one shipment's,
-/// each with its id and the participant's current address, in shipping order. Rows are
-/// labelled with shipment `label`; prize names are left empty for the caller.
-pub fn orders(conn: &Connection, shipment: Option<i64>, label: i64) -> Result<Vec<(i64, ListRow)>> {
-    let mut stmt = conn.prepare(
-        "SELECT o.id, o.participant_id, p.name, p.postal_code, p.address, p.address2, p.phone, \
-         o.prize_code, o.quantity FROM orders o LEFT JOIN participants p ON p.id = o.participant_id \
-         WHERE (?1 IS NULL AND o.status = 'accepted' AND o.shipment_id IS NULL) \
-         OR o.shipment_id = ?1 ORDER BY o.id",
-    )?;
-    let mut rows = stmt
-        .query_map([shipment], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                ListRow {
-                    shipment: label,
-                    participant_id: r.get(1)?,
-                    name: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                    postal_code: r.get(3)?,
-                    address: r.get(4)?,
-                    address2: r.get(5)?,
-                    phone: r.get(6)?,
-                    prize_code: r.get(7)?,
-                    prize_name: String::new(),
-                    quantity: r.get(8)?,
-                },
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    shipping::sort_orders(&mut rows);
-    Ok(rows)
-}
-
 /// Run `body` with a sort table filled (`create`, then `fill` with `params`) inside a
 /// savepoint that is rolled back afterwards: nothing of it is ever committed. The rows come
 /// back in the table's primary-key order, which needs no sorter: with `temp_store=MEMORY`

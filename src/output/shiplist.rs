@@ -118,43 +118,16 @@ pub fn csv(rows: &mut dyn Iterator<Item = ListRow>, out: &mut dyn std::io::Write
     super::csv_into(&HEADERS, rows.map(|r| row_values(&r)), out)
 }
 
-/// A shipment's file and what to tell the operator about it.
-pub struct Rendered {
-    pub bytes: Vec<u8>,
-    pub notes: Vec<String>,
-}
-
-/// A shipment's file in `format`, or every problem that stops it (nothing is written
-/// then). `created_at` is the shipment's time (the list's creation time); `ship_date`
-/// the carrier file's 出荷予定日 (`ship --ship-date`, checked by the command).
-pub fn render(
-    program: &Program,
-    format: &ShipFormat,
-    shipment: i64,
-    rows: &[ListRow],
-    created_at: &str,
-    ship_date: chrono::NaiveDate,
-) -> Result<std::result::Result<Rendered, Vec<Problem>>> {
-    let mut bytes = Vec::new();
-    let r = render_into(
-        program,
-        format,
-        shipment,
-        &mut rows.iter().cloned(),
-        created_at,
-        ship_date,
-        &mut bytes,
-    )?;
-    Ok(r.map(|(notes, _)| Rendered { bytes, notes }))
-}
-
 /// A written shipment's notes for the operator and what its rows add up to, or every
 /// problem that stops it.
 pub type Checked = std::result::Result<(Vec<String>, shipping::Summary), Vec<Problem>>;
 
-/// As [`render`], the rows taken one at a time (in shipping order) and the file written
-/// to `out` as they come, never held whole; the notes for the operator and what the rows
-/// add up to. On problems, what was written is not the file.
+/// A shipment's file in `format` (list or carrier file), the rows taken one at a time
+/// (in shipping order) and written to `out` as they come, never held whole: the notes
+/// for the operator and what the rows add up to, or every problem that stops it (what
+/// was written is then not the file). `created_at` is the shipment's time (the list's
+/// creation time); `ship_date` the carrier file's 出荷予定日 (`ship --ship-date`,
+/// checked by the command).
 pub fn render_into(
     program: &Program,
     format: &ShipFormat,
