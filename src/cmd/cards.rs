@@ -65,8 +65,9 @@ fn months(ctx: &Ctx, arg: Option<&str>) -> Result<(NaiveDate, NaiveDate)> {
 }
 
 /// Participant numbers from a file, one a line (the first comma- or tab-separated field;
-/// a heading 参加者番号 and blank lines are skipped).
-fn ids_from_file(path: &Path) -> Result<Vec<(usize, String)>> {
+/// a heading 参加者番号 and blank lines are skipped), handed to `f` with their line
+/// numbers as they are read.
+fn each_id_in_file(path: &Path, mut f: impl FnMut(usize, &str) -> Result<()>) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| {
         format!(
             "{}: 参加者番号のファイルを開けません。パスを確かめてください (cannot read the participants file)",
@@ -74,39 +75,36 @@ fn ids_from_file(path: &Path) -> Result<Vec<(usize, String)>> {
         )
     })?;
     let text = match std::str::from_utf8(&bytes) {
-        Ok(t) => t.trim_start_matches('\u{FEFF}').to_string(),
-        Err(_) => encoding_rs::SHIFT_JIS.decode(&bytes).0.into_owned(),
+        Ok(t) => std::borrow::Cow::Borrowed(t.trim_start_matches('\u{FEFF}')),
+        Err(_) => encoding_rs::SHIFT_JIS.decode(&bytes).0,
     };
-    let mut out = Vec::new();
+    let mut any = false;
     for (i, line) in text.lines().enumerate() {
         let first = line.split([',', '\t']).next().unwrap_or_default();
-        let id = crate::sheet::normalize::normalize(first.trim().trim_matches('"'))
-            .trim()
-            .to_string();
-        if id.is_empty()
-            || (out.is_empty() && matches!(id.as_str(), "参加者番号" | "participant_id"))
-        {
+        let norm = crate::sheet::normalize::normalize(first.trim().trim_matches('"'));
+        let id = norm.trim();
+        if id.is_empty() || (!any && matches!(id, "参加者番号" | "participant_id")) {
             continue;
         }
-        if !out.iter().any(|(_, x)| *x == id) {
-            out.push((i + 1, id));
-        }
+        any = true;
+        f(i + 1, id)?;
     }
-    Ok(out)
+    Ok(())
 }
 
-/// The participants to print cards for, or every refusal.
-fn holders(ctx: &Ctx, args: &CardsArgs) -> Result<Vec<CardHolder>> {
+/// Note the participants to print cards for in the transaction's working table (see
+/// `mailings::cards_begin`): every card participant, or those the file names, each once
+/// in the file's order. Every refusal stops it.
+fn note_holders(tx: &rusqlite::Connection, args: &CardsArgs) -> Result<()> {
     let card = Channel::Card.as_ja();
+    mailings::cards_begin(tx)?;
     if args.participants == "all" {
-        return mailings::card_holders(&ctx.conn, card);
+        return mailings::cards_note_all(tx, card);
     }
     let path = Path::new(&args.participants);
-    let ids = ids_from_file(path)?;
-    let mut rows = Vec::new();
     let mut refused = Vec::new();
-    for (line, id) in ids {
-        match mailings::card_holder_of(&ctx.conn, &id)? {
+    each_id_in_file(path, |line, id| {
+        match mailings::card_holder_of(tx, id)? {
             None => refused.push(format!(
                 "{}:{line}: 参加者番号「{id}」は名簿にありません (not on the roster)",
                 path.display()
@@ -116,23 +114,27 @@ fn holders(ctx: &Ctx, args: &CardsArgs) -> Result<Vec<CardHolder>> {
                 path.display(),
                 h.channel.as_deref().unwrap_or("参加方法未登録")
             )),
-            Some(h) => rows.push(h),
+            Some(_) => mailings::cards_note(tx, id)?,
         }
-    }
+        Ok(())
+    })?;
     if !refused.is_empty() {
         bail!(
             "台紙を作れません。ファイルは書き出していません:\n  - {}\n名簿を確かめるか、ファイルから外してください",
             refused.join("\n  - ")
         );
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// Names with a character the embedded font cannot print (it would come out as a box),
 /// and any such character in the program's own texts.
-fn unprintable(ctx: &Ctx, rows: &[CardHolder]) -> Vec<String> {
+fn unprintable(
+    program: &crate::program::Program,
+    rows: &mut dyn Iterator<Item = CardHolder>,
+) -> Vec<String> {
     let mut out = Vec::new();
-    let fixed = pdf::missing_chars(&cards::fixed_texts(&ctx.program));
+    let fixed = pdf::missing_chars(&cards::fixed_texts(program));
     if !fixed.is_empty() {
         out.push(format!(
             "プログラムファイルの文に、台紙のフォントにない文字があります: {}",
@@ -192,13 +194,21 @@ pub fn run(ctx: &mut Ctx, args: &CardsArgs) -> Result<()> {
             &sha,
         );
     }
-    let rows = holders(ctx, args)?;
-    if rows.is_empty() {
+    let created_at = crate::now();
+    let operator = ctx.operator.clone();
+    let program = &ctx.program;
+    let tx = crate::db::begin_write(&mut ctx.conn)?;
+    // The participants are noted in a working table of this transaction and streamed
+    // from it (checked, drawn, recorded): never all held.
+    note_holders(&tx, args)?;
+    let n = mailings::cards_count(&tx)?;
+    if n == 0 {
+        drop(tx);
         ctx.detail.count("cards", 0);
         ctx.say("台紙を作る参加者がいません（名簿に台紙の参加者がいません）。ファイルは書き出していません (nobody to print cards for)");
         return Ok(());
     }
-    let bad = unprintable(ctx, &rows);
+    let bad = mailings::each_card_holder(&tx, |rows| Ok(unprintable(program, rows)))?;
     if !bad.is_empty() {
         bail!(
             "台紙に印刷できない文字があります。ファイルは書き出していません:\n  - {}\n\
@@ -206,31 +216,30 @@ pub fn run(ctx: &mut Ctx, args: &CardsArgs) -> Result<()> {
             bad.join("\n  - ")
         );
     }
-    let created_at = crate::now();
-    let operator = ctx.operator.clone();
-    let tx = crate::db::begin_write(&mut ctx.conn)?;
-    let title = format!("{} 記録台紙", ctx.program.program.name);
+    let title = format!("{} 記録台紙", program.program.name);
     let bottoms: Vec<cards::Bottom> = periods
         .iter()
-        .map(|m| cards::bottom(&ctx.program, m, cards::due_date(m, args.due_day)))
+        .map(|m| cards::bottom(program, m, cards::due_date(m, args.due_day)))
         .collect();
     let mut doc = Pdf::create(&args.out, &title)?;
-    for h in &rows {
-        for (i, (months, bottom)) in periods.iter().zip(&bottoms).enumerate() {
-            let card = Card {
-                participant_id: &h.participant_id,
-                name: &h.name,
-                months,
-                index: i + 1,
-                of: periods.len(),
-                bottom,
-            };
-            cards::draw(&mut doc, &ctx.program, &card)?;
+    mailings::each_card_holder(&tx, |rows| {
+        for h in rows {
+            for (i, (months, bottom)) in periods.iter().zip(&bottoms).enumerate() {
+                let card = Card {
+                    participant_id: &h.participant_id,
+                    name: &h.name,
+                    months,
+                    index: i + 1,
+                    of: periods.len(),
+                    bottom,
+                };
+                cards::draw(&mut doc, program, &card)?;
+            }
         }
-    }
+        Ok(())
+    })?;
     let pages = doc.page_count();
     let rec = doc.finish()?;
-    let ids: Vec<&str> = rows.iter().map(|h| h.participant_id.as_str()).collect();
     let new = mailings::NewCards {
         created_at: &created_at,
         operator: &operator,
@@ -238,7 +247,8 @@ pub fn run(ctx: &mut Ctx, args: &CardsArgs) -> Result<()> {
         file_sha256: &rec.sha256,
         cards_each: periods.len() as i64,
     };
-    let recorded = mailings::record_cards(&tx, &new, &ids).and_then(|id| {
+    let recorded = mailings::record_cards(&tx, &new).and_then(|id| {
+        mailings::cards_done(&tx)?;
         tx.commit()?;
         Ok(id)
     });
@@ -252,7 +262,7 @@ pub fn run(ctx: &mut Ctx, args: &CardsArgs) -> Result<()> {
         }
     };
     ctx.detail.count("card_mailing", id);
-    ctx.detail.count("participants", rows.len() as u64);
+    ctx.detail.count("participants", n as u64);
     ctx.detail.count("cards", pages as u64);
     let split = if periods.len() > 1 {
         format!(
@@ -272,8 +282,8 @@ pub fn run(ctx: &mut Ctx, args: &CardsArgs) -> Result<()> {
         "{}: 記録台紙 {} 名分、A4 {pages} 枚を書き出しました（個人情報の複製として記録しました）{split}。\n  \
          印刷は A4・倍率 100 %（実際のサイズ）で。参加案内の封筒に同封してください。台紙の送付 {id} として {} 名を記録しました",
         rec.shown(),
-        rows.len(),
-        rows.len()
+        n,
+        n
     ));
     ctx.detail.file(rec);
     Ok(())

@@ -156,14 +156,65 @@ pub struct CardHolder {
     pub channel: Option<String>,
 }
 
-/// Every participant of `channel` (the card participants), in number order.
-pub fn card_holders(conn: &Connection, channel: &str) -> Result<Vec<CardHolder>> {
-    let mut stmt =
-        conn.prepare("SELECT id, name, channel FROM participants WHERE channel = ?1 ORDER BY id")?;
-    let rows = stmt
-        .query_map([channel], card_holder)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+/// The working table a run of point cards notes its participants in (see
+/// [`cards_begin`]).
+const CARDS_TABLE: &str = "main.stepcard_cards";
+
+/// Begin noting the participants a run of point cards is for, in a working table of the
+/// caller's write transaction, each once in the order noted; they are then streamed by
+/// [`each_card_holder`] and recorded by [`record_cards`], never all held in memory, and
+/// [`cards_done`] drops the table before the commit (a rollback drops it too).
+pub fn cards_begin(tx: &Connection) -> Result<()> {
+    tx.execute_batch(&format!(
+        "CREATE TABLE {CARDS_TABLE}(seq INTEGER PRIMARY KEY, pid TEXT NOT NULL UNIQUE)"
+    ))?;
+    Ok(())
+}
+
+/// Note every participant of `channel` (the card participants), in number order.
+pub fn cards_note_all(tx: &Connection, channel: &str) -> Result<()> {
+    tx.execute(
+        &format!(
+            "INSERT INTO {CARDS_TABLE}(pid) SELECT id FROM participants WHERE channel = ?1 ORDER BY id"
+        ),
+        [channel],
+    )?;
+    Ok(())
+}
+
+/// Note one participant (again: kept where first noted).
+pub fn cards_note(tx: &Connection, id: &str) -> Result<()> {
+    tx.prepare_cached(&format!(
+        "INSERT OR IGNORE INTO {CARDS_TABLE}(pid) VALUES (?1)"
+    ))?
+    .execute([id])?;
+    Ok(())
+}
+
+/// How many participants are noted.
+pub fn cards_count(tx: &Connection) -> Result<i64> {
+    Ok(
+        tx.query_row(&format!("SELECT count(*) FROM {CARDS_TABLE}"), [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// The noted participants, handed to `f` one at a time in the order noted.
+pub fn each_card_holder<T>(
+    tx: &Connection,
+    f: impl FnOnce(&mut dyn Iterator<Item = CardHolder>) -> Result<T>,
+) -> Result<T> {
+    let mut stmt = tx.prepare(&format!(
+        "SELECT p.id, p.name, p.channel FROM {CARDS_TABLE} s JOIN participants p ON p.id = s.pid ORDER BY s.seq"
+    ))?;
+    super::shipments::stream(&mut stmt, [], card_holder, f)
+}
+
+/// Drop the working table of [`cards_begin`] (before the commit).
+pub fn cards_done(tx: &Connection) -> Result<()> {
+    tx.execute_batch(&format!("DROP TABLE {CARDS_TABLE}"))?;
+    Ok(())
 }
 
 /// One named participant, if on the roster.
@@ -196,9 +247,10 @@ pub struct NewCards<'a> {
     pub cards_each: i64,
 }
 
-/// Record the cards written and each participant they were printed for; returns the
-/// record's id.
-pub fn record_cards(tx: &Connection, m: &NewCards, participants: &[&str]) -> Result<i64> {
+/// Record the cards written and each noted participant they were printed for (see
+/// [`cards_begin`]); returns the record's id.
+pub fn record_cards(tx: &Connection, m: &NewCards) -> Result<i64> {
+    let participants = cards_count(tx)?;
     tx.execute(
         "INSERT INTO card_mailings(created_at, operator, months, file_sha256, participants, cards) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         rusqlite::params![
@@ -206,16 +258,17 @@ pub fn record_cards(tx: &Connection, m: &NewCards, participants: &[&str]) -> Res
             m.operator,
             m.months,
             m.file_sha256,
-            participants.len() as i64,
-            participants.len() as i64 * m.cards_each
+            participants,
+            participants * m.cards_each
         ],
     )?;
     let id = tx.last_insert_rowid();
-    let mut stmt = tx.prepare(
-        "INSERT INTO cards_sent(participant_id, mailing_id, sent_at, cards) VALUES (?1, ?2, ?3, ?4)",
+    tx.execute(
+        &format!(
+            "INSERT INTO cards_sent(participant_id, mailing_id, sent_at, cards) \
+             SELECT pid, ?1, ?2, ?3 FROM {CARDS_TABLE} ORDER BY seq"
+        ),
+        rusqlite::params![id, m.created_at, m.cards_each],
     )?;
-    for p in participants {
-        stmt.execute(rusqlite::params![p, id, m.created_at, m.cards_each])?;
-    }
     Ok(id)
 }

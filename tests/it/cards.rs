@@ -204,8 +204,9 @@ fn wrong_requests_are_refused_and_write_nothing() {
         ));
     assert!(!e.path("c.pdf").exists());
     assert_eq!(e.count("SELECT count(*) FROM card_mailings"), 0);
-    // A list of card participants prints just those.
-    e.write("list.csv", "C000001\nC000004\n");
+    // A list of card participants prints just those, each once (a number written again,
+    // here in full-width digits, is the same participant).
+    e.write("list.csv", "C000004\nC000001\nＣ０００００４\n");
     e.run(&[
         "cards",
         "--out",
@@ -218,4 +219,18 @@ fn wrong_requests_are_refused_and_write_nothing() {
     .ok();
     assert_eq!(page_count(&std::fs::read(e.path("c.pdf")).unwrap()), 2);
     assert_eq!(e.count("SELECT count(*) FROM cards_sent"), 2);
+    let c = e.conn();
+    let sent: Vec<String> = c
+        .prepare("SELECT participant_id FROM cards_sent ORDER BY participant_id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(sent, vec!["C000001", "C000004"]);
+    assert_eq!(
+        e.count("SELECT count(*) FROM sqlite_master WHERE name = 'stepcard_cards'"),
+        0,
+        "the working table is dropped before the commit"
+    );
 }
