@@ -351,19 +351,23 @@ fn shipment(ctx: &mut Ctx, args: &LabelsArgs, s: &Sheet, n: i64) -> Result<()> {
             }
         );
     }
-    // The addressees stream from the database twice (checked, then written a file at a
-    // time), never all held.
-    let count = shipments::each_recipient(&ctx.conn, n, |rows| check(s, args.start_at, rows))?
-        .or_else(|problems| {
-            bail!(
-                "発送 {n} の宛名 {} 件に問題があります。ファイルは書き出していません:\n  - {}",
-                problems.len(),
-                problems.join("\n  - ")
-            )
+    // The addressees stream from the database, sorted once, read twice (checked, then
+    // written a file at a time), never all held.
+    let (count, w) = shipments::with_sorted_recipients(&ctx.conn, n, |sorted| {
+        let count = sorted
+            .each(|rows| check(s, args.start_at, rows))?
+            .or_else(|problems| {
+                bail!(
+                    "発送 {n} の宛名 {} 件に問題があります。ファイルは書き出していません:\n  - {}",
+                    problems.len(),
+                    problems.join("\n  - ")
+                )
+            })?;
+        let w = sorted.each(|rows| {
+            let mut texts = rows.map(|r| labels::label_text(&r));
+            write_labels(s, args.start_at, count, &mut texts, &args.out)
         })?;
-    let w = shipments::each_recipient(&ctx.conn, n, |rows| {
-        let mut texts = rows.map(|r| labels::label_text(&r));
-        write_labels(s, args.start_at, count, &mut texts, &args.out)
+        Ok((count, w))
     })?;
     ctx.detail.count("labels", count as u64);
     ctx.detail.count("sheets", w.rendered.pages as u64);

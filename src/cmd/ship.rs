@@ -226,45 +226,42 @@ fn reprint(ctx: &mut Ctx, n: i64, args: &ShipArgs, date: chrono::NaiveDate) -> R
         r
     };
     let created_at = original.created_at.clone();
-    // As `ship` itself: the rows stream from the database in shipping order, checked
-    // first (written nowhere), then written row by row: never all held.
-    let checked = shipments::each_order(&ctx.conn, Some(n), n, |rows| {
-        shiplist::render_into(
-            &program,
-            &format,
-            n,
-            &mut rows.map(name),
-            &created_at,
-            date,
-            &mut std::io::sink(),
-        )
-    })?;
-    let (notes, summary) = match checked {
-        Ok(x) => x,
-        Err(problems) => {
-            return Err(refusal(
-                &problems,
-                &format!("発送 {n} を書き出し直せません"),
-                "ファイルは書き出していません (nothing written)",
-            ))
-        }
-    };
-    let rec = crate::output::write_with(&args.out, |w| {
-        let again = shipments::each_order(&ctx.conn, Some(n), n, |rows| {
-            shiplist::render_into(
-                &program,
-                &format,
-                n,
-                &mut rows.map(name),
-                &created_at,
-                date,
-                w,
-            )
+    // The rows stream from the database in shipping order, sorted once, read twice:
+    // checked first (nothing made), then written row by row. Never all held.
+    let (rec, notes, summary) = shipments::with_sorted_orders(&ctx.conn, Some(n), n, |sorted| {
+        let checked = sorted.each(|rows| {
+            shiplist::check(&program, &format, n, &mut rows.map(name), &created_at, date)
         })?;
-        match again {
-            Ok(_) => Ok(()),
-            Err(_) => bail!("internal: the shipment's file could not be written again as checked"),
-        }
+        let (notes, summary) = match checked {
+            Ok(x) => x,
+            Err(problems) => {
+                return Err(refusal(
+                    &problems,
+                    &format!("発送 {n} を書き出し直せません"),
+                    "ファイルは書き出していません (nothing written)",
+                ))
+            }
+        };
+        let rec = crate::output::write_with(&args.out, |w| {
+            let again = sorted.each(|rows| {
+                shiplist::render_into(
+                    &program,
+                    &format,
+                    n,
+                    &mut rows.map(name),
+                    &created_at,
+                    date,
+                    w,
+                )
+            })?;
+            match again {
+                Ok(_) => Ok(()),
+                Err(_) => {
+                    bail!("internal: the shipment's file could not be written again as checked")
+                }
+            }
+        })?;
+        Ok((rec, notes, summary))
     })?;
     let identical = rec.sha256 == original.file_sha256;
     let same = if format.as_str() != original.format {

@@ -137,15 +137,50 @@ pub fn render_into(
     ship_date: chrono::NaiveDate,
     out: &mut dyn std::io::Write,
 ) -> Result<Checked> {
+    render_or_check(
+        program,
+        format,
+        shipment,
+        rows,
+        created_at,
+        ship_date,
+        Some(out),
+    )
+}
+
+/// As [`render_into`], what the file would say (the notes, the totals, or every
+/// problem) without making it: a list (`.xlsx`, `.csv`) is only tallied, a carrier
+/// file, whose problems come from laying out its parcels, is laid out into nothing.
+pub fn check(
+    program: &Program,
+    format: &ShipFormat,
+    shipment: i64,
+    rows: &mut dyn Iterator<Item = ListRow>,
+    created_at: &str,
+    ship_date: chrono::NaiveDate,
+) -> Result<Checked> {
+    render_or_check(program, format, shipment, rows, created_at, ship_date, None)
+}
+
+fn render_or_check(
+    program: &Program,
+    format: &ShipFormat,
+    shipment: i64,
+    rows: &mut dyn Iterator<Item = ListRow>,
+    created_at: &str,
+    ship_date: chrono::NaiveDate,
+    out: Option<&mut dyn std::io::Write>,
+) -> Result<Checked> {
     let mut notes = Vec::new();
     let mut tally = shipping::Tally::default();
     match format {
         ShipFormat::Xlsx | ShipFormat::Csv => {
             // The lists need no parcels: checked as the rows pass, never copied.
             let mut rows = rows.inspect(|r| tally.add(r));
-            match format {
-                ShipFormat::Csv => csv(&mut rows, out)?,
-                _ => xlsx(
+            match (format, out) {
+                (_, None) => rows.by_ref().for_each(drop),
+                (ShipFormat::Csv, Some(out)) => csv(&mut rows, out)?,
+                (_, Some(out)) => xlsx(
                     &format!(
                         "{} 発送リスト（発送番号 {shipment}、出荷予定日 {}）",
                         program.program.name,
@@ -185,6 +220,8 @@ pub fn render_into(
             // Participants refused (no address) are reported by the tally, first, as
             // before the carrier's own problems; the carrier skips their parcels.
             let parcels = shipping::Parcels::new(rows.inspect(|r| tally.add(r)));
+            let mut nowhere = std::io::sink();
+            let out = out.unwrap_or(&mut nowhere);
             let written = carrier::render_into(c, parcels, &sender, ship_date, out);
             let mut problems = std::mem::take(&mut tally.problems);
             match written {
