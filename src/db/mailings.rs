@@ -97,9 +97,12 @@ pub fn each_guidance<T>(
     super::shipments::stream(&mut stmt, [], recipient_row, f)
 }
 
-/// Drop the working table of [`guidance_note`] (before the commit).
+/// Drop the working table of [`guidance_note`] (before the commit), emptied first (see
+/// `participants::seen_drop`).
 pub fn guidance_done(tx: &Connection) -> Result<()> {
-    tx.execute_batch(&format!("DROP TABLE {GUIDANCE_TABLE}"))?;
+    tx.execute_batch(&format!(
+        "DELETE FROM {GUIDANCE_TABLE}; DROP TABLE {GUIDANCE_TABLE}"
+    ))?;
     Ok(())
 }
 
@@ -211,9 +214,12 @@ pub fn each_card_holder<T>(
     super::shipments::stream(&mut stmt, [], card_holder, f)
 }
 
-/// Drop the working table of [`cards_begin`] (before the commit).
+/// Drop the working table of [`cards_begin`] (before the commit), emptied first (see
+/// `participants::seen_drop`).
 pub fn cards_done(tx: &Connection) -> Result<()> {
-    tx.execute_batch(&format!("DROP TABLE {CARDS_TABLE}"))?;
+    tx.execute_batch(&format!(
+        "DELETE FROM {CARDS_TABLE}; DROP TABLE {CARDS_TABLE}"
+    ))?;
     Ok(())
 }
 

@@ -172,3 +172,39 @@ pub fn postal_and_address(
         )
         .optional()?)
 }
+
+/// The rows of the roster file being imported, by participant number (its first row
+/// for each), held in a table of the database itself (encrypted like the rest, in
+/// SQLite's bounded page cache) instead of a map that grows with the roster. The table
+/// lives only inside the import's transaction: created by the first row, dropped by
+/// [`seen_drop`] before the commit (a rolled-back import takes it away with the rest).
+pub fn seen_reset(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS main.stepcard_roster_seen(pid TEXT PRIMARY KEY, row INTEGER NOT NULL) \
+         WITHOUT ROWID; DELETE FROM main.stepcard_roster_seen;",
+    )?;
+    Ok(())
+}
+
+/// The file's row that first named `pid`, or note `row` as that row (then `None`).
+pub fn seen_first(conn: &Connection, pid: &str, row: u32) -> Result<Option<u32>> {
+    let first = conn
+        .prepare_cached("SELECT row FROM main.stepcard_roster_seen WHERE pid = ?1")?
+        .query_row([pid], |r| r.get(0))
+        .optional()?;
+    if first.is_none() {
+        conn.prepare_cached("INSERT INTO main.stepcard_roster_seen(pid, row) VALUES (?1, ?2)")?
+            .execute(rusqlite::params![pid, row])?;
+    }
+    Ok(first)
+}
+
+/// The table of first rows goes before the import commits. Emptied first: a `DELETE`
+/// clears the pages in place, where a `DROP` of the full table would keep every page's
+/// old content in the statement journal (in memory, `temp_store=MEMORY`).
+pub fn seen_drop(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "DELETE FROM main.stepcard_roster_seen; DROP TABLE IF EXISTS main.stepcard_roster_seen;",
+    )?;
+    Ok(())
+}

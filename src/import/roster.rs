@@ -17,7 +17,9 @@ pub struct RosterImporter {
     batch: i64,
     update: bool,
     today: NaiveDate,
-    seen: std::collections::HashMap<String, u32>,
+    /// The file's first row per participant number is noted in a working table of the
+    /// import's transaction (`db::participants::seen_*`), not held in memory.
+    seen_ready: bool,
     counts: super::Counts,
 }
 
@@ -27,7 +29,7 @@ impl RosterImporter {
             batch,
             update,
             today,
-            seen: Default::default(),
+            seen_ready: false,
             counts: Default::default(),
         }
     }
@@ -58,7 +60,11 @@ impl super::batch::RowHandler for RosterImporter {
             }
         };
         let pc = h.col("participant_id").unwrap_or(0);
-        if let Some(first) = self.seen.get(&p.id) {
+        if !self.seen_ready {
+            participants::seen_reset(conn)?;
+            self.seen_ready = true;
+        }
+        if let Some(first) = participants::seen_first(conn, &p.id, row.number())? {
             out.push(problem(
                 h,
                 row,
@@ -68,7 +74,6 @@ impl super::batch::RowHandler for RosterImporter {
             ));
             return Ok(());
         }
-        self.seen.insert(p.id.clone(), row.number());
         match Participant::load(conn, &p.id)? {
             None => {
                 participants::insert(conn, &p, self.batch)?;
@@ -96,6 +101,18 @@ impl super::batch::RowHandler for RosterImporter {
                 participants::update(conn, &p, &old, self.batch, &crate::now())?;
                 self.counts.updated += 1;
             }
+        }
+        Ok(())
+    }
+
+    fn finish(
+        &mut self,
+        conn: &rusqlite::Connection,
+        _out: &mut Vec<Problem>,
+    ) -> anyhow::Result<()> {
+        if self.seen_ready {
+            participants::seen_drop(conn)?;
+            self.seen_ready = false;
         }
         Ok(())
     }

@@ -26,6 +26,35 @@ fn a_broken_quote_in_a_roster_is_refused_at_the_cell_and_nothing_is_imported() {
     assert_eq!(e.count("SELECT count(*) FROM participants"), 0);
 }
 
+/// A participant number written twice in one roster file (the second time in full-width
+/// digits) is refused at the second row, naming the first; the file's rows are noted
+/// in a working table of the import's transaction, which is gone afterwards whichever
+/// way the import ends.
+#[test]
+fn a_participant_twice_in_one_roster_file_is_refused_naming_the_first_row() {
+    let e = Env::init();
+    let text = format!(
+        "{ROSTER_HEAD}X0001,山田 太郎,ヤマダ タロウ,160-0022,東京都新宿区新宿1-1-1,1955-04-01,男,台紙\n\
+         X0002,佐藤 花子,サトウ ハナコ,160-0023,東京都新宿区西新宿2-2-2,1960-05-05,女,台紙\n\
+         Ｘ０００１,山田 太郎,ヤマダ タロウ,160-0022,東京都新宿区新宿1-1-1,1955-04-01,男,台紙\n"
+    );
+    let p = e.write("twice.csv", &text);
+    e.run(&["roster", "import", s(&p)])
+        .refused()
+        .stderr_has("participant.duplicate")
+        .stderr_has("参加者番号 X0001 がこのファイルの 2 行目にもあります")
+        .stderr_has("何も取り込んでいません");
+    assert_eq!(e.count("SELECT count(*) FROM participants"), 0);
+    let leftover = "SELECT count(*) FROM sqlite_master WHERE name = 'stepcard_roster_seen'";
+    assert_eq!(e.count(leftover), 0);
+    // Without the second row it imports, and the table is dropped before the commit.
+    let once: String = text.lines().take(3).map(|l| format!("{l}\n")).collect();
+    let p = e.write("once.csv", &once);
+    e.run(&["roster", "import", s(&p)]).ok();
+    assert_eq!(e.count("SELECT count(*) FROM participants"), 2);
+    assert_eq!(e.count(leftover), 0);
+}
+
 #[test]
 fn control_characters_and_absurd_lengths_in_text_fields_are_refused() {
     let e = Env::init();
