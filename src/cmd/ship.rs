@@ -158,23 +158,9 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
     crate::output::pre_recorded(&args.out);
     crate::output::fault("ship:committed");
     let rec = crate::output::write_with(&args.out, |w| {
-        let again = shipments::each_order(&ctx.conn, Some(id), id, |rows| {
-            shiplist::render_into(
-                &program,
-                &format,
-                id,
-                &mut rows.map(name),
-                &created_at,
-                date,
-                w,
-            )
-        })?;
-        match again {
-            Ok(_) => Ok(()),
-            Err(_) => {
-                bail!("internal: the shipment's file could not be written again as checked")
-            }
-        }
+        shipments::each_order(&ctx.conn, Some(id), id, |rows| {
+            write_checked(&program, &format, id, rows, &created_at, date, w)
+        })
     })
     .and_then(|rec| {
         if rec.sha256 != sha {
@@ -202,6 +188,27 @@ pub fn run(ctx: &mut Ctx, args: &ShipArgs) -> Result<()> {
     ));
     ctx.detail.file(rec);
     Ok(())
+}
+
+/// The shipment's file written to `w` from rows that already passed the check (prize
+/// names filled in here): a problem now is an internal error.
+fn write_checked(
+    program: &crate::program::Program,
+    format: &shipping::ShipFormat,
+    id: i64,
+    rows: &mut dyn Iterator<Item = ListRow>,
+    created_at: &str,
+    date: chrono::NaiveDate,
+    w: &mut dyn std::io::Write,
+) -> Result<()> {
+    let mut named = rows.map(|mut r| {
+        shipping::name_prize(&mut r, program);
+        r
+    });
+    match shiplist::render_into(program, format, id, &mut named, created_at, date, w)? {
+        Ok(_) => Ok(()),
+        Err(_) => bail!("internal: the shipment's file could not be written again as checked"),
+    }
 }
 
 fn reprint(ctx: &mut Ctx, n: i64, args: &ShipArgs, date: chrono::NaiveDate) -> Result<()> {
@@ -243,23 +250,7 @@ fn reprint(ctx: &mut Ctx, n: i64, args: &ShipArgs, date: chrono::NaiveDate) -> R
             }
         };
         let rec = crate::output::write_with(&args.out, |w| {
-            let again = sorted.each(|rows| {
-                shiplist::render_into(
-                    &program,
-                    &format,
-                    n,
-                    &mut rows.map(name),
-                    &created_at,
-                    date,
-                    w,
-                )
-            })?;
-            match again {
-                Ok(_) => Ok(()),
-                Err(_) => {
-                    bail!("internal: the shipment's file could not be written again as checked")
-                }
-            }
+            sorted.each(|rows| write_checked(&program, &format, n, rows, &created_at, date, w))
         })?;
         Ok((rec, notes, summary))
     })?;

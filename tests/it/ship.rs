@@ -619,9 +619,9 @@ fn label_options_are_checked() {
     assert!(!e.path("l.xlsx").exists());
 }
 
-#[test]
-fn a_label_that_cannot_fit_is_reported_never_cut() {
-    let e = setup_with(PROGRAM_TOML, &[]);
+/// P002's address made six times 東京都新宿区西新宿二丁目八番一号: five lines on an
+/// `a4-24` label, too many; it fits `a4-12`, smaller.
+fn give_p002_a_long_address(e: &Env) {
     let long = "東京都新宿区西新宿二丁目八番一号".repeat(6);
     e.write(
         "long.csv",
@@ -630,6 +630,12 @@ fn a_label_that_cannot_fit_is_reported_never_cut() {
         ),
     );
     e.run(&["roster", "import", "long.csv", "--update"]).ok();
+}
+
+#[test]
+fn a_label_that_cannot_fit_is_reported_never_cut() {
+    let e = setup_with(PROGRAM_TOML, &[]);
+    give_p002_a_long_address(&e);
     e.run(&["labels", "--guidance", "--layout", "a4-24", "--out", "g.xlsx"])
         .refused()
         .stderr_has("ラベル 1 枚に文字が収まりません。切り詰めずに止め、ファイルは書き出していません")
@@ -654,14 +660,7 @@ fn a_label_that_cannot_fit_is_reported_never_cut() {
 #[test]
 fn a_shipment_label_that_cannot_fit_stops_the_pdf_before_it_is_written() {
     let e = setup();
-    let long = "東京都新宿区西新宿二丁目八番一号".repeat(6);
-    e.write(
-        "long.csv",
-        &format!(
-            "参加者番号,氏名,郵便番号,住所,電話番号,年齢,利用区分\nP002,試験 二郎,160-0023,{long},03-1111-0002,40,台紙\n"
-        ),
-    );
-    e.run(&["roster", "import", "long.csv", "--update"]).ok();
+    give_p002_a_long_address(&e);
     e.run(&["ship", "--out", "list.xlsx"]).ok();
     let copies =
         |e: &Env| e.count("SELECT count(*) FROM audit_log WHERE detail LIKE '%copy pending%'");
