@@ -94,7 +94,10 @@ pub fn each_guidance<T>(
          FROM {GUIDANCE_TABLE} s JOIN participants p ON p.id = s.pid \
          ORDER BY s.no_postal, s.postal, s.pid"
     ))?;
-    super::shipments::stream(&mut stmt, [], recipient_row, f)
+    // As a shipment's labels: the label workbook needs the memory more than the cache.
+    super::with_cache(tx, 2048, || {
+        super::shipments::stream(&mut stmt, [], recipient_row, f)
+    })
 }
 
 /// Drop the working table of [`guidance_note`] (before the commit), emptied first (see

@@ -301,16 +301,36 @@ pub fn schema_version() -> i64 {
     MIGRATIONS.len() as i64
 }
 
+/// SQLite's page cache for every connection, in KiB (`PRAGMA cache_size` takes it
+/// negated): the memory a command may spend on pages, whatever the database's size.
+pub(crate) const CACHE_KIB: i64 = 16384;
+
+/// Run `f` with the page cache cut to `kib` KiB (pages beyond it are given back), then
+/// restore it: for a pass that reads a table once in order while something else needs
+/// the memory (the label workbook).
+pub(crate) fn with_cache<T>(
+    conn: &Connection,
+    kib: i64,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    conn.execute_batch(&format!("PRAGMA cache_size=-{kib}"))?;
+    let r = f();
+    let back = conn.execute_batch(&format!("PRAGMA cache_size=-{CACHE_KIB}"));
+    let t = r?;
+    back?;
+    Ok(t)
+}
+
 fn configure(conn: &Connection) -> Result<()> {
     // WAL lets readers and one writer work at once and keeps a killed import from
     // damaging the file; secure_delete overwrites deleted content so erasure is real at
     // the application level; the busy timeout makes concurrent writers wait, not fail.
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     shared_journal(conn)?;
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; \
-         PRAGMA cache_size=-16384;",
-    )?;
+         PRAGMA cache_size=-{CACHE_KIB};",
+    ))?;
     Ok(())
 }
 
