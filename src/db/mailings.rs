@@ -100,13 +100,9 @@ pub fn each_guidance<T>(
     })
 }
 
-/// Drop the working table of [`guidance_note`] (before the commit), emptied first (see
-/// `participants::seen_drop`).
+/// Drop the working table of [`guidance_note`] (before the commit).
 pub fn guidance_done(tx: &Connection) -> Result<()> {
-    tx.execute_batch(&format!(
-        "DELETE FROM {GUIDANCE_TABLE}; DROP TABLE {GUIDANCE_TABLE}"
-    ))?;
-    Ok(())
+    super::drop_working_table(tx, GUIDANCE_TABLE)
 }
 
 /// Participants of `channel`, and how many of them were mailed the guidance.
@@ -217,13 +213,9 @@ pub fn each_card_holder<T>(
     super::shipments::stream(&mut stmt, [], card_holder, f)
 }
 
-/// Drop the working table of [`cards_begin`] (before the commit), emptied first (see
-/// `participants::seen_drop`).
+/// Drop the working table of [`cards_begin`] (before the commit).
 pub fn cards_done(tx: &Connection) -> Result<()> {
-    tx.execute_batch(&format!(
-        "DELETE FROM {CARDS_TABLE}; DROP TABLE {CARDS_TABLE}"
-    ))?;
-    Ok(())
+    super::drop_working_table(tx, CARDS_TABLE)
 }
 
 /// One named participant, if on the roster.

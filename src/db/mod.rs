@@ -321,6 +321,16 @@ pub(crate) fn with_cache<T>(
     Ok(t)
 }
 
+/// Drop a working table a command kept inside its own transaction (an import's check
+/// table, a mailing's addressees), before the commit. Emptied first: a `DELETE` clears
+/// the pages in place, where a `DROP` of the full table would keep every page's old
+/// content in the statement journal (in memory, `temp_store=MEMORY`). `name` is the
+/// caller's own constant (`main.…`), never input.
+pub(crate) fn drop_working_table(conn: &Connection, name: &str) -> Result<()> {
+    conn.execute_batch(&format!("DELETE FROM {name}; DROP TABLE IF EXISTS {name};"))?;
+    Ok(())
+}
+
 fn configure(conn: &Connection) -> Result<()> {
     // WAL lets readers and one writer work at once and keeps a killed import from
     // damaging the file; secure_delete overwrites deleted content so erasure is real at

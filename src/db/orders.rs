@@ -311,9 +311,7 @@ impl<'c> Scratch<'c> {
                 f(self, &pid, &days)?;
             }
         }
-        self.conn.execute_batch(
-            "DELETE FROM main.stepcard_orders_need; DROP TABLE IF EXISTS main.stepcard_orders_need;",
-        )?;
+        super::drop_working_table(self.conn, "main.stepcard_orders_need")?;
         Ok(())
     }
 
@@ -372,7 +370,7 @@ impl<'c> Scratch<'c> {
 pub fn scratch_drop(conn: &Connection) -> Result<()> {
     for t in scratch_tables(conn)? {
         if SCRATCH.contains(&t.as_str()) {
-            conn.execute_batch(&format!("DELETE FROM main.{t}; DROP TABLE main.{t};"))?;
+            super::drop_working_table(conn, &format!("main.{t}"))?;
         }
     }
     Ok(())

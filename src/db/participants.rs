@@ -199,12 +199,7 @@ pub fn seen_first(conn: &Connection, pid: &str, row: u32) -> Result<Option<u32>>
     Ok(first)
 }
 
-/// The table of first rows goes before the import commits. Emptied first: a `DELETE`
-/// clears the pages in place, where a `DROP` of the full table would keep every page's
-/// old content in the statement journal (in memory, `temp_store=MEMORY`).
+/// The table of first rows goes before the import commits.
 pub fn seen_drop(conn: &Connection) -> Result<()> {
-    conn.execute_batch(
-        "DELETE FROM main.stepcard_roster_seen; DROP TABLE IF EXISTS main.stepcard_roster_seen;",
-    )?;
-    Ok(())
+    super::drop_working_table(conn, "main.stepcard_roster_seen")
 }

@@ -109,10 +109,8 @@ pub fn seen_put(conn: &Connection, pid: &str, timing: &str, first: Option<&str>)
     Ok(())
 }
 
-/// The table of first rows goes before the import commits: nothing of it is kept. Emptied
-/// first: a plain `DELETE` clears the pages in place, where a `DROP` of the full table would
-/// keep every page's old content in the statement journal (in memory, `temp_store=MEMORY`).
+/// The table of first rows goes before the import commits: nothing of it is kept (see
+/// `db::drop_working_table`).
 pub fn seen_drop(conn: &Connection) -> Result<()> {
-    conn.execute_batch("DELETE FROM main.survey_seen; DROP TABLE IF EXISTS main.survey_seen;")?;
-    Ok(())
+    super::drop_working_table(conn, "main.survey_seen")
 }
