@@ -144,7 +144,7 @@ fn unprintable(t: &LabelText) -> Option<String> {
 
 fn render(s: &Sheet, start_at: usize, texts: &[LabelText]) -> Result<Rendered> {
     let created = crate::output::xlsx::created_datetime(&crate::now());
-    labels::render(s.format, &s.layout, s.offset, start_at, texts, &created)
+    labels::render(&s.layout, s.offset, start_at, texts, &created)
 }
 
 /// The label files written: one, or (more labels than one `.xlsx` can hold) several,

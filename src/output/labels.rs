@@ -612,31 +612,18 @@ pub struct Rendered {
     pub shrunk: usize,
 }
 
-/// The labels as `.csv` (mail merge) or laid out on `layout` (`.xlsx`, printer offset
-/// in mm, the first label at position `start_at`). Labels that do not fit stop it: nothing is truncated. Every label is fitted
-/// twice (checked, then fitted again as it is written), so the fitted lines of the whole
-/// file are never held.
+/// The labels laid out on `layout` as an `.xlsx` (printer offset in mm, the first label
+/// at position `start_at`). The caller has checked that every label fits
+/// ([`FitCheck`]); one that does not all the same stops it: nothing is truncated. Each
+/// label is fitted as it is written, so the fitted lines of the file are never held.
 pub fn render(
-    format: super::TableFormat,
     layout: &Layout,
     offset: (f64, f64),
     start_at: usize,
     texts: &[LabelText],
     created: &ExcelDateTime,
 ) -> Result<Rendered> {
-    if format == super::TableFormat::Csv {
-        let rows: Vec<Vec<super::Value>> = texts.iter().map(csv_row).collect();
-        return Ok(Rendered {
-            bytes: super::csv_bytes(&CSV_HEADERS, &rows)?,
-            pages: 0,
-            shrunk: 0,
-        });
-    }
     let grid = grid(layout, offset.0, offset.1);
-    let bad = check_fit(layout, &grid, start_at, texts);
-    if !bad.is_empty() {
-        return Err(no_fit_error(&bad));
-    }
     let per_page = layout.per_page();
     let cols = layout.cols as usize;
     let first = start_at.saturating_sub(1);
@@ -683,16 +670,6 @@ fn boxes_mm(a: &Axis) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Every label that does not fit, without keeping the fitted lines (the PDF fits each
-/// label again as it draws it, so memory does not grow with the number of labels).
-fn check_fit(layout: &Layout, grid: &Grid, start_at: usize, texts: &[LabelText]) -> Vec<NoFit> {
-    let mut f = FitCheck::with_grid(layout, grid.clone(), start_at);
-    for t in texts {
-        f.check(t);
-    }
-    f.bad
-}
-
 /// The labels checked for fit one at a time, in slot order as they will be laid out
 /// (across files too: a file holds whole pages, so the next file's first slot is where
 /// the last page ended), keeping only those that do not fit. `labels` runs it in its
@@ -708,12 +685,8 @@ pub struct FitCheck {
 
 impl FitCheck {
     pub fn new(layout: &Layout, offset: (f64, f64), start_at: usize) -> FitCheck {
-        FitCheck::with_grid(layout, grid(layout, offset.0, offset.1), start_at)
-    }
-
-    fn with_grid(layout: &Layout, grid: Grid, start_at: usize) -> FitCheck {
         FitCheck {
-            grid,
+            grid: grid(layout, offset.0, offset.1),
             per_page: layout.per_page().max(1),
             cols: (layout.cols as usize).max(1),
             slot: start_at.saturating_sub(1),
@@ -1022,15 +995,7 @@ mod tests {
     fn label_text_is_top_aligned() {
         let created = ExcelDateTime::from_ymd(2025, 5, 1).unwrap();
         let t = text("東京都新宿区西新宿2-8-1", None, "山田 太郎");
-        let r = render(
-            crate::output::TableFormat::Xlsx,
-            &a4_12(),
-            (0.0, 0.0),
-            1,
-            &[t],
-            &created,
-        )
-        .unwrap();
+        let r = render(&a4_12(), (0.0, 0.0), 1, &[t], &created).unwrap();
         let mut z = zip::ZipArchive::new(std::io::Cursor::new(r.bytes)).unwrap();
         let mut xml = String::new();
         std::io::Read::read_to_string(&mut z.by_name("xl/styles.xml").unwrap(), &mut xml).unwrap();

@@ -805,16 +805,8 @@ fn write_csv_row<W: Write>(w: &mut csv::Writer<W>, values: &[Value]) -> Result<(
     Ok(())
 }
 
-/// A small table as CSV bytes in memory (UTF-8 with BOM, text neutralized as
-/// [`TableWriter`] does), for outputs whose SHA-256 must be known before the file is
-/// written (a shipment records its file in the same transaction).
-pub fn csv_bytes(headers: &[&str], rows: &[Vec<Value>]) -> Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    csv_into(headers, rows.iter(), &mut buf)?;
-    Ok(buf)
-}
-
-/// As [`csv_bytes`], each row written to `out` as it comes.
+/// A table as CSV (UTF-8 with BOM, text neutralized as [`TableWriter`] does), each row
+/// written to `out` as it comes.
 pub fn csv_into<R: AsRef<[Value]>>(
     headers: &[&str],
     rows: impl Iterator<Item = R>,
