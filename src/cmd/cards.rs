@@ -94,15 +94,16 @@ fn each_id_in_file(path: &Path, mut f: impl FnMut(usize, &str) -> Result<()>) ->
 
 /// Note the participants to print cards for in the transaction's working table (see
 /// `mailings::cards_begin`): every card participant, or those the file names, each once
-/// in the file's order. Every refusal stops it.
-fn note_holders(tx: &rusqlite::Connection, args: &CardsArgs) -> Result<()> {
+/// in the file's order: how many. Every refusal stops it.
+fn note_holders(tx: &rusqlite::Connection, args: &CardsArgs) -> Result<i64> {
     let card = Channel::Card.as_ja();
     mailings::cards_begin(tx)?;
     if args.participants == "all" {
-        return mailings::cards_note_all(tx, card);
+        return Ok(mailings::cards_note_all(tx, card)? as i64);
     }
     let path = Path::new(&args.participants);
     let mut refused = Vec::new();
+    let mut n = 0;
     each_id_in_file(path, |line, id| {
         match mailings::card_holder_of(tx, id)? {
             None => refused.push(format!(
@@ -114,7 +115,7 @@ fn note_holders(tx: &rusqlite::Connection, args: &CardsArgs) -> Result<()> {
                 path.display(),
                 h.channel.as_deref().unwrap_or("参加方法未登録")
             )),
-            Some(_) => mailings::cards_note(tx, id)?,
+            Some(h) => n += mailings::cards_note(tx, &h)? as i64,
         }
         Ok(())
     })?;
@@ -124,7 +125,7 @@ fn note_holders(tx: &rusqlite::Connection, args: &CardsArgs) -> Result<()> {
             refused.join("\n  - ")
         );
     }
-    Ok(())
+    Ok(n)
 }
 
 /// Names with a character the embedded font cannot print (it would come out as a box),
@@ -200,8 +201,7 @@ pub fn run(ctx: &mut Ctx, args: &CardsArgs) -> Result<()> {
     let tx = crate::db::begin_write(&mut ctx.conn)?;
     // The participants are noted in a working table of this transaction and streamed
     // from it (checked, drawn, recorded): never all held.
-    note_holders(&tx, args)?;
-    let n = mailings::cards_count(&tx)?;
+    let n = note_holders(&tx, args)?;
     if n == 0 {
         drop(tx);
         ctx.detail.count("cards", 0);
@@ -246,6 +246,7 @@ pub fn run(ctx: &mut Ctx, args: &CardsArgs) -> Result<()> {
         months: &span,
         file_sha256: &rec.sha256,
         cards_each: periods.len() as i64,
+        participants: n,
     };
     let recorded = mailings::record_cards(&tx, &new).and_then(|id| {
         mailings::cards_done(&tx)?;

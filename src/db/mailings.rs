@@ -58,7 +58,8 @@ pub fn guidance_note(
 ) -> Result<i64> {
     tx.execute_batch(&format!(
         "CREATE TABLE {GUIDANCE_TABLE}(no_postal INTEGER NOT NULL, postal TEXT NOT NULL, \
-         pid TEXT NOT NULL, PRIMARY KEY(no_postal, postal, pid)) WITHOUT ROWID"
+         pid TEXT NOT NULL, name TEXT, postal_code TEXT, address TEXT, address2 TEXT, \
+         PRIMARY KEY(no_postal, postal, pid)) WITHOUT ROWID"
     ))?;
     let mailed_filter = if resend {
         ""
@@ -67,21 +68,20 @@ pub fn guidance_note(
     };
     let select = format!(
         "INSERT OR IGNORE INTO {GUIDANCE_TABLE} SELECT p.postal_code IS NULL, \
-         COALESCE(p.postal_code, ''), p.id FROM participants p WHERE p.channel = ?1 {mailed_filter}"
+         COALESCE(p.postal_code, ''), p.id, p.name, p.postal_code, p.address, p.address2 \
+         FROM participants p WHERE p.channel = ?1 {mailed_filter}"
     );
-    if wanted.is_empty() {
-        tx.execute(&select, [channel])?;
+    let noted = if wanted.is_empty() {
+        tx.execute(&select, [channel])?
     } else {
         let mut one = tx.prepare(&format!("{select} AND p.id = ?2"))?;
+        let mut n = 0;
         for id in wanted {
-            one.execute([channel, id.as_str()])?;
+            n += one.execute([channel, id.as_str()])?;
         }
-    }
-    Ok(
-        tx.query_row(&format!("SELECT count(*) FROM {GUIDANCE_TABLE}"), [], |r| {
-            r.get(0)
-        })?,
-    )
+        n
+    };
+    Ok(noted as i64)
 }
 
 /// The noted addressees, handed to `f` one at a time in postal order.
@@ -89,10 +89,11 @@ pub fn each_guidance<T>(
     tx: &Connection,
     f: impl FnOnce(&mut dyn Iterator<Item = Recipient>) -> Result<T>,
 ) -> Result<T> {
+    // The table carries the address: each pass reads it in key order, with no look-up
+    // back into `participants` (see `shipments::with_sorted_orders`).
     let mut stmt = tx.prepare(&format!(
-        "SELECT p.id, p.name, p.postal_code, p.address, p.address2 \
-         FROM {GUIDANCE_TABLE} s JOIN participants p ON p.id = s.pid \
-         ORDER BY s.no_postal, s.postal, s.pid"
+        "SELECT pid, name, postal_code, address, address2 FROM {GUIDANCE_TABLE} \
+         ORDER BY no_postal, postal, pid"
     ))?;
     // As a shipment's labels: the label workbook needs the memory more than the cache.
     super::with_cache(tx, 2048, || {
@@ -168,38 +169,32 @@ const CARDS_TABLE: &str = "main.stepcard_cards";
 /// [`cards_done`] drops the table before the commit (a rollback drops it too).
 pub fn cards_begin(tx: &Connection) -> Result<()> {
     tx.execute_batch(&format!(
-        "CREATE TABLE {CARDS_TABLE}(seq INTEGER PRIMARY KEY, pid TEXT NOT NULL UNIQUE)"
+        "CREATE TABLE {CARDS_TABLE}(seq INTEGER PRIMARY KEY, pid TEXT NOT NULL UNIQUE, \
+         name TEXT NOT NULL, channel TEXT)"
     ))?;
     Ok(())
 }
 
-/// Note every participant of `channel` (the card participants), in number order.
-pub fn cards_note_all(tx: &Connection, channel: &str) -> Result<()> {
-    tx.execute(
+/// Note every participant of `channel` (the card participants), in number order: how
+/// many.
+pub fn cards_note_all(tx: &Connection, channel: &str) -> Result<usize> {
+    Ok(tx.execute(
         &format!(
-            "INSERT INTO {CARDS_TABLE}(pid) SELECT id FROM participants WHERE channel = ?1 ORDER BY id"
+            "INSERT INTO {CARDS_TABLE}(pid, name, channel) SELECT id, name, channel \
+             FROM participants WHERE channel = ?1 ORDER BY id"
         ),
         [channel],
-    )?;
-    Ok(())
+    )?)
 }
 
-/// Note one participant (again: kept where first noted).
-pub fn cards_note(tx: &Connection, id: &str) -> Result<()> {
-    tx.prepare_cached(&format!(
-        "INSERT OR IGNORE INTO {CARDS_TABLE}(pid) VALUES (?1)"
-    ))?
-    .execute([id])?;
-    Ok(())
-}
-
-/// How many participants are noted.
-pub fn cards_count(tx: &Connection) -> Result<i64> {
-    Ok(
-        tx.query_row(&format!("SELECT count(*) FROM {CARDS_TABLE}"), [], |r| {
-            r.get(0)
-        })?,
-    )
+/// Note one participant, as [`card_holder_of`] found them: 1, or 0 when noted already
+/// (kept where first noted).
+pub fn cards_note(tx: &Connection, h: &CardHolder) -> Result<usize> {
+    Ok(tx
+        .prepare_cached(&format!(
+            "INSERT OR IGNORE INTO {CARDS_TABLE}(pid, name, channel) VALUES (?1, ?2, ?3)"
+        ))?
+        .execute(rusqlite::params![h.participant_id, h.name, h.channel])?)
 }
 
 /// The noted participants, handed to `f` one at a time in the order noted.
@@ -208,7 +203,7 @@ pub fn each_card_holder<T>(
     f: impl FnOnce(&mut dyn Iterator<Item = CardHolder>) -> Result<T>,
 ) -> Result<T> {
     let mut stmt = tx.prepare(&format!(
-        "SELECT p.id, p.name, p.channel FROM {CARDS_TABLE} s JOIN participants p ON p.id = s.pid ORDER BY s.seq"
+        "SELECT pid, name, channel FROM {CARDS_TABLE} ORDER BY seq"
     ))?;
     super::shipments::stream(&mut stmt, [], card_holder, f)
 }
@@ -246,12 +241,14 @@ pub struct NewCards<'a> {
     pub file_sha256: &'a str,
     /// Cards (A4 pages) printed for each participant.
     pub cards_each: i64,
+    /// Participants noted (see [`cards_begin`]).
+    pub participants: i64,
 }
 
 /// Record the cards written and each noted participant they were printed for (see
 /// [`cards_begin`]); returns the record's id.
 pub fn record_cards(tx: &Connection, m: &NewCards) -> Result<i64> {
-    let participants = cards_count(tx)?;
+    let participants = m.participants;
     tx.execute(
         "INSERT INTO card_mailings(created_at, operator, months, file_sha256, participants, cards) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         rusqlite::params![

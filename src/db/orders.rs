@@ -378,13 +378,10 @@ pub fn scratch_drop(conn: &Connection) -> Result<()> {
 
 /// The orders import's working tables present in the database (none, but during an import).
 pub fn scratch_tables(conn: &Connection) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'stepcard\\_orders\\_%' ESCAPE '\\' ORDER BY name",
-    )?;
-    let names = stmt
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(names)
+    Ok(super::handling::table_names(conn)?
+        .into_iter()
+        .filter(|n| n.starts_with("stepcard_orders_"))
+        .collect())
 }
 
 #[cfg(test)]
